@@ -1,0 +1,65 @@
+# hipid Makefile. Toggles:
+#   SANITIZE=1  AddressSanitizer + UndefinedBehaviorSanitizer build in build/san
+#   WERROR=1    warnings are errors (CI sets it)
+#   ARCH=...    code generation flags (default -march=native; set ARCH= for a
+#               portable binary when login and compute nodes differ)
+CC       := mpicc
+PKGS     := openblas hdf5 vips
+ARCH     ?= -march=native
+SANITIZE ?= 0
+WERROR   ?= 0
+
+BUILD := build
+BIN   := bin
+OPT   := -O3 $(ARCH)
+ifeq ($(SANITIZE),1)
+  BUILD := build/san
+  BIN   := build/san/bin
+  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter \
+           -Iinclude $(shell pkg-config --cflags $(PKGS))
+ifeq ($(WERROR),1)
+  CFLAGS += -Werror
+endif
+LDFLAGS := $(filter -fsanitize% -fopenmp,$(OPT) -fopenmp)
+LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm
+
+SRC      := $(wildcard src/*.c)
+LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRC)))
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+BENCH    := $(BUILD)/bench/bench_train
+
+.PHONY: all test bench demo clean
+all: $(BIN)/hipid
+
+$(BIN)/hipid: $(BUILD)/main.o $(LIB_OBJ) | $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c $(wildcard include/hipid/*.h) | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ) | $(BUILD)/bench
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD) $(BIN) $(BUILD)/tests $(BUILD)/bench:
+	mkdir -p $@
+
+# Every test program and script; fails if any fails.
+test: $(BIN)/hipid $(TESTS)
+	HIPID=$(BIN)/hipid TEST_BIN=$(BUILD)/tests SANITIZE=$(SANITIZE) tests/run.sh
+
+bench: $(BIN)/hipid $(BENCH)
+	HIPID=$(BIN)/hipid BENCH_BIN=$(BENCH) bench/run.sh
+
+# Train both presets on a small built-in data set and print their accuracies.
+demo: $(BIN)/hipid
+	scripts/demo.sh $(BIN)/hipid
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,9 @@
+/* cmd.h: the subcommands of bin/hipid. Each takes its own argc/argv (argv[0]
+ * is the subcommand name), parses with getopt_long, answers --help, and
+ * returns an exit status: 0 success, 1 failure, 2 usage error. */
+#ifndef HIPID_CMD_H
+#define HIPID_CMD_H
+
+int cmd_train(int argc, char **argv);
+
+#endif

@@ -1,0 +1,64 @@
+/* dataset.h: hipid's HDF5 data-set file, format version 1.
+ *
+ * Layout (every name below is at the file's root; readable with h5py):
+ *   attributes
+ *     format          string  "hipid-dataset"
+ *     format_version  int     1
+ *     image_size      int     S (images are S x S, one channel)
+ *     n_classes       int     K
+ *     preprocessing   string  the steps and parameters that made the images,
+ *                             e.g. "background,otsu,largest-component,invert,resize=128"
+ *     source          string  what the images came from (folder, manifest, "synth ...")
+ *   datasets
+ *     images          uint8  [N,S,S]  chunked [1,S,S], deflate
+ *     labels          int32  [N]      in [0,K)
+ *     class_names     string [K]      variable-length UTF-8
+ *     groups          int32  [N]      in [0,N), leakage group: images sharing a group (same
+ *                                     patient or near-duplicates) never straddle a split
+ *     patient_ids     string [N]      as given by the source ("" if unknown)
+ *     source_paths    string [N]      relative to the source root
+ *     source_sha256   string [N]      hex digest of the source file bytes ("" if none)
+ * Optional datasets written by the data pipeline (phash, splits/...) may follow;
+ * readers ignore what they do not know.
+ *
+ * Files are written to PATH.tmp and renamed, so a crash never leaves a
+ * half-written data set under the final name.
+ */
+#ifndef HIPID_DATASET_H
+#define HIPID_DATASET_H
+
+#include <stdint.h>
+
+#include "hipid/common.h"
+
+#define DATASET_FORMAT "hipid-dataset"
+#define DATASET_FORMAT_VERSION 1
+
+typedef struct {
+    int n, size, n_classes;
+    uint8_t *images;      /* (n, size, size) */
+    int32_t *labels;      /* (n) */
+    int32_t *groups;      /* (n) */
+    char **class_names;   /* (n_classes) */
+    char **patient_ids;   /* (n), may be NULL when writing: stored as "" */
+    char **source_paths;  /* (n), may be NULL when writing */
+    char **source_sha256; /* (n), may be NULL when writing */
+    char preprocessing[512];
+    char source[512];
+} Dataset;
+
+/* Allocate arrays for n images of size x size and K classes (all zeroed,
+ * strings NULL, groups[i] = i). */
+void dataset_alloc(Dataset *d, int n, int size, int n_classes);
+/* Free everything d owns and zero it; safe on a zeroed Dataset. */
+void dataset_free(Dataset *d);
+
+/* Read a data set; on a wrong layout the message names the file, the dataset
+ * or attribute, what was expected and what was found. */
+int dataset_load(Dataset *d, const char *path, ErrBuf *e);
+int dataset_save(const Dataset *d, const char *path, ErrBuf *e);
+
+/* Images idx[0..n) as float (n,1,S,S) scaled to [0,1]. */
+void dataset_gather_f32(float *out, const Dataset *d, const int *idx, int n);
+
+#endif

@@ -1,0 +1,29 @@
+/* h5util.h: the few HDF5 idioms hipid repeats (string attributes, whole
+ * datasets in one call, silencing HDF5's own error stack so that callers can
+ * print one clear line instead). Every function returns HIPID_OK or HIPID_ERR. */
+#ifndef HIPID_H5UTIL_H
+#define HIPID_H5UTIL_H
+
+#include <hdf5.h>
+
+#include "hipid/common.h"
+
+/* Turn off HDF5's automatic error printing for this process. */
+void h5_quiet(void);
+
+int h5_attr_write_str(hid_t obj, const char *name, const char *value);
+int h5_attr_write_int(hid_t obj, const char *name, const int *values, int n);
+int h5_attr_write_double(hid_t obj, const char *name, double value);
+/* Read a string attribute into buf (truncated to cap-1). */
+int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t cap);
+/* Read n ints; fails if the attribute holds a different count. */
+int h5_attr_read_int(hid_t obj, const char *name, int *values, int n);
+
+/* Write a float32 dataset of rank ndim, dims as given (contiguous). */
+int h5_write_f32(hid_t loc, const char *name, const float *data, int ndim, const hsize_t *dims);
+/* Read a float32 dataset whose shape must equal dims; on a shape mismatch the
+ * message in e says which dataset, what was expected and what was found. */
+int h5_read_f32(hid_t loc, const char *name, float *data, int ndim, const hsize_t *dims,
+                const char *file, ErrBuf *e);
+
+#endif

@@ -1,0 +1,152 @@
+/* cmd_train.c: `hipid train`: one model, one stratified hold-out split. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hipid/cmd.h"
+#include "hipid/split.h"
+#include "hipid/train.h"
+
+static void train_usage(FILE *f) {
+    fprintf(f,
+        "usage: hipid train --data D.h5 [options]\n"
+        "  --data PATH          hipid data set (HDF5, see README)          (required)\n"
+        "  --model NAME|SPEC    cnn-paper, dnn-paper or a spec string       [cnn-paper]\n"
+        "  --epochs E                                                       [10]\n"
+        "  --batch B                                                        [32]\n"
+        "  --lr L               initial learning rate                       [0.01]\n"
+        "  --optimizer O        sgd, adam or adamw                          [sgd]\n"
+        "  --momentum M         SGD momentum                                [0.9]\n"
+        "  --weight-decay W                                                 [0]\n"
+        "  --schedule S         constant, step or cosine                    [constant]\n"
+        "  --step-size N        epochs between step decays                  [10]\n"
+        "  --gamma G            step decay factor                           [0.1]\n"
+        "  --seed S             seeds init, shuffles, dropout and the split [1]\n"
+        "  --val-fraction F     stratified, group-aware hold-out            [0.2]\n"
+        "  --balanced           weight the loss by inverse class frequency\n"
+        "  --threads T          OpenMP threads (OpenBLAS runs inside them)  [OMP_NUM_THREADS or all]\n"
+        "  --save PATH          write the trained model (HDF5 checkpoint)\n"
+        "spec strings: comma-separated c<N>[k<K>][s<S>], r, bn, mp[<K>], gap, do<P>, fl, fc<N>;\n"
+        "the classifier fc<classes> is appended. cnn-paper is\n"
+        "  %s\n", model_preset_spec("cnn-paper"));
+}
+
+/* Parse a number option strictly; on failure print a one-line error. */
+static int opt_num(const char *name, const char *s, double lo, double hi, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "hipid train: --%s expects a number in [%g, %g], found '%s'\n", name, lo, hi, s);
+        return HIPID_ERR;
+    }
+    *out = v;
+    return HIPID_OK;
+}
+
+int cmd_train(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'},   {"model", required_argument, 0, 'm'},
+        {"epochs", required_argument, 0, 'e'}, {"batch", required_argument, 0, 'b'},
+        {"lr", required_argument, 0, 'l'},     {"optimizer", required_argument, 0, 'o'},
+        {"momentum", required_argument, 0, 'M'}, {"weight-decay", required_argument, 0, 'w'},
+        {"schedule", required_argument, 0, 'S'}, {"step-size", required_argument, 0, 'z'},
+        {"gamma", required_argument, 0, 'g'},  {"seed", required_argument, 0, 's'},
+        {"val-fraction", required_argument, 0, 'v'}, {"balanced", no_argument, 0, 'B'},
+        {"threads", required_argument, 0, 't'}, {"save", required_argument, 0, 'O'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    TrainConfig cfg = {.model = "cnn-paper", .epochs = 10, .batch = 32, .opt = optim_defaults(),
+                       .seed = 1, .threads = omp_get_max_threads(), .log = stdout};
+    const char *data = NULL, *save = NULL;
+    double v, val_fraction = 0.2;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'd': data = optarg; break;
+        case 'm': cfg.model = optarg; break;
+        case 'O': save = optarg; break;
+        case 'B': cfg.balanced = 1; break;
+        case 'e': bad = opt_num("epochs", optarg, 1, 1e6, &v); cfg.epochs = (int)v; break;
+        case 'b': bad = opt_num("batch", optarg, 1, 1e6, &v); cfg.batch = (int)v; break;
+        case 't': bad = opt_num("threads", optarg, 1, 1024, &v); cfg.threads = (int)v; break;
+        case 'l': bad = opt_num("lr", optarg, 0, 1e3, &v); cfg.opt.lr = (float)v; break;
+        case 'M': bad = opt_num("momentum", optarg, 0, 1, &v); cfg.opt.momentum = (float)v; break;
+        case 'w': bad = opt_num("weight-decay", optarg, 0, 1e3, &v); cfg.opt.weight_decay = (float)v; break;
+        case 'z': bad = opt_num("step-size", optarg, 1, 1e6, &v); cfg.opt.step_size = (int)v; break;
+        case 'g': bad = opt_num("gamma", optarg, 0, 1e3, &v); cfg.opt.gamma = (float)v; break;
+        case 's': bad = opt_num("seed", optarg, 0, 9.007199254740992e15, &v); cfg.seed = (uint64_t)v; break;
+        case 'v': bad = opt_num("val-fraction", optarg, 0, 0.9, &v); val_fraction = v; break;
+        case 'o':
+            if ((int)(cfg.opt.kind = optim_parse_kind(optarg)) < 0) {
+                fprintf(stderr, "hipid train: --optimizer expects sgd, adam or adamw, found '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        case 'S':
+            if ((int)(cfg.opt.sched = optim_parse_sched(optarg)) < 0) {
+                fprintf(stderr, "hipid train: --schedule expects constant, step or cosine, found '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        case 'h': train_usage(stdout); return 0;
+        default: train_usage(stderr); return HIPID_EXIT_USAGE;
+        }
+        if (bad) return HIPID_EXIT_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hipid train: unexpected argument '%s' (see hipid train --help)\n", argv[optind]);
+        return HIPID_EXIT_USAGE;
+    }
+    if (!data) {
+        fprintf(stderr, "hipid train: --data is required (see hipid train --help)\n");
+        return HIPID_EXIT_USAGE;
+    }
+    ErrBuf e = {{0}};
+    Dataset d;
+    if (dataset_load(&d, data, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s\n", e.msg);
+        return HIPID_EXIT_FAIL;
+    }
+    /* a bad spec is a usage error: check it before touching the data */
+    Model *probe = model_create(cfg.model, (Shape){1, d.size, d.size}, d.n_classes, 1, 1, 0, &e);
+    if (!probe) {
+        fprintf(stderr, "hipid train: --model %s: %s\n", cfg.model, e.msg);
+        dataset_free(&d);
+        return HIPID_EXIT_USAGE;
+    }
+    model_free(probe);
+    int *tr = xmalloc(sizeof(int) * (d.n ? d.n : 1)), *va = xmalloc(sizeof(int) * (d.n ? d.n : 1));
+    int n_tr = 0, n_va = 0, status = HIPID_EXIT_FAIL;
+    Model *m = NULL;
+    EpochStats st;
+    if (split_holdout(tr, &n_tr, va, &n_va, d.labels, d.groups, d.n, d.n_classes, val_fraction,
+                      cfg.seed, d.class_names, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s: %s\n", data, e.msg);
+        goto done;
+    }
+    printf("data %s: %d images %dx%d, %d classes; train %d, validation %d; model %s, %d thread(s)\n",
+           data, d.n, d.size, d.size, d.n_classes, n_tr, n_va, cfg.model, cfg.threads);
+    if (train_run(&m, &st, &d, tr, n_tr, va, n_va, &cfg, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s\n", e.msg);
+        status = strstr(e.msg, "--batch") ? HIPID_EXIT_USAGE : HIPID_EXIT_FAIL;
+        goto done;
+    }
+    printf("final train_acc %.4f val_acc %.4f\n", st.train_acc, st.val_acc);
+    if (save && model_save(m, save, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s\n", e.msg);
+        goto done;
+    }
+    status = 0;
+done:
+    model_free(m);
+    free(tr);
+    free(va);
+    dataset_free(&d);
+    return status;
+}

@@ -1,0 +1,262 @@
+/* dataset.c: read and write hipid's HDF5 data-set file. See dataset.h. */
+#include "hipid/dataset.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hipid/h5util.h"
+
+void dataset_alloc(Dataset *d, int n, int size, int n_classes) {
+    memset(d, 0, sizeof *d);
+    d->n = n;
+    d->size = size;
+    d->n_classes = n_classes;
+    d->images = xcalloc((size_t)n * size * size, 1);
+    d->labels = xcalloc(n, sizeof *d->labels);
+    d->groups = xcalloc(n, sizeof *d->groups);
+    for (int i = 0; i < n; i++) d->groups[i] = i;
+    d->class_names = xcalloc(n_classes, sizeof(char *));
+    d->patient_ids = xcalloc(n, sizeof(char *));
+    d->source_paths = xcalloc(n, sizeof(char *));
+    d->source_sha256 = xcalloc(n, sizeof(char *));
+}
+
+static void free_strings(char **s, int n) {
+    if (!s) return;
+    for (int i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
+
+void dataset_free(Dataset *d) {
+    if (!d) return;
+    free(d->images);
+    free(d->labels);
+    free(d->groups);
+    free_strings(d->class_names, d->n_classes);
+    free_strings(d->patient_ids, d->n);
+    free_strings(d->source_paths, d->n);
+    free_strings(d->source_sha256, d->n);
+    memset(d, 0, sizeof *d);
+}
+
+static int write_strings(hid_t file, const char *name, char *const *s, int n) {
+    int rc = HIPID_ERR;
+    hsize_t dim = (hsize_t)n;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    const char **tmp = xcalloc(n, sizeof *tmp);
+    for (int i = 0; i < n; i++) tmp[i] = s && s[i] ? s[i] : "";
+    if ((type = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
+        H5Tset_cset(type, H5T_CSET_UTF8) < 0)
+        goto error;
+    if ((space = H5Screate_simple(1, &dim, NULL)) < 0) goto error;
+    if ((dset = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        goto error;
+    if (n > 0 && H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    free(tmp);
+    return rc;
+}
+
+static int write_ints(hid_t file, const char *name, const int32_t *v, int n) {
+    int rc = HIPID_ERR;
+    hsize_t dim = (hsize_t)n;
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    if ((space = H5Screate_simple(1, &dim, NULL)) < 0) goto error;
+    if ((dset = H5Dcreate2(file, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                           H5P_DEFAULT)) < 0)
+        goto error;
+    if (n > 0 && H5Dwrite(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+static int write_images(hid_t file, const Dataset *d) {
+    int rc = HIPID_ERR;
+    hsize_t dims[3] = {(hsize_t)d->n, (hsize_t)d->size, (hsize_t)d->size};
+    hsize_t chunk[3] = {1, (hsize_t)d->size, (hsize_t)d->size};
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    if ((space = H5Screate_simple(3, dims, NULL)) < 0) goto error;
+    if ((dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0) goto error;
+    if (d->n > 0 && (H5Pset_chunk(dcpl, 3, chunk) < 0 || H5Pset_deflate(dcpl, 4) < 0)) goto error;
+    if ((dset = H5Dcreate2(file, "images", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
+        goto error;
+    if (d->n > 0 && H5Dwrite(dset, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->images) < 0)
+        goto error;
+    rc = HIPID_OK;
+error:
+    if (dset >= 0) H5Dclose(dset);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+int dataset_save(const Dataset *d, const char *path, ErrBuf *e) {
+    char tmp[4096];
+    int version = DATASET_FORMAT_VERSION;
+    hid_t file = H5I_INVALID_HID;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return hipid_err(e, "%s: path too long", path);
+    h5_quiet();
+    if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        return hipid_err(e, "%s: cannot create file (does the folder exist and is it writable?)", tmp);
+    if (h5_attr_write_str(file, "format", DATASET_FORMAT) ||
+        h5_attr_write_int(file, "format_version", &version, 1) ||
+        h5_attr_write_int(file, "image_size", &d->size, 1) ||
+        h5_attr_write_int(file, "n_classes", &d->n_classes, 1) ||
+        h5_attr_write_str(file, "preprocessing", d->preprocessing) ||
+        h5_attr_write_str(file, "source", d->source) || write_images(file, d) ||
+        write_ints(file, "labels", d->labels, d->n) || write_ints(file, "groups", d->groups, d->n) ||
+        write_strings(file, "class_names", d->class_names, d->n_classes) ||
+        write_strings(file, "patient_ids", d->patient_ids, d->n) ||
+        write_strings(file, "source_paths", d->source_paths, d->n) ||
+        write_strings(file, "source_sha256", d->source_sha256, d->n))
+        goto error;
+    if (H5Fclose(file) < 0) {
+        file = H5I_INVALID_HID;
+        goto error;
+    }
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        return hipid_err(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    }
+    return HIPID_OK;
+error:
+    if (file >= 0) H5Fclose(file);
+    remove(tmp);
+    return hipid_err(e, "%s: writing the data set failed (disk full?)", tmp);
+}
+
+/* Read a 1-D dataset's length, or -1 if missing / not 1-D. */
+static long dset_len1(hid_t file, const char *name) {
+    long n = -1;
+    hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hsize_t dim;
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
+    if ((dset = H5Dopen2(file, name, H5P_DEFAULT)) < 0) return -1;
+    if ((space = H5Dget_space(dset)) >= 0 && H5Sget_simple_extent_ndims(space) == 1 &&
+        H5Sget_simple_extent_dims(space, &dim, NULL) == 1)
+        n = (long)dim;
+    if (space >= 0) H5Sclose(space);
+    H5Dclose(dset);
+    return n;
+}
+
+static int read_ints(hid_t file, const char *name, int32_t *v, int n, const char *path, ErrBuf *e) {
+    long len = dset_len1(file, name);
+    if (len != n)
+        return hipid_err(e, "%s: dataset '%s' should be int32 [%d], found %s%ld", path, name, n,
+                         len < 0 ? "none or not 1-D " : "length ", len < 0 ? 0 : len);
+    hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
+    int bad = dset < 0 || (n > 0 && H5Dread(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0);
+    if (dset >= 0) H5Dclose(dset);
+    return bad ? hipid_err(e, "%s: cannot read '%s' (truncated or corrupt?)", path, name) : HIPID_OK;
+}
+
+static int read_strings(hid_t file, const char *name, char **out, int n, const char *path, ErrBuf *e) {
+    long len = dset_len1(file, name);
+    if (len != n)
+        return hipid_err(e, "%s: dataset '%s' should be string [%d], found %s%ld", path, name, n,
+                         len < 0 ? "none or not 1-D " : "length ", len < 0 ? 0 : len);
+    int rc = HIPID_ERR;
+    hid_t dset = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    char **tmp = xcalloc(n, sizeof *tmp);
+    if ((dset = H5Dopen2(file, name, H5P_DEFAULT)) < 0) goto error;
+    if ((type = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(type, H5T_VARIABLE) < 0) goto error;
+    if (n > 0 && H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0) goto error;
+    for (int i = 0; i < n; i++) out[i] = strdup(tmp[i] ? tmp[i] : "");
+    if ((space = H5Dget_space(dset)) >= 0) H5Dvlen_reclaim(type, space, H5P_DEFAULT, tmp);
+    rc = HIPID_OK;
+error:
+    if (rc != HIPID_OK) hipid_err(e, "%s: cannot read strings '%s' (truncated or corrupt?)", path, name);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (dset >= 0) H5Dclose(dset);
+    free(tmp);
+    return rc;
+}
+
+int dataset_load(Dataset *d, const char *path, ErrBuf *e) {
+    char fmt[64] = "";
+    int version = 0, size = 0, k = 0;
+    hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hsize_t dims[3];
+    memset(d, 0, sizeof *d);
+    h5_quiet();
+    if (H5Fis_hdf5(path) <= 0)
+        return hipid_err(e, "%s: not a readable HDF5 file (missing, truncated or not HDF5)", path);
+    if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return hipid_err(e, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+    if (h5_attr_read_str(file, "format", fmt, sizeof fmt) || strcmp(fmt, DATASET_FORMAT) != 0) {
+        hipid_err(e, "%s: expected a hipid data set (attribute format=\"%s\"), found \"%s\"; "
+                     "make one with 'hipid prep' or 'hipid synth'", path, DATASET_FORMAT, fmt);
+        goto error;
+    }
+    if (h5_attr_read_int(file, "format_version", &version, 1) || version != DATASET_FORMAT_VERSION) {
+        hipid_err(e, "%s: data-set format version %d, this hipid reads version %d; re-run 'hipid prep'",
+                  path, version, DATASET_FORMAT_VERSION);
+        goto error;
+    }
+    if (h5_attr_read_int(file, "image_size", &size, 1) || h5_attr_read_int(file, "n_classes", &k, 1) ||
+        size < 1 || k < 1) {
+        hipid_err(e, "%s: attributes image_size and n_classes must be positive integers", path);
+        goto error;
+    }
+    if (H5Lexists(file, "images", H5P_DEFAULT) <= 0 || (dset = H5Dopen2(file, "images", H5P_DEFAULT)) < 0 ||
+        (space = H5Dget_space(dset)) < 0 || H5Sget_simple_extent_ndims(space) != 3 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) != 3 || dims[1] != (hsize_t)size ||
+        dims[2] != (hsize_t)size) {
+        hipid_err(e, "%s: dataset 'images' should be uint8 [N,%d,%d]", path, size, size);
+        goto error;
+    }
+    dataset_alloc(d, (int)dims[0], size, k);
+    if (d->n > 0 && H5Dread(dset, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->images) < 0) {
+        hipid_err(e, "%s: cannot read 'images' (truncated or corrupt?)", path);
+        goto error;
+    }
+    if (read_ints(file, "labels", d->labels, d->n, path, e) ||
+        read_ints(file, "groups", d->groups, d->n, path, e) ||
+        read_strings(file, "class_names", d->class_names, k, path, e) ||
+        read_strings(file, "patient_ids", d->patient_ids, d->n, path, e) ||
+        read_strings(file, "source_paths", d->source_paths, d->n, path, e) ||
+        read_strings(file, "source_sha256", d->source_sha256, d->n, path, e))
+        goto error;
+    for (int i = 0; i < d->n; i++)
+        if (d->labels[i] < 0 || d->labels[i] >= k) {
+            hipid_err(e, "%s: labels[%d] = %d, expected a class index in [0,%d)", path, i, d->labels[i], k);
+            goto error;
+        }
+    for (int i = 0; i < d->n; i++)
+        if (d->groups[i] < 0 || d->groups[i] >= d->n) {
+            hipid_err(e, "%s: groups[%d] = %d, expected a group index in [0,%d)", path, i, d->groups[i], d->n);
+            goto error;
+        }
+    h5_attr_read_str(file, "preprocessing", d->preprocessing, sizeof d->preprocessing);
+    h5_attr_read_str(file, "source", d->source, sizeof d->source);
+    H5Sclose(space);
+    H5Dclose(dset);
+    H5Fclose(file);
+    return HIPID_OK;
+error:
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    if (file >= 0) H5Fclose(file);
+    dataset_free(d);
+    return HIPID_ERR;
+}
+
+void dataset_gather_f32(float *out, const Dataset *d, const int *idx, int n) {
+    long px = (long)d->size * d->size;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *src = d->images + (long)idx[i] * px;
+        float *dst = out + (long)i * px;
+        for (long j = 0; j < px; j++) dst[j] = (float)src[j] * (1.0f / 255.0f);
+    }
+}

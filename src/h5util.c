@@ -1,0 +1,156 @@
+/* h5util.c: see h5util.h. */
+#include "hipid/h5util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+int h5_attr_write_str(hid_t obj, const char *name, const char *value) {
+    int rc = HIPID_ERR;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    if ((type = H5Tcopy(H5T_C_S1)) < 0) goto error;
+    if (H5Tset_size(type, strlen(value) + 1) < 0) goto error;
+    if ((space = H5Screate(H5S_SCALAR)) < 0) goto error;
+    if ((attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto error;
+    if (H5Awrite(attr, type, value) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return rc;
+}
+
+int h5_attr_write_int(hid_t obj, const char *name, const int *values, int n) {
+    int rc = HIPID_ERR;
+    hsize_t dim = (hsize_t)n;
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    if ((space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL)) < 0) goto error;
+    if ((attr = H5Acreate2(obj, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        goto error;
+    if (H5Awrite(attr, H5T_NATIVE_INT, values) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+int h5_attr_write_double(hid_t obj, const char *name, double value) {
+    int rc = HIPID_ERR;
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    if ((space = H5Screate(H5S_SCALAR)) < 0) goto error;
+    if ((attr = H5Acreate2(obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        goto error;
+    if (H5Awrite(attr, H5T_NATIVE_DOUBLE, &value) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
+    int rc = HIPID_ERR;
+    hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+    char *tmp = NULL;
+    if (H5Aexists(obj, name) <= 0) return HIPID_ERR;
+    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto error;
+    if ((ftype = H5Aget_type(attr)) < 0 || H5Tget_class(ftype) != H5T_STRING) goto error;
+    if (H5Tis_variable_str(ftype) > 0) {
+        if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0) goto error;
+        if (H5Aread(attr, mtype, &tmp) < 0) goto error;
+        snprintf(buf, cap, "%s", tmp ? tmp : "");
+        H5free_memory(tmp);
+    } else {
+        size_t n = H5Tget_size(ftype);
+        tmp = xcalloc(n + 1, 1);
+        if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, n + 1) < 0) {
+            free(tmp);
+            goto error;
+        }
+        if (H5Aread(attr, mtype, tmp) < 0) {
+            free(tmp);
+            goto error;
+        }
+        snprintf(buf, cap, "%s", tmp);
+        free(tmp);
+    }
+    rc = HIPID_OK;
+error:
+    if (mtype >= 0) H5Tclose(mtype);
+    if (ftype >= 0) H5Tclose(ftype);
+    if (attr >= 0) H5Aclose(attr);
+    return rc;
+}
+
+int h5_attr_read_int(hid_t obj, const char *name, int *values, int n) {
+    int rc = HIPID_ERR;
+    hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    if (H5Aexists(obj, name) <= 0) return HIPID_ERR;
+    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto error;
+    if ((space = H5Aget_space(attr)) < 0) goto error;
+    if (H5Sget_simple_extent_npoints(space) != n) goto error;
+    if (H5Aread(attr, H5T_NATIVE_INT, values) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (space >= 0) H5Sclose(space);
+    if (attr >= 0) H5Aclose(attr);
+    return rc;
+}
+
+int h5_write_f32(hid_t loc, const char *name, const float *data, int ndim, const hsize_t *dims) {
+    int rc = HIPID_ERR;
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    if ((space = H5Screate_simple(ndim, dims, NULL)) < 0) goto error;
+    if ((dset = H5Dcreate2(loc, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                           H5P_DEFAULT)) < 0)
+        goto error;
+    if (H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+static void dims_str(char *buf, size_t cap, int ndim, const hsize_t *dims) {
+    size_t len = 0;
+    len += snprintf(buf + len, cap - len, "(");
+    for (int i = 0; i < ndim && len < cap; i++)
+        len += snprintf(buf + len, cap - len, "%s%llu", i ? "," : "", (unsigned long long)dims[i]);
+    if (len < cap) snprintf(buf + len, cap - len, ")");
+}
+
+int h5_read_f32(hid_t loc, const char *name, float *data, int ndim, const hsize_t *dims,
+                const char *file, ErrBuf *e) {
+    int rc = HIPID_ERR;
+    hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hsize_t got[H5S_MAX_RANK];
+    char want_s[96], got_s[96];
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
+        hipid_err(e, "%s: dataset '%s' is missing", file, name);
+        return HIPID_ERR;
+    }
+    if ((dset = H5Dopen2(loc, name, H5P_DEFAULT)) < 0) goto read_error;
+    if ((space = H5Dget_space(dset)) < 0) goto read_error;
+    int got_ndim = H5Sget_simple_extent_dims(space, got, NULL);
+    int same = got_ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = got[i] == dims[i];
+    if (!same) {
+        dims_str(want_s, sizeof want_s, ndim, dims);
+        dims_str(got_s, sizeof got_s, got_ndim < 0 ? 0 : got_ndim, got);
+        hipid_err(e, "%s: dataset '%s' has shape %s, expected %s", file, name, got_s, want_s);
+        goto error;
+    }
+    if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) goto read_error;
+    rc = HIPID_OK;
+    goto error;
+read_error:
+    hipid_err(e, "%s: cannot read dataset '%s' (file truncated or corrupt?)", file, name);
+error:
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* main.c: dispatch to a subcommand. Kept short on purpose. */
+#include <stdio.h>
+#include <string.h>
+
+#include "hipid/cmd.h"
+#include "hipid/common.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"train", cmd_train, "train one model on an HDF5 data set"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: hipid <command> [options]   (hipid <command> --help for its options)\n\n"
+               "hipid compares neural networks that identify orthopaedic implants in X-rays.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return HIPID_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "hipid: unknown command '%s'; expected one of:", argv[1]);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(stderr, " %s", commands[i].name);
+    fprintf(stderr, "\n");
+    return HIPID_EXIT_USAGE;
+}

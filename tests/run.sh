@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Run every test: compiled tests (build/tests/test_*), shell tests
+# (tests/test_*.sh) and Python tests (tests/test_*.py, run by Debian's
+# /usr/bin/python3, which has torch, scipy, sklearn, skimage and h5py).
+# Prints one line per test and a closing "N passed, N failed"; exits 1 if any failed.
+# Environment: HIPID (the binary), TEST_BIN (compiled tests), SANITIZE (0/1).
+set -u
+cd "$(dirname "$0")/.."
+: "${HIPID:=bin/hipid}" "${TEST_BIN:=build/tests}" "${SANITIZE:=0}"
+export HIPID TEST_BIN SANITIZE
+export HIPID_ROOT="$PWD"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# these machines need OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: pass them through untouched
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+PY=/usr/bin/python3
+TMP_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/hipid-test.XXXXXX")
+trap 'rm -rf "$TMP_ROOT"' EXIT
+export TEST_TMP="$TMP_ROOT"
+
+passed=0 failed=0 failures=()
+run_one() {  # name, command...
+    local name=$1; shift
+    local log="$TMP_ROOT/$(basename "$name").log" t0=$SECONDS
+    if "$@" >"$log" 2>&1; then
+        passed=$((passed + 1)); printf 'PASS %-28s %3ds\n' "$name" $((SECONDS - t0))
+    else
+        failed=$((failed + 1)); failures+=("$name")
+        printf 'FAIL %-28s %3ds\n' "$name" $((SECONDS - t0)); sed 's/^/    /' "$log" | tail -40
+    fi
+    # show each test's own summary lines (largest differences etc.)
+    grep -E '^(max|largest|summary|  ok|info)' "$log" | sed 's/^/    /' | head -20
+}
+
+for t in "$TEST_BIN"/test_*; do
+    [ -x "$t" ] && run_one "$(basename "$t")" "$t"
+done
+for t in tests/test_*.sh; do
+    [ -e "$t" ] && run_one "$(basename "$t")" bash "$t"
+done
+for t in tests/test_*.py; do
+    [ -e "$t" ] && run_one "$(basename "$t")" "$PY" "$t"
+done
+echo
+[ "$failed" -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
