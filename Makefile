@@ -28,7 +28,9 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm
 
 SRC      := $(wildcard src/*.c)
 LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRC)))
-TEST_SRC := $(wildcard tests/test_*.c)
+# tests/test_*.c run on their own; tests/check_*.c are helpers that test
+# scripts call with fixtures (e.g. the PyTorch cross-check)
+TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH    := $(BUILD)/bench/bench_train
 
