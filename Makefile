@@ -18,7 +18,7 @@ ifeq ($(SANITIZE),1)
   OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
 
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter \
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -ffp-contract=fast -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -Iinclude $(shell pkg-config --cflags $(PKGS))
 ifeq ($(WERROR),1)
   CFLAGS += -Werror

@@ -235,7 +235,8 @@ static void model_alloc(Model *m) {
         if (shape_size(l->out) > max_act) max_act = shape_size(l->out);
         if (l->ops == &conv_ops) {
             ConvLayer *c = (ConvLayer *)l;
-            long col = (long)l->in.c * c->k * c->k * l->out.h * l->out.w;
+            long col = conv2d_scratch_floats(m->n_threads, l->in.c, l->in.h, l->in.w, l->out.c, c->k,
+                                             c->stride);
             long dw = l->tensors[0].size + l->tensors[1].size;
             if (col > max_col) max_col = col;
             if (dw > max_dw) max_dw = dw;
@@ -269,7 +270,7 @@ static void model_alloc(Model *m) {
     }
     m->dbuf[0] = xmalloc_f32((size_t)B * max_act);
     m->dbuf[1] = xmalloc_f32((size_t)B * max_act);
-    m->col_scratch = xmalloc_f32((size_t)m->n_threads * max_col);
+    m->col_scratch = xmalloc_f32((size_t)max_col);
     m->dw_scratch = xmalloc_f32((size_t)m->n_threads * max_dw);
 }
 

@@ -76,7 +76,7 @@ struct Model {
     int max_batch, n_threads;
     float **acts;         /* acts[i]: input of layer i, acts[n_layers]: logits */
     float *dbuf[2];       /* ping-pong gradient buffers, max_batch * max act size */
-    float *col_scratch;   /* conv im2col, n_threads * max col size */
+    float *col_scratch;   /* conv scratch: the largest conv2d_scratch_floats() */
     float *dw_scratch;    /* conv per-thread gradient partials */
     uint64_t seed;        /* dropout stream seed */
     uint64_t step;        /* number of training forwards so far */

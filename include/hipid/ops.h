@@ -26,15 +26,19 @@ void im2col(float *col, const float *img, int C, int H, int W, int K, int S, int
 /* img (C,H,W) += col2im(col); the adjoint of im2col. */
 void col2im_add(float *img, const float *col, int C, int H, int W, int K, int S, int P);
 
+/* Floats of scratch that conv2d_forward/backward need for this shape. */
+long conv2d_scratch_floats(int n_threads, int C, int H, int W, int OC, int K, int S);
+
 /* out: (N,OC,OH,OW); inp: (N,C,H,W); w: (OC,C,K,K); b: (OC) or NULL.
- * col_scratch: n_threads * C*K*K*OH*OW floats. */
+ * Stride 1 with "same" padding runs a direct kernel; other cases im2col + sgemm.
+ * scratch: conv2d_scratch_floats(n_threads, ...) floats. */
 void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
-                    float *col_scratch, int n_threads,
+                    float *scratch, int n_threads,
                     int N, int C, int H, int W, int OC, int K, int S, int P);
 /* dinp: (N,C,H,W) or NULL (not needed for the first layer); dw += , db += .
- * col_scratch: n_threads * C*K*K*OH*OW; dw_scratch: n_threads * (OC*C*K*K + OC). */
+ * scratch as for the forward; dw_scratch: n_threads * (OC*C*K*K + OC). */
 void conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
-                     const float *inp, const float *w, float *col_scratch,
+                     const float *inp, const float *w, float *scratch,
                      float *dw_scratch, int n_threads,
                      int N, int C, int H, int W, int OC, int K, int S, int P);
 
