@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"train", cmd_train, "train one model on an HDF5 data set"},
+    {"eval", cmd_eval, "evaluate a saved model on a data set"},
 };
 
 static void usage(FILE *f) {
