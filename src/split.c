@@ -37,13 +37,19 @@ int split_holdout(int *train_idx, int *n_train, int *val_idx, int *n_val,
             in_val[g] = 1;
             c_val[c] += g_size[g];
         }
-        if (c_count[c] > 0 && c_val[c] >= c_count[c] && frac < 1.0) {
+    }
+    /* count training images per class over all images: a group mixing labels
+     * counts towards its first label only, so c_val alone can miss that it
+     * took a class's last training image */
+    memset(c_val, 0, sizeof(int) * n_classes);
+    for (int i = 0; i < n; i++) c_val[labels[i]] += !in_val[groups[i]];
+    for (int c = 0; c < n_classes; c++)
+        if (c_count[c] > 0 && c_val[c] == 0 && frac < 1.0) {
             rc = hipid_err(e, "class '%s' has %d image(s) in %s: too few to hold out %.0f%% and keep "
                               "some for training", class_names ? class_names[c] : "?", c_count[c],
                            "its groups", 100.0 * frac);
             goto done;
         }
-    }
     *n_train = *n_val = 0;
     for (int i = 0; i < n; i++) {
         if (in_val[groups[i]]) val_idx[(*n_val)++] = i;
