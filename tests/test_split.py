@@ -1,0 +1,284 @@
+"""test_split.py: the splitters in src/split.c against their contracts and
+against scikit-learn, through tests/check_split (one splitter call per run).
+
+Data: the study's class sizes 83/294/71/149 plus a tiny class, and random
+imbalanced label sets; groups are random "patients" of 1-4 images, mostly of
+one class, some mixing classes. Checks: partitions, per-class counts within
+one of ideal (StratifiedKFold's guarantee; sklearn's spread is reported next
+to ours), groups never straddling folds, group k-fold balance no worse than
+sklearn's StratifiedGroupKFold (and identical to it fold for fold without
+shuffling), nested inner folds, hold-out fractions, determinism, and errors
+naming a too-small class. Exits 1 on the first failed check.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+ROOT = os.environ.get("HIPID_ROOT", os.path.join(os.path.dirname(__file__), ".."))
+TEST_BIN = os.path.join(ROOT, os.environ.get("TEST_BIN", "build/tests"))
+CHECK = os.path.join(TEST_BIN, "check_split")
+TMP = os.environ.get("TEST_TMP", "/tmp")
+INPUT = os.path.join(TMP, "split_input.txt")
+REAL_SIZES = [83, 294, 71, 149]
+
+
+def fail(msg):
+    print("FAILED:", msg)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def run(mode, y, g, k, seed, repeat=0, extra=None, names=None):
+    """Run check_split; return the assignment rows, or the error message."""
+    names = names or ["c%d" % c for c in range(int(y.max()) + 1)]
+    with open(INPUT, "w") as f:
+        f.write("%d %d %s\n" % (len(y), len(names), " ".join(names)))
+        f.write("".join("%d %d\n" % (a, b) for a, b in zip(y, g)))
+    cmd = [CHECK, mode, INPUT, str(k), str(seed), str(repeat)] + ([extra] if extra else [])
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode == 1:
+        return p.stderr.strip()
+    check(p.returncode == 0, "%s exited %d: %s" % (" ".join(cmd), p.returncode, p.stderr))
+    return np.array([[int(v) for v in line.split()] for line in p.stdout.strip().split("\n")])
+
+
+def class_sizes_labels(sizes, rng):
+    y = np.repeat(np.arange(len(sizes)), sizes)
+    rng.shuffle(y)
+    return y
+
+
+def random_groups(y, rng, p_mix=0.05):
+    """Patients of 1-4 images of one class; a few images join another group."""
+    order = np.argsort(y, kind="stable")
+    g = np.empty(len(y), dtype=int)
+    gid = i = 0
+    while i < len(order):
+        m = int(rng.integers(1, 5))
+        g[order[i:i + m]] = gid
+        gid += 1
+        i += m
+    for j in range(len(y)):
+        if rng.random() < p_mix:
+            g[j] = g[rng.integers(len(y))]
+    perm = rng.permutation(gid)  # group ids need not follow the classes
+    return perm[g]
+
+
+def counts(fold, y, k):
+    """(k, K) images of class c in test fold f."""
+    K = int(y.max()) + 1
+    return np.array([np.bincount(y[fold == f], minlength=K) for f in range(k)])
+
+
+def spread(fold, y, k):
+    """Largest |count - n_c/k| over folds and classes (StratifiedKFold's guarantee: < 1)."""
+    cnt = counts(fold, y, k)
+    return np.abs(cnt - np.bincount(y) / k).max()
+
+
+def share_dev(fold, y, k):
+    """Largest |share of class c in fold f - 1/k| and sklearn's criterion
+    (mean over classes of the std over folds of the shares)."""
+    share = counts(fold, y, k) / np.bincount(y)
+    return np.abs(share - 1.0 / k).max(), share.std(axis=0).mean()
+
+
+def sk_folds(splitter, y, g):
+    fold = np.full(len(y), -1)
+    for f, (_, te) in enumerate(splitter.split(np.zeros(len(y)), y, g)):
+        check((fold[te] == -1).all(), "sklearn put a sample in two test folds")
+        fold[te] = f
+    return fold
+
+
+def groups_whole(assign, g):
+    """True if every group has a single value in assign."""
+    for gid in np.unique(g):
+        if len(np.unique(assign[g == gid])) != 1:
+            return False
+    return True
+
+
+def data_sets():
+    """(name, labels) pairs: the study's sizes with a tiny class, and random imbalanced ones."""
+    rng = np.random.default_rng(20240601)
+    out = [("study+tiny", class_sizes_labels(REAL_SIZES + [12], rng))]
+    for t in range(6):
+        K = int(rng.integers(2, 7))
+        sizes = [int(s) for s in rng.integers(10, 200, size=K)]
+        sizes[int(rng.integers(K))] = int(rng.integers(10, 16))  # one small class
+        out.append(("random%d(K=%d)" % (t, K), class_sizes_labels(sizes, rng)))
+    return out
+
+
+def test_stratified_kfold():
+    worst_ours = worst_sk = 0.0
+    for name, y in data_sets():
+        singletons = np.arange(len(y))
+        for k in (3, 5, 10):
+            if np.bincount(y).min() < k:
+                continue
+            for seed in (1, 2):
+                for mode in ("skfold", "kfold"):  # kfold falls back to skfold without groups
+                    fold = run(mode, y, singletons, k, seed)[0]
+                    check(fold.min() >= 0 and fold.max() < k, "%s %s: fold out of range" % (name, mode))
+                    check(np.bincount(fold, minlength=k).min() > 0, "%s: empty fold" % name)
+                    sizes = np.bincount(fold, minlength=k)
+                    check(sizes.max() - sizes.min() <= 1, "%s k=%d: fold sizes %s" % (name, k, sizes))
+                    s = spread(fold, y, k)
+                    check(s < 1.0, "%s %s k=%d seed %d: class count %.2f from ideal" % (name, mode, k, seed, s))
+                    worst_ours = max(worst_ours, s)
+                sk = sk_folds(StratifiedKFold(k, shuffle=True, random_state=seed), y, None)
+                worst_sk = max(worst_sk, spread(sk, y, k))
+    print("info stratified k-fold: largest |class count per test fold - n_c/k|: hipid %.3f, "
+          "sklearn StratifiedKFold %.3f (both must be < 1)" % (worst_ours, worst_sk))
+    check(worst_sk < 1.0, "sklearn reference broke its own guarantee?")
+
+
+def test_group_kfold():
+    rng = np.random.default_rng(7)
+    rows = []
+    for name, y in data_sets():
+        g = random_groups(y, rng)
+        k = 5
+        n_groups_per_class = [len(np.unique(g[y == c])) for c in range(y.max() + 1)]
+        if min(n_groups_per_class) < k:
+            k = 3
+        # without shuffling: the same greedy as sklearn, fold for fold
+        ours = run("group-noshuffle", y, g, k, 0)[0]
+        sk = sk_folds(StratifiedGroupKFold(k, shuffle=False), y, g)
+        check((ours == sk).all(), "%s: unshuffled group k-fold differs from sklearn's in %d images"
+              % (name, (ours != sk).sum()))
+        sk_max, sk_std = share_dev(sk, y, k)
+        devs = []
+        for seed in (1, 2, 3):
+            for mode in ("group", "kfold"):  # kfold dispatches to group k-fold when groups exist
+                fold = run(mode, y, g, k, seed)[0]
+                check(fold.min() >= 0 and fold.max() < k, "%s: fold out of range" % name)
+                check(groups_whole(fold, g), "%s %s seed %d: a group straddles folds" % (name, mode, seed))
+                check(np.bincount(fold, minlength=k).min() > 0, "%s: empty fold" % name)
+                for f in range(k):  # every training set has every class
+                    check(len(np.unique(y[fold != f])) == y.max() + 1, "%s: training set lacks a class" % name)
+                devs.append(share_dev(fold, y, k))
+        ours_max = max(d[0] for d in devs)
+        ours_std = max(d[1] for d in devs)
+        rows.append((name, k, ours_max, sk_max, ours_std, sk_std))
+        check(ours_max <= sk_max + 0.05, "%s: class share deviation %.3f, sklearn %.3f" % (name, ours_max, sk_max))
+        check(ours_std <= sk_std + 0.01, "%s: mean std of class shares %.4f, sklearn %.4f" % (name, ours_std, sk_std))
+    print("info group k-fold: max |class share in fold - 1/k| and mean std of shares "
+          "(hipid worst of 3 seeds / sklearn StratifiedGroupKFold shuffle=False):")
+    for name, k, om, sm, os_, ss in rows:
+        print("info   %-16s k=%d  max dev %.3f / %.3f   mean std %.4f / %.4f" % (name, k, om, sm, os_, ss))
+
+
+def test_nested():
+    rng = np.random.default_rng(11)
+    name, y = data_sets()[0]
+    for grouped in (False, True):
+        g = random_groups(y, rng) if grouped else np.arange(len(y))
+        k, ik = 5, 3
+        out = run("nested", y, g, k, 5, 0, str(ik))
+        check(out.shape == (1 + k, len(y)), "nested output shape %s" % (out.shape,))
+        outer, inner = out[0], out[1:]
+        for o in range(k):
+            row = inner[o]
+            check(((row == -1) == (outer == o)).all(),
+                  "outer fold %d: inner folds must cover exactly the outer training set" % o)
+            tr = outer != o
+            check(row[tr].min() >= 0 and row[tr].max() < ik, "inner fold out of range")
+            check(np.bincount(row[tr], minlength=ik).min() > 0, "empty inner fold")
+            if grouped:
+                check(groups_whole(outer, g) and groups_whole(row, g), "a group straddles nested folds")
+            else:
+                s = spread(row[tr], y[tr], ik)
+                check(s < 1.0, "inner stratification off by %.2f in outer fold %d" % (s, o))
+        check(not (inner[0] == inner[1]).all(), "inner splits of different outer folds identical")
+
+
+def test_holdout():
+    rng = np.random.default_rng(13)
+    fr = np.array([0.6, 0.2, 0.2])
+    worst_single = worst_group = 0.0
+    for name, y in data_sets():
+        for grouped in (False, True):
+            g = random_groups(y, rng) if grouped else np.arange(len(y))
+            part = run("holdout", y, g, 0, 3, 0, "0.6,0.2,0.2")[0]
+            check(set(np.unique(part)) <= {0, 1, 2}, "part values")
+            cnt = counts(part, y, 3)
+            dev = np.abs(cnt - np.outer(fr, np.bincount(y)))
+            if grouped:
+                check(groups_whole(part, g), "%s: a group straddles the hold-out parts" % name)
+                # within one group: the largest group holding that class
+                for c in range(y.max() + 1):
+                    biggest = max(np.sum(g == gid) for gid in np.unique(g[y == c]))
+                    check(dev[:, c].max() <= biggest,
+                          "%s: class %d off its target by %.2f, largest group %d" % (name, c, dev[:, c].max(), biggest))
+                worst_group = max(worst_group, dev.max())
+            else:
+                check(dev.max() < 1.0, "%s: hold-out class count %.2f from target" % (name, dev.max()))
+                worst_single = max(worst_single, dev.max())
+            check(cnt.min() > 0, "%s: a class is missing from a part" % name)
+    print("info hold-out 60/20/20: largest |class count - target|: %.2f without groups, %.2f with groups"
+          % (worst_single, worst_group))
+    # frac 0 for val is allowed and leaves it empty
+    y = data_sets()[0][1]
+    part = run("holdout", y, np.arange(len(y)), 0, 3, 0, "0.8,0,0.2")[0]
+    check((part != 1).all(), "val fraction 0 must leave val empty")
+    msg = run("holdout", y, np.arange(len(y)), 0, 3, 0, "0.5,0.2,0.2")
+    check(isinstance(msg, str) and "sum to" in msg, "fractions not summing to 1 must fail: %r" % (msg,))
+
+
+def test_determinism():
+    rng = np.random.default_rng(17)
+    y = data_sets()[0][1]
+    g = random_groups(y, rng)
+    for mode, k, extra in (("skfold", 5, None), ("group", 5, None), ("nested", 5, "3"), ("holdout", 0, "0.6,0.2,0.2")):
+        gg = np.arange(len(y)) if mode == "skfold" else g
+        a = run(mode, y, gg, k, 42, 0, extra)
+        b = run(mode, y, gg, k, 42, 0, extra)
+        c = run(mode, y, gg, k, 43, 0, extra)
+        check((a == b).all(), "%s: same seed gave different splits" % mode)
+        check(not (a == c).all(), "%s: different seeds gave the same split" % mode)
+        if mode != "holdout":
+            d = run(mode, y, gg, k, 42, 1, extra)
+            check(not (a == d).all(), "%s: repeat 1 equals repeat 0" % mode)
+
+
+def test_errors():
+    rng = np.random.default_rng(19)
+    names = ["cup", "stem", "knee", "plate", "tiny"]
+    y = class_sizes_labels(REAL_SIZES + [3], rng)
+    msg = run("skfold", y, np.arange(len(y)), 5, 1, names=names)
+    check(isinstance(msg, str) and "'tiny'" in msg and "3 image" in msg, "too-small class: %r" % (msg,))
+    msg = run("nested", y, np.arange(len(y)), 2, 1, 0, "3", names=names)
+    check(isinstance(msg, str) and "'tiny'" in msg, "too-small class in an inner split: %r" % (msg,))
+    # enough images but too few groups
+    y = class_sizes_labels(REAL_SIZES + [20], rng)
+    g = np.arange(len(y))
+    tiny = np.flatnonzero(y == 4)
+    g[tiny] = tiny[np.arange(len(tiny)) % 4]  # 20 images of 4 patients
+    msg = run("group", y, g, 5, 1, names=names)
+    check(isinstance(msg, str) and "'tiny'" in msg and "4 group" in msg, "too few groups: %r" % (msg,))
+    msg = run("kfold", y, g, 5, 1, names=names)
+    check(isinstance(msg, str) and "'tiny'" in msg, "kfold with groups must be group-aware: %r" % (msg,))
+    y = class_sizes_labels(REAL_SIZES + [2], rng)
+    msg = run("holdout", y, np.arange(len(y)), 0, 1, 0, "0.6,0.2,0.2", names=names)
+    check(isinstance(msg, str) and "'tiny'" in msg, "too-small class for hold-out: %r" % (msg,))
+
+
+if __name__ == "__main__":
+    test_stratified_kfold()
+    test_group_kfold()
+    test_nested()
+    test_holdout()
+    test_determinism()
+    test_errors()
+    print("summary: test_split all checks passed")
