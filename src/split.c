@@ -1,11 +1,13 @@
 /* split.c: stratified, group-aware splits. See split.h. */
 #include "hipid/split.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hipid/h5util.h"
 #include "hipid/rng.h"
 
 int split_holdout(int *train_idx, int *n_train, int *val_idx, int *n_val,
@@ -501,4 +503,332 @@ uint64_t split_data_checksum(const int32_t *labels, const int32_t *groups, int n
     for (int i = 0; i < n; i++) h = fnv1a_i32(h, labels[i]);
     for (int i = 0; i < n; i++) h = fnv1a_i32(h, groups ? groups[i] : i);
     return h;
+}
+
+/* ---- splits.h5 ---- */
+
+#define CHECKSUM_ALGORITHM "fnv1a64 over n, labels[n], groups[n] as little-endian int32"
+
+int split_make(Splits *s, const int32_t *labels, const int32_t *groups, int n, int n_classes,
+               int use_groups, char *const *class_names, ErrBuf *e) {
+    const int32_t *g = use_groups ? groups : NULL;
+    int is_group = strcmp(s->scheme, "group") == 0, is_nested = strcmp(s->scheme, "nested") == 0;
+    int is_holdout = strcmp(s->scheme, "holdout") == 0;
+    int is_kfold = strcmp(s->scheme, "kfold") == 0, is_repeated = strcmp(s->scheme, "repeated") == 0;
+    s->fold_of = s->inner_fold_of = NULL;
+    s->part = NULL;
+    if (!(is_group || is_nested || is_holdout || is_kfold || is_repeated))
+        return hipid_err(e, "unknown split scheme '%s'; expected kfold, repeated, group, nested or holdout",
+                         s->scheme);
+    s->n = n;
+    s->n_classes = n_classes;
+    s->data_checksum = split_data_checksum(labels, groups, n);
+    s->grouped = is_group ? 1 : split_has_groups(g, n);
+    if (is_holdout) {
+        s->k = s->inner_k = 0;
+        s->repeats = 1;
+        s->part = xmalloc((size_t)(n ? n : 1));
+        if (split_holdout3(s->part, labels, g, n, n_classes, s->fractions, s->seed, class_names, e))
+            goto error;
+        return HIPID_OK;
+    }
+    if (is_kfold || is_group) s->repeats = 1;
+    if (!is_nested) s->inner_k = 0;
+    if (s->repeats < 1) return hipid_err(e, "repeats must be at least 1, found %d", s->repeats);
+    s->fold_of = xmalloc(sizeof(int) * (size_t)s->repeats * (size_t)(n ? n : 1));
+    if (is_nested)
+        s->inner_fold_of = xmalloc(sizeof(int) * (size_t)s->repeats * (size_t)s->k * (size_t)(n ? n : 1));
+    for (int r = 0; r < s->repeats; r++) {
+        int *f = s->fold_of + (size_t)r * n, rc;
+        if (is_nested)
+            rc = split_nested(f, s->inner_fold_of + (size_t)r * s->k * n, labels, g, n, n_classes,
+                              s->k, s->inner_k, s->seed, (uint64_t)r, class_names, e);
+        else if (is_group)
+            rc = split_group_kfold(f, labels, g, n, n_classes, s->k, s->seed, (uint64_t)r,
+                                   class_names, e);
+        else
+            rc = split_kfold(f, labels, g, n, n_classes, s->k, s->seed, (uint64_t)r, class_names, e);
+        if (rc) goto error;
+    }
+    return HIPID_OK;
+error:
+    split_free(s);
+    return HIPID_ERR;
+}
+
+void split_free(Splits *s) {
+    if (!s) return;
+    free(s->fold_of);
+    free(s->inner_fold_of);
+    free(s->part);
+    s->fold_of = s->inner_fold_of = NULL;
+    s->part = NULL;
+}
+
+static int attr_write(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, const void *v,
+                      int n) {
+    int rc = HIPID_ERR;
+    hsize_t dim = (hsize_t)n;
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    if ((space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL)) < 0) goto error;
+    if ((attr = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto error;
+    if (H5Awrite(attr, mem_type, v) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+static int attr_read(hid_t obj, const char *name, hid_t mem_type, void *v, int n) {
+    int rc = HIPID_ERR;
+    hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    if (H5Aexists(obj, name) <= 0) return HIPID_ERR;
+    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto error;
+    if ((space = H5Aget_space(attr)) < 0 || H5Sget_simple_extent_npoints(space) != n) goto error;
+    if (H5Aread(attr, mem_type, v) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (space >= 0) H5Sclose(space);
+    if (attr >= 0) H5Aclose(attr);
+    return rc;
+}
+
+static int dset_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *v,
+                      int ndim, const hsize_t *dims) {
+    int rc = HIPID_ERR;
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    hsize_t total = 1;
+    for (int d = 0; d < ndim; d++) total *= dims[d];
+    if ((space = H5Screate_simple(ndim, dims, NULL)) < 0) goto error;
+    if ((dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0) goto error;
+    if (total > 0 && (H5Pset_chunk(dcpl, ndim, dims) < 0 || H5Pset_deflate(dcpl, 4) < 0)) goto error;
+    if ((dset = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) goto error;
+    if (total > 0 && H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (dset >= 0) H5Dclose(dset);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+/* Read a dataset whose shape must equal dims; messages name file and dataset. */
+static int dset_read(hid_t loc, const char *name, hid_t mem_type, void *v, int ndim,
+                     const hsize_t *dims, const char *path, ErrBuf *e) {
+    int rc = HIPID_ERR;
+    hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hsize_t got[H5S_MAX_RANK], total = 1;
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+        return hipid_err(e, "%s: dataset '%s' is missing", path, name);
+    if ((dset = H5Dopen2(loc, name, H5P_DEFAULT)) < 0 || (space = H5Dget_space(dset)) < 0) {
+        hipid_err(e, "%s: cannot open dataset '%s' (truncated or corrupt?)", path, name);
+        goto error;
+    }
+    int got_ndim = H5Sget_simple_extent_dims(space, got, NULL), same = got_ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = got[d] == dims[d];
+    if (!same) {
+        char want_s[96], got_s[96];
+        size_t a = 0, b = 0;
+        for (int d = 0; d < ndim; d++)
+            a += snprintf(want_s + a, sizeof want_s - a, "%s%llu", d ? "," : "", (unsigned long long)dims[d]);
+        got_s[0] = '\0';
+        for (int d = 0; d < got_ndim && b < sizeof got_s; d++)
+            b += snprintf(got_s + b, sizeof got_s - b, "%s%llu", d ? "," : "", (unsigned long long)got[d]);
+        hipid_err(e, "%s: dataset '%s' has shape [%s], expected [%s] for this data set and scheme",
+                  path, name, got_s, want_s);
+        goto error;
+    }
+    for (int d = 0; d < ndim; d++) total *= dims[d];
+    if (total > 0 && H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+        hipid_err(e, "%s: cannot read dataset '%s' (truncated or corrupt?)", path, name);
+        goto error;
+    }
+    rc = HIPID_OK;
+error:
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    return rc;
+}
+
+int split_save(const Splits *s, const char *path, ErrBuf *e) {
+    char tmp[4096];
+    int version = SPLIT_FORMAT_VERSION;
+    hid_t file = H5I_INVALID_HID;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return hipid_err(e, "%s: path too long", path);
+    h5_quiet();
+    if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        return hipid_err(e, "%s: cannot create file (does the folder exist and is it writable?)", tmp);
+    hsize_t d2[2] = {(hsize_t)s->repeats, (hsize_t)s->n};
+    hsize_t d3[3] = {(hsize_t)s->repeats, (hsize_t)s->k, (hsize_t)s->n}, d1 = (hsize_t)s->n;
+    if (h5_attr_write_str(file, "format", SPLIT_FORMAT) ||
+        h5_attr_write_int(file, "format_version", &version, 1) ||
+        h5_attr_write_str(file, "scheme", s->scheme) || h5_attr_write_int(file, "n", &s->n, 1) ||
+        h5_attr_write_int(file, "n_classes", &s->n_classes, 1) ||
+        h5_attr_write_int(file, "k", &s->k, 1) || h5_attr_write_int(file, "repeats", &s->repeats, 1) ||
+        h5_attr_write_int(file, "inner_k", &s->inner_k, 1) ||
+        h5_attr_write_int(file, "grouped", &s->grouped, 1) ||
+        attr_write(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->seed, 1) ||
+        attr_write(file, "fractions", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s->fractions, 3) ||
+        h5_attr_write_str(file, "data_path", s->data_path) ||
+        attr_write(file, "data_checksum", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->data_checksum, 1) ||
+        h5_attr_write_str(file, "checksum_algorithm", CHECKSUM_ALGORITHM))
+        goto error;
+    if (s->fold_of && dset_write(file, "fold_of", H5T_STD_I32LE, H5T_NATIVE_INT, s->fold_of, 2, d2))
+        goto error;
+    if (s->inner_fold_of &&
+        dset_write(file, "inner_fold_of", H5T_STD_I32LE, H5T_NATIVE_INT, s->inner_fold_of, 3, d3))
+        goto error;
+    if (s->part && dset_write(file, "part", H5T_STD_I8LE, H5T_NATIVE_INT8, s->part, 1, &d1)) goto error;
+    if (H5Fclose(file) < 0) {
+        file = H5I_INVALID_HID;
+        goto error;
+    }
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        return hipid_err(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    }
+    return HIPID_OK;
+error:
+    if (file >= 0) H5Fclose(file);
+    remove(tmp);
+    return hipid_err(e, "%s: writing the splits failed (disk full?)", tmp);
+}
+
+/* Structural checks of loaded splits against the data set's groups. */
+static int validate_splits(const Splits *s, const int32_t *groups, const char *path, ErrBuf *e) {
+    int n = s->n;
+    for (size_t i = 0; s->fold_of && i < (size_t)s->repeats * n; i++)
+        if (s->fold_of[i] < 0 || s->fold_of[i] >= s->k)
+            return hipid_err(e, "%s: fold_of[%zu,%zu] = %d, expected a fold in [0,%d)", path,
+                             i / n, i % n, s->fold_of[i], s->k);
+    for (int r = 0; s->inner_fold_of && r < s->repeats; r++)
+        for (int o = 0; o < s->k; o++)
+            for (int i = 0; i < n; i++) {
+                int v = s->inner_fold_of[((size_t)r * s->k + o) * n + i];
+                int outer_test = s->fold_of[(size_t)r * n + i] == o;
+                if (outer_test ? v != -1 : (v < 0 || v >= s->inner_k))
+                    return hipid_err(e, "%s: inner_fold_of[%d,%d,%d] = %d, expected %s", path, r, o, i, v,
+                                     outer_test ? "-1 (the image is in that outer test fold)"
+                                                : "an inner fold in [0,inner_k)");
+            }
+    for (int i = 0; s->part && i < n; i++)
+        if (s->part[i] < 0 || s->part[i] > 2)
+            return hipid_err(e, "%s: part[%d] = %d, expected 0 (train), 1 (val) or 2 (test)", path, i,
+                             s->part[i]);
+    if (!s->grouped || !groups) return HIPID_OK;
+    /* every assignment must be constant within a group */
+    int *gid = xmalloc(sizeof(int) * (size_t)(n ? n : 1)), rc = HIPID_OK;
+    int n_g = compact_groups(gid, groups, n);
+    int *first = xmalloc(sizeof(int) * (size_t)(n_g ? n_g : 1));
+    size_t n_rows = s->part ? 1 : (size_t)s->repeats * (s->inner_fold_of ? 1 + s->k : 1);
+    for (size_t row = 0; row < n_rows && rc == HIPID_OK; row++) {
+        for (int g = 0; g < n_g; g++) first[g] = -1;
+        for (int i = 0; i < n; i++) {
+            int v;
+            if (s->part) v = s->part[i];
+            else if (row < (size_t)s->repeats) v = s->fold_of[row * n + i];
+            else v = s->inner_fold_of[(row - s->repeats) * n + i];
+            if (first[gid[i]] < 0) first[gid[i]] = i;
+            else {
+                int j = first[gid[i]], w;
+                if (s->part) w = s->part[j];
+                else if (row < (size_t)s->repeats) w = s->fold_of[row * n + j];
+                else w = s->inner_fold_of[(row - s->repeats) * n + j];
+                if (v != w) {
+                    rc = hipid_err(e, "%s: images %d and %d share group %d but are split apart; the "
+                                      "file is damaged or was made for other groups; re-run hipid split",
+                                   path, j, i, groups[i]);
+                    break;
+                }
+            }
+        }
+    }
+    free(gid);
+    free(first);
+    return rc;
+}
+
+int split_load(Splits *s, const char *path, const int32_t *labels, const int32_t *groups, int n,
+               ErrBuf *e) {
+    char fmt[64] = "";
+    int version = 0, is_holdout, is_nested;
+    hid_t file = H5I_INVALID_HID;
+    memset(s, 0, sizeof *s);
+    h5_quiet();
+    if (H5Fis_hdf5(path) <= 0)
+        return hipid_err(e, "%s: not a readable HDF5 file (missing, truncated or not HDF5)", path);
+    if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return hipid_err(e, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+    if (h5_attr_read_str(file, "format", fmt, sizeof fmt) || strcmp(fmt, SPLIT_FORMAT) != 0) {
+        hipid_err(e, "%s: expected a hipid splits file (attribute format=\"%s\"), found \"%s\"; "
+                     "make one with 'hipid split'", path, SPLIT_FORMAT, fmt);
+        goto error;
+    }
+    if (h5_attr_read_int(file, "format_version", &version, 1) || version != SPLIT_FORMAT_VERSION) {
+        hipid_err(e, "%s: splits format version %d, this hipid reads version %d; re-run 'hipid split'",
+                  path, version, SPLIT_FORMAT_VERSION);
+        goto error;
+    }
+    if (h5_attr_read_str(file, "scheme", s->scheme, sizeof s->scheme) ||
+        h5_attr_read_int(file, "n", &s->n, 1) || h5_attr_read_int(file, "n_classes", &s->n_classes, 1) ||
+        h5_attr_read_int(file, "k", &s->k, 1) || h5_attr_read_int(file, "repeats", &s->repeats, 1) ||
+        h5_attr_read_int(file, "inner_k", &s->inner_k, 1) ||
+        h5_attr_read_int(file, "grouped", &s->grouped, 1) ||
+        attr_read(file, "seed", H5T_NATIVE_UINT64, &s->seed, 1) ||
+        attr_read(file, "fractions", H5T_NATIVE_DOUBLE, s->fractions, 3) ||
+        attr_read(file, "data_checksum", H5T_NATIVE_UINT64, &s->data_checksum, 1)) {
+        hipid_err(e, "%s: missing or malformed attribute (scheme, n, n_classes, k, repeats, inner_k, "
+                     "grouped, seed, fractions or data_checksum)", path);
+        goto error;
+    }
+    h5_attr_read_str(file, "data_path", s->data_path, sizeof s->data_path);
+    if (s->n != n) {
+        hipid_err(e, "%s: made for a data set of %d images (%s), this one has %d; re-run hipid split "
+                     "on this data set", path, s->n, s->data_path, n);
+        goto error;
+    }
+    uint64_t sum = split_data_checksum(labels, groups, n);
+    if (sum != s->data_checksum) {
+        hipid_err(e, "%s: made for another data set (%s): labels/groups checksum %016llx, this data "
+                     "set's is %016llx; re-run hipid split on this data set", path, s->data_path,
+                  (unsigned long long)s->data_checksum, (unsigned long long)sum);
+        goto error;
+    }
+    is_holdout = strcmp(s->scheme, "holdout") == 0;
+    is_nested = strcmp(s->scheme, "nested") == 0;
+    if (!is_holdout && strcmp(s->scheme, "kfold") && strcmp(s->scheme, "repeated") &&
+        strcmp(s->scheme, "group") && !is_nested) {
+        hipid_err(e, "%s: unknown scheme '%s'; expected kfold, repeated, group, nested or holdout",
+                  path, s->scheme);
+        goto error;
+    }
+    if (is_holdout) {
+        hsize_t d1 = (hsize_t)n;
+        s->part = xmalloc((size_t)(n ? n : 1));
+        if (dset_read(file, "part", H5T_NATIVE_INT8, s->part, 1, &d1, path, e)) goto error;
+    } else {
+        if (s->k < 2 || s->repeats < 1 || (is_nested && s->inner_k < 2)) {
+            hipid_err(e, "%s: k = %d, repeats = %d, inner_k = %d: expected k >= 2, repeats >= 1%s",
+                      path, s->k, s->repeats, s->inner_k, is_nested ? ", inner_k >= 2" : "");
+            goto error;
+        }
+        hsize_t d2[2] = {(hsize_t)s->repeats, (hsize_t)n};
+        s->fold_of = xmalloc(sizeof(int) * (size_t)s->repeats * (size_t)(n ? n : 1));
+        if (dset_read(file, "fold_of", H5T_NATIVE_INT, s->fold_of, 2, d2, path, e)) goto error;
+        if (is_nested) {
+            hsize_t d3[3] = {(hsize_t)s->repeats, (hsize_t)s->k, (hsize_t)n};
+            s->inner_fold_of = xmalloc(sizeof(int) * (size_t)s->repeats * s->k * (size_t)(n ? n : 1));
+            if (dset_read(file, "inner_fold_of", H5T_NATIVE_INT, s->inner_fold_of, 3, d3, path, e))
+                goto error;
+        }
+    }
+    if (validate_splits(s, groups, path, e)) goto error;
+    H5Fclose(file);
+    return HIPID_OK;
+error:
+    if (file >= 0) H5Fclose(file);
+    split_free(s);
+    return HIPID_ERR;
 }

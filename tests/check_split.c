@@ -7,11 +7,16 @@
  * FILE: "n n_classes name_0 ... name_{K-1}" then n lines "label group".
  * Prints one line of n assignments (fold_of or part); nested prints fold_of
  * then k lines of inner_fold_of. On a splitter error prints "error: MSG" to
- * stderr and exits 1; bad arguments exit 2. */
+ * stderr and exits 1; bad arguments exit 2.
+ *
+ *   check_split load SPLITS.h5 DATA.h5
+ * split_load's verdict: "ok SCHEME n=N k=K repeats=R inner_k=I grouped=G" or
+ * "error: MSG" (exit 1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hipid/dataset.h"
 #include "hipid/split.h"
 
 static void print_row(const int *v, int n) {
@@ -19,7 +24,25 @@ static void print_row(const int *v, int n) {
     if (n == 0) printf("\n");
 }
 
+static int load(const char *splits, const char *data) {
+    ErrBuf e = {{0}};
+    Dataset d;
+    Splits s;
+    if (dataset_load(&d, data, &e)) {
+        fprintf(stderr, "check_split: %s\n", e.msg);
+        return 2;
+    }
+    int rc = split_load(&s, splits, d.labels, d.groups, d.n, &e);
+    if (rc) fprintf(stderr, "error: %s\n", e.msg);
+    else printf("ok %s n=%d k=%d repeats=%d inner_k=%d grouped=%d\n", s.scheme, s.n, s.k, s.repeats,
+                s.inner_k, s.grouped);
+    split_free(&s);
+    dataset_free(&d);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "load") == 0) return load(argv[2], argv[3]);
     if (argc < 6) {
         fprintf(stderr, "usage: check_split MODE FILE K SEED REPEAT [INNER_K | F0,F1,F2]\n");
         return 2;

@@ -14,6 +14,10 @@
  * A class with fewer images (or, group-aware, fewer groups) than the split
  * needs is bad input: HIPID_ERR with a message in e naming the class
  * (class_names may be NULL: classes are then named by index).
+ *
+ * The file layer (split_save / split_load, "splits.h5") stores the
+ * assignments so that every model of a study sees exactly the same folds;
+ * see docs/splits.md for the layout.
  */
 #ifndef HIPID_SPLIT_H
 #define HIPID_SPLIT_H
@@ -21,6 +25,9 @@
 #include <stdint.h>
 
 #include "hipid/common.h"
+
+#define SPLIT_FORMAT "hipid-splits"
+#define SPLIT_FORMAT_VERSION 1
 
 enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_TEST = 2 };
 
@@ -102,5 +109,43 @@ int split_part_indices(int *idx, const int8_t *part, int n, int which);
  * NULL hashes as groups[i] = i). Stored in splits.h5 to detect a mismatched
  * data set. */
 uint64_t split_data_checksum(const int32_t *labels, const int32_t *groups, int n);
+
+/* The contents of a splits.h5 file. Arrays are owned; split_free releases
+ * them (and is a no-op on a zeroed Splits). */
+typedef struct {
+    char scheme[16];        /* "kfold", "repeated", "group", "nested" or "holdout" */
+    int n, n_classes;
+    int k, repeats, inner_k; /* k = 0 and repeats = 1 for holdout; inner_k = 0 unless nested */
+    int grouped;            /* 1 if the splits keep groups whole */
+    uint64_t seed;
+    double fractions[3];    /* holdout only */
+    uint64_t data_checksum; /* split_data_checksum of the data set */
+    char data_path[1024];   /* the data set the splits were made from, as given */
+    int *fold_of;           /* (repeats, n); NULL for holdout */
+    int *inner_fold_of;     /* (repeats, k, n); nested only, else NULL */
+    int8_t *part;           /* (n); holdout only, else NULL */
+} Splits;
+
+/* Build the splits of scheme s->scheme for a data set, from the parameters
+ * the caller set in s (scheme, k, repeats, inner_k, seed, fractions,
+ * data_path). Repeat r uses stream index r. use_groups 0 treats every image as
+ * its own group (groups still enter the checksum). "kfold", "repeated",
+ * "nested" and "holdout" keep groups whole when the data set has any (see
+ * split_kfold); "group" always runs split_group_kfold. Fills n, n_classes,
+ * grouped, data_checksum and allocates the arrays; on error s owns nothing. */
+int split_make(Splits *s, const int32_t *labels, const int32_t *groups, int n, int n_classes,
+               int use_groups, char *const *class_names, ErrBuf *e);
+
+/* Write s to path (via path.tmp and a rename). */
+int split_save(const Splits *s, const char *path, ErrBuf *e);
+
+/* Read path and validate it against the data set (labels, groups, n): format
+ * and version, shapes, value ranges, that inner folds are -1 exactly on the
+ * outer test fold, that no group straddles a split when grouped, and that
+ * the data checksum matches. Messages name the file and what differs. */
+int split_load(Splits *s, const char *path, const int32_t *labels, const int32_t *groups, int n,
+               ErrBuf *e);
+
+void split_free(Splits *s);
 
 #endif
