@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"train", cmd_train, "train one model on an HDF5 data set"},
+    {"split", cmd_split, "make cross-validation splits of a data set (splits.h5)"},
 };
 
 static void usage(FILE *f) {

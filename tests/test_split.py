@@ -8,18 +8,22 @@ one of ideal (StratifiedKFold's guarantee; sklearn's spread is reported next
 to ours), groups never straddling folds, group k-fold balance no worse than
 sklearn's StratifiedGroupKFold (and identical to it fold for fold without
 shuffling), nested inner folds, hold-out fractions, determinism, and errors
-naming a too-small class. Exits 1 on the first failed check.
+naming a too-small class. Then `hipid split` end to end: the splits.h5 layout
+read with h5py, and split_load accepting it for its data set and refusing a
+changed data set or a tampered file. Exits 1 on the first failed check.
 """
 import os
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 ROOT = os.environ.get("HIPID_ROOT", os.path.join(os.path.dirname(__file__), ".."))
 TEST_BIN = os.path.join(ROOT, os.environ.get("TEST_BIN", "build/tests"))
 CHECK = os.path.join(TEST_BIN, "check_split")
+HIPID = os.path.join(ROOT, os.environ.get("HIPID", "bin/hipid"))
 TMP = os.environ.get("TEST_TMP", "/tmp")
 INPUT = os.path.join(TMP, "split_input.txt")
 REAL_SIZES = [83, 294, 71, 149]
@@ -274,6 +278,149 @@ def test_errors():
     check(isinstance(msg, str) and "'tiny'" in msg, "too-small class for hold-out: %r" % (msg,))
 
 
+def write_dataset(path, y, g, names, size=4):
+    """A minimal hipid data set (dataset.h layout) with tiny blank images."""
+    n = len(y)
+    # ASCII: dataset.c reads variable-length strings with an ASCII memory type
+    # and HDF5 will not convert UTF-8 to it
+    strings = h5py.string_dtype("ascii")
+    with h5py.File(path, "w") as f:
+        # fixed-length ASCII: h5_attr_read_str cannot read h5py's default UTF-8 vlen strings
+        f.attrs["format"] = np.bytes_("hipid-dataset")
+        f.attrs["format_version"] = np.int32(1)
+        f.attrs["image_size"] = np.int32(size)
+        f.attrs["n_classes"] = np.int32(len(names))
+        f.attrs["preprocessing"] = np.bytes_("test")
+        f.attrs["source"] = np.bytes_("test_split.py")
+        f.create_dataset("images", data=np.zeros((n, size, size), dtype=np.uint8))
+        f.create_dataset("labels", data=np.asarray(y, dtype=np.int32))
+        f.create_dataset("groups", data=np.asarray(g, dtype=np.int32))
+        f.create_dataset("class_names", data=np.array(names, dtype=object), dtype=strings)
+        for name in ("patient_ids", "source_paths", "source_sha256"):
+            f.create_dataset(name, data=np.array([""] * n, dtype=object), dtype=strings)
+
+
+def fnv1a64(y, g):
+    h = 0xCBF29CE484222325
+    for v in np.concatenate([[len(y)], y, g]).astype("<i4").tobytes():
+        h = ((h ^ v) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def hipid_split(data, out, *args):
+    p = subprocess.run([HIPID, "split", "--data", data, "-o", out] + list(args), capture_output=True, text=True)
+    return p.returncode, p.stdout + p.stderr
+
+
+def load(splits, data):
+    p = subprocess.run([CHECK, "load", splits, data], capture_output=True, text=True)
+    check(p.returncode in (0, 1), "check_split load exited %d: %s" % (p.returncode, p.stderr))
+    return p.returncode, (p.stdout + p.stderr).strip()
+
+
+def test_cli():
+    rng = np.random.default_rng(23)
+    names = ["cup", "stem", "knee", "plate", "tiny"]
+    y = class_sizes_labels(REAL_SIZES + [12], rng)
+    g = random_groups(y, rng)
+    data = os.path.join(TMP, "split_data.h5")
+    write_dataset(data, y, g, names)
+    n = len(y)
+    out = os.path.join(TMP, "splits.h5")
+    runs = {"kfold": [], "repeated": ["--repeats", "3"], "group": ["--k", "4"],
+            "nested": ["--k", "4", "--inner-k", "3", "--repeats", "2"], "holdout": ["--fractions", "0.6,0.2,0.2"]}
+    for scheme, extra in runs.items():
+        rc, text = hipid_split(data, out, "--scheme", scheme, "--seed", "9", *extra)
+        check(rc == 0, "hipid split --scheme %s failed: %s" % (scheme, text))
+        with h5py.File(out, "r") as f:
+            a = f.attrs
+            check(a["format"] in (b"hipid-splits", "hipid-splits") and int(a["format_version"]) == 1, "format attrs")
+            scheme_attr = a["scheme"].decode() if isinstance(a["scheme"], bytes) else a["scheme"]
+            check(scheme_attr == scheme and int(a["seed"]) == 9 and int(a["n"]) == n, "scheme/seed/n attrs")
+            check(int(a["data_checksum"]) == fnv1a64(y, g), "data_checksum is not FNV-1a of n, labels, groups")
+            check(int(a["grouped"]) == 1, "%s: groups must be kept whole by default" % scheme)
+            if scheme == "holdout":
+                part = f["part"][...]
+                check(f["part"].dtype == np.int8 and part.shape == (n,), "part must be int8 [N]")
+                check(groups_whole(part, g), "holdout: a group straddles parts")
+                check("fold_of" not in f, "holdout has no fold_of")
+                continue
+            fold = f["fold_of"][...]
+            R, k = int(a["repeats"]), int(a["k"])
+            check(f["fold_of"].dtype == np.int32 and fold.shape == (R, n), "fold_of must be int32 [R,N]")
+            check(fold.min() >= 0 and fold.max() < k, "fold_of range")
+            for r in range(R):
+                check(groups_whole(fold[r], g), "%s: a group straddles folds" % scheme)
+            if R > 1:
+                check(not (fold[0] == fold[1]).all(), "%s: repeats identical" % scheme)
+            if scheme == "kfold":  # the file holds exactly what the function gives
+                ref = run("kfold", y, g, 5, 9, 0)[0]
+                check((fold[0] == ref).all(), "hipid split kfold differs from split_kfold")
+            if scheme == "nested":
+                inner = f["inner_fold_of"][...]
+                check(inner.shape == (R, k, n) and f["inner_fold_of"].dtype == np.int32, "inner_fold_of [R,K,N]")
+                for r in range(R):
+                    for o in range(k):
+                        check(((inner[r, o] == -1) == (fold[r] == o)).all(), "inner folds vs outer test fold")
+                        check(groups_whole(inner[r, o], g), "nested: a group straddles inner folds")
+        rc, text = load(out, data)
+        check(rc == 0 and text.startswith("ok " + scheme), "split_load rejected a fresh %s file: %s" % (scheme, text))
+    # same seed, same file contents; another seed, other folds
+    o1, o2 = os.path.join(TMP, "s1.h5"), os.path.join(TMP, "s2.h5")
+    hipid_split(data, o1, "--scheme", "group", "--seed", "5")
+    hipid_split(data, o2, "--scheme", "group", "--seed", "5")
+    with h5py.File(o1, "r") as f1, h5py.File(o2, "r") as f2:
+        check((f1["fold_of"][...] == f2["fold_of"][...]).all(), "hipid split is not deterministic")
+    hipid_split(data, o2, "--scheme", "group", "--seed", "6")
+    with h5py.File(o1, "r") as f1, h5py.File(o2, "r") as f2:
+        check(not (f1["fold_of"][...] == f2["fold_of"][...]).all(), "seed 5 and 6 gave the same folds")
+    # a data set with one label changed, or fewer images, is refused
+    other = os.path.join(TMP, "split_other.h5")
+    y2 = y.copy()
+    y2[0] = (y2[0] + 1) % 4
+    write_dataset(other, y2, g, names)
+    rc, text = load(o1, other)
+    check(rc == 1 and "another data set" in text, "a changed label must be detected: %s" % text)
+    write_dataset(other, y[:-1], g[:-1], names)
+    rc, text = load(o1, other)
+    check(rc == 1 and "images" in text, "a different image count must be detected: %s" % text)
+    # a tampered file: a group split apart, an out-of-range fold, a newer version
+    with h5py.File(o1, "r+") as f:
+        fo = f["fold_of"][...]
+        big = np.flatnonzero(np.bincount(g) >= 2)[0]
+        i = np.flatnonzero(g == big)[0]
+        fo[0, i] = (fo[0, i] + 1) % int(f.attrs["k"])
+        f["fold_of"][...] = fo
+    rc, text = load(o1, data)
+    check(rc == 1 and "share group" in text, "a straddling group must be detected: %s" % text)
+    with h5py.File(o1, "r+") as f:
+        fo = f["fold_of"][...]
+        fo[0, 0] = 99
+        f["fold_of"][...] = fo
+    rc, text = load(o1, data)
+    check(rc == 1 and "fold_of[0,0] = 99" in text, "an out-of-range fold must be detected: %s" % text)
+    with h5py.File(o2, "r+") as f:
+        f.attrs["format_version"] = np.int32(2)
+    rc, text = load(o2, data)
+    check(rc == 1 and "version 2" in text, "a newer format must be refused with a hint: %s" % text)
+    # user errors: too-small class (exit 1, named), bad scheme and misplaced options (exit 2)
+    y3 = class_sizes_labels(REAL_SIZES + [3], rng)
+    write_dataset(other, y3, np.arange(len(y3)), names)
+    rc, text = hipid_split(other, out, "--scheme", "kfold")
+    check(rc == 1 and "'tiny'" in text, "too-small class must fail naming it: %d %s" % (rc, text))
+    rc, text = hipid_split(data, out, "--scheme", "loo")
+    check(rc == 2 and "--scheme" in text, "bad scheme must be a usage error: %s" % text)
+    rc, text = hipid_split(data, out, "--scheme", "kfold", "--inner-k", "3")
+    check(rc == 2 and "nested" in text, "--inner-k without nested must be a usage error: %s" % text)
+    rc, text = hipid_split(data, out, "--scheme", "holdout", "--fractions", "0.6,0.2")
+    check(rc == 2 and "--fractions" in text, "bad --fractions must be a usage error: %s" % text)
+    # --ignore-groups gives plain stratified k-fold (and says so in the file)
+    rc, text = hipid_split(data, out, "--scheme", "kfold", "--ignore-groups", "--seed", "9")
+    with h5py.File(out, "r") as f:
+        check(int(f.attrs["grouped"]) == 0, "--ignore-groups must store grouped=0")
+        check((f["fold_of"][0] == run("skfold", y, g, 5, 9, 0)[0]).all(), "--ignore-groups is not skfold")
+
+
 if __name__ == "__main__":
     test_stratified_kfold()
     test_group_kfold()
@@ -281,4 +428,5 @@ if __name__ == "__main__":
     test_holdout()
     test_determinism()
     test_errors()
+    test_cli()
     print("summary: test_split all checks passed")

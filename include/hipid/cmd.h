@@ -5,5 +5,6 @@
 #define HIPID_CMD_H
 
 int cmd_train(int argc, char **argv);
+int cmd_split(int argc, char **argv);
 
 #endif
