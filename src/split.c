@@ -238,6 +238,7 @@ static int group_kfold_core(int *fold_of, const int32_t *labels, const int32_t *
                 best = f;
             }
         }
+        HIPID_CHECK(best >= 0); /* eval is finite: every class has images */
         g_fold[keys[p].g] = best;
         for (int c = 0; c < K; c++) {
             fcnt[best * K + c] += gc[c];

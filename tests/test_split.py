@@ -144,6 +144,14 @@ def test_stratified_kfold():
                 worst_sk = max(worst_sk, spread(sk, y, k))
     print("info stratified k-fold: largest |class count per test fold - n_c/k|: hipid %.3f, "
           "sklearn StratifiedKFold %.3f (both must be < 1)" % (worst_ours, worst_sk))
+    # the study's classes, k=5: per class the smallest and largest count in a test fold
+    y = data_sets()[0][1]
+    ours = counts(run("skfold", y, np.arange(len(y)), 5, 1)[0], y, 5)
+    sk = counts(sk_folds(StratifiedKFold(5, shuffle=True, random_state=1), y, None), y, 5)
+    print("info   study+tiny k=5, test-fold count range per class (ideal): " + "; ".join(
+        "%d: hipid %d-%d sklearn %d-%d (%.1f)" % (c, ours[:, c].min(), ours[:, c].max(), sk[:, c].min(),
+                                                   sk[:, c].max(), n / 5.0)
+        for c, n in enumerate(np.bincount(y))))
     check(worst_sk < 1.0, "sklearn reference broke its own guarantee?")
 
 
