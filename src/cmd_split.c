@@ -64,7 +64,7 @@ bad:
 static void print_table(const Splits *s, const Dataset *d) {
     int K = d->n_classes, rows = s->part ? 3 : s->k;
     static const char *part_name[3] = {"train", "val", "test"};
-    int *cnt = calloc((size_t)rows * K, sizeof(int));
+    int *cnt = xcalloc((size_t)rows * K, sizeof(int));
     for (int i = 0; i < d->n; i++) {
         int r = s->part ? s->part[i] : s->fold_of[i];
         cnt[r * K + d->labels[i]]++;

@@ -524,7 +524,7 @@ int split_make(Splits *s, const int32_t *labels, const int32_t *groups, int n, i
     s->n = n;
     s->n_classes = n_classes;
     s->data_checksum = split_data_checksum(labels, groups, n);
-    s->grouped = is_group ? 1 : split_has_groups(g, n);
+    s->grouped = g && (is_group || split_has_groups(g, n));
     if (is_holdout) {
         s->k = s->inner_k = 0;
         s->repeats = 1;

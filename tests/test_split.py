@@ -427,6 +427,11 @@ def test_cli():
     with h5py.File(out, "r") as f:
         check(int(f.attrs["grouped"]) == 0, "--ignore-groups must store grouped=0")
         check((f["fold_of"][0] == run("skfold", y, g, 5, 9, 0)[0]).all(), "--ignore-groups is not skfold")
+    rc, text = load(out, data)
+    check(rc == 0, "split_load must accept --ignore-groups splits of its data set: %s" % text)
+    rc, text = hipid_split(data, out, "--scheme", "group", "--ignore-groups")
+    rc, text = load(out, data)
+    check(rc == 0 and "grouped=0" in text, "group scheme with --ignore-groups: %s" % text)
 
 
 if __name__ == "__main__":
