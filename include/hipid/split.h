@@ -8,8 +8,9 @@
  *                     training set (nested)
  *   part[i]           SPLIT_TRAIN, SPLIT_VAL or SPLIT_TEST (hold-out)
  * Groups (patients, near-duplicate clusters: images sharing a group) never
- * straddle a split. groups may be NULL wherever it is accepted: every image is
- * then its own group. Group ids only need to be >= 0 (not dense).
+ * straddle a split. groups may be NULL (every image its own group) everywhere
+ * except in split_holdout. Group ids need only be >= 0, not dense; labels must
+ * be in [0,n_classes). dataset_load guarantees both; a violation aborts.
  *
  * A class with fewer images (or, group-aware, fewer groups) than the split
  * needs is bad input: HIPID_ERR with a message in e naming the class
