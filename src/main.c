@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"train", cmd_train, "train one model on an HDF5 data set"},
     {"eval", cmd_eval, "evaluate a saved model on a data set"},
+    {"split", cmd_split, "make cross-validation splits of a data set (splits.h5)"},
 };
 
 static void usage(FILE *f) {
