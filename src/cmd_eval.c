@@ -39,7 +39,7 @@ int cmd_eval(int argc, char **argv) {
             }
             break;
         case 'h': eval_usage(stdout); return 0;
-        default: eval_usage(stderr); return HIPID_EXIT_USAGE;
+        default: fprintf(stderr, "hipid eval: see hipid eval --help\n"); return HIPID_EXIT_USAGE;
         }
     }
     if (!ckpt || !data || optind < argc) {

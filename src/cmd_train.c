@@ -27,7 +27,15 @@ static void train_usage(FILE *f) {
         "  --gamma G            step decay factor                           [0.1]\n"
         "  --seed S             seeds init, shuffles, dropout and the split [1]\n"
         "  --val-fraction F     stratified, group-aware hold-out            [0.2]\n"
-        "  --balanced           weight the loss by inverse class frequency\n"
+        "  --balance B          none, loss (inverse-frequency class weights)\n"
+        "                       or sampling (class-balanced epochs)         [none]\n"
+        "  --augment SPEC       training-batch augmentation: none, default or\n"
+        "                       flip,rot=5,scale=0.1,shift=0.05,bright=0.1,\n"
+        "                       contrast=0.1,gamma=0.1,noise=0.01            [none]\n"
+        "  --splits PATH        use a split made by 'hipid split' instead of\n"
+        "                       --val-fraction: hold-out parts, or k-fold\n"
+        "  --fold F             k-fold: validate on fold F, train on the rest [0]\n"
+        "  --repeat R           repeated k-fold: which repeat               [0]\n"
         "  --threads T          OpenMP threads (OpenBLAS runs inside them)  [OMP_NUM_THREADS or all]\n"
         "  --save PATH          write the trained model (HDF5 checkpoint)\n"
         "spec strings: comma-separated c<N>[k<K>][s<S>], r, bn, mp[<K>], gap, do<P>, fl, fc<N>;\n"
@@ -56,13 +64,16 @@ int cmd_train(int argc, char **argv) {
         {"momentum", required_argument, 0, 'M'}, {"weight-decay", required_argument, 0, 'w'},
         {"schedule", required_argument, 0, 'S'}, {"step-size", required_argument, 0, 'z'},
         {"gamma", required_argument, 0, 'g'},  {"seed", required_argument, 0, 's'},
-        {"val-fraction", required_argument, 0, 'v'}, {"balanced", no_argument, 0, 'B'},
+        {"val-fraction", required_argument, 0, 'v'}, {"balance", required_argument, 0, 'B'},
+        {"augment", required_argument, 0, 'A'}, {"splits", required_argument, 0, 'P'},
+        {"fold", required_argument, 0, 'F'},   {"repeat", required_argument, 0, 'R'},
         {"threads", required_argument, 0, 't'}, {"save", required_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     TrainConfig cfg = {.model = "cnn-paper", .epochs = 10, .batch = 32, .opt = optim_defaults(),
                        .seed = 1, .threads = omp_get_max_threads(), .log = stdout};
-    const char *data = NULL, *save = NULL;
-    double v, val_fraction = 0.2;
+    const char *data = NULL, *save = NULL, *splits_path = NULL;
+    double v = 0.0, val_fraction = 0.2;
+    int fold = 0, repeat = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -71,7 +82,26 @@ int cmd_train(int argc, char **argv) {
         case 'd': data = optarg; break;
         case 'm': cfg.model = optarg; break;
         case 'O': save = optarg; break;
-        case 'B': cfg.balanced = 1; break;
+        case 'B':
+            if (strcmp(optarg, "none") == 0) cfg.balance = TRAIN_BALANCE_NONE;
+            else if (strcmp(optarg, "loss") == 0) cfg.balance = TRAIN_BALANCE_LOSS;
+            else if (strcmp(optarg, "sampling") == 0) cfg.balance = TRAIN_BALANCE_SAMPLING;
+            else {
+                fprintf(stderr, "hipid train: --balance expects none, loss or sampling, found '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        case 'A': {
+            ErrBuf ae = {{0}};
+            if (augment_parse(&cfg.aug, optarg, &ae) != HIPID_OK) {
+                fprintf(stderr, "hipid train: --augment: %s\n", ae.msg);
+                bad = 1;
+            }
+            break;
+        }
+        case 'P': splits_path = optarg; break;
+        case 'F': bad = opt_num("fold", optarg, 0, 1e6, &v); fold = (int)v; break;
+        case 'R': bad = opt_num("repeat", optarg, 0, 1e6, &v); repeat = (int)v; break;
         case 'e': bad = opt_num("epochs", optarg, 1, 1e6, &v); cfg.epochs = (int)v; break;
         case 'b': bad = opt_num("batch", optarg, 1, 1e6, &v); cfg.batch = (int)v; break;
         case 't': bad = opt_num("threads", optarg, 1, 1024, &v); cfg.threads = (int)v; break;
@@ -95,7 +125,7 @@ int cmd_train(int argc, char **argv) {
             }
             break;
         case 'h': train_usage(stdout); return 0;
-        default: train_usage(stderr); return HIPID_EXIT_USAGE;
+        default: fprintf(stderr, "hipid train: see hipid train --help\n"); return HIPID_EXIT_USAGE;
         }
         if (bad) return HIPID_EXIT_USAGE;
     }
@@ -122,22 +152,51 @@ int cmd_train(int argc, char **argv) {
     }
     model_free(probe);
     int *tr = xmalloc(sizeof(int) * (d.n ? d.n : 1)), *va = xmalloc(sizeof(int) * (d.n ? d.n : 1));
-    int n_tr = 0, n_va = 0, status = HIPID_EXIT_FAIL;
+    int *te = xmalloc(sizeof(int) * (d.n ? d.n : 1));
+    int n_tr = 0, n_va = 0, n_te = 0, status = HIPID_EXIT_FAIL;
     Model *m = NULL;
+    Splits sp = {0};
     EpochStats st;
-    if (split_holdout(tr, &n_tr, va, &n_va, d.labels, d.groups, d.n, d.n_classes, val_fraction,
-                      cfg.seed, d.class_names, &e) != HIPID_OK) {
+    if (splits_path) {
+        if (split_load(&sp, splits_path, d.labels, d.groups, d.n, &e) != HIPID_OK) {
+            fprintf(stderr, "hipid train: %s\n", e.msg);
+            goto done;
+        }
+        if (sp.part) {
+            n_tr = split_part_indices(tr, sp.part, d.n, SPLIT_TRAIN);
+            n_va = split_part_indices(va, sp.part, d.n, SPLIT_VAL);
+            n_te = split_part_indices(te, sp.part, d.n, SPLIT_TEST);
+        } else if (fold >= sp.k || repeat >= sp.repeats) {
+            fprintf(stderr, "hipid train: %s has %d folds and %d repeat(s); --fold %d --repeat %d is out of range\n",
+                    splits_path, sp.k, sp.repeats, fold, repeat);
+            status = HIPID_EXIT_USAGE;
+            goto done;
+        } else {
+            split_fold_indices(tr, &n_tr, va, &n_va, sp.fold_of + (long)repeat * d.n, d.n, fold);
+        }
+        cfg.trial = (uint64_t)repeat * 1000u + (uint64_t)fold;
+    } else if (split_holdout(tr, &n_tr, va, &n_va, d.labels, d.groups, d.n, d.n_classes, val_fraction,
+                             cfg.seed, d.class_names, &e) != HIPID_OK) {
         fprintf(stderr, "hipid train: %s: %s\n", data, e.msg);
         goto done;
     }
-    printf("data %s: %d images %dx%d, %d classes; train %d, validation %d; model %s, %d thread(s)\n",
-           data, d.n, d.size, d.size, d.n_classes, n_tr, n_va, cfg.model, cfg.threads);
+    char aug[256];
+    augment_format(aug, sizeof aug, &cfg.aug);
+    printf("data %s: %d images %dx%d, %d classes; train %d, validation %d%s; model %s, %d thread(s), augment %s\n",
+           data, d.n, d.size, d.size, d.n_classes, n_tr, n_va, n_te ? ", test held out" : "", cfg.model,
+           cfg.threads, aug);
     if (train_run(&m, &st, &d, tr, n_tr, va, n_va, &cfg, &e) != HIPID_OK) {
         fprintf(stderr, "hipid train: %s\n", e.msg);
         status = strstr(e.msg, "--batch") ? HIPID_EXIT_USAGE : HIPID_EXIT_FAIL;
         goto done;
     }
-    printf("final train_acc %.4f val_acc %.4f\n", st.train_acc, st.val_acc);
+    printf("final train_acc %.4f val_acc %.4f", st.train_acc, st.val_acc);
+    if (n_te > 0) {
+        float te_loss, te_acc;
+        train_evaluate(&te_loss, &te_acc, m, &d, te, n_te, NULL);
+        printf(" test_acc %.4f (%d images)", te_acc, n_te);
+    }
+    printf("\n");
     if (save && model_save(m, save, &e) != HIPID_OK) {
         fprintf(stderr, "hipid train: %s\n", e.msg);
         goto done;
@@ -145,8 +204,10 @@ int cmd_train(int argc, char **argv) {
     status = 0;
 done:
     model_free(m);
+    split_free(&sp);
     free(tr);
     free(va);
+    free(te);
     dataset_free(&d);
     return status;
 }

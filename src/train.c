@@ -7,6 +7,7 @@
 
 #include "hipid/ops.h"
 #include "hipid/rng.h"
+#include "hipid/sample.h"
 
 static int argmax_row(const float *z, int k) {
     int best = 0;
@@ -53,7 +54,7 @@ int train_run(Model **out_model, EpochStats *last, const Dataset *d, const int *
                             cfg->seed, e);
     if (!m) return HIPID_ERR;
     float *class_w = NULL;
-    if (cfg->balanced) {
+    if (cfg->balance == TRAIN_BALANCE_LOSS) {
         class_w = xcalloc(K, sizeof(float));
         for (int i = 0; i < n_train; i++) class_w[d->labels[train_idx[i]]] += 1.0f;
         for (int c = 0; c < K; c++)
@@ -71,13 +72,20 @@ int train_run(Model **out_model, EpochStats *last, const Dataset *d, const int *
         double t0 = now_seconds(), loss_sum = 0.0;
         int seen = 0, correct = 0;
         float lr = optim_lr_at(&oc, epoch);
-        memcpy(order, train_idx, sizeof(int) * n_train);
-        Rng r = rng_stream(cfg->seed, 0x5E11u, (uint64_t)epoch, 0);
-        rng_shuffle(&r, order, n_train);
+        if (cfg->balance == TRAIN_BALANCE_SAMPLING) {
+            sample_balanced_epoch(order, n_train, train_idx, n_train, d->labels, K, cfg->seed,
+                                  (uint64_t)epoch);
+        } else {
+            memcpy(order, train_idx, sizeof(int) * n_train);
+            Rng r = rng_stream(cfg->seed, 0x5E11u, (uint64_t)epoch, 0);
+            rng_shuffle(&r, order, n_train);
+        }
         for (int s = 0; s < n_train; s += B) {
             int nb = n_train - s < B ? n_train - s : B;
             if (nb < 2 && seen > 0) break; /* batch norm needs two samples: drop a lone last one */
             dataset_gather_f32(x, d, order + s, nb);
+            augment_batch(x, x, order + s, nb, d->size, &cfg->aug, cfg->seed, cfg->trial,
+                          (uint64_t)epoch, cfg->threads);
             for (int i = 0; i < nb; i++) y[i] = d->labels[order[s + i]];
             const float *z = model_forward(m, x, nb, 1);
             float loss = softmax_xent(dlogits, NULL, z, y, class_w, nb, K);

@@ -9,16 +9,25 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "hipid/augment.h"
 #include "hipid/dataset.h"
 #include "hipid/model.h"
 #include "hipid/optim.h"
+
+enum {
+    TRAIN_BALANCE_NONE = 0,
+    TRAIN_BALANCE_LOSS,     /* weight the loss by n/(K*n_c), sklearn's "balanced" */
+    TRAIN_BALANCE_SAMPLING, /* class-balanced epoch orders (sample.h) */
+};
 
 typedef struct {
     const char *model;     /* preset name or spec */
     int epochs, batch, threads;
     OptConfig opt;
     uint64_t seed;
-    int balanced;          /* weight the loss by n/(K*n_c), as sklearn's "balanced" */
+    int balance;           /* TRAIN_BALANCE_*: how to treat class imbalance */
+    AugConfig aug;         /* training batches only; all zero = none */
+    uint64_t trial;        /* keys augmentation streams with seed and epoch */
     FILE *log;             /* per-epoch lines go here; NULL for silence */
 } TrainConfig;
 
