@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"train", cmd_train, "train one model on an HDF5 data set"},
+    {"synth", cmd_synth, "write a phantom data set of hip X-rays, one folder per stem design"},
 };
 
 static void usage(FILE *f) {

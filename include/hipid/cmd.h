@@ -5,5 +5,6 @@
 #define HIPID_CMD_H
 
 int cmd_train(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif
