@@ -62,7 +62,7 @@ static const SynthDesign designs[] = {
     {"cylindrical-coated", "AML/Solution cylinder",    0.58f, 0.038f, 0.024f, 0.22f, 0.034f, 0.040f, 0.45f, 135, 1.5f, 0.020f, 0.000f, 0.000f, 0, 0, 0.000f, 1.0f},
     {"anatomic-curved",    "ABG/Anatomic",             0.46f, 0.042f, 0.017f, 0.75f, 0.050f, 0.025f, 0.80f, 128, 1.5f, 0.020f, 0.000f, 0.022f, 0, 0, 0.000f, 0.9f},
     {"short-metaphyseal",  "Fitmore/Metha short stem", 0.26f, 0.044f, 0.018f, 1.00f, 0.045f, 0.005f, 1.00f, 127, 1.5f, 0.020f, 0.000f, 0.010f, 0, 0, 0.000f, 0.8f},
-    {"collared",           "Corail KLA collared",      0.46f, 0.044f, 0.014f, 1.00f, 0.034f, 0.050f, 0.15f, 134, 1.5f, 0.020f, 0.022f, 0.000f, 0, 0, 0.000f, 0.5f},
+    {"collared",           "Corail KLA collared",      0.46f, 0.044f, 0.014f, 1.00f, 0.034f, 0.050f, 0.15f, 134, 1.5f, 0.020f, 0.030f, 0.000f, 0, 0, 0.000f, 0.5f},
     {"modular-neck",       "Profemur/Rejuvenate",      0.46f, 0.044f, 0.015f, 0.90f, 0.034f, 0.045f, 0.30f, 131, 5.0f, 0.019f, 0.000f, 0.000f, 0, 1, 0.000f, 0.6f},
     {"cemented-polished",  "Exeter/CPT double taper",  0.44f, 0.036f, 0.011f, 1.00f, 0.028f, 0.040f, 0.60f, 130, 1.5f, 0.019f, 0.000f, 0.000f, 0, 0, 0.013f, 0.8f},
     {"fenestrated",        "Austin Moore type",        0.48f, 0.044f, 0.015f, 1.00f, 0.034f, 0.050f, 0.20f, 133, 1.5f, 0.020f, 0.000f, 0.000f, 2, 0, 0.000f, 0.5f},
@@ -369,7 +369,7 @@ static void draw_cement(Canvas *cv, const Xform *t, const Stem *s, float density
 static void draw_collar(Canvas *cv, const Xform *t, const Stem *s) {
     if (s->collar <= 0.0f) return;
     Path q = {0};
-    float s0 = s->s_j - 0.004f, s1 = s0 + 0.013f, a0 = 0.2f * s->neck_w, a1 = s->neck_w + s->collar;
+    float s0 = s->s_j - 0.006f, s1 = s0 + 0.016f, a0 = 0.2f * s->neck_w, a1 = s->neck_w + s->collar;
     path_add(&q, neck_pt(s, s0, a0));
     path_add(&q, neck_pt(s, s0, a1));
     path_add(&q, neck_pt(s, s1, a1 - 0.004f));
@@ -387,7 +387,7 @@ static void draw_fenestrations(Canvas *cv, const Xform *t, const Stem *s) {
 
 /* A modular neck: a wider piece seated in a pocket of the body, with a gap. */
 static void draw_modular_neck(Canvas *cv, const Xform *t, const Stem *s, float s_mod, float s_end) {
-    float w0 = s->neck_w * 1.25f, w1 = s->neck_w * 0.85f, s0 = s_mod - 0.03f;
+    float w0 = s->neck_w * 1.45f, w1 = s->neck_w * 0.85f, s0 = s_mod - 0.03f;
     Path q = {0};
     path_add(&q, neck_pt(s, s0, -w0));
     path_add(&q, neck_pt(s, s_end, -w1));
@@ -396,8 +396,8 @@ static void draw_modular_neck(Canvas *cv, const Xform *t, const Stem *s, float s
     fill(cv, t, &q, A_METAL);
     Path g = {0};
     path_add(&g, neck_pt(s, s_mod, -w0 - 0.004f));
-    path_add(&g, neck_pt(s, s_mod + 0.006f, -w0 - 0.004f));
-    path_add(&g, neck_pt(s, s_mod + 0.006f, w0 + 0.004f));
+    path_add(&g, neck_pt(s, s_mod + 0.008f, -w0 - 0.004f));
+    path_add(&g, neck_pt(s, s_mod + 0.008f, w0 + 0.004f));
     path_add(&g, neck_pt(s, s_mod, w0 + 0.004f));
     fill(cv, t, &g, -0.8f * A_METAL);
 }
@@ -808,14 +808,14 @@ static void sample_patient(SynthParams *p, Rng *r) {
     p->stem_scale = unif(r, 0.9f, 1.1f);
     p->nsa_deg = d->nsa_deg + (d->modular ? d->nsa_spread * (float)((int)rng_below(r, 3) - 1)
                                           : unif(r, -d->nsa_spread, d->nsa_spread));
-    p->offset = unif(r, 0.15f, 0.18f);
+    p->offset = unif(r, 0.19f, 0.23f);
     p->head_r = head_mm[rng_below(r, 3)] / 260.0f / 2.0f;
     p->cup_r = p->head_r + unif(r, 0.03f, 0.04f);
     p->cup_incl_deg = unif(r, 35.0f, 50.0f);
     p->n_holes = (int)rng_below(r, 4);
     p->n_screws = p->n_holes ? (int)rng_below(r, (uint32_t)p->n_holes + 1) : 0;
     p->head_x = unif(r, 0.53f, 0.60f);
-    p->head_y = unif(r, 0.21f, 0.26f);
+    p->head_y = unif(r, 0.18f, 0.23f);
     p->shaft_tilt_deg = unif(r, 3.0f, 9.0f);
     p->femur_scale = unif(r, 0.9f, 1.1f);
     p->cortex = unif(r, 0.018f, 0.03f);
@@ -860,7 +860,7 @@ static void sample_clutter(SynthParams *p, Rng *r) {
 
 static void sample_view(SynthParams *p, Rng *r) {
     p->rot_deg = unif(r, -4.0f, 4.0f);
-    p->zoom = unif(r, 0.84f, 0.96f);
+    p->zoom = unif(r, 0.82f, 0.94f);
     p->tx = unif(r, -0.04f, 0.04f);
     p->ty = unif(r, -0.03f, 0.04f);
     p->leg_rot = cosf(unif(r, -15.0f, 15.0f) * DEG);
