@@ -18,6 +18,7 @@
 #include "hipid/rng.h"
 
 #define PI_F 3.14159265f
+#define ROWS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define DEG (PI_F / 180.0f)
 
 /* Attenuation of materials, per unit coverage. Bone and soft tissue are
@@ -68,7 +69,7 @@ static const SynthDesign designs[] = {
     {"fenestrated",        "Austin Moore type",        0.48f, 0.044f, 0.015f, 1.00f, 0.034f, 0.050f, 0.20f, 133, 1.5f, 0.020f, 0.000f, 0.000f, 2, 0, 0.000f, 0.5f},
 };
 
-int synth_n_designs(void) { return (int)(sizeof designs / sizeof designs[0]); }
+int synth_n_designs(void) { return ROWS(designs); }
 
 const SynthDesign *synth_design(int i) {
     HIPID_CHECK(i >= 0 && i < synth_n_designs());
@@ -446,8 +447,8 @@ static float stem_med_at(const Stem *s, float v) {
 }
 
 static float femur_outer(const Stem *s, float v, float fs, int medial) {
-    if (medial) return fmaxf(fs * table_interp(femur_med, 8, v), stem_med_at(s, v) + 0.012f);
-    return fminf(fs * table_interp(femur_lat, 6, v), stem_lat_at(s, v) - 0.012f);
+    if (medial) return fmaxf(fs * table_interp(femur_med, ROWS(femur_med), v), stem_med_at(s, v) + 0.012f);
+    return fminf(fs * table_interp(femur_lat, ROWS(femur_lat), v), stem_lat_at(s, v) - 0.012f);
 }
 
 static float cortex_at(float v, float cortex) {
@@ -465,37 +466,57 @@ static void femur_cut(Vec2 cut[2], const Stem *s, float fs) {
     cut[1] = v_add(Q, v_scale(s->q, (ul - Q.x) / s->q.x));
 }
 
+/* The femur's top: where the greater trochanter peaks, and its lateral corner. */
+typedef struct {
+    Vec2 cut[2]; /* calcar (medial) and saddle (lateral) ends of the neck cut */
+    Vec2 gt, gt_lat;
+} FemurTop;
+
+static FemurTop femur_top(const Stem *s, float fs) {
+    FemurTop f;
+    femur_cut(f.cut, s, fs);
+    float v_gt = fminf(f.cut[1].y - 0.06f, -0.12f);
+    f.gt = v2(-0.055f * fs, v_gt);
+    f.gt_lat = v2(-0.11f * fs, v_gt + 0.06f);
+    return f;
+}
+
+#define FEMUR_BOTTOM 1.4f /* well below the image */
+
+static void femur_outline(Path *q, const Stem *s, const FemurTop *f, float fs) {
+    path_add(q, f->cut[1]);
+    path_quad(q, f->cut[1], v2(f->cut[1].x - 0.01f, f->gt.y + 0.01f), f->gt, 6);
+    path_quad(q, f->gt, v2(f->gt_lat.x, f->gt.y), f->gt_lat, 6);
+    for (float v = f->gt_lat.y + 0.02f; v < FEMUR_BOTTOM; v += 0.02f) path_add(q, v2(femur_outer(s, v, fs, 0), v));
+    for (float v = FEMUR_BOTTOM; v > f->cut[0].y + 0.01f; v -= 0.02f) path_add(q, v2(femur_outer(s, v, fs, 1), v));
+    path_add(q, f->cut[0]);
+}
+
+/* The canal: the outline moved in by the cortex (thin proximally), never
+ * narrower than the stem (the canal is reamed to the implant). */
+static void femur_canal(Path *q, const Stem *s, const FemurTop *f, float fs, float cortex) {
+    const float in = 0.008f;
+    Vec2 saddle = v2(f->cut[1].x - 0.004f, f->cut[1].y + in), top = v2(f->gt.x, f->gt.y + in + 0.004f);
+    path_add(q, saddle);
+    path_quad(q, saddle, v2(f->cut[1].x - 0.012f, f->gt.y + 0.02f), top, 6);
+    path_quad(q, top, v2(f->gt_lat.x + in, f->gt.y + in), v2(f->gt_lat.x + in, f->gt_lat.y), 6);
+    for (float v = f->gt_lat.y + 0.02f; v < FEMUR_BOTTOM; v += 0.02f) {
+        float u = femur_outer(s, v, fs, 0) + cortex_at(v, cortex);
+        path_add(q, v2(fminf(u, stem_lat_at(s, v) - 0.002f), v));
+    }
+    for (float v = FEMUR_BOTTOM; v > f->cut[0].y + in + 0.01f; v -= 0.02f) {
+        float u = femur_outer(s, v, fs, 1) - cortex_at(v, cortex);
+        path_add(q, v2(fmaxf(u, stem_med_at(s, v) + 0.002f), v));
+    }
+    path_add(q, v2(f->cut[0].x - in, f->cut[0].y + in));
+}
+
 static void draw_femur(Canvas *cv, const Xform *t, const Stem *s, const SynthParams *p) {
-    float fs = p->femur_scale, vbot = 1.4f;
-    Vec2 cut[2];
-    femur_cut(cut, s, fs);
-    float v_gt = fminf(cut[1].y - 0.06f, -0.12f);
-    Vec2 gt = v2(-0.055f * fs, v_gt), gt_lat = v2(-0.11f * fs, v_gt + 0.06f);
-    /* outer */
-    Path q = {0};
-    path_add(&q, cut[1]);
-    path_quad(&q, cut[1], v2(cut[1].x - 0.01f, v_gt + 0.01f), gt, 6);
-    path_quad(&q, gt, v2(gt_lat.x, v_gt), gt_lat, 6);
-    for (float v = gt_lat.y + 0.02f; v < vbot; v += 0.02f) path_add(&q, v2(femur_outer(s, v, fs, 0), v));
-    for (float v = vbot; v > cut[0].y + 0.01f; v -= 0.02f) path_add(&q, v2(femur_outer(s, v, fs, 1), v));
-    path_add(&q, cut[0]);
+    FemurTop f = femur_top(s, p->femur_scale);
+    Path q = {0}, c = {0};
+    femur_outline(&q, s, &f, p->femur_scale);
     fill(cv, t, &q, A_CORTEX * p->bone);
-    /* canal: the outer border moved in; proximally a thin cortex */
-    Path c = {0};
-    float in = 0.008f;
-    path_add(&c, v2(cut[1].x - 0.004f, cut[1].y + in));
-    path_quad(&c, v2(cut[1].x - 0.004f, cut[1].y + in), v2(cut[1].x - 0.012f, v_gt + 0.02f),
-              v2(gt.x, v_gt + in + 0.004f), 6);
-    path_quad(&c, v2(gt.x, v_gt + in + 0.004f), v2(gt_lat.x + in, v_gt + in), v2(gt_lat.x + in, gt_lat.y), 6);
-    for (float v = gt_lat.y + 0.02f; v < vbot; v += 0.02f) {
-        float u = femur_outer(s, v, fs, 0) + cortex_at(v, p->cortex);
-        path_add(&c, v2(fminf(u, stem_lat_at(s, v) - 0.002f), v));
-    }
-    for (float v = vbot; v > cut[0].y + in + 0.01f; v -= 0.02f) {
-        float u = femur_outer(s, v, fs, 1) - cortex_at(v, p->cortex);
-        path_add(&c, v2(fmaxf(u, stem_med_at(s, v) + 0.002f), v));
-    }
-    path_add(&c, v2(cut[0].x - in, cut[0].y + in));
+    femur_canal(&c, s, &f, p->femur_scale, p->cortex);
     fill(cv, t, &c, -(1.0f - A_MARROW) * A_CORTEX * p->bone);
 }
 
@@ -543,25 +564,36 @@ static void draw_pelvis(Canvas *cv, const SynthParams *p) {
     Xform local = {k, 0, p->head_x + p->pelvis_dx, 0, k, p->head_y + p->pelvis_dy};
     Xform t = xf_mul(&cv->world, &local);
     float a = A_PELVIS * p->bone;
-    fill_bone(cv, &t, ilium_pts, 12, 1.3f * a, 0.012f);
-    fill_bone(cv, &t, pubis_pts, 12, 1.3f * a, 0.012f);
+    fill_bone(cv, &t, ilium_pts, ROWS(ilium_pts), 1.3f * a, 0.012f);
+    fill_bone(cv, &t, pubis_pts, ROWS(pubis_pts), 1.3f * a, 0.012f);
     fill_ellipse(cv, &t, v2(0.20f, 0.175f), 0.085f, 0.062f, -0.4f, -1.0f * a);
-    /* pelvic brim and the acetabular roof: dense lines */
+    /* the pelvic brim: a dense line */
     const float brim[8] = {0.10f, 0.02f, 0.22f, -0.06f, 0.30f, -0.25f, 0.34f, -0.6f};
     fill_cubic_stroke(cv, &t, brim, 0.008f, 0.7f * a);
-    Vec2 o = v2(0.0f, 0.0f);
-    float r = p->cup_r + 0.012f, c = -PI_F / 2.0f + (90.0f - p->cup_incl_deg) * DEG * 0.3f;
+}
+
+/* Direction from the head centre to the cup's dome: superomedial. */
+static float cup_dome(const SynthParams *p) {
+    float incl = p->cup_incl_deg * DEG;
+    return atan2f(-cosf(incl), sinf(incl));
+}
+
+/* The acetabular roof (sourcil): a dense arc of bone just outside the cup,
+ * between straight up and the dome. */
+static void draw_acetabular_roof(Canvas *cv, const SynthParams *p) {
+    Xform local = {1, 0, p->head_x, 0, 1, p->head_y};
+    Xform t = xf_mul(&cv->world, &local);
+    float r = p->cup_r + 0.012f, c = 0.5f * (-PI_F / 2.0f + cup_dome(p));
     Path q = {0};
-    path_arc(&q, o, r + 0.012f, r + 0.012f, 0.0f, c - 1.1f, c + 1.1f, 16);
-    path_arc(&q, o, r, r, 0.0f, c + 1.1f, c - 1.1f, 16);
-    fill(cv, &t, &q, 0.8f * a);
+    path_arc(&q, v2(0, 0), r + 0.012f, r + 0.012f, 0.0f, c - 1.1f, c + 1.1f, 16);
+    path_arc(&q, v2(0, 0), r, r, 0.0f, c + 1.1f, c - 1.1f, 16);
+    fill(cv, &t, &q, 0.8f * A_PELVIS * p->bone);
 }
 
 static void draw_cup_and_head(Canvas *cv, const SynthParams *p) {
     Xform local = {1, 0, p->head_x, 0, 1, p->head_y};
     Xform t = xf_mul(&cv->world, &local);
-    float incl = p->cup_incl_deg * DEG, r = p->cup_r;
-    float dome = atan2f(-cosf(incl), sinf(incl)); /* points superomedially */
+    float r = p->cup_r, dome = cup_dome(p);
     Path q = {0};
     path_arc(&q, v2(0, 0), r, r, 0.0f, dome - PI_F / 2, dome + PI_F / 2, 32);
     fill(cv, &t, &q, 0.45f * A_METAL);
@@ -621,7 +653,7 @@ static void draw_marker(Canvas *cv, const SynthParams *p) {
     fill(cv, &t, &frame, 0.25f);
     int right = p->side == SYNTH_RIGHT;
     const float (*g)[4] = right ? glyph_r : glyph_l;
-    int n = right ? 4 : 2;
+    int n = right ? ROWS(glyph_r) : ROWS(glyph_l);
     for (int i = 0; i < n; i++) {
         Path q = {0};
         path_rect(&q, v2(g[i][0], g[i][1]), v2(g[i][2], g[i][3]));
@@ -774,6 +806,7 @@ void synth_draw(uint8_t *img, int size, const SynthParams *p) {
     Xform st = stem_xform(&s, p), t = xf_mul(&cv.world, &st);
     draw_soft_tissue(&cv, p);
     draw_pelvis(&cv, p);
+    draw_acetabular_roof(&cv, p);
     draw_femur(&cv, &t, &s, p);
     draw_stem(&cv, &t, &s, p);
     draw_cup_and_head(&cv, p);
