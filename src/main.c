@@ -13,6 +13,7 @@ static const struct {
     {"train", cmd_train, "train one model on an HDF5 data set"},
     {"eval", cmd_eval, "evaluate a saved model on a data set"},
     {"split", cmd_split, "make cross-validation splits of a data set (splits.h5)"},
+    {"synth", cmd_synth, "write a phantom data set of hip X-rays, one folder per stem design"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,237 @@
+"""hipid synth, end to end through the command line.
+
+Checks file and manifest counts (balanced and --imbalance), byte-identical
+output for one seed whatever the thread count, different output for another
+seed, valid 8-bit grey PNGs of the asked size, patients that keep label and
+side, a bright elongated stem in every image, that a simple independent
+classifier beats chance on held-out patients, and the exit codes of bad
+options. Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID
+and TEST_TMP. Exits non-zero on the first failure.
+"""
+import collections
+import csv
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+ROOT = os.environ.get("HIPID_ROOT", os.getcwd())
+HIPID = os.path.join(ROOT, os.environ.get("HIPID", "bin/hipid"))
+TMP = os.environ["TEST_TMP"]
+
+
+def run(*args, threads=None):
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return subprocess.run([HIPID, "synth", *args], capture_output=True, text=True, env=env)
+
+
+def synth(out, *args, threads=None):
+    r = run("--out", out, *args, threads=threads)
+    assert r.returncode == 0, f"hipid synth {' '.join(args)} exited {r.returncode}: {r.stderr}"
+    return out
+
+
+def read_manifest(d):
+    with open(os.path.join(d, "manifest.csv"), newline="") as f:
+        header = f.readline().strip()
+        assert header == "path,label,patient_id,side", f"manifest header is {header!r}"
+        f.seek(0)
+        return list(csv.DictReader(f))
+
+
+def design_names():
+    r = subprocess.run([HIPID, "synth", "--list-designs"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    names = [line.split()[0] for line in r.stdout.splitlines()[1:] if line.strip()]
+    assert len(names) >= 6, f"only {len(names)} designs: {names}"
+    return names
+
+
+def all_files(d):
+    out = {}
+    for base, _, files in os.walk(d):
+        for f in files:
+            p = os.path.join(base, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, d)] = fh.read()
+    return out
+
+
+def expected_sizes(n, k, r):
+    # lround: halves away from zero, like the C code
+    return [max(1, int(np.floor(n * r ** (-i / (k - 1) if k > 1 else 0) + 0.5))) for i in range(k)]
+
+
+def check_layout(d, n, k, r, size, names):
+    rows = read_manifest(d)
+    counts = collections.Counter(row["label"] for row in rows)
+    want = expected_sizes(n, k, r)
+    got = [counts[name] for name in names[:k]]
+    assert got == want, f"class sizes {got}, expected {want} (N={n} K={k} R={r})"
+    assert set(counts) == set(names[:k]), f"labels {sorted(counts)} are not the first {k} designs"
+    pngs = {p for p in all_files(d) if p.endswith(".png")}
+    listed = {row["path"] for row in rows}
+    assert pngs == listed, f"PNGs and manifest differ: {sorted(pngs ^ listed)[:5]}"
+    assert not os.path.exists(os.path.join(d, "manifest.csv.tmp")), "temporary manifest left behind"
+    for row in rows:
+        assert row["path"].split("/")[0] == row["label"], f"{row['path']} is not in its class folder"
+        assert row["side"] in ("left", "right"), f"side {row['side']!r}"
+    for row in rows[:: max(1, len(rows) // 25)]:
+        with open(os.path.join(d, row["path"]), "rb") as f:
+            head = f.read(26)
+        assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{row['path']} is not a PNG"
+        w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        assert (w, h, head[24], head[25]) == (size, size, 8, 0), \
+            f"{row['path']}: {w}x{h}, bit depth {head[24]}, colour type {head[25]}; expected {size}x{size} 8-bit grey"
+        im = Image.open(os.path.join(d, row["path"]))
+        assert im.mode == "L" and im.size == (size, size), f"{row['path']}: PIL reads {im.mode} {im.size}"
+    print(f"info layout ok: {len(rows)} images, class sizes {got}")
+    return rows
+
+
+def check_patients(rows):
+    by = collections.defaultdict(list)
+    for row in rows:
+        by[row["patient_id"]].append(row)
+    class_size = collections.Counter(row["label"] for row in rows)
+    for pid, rs in by.items():
+        assert len({r["label"] for r in rs}) == 1, f"patient {pid} has several labels"
+        assert len({r["side"] for r in rs}) == 1, f"patient {pid} has several sides"
+        if class_size[rs[0]["label"]] > 1:
+            assert 2 <= len(rs) <= 4, f"patient {pid} has {len(rs)} views, expected 2-4"
+    sides = collections.Counter(rows[i]["side"] for i in range(len(rows)))
+    assert min(sides.values()) > 0.2 * len(rows), f"sides unbalanced: {dict(sides)}"
+    print(f"info patients ok: {len(by)} patients, views {collections.Counter(len(v) for v in by.values())}, "
+          f"sides {dict(sides)}")
+
+
+def load(d, row):
+    return np.asarray(Image.open(os.path.join(d, row["path"])), dtype=np.float32)
+
+
+def check_stem(d, rows, size):
+    """The brightest structure (top 3% after a light blur) is a plausible area
+    and contains one tall component: stem plus head."""
+    worst_h, fracs = 1.0, []
+    for row in rows:
+        a = load(d, row)
+        assert a.max() >= 230, f"{row['path']}: brightest pixel {a.max()}, expected metal near 255"
+        fracs.append(np.mean(a >= 235))
+        s = ndimage.gaussian_filter(a, 1.0)
+        lab, n = ndimage.label(s >= np.percentile(s, 97))
+        h = max(sl[0].stop - sl[0].start for sl in ndimage.find_objects(lab)) / size
+        worst_h = min(worst_h, h)
+        assert h >= 0.25, f"{row['path']}: tallest bright structure spans {h:.2f} of the height, expected a stem"
+    fracs = np.array(fracs)
+    assert 0.005 <= fracs.min() and fracs.max() <= 0.15, \
+        f"metal area fraction in [{fracs.min():.4f}, {fracs.max():.4f}], expected within [0.005, 0.15]"
+    print(f"info stem ok: metal area {fracs.min():.3f}..{fracs.max():.3f}, tallest bright part >= {worst_h:.2f}")
+
+
+def stem_profile(a):
+    """Simple features of the tallest bright structure (stem, neck and head):
+    its height, area and width at 16 heights, raw and relative to the widest."""
+    s = ndimage.gaussian_filter(a, 1.0)
+    lab, _ = ndimage.label(s >= np.percentile(s, 97))
+    objs = ndimage.find_objects(lab)
+    k = int(np.argmax([o[0].stop - o[0].start for o in objs]))
+    w = (lab[objs[k]] == k + 1).sum(1).astype(float)
+    q = np.interp(np.linspace(0, 1, 16), np.linspace(0, 1, len(w)), w)
+    return np.r_[len(w), w.sum(), q, q / q.max()]
+
+
+def check_classifier(d, rows, names):
+    """Logistic regression on stem_profile features, trained on half the
+    patients, tested on the other half: well above chance, not perfect
+    needed (some designs differ only in a collar or a neck junction)."""
+    X = np.array([stem_profile(load(d, row)) for row in rows])
+    y = np.array([names.index(row["label"]) for row in rows])
+    g = np.array([row["patient_id"] for row in rows])
+    pats = sorted(set(g))
+    np.random.default_rng(0).shuffle(pats)
+    train = np.isin(g, pats[: len(pats) // 2])
+    sc = StandardScaler().fit(X[train])
+    clf = LogisticRegression(max_iter=5000, C=1.0).fit(sc.transform(X[train]), y[train])
+    acc = float(np.mean(clf.predict(sc.transform(X[~train])) == y[~train]))
+    chance = 1.0 / len(set(y))
+    print(f"info classifier: held-out accuracy {acc:.3f}, chance {chance:.3f}, "
+          f"{train.sum()} train / {(~train).sum()} test images")
+    assert acc >= chance + 0.2, f"classes hardly distinguishable: accuracy {acc:.3f}, chance {chance:.3f}"
+
+
+def check_determinism(a, args):
+    b = synth(os.path.join(TMP, "det-b"), *args, threads=1)
+    fa, fb = all_files(a), all_files(b)
+    assert fa.keys() == fb.keys(), "same seed, different file lists"
+    diff = [p for p in fa if fa[p] != fb[p]]
+    assert not diff, f"same seed, different bytes in {len(diff)} files, e.g. {diff[:3]}"
+    other = list(args)
+    other[other.index("--seed") + 1] = "8"
+    c = synth(os.path.join(TMP, "det-c"), *other)
+    fc = all_files(c)
+    same = [p for p in fa if p.endswith(".png") and fc.get(p) == fa[p]]
+    assert not same, f"seeds 7 and 8 give identical images: {same[:3]}"
+    print(f"info determinism ok: {len(fa)} files identical with 1 thread and default threads; seed 8 differs")
+
+
+def check_errors():
+    cases = [
+        ([], "--out"),
+        (["--out", os.path.join(TMP, "e1"), "--classes", "99"], "--classes"),
+        (["--out", os.path.join(TMP, "e2"), "--per-class", "0"], "--per-class"),
+        (["--out", os.path.join(TMP, "e3"), "--imbalance", "0.5"], "--imbalance"),
+        (["--out", os.path.join(TMP, "e4"), "--size", "abc"], "--size"),
+        (["--out", os.path.join(TMP, "e5"), "--no-such-option"], "--no-such-option"),
+    ]
+    for args, word in cases:
+        r = run(*args)
+        assert r.returncode == 2, f"synth {args}: exit {r.returncode}, expected 2"
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and word in lines[0], f"synth {args}: expected one line naming {word}, got {r.stderr!r}"
+        assert not os.path.exists(args[1]) if args else True, f"synth {args} created its output"
+    full = os.path.join(TMP, "nonempty")
+    os.makedirs(full, exist_ok=True)
+    with open(os.path.join(full, "keep.txt"), "w") as f:
+        f.write("user data\n")
+    r = run("--out", full, "--per-class", "2")
+    assert r.returncode == 2 and "not empty" in r.stderr, f"non-empty dir: exit {r.returncode}, {r.stderr!r}"
+    assert os.listdir(full) == ["keep.txt"], f"refused run still wrote {os.listdir(full)}"
+    r = run("--out", full, "--per-class", "2", "--classes", "2", "--force")
+    assert r.returncode == 0, f"--force: exit {r.returncode}: {r.stderr}"
+    assert os.path.exists(os.path.join(full, "keep.txt")), "--force deleted a file"
+    blocker = os.path.join(TMP, "a-file")
+    open(blocker, "w").close()
+    r = run("--out", os.path.join(blocker, "sub"), "--per-class", "2")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, \
+        f"unwritable --out: exit {r.returncode} (expected 1), {r.stderr!r}"
+    print("info bad options ok: exit 2 with one line; non-empty dir refused; I/O failure exit 1")
+
+
+def main():
+    names = design_names()
+    args = ["--per-class", "50", "--seed", "7"]
+    a = synth(os.path.join(TMP, "det-a"), *args)
+    rows = check_layout(a, 50, 6, 1.0, 128, names)
+    check_patients(rows)
+    check_stem(a, rows, 128)
+    check_classifier(a, rows, names)
+    check_determinism(a, args)
+    imb = synth(os.path.join(TMP, "imb"), "--per-class", "20", "--classes", "4", "--imbalance", "4", "--size", "96")
+    rows = check_layout(imb, 20, 4, 4.0, 96, names)
+    check_patients(rows)
+    allk = synth(os.path.join(TMP, "all"), "--per-class", "5", "--classes", str(len(names)), "--imbalance", "2.5")
+    check_layout(allk, 5, len(names), 2.5, 128, names)
+    check_errors()
+    print("  ok test_synth.py")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
