@@ -54,6 +54,18 @@ static inline double tu_norm_rel(const float *a, const float *b, long n, double 
     return d / (m > floor ? m : floor);
 }
 
+/* ||a - b||_2 / max(||b||_2, floor): the 2-norm ratio. */
+static inline double tu_norm2_rel(const float *a, const float *b, long n, double floor) {
+    double d = 0.0, m = 0.0;
+    for (long i = 0; i < n; i++) {
+        double e = (double)a[i] - (double)b[i];
+        d += e * e;
+        m += (double)b[i] * b[i];
+    }
+    d = sqrt(d), m = sqrt(m);
+    return d / (m > floor ? m : floor);
+}
+
 /* path under the scratch folder; returns buf */
 static inline const char *tu_tmp_path(char *buf, size_t cap, const char *name) {
     const char *dir = getenv("TEST_TMP");
