@@ -149,12 +149,25 @@ static long dset_len1(hid_t file, const char *name) {
     return n;
 }
 
+/* 1 if dset stores integers (of `size` bytes, any size if 0). H5Dread would
+ * otherwise convert floats to integers silently. */
+static int dset_is_int(hid_t dset, size_t size) {
+    hid_t t = H5Dget_type(dset);
+    int ok = t >= 0 && H5Tget_class(t) == H5T_INTEGER && (size == 0 || H5Tget_size(t) == size);
+    if (t >= 0) H5Tclose(t);
+    return ok;
+}
+
 static int read_ints(hid_t file, const char *name, int32_t *v, int n, const char *path, ErrBuf *e) {
     long len = dset_len1(file, name);
     if (len != n)
         return hipid_err(e, "%s: dataset '%s' should be int32 [%d], found %s%ld", path, name, n,
                          len < 0 ? "none or not 1-D " : "length ", len < 0 ? 0 : len);
     hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
+    if (dset >= 0 && !dset_is_int(dset, 0)) {
+        H5Dclose(dset);
+        return hipid_err(e, "%s: dataset '%s' should be int32 [%d], found a non-integer type", path, name, n);
+    }
     int bad = dset < 0 || (n > 0 && H5Dread(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0);
     if (dset >= 0) H5Dclose(dset);
     return bad ? hipid_err(e, "%s: cannot read '%s' (truncated or corrupt?)", path, name) : HIPID_OK;
@@ -170,6 +183,8 @@ static int read_strings(hid_t file, const char *name, char **out, int n, const c
     hid_t ftype = H5I_INVALID_HID;
     char **tmp = xcalloc(n, sizeof *tmp);
     if ((dset = H5Dopen2(file, name, H5P_DEFAULT)) < 0) goto error;
+    /* memory type in the file's character set (UTF-8 as written by
+     * write_strings and h5py): HDF5 cannot convert between sets */
     if ((ftype = H5Dget_type(dset)) < 0 || H5Tget_class(ftype) != H5T_STRING ||
         H5Tis_variable_str(ftype) <= 0)
         goto error;
@@ -221,7 +236,7 @@ int dataset_load(Dataset *d, const char *path, ErrBuf *e) {
     if (H5Lexists(file, "images", H5P_DEFAULT) <= 0 || (dset = H5Dopen2(file, "images", H5P_DEFAULT)) < 0 ||
         (space = H5Dget_space(dset)) < 0 || H5Sget_simple_extent_ndims(space) != 3 ||
         H5Sget_simple_extent_dims(space, dims, NULL) != 3 || dims[1] != (hsize_t)size ||
-        dims[2] != (hsize_t)size) {
+        dims[2] != (hsize_t)size || !dset_is_int(dset, 1)) {
         hipid_err(e, "%s: dataset 'images' should be uint8 [N,%d,%d]", path, size, size);
         goto error;
     }

@@ -59,6 +59,8 @@ int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
     if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto error;
     if ((ftype = H5Aget_type(attr)) < 0 || H5Tget_class(ftype) != H5T_STRING) goto error;
     if (H5Tis_variable_str(ftype) > 0) {
+        /* same character set as the file: HDF5 cannot convert between sets,
+         * and h5py writes str attributes as variable-length UTF-8 */
         if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
             H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0)
             goto error;

@@ -1,0 +1,76 @@
+/* testutil.h: small helpers shared by the C tests (header only).
+ *
+ * EXPECT counts a failure and prints file:line and a message; a test's main()
+ * returns tu_exit_status() so that any failed expectation exits 1. Random
+ * fills use the engine's explicit-state Rng so every test is replayable.
+ * The scratch folder is $TEST_TMP (set by tests/run.sh), else /tmp. */
+#ifndef HIPID_TESTUTIL_H
+#define HIPID_TESTUTIL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hipid/rng.h"
+
+static int tu_failures;
+
+#define EXPECT(cond, ...)                                              \
+    do {                                                               \
+        if (!(cond)) {                                                 \
+            tu_failures++;                                             \
+            printf("FAIL %s:%d: (%s) ", __FILE__, __LINE__, #cond);    \
+            printf(__VA_ARGS__);                                       \
+            printf("\n");                                              \
+            fflush(stdout);                                            \
+        }                                                              \
+    } while (0)
+
+static inline int tu_exit_status(void) {
+    printf("summary: %d failure(s)\n", tu_failures);
+    return tu_failures ? 1 : 0;
+}
+
+/* a[i] uniform in [lo,hi) */
+static inline void tu_fill(float *a, long n, float lo, float hi, Rng *r) {
+    for (long i = 0; i < n; i++) a[i] = lo + (hi - lo) * rng_uniform(r);
+}
+
+static inline double tu_dot(const float *a, const float *b, long n) {
+    double s = 0.0;
+    for (long i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
+    return s;
+}
+
+/* max_i |a_i - b_i| / max(max_i |b_i|, floor): the infinity-norm ratio. */
+static inline double tu_norm_rel(const float *a, const float *b, long n, double floor) {
+    double d = 0.0, m = 0.0;
+    for (long i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (!(e <= d)) d = e; /* NaN propagates */
+        if (fabs((double)b[i]) > m) m = fabs((double)b[i]);
+    }
+    return d / (m > floor ? m : floor);
+}
+
+/* ||a - b||_2 / max(||b||_2, floor): the 2-norm ratio. */
+static inline double tu_norm2_rel(const float *a, const float *b, long n, double floor) {
+    double d = 0.0, m = 0.0;
+    for (long i = 0; i < n; i++) {
+        double e = (double)a[i] - (double)b[i];
+        d += e * e;
+        m += (double)b[i] * b[i];
+    }
+    d = sqrt(d), m = sqrt(m);
+    return d / (m > floor ? m : floor);
+}
+
+/* path under the scratch folder; returns buf */
+static inline const char *tu_tmp_path(char *buf, size_t cap, const char *name) {
+    const char *dir = getenv("TEST_TMP");
+    snprintf(buf, cap, "%s/%s", dir && *dir ? dir : "/tmp", name);
+    return buf;
+}
+
+#endif
