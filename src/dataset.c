@@ -223,10 +223,15 @@ static int read_strings(hid_t file, const char *name, char **out, int n, const c
         return hipid_err(e, "%s: dataset '%s' should be string [%d], found %s%ld", path, name, n,
                          len < 0 ? "none or not 1-D " : "length ", len < 0 ? 0 : len);
     int rc = HIPID_ERR;
-    hid_t dset = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hid_t dset = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
+    H5T_cset_t cset;
     char **tmp = xcalloc(n, sizeof *tmp);
     if ((dset = H5Dopen2(file, name, H5P_DEFAULT)) < 0) goto error;
-    if ((type = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(type, H5T_VARIABLE) < 0) goto error;
+    /* the memory type must carry the file's character set: HDF5 does not
+     * convert between ASCII and UTF-8, and dataset_save writes UTF-8 */
+    if ((ftype = H5Dget_type(dset)) < 0 || (cset = H5Tget_cset(ftype)) < 0) goto error;
+    if ((type = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, cset) < 0)
+        goto error;
     if (n > 0 && H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0) goto error;
     for (int i = 0; i < n; i++) out[i] = strdup(tmp[i] ? tmp[i] : "");
     if ((space = H5Dget_space(dset)) >= 0) H5Dvlen_reclaim(type, space, H5P_DEFAULT, tmp);
@@ -235,6 +240,7 @@ error:
     if (rc != HIPID_OK) hipid_err(e, "%s: cannot read strings '%s' (truncated or corrupt?)", path, name);
     if (space >= 0) H5Sclose(space);
     if (type >= 0) H5Tclose(type);
+    if (ftype >= 0) H5Tclose(ftype);
     if (dset >= 0) H5Dclose(dset);
     free(tmp);
     return rc;
