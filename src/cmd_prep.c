@@ -288,7 +288,7 @@ static int run_prep(const char *src, const PrepArgs *a) {
     d.dup_groups = dup;
     dup = NULL;
     d.dup_threshold = a->dup_threshold;
-    d.skipped = skipped;
+    d.skipped = skipped ? skipped : xcalloc(1, sizeof(char *)); /* written even when empty */
     d.n_skipped = n_skipped;
     skipped = NULL;
     prep_describe(d.preprocessing, sizeof d.preprocessing, c);
@@ -327,6 +327,11 @@ done:
     imgsrc_free(&l);
     return status;
 }
+
+/* libvips logs warnings ("error in tile 0 x 56") on stderr as it decodes; a
+ * file that fails is reported once, with libvips' error text, as a skip
+ * line, and a file that loads despite a warning is fine by fail_on=error. */
+static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data) {}
 
 int cmd_prep(int argc, char **argv) {
     static const struct option opts[] = {
@@ -388,6 +393,7 @@ int cmd_prep(int argc, char **argv) {
         fprintf(stderr, "hipid prep: cannot start libvips: %s\n", vips_error_buffer());
         return HIPID_EXIT_FAIL;
     }
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, drop_log, NULL);
     vips_cache_set_max(0);         /* every operation runs once: caching only holds memory */
     vips_block_untrusted_set(TRUE); /* no loaders that libvips marks unsafe for untrusted files */
     int status = run_prep(argv[optind], &a);
