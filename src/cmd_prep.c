@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <glib.h>
 #include <stdio.h>
@@ -389,6 +390,13 @@ int cmd_prep(int argc, char **argv) {
         fprintf(stderr, "hipid prep: %s\n", e.msg);
         return HIPID_EXIT_USAGE;
     }
+#ifdef M_ARENA_MAX
+    /* glibc gives each libvips worker thread its own malloc arena, and the
+     * per-image buffers fragment them: RSS grew ~10 kB per image (91 MB
+     * after 6000 images at --size 32) with no leak behind it. One arena kept
+     * it at 60 MB, at the same speed. */
+    mallopt(M_ARENA_MAX, 1);
+#endif
     if (VIPS_INIT(argv[0])) {
         fprintf(stderr, "hipid prep: cannot start libvips: %s\n", vips_error_buffer());
         return HIPID_EXIT_FAIL;
