@@ -10,9 +10,11 @@
  * Why 256 bits and not the usual 64: X-rays of one joint all look alike at
  * 8 x 8 frequencies. On the shoulder set the 64-bit hash puts different
  * patients at Hamming distance 4 while a re-encoded flipped copy can be at
- * 4-6; with 256 bits different images are >= 46 apart and flipped,
- * re-encoded, resized or gamma-changed copies <= 40 (docs/data.md). Crops
- * and zooms of more than a few percent are not caught by either.
+ * 4-6. With 256 bits, flipped, re-encoded, resized or gamma-changed copies
+ * stay <= 40; the closest two images are two exposures of one patient (46)
+ * and the closest different patients are 52 apart, hence the default
+ * threshold 46 (docs/data.md). Crops or zooms of more than a few percent
+ * are not caught by either hash.
  *
  * Mirroring the image left to right multiplies C[v][u] by (-1)^u, so the hash
  * of the mirror image comes from the same coefficients; both orientations are
@@ -28,7 +30,7 @@
 
 #define PHASH_SIDE 64 /* the image is resized to PHASH_SIDE x PHASH_SIDE */
 #define PHASH_WORDS 4 /* 256 bits */
-#define PHASH_DEFAULT_THRESHOLD 44
+#define PHASH_DEFAULT_THRESHOLD 46
 
 typedef struct {
     uint64_t h[2][PHASH_WORDS]; /* [0] the image as is, [1] its mirror image */
