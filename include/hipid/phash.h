@@ -53,7 +53,7 @@ int phash_image(PHash *out, const uint8_t *px, int w, int h, ErrBuf *e);
 int phash_distance(const PHash *a, const PHash *b);
 
 /* Union-find over all pairs with phash_distance <= threshold (O(n^2)
- * popcounts: a few seconds for 50 000 images; threshold < 0: no pairs).
+ * popcounts: about 5 s for 50 000 images; threshold < 0: no pairs).
  * cluster (n) gets 0..C-1 numbered by first appearance; returns the number
  * of clusters with two or more members. */
 int phash_cluster(int32_t *cluster, const PHash *h, int n, int threshold);
