@@ -37,6 +37,9 @@ void dataset_free(Dataset *d) {
     free_strings(d->patient_ids, d->n);
     free_strings(d->source_paths, d->n);
     free_strings(d->source_sha256, d->n);
+    free(d->phash);
+    free(d->dup_groups);
+    free_strings(d->skipped, d->n_skipped);
     memset(d, 0, sizeof *d);
 }
 
@@ -78,6 +81,31 @@ error:
     return rc;
 }
 
+/* A hash dataset [n] (words 1) or [n, words] with its method and threshold. */
+static int write_hash(hid_t file, const char *name, const uint64_t *v, int n, int words, const char *method,
+                      int threshold) {
+    int rc = HIPID_ERR;
+    hsize_t dims[2] = {(hsize_t)n, (hsize_t)words};
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    if ((space = H5Screate_simple(words > 1 ? 2 : 1, dims, NULL)) < 0) goto error;
+    if ((dset = H5Dcreate2(file, name, H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        goto error;
+    if (n > 0 && H5Dwrite(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) goto error;
+    if (h5_attr_write_str(dset, "method", method) || h5_attr_write_int(dset, "dup_threshold", &threshold, 1))
+        goto error;
+    rc = HIPID_OK;
+error:
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+#define HASH_METHOD                                                                                  \
+    "dct-phash-256: grey source image, letterbox trimmed, resized to 64x64, DCT-II, 16x16 lowest "  \
+    "frequencies > their median, bit 16*row+column, most significant first; orientation with "      \
+    "C[0][1] >= 0 (mirror-canonical); distance = smallest Hamming distance over as-is/mirror "      \
+    "pairings"
+
 static int write_images(hid_t file, const Dataset *d) {
     int rc = HIPID_ERR;
     hsize_t dims[3] = {(hsize_t)d->n, (hsize_t)d->size, (hsize_t)d->size};
@@ -117,7 +145,10 @@ int dataset_save(const Dataset *d, const char *path, ErrBuf *e) {
         write_strings(file, "class_names", d->class_names, d->n_classes) ||
         write_strings(file, "patient_ids", d->patient_ids, d->n) ||
         write_strings(file, "source_paths", d->source_paths, d->n) ||
-        write_strings(file, "source_sha256", d->source_sha256, d->n))
+        write_strings(file, "source_sha256", d->source_sha256, d->n) ||
+        (d->phash && write_hash(file, "phash", d->phash, d->n, 4, HASH_METHOD, d->dup_threshold)) ||
+        (d->dup_groups && write_ints(file, "dup_groups", d->dup_groups, d->n)) ||
+        (d->skipped && write_strings(file, "skipped", d->skipped, d->n_skipped)))
         goto error;
     if (H5Fclose(file) < 0) {
         file = H5I_INVALID_HID;
@@ -171,6 +202,32 @@ static int read_ints(hid_t file, const char *name, int32_t *v, int n, const char
     int bad = dset < 0 || (n > 0 && H5Dread(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0);
     if (dset >= 0) H5Dclose(dset);
     return bad ? hipid_err(e, "%s: cannot read '%s' (truncated or corrupt?)", path, name) : HIPID_OK;
+}
+
+/* Read an optional hash dataset of shape [n] (words 1) or [n, words];
+ * allocates *v. */
+static int read_hash(uint64_t **v, int *threshold, hid_t file, const char *name, int n, int words,
+                     const char *path, ErrBuf *e) {
+    int rc = HIPID_ERR, nd = words > 1 ? 2 : 1;
+    hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hsize_t dims[2] = {0, 1};
+    if ((dset = H5Dopen2(file, name, H5P_DEFAULT)) < 0 || (space = H5Dget_space(dset)) < 0 ||
+        H5Sget_simple_extent_ndims(space) != nd || H5Sget_simple_extent_dims(space, dims, NULL) != nd ||
+        dims[0] != (hsize_t)n || dims[1] != (hsize_t)words) {
+        hipid_err(e, "%s: dataset '%s' should be uint64 [%d%s]", path, name, n, words > 1 ? ",4" : "");
+        goto error;
+    }
+    *v = xcalloc((size_t)n * words + 1, sizeof **v);
+    if (n > 0 && H5Dread(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *v) < 0) {
+        hipid_err(e, "%s: cannot read '%s' (truncated or corrupt?)", path, name);
+        goto error;
+    }
+    h5_attr_read_int(dset, "dup_threshold", threshold, 1);
+    rc = HIPID_OK;
+error:
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    return rc;
 }
 
 static int read_strings(hid_t file, const char *name, char **out, int n, const char *path, ErrBuf *e) {
@@ -262,6 +319,13 @@ int dataset_load(Dataset *d, const char *path, ErrBuf *e) {
             hipid_err(e, "%s: groups[%d] = %d, expected a group index in [0,%d)", path, i, d->groups[i], d->n);
             goto error;
         }
+    if (H5Lexists(file, "phash", H5P_DEFAULT) > 0 &&
+        read_hash(&d->phash, &d->dup_threshold, file, "phash", d->n, 4, path, e) != HIPID_OK)
+        goto error;
+    if (H5Lexists(file, "dup_groups", H5P_DEFAULT) > 0) {
+        d->dup_groups = xcalloc(d->n ? d->n : 1, sizeof *d->dup_groups);
+        if (read_ints(file, "dup_groups", d->dup_groups, d->n, path, e)) goto error;
+    }
     h5_attr_read_str(file, "preprocessing", d->preprocessing, sizeof d->preprocessing);
     h5_attr_read_str(file, "source", d->source, sizeof d->source);
     H5Sclose(space);

@@ -10,6 +10,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"prep", cmd_prep, "turn a folder or manifest of X-rays into an HDF5 data set"},
     {"train", cmd_train, "train one model on an HDF5 data set"},
     {"eval", cmd_eval, "evaluate a saved model on a data set"},
     {"split", cmd_split, "make cross-validation splits of a data set (splits.h5)"},

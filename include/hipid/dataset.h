@@ -18,8 +18,16 @@
  *     patient_ids     string [N]      as given by the source ("" if unknown)
  *     source_paths    string [N]      relative to the source root
  *     source_sha256   string [N]      hex digest of the source file bytes ("" if none)
- * Optional datasets written by the data pipeline (phash, splits/...) may follow;
- * readers ignore what they do not know.
+ *   optional datasets (written by `hipid prep`; dataset_load reads phash and
+ *   dup_groups when present, NULL otherwise)
+ *     phash           uint64 [N,4]    256-bit DCT perceptual hash of the grey source image,
+ *                                     mirror-canonical, the 4 words most significant first
+ *                                     (phash.h); attributes: method (string), dup_threshold
+ *                                     (int, the Hamming distance used for grouping; -1 = off)
+ *     dup_groups      int32  [N]      near-duplicate cluster in [0,N) (numbered by first
+ *                                     appearance); groups merges these with patient_ids
+ *     skipped         string [M]      "<path>: <reason>" for every source file left out
+ * Other datasets (splits/...) may follow; readers ignore what they do not know.
  *
  * Files are written to PATH.tmp and renamed, so a crash never leaves a
  * half-written data set under the final name.
@@ -43,12 +51,17 @@ typedef struct {
     char **patient_ids;   /* (n), may be NULL when writing: stored as "" */
     char **source_paths;  /* (n), may be NULL when writing */
     char **source_sha256; /* (n), may be NULL when writing */
+    uint64_t *phash;      /* (n, 4), optional: NULL = not written / not in the file */
+    int32_t *dup_groups;  /* (n), optional */
+    char **skipped;       /* (n_skipped), optional, written only (dataset_load leaves it NULL) */
+    int n_skipped;
+    int dup_threshold;    /* stored with phash */
     char preprocessing[512];
     char source[512];
 } Dataset;
 
 /* Allocate arrays for n images of size x size and K classes (all zeroed,
- * strings NULL, groups[i] = i). */
+ * strings NULL, groups[i] = i; the optional arrays stay NULL). */
 void dataset_alloc(Dataset *d, int n, int size, int n_classes);
 /* Free everything d owns and zero it; safe on a zeroed Dataset. */
 void dataset_free(Dataset *d);

@@ -1,0 +1,157 @@
+/* check_prep.c: expose prep's pieces to the Python cross-checks.
+ *
+ *   check_prep dump OUT.bin RADIUS FILE...
+ *       for each image: decode, shrink to the working size (S=128), background
+ *       step (RADIUS, 0 = skip), Otsu mask, largest 8-connected component.
+ *       OUT.bin holds one record per image: int32 w, h, threshold,
+ *       n_components, then four uint8 planes (h, w): the grey image, the Otsu
+ *       input, the Otsu mask (0/1) and the largest component (0/1).
+ *   check_prep hash FILE...
+ *       prints "<hash> <mirror-hash> <flip> <file>" (hex) for each image: the
+ *       perceptual hash prep computes (after decode and working-size shrink).
+ *   check_prep otsu < HISTS
+ *       one histogram per line (256 counts); prints one threshold per line.
+ *   check_prep split DATA.h5 N_SEEDS
+ *       runs split_holdout (val 0.2) with seeds 1..N on the data set and fails
+ *       if any group straddles train and validation; prints "ok ...".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vips/vips.h>
+
+#include "hipid/dataset.h"
+#include "hipid/imgsrc.h"
+#include "hipid/prep.h"
+#include "hipid/split.h"
+
+static int dump(const char *out_path, double radius, char **files, int n_files) {
+    FILE *out = fopen(out_path, "wb");
+    ErrBuf e = {{0}};
+    PrepConfig c = prep_config_default(128);
+    if (!out) {
+        fprintf(stderr, "check_prep: cannot write %s\n", out_path);
+        return 1;
+    }
+    for (int i = 0; i < n_files; i++) {
+        uint8_t *bytes = NULL;
+        size_t n_bytes = 0;
+        char sha[65];
+        GreyBuf g = {0};
+        uint64_t hist[256];
+        if (imgsrc_read_file(&bytes, &n_bytes, sha, files[i], &e) || prep_decode(&g, bytes, n_bytes, &e) ||
+            prep_shrink(&g, c.work_max, &e)) {
+            fprintf(stderr, "check_prep: %s: %s\n", files[i], e.msg);
+            return 1;
+        }
+        size_t n = (size_t)g.w * g.h;
+        uint8_t *orig = xmalloc(n), *mask = xmalloc(n), *keep = xmalloc(n);
+        memcpy(orig, g.px, n);
+        if ((radius > 0 && prep_background(&g, radius, &e)) || prep_histogram(hist, &g, &e)) {
+            fprintf(stderr, "check_prep: %s: %s\n", files[i], e.msg);
+            return 1;
+        }
+        int32_t head[4] = {g.w, g.h, otsu_threshold(hist), 0};
+        for (size_t k = 0; k < n; k++) mask[k] = g.px[k] > head[2];
+        largest_component(keep, mask, g.w, g.h, &head[3]);
+        fwrite(head, sizeof head, 1, out);
+        fwrite(orig, 1, n, out);
+        fwrite(g.px, 1, n, out);
+        fwrite(mask, 1, n, out);
+        fwrite(keep, 1, n, out);
+        free(orig);
+        free(mask);
+        free(keep);
+        free(bytes);
+        grey_free(&g);
+    }
+    return fclose(out) == 0 ? 0 : 1;
+}
+
+static int hash_files(char **files, int n_files) {
+    ErrBuf e = {{0}};
+    PrepConfig c = prep_config_default(128);
+    for (int i = 0; i < n_files; i++) {
+        uint8_t *bytes = NULL;
+        size_t n_bytes = 0;
+        char sha[65];
+        GreyBuf g = {0};
+        PHash h;
+        if (imgsrc_read_file(&bytes, &n_bytes, sha, files[i], &e) || prep_decode(&g, bytes, n_bytes, &e) ||
+            prep_shrink(&g, c.work_max, &e) || phash_image(&h, g.px, g.w, g.h, &e)) {
+            fprintf(stderr, "check_prep: %s: %s\n", files[i], e.msg);
+            return 1;
+        }
+        for (int o = 0; o < 2; o++) {
+            for (int j = 0; j < PHASH_WORDS; j++) printf("%016llx", (unsigned long long)h.h[o][j]);
+            printf(" ");
+        }
+        printf("%d %s\n", h.flip, files[i]);
+        free(bytes);
+        grey_free(&g);
+    }
+    return 0;
+}
+
+static int otsu_lines(void) {
+    uint64_t hist[256];
+    for (;;) {
+        for (int i = 0; i < 256; i++) {
+            unsigned long long v;
+            if (scanf("%llu", &v) != 1) return i == 0 ? 0 : 1;
+            hist[i] = v;
+        }
+        printf("%d\n", otsu_threshold(hist));
+    }
+}
+
+static int split_check(const char *path, int n_seeds) {
+    Dataset d;
+    ErrBuf e = {{0}};
+    if (dataset_load(&d, path, &e)) {
+        fprintf(stderr, "check_prep: %s\n", e.msg);
+        return 1;
+    }
+    int *tr = xmalloc(sizeof(int) * d.n), *va = xmalloc(sizeof(int) * d.n), n_tr, n_va, bad = 0;
+    int8_t *side = xmalloc(d.n);
+    for (int seed = 1; seed <= n_seeds && !bad; seed++) {
+        if (split_holdout(tr, &n_tr, va, &n_va, d.labels, d.groups, d.n, d.n_classes, 0.2, (uint64_t)seed,
+                          d.class_names, &e)) {
+            fprintf(stderr, "check_prep: split_holdout: %s\n", e.msg);
+            bad = 1;
+            break;
+        }
+        for (int i = 0; i < n_tr; i++) side[tr[i]] = 0;
+        for (int i = 0; i < n_va; i++) side[va[i]] = 1;
+        for (int i = 0; i < d.n && !bad; i++)
+            for (int j = i + 1; j < d.n; j++)
+                if (d.groups[i] == d.groups[j] && side[i] != side[j]) {
+                    fprintf(stderr, "check_prep: seed %d: group %d split: %s (%s) vs %s (%s)\n", seed, d.groups[i],
+                            d.source_paths[i], side[i] ? "val" : "train", d.source_paths[j],
+                            side[j] ? "val" : "train");
+                    bad = 1;
+                    break;
+                }
+    }
+    int n_groups = 0;
+    for (int i = 0; i < d.n; i++) n_groups = d.groups[i] + 1 > n_groups ? d.groups[i] + 1 : n_groups;
+    if (!bad) printf("ok split_holdout keeps all %d groups whole over %d seeds\n", n_groups, n_seeds);
+    free(side);
+    free(tr);
+    free(va);
+    dataset_free(&d);
+    return bad;
+}
+
+int main(int argc, char **argv) {
+    int rc = 2;
+    if (VIPS_INIT(argv[0])) return 1;
+    vips_cache_set_max(0);
+    if (argc >= 4 && strcmp(argv[1], "dump") == 0) rc = dump(argv[2], atof(argv[3]), argv + 4, argc - 4);
+    else if (argc >= 2 && strcmp(argv[1], "hash") == 0) rc = hash_files(argv + 2, argc - 2);
+    else if (argc == 2 && strcmp(argv[1], "otsu") == 0) rc = otsu_lines();
+    else if (argc == 4 && strcmp(argv[1], "split") == 0) rc = split_check(argv[2], atoi(argv[3]));
+    else fprintf(stderr, "usage: check_prep dump OUT.bin RADIUS FILE... | hash FILE... | otsu < HISTS | split DATA.h5 N\n");
+    vips_shutdown();
+    return rc;
+}

@@ -1,0 +1,114 @@
+"""Otsu threshold and 8-connected components of hipid prep against
+scikit-image, on real X-rays from ../shared/data/shoulder-implants.
+
+check_prep dump runs prep's own steps (decode, working size, optional
+background step, vips_hist_find + otsu_threshold, label_components8) and
+writes what went in and what came out; here skimage.filters.threshold_otsu
+and skimage.measure.label(connectivity=2) redo the work on the same input.
+Thresholds must be equal (not within a bin: the C code does skimage's
+arithmetic in the same order), masks and largest components identical.
+A second part feeds random histograms to both.
+
+Environment: TEST_BIN (compiled helpers), TEST_TMP, HIPID_ROOT.
+"""
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+from skimage.filters import threshold_otsu
+from skimage.measure import label
+
+BIN = os.path.join(os.environ.get("TEST_BIN", "build/tests"), "check_prep")
+TMP = os.environ.get("TEST_TMP", "/tmp")
+ROOT = os.environ.get("HIPID_ROOT", ".")
+SRC = os.path.join(ROOT, "..", "shared", "data", "shoulder-implants")
+
+files = sorted(glob.glob(os.path.join(SRC, "*", "*.jpg")))
+if len(files) != 597:
+    sys.exit("expected the 597 shoulder X-rays in %s, found %d" % (SRC, len(files)))
+# every 2nd image, plus every image larger than 250 px (they are shrunk first)
+big = [f for f in files if max(Image.open(f).size) > 250]
+sample = sorted(set(files[::2]) | set(big))
+
+
+def records(path):
+    b = open(path, "rb").read()
+    o = 0
+    while o < len(b):
+        w, h, t, nc = np.frombuffer(b, np.int32, 4, o)
+        o += 16
+        n = int(w) * int(h)
+        planes = [np.frombuffer(b, np.uint8, n, o + k * n).reshape(h, w) for k in range(4)]
+        o += 4 * n
+        yield int(t), int(nc), planes
+
+
+fails = []
+n_img = 0
+max_dt = 0
+for radius in ("0", "0.35"):  # the grey image itself, and after the background step
+    out = os.path.join(TMP, "otsu_dump_%s.bin" % radius)
+    subprocess.run([BIN, "dump", out, radius] + sample, check=True)
+    recs = list(records(out))
+    if len(recs) != len(sample):
+        sys.exit("check_prep wrote %d records for %d images" % (len(recs), len(sample)))
+    for f, (t, nc, (grey, otsu_in, mask, keep)) in zip(sample, recs):
+        n_img += 1
+        name = "%s (background %s)" % (os.path.relpath(f, SRC), radius)
+        t_sk = int(threshold_otsu(otsu_in))
+        max_dt = max(max_dt, abs(t - t_sk))
+        if t != t_sk:
+            fails.append("%s: threshold %d, skimage %d" % (name, t, t_sk))
+            continue
+        m = otsu_in > t_sk
+        if not np.array_equal(mask.astype(bool), m):
+            fails.append("%s: Otsu mask differs in %d px" % (name, int((mask.astype(bool) != m).sum())))
+            continue
+        lab = label(m, connectivity=2)
+        if lab.max() != nc:
+            fails.append("%s: %d components, skimage %d" % (name, nc, lab.max()))
+        sizes = np.bincount(lab.ravel())
+        sizes[0] = 0
+        best = lab == int(np.argmax(sizes))  # ties: lowest label = first in raster order
+        if sizes.max() == 0:
+            best[:] = False
+        if not np.array_equal(keep.astype(bool), best):
+            fails.append("%s: largest component differs in %d px" % (name, int((keep.astype(bool) != best).sum())))
+    os.remove(out)
+
+# random histograms: sparse, gappy, skewed, with empty ends
+rng = np.random.default_rng(7)
+hists = []
+for k in range(300):
+    h = np.zeros(256, np.int64)
+    lo, hi = sorted(rng.choice(256, 2, replace=False))
+    kind = k % 3
+    if kind == 0:
+        h[lo:hi + 1] = rng.integers(0, 1000, hi - lo + 1)
+    elif kind == 1:
+        for c in rng.integers(lo, hi + 1, 3):
+            h += (rng.integers(1000, 100000) * np.exp(-0.5 * ((np.arange(256) - c) / rng.uniform(2, 30)) ** 2)).astype(np.int64)
+    else:
+        idx = rng.choice(256, rng.integers(2, 12), replace=False)
+        h[idx] = rng.integers(1, 10 ** 6, len(idx))
+    h[lo] += 1
+    h[hi] += 1  # at least two distinct values
+    hists.append(h)
+txt = "\n".join(" ".join(map(str, h)) for h in hists) + "\n"
+got = subprocess.run([BIN, "otsu"], input=txt, capture_output=True, text=True, check=True).stdout.split()
+for h, g in zip(hists, got):
+    want = int(threshold_otsu(hist=(h, np.arange(256))))
+    if int(g) != want:
+        fails.append("histogram %s...: threshold %s, skimage %d" % (h[:8].tolist(), g, want))
+if len(got) != len(hists):
+    fails.append("check_prep otsu answered %d of %d histograms" % (len(got), len(hists)))
+
+print("max threshold difference vs skimage: %d over %d images (%d files x 2 inputs) and %d histograms"
+      % (max_dt, n_img, len(sample), len(hists)))
+print("summary otsu/label: %d mismatches" % len(fails))
+for f in fails[:20]:
+    print("FAIL", f)
+sys.exit(1 if fails else 0)

@@ -1,0 +1,132 @@
+"""hipid prep on the real shoulder-implant X-rays: class counts as in the data
+folder's README (or every missing image named in a skip line), and the HDF5
+output read back with h5py against the documented layout (docs/data.md).
+
+Environment: HIPID (binary), TEST_TMP (scratch), HIPID_ROOT (project root).
+"""
+import hashlib
+import os
+import re
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+HIPID = os.environ.get("HIPID", "bin/hipid")
+TMP = os.environ.get("TEST_TMP", "/tmp")
+ROOT = os.environ.get("HIPID_ROOT", ".")
+DATA = os.path.join(ROOT, "..", "shared", "data")
+SRC = os.path.join(DATA, "shoulder-implants")
+S = 128
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL", what)
+
+
+def readme_counts():
+    """The class table of the data folder's README: | Name | count |."""
+    text = open(os.path.join(DATA, "README.md")).read()
+    section = text.split("## shoulder-implants/")[1]
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^\|\s*(\w+)\s*\|\s*(\d+)\s*\|", section, re.M)}
+
+
+out = os.path.join(TMP, "shoulder.h5")
+preview = os.path.join(TMP, "shoulder_preview.png")
+r = subprocess.run([HIPID, "prep", SRC, "-o", out, "--preview", preview],
+                   capture_output=True, text=True)
+print(r.stdout)
+print(r.stderr, file=sys.stderr)
+if r.returncode != 0:
+    sys.exit("hipid prep exited %d" % r.returncode)
+
+expected = readme_counts()
+check(expected == {"Cofield": 83, "Depuy": 294, "Tornier": 71, "Zimmer": 149},
+      "README table parsed: %s" % expected)
+skips = re.findall(r"^skip (\S+): (.+)$", r.stderr, re.M)
+skipped_by_class = {}
+for path, reason in skips:
+    check(reason.strip() != "", "skip line for %s gives a reason" % path)
+    skipped_by_class[path.split("/")[0]] = skipped_by_class.get(path.split("/")[0], 0) + 1
+
+# summary: per-class counts, skipped, duplicate groups, seconds
+m = re.search(r"^prep: (\d+) images 128x128 in 4 classes, (\d+) skipped, ([\d.]+) s$", r.stdout, re.M)
+check(m is not None, "summary line")
+check(re.search(r"^duplicate groups \(size >= 2.*\): \d+$", r.stdout, re.M) is not None,
+      "duplicate-group count printed")
+printed = dict((k, int(v)) for k, v in re.findall(r"^  class (\S+)\s+(\d+)$", r.stdout, re.M))
+for name, n in expected.items():
+    check(printed.get(name, 0) + skipped_by_class.get(name, 0) == n,
+          "class %s: %d prepared + %d skipped == README's %d" %
+          (name, printed.get(name, 0), skipped_by_class.get(name, 0), n))
+
+f = h5py.File(out, "r")
+# root attributes
+a = f.attrs
+check(a["format"] in (b"hipid-dataset", "hipid-dataset"), "format attribute")
+check(int(a["format_version"]) == 1, "format_version 1")
+check(int(a["image_size"]) == S and int(a["n_classes"]) == 4, "image_size / n_classes")
+pre = a["preprocessing"].decode() if isinstance(a["preprocessing"], bytes) else a["preprocessing"]
+for word in ("background(median", "otsu(mask)", "largest(8-conn)", "invert", "resize=128", "minmax"):
+    check(word in pre, "preprocessing attribute mentions %s: %s" % (word, pre))
+check("shoulder-implants" in str(a["source"]), "source attribute")
+
+N = sum(printed.values())
+images = f["images"]
+check(images.dtype == np.uint8 and images.shape == (N, S, S), "images uint8 [N,S,S]: %s %s" % (images.dtype, images.shape))
+check(images.chunks == (1, S, S) and images.compression == "gzip", "images chunked (1,S,S) + deflate")
+for name, dtype in (("labels", np.int32), ("groups", np.int32), ("dup_groups", np.int32)):
+    check(f[name].dtype == dtype and f[name].shape == (N,), "%s int32 [N]" % name)
+check(f["phash"].dtype == np.uint64 and f["phash"].shape == (N, 4), "phash uint64 [N,4]")
+check(int(f["phash"].attrs["dup_threshold"]) >= 0 and "dct-phash-256" in str(f["phash"].attrs["method"]),
+      "phash attributes")
+for name, n in (("class_names", 4), ("source_paths", N), ("source_sha256", N), ("patient_ids", N)):
+    info = h5py.check_string_dtype(f[name].dtype)
+    check(info is not None and info.encoding == "utf-8" and info.length is None and f[name].shape == (n,),
+          "%s: variable-length UTF-8 string [%d]" % (name, n))
+check("skipped" in f and f["skipped"].shape == (len(skips),), "skipped [M] lists the %d skips" % len(skips))
+
+names = [s.decode() for s in f["class_names"][:]]
+check(names == sorted(expected), "class_names in sorted folder order: %s" % names)
+labels = f["labels"][:]
+paths = [s.decode() for s in f["source_paths"][:]]
+shas = [s.decode() for s in f["source_sha256"][:]]
+check(np.bincount(labels, minlength=4).tolist() == [printed[n] for n in names], "labels match the counts")
+bad_label = [p for p, l in zip(paths, labels) if p.split("/")[0] != names[l]]
+check(not bad_label, "every label matches its folder (%d wrong)" % len(bad_label))
+check(len(set(paths)) == N and all(not p.startswith("/") for p in paths), "paths unique and relative")
+bad_sha = [p for p, h in zip(paths, shas)
+           if hashlib.sha256(open(os.path.join(SRC, p), "rb").read()).hexdigest() != h]
+check(not bad_sha, "source_sha256 == sha256 of the file bytes (%d differ)" % len(bad_sha))
+
+# groups: [0,N), numbered by first appearance, near-duplicates inside one group
+groups, dup = f["groups"][:], f["dup_groups"][:]
+check(groups.min() >= 0 and groups.max() < N, "groups in [0,N)")
+first = {}
+for g in groups:
+    first.setdefault(g, len(first))
+check(all(first[g] == g for g in first), "groups numbered by first appearance")
+for c in np.unique(dup):
+    members = np.nonzero(dup == c)[0]
+    check(len(np.unique(groups[members])) == 1, "dup cluster %d shares one group" % c)
+
+# images: min-max normalised, inverted (implant dark on white)
+im = images[:]
+check(int(im.max()) == 255 and (im.reshape(N, -1).min(1) == 0).mean() > 0.99, "images stretched to 0..255")
+check(np.median(im) == 255, "inverted: background white")
+
+# preview: a PNG with 8 rows of 6 tiles (original, 4 steps, final)
+check(os.path.exists(preview) and open(preview, "rb").read(8) == b"\x89PNG\r\n\x1a\n", "preview PNG written")
+from skimage import io as skio  # noqa: E402
+pv = skio.imread(preview)
+check(pv.shape[1] == 6 * 132 - 4 and pv.shape[0] == 24 + 8 * 132 - 4, "preview 8 rows x 6 tiles: %s" % (pv.shape,))
+
+print("summary prep shoulder: %d images, %d skipped, %s" % (N, len(skips), m.group(0) if m else "?"))
+if failures:
+    sys.exit("%d check(s) failed" % len(failures))
