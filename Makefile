@@ -15,10 +15,10 @@ OPT   := -O3 $(ARCH)
 ifeq ($(SANITIZE),1)
   BUILD := build/san
   BIN   := build/san/bin
-  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  OPT   := -O1 -g $(ARCH) -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
 
-CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter \
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-psabi \
            -Iinclude $(shell pkg-config --cflags $(PKGS))
 ifeq ($(WERROR),1)
   CFLAGS += -Werror
@@ -45,7 +45,7 @@ $(BIN)/hipid: $(BUILD)/main.o $(LIB_OBJ) | $(BIN)
 # match scikit-learn's.
 $(BUILD)/ops.o: CFLAGS += -ffp-contract=fast
 
-$(BUILD)/%.o: src/%.c $(wildcard include/hipid/*.h) | $(BUILD)
+$(BUILD)/%.o: src/%.c $(wildcard include/hipid/*.h) Makefile | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h) | $(BUILD)/tests

@@ -74,7 +74,7 @@ int cmd_eval(int argc, char **argv) {
     float *x = xmalloc_f32((size_t)B * d.size * d.size);
     for (int s = 0; s < d.n; s += B) {
         int nb = d.n - s < B ? d.n - s : B;
-        dataset_gather_f32(x, &d, idx + s, nb);
+        dataset_gather_f32(x, &d, idx + s, nb, m->input_mean, m->input_std);
         const float *z = model_forward(m, x, nb, 0);
         for (int i = 0; i < nb; i++) {
             int best = 0;

@@ -36,6 +36,8 @@ static void train_usage(FILE *f) {
         "                       --val-fraction: hold-out parts, or k-fold\n"
         "  --fold F             k-fold: validate on fold F, train on the rest [0]\n"
         "  --repeat R           repeated k-fold: which repeat               [0]\n"
+        "  --no-standardize     feed pixel/255 as is; by default inputs are\n"
+        "                       (v - mean) / std with training-set statistics\n"
         "  --threads T          OpenMP threads (OpenBLAS runs inside them)  [OMP_NUM_THREADS or all]\n"
         "  --save PATH          write the trained model (HDF5 checkpoint)\n"
         "spec strings: comma-separated c<N>[k<K>][s<S>], r, bn, mp[<K>], gap, do<P>, fl, fc<N>;\n"
@@ -66,10 +68,11 @@ int cmd_train(int argc, char **argv) {
         {"gamma", required_argument, 0, 'g'},  {"seed", required_argument, 0, 's'},
         {"val-fraction", required_argument, 0, 'v'}, {"balance", required_argument, 0, 'B'},
         {"augment", required_argument, 0, 'A'}, {"splits", required_argument, 0, 'P'},
-        {"fold", required_argument, 0, 'F'},   {"repeat", required_argument, 0, 'R'},
+        {"fold", required_argument, 0, 'F'},   {"no-standardize", no_argument, 0, 'N'},   {"repeat", required_argument, 0, 'R'},
         {"threads", required_argument, 0, 't'}, {"save", required_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     TrainConfig cfg = {.model = "cnn-paper", .epochs = 10, .batch = 32, .opt = optim_defaults(),
+                       .standardize = 1,
                        .seed = 1, .threads = omp_get_max_threads(), .log = stdout};
     const char *data = NULL, *save = NULL, *splits_path = NULL;
     double v = 0.0, val_fraction = 0.2;
@@ -100,6 +103,7 @@ int cmd_train(int argc, char **argv) {
             break;
         }
         case 'P': splits_path = optarg; break;
+        case 'N': cfg.standardize = 0; break;
         case 'F': bad = opt_num("fold", optarg, 0, 1e6, &v); fold = (int)v; break;
         case 'R': bad = opt_num("repeat", optarg, 0, 1e6, &v); repeat = (int)v; break;
         case 'e': bad = opt_num("epochs", optarg, 1, 1e6, &v); cfg.epochs = (int)v; break;

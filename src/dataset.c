@@ -2,6 +2,7 @@
 #include "hipid/dataset.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -340,11 +341,29 @@ error:
     return HIPID_ERR;
 }
 
-void dataset_gather_f32(float *out, const Dataset *d, const int *idx, int n) {
+void dataset_gather_f32(float *out, const Dataset *d, const int *idx, int n, float mean, float std) {
     long px = (long)d->size * d->size;
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - mean) / std;
     for (int i = 0; i < n; i++) {
         const uint8_t *src = d->images + (long)idx[i] * px;
         float *dst = out + (long)i * px;
-        for (long j = 0; j < px; j++) dst[j] = (float)src[j] * (1.0f / 255.0f);
+        for (long j = 0; j < px; j++) dst[j] = lut[src[j]];
     }
+}
+
+void dataset_pixel_stats(float *mean, float *std, const Dataset *d, const int *idx, int n) {
+    long px = (long)d->size * d->size;
+    double hist[256] = {0}, cnt = 0, s = 0, ss = 0;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *src = d->images + (long)idx[i] * px;
+        for (long j = 0; j < px; j++) hist[src[j]] += 1.0;
+    }
+    for (int v = 0; v < 256; v++) {
+        double x = v / 255.0;
+        cnt += hist[v], s += hist[v] * x, ss += hist[v] * x * x;
+    }
+    double mu = cnt > 0 ? s / cnt : 0.0, var = cnt > 0 ? ss / cnt - mu * mu : 1.0;
+    *mean = (float)mu;
+    *std = (float)(var > 1e-6 ? sqrt(var) : 1e-3);
 }

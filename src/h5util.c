@@ -90,6 +90,20 @@ error:
     return rc;
 }
 
+int h5_attr_read_double(hid_t obj, const char *name, double *value) {
+    int rc = HIPID_ERR;
+    hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    if (H5Aexists(obj, name) <= 0) return HIPID_ERR;
+    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto error;
+    if ((space = H5Aget_space(attr)) < 0 || H5Sget_simple_extent_npoints(space) != 1) goto error;
+    if (H5Aread(attr, H5T_NATIVE_DOUBLE, value) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (space >= 0) H5Sclose(space);
+    if (attr >= 0) H5Aclose(attr);
+    return rc;
+}
+
 int h5_attr_read_int(hid_t obj, const char *name, int *values, int n) {
     int rc = HIPID_ERR;
     hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;

@@ -293,6 +293,8 @@ Model *model_create(const char *spec_or_preset, Shape in, int n_classes, int max
     m->max_batch = max_batch;
     m->n_threads = n_threads;
     m->seed = seed;
+    m->input_mean = 0.0f;
+    m->input_std = 1.0f;
     if (model_parse(m, spec, e) != HIPID_OK) {
         model_free_layers(m);
         free(m);
@@ -411,7 +413,9 @@ int model_save(const Model *m, const char *path, ErrBuf *e) {
     }
     if (h5_attr_write_str(file, "format", MODEL_FORMAT) || h5_attr_write_int(file, "format_version", &version, 1) ||
         h5_attr_write_str(file, "spec", m->spec) || h5_attr_write_int(file, "input_shape", in, 3) ||
-        h5_attr_write_int(file, "n_classes", &m->n_classes, 1))
+        h5_attr_write_int(file, "n_classes", &m->n_classes, 1) ||
+        h5_attr_write_double(file, "input_mean", m->input_mean) ||
+        h5_attr_write_double(file, "input_std", m->input_std))
         goto write_error;
     if ((grp = H5Gcreate2(file, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto write_error;
     for (int i = 0; i < m->n_layers; i++) {
@@ -476,6 +480,14 @@ Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e) {
     }
     if (!(m = model_create(spec, (Shape){in[0], in[1], in[2]}, n_classes, max_batch, n_threads, 0, e)))
         goto error;
+    double mean = 0.0, std = 1.0;
+    if (h5_attr_read_double(file, "input_mean", &mean) || h5_attr_read_double(file, "input_std", &std) ||
+        !(std > 0.0)) {
+        hipid_err(e, "%s: checkpoint lacks input_mean/input_std (or std <= 0)", path);
+        goto error;
+    }
+    m->input_mean = (float)mean;
+    m->input_std = (float)std;
     if ((grp = H5Gopen2(file, "tensors", H5P_DEFAULT)) < 0) {
         hipid_err(e, "%s: group /tensors is missing", path);
         goto error;

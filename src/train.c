@@ -26,7 +26,7 @@ void train_evaluate(float *loss, float *acc, Model *m, const Dataset *d, const i
     int correct = 0;
     for (int s = 0; s < n; s += B) {
         int nb = n - s < B ? n - s : B;
-        dataset_gather_f32(x, d, idx + s, nb);
+        dataset_gather_f32(x, d, idx + s, nb, m->input_mean, m->input_std);
         for (int i = 0; i < nb; i++) y[i] = d->labels[idx[s + i]];
         const float *z = model_forward(m, x, nb, 0);
         double wb = 0.0;
@@ -53,6 +53,9 @@ int train_run(Model **out_model, EpochStats *last, const Dataset *d, const int *
     Model *m = model_create(cfg->model, (Shape){1, d->size, d->size}, K, B, cfg->threads,
                             cfg->seed, e);
     if (!m) return HIPID_ERR;
+    /* standardise inputs with the training images' statistics (never the
+     * validation's: that would leak); the checkpoint keeps them */
+    if (cfg->standardize) dataset_pixel_stats(&m->input_mean, &m->input_std, d, train_idx, n_train);
     float *class_w = NULL;
     if (cfg->balance == TRAIN_BALANCE_LOSS) {
         class_w = xcalloc(K, sizeof(float));
@@ -83,9 +86,10 @@ int train_run(Model **out_model, EpochStats *last, const Dataset *d, const int *
         for (int s = 0; s < n_train; s += B) {
             int nb = n_train - s < B ? n_train - s : B;
             if (nb < 2 && seen > 0) break; /* batch norm needs two samples: drop a lone last one */
-            dataset_gather_f32(x, d, order + s, nb);
+            dataset_gather_f32(x, d, order + s, nb, 0.0f, 1.0f);
             augment_batch(x, x, order + s, nb, d->size, &cfg->aug, cfg->seed, cfg->trial,
                           (uint64_t)epoch, cfg->threads);
+            for (long j = 0; j < (long)nb * px; j++) x[j] = (x[j] - m->input_mean) / m->input_std;
             for (int i = 0; i < nb; i++) y[i] = d->labels[order[s + i]];
             const float *z = model_forward(m, x, nb, 1);
             float loss = softmax_xent(dlogits, NULL, z, y, class_w, nb, K);

@@ -71,7 +71,11 @@ void dataset_free(Dataset *d);
 int dataset_load(Dataset *d, const char *path, ErrBuf *e);
 int dataset_save(const Dataset *d, const char *path, ErrBuf *e);
 
-/* Images idx[0..n) as float (n,1,S,S) scaled to [0,1]. */
-void dataset_gather_f32(float *out, const Dataset *d, const int *idx, int n);
+/* Images idx[0..n) as float (n,1,S,S): pixel/255 standardised as
+ * (v - mean) / std (mean 0, std 1 leaves [0,1] values). */
+void dataset_gather_f32(float *out, const Dataset *d, const int *idx, int n, float mean, float std);
+/* Mean and standard deviation of pixel/255 over images idx[0..n), exact
+ * (from a 256-bin histogram); std is at least 1e-3. */
+void dataset_pixel_stats(float *mean, float *std, const Dataset *d, const int *idx, int n);
 
 #endif

@@ -16,6 +16,8 @@ int h5_attr_write_int(hid_t obj, const char *name, const int *values, int n);
 int h5_attr_write_double(hid_t obj, const char *name, double value);
 /* Read a string attribute into buf (truncated to cap-1). */
 int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t cap);
+/* Read one number (any numeric type) as double. */
+int h5_attr_read_double(hid_t obj, const char *name, double *value);
 /* Read n ints; fails if the attribute holds a different count. */
 int h5_attr_read_int(hid_t obj, const char *name, int *values, int n);
 

@@ -78,6 +78,8 @@ struct Model {
     float *dbuf[2];       /* ping-pong gradient buffers, max_batch * max act size */
     float *col_scratch;   /* conv scratch: the largest conv2d_scratch_floats() */
     float *dw_scratch;    /* conv per-thread gradient partials */
+    float input_mean;     /* inputs are standardised (v - mean) / std before */
+    float input_std;      /* model_forward; train sets them, checkpoints keep them */
     uint64_t seed;        /* dropout stream seed */
     uint64_t step;        /* number of training forwards so far */
     int fixed_dropout;    /* tests: keep dropout masks set by hand */

@@ -28,6 +28,7 @@ typedef struct {
     int balance;           /* TRAIN_BALANCE_*: how to treat class imbalance */
     AugConfig aug;         /* training batches only; all zero = none */
     uint64_t trial;        /* keys augmentation streams with seed and epoch */
+    int standardize;       /* inputs (v - mean) / std with training-set statistics */
     FILE *log;             /* per-epoch lines go here; NULL for silence */
 } TrainConfig;
 
