@@ -266,26 +266,13 @@ error:
 }
 
 int dataset_load(Dataset *d, const char *path, ErrBuf *e) {
-    char fmt[64] = "";
-    int version = 0, size = 0, k = 0;
+    int size = 0, k = 0;
     hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
     hsize_t dims[3];
     memset(d, 0, sizeof *d);
-    h5_quiet();
-    if (H5Fis_hdf5(path) <= 0)
-        return hipid_err(e, "%s: not a readable HDF5 file (missing, truncated or not HDF5)", path);
-    if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-        return hipid_err(e, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
-    if (h5_attr_read_str(file, "format", fmt, sizeof fmt) || strcmp(fmt, DATASET_FORMAT) != 0) {
-        hipid_err(e, "%s: expected a hipid data set (attribute format=\"%s\"), found \"%s\"; "
-                     "make one with 'hipid prep' or 'hipid synth'", path, DATASET_FORMAT, fmt);
-        goto error;
-    }
-    if (h5_attr_read_int(file, "format_version", &version, 1) || version != DATASET_FORMAT_VERSION) {
-        hipid_err(e, "%s: data-set format version %d, this hipid reads version %d; re-run 'hipid prep'",
-                  path, version, DATASET_FORMAT_VERSION);
-        goto error;
-    }
+    if ((file = h5_open_versioned(path, DATASET_FORMAT, DATASET_FORMAT_VERSION, "data set",
+                                  "make one with 'hipid prep' or 'hipid synth', or re-run it", e)) < 0)
+        return HIPID_ERR;
     if (h5_attr_read_int(file, "image_size", &size, 1) || h5_attr_read_int(file, "n_classes", &k, 1) ||
         size < 1 || k < 1) {
         hipid_err(e, "%s: attributes image_size and n_classes must be positive integers", path);

@@ -6,6 +6,35 @@
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+hid_t h5_open_versioned(const char *path, const char *format, int version, const char *kind,
+                        const char *hint, ErrBuf *e) {
+    char fmt[64] = "";
+    int got = 0;
+    hid_t file = H5I_INVALID_HID;
+    h5_quiet();
+    if (H5Fis_hdf5(path) <= 0) {
+        hipid_err(e, "%s: not a readable HDF5 file (missing, truncated or not HDF5)", path);
+        return H5I_INVALID_HID;
+    }
+    if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+        hipid_err(e, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+        return H5I_INVALID_HID;
+    }
+    if (h5_attr_read_str(file, "format", fmt, sizeof fmt) || strcmp(fmt, format) != 0) {
+        hipid_err(e, "%s: expected a hipid %s (attribute format=\"%s\"), found \"%s\"; %s", path, kind,
+                  format, fmt, hint);
+        H5Fclose(file);
+        return H5I_INVALID_HID;
+    }
+    if (h5_attr_read_int(file, "format_version", &got, 1) || got != version) {
+        hipid_err(e, "%s: %s format version %d, this hipid reads version %d; %s", path, kind, got, version,
+                  hint);
+        H5Fclose(file);
+        return H5I_INVALID_HID;
+    }
+    return file;
+}
+
 int h5_attr_write_str(hid_t obj, const char *name, const char *value) {
     int rc = HIPID_ERR;
     hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;

@@ -450,29 +450,13 @@ error:
 }
 
 Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e) {
-    char fmt[64] = "", spec[1024] = "", name[96];
-    int version = 0, in[3], n_classes = 0;
+    char spec[1024] = "", name[96];
+    int in[3], n_classes = 0;
     Model *m = NULL;
     hid_t file = H5I_INVALID_HID, grp = H5I_INVALID_HID;
-    h5_quiet();
-    if (H5Fis_hdf5(path) <= 0) {
-        hipid_err(e, "%s: not a readable HDF5 file (missing or truncated?)", path);
+    if ((file = h5_open_versioned(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, "checkpoint",
+                                  "retrain or use the hipid that wrote it", e)) < 0)
         return NULL;
-    }
-    if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-        hipid_err(e, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
-        return NULL;
-    }
-    if (h5_attr_read_str(file, "format", fmt, sizeof fmt) || strcmp(fmt, MODEL_FORMAT) != 0) {
-        hipid_err(e, "%s: expected a hipid checkpoint (attribute format=\"%s\"), found \"%s\"",
-                  path, MODEL_FORMAT, fmt);
-        goto error;
-    }
-    if (h5_attr_read_int(file, "format_version", &version, 1) || version != MODEL_FORMAT_VERSION) {
-        hipid_err(e, "%s: checkpoint format version %d, this hipid reads version %d; "
-                     "retrain or use the hipid that wrote it", path, version, MODEL_FORMAT_VERSION);
-        goto error;
-    }
     if (h5_attr_read_str(file, "spec", spec, sizeof spec) || h5_attr_read_int(file, "input_shape", in, 3) ||
         h5_attr_read_int(file, "n_classes", &n_classes, 1)) {
         hipid_err(e, "%s: checkpoint lacks the spec, input_shape or n_classes attribute", path);

@@ -753,25 +753,12 @@ static int validate_splits(const Splits *s, const int32_t *groups, const char *p
 
 int split_load(Splits *s, const char *path, const int32_t *labels, const int32_t *groups, int n,
                ErrBuf *e) {
-    char fmt[64] = "";
-    int version = 0, is_holdout, is_nested;
+    int is_holdout, is_nested;
     hid_t file = H5I_INVALID_HID;
     memset(s, 0, sizeof *s);
-    h5_quiet();
-    if (H5Fis_hdf5(path) <= 0)
-        return hipid_err(e, "%s: not a readable HDF5 file (missing, truncated or not HDF5)", path);
-    if ((file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-        return hipid_err(e, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
-    if (h5_attr_read_str(file, "format", fmt, sizeof fmt) || strcmp(fmt, SPLIT_FORMAT) != 0) {
-        hipid_err(e, "%s: expected a hipid splits file (attribute format=\"%s\"), found \"%s\"; "
-                     "make one with 'hipid split'", path, SPLIT_FORMAT, fmt);
-        goto error;
-    }
-    if (h5_attr_read_int(file, "format_version", &version, 1) || version != SPLIT_FORMAT_VERSION) {
-        hipid_err(e, "%s: splits format version %d, this hipid reads version %d; re-run 'hipid split'",
-                  path, version, SPLIT_FORMAT_VERSION);
-        goto error;
-    }
+    if ((file = h5_open_versioned(path, SPLIT_FORMAT, SPLIT_FORMAT_VERSION, "splits file",
+                                  "make one with 'hipid split'", e)) < 0)
+        return HIPID_ERR;
     if (h5_attr_read_str(file, "scheme", s->scheme, sizeof s->scheme) ||
         h5_attr_read_int(file, "n", &s->n, 1) || h5_attr_read_int(file, "n_classes", &s->n_classes, 1) ||
         h5_attr_read_int(file, "k", &s->k, 1) || h5_attr_read_int(file, "repeats", &s->repeats, 1) ||

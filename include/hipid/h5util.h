@@ -11,6 +11,14 @@
 /* Turn off HDF5's automatic error printing for this process. */
 void h5_quiet(void);
 
+/* Open one of hipid's versioned files read-only: it must be HDF5 with the
+ * root attributes format == `format` and format_version == `version`.
+ * Returns the file id, or H5I_INVALID_HID with a one-line message in e that
+ * names the file, what kind of file was expected (`kind`, e.g. "checkpoint")
+ * and what was found, ending with `hint` (what to do about it). */
+hid_t h5_open_versioned(const char *path, const char *format, int version, const char *kind,
+                        const char *hint, ErrBuf *e);
+
 int h5_attr_write_str(hid_t obj, const char *name, const char *value);
 int h5_attr_write_int(hid_t obj, const char *name, const int *values, int n);
 int h5_attr_write_double(hid_t obj, const char *name, double value);
