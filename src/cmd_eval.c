@@ -31,13 +31,12 @@ int cmd_eval(int argc, char **argv) {
         switch (c) {
         case 'c': ckpt = optarg; break;
         case 'd': data = optarg; break;
-        case 't':
-            threads = atoi(optarg);
-            if (threads < 1) {
-                fprintf(stderr, "hipid eval: --threads expects a positive integer, found '%s'\n", optarg);
-                return HIPID_EXIT_USAGE;
-            }
+        case 't': {
+            double v;
+            if (cli_num("eval", "threads", optarg, 1, 1024, 1, &v) != HIPID_OK) return HIPID_EXIT_USAGE;
+            threads = (int)v;
             break;
+        }
         case 'h': eval_usage(stdout); return 0;
         default: fprintf(stderr, "hipid eval: see hipid eval --help\n"); return HIPID_EXIT_USAGE;
         }

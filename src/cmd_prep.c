@@ -61,18 +61,6 @@ static void prep_usage(FILE *f) {
         c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, PHASH_DEFAULT_THRESHOLD);
 }
 
-static int opt_num(const char *name, const char *s, double lo, double hi, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "hipid prep: --%s expects a number in [%g, %g], found '%s'\n", name, lo, hi, s);
-        return HIPID_ERR;
-    }
-    *out = v;
-    return HIPID_OK;
-}
-
 typedef struct {
     const char *out, *manifest, *preview;
     int strict, quiet, dup_threshold, preview_n;
@@ -360,12 +348,12 @@ int cmd_prep(int argc, char **argv) {
         case 'B': a.cfg.binary = 1; break;
         case 'X': a.strict = 1; break;
         case 'q': a.quiet = 1; break;
-        case 'S': bad = opt_num("size", optarg, 8, 4096, &v); size = (int)v; break;
-        case 'z': bad = opt_num("min-size", optarg, 1, 1e6, &v); a.cfg.min_size = (int)v; break;
-        case 'k': bad = opt_num("min-mask", optarg, 0, 1, &v); a.cfg.min_mask = v; break;
-        case 'r': bad = opt_num("bg-radius", optarg, 0.01, 1, &v); a.cfg.bg_radius = v; break;
-        case 'd': bad = opt_num("dup-threshold", optarg, -1, 64 * PHASH_WORDS, &v); a.dup_threshold = (int)v; break;
-        case 'n': bad = opt_num("preview-n", optarg, 1, 64, &v); a.preview_n = (int)v; break;
+        case 'S': bad = cli_num("prep", "size", optarg, 8, 4096, 1, &v); size = (int)v; break;
+        case 'z': bad = cli_num("prep", "min-size", optarg, 1, 1e6, 1, &v); a.cfg.min_size = (int)v; break;
+        case 'k': bad = cli_num("prep", "min-mask", optarg, 0, 1, 0, &v); a.cfg.min_mask = v; break;
+        case 'r': bad = cli_num("prep", "bg-radius", optarg, 0.01, 1, 0, &v); a.cfg.bg_radius = v; break;
+        case 'd': bad = cli_num("prep", "dup-threshold", optarg, -1, 64 * PHASH_WORDS, 1, &v); a.dup_threshold = (int)v; break;
+        case 'n': bad = cli_num("prep", "preview-n", optarg, 1, 64, 1, &v); a.preview_n = (int)v; break;
         case 'h': prep_usage(stdout); return 0;
         default: prep_usage(stderr); return HIPID_EXIT_USAGE;
         }

@@ -31,18 +31,6 @@ static void split_usage(FILE *f) {
         "always does. See docs/splits.md for the schemes and the file layout.\n");
 }
 
-static int opt_int(const char *name, const char *s, long lo, long hi, long *out) {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "hipid split: --%s expects an integer in [%ld, %ld], found '%s'\n", name, lo, hi, s);
-        return HIPID_ERR;
-    }
-    *out = v;
-    return HIPID_OK;
-}
-
 static int parse_fractions(const char *s, double *fr) {
     char *end = NULL;
     const char *p = s;
@@ -95,7 +83,7 @@ int cmd_split(int argc, char **argv) {
                 .fractions = {0.6, 0.2, 0.2}};
     const char *data = NULL, *out = NULL;
     int use_groups = 1, c, have_fractions = 0;
-    long v;
+    double v = 0.0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         int bad = 0;
@@ -111,9 +99,9 @@ int cmd_split(int argc, char **argv) {
                 bad = 1;
             } else snprintf(s.scheme, sizeof s.scheme, "%s", optarg);
             break;
-        case 'k': bad = opt_int("k", optarg, 2, 1000, &v); s.k = (int)v; break;
-        case 'r': bad = opt_int("repeats", optarg, 1, 1000, &v); s.repeats = (int)v; break;
-        case 'i': bad = opt_int("inner-k", optarg, 2, 1000, &v); s.inner_k = (int)v; break;
+        case 'k': bad = cli_num("split", "k", optarg, 2, 1000, 1, &v); s.k = (int)v; break;
+        case 'r': bad = cli_num("split", "repeats", optarg, 1, 1000, 1, &v); s.repeats = (int)v; break;
+        case 'i': bad = cli_num("split", "inner-k", optarg, 2, 1000, 1, &v); s.inner_k = (int)v; break;
         case 'f': bad = parse_fractions(optarg, s.fractions); have_fractions = 1; break;
         case 's': {
             char *end = NULL;

@@ -43,20 +43,6 @@ static void synth_list_designs(void) {
     }
 }
 
-/* Parse a number option strictly; integer options must be whole. */
-static int opt_num(const char *name, const char *s, double lo, double hi, int whole, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v >= lo && v <= hi) || (whole && v != (double)(long long)v)) {
-        fprintf(stderr, "hipid synth: --%s expects %s in [%g, %g], found '%s'\n", name,
-                whole ? "an integer" : "a number", lo, hi, s);
-        return HIPID_ERR;
-    }
-    *out = v;
-    return HIPID_OK;
-}
-
 static int opt_seed(const char *s, uint64_t *out) {
     char *end = NULL;
     errno = 0;
@@ -110,11 +96,11 @@ int cmd_synth(int argc, char **argv) {
         switch (c) {
         case 'o': cfg.out_dir = optarg; break;
         case 'f': force = 1; break;
-        case 'n': bad = opt_num("per-class", optarg, 1, 1e7, 1, &v); cfg.per_class = (int)v; break;
-        case 'k': bad = opt_num("classes", optarg, 1, synth_n_designs(), 1, &v); cfg.n_classes = (int)v; break;
-        case 'S': bad = opt_num("size", optarg, 16, 4096, 1, &v); cfg.size = (int)v; break;
-        case 'r': bad = opt_num("imbalance", optarg, 1, 1e6, 0, &v); cfg.imbalance = v; break;
-        case 't': bad = opt_num("threads", optarg, 1, 1024, 1, &v); threads = (int)v; break;
+        case 'n': bad = cli_num("synth", "per-class", optarg, 1, 1e7, 1, &v); cfg.per_class = (int)v; break;
+        case 'k': bad = cli_num("synth", "classes", optarg, 1, synth_n_designs(), 1, &v); cfg.n_classes = (int)v; break;
+        case 'S': bad = cli_num("synth", "size", optarg, 16, 4096, 1, &v); cfg.size = (int)v; break;
+        case 'r': bad = cli_num("synth", "imbalance", optarg, 1, 1e6, 0, &v); cfg.imbalance = v; break;
+        case 't': bad = cli_num("synth", "threads", optarg, 1, 1024, 1, &v); threads = (int)v; break;
         case 's': bad = opt_seed(optarg, &cfg.seed); break;
         case 'l': synth_list_designs(); return 0;
         case 'h': synth_usage(stdout); return 0;

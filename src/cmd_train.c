@@ -45,19 +45,6 @@ static void train_usage(FILE *f) {
         "  %s\n", model_preset_spec("cnn-paper"));
 }
 
-/* Parse a number option strictly; on failure print a one-line error. */
-static int opt_num(const char *name, const char *s, double lo, double hi, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "hipid train: --%s expects a number in [%g, %g], found '%s'\n", name, lo, hi, s);
-        return HIPID_ERR;
-    }
-    *out = v;
-    return HIPID_OK;
-}
-
 int cmd_train(int argc, char **argv) {
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},   {"model", required_argument, 0, 'm'},
@@ -104,18 +91,18 @@ int cmd_train(int argc, char **argv) {
         }
         case 'P': splits_path = optarg; break;
         case 'N': cfg.standardize = 0; break;
-        case 'F': bad = opt_num("fold", optarg, 0, 1e6, &v); fold = (int)v; break;
-        case 'R': bad = opt_num("repeat", optarg, 0, 1e6, &v); repeat = (int)v; break;
-        case 'e': bad = opt_num("epochs", optarg, 1, 1e6, &v); cfg.epochs = (int)v; break;
-        case 'b': bad = opt_num("batch", optarg, 1, 1e6, &v); cfg.batch = (int)v; break;
-        case 't': bad = opt_num("threads", optarg, 1, 1024, &v); cfg.threads = (int)v; break;
-        case 'l': bad = opt_num("lr", optarg, 0, 1e3, &v); cfg.opt.lr = (float)v; break;
-        case 'M': bad = opt_num("momentum", optarg, 0, 1, &v); cfg.opt.momentum = (float)v; break;
-        case 'w': bad = opt_num("weight-decay", optarg, 0, 1e3, &v); cfg.opt.weight_decay = (float)v; break;
-        case 'z': bad = opt_num("step-size", optarg, 1, 1e6, &v); cfg.opt.step_size = (int)v; break;
-        case 'g': bad = opt_num("gamma", optarg, 0, 1e3, &v); cfg.opt.gamma = (float)v; break;
-        case 's': bad = opt_num("seed", optarg, 0, 9.007199254740992e15, &v); cfg.seed = (uint64_t)v; break;
-        case 'v': bad = opt_num("val-fraction", optarg, 0, 0.9, &v); val_fraction = v; break;
+        case 'F': bad = cli_num("train", "fold", optarg, 0, 1e6, 1, &v); fold = (int)v; break;
+        case 'R': bad = cli_num("train", "repeat", optarg, 0, 1e6, 1, &v); repeat = (int)v; break;
+        case 'e': bad = cli_num("train", "epochs", optarg, 1, 1e6, 1, &v); cfg.epochs = (int)v; break;
+        case 'b': bad = cli_num("train", "batch", optarg, 1, 1e6, 1, &v); cfg.batch = (int)v; break;
+        case 't': bad = cli_num("train", "threads", optarg, 1, 1024, 1, &v); cfg.threads = (int)v; break;
+        case 'l': bad = cli_num("train", "lr", optarg, 0, 1e3, 0, &v); cfg.opt.lr = (float)v; break;
+        case 'M': bad = cli_num("train", "momentum", optarg, 0, 1, 0, &v); cfg.opt.momentum = (float)v; break;
+        case 'w': bad = cli_num("train", "weight-decay", optarg, 0, 1e3, 0, &v); cfg.opt.weight_decay = (float)v; break;
+        case 'z': bad = cli_num("train", "step-size", optarg, 1, 1e6, 1, &v); cfg.opt.step_size = (int)v; break;
+        case 'g': bad = cli_num("train", "gamma", optarg, 0, 1e3, 0, &v); cfg.opt.gamma = (float)v; break;
+        case 's': bad = cli_num("train", "seed", optarg, 0, 9.007199254740992e15, 1, &v); cfg.seed = (uint64_t)v; break;
+        case 'v': bad = cli_num("train", "val-fraction", optarg, 0, 0.9, 0, &v); val_fraction = v; break;
         case 'o':
             if ((int)(cfg.opt.kind = optim_parse_kind(optarg)) < 0) {
                 fprintf(stderr, "hipid train: --optimizer expects sgd, adam or adamw, found '%s'\n", optarg);

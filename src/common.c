@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "hipid/common.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,4 +65,18 @@ long peak_rss_kb(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
     return ru.ru_maxrss;
+}
+
+int cli_num(const char *cmd, const char *name, const char *s, double lo, double hi, int whole,
+            double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= lo && v <= hi) || (whole && v != (double)(long long)v)) {
+        fprintf(stderr, "hipid %s: --%s expects %s in [%g, %g], found '%s'\n", cmd, name,
+                whole ? "an integer" : "a number", lo, hi, s);
+        return HIPID_ERR;
+    }
+    *out = v;
+    return HIPID_OK;
 }

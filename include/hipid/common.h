@@ -47,6 +47,12 @@ double now_seconds(void);
 /* Peak resident set size of this process in kilobytes (Linux getrusage). */
 long peak_rss_kb(void);
 
+/* Parse a command-line number strictly (the whole string, finite, within
+ * [lo,hi], a whole number if `whole`); on failure print one line,
+ * "hipid CMD: --NAME expects ... found '...'", and return HIPID_ERR. */
+int cli_num(const char *cmd, const char *name, const char *s, double lo, double hi, int whole,
+            double *out);
+
 /* Split [0,n) into n_parts contiguous ranges; part p gets [*lo,*hi). */
 static inline void split_range(int n, int part, int n_parts, int *lo, int *hi) {
     int base = n / n_parts, rem = n % n_parts;
