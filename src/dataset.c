@@ -129,16 +129,9 @@ error:
 
 int dataset_save(const Dataset *d, const char *path, ErrBuf *e) {
     char tmp[4096];
-    int version = DATASET_FORMAT_VERSION;
-    hid_t file = H5I_INVALID_HID;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return hipid_err(e, "%s: path too long", path);
-    h5_quiet();
-    if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        return hipid_err(e, "%s: cannot create file (does the folder exist and is it writable?)", tmp);
-    if (h5_attr_write_str(file, "format", DATASET_FORMAT) ||
-        h5_attr_write_int(file, "format_version", &version, 1) ||
-        h5_attr_write_int(file, "image_size", &d->size, 1) ||
+    hid_t file = h5_create_versioned(tmp, sizeof tmp, path, DATASET_FORMAT, DATASET_FORMAT_VERSION, e);
+    if (file < 0) return HIPID_ERR;
+    int ok = !(h5_attr_write_int(file, "image_size", &d->size, 1) ||
         h5_attr_write_int(file, "n_classes", &d->n_classes, 1) ||
         h5_attr_write_str(file, "preprocessing", d->preprocessing) ||
         h5_attr_write_str(file, "source", d->source) || write_images(file, d) ||
@@ -149,21 +142,8 @@ int dataset_save(const Dataset *d, const char *path, ErrBuf *e) {
         write_strings(file, "source_sha256", d->source_sha256, d->n) ||
         (d->phash && write_hash(file, "phash", d->phash, d->n, 4, HASH_METHOD, d->dup_threshold)) ||
         (d->dup_groups && write_ints(file, "dup_groups", d->dup_groups, d->n)) ||
-        (d->skipped && write_strings(file, "skipped", d->skipped, d->n_skipped)))
-        goto error;
-    if (H5Fclose(file) < 0) {
-        file = H5I_INVALID_HID;
-        goto error;
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return hipid_err(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-    }
-    return HIPID_OK;
-error:
-    if (file >= 0) H5Fclose(file);
-    remove(tmp);
-    return hipid_err(e, "%s: writing the data set failed (disk full?)", tmp);
+        (d->skipped && write_strings(file, "skipped", d->skipped, d->n_skipped)));
+    return h5_finish_versioned(file, ok, tmp, path, "data set", e);
 }
 
 /* Read a 1-D dataset's length, or -1 if missing / not 1-D. */

@@ -1,6 +1,8 @@
 /* h5util.c: see h5util.h. */
 #include "hipid/h5util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +35,42 @@ hid_t h5_open_versioned(const char *path, const char *format, int version, const
         return H5I_INVALID_HID;
     }
     return file;
+}
+
+hid_t h5_create_versioned(char *tmp, size_t cap, const char *path, const char *format, int version,
+                          ErrBuf *e) {
+    hid_t file = H5I_INVALID_HID;
+    if (snprintf(tmp, cap, "%s.tmp", path) >= (int)cap) {
+        hipid_err(e, "%s: path too long", path);
+        return H5I_INVALID_HID;
+    }
+    h5_quiet();
+    if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
+        hipid_err(e, "%s: cannot create file (does the folder exist and is it writable?)", tmp);
+        return H5I_INVALID_HID;
+    }
+    if (h5_attr_write_str(file, "format", format) || h5_attr_write_int(file, "format_version", &version, 1)) {
+        H5Fclose(file);
+        remove(tmp);
+        hipid_err(e, "%s: cannot write attributes (disk full?)", tmp);
+        return H5I_INVALID_HID;
+    }
+    return file;
+}
+
+int h5_finish_versioned(hid_t file, int ok, const char *tmp, const char *path, const char *what,
+                        ErrBuf *e) {
+    if (H5Fclose(file) < 0) ok = 0;
+    if (!ok) {
+        remove(tmp);
+        return hipid_err(e, "%s: writing the %s failed (disk full?)", tmp, what);
+    }
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        remove(tmp);
+        return hipid_err(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(err));
+    }
+    return HIPID_OK;
 }
 
 int h5_attr_write_str(hid_t obj, const char *name, const char *value) {

@@ -402,51 +402,27 @@ static void tensor_path(char *buf, size_t cap, int layer, const Layer *l, const 
 
 int model_save(const Model *m, const char *path, ErrBuf *e) {
     char tmp[4096], name[96];
-    hid_t file = H5I_INVALID_HID, grp = H5I_INVALID_HID;
-    int in[3] = {m->in.c, m->in.h, m->in.w}, version = MODEL_FORMAT_VERSION;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return hipid_err(e, "%s: path too long", path);
-    h5_quiet();
-    if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
-        hipid_err(e, "%s: cannot create checkpoint file", tmp);
-        goto error;
-    }
-    if (h5_attr_write_str(file, "format", MODEL_FORMAT) || h5_attr_write_int(file, "format_version", &version, 1) ||
-        h5_attr_write_str(file, "spec", m->spec) || h5_attr_write_int(file, "input_shape", in, 3) ||
-        h5_attr_write_int(file, "n_classes", &m->n_classes, 1) ||
-        h5_attr_write_double(file, "input_mean", m->input_mean) ||
-        h5_attr_write_double(file, "input_std", m->input_std))
-        goto write_error;
-    if ((grp = H5Gcreate2(file, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto write_error;
-    for (int i = 0; i < m->n_layers; i++) {
+    int in[3] = {m->in.c, m->in.h, m->in.w};
+    hid_t grp = H5I_INVALID_HID;
+    hid_t file = h5_create_versioned(tmp, sizeof tmp, path, MODEL_FORMAT, MODEL_FORMAT_VERSION, e);
+    if (file < 0) return HIPID_ERR;
+    int ok = !(h5_attr_write_str(file, "spec", m->spec) || h5_attr_write_int(file, "input_shape", in, 3) ||
+               h5_attr_write_int(file, "n_classes", &m->n_classes, 1) ||
+               h5_attr_write_double(file, "input_mean", m->input_mean) ||
+               h5_attr_write_double(file, "input_std", m->input_std) ||
+               (grp = H5Gcreate2(file, "tensors", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0);
+    for (int i = 0; ok && i < m->n_layers; i++) {
         const Layer *l = m->layers[i];
-        for (int t = 0; t < l->n_tensors; t++) {
+        for (int t = 0; ok && t < l->n_tensors; t++) {
             const TensorView *tv = &l->tensors[t];
             hsize_t dims[4];
             for (int d = 0; d < tv->ndim; d++) dims[d] = (hsize_t)tv->dims[d];
             tensor_path(name, sizeof name, i, l, tv);
-            if (h5_write_f32(grp, name, tv->data, tv->ndim, dims)) goto write_error;
+            ok = h5_write_f32(grp, name, tv->data, tv->ndim, dims) == HIPID_OK;
         }
     }
-    H5Gclose(grp);
-    grp = H5I_INVALID_HID;
-    if (H5Fclose(file) < 0) {
-        file = H5I_INVALID_HID;
-        goto write_error;
-    }
-    file = H5I_INVALID_HID;
-    if (rename(tmp, path) != 0) {
-        hipid_err(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        goto error;
-    }
-    return HIPID_OK;
-write_error:
-    hipid_err(e, "%s: writing the checkpoint failed (disk full?)", tmp);
-error:
-    if (grp >= 0) H5Gclose(grp);
-    if (file >= 0) H5Fclose(file);
-    remove(tmp);
-    return HIPID_ERR;
+    if (grp >= 0 && H5Gclose(grp) < 0) ok = 0;
+    return h5_finish_versioned(file, ok, tmp, path, "checkpoint", e);
 }
 
 Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e) {

@@ -654,18 +654,12 @@ error:
 
 int split_save(const Splits *s, const char *path, ErrBuf *e) {
     char tmp[4096];
-    int version = SPLIT_FORMAT_VERSION;
-    hid_t file = H5I_INVALID_HID;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return hipid_err(e, "%s: path too long", path);
-    h5_quiet();
-    if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        return hipid_err(e, "%s: cannot create file (does the folder exist and is it writable?)", tmp);
+    hid_t file = h5_create_versioned(tmp, sizeof tmp, path, SPLIT_FORMAT, SPLIT_FORMAT_VERSION, e);
+    if (file < 0) return HIPID_ERR;
     hsize_t d2[2] = {(hsize_t)s->repeats, (hsize_t)s->n};
     hsize_t d3[3] = {(hsize_t)s->repeats, (hsize_t)s->k, (hsize_t)s->n}, d1 = (hsize_t)s->n;
-    if (h5_attr_write_str(file, "format", SPLIT_FORMAT) ||
-        h5_attr_write_int(file, "format_version", &version, 1) ||
-        h5_attr_write_str(file, "scheme", s->scheme) || h5_attr_write_int(file, "n", &s->n, 1) ||
+    int ok = 1;
+    if (h5_attr_write_str(file, "scheme", s->scheme) || h5_attr_write_int(file, "n", &s->n, 1) ||
         h5_attr_write_int(file, "n_classes", &s->n_classes, 1) ||
         h5_attr_write_int(file, "k", &s->k, 1) || h5_attr_write_int(file, "repeats", &s->repeats, 1) ||
         h5_attr_write_int(file, "inner_k", &s->inner_k, 1) ||
@@ -675,26 +669,14 @@ int split_save(const Splits *s, const char *path, ErrBuf *e) {
         h5_attr_write_str(file, "data_path", s->data_path) ||
         attr_write(file, "data_checksum", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->data_checksum, 1) ||
         h5_attr_write_str(file, "checksum_algorithm", CHECKSUM_ALGORITHM))
-        goto error;
-    if (s->fold_of && dset_write(file, "fold_of", H5T_STD_I32LE, H5T_NATIVE_INT, s->fold_of, 2, d2))
-        goto error;
-    if (s->inner_fold_of &&
+        ok = 0;
+    if (ok && s->fold_of && dset_write(file, "fold_of", H5T_STD_I32LE, H5T_NATIVE_INT, s->fold_of, 2, d2))
+        ok = 0;
+    if (ok && s->inner_fold_of &&
         dset_write(file, "inner_fold_of", H5T_STD_I32LE, H5T_NATIVE_INT, s->inner_fold_of, 3, d3))
-        goto error;
-    if (s->part && dset_write(file, "part", H5T_STD_I8LE, H5T_NATIVE_INT8, s->part, 1, &d1)) goto error;
-    if (H5Fclose(file) < 0) {
-        file = H5I_INVALID_HID;
-        goto error;
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return hipid_err(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-    }
-    return HIPID_OK;
-error:
-    if (file >= 0) H5Fclose(file);
-    remove(tmp);
-    return hipid_err(e, "%s: writing the splits failed (disk full?)", tmp);
+        ok = 0;
+    if (ok && s->part && dset_write(file, "part", H5T_STD_I8LE, H5T_NATIVE_INT8, s->part, 1, &d1)) ok = 0;
+    return h5_finish_versioned(file, ok, tmp, path, "splits", e);
 }
 
 /* Structural checks of loaded splits against the data set's groups. */

@@ -19,6 +19,17 @@ void h5_quiet(void);
 hid_t h5_open_versioned(const char *path, const char *format, int version, const char *kind,
                         const char *hint, ErrBuf *e);
 
+/* Start writing one of hipid's versioned files: creates PATH.tmp (its name is
+ * left in tmp, cap bytes) with the format and format_version attributes.
+ * Returns the file, or H5I_INVALID_HID with a message in e. */
+hid_t h5_create_versioned(char *tmp, size_t cap, const char *path, const char *format, int version,
+                          ErrBuf *e);
+/* Finish it: close file; if ok, rename tmp to path, otherwise (or if closing
+ * fails) remove tmp and report "writing the <what> failed". A crash at any
+ * point leaves no half-written file under path. */
+int h5_finish_versioned(hid_t file, int ok, const char *tmp, const char *path, const char *what,
+                        ErrBuf *e);
+
 int h5_attr_write_str(hid_t obj, const char *name, const char *value);
 int h5_attr_write_int(hid_t obj, const char *name, const int *values, int n);
 int h5_attr_write_double(hid_t obj, const char *name, double value);
