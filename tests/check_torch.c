@@ -260,7 +260,21 @@ int main(int argc, char **argv) {
     report("loss", fabs(loss - ref_loss[0]) / fabs(ref_loss[0]));
     model_zero_grads(m);
     model_backward(m, dz, N);
-    report("grad", compare_params(f, "ref/grad", m, m->grads, path, NULL));
+    /* gradients: within 1e-4 of float32 PyTorch, or (where float32 itself
+     * is that far from exact, as cnn-paper at 128x128: ~1e-3) no further from
+     * the float64 gradients than 10x float32 PyTorch's own distance */
+    {
+        double r32 = compare_params(f, "ref/grad", m, m->grads, path, NULL);
+        double r64 = compare_params(f, "ref/grad64", m, m->grads, path, NULL);
+        float *g32 = xmalloc_f32(m->n_params);
+        read_params(f, "ref/grad", m, g32, path);
+        double cond = compare_params(f, "ref/grad64", m, g32, path, NULL);
+        free(g32);
+        printf("max %-24s rel=%.3e vs float32 torch, %.3e vs float64 (float32 torch vs float64 %.3e)\n",
+               "grad", r32, r64, cond);
+        EXPECT(r32 <= TOL || r64 <= 10.0 * cond, "grad differs from PyTorch: rel %.3e (float64: %.3e, "
+               "float32 torch's own error %.3e)", r32, r64, cond);
+    }
 
     /* running statistics, in layer order: running_mean, running_var */
     double rm = 0, rv = 0;

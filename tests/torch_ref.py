@@ -18,6 +18,7 @@ Writes OUT (HDF5, read by check_torch.c) with:
   init/NNN                                    initial parameters
   masks/<layer index> (steps,N,F)             dropout masks per step
   ref/logits, ref/loss, ref/grad/NNN          one training forward/backward
+  ref/grad64/NNN                              the same gradients in float64
   ref/buffer/NNN                              BN running_mean, running_var after it
   ref/eval_logits                             eval mode after that forward
   sgd/loss (steps), sgd/final/NNN             10 SGD steps (momentum, weight decay)
@@ -164,6 +165,13 @@ def main():
     loss = nn.CrossEntropyLoss()(logits, ys[0])
     loss.backward()
     grads = [p.grad.detach().numpy().copy() for p in model.parameters()]
+    m64 = copy.deepcopy(model).double()
+    m64.load_state_dict({k: v.double() for k, v in init.items()})
+    for idx, _, _ in drops:
+        m64[idx].mask = torch.from_numpy(masks[idx][0].astype(np.float64))
+    m64.train()
+    nn.CrossEntropyLoss()(m64(xs[0].double()), ys[0]).backward()
+    grads64 = [p.grad.detach().numpy().astype(np.float32) for p in m64.parameters()]
     buffers = []
     for mod in model:
         if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -209,6 +217,8 @@ def main():
         f["ref/eval_logits"] = eval_logits
         for k, g in enumerate(grads):
             f["ref/grad/%03d" % k] = g
+        for k, g in enumerate(grads64):
+            f["ref/grad64/%03d" % k] = g
         for k, b in enumerate(buffers):
             f["ref/buffer/%03d" % k] = b
         for name in ref64:
