@@ -9,12 +9,12 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
-} commands[] = {
+} commands[] = { /* in pipeline order */
+    {"synth", cmd_synth, "write a phantom data set of hip X-rays, one folder per stem design"},
     {"prep", cmd_prep, "turn a folder or manifest of X-rays into an HDF5 data set"},
+    {"split", cmd_split, "make cross-validation splits of a data set (splits.h5)"},
     {"train", cmd_train, "train one model on an HDF5 data set"},
     {"eval", cmd_eval, "evaluate a saved model on a data set"},
-    {"split", cmd_split, "make cross-validation splits of a data set (splits.h5)"},
-    {"synth", cmd_synth, "write a phantom data set of hip X-rays, one folder per stem design"},
 };
 
 static void usage(FILE *f) {
