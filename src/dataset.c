@@ -67,19 +67,8 @@ error:
 }
 
 static int write_ints(hid_t file, const char *name, const int32_t *v, int n) {
-    int rc = HIPID_ERR;
     hsize_t dim = (hsize_t)n;
-    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-    if ((space = H5Screate_simple(1, &dim, NULL)) < 0) goto error;
-    if ((dset = H5Dcreate2(file, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                           H5P_DEFAULT)) < 0)
-        goto error;
-    if (n > 0 && H5Dwrite(dset, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) goto error;
-    rc = HIPID_OK;
-error:
-    if (dset >= 0) H5Dclose(dset);
-    if (space >= 0) H5Sclose(space);
-    return rc;
+    return h5_write(file, name, H5T_STD_I32LE, H5T_NATIVE_INT32, v, 1, &dim, 0);
 }
 
 /* A hash dataset [n] (words 1) or [n, words] with its method and threshold. */

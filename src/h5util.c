@@ -89,35 +89,6 @@ error:
     return rc;
 }
 
-int h5_attr_write_int(hid_t obj, const char *name, const int *values, int n) {
-    int rc = HIPID_ERR;
-    hsize_t dim = (hsize_t)n;
-    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-    if ((space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL)) < 0) goto error;
-    if ((attr = H5Acreate2(obj, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto error;
-    if (H5Awrite(attr, H5T_NATIVE_INT, values) < 0) goto error;
-    rc = HIPID_OK;
-error:
-    if (attr >= 0) H5Aclose(attr);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
-int h5_attr_write_double(hid_t obj, const char *name, double value) {
-    int rc = HIPID_ERR;
-    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-    if ((space = H5Screate(H5S_SCALAR)) < 0) goto error;
-    if ((attr = H5Acreate2(obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto error;
-    if (H5Awrite(attr, H5T_NATIVE_DOUBLE, &value) < 0) goto error;
-    rc = HIPID_OK;
-error:
-    if (attr >= 0) H5Aclose(attr);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
 int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
     int rc = HIPID_ERR;
     hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
@@ -157,13 +128,27 @@ error:
     return rc;
 }
 
-int h5_attr_read_double(hid_t obj, const char *name, double *value) {
+int h5_attr_write(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, const void *v, int n) {
+    int rc = HIPID_ERR;
+    hsize_t dim = (hsize_t)n;
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    if ((space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL)) < 0) goto error;
+    if ((attr = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto error;
+    if (H5Awrite(attr, mem_type, v) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+int h5_attr_read(hid_t obj, const char *name, hid_t mem_type, void *v, int n) {
     int rc = HIPID_ERR;
     hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;
     if (H5Aexists(obj, name) <= 0) return HIPID_ERR;
     if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto error;
-    if ((space = H5Aget_space(attr)) < 0 || H5Sget_simple_extent_npoints(space) != 1) goto error;
-    if (H5Aread(attr, H5T_NATIVE_DOUBLE, value) < 0) goto error;
+    if ((space = H5Aget_space(attr)) < 0 || H5Sget_simple_extent_npoints(space) != n) goto error;
+    if (H5Aread(attr, mem_type, v) < 0) goto error;
     rc = HIPID_OK;
 error:
     if (space >= 0) H5Sclose(space);
@@ -171,72 +156,85 @@ error:
     return rc;
 }
 
+int h5_attr_write_int(hid_t obj, const char *name, const int *values, int n) {
+    return h5_attr_write(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, values, n);
+}
+
+int h5_attr_write_double(hid_t obj, const char *name, double value) {
+    return h5_attr_write(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, 1);
+}
+
 int h5_attr_read_int(hid_t obj, const char *name, int *values, int n) {
+    return h5_attr_read(obj, name, H5T_NATIVE_INT, values, n);
+}
+
+int h5_attr_read_double(hid_t obj, const char *name, double *value) {
+    return h5_attr_read(obj, name, H5T_NATIVE_DOUBLE, value, 1);
+}
+
+int h5_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *v, int ndim,
+             const hsize_t *dims, int deflate) {
     int rc = HIPID_ERR;
-    hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    if (H5Aexists(obj, name) <= 0) return HIPID_ERR;
-    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto error;
-    if ((space = H5Aget_space(attr)) < 0) goto error;
-    if (H5Sget_simple_extent_npoints(space) != n) goto error;
-    if (H5Aread(attr, H5T_NATIVE_INT, values) < 0) goto error;
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    hsize_t total = 1;
+    for (int d = 0; d < ndim; d++) total *= dims[d];
+    if ((space = H5Screate_simple(ndim, dims, NULL)) < 0) goto error;
+    if ((dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0) goto error;
+    if (deflate && total > 0 && (H5Pset_chunk(dcpl, ndim, dims) < 0 || H5Pset_deflate(dcpl, 4) < 0))
+        goto error;
+    if ((dset = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) goto error;
+    if (total > 0 && H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) goto error;
     rc = HIPID_OK;
 error:
+    if (dset >= 0) H5Dclose(dset);
+    if (dcpl >= 0) H5Pclose(dcpl);
     if (space >= 0) H5Sclose(space);
-    if (attr >= 0) H5Aclose(attr);
     return rc;
 }
 
 int h5_write_f32(hid_t loc, const char *name, const float *data, int ndim, const hsize_t *dims) {
-    int rc = HIPID_ERR;
-    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-    if ((space = H5Screate_simple(ndim, dims, NULL)) < 0) goto error;
-    if ((dset = H5Dcreate2(loc, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                           H5P_DEFAULT)) < 0)
-        goto error;
-    if (H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) goto error;
-    rc = HIPID_OK;
-error:
-    if (dset >= 0) H5Dclose(dset);
-    if (space >= 0) H5Sclose(space);
-    return rc;
+    return h5_write(loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data, ndim, dims, 0);
 }
 
 static void dims_str(char *buf, size_t cap, int ndim, const hsize_t *dims) {
     size_t len = 0;
-    len += snprintf(buf + len, cap - len, "(");
+    buf[0] = '\0';
     for (int i = 0; i < ndim && len < cap; i++)
         len += snprintf(buf + len, cap - len, "%s%llu", i ? "," : "", (unsigned long long)dims[i]);
-    if (len < cap) snprintf(buf + len, cap - len, ")");
 }
 
-int h5_read_f32(hid_t loc, const char *name, float *data, int ndim, const hsize_t *dims,
-                const char *file, ErrBuf *e) {
+int h5_read(hid_t loc, const char *name, hid_t mem_type, void *v, int ndim, const hsize_t *dims,
+            const char *path, ErrBuf *e) {
     int rc = HIPID_ERR;
     hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    hsize_t got[H5S_MAX_RANK];
-    char want_s[96], got_s[96];
-    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
-        hipid_err(e, "%s: dataset '%s' is missing", file, name);
-        return HIPID_ERR;
-    }
-    if ((dset = H5Dopen2(loc, name, H5P_DEFAULT)) < 0) goto read_error;
-    if ((space = H5Dget_space(dset)) < 0) goto read_error;
-    int got_ndim = H5Sget_simple_extent_dims(space, got, NULL);
-    int same = got_ndim == ndim;
-    for (int i = 0; same && i < ndim; i++) same = got[i] == dims[i];
-    if (!same) {
-        dims_str(want_s, sizeof want_s, ndim, dims);
-        dims_str(got_s, sizeof got_s, got_ndim < 0 ? 0 : got_ndim, got);
-        hipid_err(e, "%s: dataset '%s' has shape %s, expected %s", file, name, got_s, want_s);
+    hsize_t got[H5S_MAX_RANK], total = 1;
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return hipid_err(e, "%s: dataset '%s' is missing", path, name);
+    if ((dset = H5Dopen2(loc, name, H5P_DEFAULT)) < 0 || (space = H5Dget_space(dset)) < 0) {
+        hipid_err(e, "%s: cannot open dataset '%s' (truncated or corrupt?)", path, name);
         goto error;
     }
-    if (H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) goto read_error;
+    int got_ndim = H5Sget_simple_extent_dims(space, got, NULL), same = got_ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = got[d] == dims[d];
+    if (!same) {
+        char want_s[96], got_s[96];
+        dims_str(want_s, sizeof want_s, ndim, dims);
+        dims_str(got_s, sizeof got_s, got_ndim < 0 ? 0 : got_ndim, got);
+        hipid_err(e, "%s: dataset '%s' has shape [%s], expected [%s]", path, name, got_s, want_s);
+        goto error;
+    }
+    for (int d = 0; d < ndim; d++) total *= dims[d];
+    if (total > 0 && H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+        hipid_err(e, "%s: cannot read dataset '%s' (truncated or corrupt?)", path, name);
+        goto error;
+    }
     rc = HIPID_OK;
-    goto error;
-read_error:
-    hipid_err(e, "%s: cannot read dataset '%s' (file truncated or corrupt?)", file, name);
 error:
     if (space >= 0) H5Sclose(space);
     if (dset >= 0) H5Dclose(dset);
     return rc;
+}
+
+int h5_read_f32(hid_t loc, const char *name, float *data, int ndim, const hsize_t *dims,
+                const char *file, ErrBuf *e) {
+    return h5_read(loc, name, H5T_NATIVE_FLOAT, data, ndim, dims, file, e);
 }

@@ -566,92 +566,7 @@ void split_free(Splits *s) {
     s->part = NULL;
 }
 
-static int attr_write(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, const void *v,
-                      int n) {
-    int rc = HIPID_ERR;
-    hsize_t dim = (hsize_t)n;
-    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-    if ((space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL)) < 0) goto error;
-    if ((attr = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto error;
-    if (H5Awrite(attr, mem_type, v) < 0) goto error;
-    rc = HIPID_OK;
-error:
-    if (attr >= 0) H5Aclose(attr);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
-static int attr_read(hid_t obj, const char *name, hid_t mem_type, void *v, int n) {
-    int rc = HIPID_ERR;
-    hid_t attr = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    if (H5Aexists(obj, name) <= 0) return HIPID_ERR;
-    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto error;
-    if ((space = H5Aget_space(attr)) < 0 || H5Sget_simple_extent_npoints(space) != n) goto error;
-    if (H5Aread(attr, mem_type, v) < 0) goto error;
-    rc = HIPID_OK;
-error:
-    if (space >= 0) H5Sclose(space);
-    if (attr >= 0) H5Aclose(attr);
-    return rc;
-}
-
-static int dset_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *v,
-                      int ndim, const hsize_t *dims) {
-    int rc = HIPID_ERR;
-    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-    hsize_t total = 1;
-    for (int d = 0; d < ndim; d++) total *= dims[d];
-    if ((space = H5Screate_simple(ndim, dims, NULL)) < 0) goto error;
-    if ((dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0) goto error;
-    if (total > 0 && (H5Pset_chunk(dcpl, ndim, dims) < 0 || H5Pset_deflate(dcpl, 4) < 0)) goto error;
-    if ((dset = H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) goto error;
-    if (total > 0 && H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) goto error;
-    rc = HIPID_OK;
-error:
-    if (dset >= 0) H5Dclose(dset);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
 /* Read a dataset whose shape must equal dims; messages name file and dataset. */
-static int dset_read(hid_t loc, const char *name, hid_t mem_type, void *v, int ndim,
-                     const hsize_t *dims, const char *path, ErrBuf *e) {
-    int rc = HIPID_ERR;
-    hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    hsize_t got[H5S_MAX_RANK], total = 1;
-    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
-        return hipid_err(e, "%s: dataset '%s' is missing", path, name);
-    if ((dset = H5Dopen2(loc, name, H5P_DEFAULT)) < 0 || (space = H5Dget_space(dset)) < 0) {
-        hipid_err(e, "%s: cannot open dataset '%s' (truncated or corrupt?)", path, name);
-        goto error;
-    }
-    int got_ndim = H5Sget_simple_extent_dims(space, got, NULL), same = got_ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = got[d] == dims[d];
-    if (!same) {
-        char want_s[96], got_s[96];
-        size_t a = 0, b = 0;
-        for (int d = 0; d < ndim; d++)
-            a += snprintf(want_s + a, sizeof want_s - a, "%s%llu", d ? "," : "", (unsigned long long)dims[d]);
-        got_s[0] = '\0';
-        for (int d = 0; d < got_ndim && b < sizeof got_s; d++)
-            b += snprintf(got_s + b, sizeof got_s - b, "%s%llu", d ? "," : "", (unsigned long long)got[d]);
-        hipid_err(e, "%s: dataset '%s' has shape [%s], expected [%s] for this data set and scheme",
-                  path, name, got_s, want_s);
-        goto error;
-    }
-    for (int d = 0; d < ndim; d++) total *= dims[d];
-    if (total > 0 && H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-        hipid_err(e, "%s: cannot read dataset '%s' (truncated or corrupt?)", path, name);
-        goto error;
-    }
-    rc = HIPID_OK;
-error:
-    if (space >= 0) H5Sclose(space);
-    if (dset >= 0) H5Dclose(dset);
-    return rc;
-}
-
 int split_save(const Splits *s, const char *path, ErrBuf *e) {
     char tmp[4096];
     hid_t file = h5_create_versioned(tmp, sizeof tmp, path, SPLIT_FORMAT, SPLIT_FORMAT_VERSION, e);
@@ -664,18 +579,18 @@ int split_save(const Splits *s, const char *path, ErrBuf *e) {
         h5_attr_write_int(file, "k", &s->k, 1) || h5_attr_write_int(file, "repeats", &s->repeats, 1) ||
         h5_attr_write_int(file, "inner_k", &s->inner_k, 1) ||
         h5_attr_write_int(file, "grouped", &s->grouped, 1) ||
-        attr_write(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->seed, 1) ||
-        attr_write(file, "fractions", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s->fractions, 3) ||
+        h5_attr_write(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->seed, 1) ||
+        h5_attr_write(file, "fractions", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s->fractions, 3) ||
         h5_attr_write_str(file, "data_path", s->data_path) ||
-        attr_write(file, "data_checksum", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->data_checksum, 1) ||
+        h5_attr_write(file, "data_checksum", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->data_checksum, 1) ||
         h5_attr_write_str(file, "checksum_algorithm", CHECKSUM_ALGORITHM))
         ok = 0;
-    if (ok && s->fold_of && dset_write(file, "fold_of", H5T_STD_I32LE, H5T_NATIVE_INT, s->fold_of, 2, d2))
+    if (ok && s->fold_of && h5_write(file, "fold_of", H5T_STD_I32LE, H5T_NATIVE_INT, s->fold_of, 2, d2, 1))
         ok = 0;
     if (ok && s->inner_fold_of &&
-        dset_write(file, "inner_fold_of", H5T_STD_I32LE, H5T_NATIVE_INT, s->inner_fold_of, 3, d3))
+        h5_write(file, "inner_fold_of", H5T_STD_I32LE, H5T_NATIVE_INT, s->inner_fold_of, 3, d3, 1))
         ok = 0;
-    if (ok && s->part && dset_write(file, "part", H5T_STD_I8LE, H5T_NATIVE_INT8, s->part, 1, &d1)) ok = 0;
+    if (ok && s->part && h5_write(file, "part", H5T_STD_I8LE, H5T_NATIVE_INT8, s->part, 1, &d1, 1)) ok = 0;
     return h5_finish_versioned(file, ok, tmp, path, "splits", e);
 }
 
@@ -746,9 +661,9 @@ int split_load(Splits *s, const char *path, const int32_t *labels, const int32_t
         h5_attr_read_int(file, "k", &s->k, 1) || h5_attr_read_int(file, "repeats", &s->repeats, 1) ||
         h5_attr_read_int(file, "inner_k", &s->inner_k, 1) ||
         h5_attr_read_int(file, "grouped", &s->grouped, 1) ||
-        attr_read(file, "seed", H5T_NATIVE_UINT64, &s->seed, 1) ||
-        attr_read(file, "fractions", H5T_NATIVE_DOUBLE, s->fractions, 3) ||
-        attr_read(file, "data_checksum", H5T_NATIVE_UINT64, &s->data_checksum, 1)) {
+        h5_attr_read(file, "seed", H5T_NATIVE_UINT64, &s->seed, 1) ||
+        h5_attr_read(file, "fractions", H5T_NATIVE_DOUBLE, s->fractions, 3) ||
+        h5_attr_read(file, "data_checksum", H5T_NATIVE_UINT64, &s->data_checksum, 1)) {
         hipid_err(e, "%s: missing or malformed attribute (scheme, n, n_classes, k, repeats, inner_k, "
                      "grouped, seed, fractions or data_checksum)", path);
         goto error;
@@ -777,7 +692,7 @@ int split_load(Splits *s, const char *path, const int32_t *labels, const int32_t
     if (is_holdout) {
         hsize_t d1 = (hsize_t)n;
         s->part = xmalloc((size_t)(n ? n : 1));
-        if (dset_read(file, "part", H5T_NATIVE_INT8, s->part, 1, &d1, path, e)) goto error;
+        if (h5_read(file, "part", H5T_NATIVE_INT8, s->part, 1, &d1, path, e)) goto error;
     } else {
         if (s->k < 2 || s->repeats < 1 || (is_nested && s->inner_k < 2)) {
             hipid_err(e, "%s: k = %d, repeats = %d, inner_k = %d: expected k >= 2, repeats >= 1%s",
@@ -786,11 +701,11 @@ int split_load(Splits *s, const char *path, const int32_t *labels, const int32_t
         }
         hsize_t d2[2] = {(hsize_t)s->repeats, (hsize_t)n};
         s->fold_of = xmalloc(sizeof(int) * (size_t)s->repeats * (size_t)(n ? n : 1));
-        if (dset_read(file, "fold_of", H5T_NATIVE_INT, s->fold_of, 2, d2, path, e)) goto error;
+        if (h5_read(file, "fold_of", H5T_NATIVE_INT, s->fold_of, 2, d2, path, e)) goto error;
         if (is_nested) {
             hsize_t d3[3] = {(hsize_t)s->repeats, (hsize_t)s->k, (hsize_t)n};
             s->inner_fold_of = xmalloc(sizeof(int) * (size_t)s->repeats * s->k * (size_t)(n ? n : 1));
-            if (dset_read(file, "inner_fold_of", H5T_NATIVE_INT, s->inner_fold_of, 3, d3, path, e))
+            if (h5_read(file, "inner_fold_of", H5T_NATIVE_INT, s->inner_fold_of, 3, d3, path, e))
                 goto error;
         }
     }

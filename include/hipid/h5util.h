@@ -40,6 +40,16 @@ int h5_attr_read_double(hid_t obj, const char *name, double *value);
 /* Read n ints; fails if the attribute holds a different count. */
 int h5_attr_read_int(hid_t obj, const char *name, int *values, int n);
 
+/* Generic forms: an attribute of n values (scalar when n == 1), and a whole
+ * dataset of rank ndim (chunked as one chunk and deflated if `deflate`).
+ * h5_read checks the shape first; its messages name the file and dataset. */
+int h5_attr_write(hid_t obj, const char *name, hid_t file_type, hid_t mem_type, const void *v, int n);
+int h5_attr_read(hid_t obj, const char *name, hid_t mem_type, void *v, int n);
+int h5_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *v, int ndim,
+             const hsize_t *dims, int deflate);
+int h5_read(hid_t loc, const char *name, hid_t mem_type, void *v, int ndim, const hsize_t *dims,
+            const char *path, ErrBuf *e);
+
 /* Write a float32 dataset of rank ndim, dims as given (contiguous). */
 int h5_write_f32(hid_t loc, const char *name, const float *data, int ndim, const hsize_t *dims);
 /* Read a float32 dataset whose shape must equal dims; on a shape mismatch the
