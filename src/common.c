@@ -55,6 +55,12 @@ float *xcalloc_f32(size_t n) {
     return p;
 }
 
+void strv_free(char **s, int n) {
+    if (!s) return;
+    for (int i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
+
 double now_seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);

@@ -23,24 +23,18 @@ void dataset_alloc(Dataset *d, int n, int size, int n_classes) {
     d->source_sha256 = xcalloc(n, sizeof(char *));
 }
 
-static void free_strings(char **s, int n) {
-    if (!s) return;
-    for (int i = 0; i < n; i++) free(s[i]);
-    free(s);
-}
-
 void dataset_free(Dataset *d) {
     if (!d) return;
     free(d->images);
     free(d->labels);
     free(d->groups);
-    free_strings(d->class_names, d->n_classes);
-    free_strings(d->patient_ids, d->n);
-    free_strings(d->source_paths, d->n);
-    free_strings(d->source_sha256, d->n);
+    strv_free(d->class_names, d->n_classes);
+    strv_free(d->patient_ids, d->n);
+    strv_free(d->source_paths, d->n);
+    strv_free(d->source_sha256, d->n);
     free(d->phash);
     free(d->dup_groups);
-    free_strings(d->skipped, d->n_skipped);
+    strv_free(d->skipped, d->n_skipped);
     memset(d, 0, sizeof *d);
 }
 

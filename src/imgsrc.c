@@ -33,18 +33,12 @@ static void list_push(ImageList *l, int *cap, const char *path, const char *rel,
     l->n++;
 }
 
-static void free_strv(char **s, int n) {
-    if (!s) return;
-    for (int i = 0; i < n; i++) free(s[i]);
-    free(s);
-}
-
 void imgsrc_free(ImageList *l) {
     if (!l) return;
-    free_strv(l->class_names, l->n_classes);
-    free_strv(l->paths, l->n);
-    free_strv(l->rel_paths, l->n);
-    free_strv(l->patient_ids, l->n);
+    strv_free(l->class_names, l->n_classes);
+    strv_free(l->paths, l->n);
+    strv_free(l->rel_paths, l->n);
+    strv_free(l->patient_ids, l->n);
     free(l->labels);
     free(l->rows);
     memset(l, 0, sizeof *l);
@@ -105,7 +99,7 @@ static int scan_class(ImageList *l, int *cap, const char *dir, const char *rel, 
         else
             list_push(l, cap, path, relp, label, "", 0);
     }
-    free_strv(files, n_files);
+    strv_free(files, n_files);
     if (rc != HIPID_OK) return rc;
     if (depth >= MAX_DEPTH) return HIPID_OK;
     char **dirs = list_dir(dir, 1, &n_dirs);
@@ -115,7 +109,7 @@ static int scan_class(ImageList *l, int *cap, const char *dir, const char *rel, 
         else
             rc = scan_class(l, cap, path, relp, label, depth + 1, e);
     }
-    free_strv(dirs, n_dirs > 0 ? n_dirs : 0);
+    strv_free(dirs, n_dirs > 0 ? n_dirs : 0);
     return rc;
 }
 
@@ -283,11 +277,11 @@ int imgsrc_read_manifest(ImageList *l, const char *csv, const char *root, ErrBuf
         HIPID_CHECK(hit);
         l->labels[i] = (int32_t)(hit - l->class_names);
     }
-    free_strv(labels, l->n);
+    strv_free(labels, l->n);
     g_free(text);
     return HIPID_OK;
 error:
-    free_strv(labels, l->n);
+    strv_free(labels, l->n);
     imgsrc_free(l);
     g_free(text);
     return HIPID_ERR;

@@ -42,6 +42,9 @@ void *xcalloc(size_t n, size_t size);
 float *xmalloc_f32(size_t n);  /* 64-byte aligned, uninitialised */
 float *xcalloc_f32(size_t n);  /* 64-byte aligned, zeroed */
 
+/* Free an array of n malloc'd strings and the array; NULL is a no-op. */
+void strv_free(char **s, int n);
+
 double now_seconds(void);
 
 /* Peak resident set size of this process in kilobytes (Linux getrusage). */
