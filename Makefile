@@ -4,7 +4,7 @@
 #   ARCH=...    code generation flags (default -march=native; set ARCH= for a
 #               portable binary when login and compute nodes differ)
 CC       := mpicc
-PKGS     := openblas hdf5 vips
+PKGS     := openblas hdf5 vips inih gsl
 ARCH     ?= -march=native
 SANITIZE ?= 0
 WERROR   ?= 0

@@ -9,6 +9,8 @@ packages=(
     libhdf5-dev hdf5-tools                   # data sets, checkpoints, results
     libopenblas-dev                          # sgemm
     libvips-dev                              # image decoding and preprocessing
+    libinih-dev                              # job files (INI)
+    libgsl-dev gnuplot-nox                   # statistics and plots of reports
     time                                     # peak memory in benchmarks
     python3-numpy python3-torch python3-scipy python3-sklearn python3-h5py python3-skimage
 )
