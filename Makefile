@@ -24,7 +24,8 @@ ifeq ($(WERROR),1)
   CFLAGS += -Werror
 endif
 LDFLAGS := $(filter -fsanitize% -fopenmp,$(OPT) -fopenmp)
-LDLIBS  := $(shell pkg-config --libs $(PKGS)) -lm
+# GSL's own CBLAS is left out: OpenBLAS provides those symbols, once
+LDLIBS  := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS))) -lm
 
 SRC      := $(wildcard src/*.c)
 LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRC)))
