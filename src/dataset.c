@@ -38,28 +38,6 @@ void dataset_free(Dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
-static int write_strings(hid_t file, const char *name, char *const *s, int n) {
-    int rc = HIPID_ERR;
-    hsize_t dim = (hsize_t)n;
-    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-    const char **tmp = xcalloc(n, sizeof *tmp);
-    for (int i = 0; i < n; i++) tmp[i] = s && s[i] ? s[i] : "";
-    if ((type = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
-        H5Tset_cset(type, H5T_CSET_UTF8) < 0)
-        goto error;
-    if ((space = H5Screate_simple(1, &dim, NULL)) < 0) goto error;
-    if ((dset = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto error;
-    if (n > 0 && H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0) goto error;
-    rc = HIPID_OK;
-error:
-    if (dset >= 0) H5Dclose(dset);
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    free(tmp);
-    return rc;
-}
-
 static int write_ints(hid_t file, const char *name, const int32_t *v, int n) {
     hsize_t dim = (hsize_t)n;
     return h5_write(file, name, H5T_STD_I32LE, H5T_NATIVE_INT32, v, 1, &dim, 0);
@@ -119,13 +97,13 @@ int dataset_save(const Dataset *d, const char *path, ErrBuf *e) {
         h5_attr_write_str(file, "preprocessing", d->preprocessing) ||
         h5_attr_write_str(file, "source", d->source) || write_images(file, d) ||
         write_ints(file, "labels", d->labels, d->n) || write_ints(file, "groups", d->groups, d->n) ||
-        write_strings(file, "class_names", d->class_names, d->n_classes) ||
-        write_strings(file, "patient_ids", d->patient_ids, d->n) ||
-        write_strings(file, "source_paths", d->source_paths, d->n) ||
-        write_strings(file, "source_sha256", d->source_sha256, d->n) ||
+        h5_write_strings(file, "class_names", d->class_names, d->n_classes) ||
+        h5_write_strings(file, "patient_ids", d->patient_ids, d->n) ||
+        h5_write_strings(file, "source_paths", d->source_paths, d->n) ||
+        h5_write_strings(file, "source_sha256", d->source_sha256, d->n) ||
         (d->phash && write_hash(file, "phash", d->phash, d->n, 4, HASH_METHOD, d->dup_threshold)) ||
         (d->dup_groups && write_ints(file, "dup_groups", d->dup_groups, d->n)) ||
-        (d->skipped && write_strings(file, "skipped", d->skipped, d->n_skipped)));
+        (d->skipped && h5_write_strings(file, "skipped", d->skipped, d->n_skipped)));
     return h5_finish_versioned(file, ok, tmp, path, "data set", e);
 }
 
@@ -205,7 +183,7 @@ static int read_strings(hid_t file, const char *name, char **out, int n, const c
     char **tmp = xcalloc(n, sizeof *tmp);
     if ((dset = H5Dopen2(file, name, H5P_DEFAULT)) < 0) goto error;
     /* memory type in the file's character set (UTF-8 as written by
-     * write_strings and h5py): HDF5 cannot convert between sets */
+     * h5_write_strings and h5py): HDF5 cannot convert between sets */
     if ((ftype = H5Dget_type(dset)) < 0 || H5Tget_class(ftype) != H5T_STRING ||
         H5Tis_variable_str(ftype) <= 0)
         goto error;

@@ -238,3 +238,25 @@ int h5_read_f32(hid_t loc, const char *name, float *data, int ndim, const hsize_
                 const char *file, ErrBuf *e) {
     return h5_read(loc, name, H5T_NATIVE_FLOAT, data, ndim, dims, file, e);
 }
+
+int h5_write_strings(hid_t file, const char *name, char *const *s, int n) {
+    int rc = HIPID_ERR;
+    hsize_t dim = (hsize_t)n;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    const char **tmp = xcalloc(n, sizeof *tmp);
+    for (int i = 0; i < n; i++) tmp[i] = s && s[i] ? s[i] : "";
+    if ((type = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
+        H5Tset_cset(type, H5T_CSET_UTF8) < 0)
+        goto error;
+    if ((space = H5Screate_simple(1, &dim, NULL)) < 0) goto error;
+    if ((dset = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        goto error;
+    if (n > 0 && H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0) goto error;
+    rc = HIPID_OK;
+error:
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    free(tmp);
+    return rc;
+}

@@ -109,9 +109,16 @@ static void drop_fwd(Layer *l, Model *m, const float *in, float *out, int N, int
         return;
     }
     if (!m->fixed_dropout) {
-        Rng r = rng_stream(m->seed, 0xD50u, (uint64_t)d->index, m->step);
+        /* one stream per (layer, step, position in the global batch): a sample's
+         * mask does not depend on how the batch is cut into micro-batches */
+        long per = shape_size(l->in);
         float keep = 1.0f / (1.0f - d->p);
-        for (long i = 0; i < n; i++) d->mask[i] = rng_uniform(&r) < d->p ? 0.0f : keep;
+        for (int s = 0; s < N; s++) {
+            Rng r = rng_stream(m->seed, 0xD500u + (uint64_t)d->index, m->step,
+                               (uint64_t)(m->sample_base + s));
+            float *mk = d->mask + (long)s * per;
+            for (long i = 0; i < per; i++) mk[i] = rng_uniform(&r) < d->p ? 0.0f : keep;
+        }
     }
     dropout_apply(out, in, d->mask, n);
 }

@@ -425,11 +425,91 @@ int model_save(const Model *m, const char *path, ErrBuf *e) {
     return h5_finish_versioned(file, ok, tmp, path, "checkpoint", e);
 }
 
+/* Trial files (sweep.c) keep weights one group per layer, "NN.<layer>/<tensor>". */
+static void layer_group(char *buf, size_t cap, int layer, const Layer *l) {
+    snprintf(buf, cap, "%02d.%s", layer, l->ops->name);
+}
+
+int model_write_h5(const Model *m, hid_t loc) {
+    char name[64];
+    int in[3] = {m->in.c, m->in.h, m->in.w};
+    if (h5_attr_write_str(loc, "spec", m->spec) || h5_attr_write_int(loc, "input_shape", in, 3) ||
+        h5_attr_write_int(loc, "n_classes", &m->n_classes, 1) ||
+        h5_attr_write_double(loc, "input_mean", m->input_mean) ||
+        h5_attr_write_double(loc, "input_std", m->input_std))
+        return HIPID_ERR;
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *l = m->layers[i];
+        if (l->n_tensors == 0) continue;
+        layer_group(name, sizeof name, i, l);
+        hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) return HIPID_ERR;
+        int bad = 0;
+        for (int t = 0; !bad && t < l->n_tensors; t++) {
+            const TensorView *tv = &l->tensors[t];
+            hsize_t dims[4];
+            for (int d = 0; d < tv->ndim; d++) dims[d] = (hsize_t)tv->dims[d];
+            bad = h5_write_f32(g, tv->name, tv->data, tv->ndim, dims) != HIPID_OK;
+        }
+        if (H5Gclose(g) < 0 || bad) return HIPID_ERR;
+    }
+    return HIPID_OK;
+}
+
+Model *model_read_h5(hid_t loc, const char *path, int max_batch, int n_threads, ErrBuf *e) {
+    char spec[1024] = "", name[64];
+    int in[3], n_classes = 0;
+    double mean = 0.0, std = 1.0;
+    if (h5_attr_read_str(loc, "spec", spec, sizeof spec) || h5_attr_read_int(loc, "input_shape", in, 3) ||
+        h5_attr_read_int(loc, "n_classes", &n_classes, 1) || h5_attr_read_double(loc, "input_mean", &mean) ||
+        h5_attr_read_double(loc, "input_std", &std) || !(std > 0.0)) {
+        hipid_err(e, "%s: weights lack the spec, input_shape, n_classes, input_mean or input_std attribute", path);
+        return NULL;
+    }
+    Model *m = model_create(spec, (Shape){in[0], in[1], in[2]}, n_classes, max_batch, n_threads, 0, e);
+    if (!m) return NULL;
+    m->input_mean = (float)mean;
+    m->input_std = (float)std;
+    for (int i = 0; i < m->n_layers; i++) {
+        Layer *l = m->layers[i];
+        if (l->n_tensors == 0) continue;
+        layer_group(name, sizeof name, i, l);
+        hid_t g = H5Gopen2(loc, name, H5P_DEFAULT);
+        if (g < 0) {
+            hipid_err(e, "%s: weights group %s is missing", path, name);
+            model_free(m);
+            return NULL;
+        }
+        int bad = 0;
+        for (int t = 0; !bad && t < l->n_tensors; t++) {
+            TensorView *tv = &l->tensors[t];
+            hsize_t dims[4];
+            for (int d = 0; d < tv->ndim; d++) dims[d] = (hsize_t)tv->dims[d];
+            bad = h5_read_f32(g, tv->name, tv->data, tv->ndim, dims, path, e) != HIPID_OK;
+        }
+        H5Gclose(g);
+        if (bad) {
+            model_free(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
 Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e) {
     char spec[1024] = "", name[96];
     int in[3], n_classes = 0;
     Model *m = NULL;
     hid_t file = H5I_INVALID_HID, grp = H5I_INVALID_HID;
+    char fmt[64] = "";
+    h5_quiet();
+    if (H5Fis_hdf5(path) > 0 && (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
+        int is_trial = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK &&
+                       strcmp(fmt, "hipid-trial") == 0;
+        H5Fclose(file);
+        file = H5I_INVALID_HID;
+        if (is_trial) return model_load_trial(path, "best", max_batch, n_threads, e);
+    }
     if ((file = h5_open_versioned(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, "checkpoint",
                                   "retrain or use the hipid that wrote it", e)) < 0)
         return NULL;
@@ -470,4 +550,18 @@ error:
     if (grp >= 0) H5Gclose(grp);
     if (file >= 0) H5Fclose(file);
     return NULL;
+}
+
+Model *model_load_trial(const char *path, const char *which, int max_batch, int n_threads, ErrBuf *e) {
+    char grp_name[64];
+    snprintf(grp_name, sizeof grp_name, "weights/%s", which);
+    hid_t file = h5_open_versioned(path, "hipid-trial", 1, "trial file", "rerun the sweep that wrote it", e);
+    if (file < 0) return NULL;
+    Model *m = NULL;
+    hid_t g = H5Gopen2(file, grp_name, H5P_DEFAULT);
+    if (g < 0) hipid_err(e, "%s: no %s weights (a failed trial?)", path, which);
+    else m = model_read_h5(g, path, max_batch, n_threads, e);
+    if (g >= 0) H5Gclose(g);
+    H5Fclose(file);
+    return m;
 }

@@ -50,6 +50,10 @@ int h5_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const
 int h5_read(hid_t loc, const char *name, hid_t mem_type, void *v, int ndim, const hsize_t *dims,
             const char *path, ErrBuf *e);
 
+/* A 1-D dataset of n variable-length UTF-8 strings (NULL entries, or s NULL,
+ * are written as ""). */
+int h5_write_strings(hid_t loc, const char *name, char *const *s, int n);
+
 /* Write a float32 dataset of rank ndim, dims as given (contiguous). */
 int h5_write_f32(hid_t loc, const char *name, const float *data, int ndim, const hsize_t *dims);
 /* Read a float32 dataset whose shape must equal dims; on a shape mismatch the

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hdf5.h>
+
 #include "hipid/common.h"
 
 typedef struct {
@@ -81,7 +83,8 @@ struct Model {
     float input_mean;     /* inputs are standardised (v - mean) / std before */
     float input_std;      /* model_forward; train sets them, checkpoints keep them */
     uint64_t seed;        /* dropout stream seed */
-    uint64_t step;        /* number of training forwards so far */
+    uint64_t step;        /* optimiser steps so far: keys dropout masks with sample_base */
+    long sample_base;     /* position of this forward's first sample in its global batch */
     int fixed_dropout;    /* tests: keep dropout masks set by hand */
 };
 
@@ -114,6 +117,15 @@ float *model_dropout_mask(Model *m, int i);
  * Written to PATH.tmp then renamed. */
 int model_save(const Model *m, const char *path, ErrBuf *e);
 Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e);
+
+/* Weights inside another file (sweep trial files): attributes spec,
+ * input_shape, n_classes, input_mean, input_std on loc, and one group per
+ * layer with parameters, "NN.<layer>/<tensor>" (e.g. "00.conv/weight"). */
+int model_write_h5(const Model *m, hid_t loc);
+Model *model_read_h5(hid_t loc, const char *path, int max_batch, int n_threads, ErrBuf *e);
+/* The "best" or "last" weights of a sweep's trial file. model_load also
+ * accepts a trial file (its best weights). */
+Model *model_load_trial(const char *path, const char *which, int max_batch, int n_threads, ErrBuf *e);
 
 /* Multiply-adds of one forward pass of one image (for GFLOP/s reports). */
 double model_forward_flops(const Model *m);
