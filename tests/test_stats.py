@@ -436,6 +436,21 @@ def test_delong():
     check(not np.isnan(r2["auc_a"][0]) and np.isnan(r2["var_a"][0]) and np.isnan(r2["p"][0]), "one positive: AUC, no test")
 
 
+def test_empty_and_tiny():
+    """Sizes 0 and 1: NaN results, no crash (the sanitizer run covers memory)."""
+    r = run([("metrics", [0, 3]), ("roc", [0, 1]), ("ttest", [1, 0.95, 0.5, 0.4]),
+             ("corrected", [1, 0.1, 0.95, 0.02]), ("delong", [0, 1, 0.95]),
+             ("delong", [3, 1, 0.95, 1, 1, 1, 0.1, 0.2, 0.3, 0.3, 0.2, 0.1]), ("mcnemar", [0])])
+    m, roc, tt, nb, d0, d1, mc = r
+    for k in ("accuracy", "balanced", "f1", "auc", "logloss"):
+        check(np.isnan(m[k][0]), "metrics n=0: %s must be NaN" % k)
+    check(len(roc["fpr"]) == 1 and np.isnan(roc["fpr"][0]) and np.isnan(roc["tpr"][0]), "roc n=0: one NaN point")
+    for k in ("t", "p", "lo", "hi"):
+        check(np.isnan(tt[k][0]) and np.isnan(nb[k][0]), "a single difference: %s must be NaN" % k)
+    check(np.isnan(d0["auc_a"][0]) and np.isnan(d1["auc_a"][0]) and np.isnan(d1["p"][0]), "DeLong without negatives")
+    check(mc["p"][0] == 1 and mc["exact"][0] == 1, "McNemar without discordant pairs: exact, p = 1")
+
+
 # pROC's aSAH data set (Turck et al. 2010, Intensive Care Med 36:107-115; 113
 # patients, positive = outcome "Poor"), as shipped with the R package pROC.
 ASAH_POOR = [
@@ -498,6 +513,7 @@ if __name__ == "__main__":
     test_mcnemar()
     test_delong()
     test_delong_proc_asah()
+    test_empty_and_tiny()
     for name in sorted(worst):
         print("max %-52s %.3g" % (name, worst[name]))
     print("summary: test_stats all checks passed")
