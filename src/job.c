@@ -175,6 +175,10 @@ static void open_section(Parser *p, char *name) {
     }
     if (strncmp(name, "family", 6) == 0 && (name[6] == '\0' || isspace((unsigned char)name[6]))) {
         char *fname = trim(name + 6);
+        if (!*fname) {
+            parse_fail(p, "%s:%d: [family]: expected a family name, [family NAME], found none", p->path, p->line);
+            return;
+        }
         if (!name_ok(fname, "_-") || strlen(fname) >= sizeof p->fam[0].name) {
             parse_fail(p, "%s:%d: [family %s]: expected a family name of 1 to %zu characters "
                           "from A-Z a-z 0-9 _ -, found '%s'",
@@ -726,10 +730,10 @@ static int parse_axis(Axis *ax, const Parser *p, const Section *sec, int key, in
         if (parse_double(open + 1, &a) || parse_double(comma + 1, &b))
             return key_err(p, sec, S_FAMILY, key, e, "expected numbers a, b in %s(a, b), found '%s'",
                            dist == DIST_UNIFORM ? "uniform" : "loguniform", text);
-        if (!(a < b) || !real_allowed(k, a) || !real_allowed(k, b))
-            return key_err(p, sec, S_FAMILY, key, e, "expected a < b, both %s, found '%s'", k->expect, text);
         if (dist == DIST_LOGUNIFORM && !(a > 0))
             return key_err(p, sec, S_FAMILY, key, e, "expected loguniform(a, b) with a > 0, found '%s'", text);
+        if (!(a < b) || !real_allowed(k, a) || !real_allowed(k, b))
+            return key_err(p, sec, S_FAMILY, key, e, "expected a < b, both %s, found '%s'", k->expect, text);
         if (!random)
             return pair_err(p, p->fixed[S_SEARCH].at[K_MODE], "mode", ax->line, kname, e,
                             "expected a list of values in grid mode (ranges need [search] mode = random), "
