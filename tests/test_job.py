@@ -327,10 +327,20 @@ def test_random():
     print(f"info random: {samples} draws within bounds, loguniform spread in log space")
 
 
+def test_docs_example():
+    """docs/jobs.md's annotated example parses and has the trial count it states."""
+    text = open(os.path.join(ROOT, "docs", "jobs.md")).read()
+    example = text.split("```ini\n", 1)[1].split("```", 1)[0]
+    rows = run(write("docs-example.ini", example))
+    check(len(rows) == 120, f"docs example: {len(rows)} trials, the text says 120")
+    check("(8 + 4) x 5 folds x 2 seeds = 120 trials" in text, "docs example: the stated count changed")
+
+
 def main():
     if not os.path.exists(CHECK):
         print("missing", CHECK)
         return 1
+    test_docs_example()
     test_grid()
     test_nested()
     test_random()
