@@ -455,7 +455,7 @@ static int load_job_section(Job *job, const Parser *p, ErrBuf *e) {
             return key_err(p, sec, S_JOB, K_NAME, e, "expected a name of 1 to %zu characters from "
                            "A-Z a-z 0-9 _ . - (set [job] name), found '%s' from the file name",
                            sizeof job->name - 1, name);
-        snprintf(job->name, sizeof job->name, "%s", name);
+        memcpy(job->name, name, strlen(name) + 1); /* fits: checked above */
     }
     v = raw(sec, K_SEEDS);
     if (!v) {
@@ -686,7 +686,7 @@ static int parse_hp_value(double *x, AugConfig *aug, int key, const char *tok, c
     case V_AUG: {
         ErrBuf ae = {{0}};
         if (augment_parse(aug, tok, &ae)) {
-            snprintf(why, cap, " (%s)", ae.msg);
+            snprintf(why, cap, " (%.*s)", (int)(cap > 4 ? cap - 4 : 0), ae.msg);
             return -1;
         }
         *x = 0;
