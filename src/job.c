@@ -1099,6 +1099,13 @@ void job_trial_label(char *buf, size_t cap, const Job *job, const Trial *t) {
              t->outer, inner, (unsigned long long)t->seed);
 }
 
+/* by hash, then id: equal hashes end up next to each other, lower id first */
+static int trial_cmp_hash(const void *pa, const void *pb) {
+    const Trial *a = pa, *b = pb;
+    if (a->hash != b->hash) return a->hash < b->hash ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
 int job_expand(Trial **trials, int *n_trials, const Job *job, uint64_t data_checksum, ErrBuf *e) {
     *trials = NULL;
     *n_trials = 0;
@@ -1126,6 +1133,23 @@ int job_expand(Trial **trials, int *n_trials, const Job *job, uint64_t data_chec
                         }
     free(key);
     HIPID_CHECK(n == total);
+    /* a hash names a trial: two families with the same configuration would
+     * run (and store) the same trial twice */
+    Trial *sorted = xmalloc(sizeof(Trial) * (size_t)(n ? n : 1));
+    memcpy(sorted, out, sizeof(Trial) * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof(Trial), trial_cmp_hash);
+    for (int i = 1; i < n; i++) {
+        if (sorted[i].hash != sorted[i - 1].hash) continue;
+        const Trial *a = &sorted[i - 1], *b = &sorted[i];
+        int rc = hipid_err(e, "%s: [family %s]: expected configurations distinct from every other family's, "
+                              "found configuration %d equal to [family %s] configuration %d",
+                           job->path, job->families[b->family].name, b->config, job->families[a->family].name,
+                           a->config);
+        free(sorted);
+        free(out);
+        return rc;
+    }
+    free(sorted);
     *trials = out;
     *n_trials = n;
     return HIPID_OK;

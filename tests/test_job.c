@@ -8,6 +8,7 @@
  * - trial order (nested: inner folds, then the outer trial) and labels;
  * - hashes: the same job twice gives the same hashes, [run] keys and the job
  *   name leave them alone, lr and the data checksum change them;
+ * - two families with the same configuration fail to expand;
  * - random search is reproducible and stays within its ranges.
  * Job files are written to $TEST_TMP (else /tmp). */
 #include <math.h>
@@ -409,6 +410,23 @@ static void test_trials(void) {
     job_free(&j);
 }
 
+static void test_duplicate_families(void) {
+    ErrBuf e = {{0}};
+    Job j;
+    Trial *t = NULL;
+    int n = 0;
+    int rc = load(&j, "dup.ini", "[data]\npath = d\n[family a]\nmodel = dnn-paper\nlr = 0.1, 0.01\n"
+                                 "[family b]\nmodel = dnn-paper\nlr = 0.01\nranks_per_trial = 1\n", &e);
+    EXPECT(rc == HIPID_OK, "dup: %s", e.msg);
+    if (rc) return;
+    EXPECT(job_expand(&t, &n, &j, 0, &e) == HIPID_ERR && t == NULL && n == 0,
+           "two families with the same configuration expanded");
+    EXPECT(strstr(e.msg, ": [family b]: expected configurations distinct") &&
+               strstr(e.msg, "configuration 0 equal to [family a] configuration 1"), "dup: '%s'", e.msg);
+    free(t);
+    job_free(&j);
+}
+
 /* ---- hashes ---- */
 
 static const char *HASH_JOB =
@@ -546,6 +564,7 @@ int main(void) {
     test_errors();
     test_trials();
     test_hashes();
+    test_duplicate_families();
     test_random();
     return tu_exit_status();
 }
