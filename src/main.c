@@ -15,6 +15,7 @@ static const struct {
     {"split", cmd_split, "make cross-validation splits of a data set (splits.h5)"},
     {"train", cmd_train, "train one model on an HDF5 data set"},
     {"eval", cmd_eval, "evaluate a saved model on a data set"},
+    {"sweep", cmd_sweep, "run a job file's cross-validated sweep over MPI ranks"},
 };
 
 static void usage(FILE *f) {

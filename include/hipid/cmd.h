@@ -9,5 +9,6 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_split(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

@@ -1,0 +1,254 @@
+"""hipid sweep under MPI: determinism across group sizes, kill -9 and resume,
+SIGUSR1 and resume, truncated trial files, failed trials and retries, the
+dynamic schedule's busy time, and job errors that every rank agrees on.
+
+Trial files are compared with h5py, bit for bit: every dataset and every
+attribute except the wall-clock ones (seconds, history/seconds) and the
+group size (ranks). Runs with /usr/bin/python3; needs mpirun (Open MPI)."""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+HIPID = os.path.abspath(os.environ.get("HIPID", "bin/hipid"))
+TMP = os.environ.get("TEST_TMP", "/tmp")
+ROOT = os.path.join(TMP, "sweep")
+os.makedirs(ROOT, exist_ok=True)
+DATA = os.path.join(ROOT, "data.h5")
+WALL = {"seconds", "ranks", "threads", "job"}  # attributes that may differ between equal runs
+failures = []
+
+
+def check(cond, msg):
+    print(("  ok " if cond else "FAIL ") + msg)
+    if not cond:
+        failures.append(msg)
+
+
+def job(name, families, cv="scheme = kfold\nk = 3\nval_fraction = 0.2", run="", extra=""):
+    path = os.path.join(ROOT, name + ".ini")
+    out = os.path.join(ROOT, name)
+    with open(path, "w") as f:
+        f.write(f"[job]\nname = {name}\nseeds = 1\n{extra}\n"
+                f"[data]\npath = {DATA}\nsynth = classes=3,per_class=24,size=32,seed=3\n"
+                f"[cv]\n{cv}\n{families}\n[run]\noutput = {out}\n{run}\n")
+    return path, out
+
+
+def mpirun(np_, args, timeout=600, **kw):
+    cmd = ["mpirun", "--oversubscribe", "-np", str(np_), HIPID, "sweep"] + args
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def read_all(path):
+    """Every dataset and attribute of an HDF5 file, as bytes-comparable arrays."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        for k, v in f.attrs.items():
+            if k not in WALL:
+                out["@" + k] = np.asarray(v)
+
+        def visit(name, obj):
+            for k, v in obj.attrs.items():
+                out[name + "@" + k] = np.asarray(v)
+            if isinstance(obj, h5py.Dataset) and name != "history/seconds":
+                out[name] = obj[()]
+        f.visititems(visit)
+    return out
+
+
+def same(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind == "f":  # bit for bit, NaN included
+        return a.tobytes() == b.tobytes()
+    return np.array_equal(a, b)
+
+
+def compare_dirs(ref, other, what):
+    files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ref, "trials", "*.h5")))
+    got = sorted(os.path.basename(p) for p in glob.glob(os.path.join(other, "trials", "*.h5")))
+    check(files == got and len(files) > 0, f"{what}: the same {len(files)} trial files ({len(got)} found)")
+    worst = []
+    for name in files:
+        if name not in got:
+            continue
+        a, b = read_all(os.path.join(ref, "trials", name)), read_all(os.path.join(other, "trials", name))
+        diff = [k for k in a if k not in b or not same(a[k], b[k])] + [k for k in b if k not in a]
+        if diff:
+            worst.append(f"{name}: {diff[:4]}")
+    check(not worst, f"{what}: every dataset and attribute bit-identical" + ("" if not worst else f" ({worst[:2]})"))
+
+
+FAMILIES = """
+[family cnn]
+model = c8,r,c8,r,bn,mp2,fl,fc16,r,do0.3
+optimizer = adam
+lr = 0.003
+batch = 8
+micro_batch = 2
+epochs = 4
+augment = default
+[family dnn]
+model = fl,fc32,r,do0.5
+optimizer = sgd
+lr = 0.05
+batch = 8
+micro_batch = 2
+epochs = 4
+balance = loss
+"""
+
+# ---- determinism: ranks_per_trial 1, 2 and 4 --------------------------------
+outs = {}
+for r in (1, 2, 4):
+    path, out = job(f"det{r}", FAMILIES, run=f"ranks_per_trial = {r}")
+    p = mpirun(r, ["--quiet", path])
+    check(p.returncode == 0, f"determinism: sweep with ranks_per_trial {r} on {r} rank(s) exits 0"
+          + ("" if p.returncode == 0 else f": {p.stderr[-800:]}"))
+    outs[r] = out
+compare_dirs(outs[1], outs[2], "ranks_per_trial 1 vs 2")
+compare_dirs(outs[1], outs[4], "ranks_per_trial 1 vs 4")
+with h5py.File(glob.glob(os.path.join(outs[4], "trials", "cnn-*.h5"))[0]) as f:
+    check(int(f.attrs["ranks"]) == 4, "ranks_per_trial 4: the trial was trained by 4 ranks")
+# the comparison can fail: another micro-batch size changes the weights
+path, out = job("det_mb4", FAMILIES.replace("micro_batch = 2", "micro_batch = 4"), run="ranks_per_trial = 2")
+mpirun(2, ["--quiet", path])
+a = read_all(glob.glob(os.path.join(outs[1], "trials", "cnn-*.h5"))[0])
+b = read_all(glob.glob(os.path.join(out, "trials", "cnn-*.h5"))[0])
+check(not same(a["weights/last/00.conv/weight"], b["weights/last/00.conv/weight"]),
+      "negative control: micro_batch 4 instead of 2 gives different weights")
+
+# ---- trial file contents ------------------------------------------------------
+tf = sorted(glob.glob(os.path.join(outs[2], "trials", "cnn-*.h5")))[0]
+with h5py.File(tf) as f, h5py.File(DATA) as d:
+    tr, va, te = (set(f["indices/" + k][()].tolist()) for k in ("train", "val", "test"))
+    check(not (tr & va) and not (tr & te) and not (va & te), "trial file: train, val and test are disjoint")
+    groups = d["groups"][()]
+    gs = [set(groups[list(s)].tolist()) for s in (tr, va, te)]
+    check(not (gs[0] & gs[1]) and not (gs[0] & gs[2]) and not (gs[1] & gs[2]),
+          "trial file: no leakage group straddles train/val/test")
+    p = f["predictions/test_prob"][()]
+    check(np.allclose(p.sum(1), 1, atol=1e-5) and list(f["predictions/test_index"][()]) == list(f["indices/test"][()]),
+          "trial file: test probabilities per test image, rows sum to 1")
+    acc = float(np.mean(p.argmax(1) == d["labels"][()][f["predictions/test_index"][()]]))
+    check(abs(acc - f.attrs["test_acc"]) < 1e-6, f"trial file: stored test_acc {f.attrs['test_acc']:.4f} = accuracy of stored probabilities {acc:.4f}")
+    conf = f["metrics/confusion"][()]
+    check(conf.sum() == len(te) and np.trace(conf) == round(acc * len(te)), "trial file: confusion matrix matches")
+    check(len(f["history/train_loss"]) == 4 and "weights/best/00.conv/weight" in f and "weights/last/00.conv/weight" in f,
+          "trial file: history of 4 epochs, best and last weights one dataset per tensor")
+# the model rebuilds from the trial file alone
+e = subprocess.run([HIPID, "eval", "--checkpoint", tf, "--data", DATA], capture_output=True, text=True)
+check(e.returncode == 0 and "accuracy" in e.stdout, "hipid eval rebuilds the model from a trial file")
+
+# ---- kill -9 mid-trial, then resume -------------------------------------------
+LONG = FAMILIES.replace("epochs = 4", "epochs = 12")
+ref_path, ref = job("ref", LONG, run="checkpoint_every = 1")
+p = mpirun(2, ["--quiet", ref_path])
+check(p.returncode == 0, "reference run exits 0")
+with h5py.File(os.path.join(ref, "sweep.h5")) as f:
+    busy, el = f["rank_busy_seconds"][()], f["rank_elapsed_seconds"][()]
+    states = [s.decode() if isinstance(s, bytes) else s for s in f["state"][()]]
+print(f"info busy fraction per rank: {np.round(busy / el, 3).tolist()} over {el.max():.1f} s")
+check(len(busy) == 2 and (busy / el).min() > 0.6, "dynamic schedule: both ranks busy more than 60% of the sweep")
+check(states.count("done") == len(states), f"index: all {len(states)} trials done")
+
+
+def run_until_checkpoint(path, sig, min_done=1):
+    """Start a 2-rank sweep, wait for a mid-trial checkpoint, send sig to the job."""
+    proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", "--quiet", path], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out = path[:-4]
+    t0 = time.time()
+    while time.time() - t0 < 120 and proc.poll() is None:
+        if glob.glob(os.path.join(out, "trials", "*.ckpt.h5")) and \
+                len(glob.glob(os.path.join(out, "trials", "*[0-9a-f].h5"))) >= min_done:
+            break
+        time.sleep(0.02)
+    if sig == signal.SIGKILL:
+        os.killpg(proc.pid, signal.SIGKILL)
+    else:
+        proc.send_signal(sig)
+    o, e = proc.communicate(timeout=120)
+    return proc.returncode, o, e
+
+
+kill_path, kill_out = job("killed", LONG, run="checkpoint_every = 1")
+rc, _, _ = run_until_checkpoint(kill_path, signal.SIGKILL)
+n_ckpt = len(glob.glob(os.path.join(kill_out, "trials", "*.ckpt.h5")))
+n_done = len(glob.glob(os.path.join(kill_out, "trials", "*[0-9a-f].h5")))
+print(f"info killed with SIGKILL: {n_done} trial files, {n_ckpt} checkpoints left")
+check(n_ckpt >= 1, "kill -9 left a mid-trial checkpoint to resume from")
+p = mpirun(2, ["--quiet", kill_path])
+check(p.returncode == 0, "rerun after kill -9 exits 0")
+check(not glob.glob(os.path.join(kill_out, "trials", "*.ckpt.h5")), "no checkpoint is left after the rerun")
+compare_dirs(ref, kill_out, "kill -9 + rerun vs uninterrupted")
+
+# a truncated trial file is detected and redone
+victim = sorted(glob.glob(os.path.join(kill_out, "trials", "dnn-*.h5")))[0]
+with open(victim, "r+b") as f:
+    f.truncate(os.path.getsize(victim) // 2)
+p = mpirun(2, [kill_path])
+check(p.returncode == 0 and "redoing" in p.stderr and "1 to run" in p.stdout,
+      "a truncated trial file is reported and only that trial is redone")
+compare_dirs(ref, kill_out, "truncated file redone vs uninterrupted")
+
+# ---- SIGUSR1 (Slurm's preemption warning): checkpoint, exit 3, resume ----------
+usr_path, usr_out = job("usr1", LONG.replace("epochs = 12", "epochs = 40"), run="checkpoint_every = 0")
+usr_ref_path, usr_ref = job("usr1_ref", LONG.replace("epochs = 12", "epochs = 40"))
+mpirun(2, ["--quiet", usr_ref_path])
+proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", usr_path], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True, start_new_session=True)
+t0 = time.time()
+while time.time() - t0 < 120 and not glob.glob(os.path.join(usr_out, "trials", "*[0-9a-f].h5")):
+    time.sleep(0.02)
+proc.send_signal(signal.SIGUSR1)
+o, e = proc.communicate(timeout=120)
+check(proc.returncode == 3 and "interrupted" in o, f"SIGUSR1: every rank checkpoints and the job exits 3 (got {proc.returncode})")
+n_ckpt = len(glob.glob(os.path.join(usr_out, "trials", "*.ckpt.h5")))
+check(n_ckpt >= 1, f"SIGUSR1: {n_ckpt} checkpoint(s) written although checkpoint_every = 0")
+p = mpirun(2, ["--quiet", usr_path])
+check(p.returncode == 0, "rerun after SIGUSR1 exits 0")
+compare_dirs(usr_ref, usr_out, "SIGUSR1 + rerun vs uninterrupted")
+
+# ---- failed trials: recorded, the sweep goes on, retried up to the limit --------
+bad_fam = FAMILIES.replace("lr = 0.05", "lr = 1e30")
+fail_path, fail_out = job("fail", bad_fam, run="retries = 1")
+p = mpirun(2, ["--quiet", fail_path])
+check(p.returncode == 0, "a sweep with diverging trials still exits 0")
+with h5py.File(os.path.join(fail_out, "sweep.h5")) as f:
+    fam = [s.decode() for s in f["family"][()]]
+    st = [s.decode() for s in f["state"][()]]
+    reason = [s.decode() for s in f["reason"][()]]
+check(all(s == "failed" for s, fa in zip(st, fam) if fa == "dnn") and all(s == "done" for s, fa in zip(st, fam) if fa == "cnn"),
+      "diverging dnn trials are recorded failed, cnn trials done")
+check(any("diverged" in r for r in reason), "the failure reason is recorded in the index")
+p = mpirun(2, [fail_path])
+check("3 to run" in p.stdout, "rerun retries the 3 failed trials")
+p = mpirun(2, [fail_path])
+check("0 to run" in p.stdout, "after retries = 1 they are not retried again")
+with h5py.File(glob.glob(os.path.join(fail_out, "trials", "dnn-*.h5"))[0]) as f:
+    check(int(f.attrs["attempts"]) == 2, "the trial file counts 2 attempts")
+
+# ---- job errors: every rank leaves together with one line ----------------------
+bad_path = os.path.join(ROOT, "bad.ini")
+with open(bad_path, "w") as f:
+    f.write(open(ref_path).read().replace("[run]\n", "[run]\nthreds = 2\n"))
+t0 = time.time()
+p = mpirun(2, [bad_path], timeout=60)
+lines = [l for l in p.stderr.splitlines() if "hipid" in l]
+check(p.returncode == 2 and len(lines) == 1 and f"{bad_path}:" in lines[0] and "threds" in lines[0],
+      f"unknown key: exit 2 and one line naming file:line and key ({lines[:1]}) in {time.time() - t0:.1f} s")
+# the same folder with another CV design is refused
+other_path, _ = job("ref", LONG, cv="scheme = kfold\nk = 4\nval_fraction = 0.2")
+p = mpirun(2, [other_path], timeout=60)
+check(p.returncode != 0 and "another study" in p.stderr, "a changed CV design in the same results folder is refused")
+
+print(f"summary sweep: {len(failures)} failure(s)")
+sys.exit(1 if failures else 0)
