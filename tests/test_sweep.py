@@ -208,6 +208,7 @@ proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", usr_path], stdout
 t0 = time.time()
 while time.time() - t0 < 120 and not glob.glob(os.path.join(usr_out, "trials", "*[0-9a-f].h5")):
     time.sleep(0.02)
+time.sleep(1.0)  # the rank that wrote it is into its next trial by now
 proc.send_signal(signal.SIGUSR1)
 o, e = proc.communicate(timeout=120)
 check(proc.returncode == 3 and "interrupted" in o, f"SIGUSR1: every rank checkpoints and the job exits 3 (got {proc.returncode})")

@@ -43,7 +43,7 @@ typedef struct {
     int state;             /* TRIAL_*; TRIAL_BAD: the file is unreadable (truncated) */
     int attempts, best_epoch, epochs_run, ranks;
     double test_acc, test_loss, val_acc, val_loss, seconds;
-    char reason[256];
+    char reason[512];
 } TrialSummary;
 
 /* Read a trial file's summary and check that it belongs to `hash`. A missing
