@@ -80,6 +80,7 @@ typedef struct {
     int n_finished, n_failed;
     double t0, busy;
     int stopped;            /* this rank saw a stop */
+    double comm_seconds;    /* in group collectives during the current trial */
 } Sweep;
 
 /* ---- small MPI helpers ---- */
@@ -112,14 +113,22 @@ static int bcast_status(int status, ErrBuf *e, MPI_Comm comm) {
     return status;
 }
 
+/* The group's collectives for train.h; ctx is the Sweep, whose comm_seconds
+ * counts the time spent in them (waiting for peers included). */
 static void grp_sum_i64(void *ctx, int64_t *v, long n) {
-    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, *(MPI_Comm *)ctx);
+    Sweep *sw = ctx;
+    double t0 = now_seconds();
+    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, sw->c.group);
+    sw->comm_seconds += now_seconds() - t0;
 }
 static void grp_sum_f32(void *ctx, float *v, long n) {
-    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, *(MPI_Comm *)ctx);
+    Sweep *sw = ctx;
+    double t0 = now_seconds();
+    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, sw->c.group);
+    sw->comm_seconds += now_seconds() - t0;
 }
 static int grp_leader_flag(void *ctx, int flag) {
-    MPI_Bcast(&flag, 1, MPI_INT, 0, *(MPI_Comm *)ctx);
+    MPI_Bcast(&flag, 1, MPI_INT, 0, ((Sweep *)ctx)->c.group);
     return flag;
 }
 
@@ -345,6 +354,7 @@ static int write_attrs(hid_t f, const Sweep *sw, const TrialOut *o) {
               h5_attr_write_double(f, "lr", h->opt.lr) || h5_attr_write_double(f, "momentum", h->opt.momentum) ||
               h5_attr_write_double(f, "weight_decay", h->opt.weight_decay) ||
               h5_attr_write_double(f, "dropout", h->dropout) || h5_attr_write_double(f, "seconds", o->seconds) ||
+              h5_attr_write_double(f, "allreduce_seconds", sw->comm_seconds) ||
               h5_attr_write_double(f, "test_acc", o->test_acc) ||
               h5_attr_write_double(f, "test_loss", o->test_loss) ||
               h5_attr_write_double(f, "val_acc", o->val_acc) || h5_attr_write_double(f, "val_loss", o->val_loss);
@@ -486,6 +496,7 @@ static int run_trial(Sweep *sw, int idx) {
     trial_path(path, sizeof path, sw, t, ".h5");
     int attempts = (sw->sum[idx].state == TRIAL_FAILED ? sw->sum[idx].attempts : 0) + 1;
     double t0 = now_seconds();
+    sw->comm_seconds = 0.0;
     ErrBuf e = {{0}};
     Parts p;
     if (trial_parts(&p, sw, t, &e) != HIPID_OK) { /* validated up front; only a changed data set gets here */
@@ -516,8 +527,7 @@ static int run_trial(Sweep *sw, int idx) {
         }
     }
     TrialCtx tc = {sw, ckpt, key};
-    int rc = trainer_run(tr, &(TrainComm){sw->c.grank, sw->c.gsize, &sw->c.group, grp_sum_i64, grp_sum_f32,
-                                          grp_leader_flag},
+    int rc = trainer_run(tr, &(TrainComm){sw->c.grank, sw->c.gsize, sw, grp_sum_i64, grp_sum_f32, grp_leader_flag},
                          poll_cb, ckpt_cb, &tc, j->checkpoint_every, &e);
     if (rc == TRAIN_STOPPED) {
         status = RUN_STOPPED;
@@ -537,7 +547,7 @@ static int run_trial(Sweep *sw, int idx) {
     }
     trainer_use_best(tr);
     float *zv = xmalloc_f32((size_t)(p.n_val ? p.n_val : 1) * K), *zt = xmalloc_f32((size_t)(p.n_test ? p.n_test : 1) * K);
-    TrainComm gc = {sw->c.grank, sw->c.gsize, &sw->c.group, grp_sum_i64, grp_sum_f32, grp_leader_flag};
+    TrainComm gc = {sw->c.grank, sw->c.gsize, sw, grp_sum_i64, grp_sum_f32, grp_leader_flag};
     train_logits(zv, tr->m, &sw->d, p.val, p.n_val, chunk, &gc);
     train_logits(zt, tr->m, &sw->d, p.test, p.n_test, chunk, &gc);
     if (sw->c.grank == 0) {

@@ -9,6 +9,7 @@
  *               micro_batch, epochs, patience, augment, balance, standardize,
  *               data (path), data_checksum (hex), image_size, n_classes,
  *               preprocessing, best_epoch, epochs_run, seconds, ranks, threads,
+ *               allreduce_seconds (time in group collectives, leader),
  *               test_acc, test_loss, val_acc, val_loss
  *   class_names              string [K]
  *   indices/train|val|test   int32 [n]      data-set row numbers
