@@ -106,6 +106,7 @@ cmd_sweep() {
         done
         printf 'fake trial %d of job %s: %d epochs\n' "$t" "$name" "$n_epochs" | put "$f.h5"
         rm -f "$f.ckpt"
+        echo "finish trial=$t rank=$rank shard=$shard_i/$shard_n" >>"$out/fake-runs.log"
     done
     [ "$stop" -eq 1 ] && { echo "stopped rank=$rank between trials" >>"$out/fake-runs.log"; exit 3; }
     if [ "$rank" -eq 0 ]; then

@@ -5,6 +5,8 @@
 # skips) when Slurm cannot start. About 2-3 minutes on 2 cores.
 #
 # Cases:
+#   mpi-hello     a 10-line MPI program through sweep.sbatch's launch lines,
+#                 srun --mpi=pmix and mpirun: 2 ranks, an allreduce
 #   sweep+report  sweep.sbatch via srun --mpi=pmix, then report.sbatch
 #                 chained with --dependency=afterok
 #   mpirun        sweep.sbatch with HIPID_LAUNCHER=mpirun: same trials
@@ -148,7 +150,17 @@ same_trials() {
     done
 }
 
-show_logs() { local f; for f in "$tmp"/logs/*"$1"*; do [ -e "$f" ] && { echo "    -- $f"; tail -n 15 "$f" | sed 's/^/       /'; }; done; }
+# once DIR WHAT (fake only): every trial finished exactly once across all
+# runs, shards and ranks
+once() {
+    local dup n
+    n=$(grep -c '^finish trial=' "$1/fake-runs.log")
+    dup=$(grep -o '^finish trial=[0-9]*' "$1/fake-runs.log" | sort | uniq -d | tr '\n' ' ')
+    [ -z "$dup" ] || case_fail "$2: trials finished more than once: $dup"
+    [ "$n" -eq "$HIPID_FAKE_TRIALS" ] || case_fail "$2: $n trials finished, expected $HIPID_FAKE_TRIALS"
+}
+
+show_logs() { local f; for f in "$tmp"/logs/*-"$1"_*; do [ -e "$f" ] && { echo "    -- $f"; tail -n 15 "$f" | sed 's/^/       /'; }; done; }
 
 run_case() {  # NAME FUNCTION
     local name=$1 t=$SECONDS
@@ -216,6 +228,7 @@ case_array() {
         for s in 0 1 2; do
             grep -q "shard=$s/3" "$out/fake-runs.log" || case_fail "shard $s/3 never ran"
         done
+        once "$out" array
     fi
 }
 
@@ -259,6 +272,8 @@ preempt() {
         grep -q '^checkpoint trial=' "$out/fake-runs.log" || grep -q '^stopped rank=' "$out/fake-runs.log" ||
             case_fail "the fake sweep never checkpointed: $(cat "$out/fake-runs.log")"
         grep -q 'restart=1 ' "$out/fake-runs.log" || case_fail "no run with SLURM_RESTART_COUNT=1: $(cat "$out/fake-runs.log")"
+        grep -q '^resume trial=.* restart=1$' "$out/fake-runs.log" || case_fail "no trial resumed from its checkpoint: $(cat "$out/fake-runs.log")"
+        once "$out" "$name"
     fi
 }
 
@@ -281,6 +296,36 @@ case_array_preempt() {
     done
 }
 
+# a real MPI program through the scripts' own launch lines: MPI_Init, the
+# rank count and an allreduce must work with srun --mpi=pmix and with mpirun
+case_mpi_hello() {
+    local l id
+    cat >"$tmp/hello.c" <<'EOF'
+#include <mpi.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    int rank, size, sum = 0;
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Allreduce(&rank, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    printf("hello rank %d of %d sum %d\n", rank, size, sum);
+    MPI_Finalize();
+    return 0;
+}
+EOF
+    mpicc -o "$tmp/hello" "$tmp/hello.c" || { case_fail "mpicc failed"; return; }
+    for l in srun mpirun; do
+        id=$(HIPID=$tmp/hello HIPID_LAUNCHER=$l submit -J "hello-$l" -n 2 -c 1 slurm/sweep.sbatch /dev/null) || { case_fail "sbatch failed"; return; }
+        case_job=$id
+        wait_done "$id" 60 || { case_fail "$l: job $id not done after 60 s"; return; }
+        expect_completed "$id" "$l hello job"
+        [ "$(grep -c '^hello rank [01] of 2 sum 1$' "$tmp/logs/hello-$l-${id}_"*)" -eq 2 ] ||
+            case_fail "$l: expected ranks 0 and 1 of 2 with sum 1"
+    done
+}
+
+run_case mpi-hello case_mpi_hello
 run_case sweep+report case_sweep_report
 run_case mpirun case_mpirun
 run_case array case_array
