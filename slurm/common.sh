@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # common.sh: shell functions shared by sweep.sbatch, array.sbatch and
 # report.sbatch. Sourced, not run. It launches `hipid sweep` as one MPI job
 # over the allocation, forwards Slurm's warning signals to it and requeues

@@ -36,11 +36,14 @@ ini_get() {
 # atomic write: content from stdin to FILE via a temporary name
 put() { cat >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
 
+# finished DIR: names of the finished trial files in DIR/trials, one a line
+finished() { local f; for f in "$1"/trials/*.h5; do [ -e "$f" ] && basename "$f"; done; }
+
 cmd_report() {
     [ $# -eq 1 ] || usage
     [ -d "$1/trials" ] || { echo "fake_hipid report: no trials folder in '$1'" >&2; exit 1; }
     mkdir -p "$1/report" || exit 1
-    { echo "# fake report"; ls "$1/trials" | grep -c '\.h5$'; } | put "$1/report/report.md"
+    { echo "# fake report"; finished "$1" | wc -l; } | put "$1/report/report.md"
 }
 
 stop=0
@@ -120,7 +123,7 @@ cmd_sweep() {
             [ "$missing" -eq 0 ] || [ "$SECONDS" -ge "$deadline" ] || [ "$stop" -eq 1 ] && break
             sleep 0.2
         done
-        ls "$out/trials" | grep '\.h5$' | put "$out/sweep.h5"
+        finished "$out" | put "$out/sweep.h5"
     fi
     echo "done rank=$rank" >>"$out/fake-runs.log"
     exit 0

@@ -30,8 +30,7 @@
 # Prints one line per case, "info" lines with measured times, and a closing
 # "N passed, N failed"; exits 1 if any case failed.
 set -u
-cd "$(dirname "$0")/../.."
-repo=$PWD
+cd "$(dirname "$0")/../.." || exit 1
 : "${HIPID:=tests/slurm/fake_hipid.sh}" "${HIPID_TEST_CMP:=cmp -s}"
 export HIPID
 fake=0
