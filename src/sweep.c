@@ -810,9 +810,12 @@ static void run_phase(Sweep *sw, int rpt, const int *phase_todo, int n_phase) {
 
 /* ---- setting up ---- */
 
-/* Rank 0: build the job's data set from its [data] synth recipe. */
+/* Rank 0: build the job's data set from its [data] synth recipe. Images and
+ * file are made under names of this process and renamed into place, so that
+ * independent jobs (array tasks) building the same data at once do not clash:
+ * they write identical files and the last rename wins. */
 static int build_synth(const Job *j, ErrBuf *e) {
-    char classes[16] = "6", per[16] = "80", size[16] = "64", seed[16] = "1", dir[1100], spec[256];
+    char classes[16] = "6", per[16] = "80", size[16] = "64", seed[16] = "1", dir[1100], spec[256], tmp_h5[1100];
     snprintf(spec, sizeof spec, "%s", j->synth);
     for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
         char *eq = strchr(tok, '=');
@@ -822,8 +825,9 @@ static int build_synth(const Job *j, ErrBuf *e) {
                   : !strcmp(tok, "size") ? size : !strcmp(tok, "seed") ? seed : NULL;
         if (dst) snprintf(dst, 16, "%s", eq + 1);
     }
-    snprintf(dir, sizeof dir, "%s.images", j->data);
-    char *prep_argv[] = {"prep", dir, "-o", (char *)j->data, "--size", size, "--quiet", NULL};
+    snprintf(dir, sizeof dir, "%s.images.%ld", j->data, (long)getpid());
+    snprintf(tmp_h5, sizeof tmp_h5, "%s.%ld.h5", j->data, (long)getpid());
+    char *prep_argv[] = {"prep", dir, "-o", tmp_h5, "--size", size, "--quiet", NULL};
     printf("data %s is missing: building it from [data] synth = %s\n", j->data, j->synth);
     fflush(stdout);
     char parent[1100];
@@ -838,8 +842,12 @@ static int build_synth(const Job *j, ErrBuf *e) {
     SynthSetConfig sc = {.out_dir = dir, .per_class = atoi(per), .n_classes = atoi(classes), .size = atoi(size),
                          .seed = (uint64_t)strtoull(seed, NULL, 10), .imbalance = 1.0};
     if (synth_write_set(&sc, e) < 0) return HIPID_ERR;
-    if (cmd_prep(7, prep_argv) != 0)
-        return hipid_err(e, "%s: building the phantom data set failed (see above)", j->data);
+    int rc = cmd_prep(7, prep_argv);
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir); /* the PNGs were only the way in */
+    if (system(cmd) != 0) fprintf(stderr, "hipid sweep: could not remove %s\n", dir);
+    if (rc != 0) return hipid_err(e, "%s: building the phantom data set failed (see above)", j->data);
+    if (rename(tmp_h5, j->data) != 0) return hipid_err(e, "%s: cannot rename %s into place: %s", j->data, tmp_h5, strerror(errno));
     return HIPID_OK;
 }
 

@@ -15,12 +15,14 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from h5same import differences, read_all, same  # noqa: E402
+
 HIPID = os.path.abspath(os.environ.get("HIPID", "bin/hipid"))
 TMP = os.environ.get("TEST_TMP", "/tmp")
 ROOT = os.path.join(TMP, "sweep")
 os.makedirs(ROOT, exist_ok=True)
 DATA = os.path.join(ROOT, "data.h5")
-WALL = {"seconds", "allreduce_seconds", "ranks", "threads", "job"}  # attributes that may differ between equal runs
 failures = []
 
 
@@ -45,32 +47,6 @@ def mpirun(np_, args, timeout=600, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
 
 
-def read_all(path):
-    """Every dataset and attribute of an HDF5 file, as bytes-comparable arrays."""
-    out = {}
-    with h5py.File(path, "r") as f:
-        for k, v in f.attrs.items():
-            if k not in WALL:
-                out["@" + k] = np.asarray(v)
-
-        def visit(name, obj):
-            for k, v in obj.attrs.items():
-                out[name + "@" + k] = np.asarray(v)
-            if isinstance(obj, h5py.Dataset) and name != "history/seconds":
-                out[name] = obj[()]
-        f.visititems(visit)
-    return out
-
-
-def same(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if a.dtype.kind == "f":  # bit for bit, NaN included
-        return a.tobytes() == b.tobytes()
-    return np.array_equal(a, b)
-
-
 def compare_dirs(ref, other, what):
     files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ref, "trials", "*.h5")))
     got = sorted(os.path.basename(p) for p in glob.glob(os.path.join(other, "trials", "*.h5")))
@@ -79,8 +55,7 @@ def compare_dirs(ref, other, what):
     for name in files:
         if name not in got:
             continue
-        a, b = read_all(os.path.join(ref, "trials", name)), read_all(os.path.join(other, "trials", name))
-        diff = [k for k in a if k not in b or not same(a[k], b[k])] + [k for k in b if k not in a]
+        diff = differences(os.path.join(ref, "trials", name), os.path.join(other, "trials", name))
         if diff:
             worst.append(f"{name}: {diff[:4]}")
     check(not worst, f"{what}: every dataset and attribute bit-identical" + ("" if not worst else f" ({worst[:2]})"))
