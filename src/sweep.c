@@ -348,6 +348,11 @@ static int write_attrs(hid_t f, const Sweep *sw, const TrialOut *o) {
               h5_attr_write_str(f, "family", j->families[t->family].name) ||
               h5_attr_write_str(f, "job", j->name) || h5_attr_write_str(f, "model", h->model) ||
               h5_attr_write_str(f, "optimizer", opt_name(h->opt.kind)) ||
+              h5_attr_write_str(f, "schedule", h->opt.sched == SCHED_STEP     ? "step"
+                                               : h->opt.sched == SCHED_COSINE ? "cosine"
+                                                                              : "constant") ||
+              h5_attr_write_double(f, "gamma", h->opt.gamma) ||
+              h5_attr_write_int(f, "step_size", &h->opt.step_size, 1) ||
               h5_attr_write_str(f, "augment", aug) || h5_attr_write_str(f, "balance", balance_name(h->balance)) ||
               h5_attr_write_str(f, "data", j->data) || h5_attr_write_str(f, "data_checksum", ck) ||
               h5_attr_write_str(f, "preprocessing", sw->d.preprocessing) ||
@@ -996,6 +1001,7 @@ static void sweep_usage(FILE *f) {
         "usage: [mpirun -np N] hipid sweep JOB.ini [options]\n"
         "  --dry-run      print the expanded plan, rank groups and a work estimate; train nothing\n"
         "  --shard I/N    run only trials with plan index %% N == I (0-based; job arrays)\n"
+        "  --reindex      rebuild sweep.h5 from the trial files and stop\n"
         "  --quiet        only the closing summary\n"
         "  --verbose      also per-epoch lines of group leaders\n"
         "Trains every trial of the job (README: \"Job files\"), results in [run] output\n"
@@ -1033,6 +1039,7 @@ static void print_summary(const Sweep *sw) {
 
 int cmd_sweep(int argc, char **argv) {
     static const struct option opts[] = {{"dry-run", no_argument, 0, 'n'}, {"shard", required_argument, 0, 's'},
+                                         {"reindex", no_argument, 0, 'r'},
                                          {"quiet", no_argument, 0, 'q'},   {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},    {0, 0, 0, 0}};
     int provided;
@@ -1040,13 +1047,14 @@ int cmd_sweep(int argc, char **argv) {
     Sweep sw = {0};
     MPI_Comm_rank(MPI_COMM_WORLD, &sw.c.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &sw.c.size);
-    int dry = 0, c, status = HIPID_EXIT_USAGE;
+    int dry = 0, reindex = 0, c, status = HIPID_EXIT_USAGE;
     const char *bad_opt = NULL;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'n': dry = 1; break;
+        case 'r': reindex = 1; break;
         case 'q': sw.quiet = 1; break;
         case 'v': sw.verbose = 1; break;
         case 's':
@@ -1135,6 +1143,14 @@ int cmd_sweep(int argc, char **argv) {
         goto out;
     }
     if (sw.c.rank == 0) scan_trials(&sw);
+    if (reindex) {
+        if (sw.c.rank == 0) {
+            write_index(&sw, NULL, NULL);
+            print_summary(&sw);
+        }
+        status = 0;
+        goto out;
+    }
     if (dry) {
         dry_run(&sw);
         status = 0;

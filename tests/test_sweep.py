@@ -193,6 +193,40 @@ p = mpirun(2, ["--quiet", usr_path])
 check(p.returncode == 0, "rerun after SIGUSR1 exits 0")
 compare_dirs(usr_ref, usr_out, "SIGUSR1 + rerun vs uninterrupted")
 
+# ---- a rank that dies takes the job down (no hang); the rerun resumes ----------
+die_path, die_out = job("die", LONG.replace("epochs = 12", "epochs = 40"))
+proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", "--quiet", die_path], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True, start_new_session=True)
+t0 = time.time()
+while time.time() - t0 < 120 and not glob.glob(os.path.join(die_out, "trials", "*.ckpt.h5")):
+    time.sleep(0.02)
+ranks = subprocess.run(["pgrep", "-f", f"{HIPID} sweep --quiet {die_path}", "-s", str(proc.pid)],
+                       capture_output=True, text=True).stdout.split()
+victims = [r for r in ranks if int(r) != proc.pid]
+if victims:
+    os.kill(int(victims[-1]), signal.SIGKILL)
+try:
+    proc.communicate(timeout=60)
+    ended = True
+except subprocess.TimeoutExpired:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    ended = False
+check(len(victims) == 2 and ended and proc.returncode != 0,
+      f"one rank killed: the job ends (exit {proc.returncode}) within 60 s instead of hanging")
+p = mpirun(2, ["--quiet", die_path])
+check(p.returncode == 0, "rerun after a rank died completes")
+compare_dirs(usr_ref, die_out, "rank killed + rerun vs uninterrupted")
+
+# ---- the index is rebuilt from the trial files ---------------------------------
+idx = os.path.join(die_out, "sweep.h5")
+before = {k: v for k, v in read_all(idx).items() if "busy" not in k and "elapsed" not in k}
+os.remove(idx)
+p = mpirun(1, ["--reindex", die_path])
+after = read_all(idx)
+check(p.returncode == 0 and all(k in after and same(before[k], after[k]) for k in before if not k.startswith("@")),
+      "hipid sweep --reindex rebuilds sweep.h5 from the trial files alone")
+
 # ---- failed trials: recorded, the sweep goes on, retried up to the limit --------
 bad_fam = FAMILIES.replace("lr = 0.05", "lr = 1e30")
 fail_path, fail_out = job("fail", bad_fam, run="retries = 1")
