@@ -189,12 +189,19 @@ static int data_roc(const Report *r, const char *out, int f, double *auc, ErrBuf
 
 /* ---- the script ---- */
 
+static int max_epochs(const Report *r) {
+    int m = 0;
+    for (int i = 0; i < r->n_trials; i++)
+        if (r->trials[i].done && r->trials[i].n_epochs > m) m = r->trials[i].n_epochs;
+    return m;
+}
+
 static void gp_learning(FILE *g, const Report *r, int svg) {
     int fams[REPORT_MAX_FAMILIES], n = drawn(r, fams);
     gp_terminal(g, svg, REPORT_LC_W, REPORT_LC_H_PER_FAMILY * n, "learning_curves");
     fprintf(g, "set multiplot layout %d,2 title \"Learning curves of the selected trials: mean over folds, band = ±1 SD\"\n"
-               "set xlabel \"epoch\"\nset key top right\n",
-            n);
+               "set xlabel \"epoch\"\nset key top right\n%s",
+            n, max_epochs(r) <= 20 ? "set xtics 1\n" : "");
     for (int i = 0; i < n; i++) {
         int f = fams[i];
         const char *nm = r->fam[f].name;
@@ -223,7 +230,7 @@ static void gp_folds(FILE *g, const Report *r, int svg) {
         gp_str(g, r->fam[fams[i]].name);
         fprintf(g, " %d", i);
     }
-    fprintf(g, ")\nset xrange [-0.6:%g]\nset xlabel \"family\"\nset key bottom right\n", n - 0.4);
+    fprintf(g, ")\nset xrange [-0.6:%g]\nset xlabel \"family\"\nset key below\n", n - 0.4);
     for (int auc = 0; auc < 2; auc++)
         fprintf(g,
                 "set title \"%s\"\nset ylabel \"%s\"\nset yrange [*:1]\n"
@@ -343,7 +350,7 @@ int report_plots(const Report *r, const char *out, ErrBuf *e) {
 
 /* ---- contact sheet ---- */
 
-#define SHEET_COLS 6
+#define SHEET_COLS 5
 #define SHEET_LINE 20
 #define SHEET_GAP 8
 
@@ -363,7 +370,7 @@ int report_sheet(const Report *r, const char *out, int n, ErrBuf *e) {
         hipid_err(e, "%s: no images dataset", r->data);
         goto error;
     }
-    int z = S >= 96 ? 1 : (96 + S - 1) / S, T = S * z, CW = (T > 170 ? T : 170) + SHEET_GAP,
+    int z = S >= 96 ? 1 : (96 + S - 1) / S, T = S * z, CW = (T > 270 ? T : 270) + SHEET_GAP,
         CH = T + (1 + F) * SHEET_LINE + SHEET_GAP, cols = n < SHEET_COLS ? n : SHEET_COLS, rows = (n + cols - 1) / cols;
     int W = cols * CW, H = rows * CH;
     canvas = xcalloc((size_t)W * H, 1);
