@@ -57,7 +57,7 @@ static void gp_class_tics(FILE *f, const char *axis, const Report *r) {
 }
 
 static void gp_terminal(FILE *f, int svg, int w, int h, const char *name) {
-    if (svg) fprintf(f, "set terminal svg size %d,%d dynamic noenhanced font \"sans,11\" background rgb \"white\"\n", w, h);
+    if (svg) fprintf(f, "set terminal svg size %d,%d fixed noenhanced font \"sans,11\" background rgb \"white\"\n", w, h);
     else fprintf(f, "set terminal pngcairo size %d,%d noenhanced font \"sans,10\"\n", w, h);
     fprintf(f, "set output \"%s.%s\"\nreset\nset datafile missing \"nan\"\nset grid\n", name, svg ? "svg" : "png");
 }
