@@ -393,7 +393,7 @@ int report_sheet(const Report *r, const char *out, int n, ErrBuf *e) {
         snprintf(text, sizeof text, "#%d true %s", i + 1, r->class_names[ri->label]);
         prep_draw_text(cell, CW, CH, 0, T + 2, text);
         for (int fa = 0; fa < F; fa++) {
-            snprintf(text, sizeof text, "%s: %s %d/%d wrong", r->fam[fa].name,
+            snprintf(text, sizeof text, "%s: %s %d/%d", r->fam[fa].name,
                      ri->pred[fa] >= 0 ? r->class_names[ri->pred[fa]] : "-", ri->n_wrong[fa], ri->n_tested[fa]);
             prep_draw_text(cell, CW, CH, 0, T + 2 + (fa + 1) * SHEET_LINE, text);
         }

@@ -590,7 +590,7 @@ static void md_errors(FILE *f, const Report *r, int sheet, const char *sheet_not
                "`errors.csv`; the first 20 here, worst first (sum over families of the share of wrong tests).\n\n",
             r->n_img);
     if (r->n_img == 0) return;
-    if (sheet) fprintf(f, "![errors](errors.png)\n\nThe contact sheet shows the first images of this table, numbered as in its first column.\n\n");
+    if (sheet) fprintf(f, "![errors](errors.png)\n\nThe contact sheet shows the first 24 images, numbered as in the first column; under each: the true class, then per family the most frequent prediction and wrong/tested.\n\n");
     else fprintf(f, "No contact sheet: %s\n\n", sheet_note && sheet_note[0] ? sheet_note : "not requested.");
     fprintf(f, "| # | row | source path | true");
     for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, " | %s (wrong/tested)", r->fam[fa].name);
