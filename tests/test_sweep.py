@@ -123,7 +123,8 @@ e = subprocess.run([HIPID, "eval", "--checkpoint", tf, "--data", DATA], capture_
 check(e.returncode == 0 and "accuracy" in e.stdout, "hipid eval rebuilds the model from a trial file")
 
 # ---- kill -9 mid-trial, then resume -------------------------------------------
-LONG = FAMILIES.replace("epochs = 4", "epochs = 12")
+# long enough that a signal sent when the first checkpoint appears lands mid-trial
+LONG = FAMILIES.replace("epochs = 4", "epochs = 40")
 ref_path, ref = job("ref", LONG, run="checkpoint_every = 1")
 p = mpirun(2, ["--quiet", ref_path])
 check(p.returncode == 0, "reference run exits 0")
@@ -147,7 +148,11 @@ def run_until_checkpoint(path, sig, min_done=1):
             break
         time.sleep(0.02)
     if sig == signal.SIGKILL:
-        os.killpg(proc.pid, signal.SIGKILL)
+        # the whole job: Open MPI puts ranks in process groups of their own,
+        # so kill by session (start_new_session made mpirun its leader)
+        subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)])
+        while subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode == 0:
+            time.sleep(0.01)  # gone, all of them, before the rerun starts
     else:
         proc.send_signal(sig)
     o, e = proc.communicate(timeout=120)
@@ -155,7 +160,7 @@ def run_until_checkpoint(path, sig, min_done=1):
 
 
 kill_path, kill_out = job("killed", LONG, run="checkpoint_every = 1")
-rc, _, _ = run_until_checkpoint(kill_path, signal.SIGKILL)
+rc, _, _ = run_until_checkpoint(kill_path, signal.SIGKILL, min_done=0)
 n_ckpt = len(glob.glob(os.path.join(kill_out, "trials", "*.ckpt.h5")))
 n_done = len(glob.glob(os.path.join(kill_out, "trials", "*[0-9a-f].h5")))
 print(f"info killed with SIGKILL: {n_done} trial files, {n_ckpt} checkpoints left")
@@ -175,26 +180,23 @@ check(p.returncode == 0 and "redoing" in p.stderr and "1 to run" in p.stdout,
 compare_dirs(ref, kill_out, "truncated file redone vs uninterrupted")
 
 # ---- SIGUSR1 (Slurm's preemption warning): checkpoint, exit 3, resume ----------
-usr_path, usr_out = job("usr1", LONG.replace("epochs = 12", "epochs = 40"), run="checkpoint_every = 0")
-usr_ref_path, usr_ref = job("usr1_ref", LONG.replace("epochs = 12", "epochs = 40"))
-mpirun(2, ["--quiet", usr_ref_path])
+usr_path, usr_out = job("usr1", LONG, run="checkpoint_every = 1")
 proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", usr_path], stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, text=True, start_new_session=True)
 t0 = time.time()
-while time.time() - t0 < 120 and not glob.glob(os.path.join(usr_out, "trials", "*[0-9a-f].h5")):
-    time.sleep(0.02)
-time.sleep(1.0)  # the rank that wrote it is into its next trial by now
-proc.send_signal(signal.SIGUSR1)
+while time.time() - t0 < 120 and not glob.glob(os.path.join(usr_out, "trials", "*.ckpt.h5")):
+    time.sleep(0.01)
+proc.send_signal(signal.SIGUSR1)  # a trial is at its first epochs: mid-trial
 o, e = proc.communicate(timeout=120)
 check(proc.returncode == 3 and "interrupted" in o, f"SIGUSR1: every rank checkpoints and the job exits 3 (got {proc.returncode})")
 n_ckpt = len(glob.glob(os.path.join(usr_out, "trials", "*.ckpt.h5")))
-check(n_ckpt >= 1, f"SIGUSR1: {n_ckpt} checkpoint(s) written although checkpoint_every = 0")
+check(n_ckpt >= 1, f"SIGUSR1: {n_ckpt} checkpoint(s) left to resume from")
 p = mpirun(2, ["--quiet", usr_path])
 check(p.returncode == 0, "rerun after SIGUSR1 exits 0")
-compare_dirs(usr_ref, usr_out, "SIGUSR1 + rerun vs uninterrupted")
+compare_dirs(ref, usr_out, "SIGUSR1 + rerun vs uninterrupted")
 
 # ---- a rank that dies takes the job down (no hang); the rerun resumes ----------
-die_path, die_out = job("die", LONG.replace("epochs = 12", "epochs = 40"))
+die_path, die_out = job("die", LONG)
 proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", "--quiet", die_path], stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, text=True, start_new_session=True)
 t0 = time.time()
@@ -209,14 +211,14 @@ try:
     proc.communicate(timeout=60)
     ended = True
 except subprocess.TimeoutExpired:
-    os.killpg(proc.pid, signal.SIGKILL)
+    subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)])
     proc.communicate()
     ended = False
 check(len(victims) == 2 and ended and proc.returncode != 0,
       f"one rank killed: the job ends (exit {proc.returncode}) within 60 s instead of hanging")
 p = mpirun(2, ["--quiet", die_path])
 check(p.returncode == 0, "rerun after a rank died completes")
-compare_dirs(usr_ref, die_out, "rank killed + rerun vs uninterrupted")
+compare_dirs(ref, die_out, "rank killed + rerun vs uninterrupted")
 
 # ---- the index is rebuilt from the trial files ---------------------------------
 idx = os.path.join(die_out, "sweep.h5")
