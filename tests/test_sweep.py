@@ -136,6 +136,19 @@ check(len(busy) == 2 and (busy / el).min() > 0.6, "dynamic schedule: both ranks 
 check(states.count("done") == len(states), f"index: all {len(states)} trials done")
 
 
+def alive_in_session(sid):
+    """Processes of session sid that are not zombies."""
+    n = 0
+    for d in os.listdir("/proc"):
+        try:
+            stat = open(f"/proc/{d}/stat").read()
+        except (OSError, ValueError):
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        n += int(fields[3]) == sid and fields[0] != "Z"
+    return n
+
+
 def run_until_checkpoint(path, sig, min_done=1):
     """Start a 2-rank sweep, wait for a mid-trial checkpoint, send sig to the job."""
     proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", "--quiet", path], stdout=subprocess.PIPE,
@@ -151,8 +164,10 @@ def run_until_checkpoint(path, sig, min_done=1):
         # the whole job: Open MPI puts ranks in process groups of their own,
         # so kill by session (start_new_session made mpirun its leader)
         subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)])
-        while subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode == 0:
+        proc.communicate()
+        while alive_in_session(proc.pid):
             time.sleep(0.01)  # gone, all of them, before the rerun starts
+        return proc.returncode, "", ""
     else:
         proc.send_signal(sig)
     o, e = proc.communicate(timeout=120)
