@@ -16,6 +16,7 @@ static const struct {
     {"train", cmd_train, "train one model on an HDF5 data set"},
     {"eval", cmd_eval, "evaluate a saved model on a data set"},
     {"sweep", cmd_sweep, "run a job file's cross-validated sweep over MPI ranks"},
+    {"slurm", cmd_slurm, "write (and submit) Slurm batch scripts sized for a job file's sweep"},
 };
 
 static void usage(FILE *f) {
