@@ -319,6 +319,7 @@ int cmd_slurm(int argc, char **argv) {
         {"submit", no_argument, 0, 's'},          {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     SlurmOpts o = {0};
+    char (*cmds)[3200] = NULL;
     int c, array = 0;
     char bad[256] = "";
     optind = 1;
@@ -509,7 +510,8 @@ int cmd_slurm(int argc, char **argv) {
                            {"account", o.account}};
     Setting report_set[] = {{"job-name", rname}, {"partition", o.partition}, {"account", o.account}};
     int n_sweep_set = sizeof sweep_set / sizeof sweep_set[0];
-    char src[1200], dst[1200], cmds[64][1200], ids[64][64], depvars[4096] = "", depids[4096] = "";
+    char src[1200], dst[1200], ids[64][64], depvars[512] = "", depids[4096] = "";
+    cmds = xcalloc(64, sizeof *cmds); /* the sbatch command lines, (64) */
     int n_cmds = 0;
     char script_out[64][1200];
     int n_scripts = array ? n_arrays : 1;
@@ -612,6 +614,7 @@ int cmd_slurm(int argc, char **argv) {
     printf("sweep jobs: %s\nreport job: %s\n", depids, rid);
     status = 0;
 out:
+    free(cmds);
     free(plan);
     job_free(&job);
     return status;
