@@ -17,6 +17,7 @@ static const struct {
     {"eval", cmd_eval, "evaluate a saved model on a data set"},
     {"sweep", cmd_sweep, "run a job file's cross-validated sweep over MPI ranks"},
     {"report", cmd_report, "report a sweep: metrics, selection, CNN vs DNN tests, plots, errors"},
+    {"slurm", cmd_slurm, "write (and submit) Slurm batch scripts sized for a job file's sweep"},
 };
 
 static void usage(FILE *f) {

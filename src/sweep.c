@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "hipid/cmd.h"
+#include "hipid/estimate.h"
 #include "hipid/h5util.h"
 #include "hipid/job.h"
 #include "hipid/split.h"
@@ -903,42 +904,6 @@ static int check_output(Sweep *sw, ErrBuf *e) {
 
 /* ---- --dry-run ---- */
 
-/* A number of the [data] synth recipe, or dflt. */
-static int synth_value(const char *synth, const char *key, int dflt) {
-    size_t n = strlen(key);
-    for (const char *p = synth; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-        if (strncmp(p, key, n) == 0 && p[n] == '=') return atoi(p + n + 1);
-    return dflt;
-}
-
-/* Seconds of one optimiser step of config 0 of family f on one rank. */
-static double time_step(const Sweep *sw, int f, size_t *n_params) {
-    const HParams *h = &sw->job.families[f].configs[0];
-    int S = sw->have_data ? sw->d.size : synth_value(sw->job.synth, "size", 64);
-    int K = sw->have_data ? sw->d.n_classes : synth_value(sw->job.synth, "classes", 6);
-    int mb = h->micro_batch > 0 ? h->micro_batch : h->batch;
-    ErrBuf e = {{0}};
-    Model *m = model_create(h->model, (Shape){1, S, S}, K, mb, sw->threads, 1, &e);
-    if (!m) return NAN;
-    *n_params = m->n_params;
-    float *x = xcalloc_f32((size_t)mb * S * S), *dz = xcalloc_f32((size_t)mb * K);
-    for (long i = 0; i < (long)mb * S * S; i++) x[i] = (float)((i * 7919) % 255) / 255.0f;
-    model_forward(m, x, mb, 1);
-    model_backward(m, dz, mb); /* warm-up */
-    double t0 = now_seconds();
-    int reps = 0;
-    while (reps < 2 || now_seconds() - t0 < 0.3) {
-        model_forward(m, x, mb, 1);
-        model_backward(m, dz, mb);
-        reps++;
-    }
-    double per_micro = (now_seconds() - t0) / reps;
-    free(x);
-    free(dz);
-    model_free(m);
-    return per_micro * (h->batch / mb);
-}
-
 static void dry_run(Sweep *sw) {
     const Job *j = &sw->job;
     int size = sw->c.size;
@@ -954,43 +919,36 @@ static void dry_run(Sweep *sw) {
         free(v);
     }
     if (sw->c.rank != 0) return;
-    int n_units = j->scheme == CV_HOLDOUT ? j->repeats
-                : j->scheme == CV_NESTED ? j->repeats * j->k * (j->inner_k + 1) : j->repeats * j->k;
+    EstData d = {.size = sw->d.size, .n_classes = sw->d.n_classes, .n_images = sw->d.n, .from_file = 1};
+    ErrBuf e = {{0}};
+    if (!sw->have_data && estimate_data(&d, j, &e) != HIPID_OK) { /* not there: the synth recipe's numbers */
+        d.size = estimate_synth_value(j->synth, "size", 64);
+        d.n_classes = estimate_synth_value(j->synth, "classes", 6);
+        d.n_images = (double)d.n_classes * estimate_synth_value(j->synth, "per_class", 80);
+    }
+    Estimate est;
+    estimate_work(&est, j, &d, sw->plan, sw->n_plan, size, sw->threads, bw);
     printf("job %s (%s): data %s%s\n", j->name, j->path, j->data, sw->have_data ? "" : " (not built yet: sizes assumed)");
-    printf("design: %d CV unit(s) x %d seed(s) per configuration; %s search\n", n_units, j->n_seeds,
+    printf("design: %d CV unit(s) x %d seed(s) per configuration; %s search\n", est.n_units, j->n_seeds,
            j->random ? "random" : "grid");
-    double n_img = sw->have_data ? sw->d.n
-                                 : synth_value(j->synth, "classes", 6) * synth_value(j->synth, "per_class", 80);
-    double test_share = j->scheme == CV_HOLDOUT ? j->fractions[2] : 1.0 / j->k;
-    double val_share = j->scheme == CV_HOLDOUT ? j->fractions[1] : (1 - test_share) * j->val_fraction;
-    double n_train = n_img * (1 - test_share - val_share);
-    double total = 0.0;
     printf("%-10s %7s %7s %6s %7s %11s %11s %11s\n", "family", "configs", "trials", "ranks", "groups",
            "step (1 r)", "allreduce", "est/trial");
     for (int f = 0; f < j->n_families; f++) {
         const Family *fa = &j->families[f];
-        int trials = 0;
-        for (int i = 0; i < sw->n_plan; i++) trials += sw->plan[i].family == f;
-        int rpt = fa->ranks_per_trial < size ? fa->ranks_per_trial : size, groups = (size + rpt - 1) / rpt;
-        size_t np = 0;
-        double step = time_step(sw, f, &np);
-        double bytes = (double)np * 8.0, comm = rpt > 1 ? (bw > 0 ? bytes / bw * 2.0 : bytes / 2e9) : 0.0;
-        const HParams *h = &fa->configs[0];
-        double steps = ceil(n_train / h->batch) * h->epochs;
-        double per_trial = steps * (step / rpt + comm);
-        total += per_trial * trials / groups;
+        const EstFamily *x = &est.fam[f];
         char a[32], b[32], cstr[32];
-        fmt_duration(a, sizeof a, per_trial);
-        snprintf(b, sizeof b, "%.1f ms", step * 1e3);
-        snprintf(cstr, sizeof cstr, rpt > 1 ? "%.1f ms%s" : "-", comm * 1e3, bw > 0 ? "" : "*");
-        printf("%-10s %7d %7d %6d %7d %11s %11s %11s\n", fa->name, fa->n_configs, trials, rpt, groups, b, cstr, a);
-        if (rpt > 1 && comm > 0.5 * step / rpt)
+        fmt_duration(a, sizeof a, x->per_trial);
+        snprintf(b, sizeof b, "%.1f ms", x->step * 1e3);
+        snprintf(cstr, sizeof cstr, x->rpt > 1 ? "%.1f ms%s" : "-", x->comm * 1e3, bw > 0 ? "" : "*");
+        printf("%-10s %7d %7d %6d %7d %11s %11s %11s\n", fa->name, fa->n_configs, x->n_trials, x->rpt, x->groups, b,
+               cstr, a);
+        if (x->rpt > 1 && x->comm > 0.5 * x->step / x->rpt)
             printf("  note: %s's allreduce (%.0f MB of fixed-point gradients) takes %.0f%% of a step at %d ranks: "
                    "ranks_per_trial 1 (parallel over trials) is faster\n",
-                   fa->name, bytes / 1e6, 100.0 * comm / (step / rpt + comm), rpt);
+                   fa->name, x->bytes / 1e6, 100.0 * x->comm / (x->step / x->rpt + x->comm), x->rpt);
     }
     char a[32];
-    fmt_duration(a, sizeof a, total);
+    fmt_duration(a, sizeof a, est.total);
     printf("%d trial(s) in all, %d to run now; with %d rank(s): about %s of work%s\n", sw->n_plan, sw->n_todo,
            size, a, bw > 0 || size == 1 ? "" : " (* allreduce assumed at 2 GB/s)");
     printf("results: %s\n", sw->out);

@@ -8,14 +8,23 @@
 #   mpi-hello     a 10-line MPI program through sweep.sbatch's launch lines,
 #                 srun --mpi=pmix and mpirun: 2 ranks, an allreduce
 #   sweep+report  sweep.sbatch via srun --mpi=pmix, then report.sbatch
-#                 chained with --dependency=afterok
-#   mpirun        sweep.sbatch with HIPID_LAUNCHER=mpirun: same trials
+#                 chained with --dependency=afterok; when the binary has no
+#                 `report` command yet (not in `$HIPID --help`), only that
+#                 report.sbatch ran after the sweep (an info line says so)
+#   mpirun        sweep.sbatch with HIPID_LAUNCHER=mpirun: same trials. The
+#                 fake runs 1 rank x 2 CPUs (HIPID_THREADS must follow
+#                 --cpus-per-task); the real binary 2 ranks x 1 CPU, as the
+#                 reference: its results are bit-identical only at a fixed
+#                 thread count per rank (README)
 #   array         array.sbatch --array=0-2: the shards together give the
 #                 same trials as the single job
 #   preempt       scancel --signal=USR1 --batch mid-run (srun, then mpirun):
 #                 the job checkpoints, requeues itself, resumes, and ends
 #                 with the same trials
 #   array-preempt the same for one array task: only that task restarts
+#   hipid-slurm   (real binary only) `hipid slurm --array 2 --max-array-size 1
+#                 --submit`: two array jobs of one task each, the report
+#                 chained after both; the shards give the same trials
 #
 # Environment:
 #   HIPID          binary under test (default tests/slurm/fake_hipid.sh, a
@@ -25,6 +34,8 @@
 #   HIPID_TEST_CMP command comparing two trial files, exit 0 if equal
 #                  (default: cmp -s)
 #   HIPID_TEST_KEEP=1  keep the temporary folder (logs, outputs) and say where
+#   HIPID_TEST_TIMEOUT seconds a sweep job may take (default 120 for the
+#                  fake, 300 for the real binary)
 #   SLURM_TEST_PORT first of two ports for slurmctld/slurmd (default: 6817,
 #                  or a free pair found from 16817 if that is taken)
 # Prints one line per case, "info" lines with measured times, and a closing
@@ -35,6 +46,11 @@ cd "$(dirname "$0")/../.." || exit 1
 export HIPID
 fake=0
 [ "$(basename "$HIPID")" = fake_hipid.sh ] && fake=1
+: "${HIPID_TEST_TIMEOUT:=$([ "$fake" -eq 1 ] && echo 120 || echo 300)}"
+to=$HIPID_TEST_TIMEOUT
+# the binary has a report command (the fake always has)
+has_report=$fake
+[ "$fake" -eq 1 ] || ! "$HIPID" --help 2>/dev/null | grep -qE '^ +report ' || has_report=1
 # the fake's pace: 12 trials x 4 epochs x 0.25 s
 export HIPID_FAKE_TRIALS=${HIPID_FAKE_TRIALS:-12} HIPID_FAKE_EPOCHS=${HIPID_FAKE_EPOCHS:-4}
 export HIPID_FAKE_EPOCH_SECONDS=${HIPID_FAKE_EPOCH_SECONDS:-0.25}
@@ -135,6 +151,26 @@ expect_completed() {
     [ -z "$bad" ] || case_fail "$2 did not complete with status 0: $bad"
 }
 
+# check_report RID SWEEP_IDS DIR NAME: report job RID (log NAME-RID_*) started
+# after every sweep job (SWEEP_IDS, ':'-separated) ended; with a report
+# command it completed and wrote DIR/report/report.md, without one it at
+# least ran `hipid report DIR`
+check_report() {
+    local rid=$1 sid
+    for sid in ${2//:/ }; do
+        [ "$(job_field "$rid" StartTime)" \> "$(job_field "$sid" EndTime | sort | tail -n1)" ] ||
+            [ "$(job_field "$rid" StartTime)" = "$(job_field "$sid" EndTime | sort | tail -n1)" ] ||
+            case_fail "report job $rid started before sweep job $sid ended"
+    done
+    if [ "$has_report" -eq 1 ]; then
+        expect_completed "$rid" "report job"
+        [ -s "$3/report/report.md" ] || case_fail "no $3/report/report.md"
+    else
+        echo "info $4: $HIPID --help lists no 'report' command: checked only that report.sbatch ran after the sweep (it exits 2)"
+        grep -q "running: .* report $3\$" "$tmp/logs/$4-${rid}_"* || case_fail "report job $rid did not run 'hipid report $3'"
+    fi
+}
+
 # trials DIR: names of finished trial files
 trials() { (cd "$1/trials" 2>/dev/null && ls -1 -- *.h5 2>/dev/null); }
 
@@ -171,6 +207,9 @@ run_case() {  # NAME FUNCTION
         failed=$((failed + 1)); failures+=("$name")
         printf 'FAIL %-16s %3ds\n' "$name" $((SECONDS - t))
         [ -n "$case_job" ] && show_logs "$case_job"
+        # jobs of the failed case must not hold the node for the next ones
+        # (the cluster is this test's own)
+        squeue -h -o %A | sort -u | xargs -r scancel
     fi
 }
 
@@ -184,13 +223,10 @@ case_sweep_report() {
     id=$(submit -J sweep -n 2 -c 1 slurm/sweep.sbatch "$job") || { case_fail "sbatch sweep.sbatch failed"; return; }
     case_job=$id
     rid=$(submit -J report --dependency=afterok:"$id" slurm/report.sbatch "$ref") || { case_fail "sbatch report.sbatch failed"; return; }
-    wait_done "$id" 120 || { case_fail "sweep job $id not done after 120 s"; return; }
+    wait_done "$id" "$to" || { case_fail "sweep job $id not done after $to s"; return; }
     expect_completed "$id" "sweep job"
     wait_done "$rid" 60 || { case_fail "report job $rid not done 60 s after the sweep"; case_job=$rid; return; }
-    expect_completed "$rid" "report job" || case_job=$rid
-    [ "$(job_field "$rid" StartTime)" \> "$(job_field "$id" EndTime)" ] ||
-        [ "$(job_field "$rid" StartTime)" = "$(job_field "$id" EndTime)" ] || case_fail "report started before the sweep ended"
-    [ -s "$ref/report/report.md" ] || case_fail "no $ref/report/report.md"
+    check_report "$rid" "$id" "$ref" report
     [ -n "$(trials "$ref")" ] || case_fail "no trial files in $ref/trials"
     grep -q 'via srun' "$tmp/logs/sweep-${id}_"* || case_fail "sweep not launched with srun (pmix missing?)"
     if [ "$fake" -eq 1 ]; then
@@ -200,14 +236,18 @@ case_sweep_report() {
 }
 
 case_mpirun() {
-    local out=$tmp/out-mpirun job id c=$((cpus >= 2 ? 2 : 1))
+    local out=$tmp/out-mpirun job id c=$((cpus >= 2 ? 2 : 1)) n=1
     job=$(job_file "$out")
-    # one rank with every CPU: HIPID_THREADS must follow --cpus-per-task
-    id=$(HIPID_LAUNCHER=mpirun submit -J mpirun -n 1 -c "$c" slurm/sweep.sbatch "$job") || { case_fail "sbatch failed"; return; }
+    # the fake: one rank with every CPU, HIPID_THREADS must follow
+    # --cpus-per-task; the real binary: the reference's 2 ranks x 1 thread
+    [ "$fake" -eq 1 ] || n=2 c=1
+    id=$(HIPID_LAUNCHER=mpirun submit -J mpirun -n "$n" -c "$c" slurm/sweep.sbatch "$job") || { case_fail "sbatch failed"; return; }
     case_job=$id
-    wait_done "$id" 120 || { case_fail "job $id not done after 120 s"; return; }
+    wait_done "$id" "$to" || { case_fail "job $id not done after $to s"; return; }
     expect_completed "$id" "sweep job"
     grep -q 'via mpirun' "$tmp/logs/mpirun-${id}_"* || case_fail "not launched with mpirun"
+    [ "$fake" -eq 1 ] || grep -q "on $n rank(s), $c thread(s) each" "$tmp/logs/mpirun-${id}_"* ||
+        case_fail "the sweep did not report $n rank(s) x $c thread(s)"
     same_trials "$out" "$ref" "mpirun"
     if [ "$fake" -eq 1 ]; then
         grep -q "rank=0 size=1 .*threads=$c " "$out/fake-runs.log" || case_fail "HIPID_THREADS=$c not seen: $(cat "$out/fake-runs.log")"
@@ -219,7 +259,7 @@ case_array() {
     job=$(job_file "$out")
     id=$(submit -J array --array=0-2 -n 1 -c 1 slurm/array.sbatch "$job") || { case_fail "sbatch array.sbatch failed"; return; }
     case_job=$id
-    wait_done "$id" 120 || { case_fail "array $id not done after 120 s"; return; }
+    wait_done "$id" "$to" || { case_fail "array $id not done after $to s"; return; }
     expect_completed "$id" "array task"
     [ "$(job_field "$id" JobId | wc -l)" -eq 3 ] || case_fail "expected 3 array tasks, found: $(job_field "$id" JobId | tr '\n' ' ')"
     same_trials "$out" "$ref" "array"
@@ -261,7 +301,7 @@ preempt() {
     done
     t_back=$(now)
     echo "info $name: $n trials done at the signal; requeued job running again after $(elapsed "$t_sig" "$t_back") s"
-    wait_done "$id" 120 || { case_fail "job $id not done 120 s after its restart"; return 1; }
+    wait_done "$id" "$to" || { case_fail "job $id not done $to s after its restart"; return 1; }
     expect_completed "$id" "requeued job"
     [ "$n" -lt "$(trials "$ref" | wc -l)" ] || case_fail "the sweep had finished before the signal: nothing was preempted (make the job longer)"
     grep -q 'sweep exited with status 3' "$tmp/logs/$name-"* || case_fail "no 'sweep exited with status 3' in the job log"
@@ -324,6 +364,37 @@ EOF
     done
 }
 
+# hipid slurm writes the array scripts, split (--max-array-size 1) into two
+# array jobs of one task, submits them and the report after both
+case_hipid_slurm() {
+    local out=$tmp/out-hipid-slurm job gen=$tmp/gen log=$tmp/hipid-slurm.out ids rid sid s sname rname
+    job=$(job_file "$out")
+    SBATCH_OUTPUT="$tmp/logs/%x-%A_%a.out" "$HIPID" slurm "$job" --array 2 --max-array-size 1 --ntasks 1 \
+        --cpus-per-task 1 --time 10:00 --out "$gen" --submit >"$log" 2>&1 || { case_fail "hipid slurm --submit failed: $(tail -n 3 "$log")"; return; }
+    ids=$(sed -n 's/^sweep jobs: //p' "$log") rid=$(sed -n 's/^report job: //p' "$log")
+    [ -n "$ids" ] && [ -n "$rid" ] || { case_fail "no job ids in the output: $(cat "$log")"; return; }
+    case_job=${ids%%:*}
+    [ -e "$gen/array-0-0.sbatch" ] && [ -e "$gen/array-1-1.sbatch" ] || case_fail "expected $gen/array-0-0.sbatch and array-1-1.sbatch: $(ls "$gen")"
+    [ "$(tr ':' '\n' <<<"$ids" | wc -l)" -eq 2 ] || case_fail "expected 2 array jobs, found '$ids'"
+    # still pending (the sweep takes longer than this): it waits for both
+    for sid in ${ids//:/ }; do
+        [ "$(job_field "$rid" JobState)" != PENDING ] || job_field "$rid" Dependency | grep -q "afterok:${sid}" ||
+            case_fail "report job $rid does not depend on $sid: $(job_field "$rid" Dependency)"
+    done
+    for sid in ${ids//:/ }; do
+        wait_done "$sid" "$to" || { case_fail "array job $sid not done after $to s"; return; }
+        expect_completed "$sid" "array job $sid"
+    done
+    sname=$(sed -n 's/^#SBATCH --job-name=//p' "$gen/array-0-0.sbatch")
+    rname=$(sed -n 's/^#SBATCH --job-name=//p' "$gen/report.sbatch")
+    for s in 0 1; do
+        grep -q -- "--shard $s/2" "$tmp/logs/$sname-"* || case_fail "no sweep ran --shard $s/2"
+    done
+    same_trials "$out" "$ref" hipid-slurm
+    wait_done "$rid" 60 || { case_fail "report job $rid not done 60 s after the sweep"; return; }
+    check_report "$rid" "$ids" "$out" "$rname"
+}
+
 run_case mpi-hello case_mpi_hello
 run_case sweep+report case_sweep_report
 run_case mpirun case_mpirun
@@ -331,6 +402,11 @@ run_case array case_array
 run_case preempt case_preempt_srun
 run_case preempt-mpirun case_preempt_mpirun
 run_case array-preempt case_array_preempt
+if [ "$fake" -eq 0 ]; then
+    run_case hipid-slurm case_hipid_slurm
+else
+    echo "info hipid-slurm: not run with the fake (hipid slurm needs the real binary: HIPID=bin/hipid)"
+fi
 
 # ---- the cluster leaves nothing outside its folder ----
 t0=$(now)
