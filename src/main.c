@@ -16,6 +16,7 @@ static const struct {
     {"train", cmd_train, "train one model on an HDF5 data set"},
     {"eval", cmd_eval, "evaluate a saved model on a data set"},
     {"sweep", cmd_sweep, "run a job file's cross-validated sweep over MPI ranks"},
+    {"predict", cmd_predict, "classify X-ray files with a sweep's trial, with saliency maps"},
 };
 
 static void usage(FILE *f) {
