@@ -218,8 +218,8 @@ static int prepare_image(uint8_t *px, const char *path, const PrepConfig *c, Err
     GreyBuf g = {0};
     PrepInfo info;
     int rc = HIPID_ERR;
-    if (imgsrc_read_file(&bytes, &n_bytes, sha, path, e) != HIPID_OK) goto done;
-    if (prep_decode(&g, bytes, n_bytes, e) != HIPID_OK || prep_image(px, &info, NULL, 0, &g, c, e) != PREP_OK) {
+    if (imgsrc_read_file(&bytes, &n_bytes, sha, path, e) != HIPID_OK ||
+        prep_decode(&g, bytes, n_bytes, e) != HIPID_OK || prep_image(px, &info, NULL, 0, &g, c, e) != PREP_OK) {
         char why[sizeof e->msg];
         snprintf(why, sizeof why, "%s", e->msg);
         hipid_err(e, "%s: %s", path, why);
@@ -357,8 +357,11 @@ static int run_predict(const PredictArgs *a, char **images, int n_images) {
                 n_bad++;
                 continue;
             }
-            fprintf(stderr, "predict: saliency of %s (class %s, %s) -> %s\n", images[i], p.class_names[top],
-                    layer < 0 ? "input gradient" : "Grad-CAM", out);
+            float peak = 0.0f;
+            for (int j = 0; j < S * S; j++) peak = map[j] > peak ? map[j] : peak;
+            fprintf(stderr, "predict: saliency of %s (class %s, %s) -> %s%s\n", images[i], p.class_names[top],
+                    layer < 0 ? "input gradient" : "Grad-CAM", out,
+                    peak > 0.0f ? "" : " (the map is zero everywhere: no region raises the class score)");
         }
     }
     if (a->format == FMT_JSON) printf("%s]\n", n_ok ? "\n" : "");

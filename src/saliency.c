@@ -14,7 +14,8 @@ int saliency_cam_layer(const Model *m) {
     for (int i = 0; i < m->n_layers; i++) {
         const Layer *l = m->layers[i];
         conv |= l->ops == &conv_ops;
-        if (conv && l->out.h * l->out.w > 1) layer = i;
+        /* dropout is the identity at inference: name the layer before it */
+        if (conv && l->out.h * l->out.w > 1 && l->ops != &dropout_ops) layer = i;
     }
     return layer;
 }

@@ -21,8 +21,8 @@
 #include "hipid/model.h"
 
 /* The layer Grad-CAM reads: the last layer whose output has h*w > 1, if a
- * convolution comes at or before it; -1 if there is none (use input
- * gradients). */
+ * convolution comes at or before it, dropout layers left out (the identity
+ * at inference); -1 if there is none (use input gradients). */
 int saliency_cam_layer(const Model *m);
 
 /* Saliency of one image x (1, m->in) for class cls, in map (H, W) of the
