@@ -21,7 +21,7 @@ void trialfile_summary(TrialSummary *s, const char *path, uint64_t hash) {
                                 "it is redone", &e);
     if (f < 0) {
         s->state = TRIAL_BAD;
-        snprintf(s->reason, sizeof s->reason, "%s", e.msg);
+        snprintf(s->reason, sizeof s->reason, "%.*s", (int)sizeof s->reason - 1, e.msg);
         return;
     }
     char want[24], got[24] = "", state[16] = "";
