@@ -35,7 +35,7 @@ TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH    := $(BUILD)/bench/bench_train
 
-.PHONY: all test bench demo clean
+.PHONY: all test test-slurm bench demo clean
 all: $(BIN)/hipid
 
 $(BIN)/hipid: $(BUILD)/main.o $(LIB_OBJ) | $(BIN)
@@ -61,6 +61,11 @@ $(BUILD) $(BIN) $(BUILD)/tests $(BUILD)/bench:
 # Every test program and script; fails if any fails.
 test: $(BIN)/hipid $(TESTS)
 	HIPID=$(BIN)/hipid TEST_BIN=$(BUILD)/tests SANITIZE=$(SANITIZE) tests/run.sh
+
+# The slurm/ scripts on a throwaway single-node Slurm cluster with the real
+# binary (root; scripts/install-slurm-deps.sh first). Not part of `test`.
+test-slurm: $(BIN)/hipid
+	HIPID=$(BIN)/hipid HIPID_TEST_JOB=tests/slurm/tiny.ini HIPID_TEST_CMP="/usr/bin/python3 tests/h5same.py" tests/slurm/test_slurm.sh
 
 bench: $(BIN)/hipid $(BENCH)
 	HIPID=$(BIN)/hipid BENCH_BIN=$(BENCH) bench/run.sh

@@ -114,9 +114,11 @@ static int predictor_open(Predictor *p, const char *path, int threads, ErrBuf *e
         hipid_err(e, "%s: the trial file lacks image_size or n_classes", path);
         goto error;
     }
-    p->class_names = xcalloc(K, sizeof(char *));
-    p->n_classes = K;
-    if (h5_read_strings(file, "class_names", p->class_names, K, path, e) != HIPID_OK) goto error;
+    if (h5_read_strings(file, "class_names", &p->class_names, &p->n_classes, path, e) != HIPID_OK) goto error;
+    if (p->n_classes != K) {
+        hipid_err(e, "%s: %d class_names for n_classes = %d", path, p->n_classes, K);
+        goto error;
+    }
     H5Fclose(file);
     file = H5I_INVALID_HID;
     if (!(p->m = model_load_trial(path, "best", 1, threads, e))) goto error;
@@ -137,28 +139,25 @@ error:
  * DIR/trials/<family>-<hash>.h5. */
 static int pick_best(char *path, size_t cap, const char *dir, const char *family, ErrBuf *e) {
     char index[4096], **fam = NULL, **state = NULL, **hash = NULL;
-    int *config = NULL, n = 0, rc = HIPID_ERR, best_row = -1;
+    int *config = NULL, n = 0, n_state = 0, n_hash = 0, rc = HIPID_ERR, best_row = -1;
     double *val = NULL;
     hid_t file = H5I_INVALID_HID;
     snprintf(index, sizeof index, "%s/sweep.h5", dir);
     if ((file = h5_open_versioned(index, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, "sweep index",
                                   "give a trial file instead, or rerun the sweep to rebuild the index", e)) < 0)
         return HIPID_ERR;
-    long len = h5_dataset_len1(file, "family");
-    if (len < 1) {
-        hipid_err(e, "%s: no trials indexed (dataset 'family' missing or empty)", index);
+    if (h5_read_strings(file, "family", &fam, &n, index, e) || h5_read_strings(file, "state", &state, &n_state, index, e) ||
+        h5_read_strings(file, "hash", &hash, &n_hash, index, e))
+        goto error;
+    if (n < 1 || n_state != n || n_hash != n) {
+        hipid_err(e, "%s: no trials indexed, or family/state/hash of different lengths (%d, %d, %d)", index, n,
+                  n_state, n_hash);
         goto error;
     }
-    n = (int)len;
-    fam = xcalloc(n, sizeof *fam);
-    state = xcalloc(n, sizeof *state);
-    hash = xcalloc(n, sizeof *hash);
     config = xmalloc(sizeof(int) * n);
     val = xmalloc(sizeof(double) * n);
     hsize_t dim = (hsize_t)n;
-    if (h5_read_strings(file, "family", fam, n, index, e) || h5_read_strings(file, "state", state, n, index, e) ||
-        h5_read_strings(file, "hash", hash, n, index, e) ||
-        h5_read(file, "config", H5T_NATIVE_INT, config, 1, &dim, index, e) ||
+    if (h5_read(file, "config", H5T_NATIVE_INT, config, 1, &dim, index, e) ||
         h5_read(file, "val_loss", H5T_NATIVE_DOUBLE, val, 1, &dim, index, e))
         goto error;
     /* configuration (family, config) with the lowest mean val_loss over its
@@ -202,8 +201,8 @@ static int pick_best(char *path, size_t cap, const char *dir, const char *family
     rc = HIPID_OK;
 error:
     strv_free(fam, n);
-    strv_free(state, n);
-    strv_free(hash, n);
+    strv_free(state, n_state);
+    strv_free(hash, n_hash);
     free(config);
     free(val);
     H5Fclose(file);

@@ -83,29 +83,12 @@ static const char *step_label(unsigned steps, int col, int n_cols) {
     return "?";
 }
 
-/* Draw text (libvips' text renderer) into a grey canvas row at (x, y); best
- * effort: a missing font only costs the label. */
-static void draw_label(uint8_t *canvas, int cw, int ch, int x, int y, const char *text) {
-    VipsImage *t = NULL;
-    void *mem = NULL;
-    size_t size = 0;
-    if (vips_text(&t, text, "dpi", 110, "font", "sans", NULL) || !(mem = vips_image_write_to_memory(t, &size))) {
-        vips_error_clear();
-        goto done;
-    }
-    for (int r = 0; r < t->Ysize && y + r < ch; r++)
-        for (int c = 0; c < t->Xsize && x + c < cw; c++) canvas[(size_t)(y + r) * cw + x + c] = ((uint8_t *)mem)[r * t->Xsize + c];
-done:
-    g_free(mem);
-    if (t) g_object_unref(t);
-}
-
 static int preview_save(const Preview *p, const char *path, unsigned steps, ErrBuf *e) {
     const int T = PREVIEW_TILE, G = PREVIEW_GAP, L = PREVIEW_LABEL_H;
     int cw = p->n_cols * (T + G) - G, ch = L + p->n_rows * (T + G) - G, rc = HIPID_ERR;
     uint8_t *canvas = xcalloc((size_t)cw * ch, 1);
     VipsImage *im = NULL;
-    for (int c = 0; c < p->n_cols; c++) draw_label(canvas, cw, ch, c * (T + G) + 2, 2, step_label(steps, c, p->n_cols));
+    for (int c = 0; c < p->n_cols; c++) prep_draw_text(canvas, cw, ch, c * (T + G) + 2, 2, step_label(steps, c, p->n_cols));
     for (int r = 0; r < p->n_rows; r++)
         for (int c = 0; c < p->n_cols; c++) {
             const uint8_t *tile = p->tiles + ((size_t)r * PREP_MAX_TILES + c) * T * T;

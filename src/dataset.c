@@ -107,6 +107,21 @@ int dataset_save(const Dataset *d, const char *path, ErrBuf *e) {
     return h5_finish_versioned(file, ok, tmp, path, "data set", e);
 }
 
+/* Read a 1-D dataset's length, or -1 if missing / not 1-D. */
+static long dset_len1(hid_t file, const char *name) {
+    long n = -1;
+    hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hsize_t dim;
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
+    if ((dset = H5Dopen2(file, name, H5P_DEFAULT)) < 0) return -1;
+    if ((space = H5Dget_space(dset)) >= 0 && H5Sget_simple_extent_ndims(space) == 1 &&
+        H5Sget_simple_extent_dims(space, &dim, NULL) == 1)
+        n = (long)dim;
+    if (space >= 0) H5Sclose(space);
+    H5Dclose(dset);
+    return n;
+}
+
 /* 1 if dset stores integers (of `size` bytes, any size if 0). H5Dread would
  * otherwise convert floats to integers silently. */
 static int dset_is_int(hid_t dset, size_t size) {
@@ -117,7 +132,7 @@ static int dset_is_int(hid_t dset, size_t size) {
 }
 
 static int read_ints(hid_t file, const char *name, int32_t *v, int n, const char *path, ErrBuf *e) {
-    long len = h5_dataset_len1(file, name);
+    long len = dset_len1(file, name);
     if (len != n)
         return hipid_err(e, "%s: dataset '%s' should be int32 [%d], found %s%ld", path, name, n,
                          len < 0 ? "none or not 1-D " : "length ", len < 0 ? 0 : len);
@@ -157,6 +172,19 @@ error:
     return rc;
 }
 
+static int read_strings(hid_t file, const char *name, char **out, int n, const char *path, ErrBuf *e) {
+    long len = dset_len1(file, name);
+    if (len != n)
+        return hipid_err(e, "%s: dataset '%s' should be string [%d], found %s%ld", path, name, n,
+                         len < 0 ? "none or not 1-D " : "length ", len < 0 ? 0 : len);
+    char **tmp = NULL;
+    int got = 0;
+    if (h5_read_strings(file, name, &tmp, &got, path, e) != HIPID_OK) return HIPID_ERR;
+    for (int i = 0; i < n; i++) out[i] = tmp[i];
+    free(tmp);
+    return HIPID_OK;
+}
+
 int dataset_load(Dataset *d, const char *path, ErrBuf *e) {
     int size = 0, k = 0;
     hid_t file = H5I_INVALID_HID, dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
@@ -184,10 +212,10 @@ int dataset_load(Dataset *d, const char *path, ErrBuf *e) {
     }
     if (read_ints(file, "labels", d->labels, d->n, path, e) ||
         read_ints(file, "groups", d->groups, d->n, path, e) ||
-        h5_read_strings(file, "class_names", d->class_names, k, path, e) ||
-        h5_read_strings(file, "patient_ids", d->patient_ids, d->n, path, e) ||
-        h5_read_strings(file, "source_paths", d->source_paths, d->n, path, e) ||
-        h5_read_strings(file, "source_sha256", d->source_sha256, d->n, path, e))
+        read_strings(file, "class_names", d->class_names, k, path, e) ||
+        read_strings(file, "patient_ids", d->patient_ids, d->n, path, e) ||
+        read_strings(file, "source_paths", d->source_paths, d->n, path, e) ||
+        read_strings(file, "source_sha256", d->source_sha256, d->n, path, e))
         goto error;
     for (int i = 0; i < d->n; i++)
         if (d->labels[i] < 0 || d->labels[i] >= k) {

@@ -239,6 +239,52 @@ int h5_read_f32(hid_t loc, const char *name, float *data, int ndim, const hsize_
     return h5_read(loc, name, H5T_NATIVE_FLOAT, data, ndim, dims, file, e);
 }
 
+long h5_len(hid_t loc, const char *name) {
+    long n = -1;
+    hsize_t dims[H5S_MAX_RANK];
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return -1;
+    hid_t dset = H5Dopen2(loc, name, H5P_DEFAULT), space = dset >= 0 ? H5Dget_space(dset) : H5I_INVALID_HID;
+    if (space >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) >= 1) n = (long)dims[0];
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    return n;
+}
+
+int h5_read_strings(hid_t loc, const char *name, char ***out, int *n_out, const char *path, ErrBuf *e) {
+    int rc = HIPID_ERR;
+    long n = h5_len(loc, name);
+    hid_t dset = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID, ftype = H5I_INVALID_HID;
+    char **tmp = NULL;
+    *out = NULL;
+    *n_out = 0;
+    if (n < 0) return hipid_err(e, "%s: dataset '%s' is missing", path, name);
+    tmp = xcalloc(n ? (size_t)n : 1, sizeof *tmp);
+    if ((dset = H5Dopen2(loc, name, H5P_DEFAULT)) < 0) goto error;
+    /* memory type in the file's character set (UTF-8 as written by
+     * h5_write_strings and h5py): HDF5 cannot convert between sets */
+    if ((ftype = H5Dget_type(dset)) < 0 || H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) <= 0)
+        goto error;
+    if ((type = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
+        H5Tset_cset(type, H5Tget_cset(ftype)) < 0)
+        goto error;
+    if (n > 0 && H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0) goto error;
+    *out = xcalloc(n ? (size_t)n : 1, sizeof **out);
+    for (long i = 0; i < n; i++) (*out)[i] = strdup(tmp[i] ? tmp[i] : "");
+    *n_out = (int)n;
+    if ((space = H5Dget_space(dset)) >= 0) H5Dvlen_reclaim(type, space, H5P_DEFAULT, tmp);
+    rc = HIPID_OK;
+error:
+    if (rc != HIPID_OK)
+        hipid_err(e, "%s: cannot read '%s' as variable-length strings (wrong type, truncated or corrupt?)",
+                  path, name);
+    if (space >= 0) H5Sclose(space);
+    if (ftype >= 0) H5Tclose(ftype);
+    if (type >= 0) H5Tclose(type);
+    if (dset >= 0) H5Dclose(dset);
+    free(tmp);
+    return rc;
+}
+
 int h5_write_strings(hid_t file, const char *name, char *const *s, int n) {
     int rc = HIPID_ERR;
     hsize_t dim = (hsize_t)n;
@@ -260,52 +306,3 @@ error:
     free(tmp);
     return rc;
 }
-
-long h5_dataset_len1(hid_t file, const char *name) {
-    long n = -1;
-    hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    hsize_t dim;
-    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
-    if ((dset = H5Dopen2(file, name, H5P_DEFAULT)) < 0) return -1;
-    if ((space = H5Dget_space(dset)) >= 0 && H5Sget_simple_extent_ndims(space) == 1 &&
-        H5Sget_simple_extent_dims(space, &dim, NULL) == 1)
-        n = (long)dim;
-    if (space >= 0) H5Sclose(space);
-    H5Dclose(dset);
-    return n;
-}
-
-int h5_read_strings(hid_t file, const char *name, char **out, int n, const char *path, ErrBuf *e) {
-    long len = h5_dataset_len1(file, name);
-    if (len != n)
-        return hipid_err(e, "%s: dataset '%s' should be string [%d], found %s%ld", path, name, n,
-                         len < 0 ? "none or not 1-D " : "length ", len < 0 ? 0 : len);
-    int rc = HIPID_ERR;
-    hid_t dset = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    hid_t ftype = H5I_INVALID_HID;
-    char **tmp = xcalloc(n, sizeof *tmp);
-    if ((dset = H5Dopen2(file, name, H5P_DEFAULT)) < 0) goto error;
-    /* memory type in the file's character set (UTF-8 as written by
-     * h5_write_strings and h5py): HDF5 cannot convert between sets */
-    if ((ftype = H5Dget_type(dset)) < 0 || H5Tget_class(ftype) != H5T_STRING ||
-        H5Tis_variable_str(ftype) <= 0)
-        goto error;
-    if ((type = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
-        H5Tset_cset(type, H5Tget_cset(ftype)) < 0)
-        goto error;
-    if (n > 0 && H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0) goto error;
-    for (int i = 0; i < n; i++) out[i] = strdup(tmp[i] ? tmp[i] : "");
-    if ((space = H5Dget_space(dset)) >= 0) H5Dvlen_reclaim(type, space, H5P_DEFAULT, tmp);
-    rc = HIPID_OK;
-error:
-    if (rc != HIPID_OK)
-        hipid_err(e, "%s: cannot read '%s' as variable-length strings (wrong type, truncated or corrupt?)",
-                  path, name);
-    if (space >= 0) H5Sclose(space);
-    if (ftype >= 0) H5Tclose(ftype);
-    if (type >= 0) H5Tclose(type);
-    if (dset >= 0) H5Dclose(dset);
-    free(tmp);
-    return rc;
-}
-

@@ -16,6 +16,8 @@ static const struct {
     {"train", cmd_train, "train one model on an HDF5 data set"},
     {"eval", cmd_eval, "evaluate a saved model on a data set"},
     {"sweep", cmd_sweep, "run a job file's cross-validated sweep over MPI ranks"},
+    {"report", cmd_report, "report a sweep: metrics, selection, CNN vs DNN tests, plots, errors"},
+    {"slurm", cmd_slurm, "write (and submit) Slurm batch scripts sized for a job file's sweep"},
     {"predict", cmd_predict, "classify X-ray files with a sweep's trial, with saliency maps"},
 };
 

@@ -217,7 +217,7 @@ static void model_alloc(Model *m) {
     m->params = xcalloc_f32(m->n_params);
     m->grads = xcalloc_f32(m->n_params);
     m->buffers = xcalloc_f32(m->n_buffers);
-    size_t po = 0, bo = 0;
+    size_t po = 0, bo = 0, fl = 2 * m->n_params + m->n_buffers; /* fl: floats allocated (n_bytes) */
     long max_act = shape_size(m->in), max_col = 1, max_dw = 1;
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = m->layers[i];
@@ -254,6 +254,7 @@ static void model_alloc(Model *m) {
             m->acts[i + 1] = NULL; /* aliased at forward time */
         } else {
             m->acts[i + 1] = xmalloc_f32((size_t)B * shape_size(l->out));
+            fl += (size_t)B * shape_size(l->out);
             owned = 1;
             l->in_place = 0;
         }
@@ -262,16 +263,21 @@ static void model_alloc(Model *m) {
             BnLayer *b = (BnLayer *)l;
             b->mean = xcalloc_f32(l->in.c);
             b->invstd = xcalloc_f32(l->in.c);
+            fl += 2 * (size_t)l->in.c;
         } else if (l->ops == &pool_ops) {
             ((PoolLayer *)l)->argmax = xcalloc((size_t)B * shape_size(l->out), sizeof(int32_t));
+            fl += (size_t)B * shape_size(l->out);
         } else if (l->ops == &dropout_ops) {
             ((DropLayer *)l)->mask = xcalloc_f32((size_t)B * shape_size(l->in));
+            fl += (size_t)B * shape_size(l->in);
         }
     }
     m->dbuf[0] = xmalloc_f32((size_t)B * max_act);
     m->dbuf[1] = xmalloc_f32((size_t)B * max_act);
     m->col_scratch = xmalloc_f32((size_t)max_col);
     m->dw_scratch = xmalloc_f32((size_t)m->n_threads * max_dw);
+    fl += 2 * (size_t)B * max_act + (size_t)max_col + (size_t)m->n_threads * max_dw;
+    m->n_bytes = fl * sizeof(float);
 }
 
 Model *model_create(const char *spec_or_preset, Shape in, int n_classes, int max_batch,

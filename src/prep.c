@@ -675,3 +675,19 @@ int prep_merge_groups(int32_t *groups, const int32_t *dup, char *const *patient_
     free(parent);
     return n_groups;
 }
+
+void prep_draw_text(uint8_t *canvas, int cw, int ch, int x, int y, const char *text) {
+    VipsImage *t = NULL;
+    void *mem = NULL;
+    size_t size = 0;
+    if (vips_text(&t, text, "dpi", 110, "font", "sans", NULL) || !(mem = vips_image_write_to_memory(t, &size))) {
+        vips_error_clear();
+        goto done;
+    }
+    for (int r = 0; r < t->Ysize && y + r < ch; r++)
+        for (int c = 0; c < t->Xsize && x + c < cw; c++)
+            canvas[(size_t)(y + r) * cw + x + c] = ((uint8_t *)mem)[r * t->Xsize + c];
+done:
+    g_free(mem);
+    if (t) g_object_unref(t);
+}

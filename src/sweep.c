@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "hipid/cmd.h"
+#include "hipid/estimate.h"
 #include "hipid/h5util.h"
 #include "hipid/job.h"
 #include "hipid/split.h"
@@ -80,6 +81,7 @@ typedef struct {
     int n_finished, n_failed;
     double t0, busy;
     int stopped;            /* this rank saw a stop */
+    double comm_seconds;    /* in group collectives during the current trial */
 } Sweep;
 
 /* ---- small MPI helpers ---- */
@@ -112,14 +114,22 @@ static int bcast_status(int status, ErrBuf *e, MPI_Comm comm) {
     return status;
 }
 
+/* The group's collectives for train.h; ctx is the Sweep, whose comm_seconds
+ * counts the time spent in them (waiting for peers included). */
 static void grp_sum_i64(void *ctx, int64_t *v, long n) {
-    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, *(MPI_Comm *)ctx);
+    Sweep *sw = ctx;
+    double t0 = now_seconds();
+    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, sw->c.group);
+    sw->comm_seconds += now_seconds() - t0;
 }
 static void grp_sum_f32(void *ctx, float *v, long n) {
-    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, *(MPI_Comm *)ctx);
+    Sweep *sw = ctx;
+    double t0 = now_seconds();
+    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, sw->c.group);
+    sw->comm_seconds += now_seconds() - t0;
 }
 static int grp_leader_flag(void *ctx, int flag) {
-    MPI_Bcast(&flag, 1, MPI_INT, 0, *(MPI_Comm *)ctx);
+    MPI_Bcast(&flag, 1, MPI_INT, 0, ((Sweep *)ctx)->c.group);
     return flag;
 }
 
@@ -339,12 +349,18 @@ static int write_attrs(hid_t f, const Sweep *sw, const TrialOut *o) {
               h5_attr_write_str(f, "family", j->families[t->family].name) ||
               h5_attr_write_str(f, "job", j->name) || h5_attr_write_str(f, "model", h->model) ||
               h5_attr_write_str(f, "optimizer", opt_name(h->opt.kind)) ||
+              h5_attr_write_str(f, "schedule", h->opt.sched == SCHED_STEP     ? "step"
+                                               : h->opt.sched == SCHED_COSINE ? "cosine"
+                                                                              : "constant") ||
+              h5_attr_write_double(f, "gamma", h->opt.gamma) ||
+              h5_attr_write_int(f, "step_size", &h->opt.step_size, 1) ||
               h5_attr_write_str(f, "augment", aug) || h5_attr_write_str(f, "balance", balance_name(h->balance)) ||
               h5_attr_write_str(f, "data", j->data) || h5_attr_write_str(f, "data_checksum", ck) ||
               h5_attr_write_str(f, "preprocessing", sw->d.preprocessing) ||
               h5_attr_write_double(f, "lr", h->opt.lr) || h5_attr_write_double(f, "momentum", h->opt.momentum) ||
               h5_attr_write_double(f, "weight_decay", h->opt.weight_decay) ||
               h5_attr_write_double(f, "dropout", h->dropout) || h5_attr_write_double(f, "seconds", o->seconds) ||
+              h5_attr_write_double(f, "allreduce_seconds", sw->comm_seconds) ||
               h5_attr_write_double(f, "test_acc", o->test_acc) ||
               h5_attr_write_double(f, "test_loss", o->test_loss) ||
               h5_attr_write_double(f, "val_acc", o->val_acc) || h5_attr_write_double(f, "val_loss", o->val_loss);
@@ -486,6 +502,7 @@ static int run_trial(Sweep *sw, int idx) {
     trial_path(path, sizeof path, sw, t, ".h5");
     int attempts = (sw->sum[idx].state == TRIAL_FAILED ? sw->sum[idx].attempts : 0) + 1;
     double t0 = now_seconds();
+    sw->comm_seconds = 0.0;
     ErrBuf e = {{0}};
     Parts p;
     if (trial_parts(&p, sw, t, &e) != HIPID_OK) { /* validated up front; only a changed data set gets here */
@@ -516,8 +533,7 @@ static int run_trial(Sweep *sw, int idx) {
         }
     }
     TrialCtx tc = {sw, ckpt, key};
-    int rc = trainer_run(tr, &(TrainComm){sw->c.grank, sw->c.gsize, &sw->c.group, grp_sum_i64, grp_sum_f32,
-                                          grp_leader_flag},
+    int rc = trainer_run(tr, &(TrainComm){sw->c.grank, sw->c.gsize, sw, grp_sum_i64, grp_sum_f32, grp_leader_flag},
                          poll_cb, ckpt_cb, &tc, j->checkpoint_every, &e);
     if (rc == TRAIN_STOPPED) {
         status = RUN_STOPPED;
@@ -537,7 +553,7 @@ static int run_trial(Sweep *sw, int idx) {
     }
     trainer_use_best(tr);
     float *zv = xmalloc_f32((size_t)(p.n_val ? p.n_val : 1) * K), *zt = xmalloc_f32((size_t)(p.n_test ? p.n_test : 1) * K);
-    TrainComm gc = {sw->c.grank, sw->c.gsize, &sw->c.group, grp_sum_i64, grp_sum_f32, grp_leader_flag};
+    TrainComm gc = {sw->c.grank, sw->c.gsize, sw, grp_sum_i64, grp_sum_f32, grp_leader_flag};
     train_logits(zv, tr->m, &sw->d, p.val, p.n_val, chunk, &gc);
     train_logits(zt, tr->m, &sw->d, p.test, p.n_test, chunk, &gc);
     if (sw->c.grank == 0) {
@@ -800,9 +816,12 @@ static void run_phase(Sweep *sw, int rpt, const int *phase_todo, int n_phase) {
 
 /* ---- setting up ---- */
 
-/* Rank 0: build the job's data set from its [data] synth recipe. */
+/* Rank 0: build the job's data set from its [data] synth recipe. Images and
+ * file are made under names of this process and renamed into place, so that
+ * independent jobs (array tasks) building the same data at once do not clash:
+ * they write identical files and the last rename wins. */
 static int build_synth(const Job *j, ErrBuf *e) {
-    char classes[16] = "6", per[16] = "80", size[16] = "64", seed[16] = "1", dir[1100], spec[256];
+    char classes[16] = "6", per[16] = "80", size[16] = "64", seed[16] = "1", dir[1100], spec[256], tmp_h5[1100];
     snprintf(spec, sizeof spec, "%s", j->synth);
     for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
         char *eq = strchr(tok, '=');
@@ -812,8 +831,9 @@ static int build_synth(const Job *j, ErrBuf *e) {
                   : !strcmp(tok, "size") ? size : !strcmp(tok, "seed") ? seed : NULL;
         if (dst) snprintf(dst, 16, "%s", eq + 1);
     }
-    snprintf(dir, sizeof dir, "%s.images", j->data);
-    char *prep_argv[] = {"prep", dir, "-o", (char *)j->data, "--size", size, "--quiet", NULL};
+    snprintf(dir, sizeof dir, "%s.images.%ld", j->data, (long)getpid());
+    snprintf(tmp_h5, sizeof tmp_h5, "%s.%ld.h5", j->data, (long)getpid());
+    char *prep_argv[] = {"prep", dir, "-o", tmp_h5, "--size", size, "--quiet", NULL};
     printf("data %s is missing: building it from [data] synth = %s\n", j->data, j->synth);
     fflush(stdout);
     char parent[1100];
@@ -828,8 +848,12 @@ static int build_synth(const Job *j, ErrBuf *e) {
     SynthSetConfig sc = {.out_dir = dir, .per_class = atoi(per), .n_classes = atoi(classes), .size = atoi(size),
                          .seed = (uint64_t)strtoull(seed, NULL, 10), .imbalance = 1.0};
     if (synth_write_set(&sc, e) < 0) return HIPID_ERR;
-    if (cmd_prep(7, prep_argv) != 0)
-        return hipid_err(e, "%s: building the phantom data set failed (see above)", j->data);
+    int rc = cmd_prep(7, prep_argv);
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir); /* the PNGs were only the way in */
+    if (system(cmd) != 0) fprintf(stderr, "hipid sweep: could not remove %s\n", dir);
+    if (rc != 0) return hipid_err(e, "%s: building the phantom data set failed (see above)", j->data);
+    if (rename(tmp_h5, j->data) != 0) return hipid_err(e, "%s: cannot rename %s into place: %s", j->data, tmp_h5, strerror(errno));
     return HIPID_OK;
 }
 
@@ -880,42 +904,6 @@ static int check_output(Sweep *sw, ErrBuf *e) {
 
 /* ---- --dry-run ---- */
 
-/* A number of the [data] synth recipe, or dflt. */
-static int synth_value(const char *synth, const char *key, int dflt) {
-    size_t n = strlen(key);
-    for (const char *p = synth; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-        if (strncmp(p, key, n) == 0 && p[n] == '=') return atoi(p + n + 1);
-    return dflt;
-}
-
-/* Seconds of one optimiser step of config 0 of family f on one rank. */
-static double time_step(const Sweep *sw, int f, size_t *n_params) {
-    const HParams *h = &sw->job.families[f].configs[0];
-    int S = sw->have_data ? sw->d.size : synth_value(sw->job.synth, "size", 64);
-    int K = sw->have_data ? sw->d.n_classes : synth_value(sw->job.synth, "classes", 6);
-    int mb = h->micro_batch > 0 ? h->micro_batch : h->batch;
-    ErrBuf e = {{0}};
-    Model *m = model_create(h->model, (Shape){1, S, S}, K, mb, sw->threads, 1, &e);
-    if (!m) return NAN;
-    *n_params = m->n_params;
-    float *x = xcalloc_f32((size_t)mb * S * S), *dz = xcalloc_f32((size_t)mb * K);
-    for (long i = 0; i < (long)mb * S * S; i++) x[i] = (float)((i * 7919) % 255) / 255.0f;
-    model_forward(m, x, mb, 1);
-    model_backward(m, dz, mb); /* warm-up */
-    double t0 = now_seconds();
-    int reps = 0;
-    while (reps < 2 || now_seconds() - t0 < 0.3) {
-        model_forward(m, x, mb, 1);
-        model_backward(m, dz, mb);
-        reps++;
-    }
-    double per_micro = (now_seconds() - t0) / reps;
-    free(x);
-    free(dz);
-    model_free(m);
-    return per_micro * (h->batch / mb);
-}
-
 static void dry_run(Sweep *sw) {
     const Job *j = &sw->job;
     int size = sw->c.size;
@@ -931,43 +919,36 @@ static void dry_run(Sweep *sw) {
         free(v);
     }
     if (sw->c.rank != 0) return;
-    int n_units = j->scheme == CV_HOLDOUT ? j->repeats
-                : j->scheme == CV_NESTED ? j->repeats * j->k * (j->inner_k + 1) : j->repeats * j->k;
+    EstData d = {.size = sw->d.size, .n_classes = sw->d.n_classes, .n_images = sw->d.n, .from_file = 1};
+    ErrBuf e = {{0}};
+    if (!sw->have_data && estimate_data(&d, j, &e) != HIPID_OK) { /* not there: the synth recipe's numbers */
+        d.size = estimate_synth_value(j->synth, "size", 64);
+        d.n_classes = estimate_synth_value(j->synth, "classes", 6);
+        d.n_images = (double)d.n_classes * estimate_synth_value(j->synth, "per_class", 80);
+    }
+    Estimate est;
+    estimate_work(&est, j, &d, sw->plan, sw->n_plan, size, sw->threads, bw);
     printf("job %s (%s): data %s%s\n", j->name, j->path, j->data, sw->have_data ? "" : " (not built yet: sizes assumed)");
-    printf("design: %d CV unit(s) x %d seed(s) per configuration; %s search\n", n_units, j->n_seeds,
+    printf("design: %d CV unit(s) x %d seed(s) per configuration; %s search\n", est.n_units, j->n_seeds,
            j->random ? "random" : "grid");
-    double n_img = sw->have_data ? sw->d.n
-                                 : synth_value(j->synth, "classes", 6) * synth_value(j->synth, "per_class", 80);
-    double test_share = j->scheme == CV_HOLDOUT ? j->fractions[2] : 1.0 / j->k;
-    double val_share = j->scheme == CV_HOLDOUT ? j->fractions[1] : (1 - test_share) * j->val_fraction;
-    double n_train = n_img * (1 - test_share - val_share);
-    double total = 0.0;
     printf("%-10s %7s %7s %6s %7s %11s %11s %11s\n", "family", "configs", "trials", "ranks", "groups",
            "step (1 r)", "allreduce", "est/trial");
     for (int f = 0; f < j->n_families; f++) {
         const Family *fa = &j->families[f];
-        int trials = 0;
-        for (int i = 0; i < sw->n_plan; i++) trials += sw->plan[i].family == f;
-        int rpt = fa->ranks_per_trial < size ? fa->ranks_per_trial : size, groups = (size + rpt - 1) / rpt;
-        size_t np = 0;
-        double step = time_step(sw, f, &np);
-        double bytes = (double)np * 8.0, comm = rpt > 1 ? (bw > 0 ? bytes / bw * 2.0 : bytes / 2e9) : 0.0;
-        const HParams *h = &fa->configs[0];
-        double steps = ceil(n_train / h->batch) * h->epochs;
-        double per_trial = steps * (step / rpt + comm);
-        total += per_trial * trials / groups;
+        const EstFamily *x = &est.fam[f];
         char a[32], b[32], cstr[32];
-        fmt_duration(a, sizeof a, per_trial);
-        snprintf(b, sizeof b, "%.1f ms", step * 1e3);
-        snprintf(cstr, sizeof cstr, rpt > 1 ? "%.1f ms%s" : "-", comm * 1e3, bw > 0 ? "" : "*");
-        printf("%-10s %7d %7d %6d %7d %11s %11s %11s\n", fa->name, fa->n_configs, trials, rpt, groups, b, cstr, a);
-        if (rpt > 1 && comm > 0.5 * step / rpt)
+        fmt_duration(a, sizeof a, x->per_trial);
+        snprintf(b, sizeof b, "%.1f ms", x->step * 1e3);
+        snprintf(cstr, sizeof cstr, x->rpt > 1 ? "%.1f ms%s" : "-", x->comm * 1e3, bw > 0 ? "" : "*");
+        printf("%-10s %7d %7d %6d %7d %11s %11s %11s\n", fa->name, fa->n_configs, x->n_trials, x->rpt, x->groups, b,
+               cstr, a);
+        if (x->rpt > 1 && x->comm > 0.5 * x->step / x->rpt)
             printf("  note: %s's allreduce (%.0f MB of fixed-point gradients) takes %.0f%% of a step at %d ranks: "
                    "ranks_per_trial 1 (parallel over trials) is faster\n",
-                   fa->name, bytes / 1e6, 100.0 * comm / (step / rpt + comm), rpt);
+                   fa->name, x->bytes / 1e6, 100.0 * x->comm / (x->step / x->rpt + x->comm), x->rpt);
     }
     char a[32];
-    fmt_duration(a, sizeof a, total);
+    fmt_duration(a, sizeof a, est.total);
     printf("%d trial(s) in all, %d to run now; with %d rank(s): about %s of work%s\n", sw->n_plan, sw->n_todo,
            size, a, bw > 0 || size == 1 ? "" : " (* allreduce assumed at 2 GB/s)");
     printf("results: %s\n", sw->out);
@@ -978,6 +959,7 @@ static void sweep_usage(FILE *f) {
         "usage: [mpirun -np N] hipid sweep JOB.ini [options]\n"
         "  --dry-run      print the expanded plan, rank groups and a work estimate; train nothing\n"
         "  --shard I/N    run only trials with plan index %% N == I (0-based; job arrays)\n"
+        "  --reindex      rebuild sweep.h5 from the trial files and stop\n"
         "  --quiet        only the closing summary\n"
         "  --verbose      also per-epoch lines of group leaders\n"
         "Trains every trial of the job (README: \"Job files\"), results in [run] output\n"
@@ -1015,6 +997,7 @@ static void print_summary(const Sweep *sw) {
 
 int cmd_sweep(int argc, char **argv) {
     static const struct option opts[] = {{"dry-run", no_argument, 0, 'n'}, {"shard", required_argument, 0, 's'},
+                                         {"reindex", no_argument, 0, 'r'},
                                          {"quiet", no_argument, 0, 'q'},   {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},    {0, 0, 0, 0}};
     int provided;
@@ -1022,13 +1005,14 @@ int cmd_sweep(int argc, char **argv) {
     Sweep sw = {0};
     MPI_Comm_rank(MPI_COMM_WORLD, &sw.c.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &sw.c.size);
-    int dry = 0, c, status = HIPID_EXIT_USAGE;
+    int dry = 0, reindex = 0, c, status = HIPID_EXIT_USAGE;
     const char *bad_opt = NULL;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'n': dry = 1; break;
+        case 'r': reindex = 1; break;
         case 'q': sw.quiet = 1; break;
         case 'v': sw.verbose = 1; break;
         case 's':
@@ -1117,6 +1101,14 @@ int cmd_sweep(int argc, char **argv) {
         goto out;
     }
     if (sw.c.rank == 0) scan_trials(&sw);
+    if (reindex) {
+        if (sw.c.rank == 0) {
+            write_index(&sw, NULL, NULL);
+            print_summary(&sw);
+        }
+        status = 0;
+        goto out;
+    }
     if (dry) {
         dry_run(&sw);
         status = 0;

@@ -331,7 +331,11 @@ int trainer_run(Trainer *t, const TrainComm *c, TrainPoll poll, TrainCheckpoint 
                 }
             }
             double t0 = now_seconds();
-            if (train_step(t, &sc, order + t->pos, nb, c, lr)) {
+            int bad = train_step(t, &sc, order + t->pos, nb, c, lr);
+            /* every rank computed the same verdict from the same sums; the
+             * leader's is the one that counts all the same */
+            if (c && c->size > 1 && c->leader_flag) bad = c->leader_flag(c->ctx, bad);
+            if (bad) {
                 rc = hipid_err(e, "training diverged at epoch %d, step %d (lr %g): the loss or a gradient "
                                   "is not finite or beyond +-4e6; lower the learning rate or check the data",
                                t->epoch + 1, t->pos / B + 1, lr);
@@ -341,6 +345,7 @@ int trainer_run(Trainer *t, const TrainComm *c, TrainPoll poll, TrainCheckpoint 
             t->pos += nb;
         }
         epoch_end(t, c, lr);
+        if (c && c->size > 1 && c->leader_flag) t->stopped_early = c->leader_flag(c->ctx, t->stopped_early);
         if (ckpt && checkpoint_every > 0 && t->epoch % checkpoint_every == 0 && t->epoch < t->cfg.epochs &&
             !t->stopped_early && ckpt(ctx, t, e) != HIPID_OK) {
             rc = HIPID_ERR;

@@ -11,7 +11,7 @@ export HIPID TEST_BIN SANITIZE
 export HIPID_ROOT="$PWD"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 # these machines need OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: pass them through untouched
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # third-party leaks that outlive vips_shutdown (see the file)
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}"

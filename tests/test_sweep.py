@@ -15,12 +15,14 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from h5same import differences, read_all, same  # noqa: E402
+
 HIPID = os.path.abspath(os.environ.get("HIPID", "bin/hipid"))
 TMP = os.environ.get("TEST_TMP", "/tmp")
 ROOT = os.path.join(TMP, "sweep")
 os.makedirs(ROOT, exist_ok=True)
 DATA = os.path.join(ROOT, "data.h5")
-WALL = {"seconds", "ranks", "threads", "job"}  # attributes that may differ between equal runs
 failures = []
 
 
@@ -45,32 +47,6 @@ def mpirun(np_, args, timeout=600, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
 
 
-def read_all(path):
-    """Every dataset and attribute of an HDF5 file, as bytes-comparable arrays."""
-    out = {}
-    with h5py.File(path, "r") as f:
-        for k, v in f.attrs.items():
-            if k not in WALL:
-                out["@" + k] = np.asarray(v)
-
-        def visit(name, obj):
-            for k, v in obj.attrs.items():
-                out[name + "@" + k] = np.asarray(v)
-            if isinstance(obj, h5py.Dataset) and name != "history/seconds":
-                out[name] = obj[()]
-        f.visititems(visit)
-    return out
-
-
-def same(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if a.dtype.kind == "f":  # bit for bit, NaN included
-        return a.tobytes() == b.tobytes()
-    return np.array_equal(a, b)
-
-
 def compare_dirs(ref, other, what):
     files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ref, "trials", "*.h5")))
     got = sorted(os.path.basename(p) for p in glob.glob(os.path.join(other, "trials", "*.h5")))
@@ -79,8 +55,7 @@ def compare_dirs(ref, other, what):
     for name in files:
         if name not in got:
             continue
-        a, b = read_all(os.path.join(ref, "trials", name)), read_all(os.path.join(other, "trials", name))
-        diff = [k for k in a if k not in b or not same(a[k], b[k])] + [k for k in b if k not in a]
+        diff = differences(os.path.join(ref, "trials", name), os.path.join(other, "trials", name))
         if diff:
             worst.append(f"{name}: {diff[:4]}")
     check(not worst, f"{what}: every dataset and attribute bit-identical" + ("" if not worst else f" ({worst[:2]})"))
@@ -148,7 +123,8 @@ e = subprocess.run([HIPID, "eval", "--checkpoint", tf, "--data", DATA], capture_
 check(e.returncode == 0 and "accuracy" in e.stdout, "hipid eval rebuilds the model from a trial file")
 
 # ---- kill -9 mid-trial, then resume -------------------------------------------
-LONG = FAMILIES.replace("epochs = 4", "epochs = 12")
+# long enough that a signal sent when the first checkpoint appears lands mid-trial
+LONG = FAMILIES.replace("epochs = 4", "epochs = 40")
 ref_path, ref = job("ref", LONG, run="checkpoint_every = 1")
 p = mpirun(2, ["--quiet", ref_path])
 check(p.returncode == 0, "reference run exits 0")
@@ -158,6 +134,19 @@ with h5py.File(os.path.join(ref, "sweep.h5")) as f:
 print(f"info busy fraction per rank: {np.round(busy / el, 3).tolist()} over {el.max():.1f} s")
 check(len(busy) == 2 and (busy / el).min() > 0.6, "dynamic schedule: both ranks busy more than 60% of the sweep")
 check(states.count("done") == len(states), f"index: all {len(states)} trials done")
+
+
+def alive_in_session(sid):
+    """Processes of session sid that are not zombies."""
+    n = 0
+    for d in os.listdir("/proc"):
+        try:
+            stat = open(f"/proc/{d}/stat").read()
+        except (OSError, ValueError):
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        n += int(fields[3]) == sid and fields[0] != "Z"
+    return n
 
 
 def run_until_checkpoint(path, sig, min_done=1):
@@ -172,7 +161,13 @@ def run_until_checkpoint(path, sig, min_done=1):
             break
         time.sleep(0.02)
     if sig == signal.SIGKILL:
-        os.killpg(proc.pid, signal.SIGKILL)
+        # the whole job: Open MPI puts ranks in process groups of their own,
+        # so kill by session (start_new_session made mpirun its leader)
+        subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)])
+        proc.communicate()
+        while alive_in_session(proc.pid):
+            time.sleep(0.01)  # gone, all of them, before the rerun starts
+        return proc.returncode, "", ""
     else:
         proc.send_signal(sig)
     o, e = proc.communicate(timeout=120)
@@ -180,7 +175,7 @@ def run_until_checkpoint(path, sig, min_done=1):
 
 
 kill_path, kill_out = job("killed", LONG, run="checkpoint_every = 1")
-rc, _, _ = run_until_checkpoint(kill_path, signal.SIGKILL)
+rc, _, _ = run_until_checkpoint(kill_path, signal.SIGKILL, min_done=0)
 n_ckpt = len(glob.glob(os.path.join(kill_out, "trials", "*.ckpt.h5")))
 n_done = len(glob.glob(os.path.join(kill_out, "trials", "*[0-9a-f].h5")))
 print(f"info killed with SIGKILL: {n_done} trial files, {n_ckpt} checkpoints left")
@@ -200,22 +195,54 @@ check(p.returncode == 0 and "redoing" in p.stderr and "1 to run" in p.stdout,
 compare_dirs(ref, kill_out, "truncated file redone vs uninterrupted")
 
 # ---- SIGUSR1 (Slurm's preemption warning): checkpoint, exit 3, resume ----------
-usr_path, usr_out = job("usr1", LONG.replace("epochs = 12", "epochs = 40"), run="checkpoint_every = 0")
-usr_ref_path, usr_ref = job("usr1_ref", LONG.replace("epochs = 12", "epochs = 40"))
-mpirun(2, ["--quiet", usr_ref_path])
+usr_path, usr_out = job("usr1", LONG, run="checkpoint_every = 1")
 proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", usr_path], stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, text=True, start_new_session=True)
 t0 = time.time()
-while time.time() - t0 < 120 and not glob.glob(os.path.join(usr_out, "trials", "*[0-9a-f].h5")):
-    time.sleep(0.02)
-proc.send_signal(signal.SIGUSR1)
+while time.time() - t0 < 120 and not glob.glob(os.path.join(usr_out, "trials", "*.ckpt.h5")):
+    time.sleep(0.01)
+proc.send_signal(signal.SIGUSR1)  # a trial is at its first epochs: mid-trial
 o, e = proc.communicate(timeout=120)
 check(proc.returncode == 3 and "interrupted" in o, f"SIGUSR1: every rank checkpoints and the job exits 3 (got {proc.returncode})")
 n_ckpt = len(glob.glob(os.path.join(usr_out, "trials", "*.ckpt.h5")))
-check(n_ckpt >= 1, f"SIGUSR1: {n_ckpt} checkpoint(s) written although checkpoint_every = 0")
+check(n_ckpt >= 1, f"SIGUSR1: {n_ckpt} checkpoint(s) left to resume from")
 p = mpirun(2, ["--quiet", usr_path])
 check(p.returncode == 0, "rerun after SIGUSR1 exits 0")
-compare_dirs(usr_ref, usr_out, "SIGUSR1 + rerun vs uninterrupted")
+compare_dirs(ref, usr_out, "SIGUSR1 + rerun vs uninterrupted")
+
+# ---- a rank that dies takes the job down (no hang); the rerun resumes ----------
+die_path, die_out = job("die", LONG)
+proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", "--quiet", die_path], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True, start_new_session=True)
+t0 = time.time()
+while time.time() - t0 < 120 and not glob.glob(os.path.join(die_out, "trials", "*.ckpt.h5")):
+    time.sleep(0.02)
+ranks = subprocess.run(["pgrep", "-f", f"{HIPID} sweep --quiet {die_path}", "-s", str(proc.pid)],
+                       capture_output=True, text=True).stdout.split()
+victims = [r for r in ranks if int(r) != proc.pid]
+if victims:
+    os.kill(int(victims[-1]), signal.SIGKILL)
+try:
+    proc.communicate(timeout=60)
+    ended = True
+except subprocess.TimeoutExpired:
+    subprocess.run(["pkill", "-KILL", "-s", str(proc.pid)])
+    proc.communicate()
+    ended = False
+check(len(victims) == 2 and ended and proc.returncode != 0,
+      f"one rank killed: the job ends (exit {proc.returncode}) within 60 s instead of hanging")
+p = mpirun(2, ["--quiet", die_path])
+check(p.returncode == 0, "rerun after a rank died completes")
+compare_dirs(ref, die_out, "rank killed + rerun vs uninterrupted")
+
+# ---- the index is rebuilt from the trial files ---------------------------------
+idx = os.path.join(die_out, "sweep.h5")
+before = {k: v for k, v in read_all(idx).items() if "busy" not in k and "elapsed" not in k}
+os.remove(idx)
+p = mpirun(1, ["--reindex", die_path])
+after = read_all(idx)
+check(p.returncode == 0 and all(k in after and same(before[k], after[k]) for k in before if not k.startswith("@")),
+      "hipid sweep --reindex rebuilds sweep.h5 from the trial files alone")
 
 # ---- failed trials: recorded, the sweep goes on, retried up to the limit --------
 bad_fam = FAMILIES.replace("lr = 0.05", "lr = 1e30")

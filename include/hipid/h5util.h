@@ -54,12 +54,12 @@ int h5_read(hid_t loc, const char *name, hid_t mem_type, void *v, int ndim, cons
  * are written as ""). */
 int h5_write_strings(hid_t loc, const char *name, char *const *s, int n);
 
-/* Length of a 1-D dataset, -1 if it is missing or not 1-D. */
-long h5_dataset_len1(hid_t loc, const char *name);
-/* Read the 1-D variable-length string dataset `name`, which must hold n
- * strings, into out[0..n) (each strdup'd: the caller frees them). The
- * message names path, the dataset, what was expected and what was found. */
-int h5_read_strings(hid_t loc, const char *name, char **out, int n, const char *path, ErrBuf *e);
+/* Length of the first dimension of dataset name; -1 if missing. */
+long h5_len(hid_t loc, const char *name);
+/* Read a 1-D dataset of variable-length strings of any length: *out gets n
+ * malloc'd copies (free with strv_free(*out, *n)); on failure *out is NULL
+ * and e names the file and dataset. */
+int h5_read_strings(hid_t loc, const char *name, char ***out, int *n, const char *path, ErrBuf *e);
 
 /* Write a float32 dataset of rank ndim, dims as given (contiguous). */
 int h5_write_f32(hid_t loc, const char *name, const float *data, int ndim, const hsize_t *dims);

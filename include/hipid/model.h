@@ -80,6 +80,7 @@ struct Model {
     float *dbuf[2];       /* ping-pong gradient buffers, max_batch * max act size */
     float *col_scratch;   /* conv scratch: the largest conv2d_scratch_floats() */
     float *dw_scratch;    /* conv per-thread gradient partials */
+    size_t n_bytes;       /* heap bytes of all the above (memory estimates) */
     float input_mean;     /* inputs are standardised (v - mean) / std before */
     float input_std;      /* model_forward; train sets them, checkpoints keep them */
     uint64_t seed;        /* dropout stream seed */

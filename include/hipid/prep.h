@@ -117,6 +117,11 @@ long largest_component(uint8_t *keep, const uint8_t *mask, int w, int h, int *n_
 
 /* Aspect-preserving resize of g into out (S, S), centred, the rest filled
  * with pad (0..255). */
+/* Draw text with libvips' text renderer (white on black, "sans" at 110
+ * dpi) into a grey canvas (cw x ch) at (x, y), clipped to the canvas. Best
+ * effort: a missing font only costs the label. libvips must be started. */
+void prep_draw_text(uint8_t *canvas, int cw, int ch, int x, int y, const char *text);
+
 int prep_resize_pad(uint8_t *out, int S, const GreyBuf *g, int pad, ErrBuf *e);
 
 /* What prep_image learned about one image. */

@@ -9,6 +9,7 @@
  *               micro_batch, epochs, patience, augment, balance, standardize,
  *               data (path), data_checksum (hex), image_size, n_classes,
  *               preprocessing, best_epoch, epochs_run, seconds, ranks, threads,
+ *               allreduce_seconds (time in group collectives, leader),
  *               test_acc, test_loss, val_acc, val_loss
  *   class_names              string [K]
  *   indices/train|val|test   int32 [n]      data-set row numbers
@@ -43,7 +44,7 @@ typedef struct {
     int state;             /* TRIAL_*; TRIAL_BAD: the file is unreadable (truncated) */
     int attempts, best_epoch, epochs_run, ranks;
     double test_acc, test_loss, val_acc, val_loss, seconds;
-    char reason[256];
+    char reason[512];
 } TrialSummary;
 
 /* Read a trial file's summary and check that it belongs to `hash`. A missing
