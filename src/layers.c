@@ -1,7 +1,10 @@
 /* layers.c: one small struct and one const ops table per layer type. Each
  * forward/backward is a thin wrapper over a kernel in ops.c. Layer-specific
  * state (kernel size, saved statistics, masks) lives in the layer's own struct,
- * whose first member is the common Layer. Construction lives in model.c. */
+ * whose first member is the common Layer. Construction lives in model.c.
+ * Backward follows the mode of the last forward (Model.last_train): after an
+ * eval forward, batch norm differentiates through its running statistics and
+ * dropout passes gradients through, as the eval forward computed. */
 #include "hipid/layers.h"
 
 #include <string.h>
@@ -69,6 +72,12 @@ static void bn_bwd(Layer *l, Model *m, const float *in, const float *out, const 
                    float *din, int N) {
     (void)out;
     BnLayer *b = (BnLayer *)l;
+    if (!m->last_train) { /* after an eval forward: the statistics were constants */
+        batchnorm_backward_eval(din, l->tensors[0].grad, l->tensors[1].grad, dout, in, l->tensors[2].data,
+                                l->tensors[3].data, l->tensors[0].data, N, l->in.c, l->in.h * l->in.w,
+                                b->eps, m->n_threads);
+        return;
+    }
     batchnorm_backward(din, l->tensors[0].grad, l->tensors[1].grad, dout, in, b->mean, b->invstd,
                        l->tensors[0].data, N, l->in.c, l->in.h * l->in.w, m->n_threads);
 }
@@ -126,7 +135,8 @@ static void drop_bwd(Layer *l, Model *m, const float *in, const float *out, cons
                      float *din, int N) {
     (void)m, (void)in, (void)out;
     DropLayer *d = (DropLayer *)l;
-    if (din) dropout_apply(din, dout, d->p == 0.0f ? NULL : d->mask, N * shape_size(l->in));
+    /* after an eval forward dropout was the identity */
+    if (din) dropout_apply(din, dout, d->p == 0.0f || !m->last_train ? NULL : d->mask, N * shape_size(l->in));
 }
 const LayerOps dropout_ops = {"dropout", drop_fwd, drop_bwd};
 

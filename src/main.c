@@ -18,6 +18,7 @@ static const struct {
     {"sweep", cmd_sweep, "run a job file's cross-validated sweep over MPI ranks"},
     {"report", cmd_report, "report a sweep: metrics, selection, CNN vs DNN tests, plots, errors"},
     {"slurm", cmd_slurm, "write (and submit) Slurm batch scripts sized for a job file's sweep"},
+    {"predict", cmd_predict, "classify X-ray files with a sweep's trial, with saliency maps"},
 };
 
 static void usage(FILE *f) {

@@ -360,6 +360,7 @@ void model_init_params(Model *m, uint64_t seed) {
 const float *model_forward(Model *m, const float *x, int N, int train) {
     HIPID_CHECK(N >= 1 && N <= m->max_batch);
     m->acts[0] = (float *)x;
+    m->last_train = train;
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = m->layers[i];
         float *out = l->in_place ? m->acts[i] : m->acts[i + 1];
@@ -370,17 +371,29 @@ const float *model_forward(Model *m, const float *x, int N, int train) {
     return m->acts[m->n_layers];
 }
 
-void model_backward(Model *m, const float *dlogits, int N) {
-    HIPID_CHECK(N >= 1 && N <= m->max_batch);
+/* Backward through layers n_layers-1 down to stop+1 (stop >= -1); layer 0's
+ * input gradient is computed only if stop == -1 and input_grad is set.
+ * Returns the dbuf index holding the gradient at the output of layer stop. */
+static int backward_range(Model *m, const float *dlogits, int N, int stop, int input_grad) {
+    HIPID_CHECK(N >= 1 && N <= m->max_batch && stop >= -1 && stop < m->n_layers);
     int cur = 0;
     memcpy(m->dbuf[0], dlogits, sizeof(float) * N * m->n_classes);
-    for (int i = m->n_layers - 1; i >= 0; i--) {
+    for (int i = m->n_layers - 1; i > stop; i--) {
         Layer *l = m->layers[i];
         float *dout = m->dbuf[cur];
-        float *din = i == 0 ? NULL : l->in_place ? dout : m->dbuf[1 - cur];
+        float *din = i == 0 && !input_grad ? NULL : l->in_place ? dout : m->dbuf[1 - cur];
         l->ops->backward(l, m, m->acts[i], m->acts[i + 1], dout, din, N);
         if (din && din != dout) cur = 1 - cur;
     }
+    return cur;
+}
+
+void model_backward(Model *m, const float *dlogits, int N) { backward_range(m, dlogits, N, -1, 0); }
+
+void model_backward_to(Model *m, const float *dlogits, int N, int layer, float *grad_out) {
+    int cur = backward_range(m, dlogits, N, layer, 1);
+    Shape s = layer < 0 ? m->in : m->layers[layer]->out;
+    memcpy(grad_out, m->dbuf[cur], sizeof(float) * N * shape_size(s));
 }
 
 void model_zero_grads(Model *m) { memset(m->grads, 0, sizeof(float) * m->n_params); }

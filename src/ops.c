@@ -529,6 +529,28 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
     }
 }
 
+void batchnorm_backward_eval(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                             const float *inp, const float *run_mean, const float *run_var,
+                             const float *gamma, int N, int C, int HW, float eps, int n_threads) {
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int c = 0; c < C; c++) {
+        double sdy = 0.0, sdyx = 0.0;
+        float mu = run_mean[c], is = 1.0f / sqrtf(run_var[c] + eps), k = gamma[c] * is;
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + ((long)n * C + c) * HW;
+            const float *dy = dout + ((long)n * C + c) * HW;
+            float *dx = dinp ? dinp + ((long)n * C + c) * HW : NULL;
+            for (int i = 0; i < HW; i++) {
+                sdy += dy[i];
+                sdyx += (double)dy[i] * ((double)x[i] - mu);
+                if (dx) dx[i] = k * dy[i];
+            }
+        }
+        dgamma[c] += (float)(sdyx * is);
+        dbeta[c] += (float)sdy;
+    }
+}
+
 void dropout_apply(float *out, const float *inp, const float *mask, long n) {
     if (!mask) {
         if (out != inp) memcpy(out, inp, sizeof(float) * n);

@@ -15,6 +15,7 @@
 #include "hipid/prep.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vips/vips.h>
@@ -61,21 +62,102 @@ int prep_parse_steps(unsigned *steps, const char *list, ErrBuf *e) {
     return HIPID_OK;
 }
 
+/* Shortest %.Ng form of v that reads back as exactly v: "0.35" stays
+ * "0.35" (what %g wrote before), and no value is rounded away. */
+static void fmt_exact(char *buf, size_t cap, double v) {
+    for (int p = 6; p <= 17; p++) {
+        snprintf(buf, cap, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
 void prep_describe(char *buf, size_t cap, const PrepConfig *c) {
     size_t n = 0;
+    char r[32], m[32];
+    fmt_exact(r, sizeof r, c->bg_radius);
+    fmt_exact(m, sizeof m, c->min_mask);
 #define ADD(...) (n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__))
     ADD("grey8(autorot,alpha-on-black),work<=%d", c->work_max);
     if (c->steps & PREP_BACKGROUND)
-        ADD(",background(median,r=%g*content,grid=%d,trim>%g)", c->bg_radius, PREP_BG_GRID,
-            PREP_TRIM_THRESHOLD);
+        ADD(",background(median,r=%s*content,grid=%d,trim>%g)", r, PREP_BG_GRID, PREP_TRIM_THRESHOLD);
     if (c->steps & PREP_OTSU) ADD(",otsu(%s)", c->binary ? "binary" : "mask");
     if (c->steps & PREP_LARGEST) ADD(",largest(8-conn)");
     if (c->steps & PREP_INVERT) ADD(",invert");
     ADD(",resize=%d(aspect,pad=%d,lanczos3),minmax(0..255)", c->size, c->steps & PREP_INVERT ? 255 : 0);
-    if (c->steps & (PREP_OTSU | PREP_LARGEST)) ADD(",min_mask=%g", c->min_mask);
+    if (c->steps & (PREP_OTSU | PREP_LARGEST)) ADD(",min_mask=%s", m);
     ADD(",min_size=%d", c->min_size);
 #undef ADD
 }
+
+/* Copy the next top-level comma-separated item of *p (commas inside
+ * parentheses belong to the item) into tok; advances *p. 0 at the end. */
+static int next_item(char *tok, size_t cap, const char **p) {
+    const char *s = *p;
+    size_t n = 0;
+    int depth = 0;
+    if (!*s) return 0;
+    for (; *s && (depth > 0 || *s != ','); s++) {
+        depth += *s == '(' ? 1 : *s == ')' ? -1 : 0;
+        if (n + 1 < cap) tok[n++] = *s;
+    }
+    tok[n] = '\0';
+    *p = *s == ',' ? s + 1 : s;
+    return 1;
+}
+
+/* sscanf that must consume all of tok. */
+#define SCAN_ALL(tok, fmt, ...) \
+    (end = -1, sscanf(tok, fmt "%n", __VA_ARGS__, &end) >= 0 && end == (int)strlen(tok))
+
+int prep_parse_describe(PrepConfig *out, const char *text, ErrBuf *e) {
+    PrepConfig c = prep_config_default(128);
+    char tok[256], again[1024], mode[16];
+    const char *p = text;
+    int end, grid = 0, pad = 0, item = 0, have_size = 0, have_work = 0;
+    double trim = 0.0;
+    c.steps = 0;
+    c.work_max = c.size = 0;
+    while (next_item(tok, sizeof tok, &p)) {
+        if (item++ == 0) {
+            if (strcmp(tok, "grey8(autorot,alpha-on-black)") != 0)
+                return hipid_err(e, "preprocessing \"%.200s\" does not start with grey8(autorot,alpha-on-black): "
+                                    "not made by hipid prep (a synthetic data set?)", text);
+        } else if (SCAN_ALL(tok, "work<=%d", &c.work_max)) {
+            have_work = 1;
+        } else if (SCAN_ALL(tok, "background(median,r=%lf*content,grid=%d,trim>%lf)", &c.bg_radius, &grid, &trim)) {
+            c.steps |= PREP_BACKGROUND;
+            if (grid != PREP_BG_GRID || trim != PREP_TRIM_THRESHOLD)
+                return hipid_err(e, "preprocessing step '%s': this hipid runs the background step with grid=%d, "
+                                    "trim>%g only", tok, PREP_BG_GRID, PREP_TRIM_THRESHOLD);
+        } else if (SCAN_ALL(tok, "otsu(%15[a-z])", mode) && (!strcmp(mode, "mask") || !strcmp(mode, "binary"))) {
+            c.steps |= PREP_OTSU;
+            c.binary = strcmp(mode, "binary") == 0;
+        } else if (strcmp(tok, "largest(8-conn)") == 0) {
+            c.steps |= PREP_LARGEST;
+        } else if (strcmp(tok, "invert") == 0) {
+            c.steps |= PREP_INVERT;
+        } else if (SCAN_ALL(tok, "resize=%d(aspect,pad=%d,lanczos3)", &c.size, &pad)) {
+            have_size = 1;
+        } else if (strcmp(tok, "minmax(0..255)") == 0) {
+        } else if (SCAN_ALL(tok, "min_mask=%lf", &c.min_mask)) {
+        } else if (SCAN_ALL(tok, "min_size=%d", &c.min_size)) {
+        } else {
+            return hipid_err(e, "preprocessing \"%.200s\": unknown item '%s'", text, tok);
+        }
+    }
+    if (item == 0) return hipid_err(e, "preprocessing is empty: not made by hipid prep (a synthetic data set?)");
+    if (!have_work || !have_size || c.size < 1 || c.work_max < 1)
+        return hipid_err(e, "preprocessing \"%.200s\": lacks work<=N or resize=S", text);
+    /* anything else (order, repeats, a pad that does not follow from invert,
+     * missing items) shows up as a difference when written back */
+    prep_describe(again, sizeof again, &c);
+    if (strcmp(again, text) != 0)
+        return hipid_err(e, "preprocessing \"%.200s\" is not in the form this hipid writes (expected \"%.200s\")",
+                         text, again);
+    *out = c;
+    return HIPID_OK;
+}
+#undef SCAN_ALL
 
 void grey_free(GreyBuf *g) {
     if (!g) return;

@@ -12,5 +12,6 @@ int cmd_synth(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_slurm(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

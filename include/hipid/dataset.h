@@ -6,8 +6,9 @@
  *     format_version  int     1
  *     image_size      int     S (images are S x S, one channel)
  *     n_classes       int     K
- *     preprocessing   string  the steps and parameters that made the images,
- *                             e.g. "background,otsu,largest-component,invert,resize=128"
+ *     preprocessing   string  the steps and parameters that made the images, as
+ *                             prep_describe writes them (prep_parse_describe reads
+ *                             them back; hipid predict re-applies them)
  *     source          string  what the images came from (folder, manifest, "synth ...")
  *   datasets
  *     images          uint8  [N,S,S]  chunked [1,S,S], deflate

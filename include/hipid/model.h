@@ -87,6 +87,7 @@ struct Model {
     uint64_t step;        /* optimiser steps so far: keys dropout masks with sample_base */
     long sample_base;     /* position of this forward's first sample in its global batch */
     int fixed_dropout;    /* tests: keep dropout masks set by hand */
+    int last_train;       /* `train` of the last model_forward; backward follows that mode */
 };
 
 /* Expand a preset name to its spec; returns NULL if name is not a preset. */
@@ -108,6 +109,18 @@ const float *model_forward(Model *m, const float *x, int N, int train);
 /* Backward from dlogits (N, n_classes) after a training forward of the same
  * batch; ACCUMULATES into m->grads (call model_zero_grads first). */
 void model_backward(Model *m, const float *dlogits, int N);
+
+/* Gradient of sum(dlogits * logits) with respect to the output of layer
+ * `layer` (0 <= layer < n_layers: the activation m->acts[layer + 1], shape
+ * m->layers[layer]->out), or with respect to the input x when layer == -1
+ * (shape m->in). Call it after model_forward of the same N samples, training
+ * or eval: the gradient is that of the function that forward computed (after
+ * an eval forward, batch norm uses its running statistics and dropout is the
+ * identity). Writes grad_out (N, size of that shape); like model_backward it
+ * also accumulates parameter gradients, of the layers above `layer`, into
+ * m->grads (harmless for inference; zero them before training on). For
+ * saliency maps (Grad-CAM, input gradients). */
+void model_backward_to(Model *m, const float *dlogits, int N, int layer, float *grad_out);
 void model_zero_grads(Model *m);
 
 /* Dropout mask of layer i, (max_batch, size) floats, or NULL if it is not a

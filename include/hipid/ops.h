@@ -82,6 +82,13 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
                         const float *inp, const float *mean, const float *invstd,
                         const float *gamma, int N, int C, int HW, int n_threads);
 
+/* Backward of batchnorm_forward_eval (running statistics are constants):
+ * dinp = dout * gamma / sqrt(run_var + eps); accumulates dgamma, dbeta.
+ * dinp may be NULL. dinp may equal dout. */
+void batchnorm_backward_eval(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                             const float *inp, const float *run_mean, const float *run_var,
+                             const float *gamma, int N, int C, int HW, float eps, int n_threads);
+
 /* Inverted dropout: out = inp * mask, mask holds 0 or 1/(1-p); NULL mask copies. */
 void dropout_apply(float *out, const float *inp, const float *mask, long n);
 

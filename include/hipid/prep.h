@@ -61,6 +61,13 @@ int prep_parse_steps(unsigned *steps, const char *list, ErrBuf *e);
  *  resize=128(aspect,pad=255,lanczos3),minmax(0..255)". */
 void prep_describe(char *buf, size_t cap, const PrepConfig *c);
 
+/* The inverse of prep_describe: read a `preprocessing` attribute back into
+ * a config, so that the same steps can be re-applied to new images (hipid
+ * predict). Accepts exactly the strings prep_describe writes (numbers are
+ * written so that they read back bit for bit); anything else fails with a
+ * message quoting the text and the offending item (callers prefix the file). */
+int prep_parse_describe(PrepConfig *c, const char *text, ErrBuf *e);
+
 /* An 8-bit grey image held in memory. */
 typedef struct {
     int w, h;
