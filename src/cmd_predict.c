@@ -231,17 +231,6 @@ done:
     return rc;
 }
 
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static void print_result(FILE *f, int format, int first, const char *path, const float *prob,
                          char *const *names, int K) {
     int a = 0, b = -1;
@@ -255,15 +244,15 @@ static void print_result(FILE *f, int format, int first, const char *path, const
         fprintf(f, "%s\t%s\t%.9g\t%s\t%.9g\n", path, names[a], prob[a], names[b], prob[b]);
     } else {
         fprintf(f, "%s\n  {\"path\": ", first ? "" : ",");
-        json_string(f, path);
+        json_write_string(f, path);
         fprintf(f, ", \"class\": ");
-        json_string(f, names[a]);
+        json_write_string(f, names[a]);
         fprintf(f, ", \"prob\": %.9g, \"runner_up\": ", prob[a]);
-        json_string(f, names[b]);
+        json_write_string(f, names[b]);
         fprintf(f, ", \"runner_up_prob\": %.9g, \"probs\": {", prob[b]);
         for (int k = 0; k < K; k++) {
             fprintf(f, "%s", k ? ", " : "");
-            json_string(f, names[k]);
+            json_write_string(f, names[k]);
             fprintf(f, ": %.9g", prob[k]);
         }
         fprintf(f, "}}");

@@ -87,7 +87,6 @@ static int preview_save(const Preview *p, const char *path, unsigned steps, ErrB
     const int T = PREVIEW_TILE, G = PREVIEW_GAP, L = PREVIEW_LABEL_H;
     int cw = p->n_cols * (T + G) - G, ch = L + p->n_rows * (T + G) - G, rc = HIPID_ERR;
     uint8_t *canvas = xcalloc((size_t)cw * ch, 1);
-    VipsImage *im = NULL;
     for (int c = 0; c < p->n_cols; c++) prep_draw_text(canvas, cw, ch, c * (T + G) + 2, 2, step_label(steps, c, p->n_cols));
     for (int r = 0; r < p->n_rows; r++)
         for (int c = 0; c < p->n_cols; c++) {
@@ -95,15 +94,9 @@ static int preview_save(const Preview *p, const char *path, unsigned steps, ErrB
             for (int y = 0; y < T; y++)
                 memcpy(canvas + (size_t)(L + r * (T + G) + y) * cw + c * (T + G), tile + (size_t)y * T, T);
         }
-    if (!(im = vips_image_new_from_memory(canvas, (size_t)cw * ch, cw, ch, 1, VIPS_FORMAT_UCHAR)) ||
-        vips_pngsave(im, path, "compression", 9, NULL)) {
-        hipid_err(e, "%s: cannot write the preview PNG (libvips: %.200s)", path, vips_error_buffer());
-        vips_error_clear();
-        goto error;
-    }
+    if (prep_save_png(path, canvas, cw, ch, 1, "preview", e) != HIPID_OK) goto error;
     rc = HIPID_OK;
 error:
-    if (im) g_object_unref(im);
     free(canvas);
     return rc;
 }

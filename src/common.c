@@ -86,3 +86,14 @@ int cli_num(const char *cmd, const char *name, const char *s, double lo, double 
     *out = v;
     return HIPID_OK;
 }
+
+void json_write_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}

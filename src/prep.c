@@ -691,3 +691,14 @@ done:
     g_free(mem);
     if (t) g_object_unref(t);
 }
+
+int prep_save_png(const char *path, const uint8_t *pix, int w, int h, int bands, const char *what, ErrBuf *e) {
+    VipsImage *im = vips_image_new_from_memory(pix, (size_t)w * h * bands, w, h, bands, VIPS_FORMAT_UCHAR);
+    int rc = HIPID_OK;
+    if (!im || vips_pngsave(im, path, "compression", 9, NULL)) {
+        rc = hipid_err(e, "%s: cannot write the %s PNG (libvips: %.200s)", path, what, vips_error_buffer());
+        vips_error_clear();
+    }
+    if (im) g_object_unref(im);
+    return rc;
+}

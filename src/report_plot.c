@@ -10,11 +10,12 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <vips/vips.h>
 
 #include "hipid/h5util.h"
 #include "hipid/prep.h"
@@ -364,7 +365,6 @@ int report_sheet(const Report *r, const char *out, int n, ErrBuf *e) {
     if (f < 0) return hipid_err(e, "%s", oe.msg);
     int S = 0, rc = HIPID_ERR, F = r->n_fam < 3 ? r->n_fam : 3;
     uint8_t *canvas = NULL, *img = NULL, *cell = NULL;
-    VipsImage *im = NULL;
     h5_attr_read_int(f, "image_size", &S, 1);
     if (S <= 0 || (dset = H5Dopen2(f, "images", H5P_DEFAULT)) < 0 || (space = H5Dget_space(dset)) < 0) {
         hipid_err(e, "%s: no images dataset", r->data);
@@ -402,15 +402,9 @@ int report_sheet(const Report *r, const char *out, int n, ErrBuf *e) {
     }
     char path[1400];
     snprintf(path, sizeof path, "%s/errors.png", out);
-    if (!(im = vips_image_new_from_memory(canvas, (size_t)W * H, W, H, 1, VIPS_FORMAT_UCHAR)) ||
-        vips_pngsave(im, path, "compression", 9, NULL)) {
-        hipid_err(e, "%s: cannot write the contact sheet (libvips: %.200s)", path, vips_error_buffer());
-        vips_error_clear();
-        goto error;
-    }
+    if (prep_save_png(path, canvas, W, H, 1, "contact sheet", e) != HIPID_OK) goto error;
     rc = HIPID_OK;
 error:
-    if (im) g_object_unref(im);
     free(canvas);
     free(img);
     free(cell);

@@ -38,17 +38,6 @@ static void csv_num(FILE *f, double v) {
     else fprintf(f, ",nan");
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static void json_num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.10g", v);
     else fputs("null", f);
@@ -192,25 +181,25 @@ static void summary_json(FILE *f, const Report *r) {
     char sel[1024];
     selection_text(sel, sizeof sel, r);
     fprintf(f, "{\n  \"results\": ");
-    json_str(f, r->dir);
+    json_write_string(f, r->dir);
     fprintf(f, ",\n  \"job\": ");
-    json_str(f, r->job);
+    json_write_string(f, r->job);
     fprintf(f, ",\n  \"design\": ");
-    json_str(f, design_name(r));
+    json_write_string(f, design_name(r));
     fprintf(f, ",\n  \"selection\": ");
-    json_str(f, sel);
+    json_write_string(f, sel);
     fprintf(f, ",\n  \"trials\": {\"planned\": %d, \"done\": %d, \"failed\": %d, \"missing\": %d, \"unreadable\": %d},\n",
             r->have_index ? r->n_planned : r->n_done + r->n_failed, r->n_done, r->n_failed, r->n_missing, r->n_skipped);
     fprintf(f, "  \"families\": [");
     for (int fa = 0; fa < r->n_fam; fa++) {
         const RFamily *F = &r->fam[fa];
         fprintf(f, "%s\n    {\"name\": ", fa ? "," : "");
-        json_str(f, F->name);
+        json_write_string(f, F->name);
         fprintf(f, ", \"configuration\": ");
         if (r->nested || F->chosen < 0) fprintf(f, "null, \"hparams\": null");
         else {
             fprintf(f, "%d, \"hparams\": ", F->chosen);
-            json_str(f, chosen_config(r, fa)->hparams);
+            json_write_string(f, chosen_config(r, fa)->hparams);
         }
         fprintf(f, ", \"folds\": %d", F->n_sel);
         for (int m = 0; m < M_COUNT; m++) {
@@ -223,9 +212,9 @@ static void summary_json(FILE *f, const Report *r) {
     for (int i = 0; i < r->n_cmp; i++) {
         const RCompare *c = &r->cmp[i];
         fprintf(f, "%s\n    {\"a\": ", i ? "," : "");
-        json_str(f, r->fam[c->a].name);
+        json_write_string(f, r->fam[c->a].name);
         fprintf(f, ", \"b\": ");
-        json_str(f, r->fam[c->b].name);
+        json_write_string(f, r->fam[c->b].name);
         fprintf(f, ", \"pairs\": %d, \"ratio\": ", c->n_pairs);
         json_num(f, c->ratio);
         fprintf(f, ",\n     \"accuracy_difference\": ");
@@ -238,7 +227,7 @@ static void summary_json(FILE *f, const Report *r) {
         fprintf(f, ", \"p\": ");
         json_num(f, c->mcnemar.p);
         fprintf(f, "},\n     \"verdict\": ");
-        json_str(f, c->verdict);
+        json_write_string(f, c->verdict);
         fputc('}', f);
     }
     fprintf(f, "\n  ]\n}\n");

@@ -5,9 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <vips/vips.h>
 
 #include "hipid/layers.h"
+#include "hipid/prep.h"
 
 int saliency_cam_layer(const Model *m) {
     int conv = 0, layer = -1;
@@ -116,7 +116,6 @@ void saliency_overlay(uint8_t *rgb, const uint8_t *grey, const float *map, int S
 int saliency_save_png(const char *path, const uint8_t *grey, const uint8_t *rgb, int S, int zoom, ErrBuf *e) {
     int W = 2 * S * zoom, H = S * zoom, rc = HIPID_ERR;
     uint8_t *canvas = xmalloc((size_t)W * H * 3);
-    VipsImage *im = NULL;
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             int sx = (x % (S * zoom)) / zoom, sy = y / zoom;
@@ -124,15 +123,9 @@ int saliency_save_png(const char *path, const uint8_t *grey, const uint8_t *rgb,
             if (x < S * zoom) dst[0] = dst[1] = dst[2] = grey[sy * S + sx];
             else memcpy(dst, rgb + ((size_t)sy * S + sx) * 3, 3);
         }
-    if (!(im = vips_image_new_from_memory(canvas, (size_t)W * H * 3, W, H, 3, VIPS_FORMAT_UCHAR)) ||
-        vips_pngsave(im, path, NULL)) {
-        hipid_err(e, "%s: cannot write the saliency PNG (libvips: %.200s)", path, vips_error_buffer());
-        vips_error_clear();
-        goto error;
-    }
+    if (prep_save_png(path, canvas, W, H, 3, "saliency", e) != HIPID_OK) goto error;
     rc = HIPID_OK;
 error:
-    if (im) g_object_unref(im);
     free(canvas);
     return rc;
 }

@@ -47,6 +47,9 @@ void strv_free(char **s, int n);
 
 double now_seconds(void);
 
+/* Write s as a JSON string literal (quotes, escapes) to f. */
+void json_write_string(FILE *f, const char *s);
+
 /* Peak resident set size of this process in kilobytes (Linux getrusage). */
 long peak_rss_kb(void);
 

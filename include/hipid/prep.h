@@ -122,6 +122,10 @@ long largest_component(uint8_t *keep, const uint8_t *mask, int w, int h, int *n_
  * effort: a missing font only costs the label. libvips must be started. */
 void prep_draw_text(uint8_t *canvas, int cw, int ch, int x, int y, const char *text);
 
+/* Write 8-bit pixels (h, w, bands), bands 1 (grey) or 3 (RGB), as a PNG; on
+ * failure e says "PATH: cannot write the <what> PNG (libvips: ...)". */
+int prep_save_png(const char *path, const uint8_t *pix, int w, int h, int bands, const char *what, ErrBuf *e);
+
 int prep_resize_pad(uint8_t *out, int S, const GreyBuf *g, int pad, ErrBuf *e);
 
 /* What prep_image learned about one image. */
