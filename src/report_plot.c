@@ -23,20 +23,6 @@
 
 static const char *colour[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
 
-static FILE *open_data(const char *out, const char *name, ErrBuf *e) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/plotdata/%s", out, name);
-    FILE *f = fopen(path, "w");
-    if (!f) hipid_err(e, "%s: cannot write (%s)", path, strerror(errno));
-    return f;
-}
-
-static int close_data(FILE *f, const char *out, const char *name, ErrBuf *e) {
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    return bad ? hipid_err(e, "%s/plotdata/%s: write failed", out, name) : HIPID_OK;
-}
-
 /* A gnuplot string literal: double quotes, backslash and quote escaped. */
 static void gp_str(FILE *f, const char *s) {
     fputc('"', f);
@@ -77,7 +63,7 @@ static int drawn(const Report *r, int *fams) {
 static int data_learning(const Report *r, const char *out, int f, ErrBuf *e) {
     char name[32];
     snprintf(name, sizeof name, "lc_%d.dat", f);
-    FILE *d = open_data(out, name, e);
+    FILE *d = report_open_file(out, "plotdata", name, e);
     if (!d) return HIPID_ERR;
     const RFamily *F = &r->fam[f];
     int max_ep = 0;
@@ -104,11 +90,11 @@ static int data_learning(const Report *r, const char *out, int f, ErrBuf *e) {
         fputc('\n', d);
     }
     free(x);
-    return close_data(d, out, name, e);
+    return report_close_file(d, out, "plotdata", name, e);
 }
 
 static int data_folds(const Report *r, const char *out, ErrBuf *e) {
-    FILE *d = open_data(out, "folds.dat", e);
+    FILE *d = report_open_file(out, "plotdata", "folds.dat", e);
     if (!d) return HIPID_ERR;
     int fams[REPORT_MAX_FAMILIES], n = drawn(r, fams);
     fprintf(d, "# x (family slot, jittered) slot accuracy auc\n");
@@ -118,8 +104,8 @@ static int data_folds(const Report *r, const char *out, ErrBuf *e) {
             if (!t) continue;
             fprintf(d, "%.4f %d %.6g %.6g\n", i + 0.06 * ((j++ % 7) - 3), i, t->m[M_ACC], t->m[M_AUC]);
         }
-    if (close_data(d, out, "folds.dat", e)) return HIPID_ERR;
-    d = open_data(out, "means.dat", e);
+    if (report_close_file(d, out, "plotdata", "folds.dat", e)) return HIPID_ERR;
+    d = report_open_file(out, "plotdata", "means.dat", e);
     if (!d) return HIPID_ERR;
     fprintf(d, "# slot accuracy lo hi auc lo hi (95%% t-interval; the mean when undefined)\n");
     for (int i = 0; i < n; i++) {
@@ -127,14 +113,14 @@ static int data_folds(const Report *r, const char *out, ErrBuf *e) {
         fprintf(d, "%d %.6g %.6g %.6g %.6g %.6g %.6g\n", i, a->mean, isfinite(a->lo) ? a->lo : a->mean,
                 isfinite(a->hi) ? a->hi : a->mean, b->mean, isfinite(b->lo) ? b->lo : b->mean, isfinite(b->hi) ? b->hi : b->mean);
     }
-    return close_data(d, out, "means.dat", e);
+    return report_close_file(d, out, "plotdata", "means.dat", e);
 }
 
 /* conf_F.dat: predicted true share count, one scanline per true class. */
 static int data_confusion(const Report *r, const char *out, int f, ErrBuf *e) {
     char name[32];
     snprintf(name, sizeof name, "conf_%d.dat", f);
-    FILE *d = open_data(out, name, e);
+    FILE *d = report_open_file(out, "plotdata", name, e);
     if (!d) return HIPID_ERR;
     int K = r->K;
     const long *c = r->fam[f].conf;
@@ -144,7 +130,7 @@ static int data_confusion(const Report *r, const char *out, int f, ErrBuf *e) {
         for (int p = 0; p < K; p++) fprintf(d, "%d %d %.6g %ld\n", p, t, row ? (double)c[t * K + p] / row : 0.0, c[t * K + p]);
         fputc('\n', d);
     }
-    return close_data(d, out, name, e);
+    return report_close_file(d, out, "plotdata", name, e);
 }
 
 /* roc_F_C.dat: the pooled ROC curve of class C (one vs rest); *auc its area
@@ -169,7 +155,7 @@ static int data_roc(const Report *r, const char *out, int f, double *auc, ErrBuf
     for (int c = K == 2 ? 1 : 0; c < K && rc == HIPID_OK; c++) {
         char name[32];
         snprintf(name, sizeof name, "roc_%d_%d.dat", f, c);
-        FILE *d = open_data(out, name, e);
+        FILE *d = report_open_file(out, "plotdata", name, e);
         if (!d) {
             rc = HIPID_ERR;
             break;
@@ -178,7 +164,7 @@ static int data_roc(const Report *r, const char *out, int f, double *auc, ErrBuf
         int m = stats_roc_curve(fpr, tpr, NULL, y, score, c, n);
         fprintf(d, "# false_positive_rate true_positive_rate (class %d vs rest, pooled over the selected trials)\n", c);
         for (int i = 0; i < m; i++) fprintf(d, "%.6g %.6g\n", fpr[i], tpr[i]);
-        rc = close_data(d, out, name, e);
+        rc = report_close_file(d, out, "plotdata", name, e);
     }
     free(y);
     free(P);

@@ -241,20 +241,6 @@ void report_write_summary(FILE *f, const Report *r, int format) {
 
 /* ---- CSV tables ---- */
 
-static FILE *open_out(const char *out, const char *name, ErrBuf *e) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", out, name);
-    FILE *f = fopen(path, "w");
-    if (!f) hipid_err(e, "%s: cannot write (%s)", path, strerror(errno));
-    return f;
-}
-
-static int close_out(FILE *f, const char *out, const char *name, ErrBuf *e) {
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    return bad ? hipid_err(e, "%s/%s: write failed (disk full?)", out, name) : HIPID_OK;
-}
-
 static void metric_header(FILE *f) {
     for (int m = 0; m < M_COUNT; m++)
         fprintf(f, ",%s_mean,%s_sd,%s_lo,%s_hi", report_metric_names[m], report_metric_names[m], report_metric_names[m],
@@ -271,7 +257,7 @@ static void metric_summaries(FILE *f, const Summary *s, int n) {
 }
 
 static int write_configs_csv(const Report *r, const char *out, ErrBuf *e) {
-    FILE *f = open_out(out, "configs.csv", e);
+    FILE *f = report_open_file(out, NULL, "configs.csv", e);
     if (!f) return HIPID_ERR;
     fprintf(f, "family,config,n_trials,n_failed,n_selected,val_loss");
     metric_header(f);
@@ -290,7 +276,7 @@ static int write_configs_csv(const Report *r, const char *out, ErrBuf *e) {
         csv_str(f, c->hparams);
         fputc('\n', f);
     }
-    return close_out(f, out, "configs.csv", e);
+    return report_close_file(f, out, NULL, "configs.csv", e);
 }
 
 static int is_selected(const Report *r, const RTrial *t) {
@@ -300,7 +286,7 @@ static int is_selected(const Report *r, const RTrial *t) {
 }
 
 static int write_folds_csv(const Report *r, const char *out, ErrBuf *e) {
-    FILE *f = open_out(out, "folds.csv", e);
+    FILE *f = report_open_file(out, NULL, "folds.csv", e);
     if (!f) return HIPID_ERR;
     fprintf(f, "family,config,repeat,outer,seed,selected,n_train,n_val,n_test,val_loss");
     for (int m = 0; m < M_COUNT; m++) fprintf(f, ",%s", report_metric_names[m]);
@@ -322,7 +308,7 @@ static int write_folds_csv(const Report *r, const char *out, ErrBuf *e) {
         csv_str(f, base ? base + 1 : t->path);
         fputc('\n', f);
     }
-    return close_out(f, out, "folds.csv", e);
+    return report_close_file(f, out, NULL, "folds.csv", e);
 }
 
 static void cmp_row(FILE *f, const Report *r, const RCompare *c, const char *test, const char *scope, double est, double lo,
@@ -341,7 +327,7 @@ static void cmp_row(FILE *f, const Report *r, const RCompare *c, const char *tes
 }
 
 static int write_comparisons_csv(const Report *r, const char *out, ErrBuf *e) {
-    FILE *f = open_out(out, "comparisons.csv", e);
+    FILE *f = report_open_file(out, NULL, "comparisons.csv", e);
     if (!f) return HIPID_ERR;
     fprintf(f, "a,b,test,scope,estimate,lo,hi,statistic,df,p,b_count,c_count,n\n");
     for (int i = 0; i < r->n_cmp; i++) {
@@ -371,7 +357,7 @@ static int write_comparisons_csv(const Report *r, const char *out, ErrBuf *e) {
                     c->auc_5x2.df, c->auc_5x2.p, -1, -1, 10);
         }
     }
-    return close_out(f, out, "comparisons.csv", e);
+    return report_close_file(f, out, NULL, "comparisons.csv", e);
 }
 
 static const char *img_path(const Report *r, int index) {
@@ -381,7 +367,7 @@ static const char *img_path(const Report *r, int index) {
 static const char *class_name(const Report *r, int c) { return c >= 0 && c < r->K ? r->class_names[c] : "-"; }
 
 static int write_errors_csv(const Report *r, const char *out, ErrBuf *e) {
-    FILE *f = open_out(out, "errors.csv", e);
+    FILE *f = report_open_file(out, NULL, "errors.csv", e);
     if (!f) return HIPID_ERR;
     fprintf(f, "rank,index,source_path,true");
     for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, ",%s_pred,%s_wrong,%s_tested", r->fam[fa].name, r->fam[fa].name, r->fam[fa].name);
@@ -399,7 +385,7 @@ static int write_errors_csv(const Report *r, const char *out, ErrBuf *e) {
         }
         fprintf(f, ",%d,%d\n", im->n_both, im->n_disagree);
     }
-    return close_out(f, out, "errors.csv", e);
+    return report_close_file(f, out, NULL, "errors.csv", e);
 }
 
 /* ---- report.md ---- */
@@ -608,7 +594,7 @@ int report_write_files(const Report *r, const char *out, int plots, const char *
     if (write_configs_csv(r, out, e) || write_folds_csv(r, out, e) || write_comparisons_csv(r, out, e) ||
         write_errors_csv(r, out, e))
         return HIPID_ERR;
-    FILE *f = open_out(out, "report.md", e);
+    FILE *f = report_open_file(out, NULL, "report.md", e);
     if (!f) return HIPID_ERR;
     time_t now = time(NULL);
     char when[64];
@@ -631,5 +617,20 @@ int report_write_files(const Report *r, const char *out, int plots, const char *
     if (plots) fprintf(f, "- `learning_curves`, `fold_scores`, `confusion`, `roc` (.png, .svg), `plots.gp`, `plotdata/`\n");
     if (sheet) fprintf(f, "- `errors.png`: contact sheet of the flagged images\n");
     fprintf(f, "\nHow to read the tests: see docs/report.md.\n");
-    return close_out(f, out, "report.md", e);
+    return report_close_file(f, out, NULL, "report.md", e);
+}
+
+FILE *report_open_file(const char *out, const char *sub, const char *name, ErrBuf *e) {
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s%s%s", out, sub ? sub : "", sub ? "/" : "", name);
+    FILE *f = fopen(path, "w");
+    if (!f) hipid_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    return f;
+}
+
+int report_close_file(FILE *f, const char *out, const char *sub, const char *name, ErrBuf *e) {
+    int bad = ferror(f);
+    if (fclose(f) != 0) bad = 1;
+    return bad ? hipid_err(e, "%s/%s%s%s: write failed (disk full?)", out, sub ? sub : "", sub ? "/" : "", name)
+               : HIPID_OK;
 }

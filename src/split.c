@@ -533,7 +533,7 @@ int split_make(Splits *s, const int32_t *labels, const int32_t *groups, int n, i
             goto error;
         return HIPID_OK;
     }
-    if (is_kfold || is_group) s->repeats = 1;
+    if (is_kfold) s->repeats = 1; /* "repeated" is k-fold with repeats */
     if (!is_nested) s->inner_k = 0;
     if (s->repeats < 1) return hipid_err(e, "repeats must be at least 1, found %d", s->repeats);
     s->fold_of = xmalloc(sizeof(int) * (size_t)s->repeats * (size_t)(n ? n : 1));

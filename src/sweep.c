@@ -76,7 +76,8 @@ typedef struct {
     Comm c;
     int threads, quiet, verbose, shard, n_shards;
     /* master */
-    int next, halting, active, *running; /* running: plan index per group, -1 idle */
+    const int *queue;       /* this phase's trials (plan indices), handed out in order */
+    int n_queue, next, halting, active, *running; /* running: plan index per group, -1 idle */
     int *leaders;           /* world rank of each group's leader */
     int n_finished, n_failed;
     double t0, busy;
@@ -189,29 +190,15 @@ static int make_splits(Sweep *sw, ErrBuf *e) {
                 return HIPID_ERR;
         return HIPID_OK;
     }
+    /* a k-fold design with repeats is split_make's "repeated" */
     static const char *names[] = {"holdout", "kfold", "repeated", "group", "nested"};
-    snprintf(sw->sp.scheme, sizeof sw->sp.scheme, "%s", names[j->scheme]);
+    int scheme = j->scheme == CV_KFOLD && j->repeats > 1 ? CV_REPEATED : (int)j->scheme;
+    snprintf(sw->sp.scheme, sizeof sw->sp.scheme, "%s", names[scheme]);
     sw->sp.k = j->k;
     sw->sp.repeats = j->repeats;
     sw->sp.inner_k = j->inner_k;
     sw->sp.seed = j->cv_seed;
-    if (j->scheme == CV_KFOLD || j->scheme == CV_GROUP) sw->sp.repeats = j->repeats;
-    int rc = split_make(&sw->sp, d->labels, d->groups, d->n, d->n_classes, j->use_groups, d->class_names, e);
-    /* split_make keeps one repeat for kfold/group; the job may ask for more */
-    if (rc == HIPID_OK && sw->sp.repeats < j->repeats) {
-        split_free(&sw->sp);
-        snprintf(sw->sp.scheme, sizeof sw->sp.scheme, "%s", j->scheme == CV_GROUP ? "group" : "repeated");
-        sw->sp.repeats = j->repeats;
-        if (j->scheme == CV_GROUP) {
-            sw->sp.fold_of = xmalloc(sizeof(int) * (size_t)j->repeats * (d->n ? d->n : 1));
-            for (int r = 0; r < j->repeats && rc == HIPID_OK; r++)
-                rc = split_group_kfold(sw->sp.fold_of + (size_t)r * d->n, d->labels, g ? g : d->groups, d->n,
-                                       d->n_classes, j->k, j->cv_seed, (uint64_t)r, d->class_names, e);
-        } else {
-            rc = split_make(&sw->sp, d->labels, d->groups, d->n, d->n_classes, j->use_groups, d->class_names, e);
-        }
-    }
-    return rc;
+    return split_make(&sw->sp, d->labels, d->groups, d->n, d->n_classes, j->use_groups, d->class_names, e);
 }
 
 static void parts_free(Parts *p) {
@@ -673,13 +660,14 @@ static void master_notify_halt(Sweep *sw) {
 
 static void print_status(const Sweep *sw) {
     if (sw->quiet) return;
-    int running = 0, left = sw->n_todo - sw->next;
+    int running = 0;
     for (int g = 0; g < sw->c.n_groups; g++) running += sw->running[g] >= 0;
+    int left = sw->n_todo - sw->n_finished - running; /* over all phases of this run */
     double el = now_seconds() - sw->t0;
     int done = sw->n_finished;
     char a[32], b[32];
     fmt_duration(a, sizeof a, el);
-    fmt_duration(b, sizeof b, done > 0 ? el / done * (left + running) / 1.0 : NAN);
+    fmt_duration(b, sizeof b, done > 0 ? el / done * (left + running) : NAN);
     printf("        done %d, running %d, failed %d, left %d; elapsed %s, ETA %s\n", done, running, sw->n_failed,
            left, a, b);
     fflush(stdout);
@@ -717,7 +705,7 @@ static void master_record(Sweep *sw, int idx, int st, int group) {
 static int master_next(Sweep *sw) {
     if (g_signal) master_notify_halt(sw);
     if (sw->halting) return ASSIGN_HALT;
-    return sw->next < sw->n_todo ? sw->todo[sw->next++] : ASSIGN_END;
+    return sw->next < sw->n_queue ? sw->queue[sw->next++] : ASSIGN_END;
 }
 
 /* Answer pending requests; with block, until every other group has ended. */
@@ -761,13 +749,12 @@ static void run_phase(Sweep *sw, int rpt, const int *phase_todo, int n_phase) {
     sw->leaders = xmalloc(sizeof(int) * c->n_groups);
     for (int g = 0; g < c->n_groups; g++) sw->leaders[g] = g * rpt;
     if (c->rank == 0) {
-        sw->todo = (int *)phase_todo;
-        sw->n_todo = n_phase;
+        sw->queue = phase_todo;
+        sw->n_queue = n_phase;
         sw->next = 0;
         sw->active = c->n_groups - 1;
         sw->running = xmalloc(sizeof(int) * c->n_groups);
         for (int g = 0; g < c->n_groups; g++) sw->running[g] = -1;
-        sw->n_finished = sw->n_failed = 0;
     }
     int last = -1, last_st = RUN_NONE;
     for (;;) {
@@ -1120,7 +1107,8 @@ int cmd_sweep(int argc, char **argv) {
     MPI_Bcast(sw.todo, sw.n_todo, MPI_INT, 0, MPI_COMM_WORLD);
     /* the states rank 0 found (attempts of failed trials) */
     MPI_Bcast(sw.sum, (int)(sizeof(TrialSummary) * sw.n_plan), MPI_BYTE, 0, MPI_COMM_WORLD);
-    int *all_todo = sw.todo, n_all = sw.n_todo;
+    const int *all_todo = sw.todo;
+    int n_all = sw.n_todo;
     if (sw.c.rank == 0) {
         int done = 0, failed = 0;
         for (int i = 0; i < sw.n_plan; i++) done += sw.sum[i].state == TRIAL_DONE, failed += sw.sum[i].state == TRIAL_FAILED;
@@ -1146,7 +1134,6 @@ int cmd_sweep(int argc, char **argv) {
         if (n_phase > 0) run_phase(&sw, rpt, phase, n_phase);
     }
     free(phase);
-    sw.todo = all_todo;
     /* 7. the index with busy time per rank, the summary, the verdict */
     double el = now_seconds() - sw.t0, *busy = NULL, *elapsed = NULL;
     if (sw.c.rank == 0) {

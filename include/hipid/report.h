@@ -199,4 +199,9 @@ int report_plots(const Report *r, const char *out, ErrBuf *e);
  * (one line in e) when the data set is missing or not the trials' one. */
 int report_sheet(const Report *r, const char *out, int n, ErrBuf *e);
 
+/* Files of the report folder: OUT/NAME, or OUT/SUB/NAME when sub is not
+ * NULL; errors name the path. report_close_file reports write errors. */
+FILE *report_open_file(const char *out, const char *sub, const char *name, ErrBuf *e);
+int report_close_file(FILE *f, const char *out, const char *sub, const char *name, ErrBuf *e);
+
 #endif

@@ -132,7 +132,8 @@ typedef struct {
  * data_path). Repeat r uses stream index r. use_groups 0 treats every image as
  * its own group (groups still enter the checksum). "kfold", "repeated",
  * "nested" and "holdout" keep groups whole when the data set has any (see
- * split_kfold); "group" always runs split_group_kfold. Fills n, n_classes,
+ * split_kfold); "group" always runs split_group_kfold. "kfold" makes one
+ * repeat; "repeated", "group" and "nested" make s->repeats. Fills n, n_classes,
  * grouped, data_checksum and allocates the arrays; on error s owns nothing. */
 int split_make(Splits *s, const int32_t *labels, const int32_t *groups, int n, int n_classes,
                int use_groups, char *const *class_names, ErrBuf *e);
