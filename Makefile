@@ -27,8 +27,10 @@ LDFLAGS := $(filter -fsanitize% -fopenmp,$(OPT) -fopenmp)
 # GSL's own CBLAS is left out: OpenBLAS provides those symbols, once
 LDLIBS  := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS))) -lm
 
-SRC      := $(wildcard src/*.c)
-LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRC)))
+# One folder per layer (README "Layout"); each lists its sources itself.
+LAYERS   := base nn data train sweep report cmd
+SRC      := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
+LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/cmd/main.c,$(SRC)))
 # tests/test_*.c run on their own; tests/check_*.c are helpers that test
 # scripts call with fixtures (e.g. the PyTorch cross-check)
 TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
@@ -38,25 +40,34 @@ BENCH    := $(BUILD)/bench/bench_train
 .PHONY: all test test-slurm bench demo clean
 all: $(BIN)/hipid
 
-$(BIN)/hipid: $(BUILD)/main.o $(LIB_OBJ) | $(BIN)
+$(BIN)/hipid: $(BUILD)/cmd/main.o $(LIB_OBJ) | $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Kernels may fuse multiply-adds (ISO C mode forbids it by default); the rest
 # of the code keeps exact IEEE evaluation, e.g. split.c's tie-breaks that must
 # match scikit-learn's.
-$(BUILD)/ops.o: CFLAGS += -ffp-contract=fast
+$(BUILD)/nn/ops.o: CFLAGS += -ffp-contract=fast
 
-$(BUILD)/%.o: src/%.c $(wildcard include/hipid/*.h) Makefile | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+# -MMD -MP: each object depends on the headers it includes (build/**/*.d), so a
+# header edit rebuilds only its users.
+DEPFLAGS = -MMD -MP
 
-$(BUILD)/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+$(BUILD)/%.o: src/%.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/bench/%: bench/%.c $(LIB_OBJ) | $(BUILD)/bench
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJ) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
-$(BUILD) $(BIN) $(BUILD)/tests $(BUILD)/bench:
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(BIN):
 	mkdir -p $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Every test program and script; fails if any fails.
 test: $(BIN)/hipid $(TESTS)

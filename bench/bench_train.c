@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hipid/common.h"
-#include "hipid/model.h"
-#include "hipid/ops.h"
-#include "hipid/optim.h"
-#include "hipid/rng.h"
+#include "hipid/base/common.h"
+#include "hipid/nn/model.h"
+#include "hipid/nn/ops.h"
+#include "hipid/nn/optim.h"
+#include "hipid/base/rng.h"
 
 static double sgemm_peak(int threads) {
     int n = 2048;

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/augment.h"
-#include "hipid/sample.h"
+#include "hipid/train/augment.h"
+#include "hipid/train/sample.h"
 
 static int geom(char **argv) {
     int S = atoi(argv[2]);

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hipid/job.h"
+#include "hipid/sweep/job.h"
 
 int main(int argc, char **argv) {
     if (argc < 2 || argc > 3) {

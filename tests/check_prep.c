@@ -20,10 +20,10 @@
 #include <string.h>
 #include <vips/vips.h>
 
-#include "hipid/dataset.h"
-#include "hipid/imgsrc.h"
-#include "hipid/prep.h"
-#include "hipid/split.h"
+#include "hipid/data/dataset.h"
+#include "hipid/data/imgsrc.h"
+#include "hipid/data/prep.h"
+#include "hipid/data/split.h"
 
 static int dump(const char *out_path, double radius, char **files, int n_files) {
     FILE *out = fopen(out_path, "wb");

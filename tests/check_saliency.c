@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hipid/dataset.h"
-#include "hipid/h5util.h"
-#include "hipid/model.h"
-#include "hipid/saliency.h"
+#include "hipid/data/dataset.h"
+#include "hipid/base/h5util.h"
+#include "hipid/nn/model.h"
+#include "hipid/report/saliency.h"
 
 int main(int argc, char **argv) {
     ErrBuf e = {{0}};

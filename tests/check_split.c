@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/dataset.h"
-#include "hipid/split.h"
+#include "hipid/data/dataset.h"
+#include "hipid/data/split.h"
 
 static void print_row(const int *v, int n) {
     for (int i = 0; i < n; i++) printf("%d%c", v[i], i + 1 < n ? ' ' : '\n');

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/common.h"
-#include "hipid/stats.h"
+#include "hipid/base/common.h"
+#include "hipid/report/stats.h"
 
 static void die_input(const char *what) {
     fprintf(stderr, "error: cannot read %s\n", what);

@@ -35,11 +35,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/h5util.h"
-#include "hipid/layers.h"
-#include "hipid/model.h"
-#include "hipid/ops.h"
-#include "hipid/optim.h"
+#include "hipid/base/h5util.h"
+#include "hipid/nn/layers.h"
+#include "hipid/nn/model.h"
+#include "hipid/nn/ops.h"
+#include "hipid/nn/optim.h"
 #include "testutil.h"
 
 #define TOL 1e-4

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/augment.h"
-#include "hipid/rng.h"
-#include "hipid/sample.h"
+#include "hipid/train/augment.h"
+#include "hipid/base/rng.h"
+#include "hipid/train/sample.h"
 
 #define S 32
 #define PX (S * S)

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/model.h"
+#include "hipid/nn/model.h"
 #include "testutil.h"
 
 #define N 2

@@ -40,10 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/layers.h"
-#include "hipid/model.h"
-#include "hipid/ops.h"
-#include "hipid/rng.h"
+#include "hipid/nn/layers.h"
+#include "hipid/nn/model.h"
+#include "hipid/nn/ops.h"
+#include "hipid/base/rng.h"
 #include "testutil.h"
 
 typedef double (*LossFn)(void *ctx);

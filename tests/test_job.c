@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/job.h"
-#include "hipid/train.h"
+#include "hipid/sweep/job.h"
+#include "hipid/train/train.h"
 #include "testutil.h"
 
 static const char *write_job(const char *name, const char *text) {

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hipid/prep.h"
+#include "hipid/data/prep.h"
 #include "testutil.h"
 
 static void check_same(const PrepConfig *a, const PrepConfig *b, const char *text) {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/rng.h"
-#include "hipid/synth.h"
+#include "hipid/base/rng.h"
+#include "hipid/data/synth.h"
 
 #define CHECK(cond, ...)                                                  \
     do {                                                                  \

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/dataset.h"
-#include "hipid/h5util.h"
-#include "hipid/train.h"
+#include "hipid/data/dataset.h"
+#include "hipid/base/h5util.h"
+#include "hipid/train/train.h"
 #include "testutil.h"
 
 #define S 32

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hipid/rng.h"
+#include "hipid/base/rng.h"
 
 static int tu_failures;
 

@@ -1,0 +1,82 @@
+/* common.h: error handling, logging and small helpers shared by every module.
+ *
+ * Two tiers of error (STYLE.md habit 6):
+ *  - HIPID_CHECK / hipid_die: a broken invariant or a resource failure. Prints
+ *    file:line and aborts the process (every rank, once MPI is in play).
+ *  - Bad user input: functions return HIPID_ERR and write a one-line message
+ *    into a caller's ErrBuf that names the file/key, what was expected and what
+ *    was found. main() prints it and exits 2 (usage) or 1 (failure).
+ */
+#ifndef HIPID_COMMON_H
+#define HIPID_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HIPID_OK 0
+#define HIPID_ERR (-1)
+
+/* Exit statuses of the command line. */
+#define HIPID_EXIT_FAIL 1
+#define HIPID_EXIT_USAGE 2
+
+typedef struct {
+    char msg[512];
+} ErrBuf;
+
+/* Format a message into e (if not NULL) and return HIPID_ERR. */
+int hipid_err(ErrBuf *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+_Noreturn void hipid_die(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define HIPID_CHECK(cond)                                                      \
+    do {                                                                       \
+        if (!(cond)) hipid_die(__FILE__, __LINE__, "check failed: %s", #cond); \
+    } while (0)
+
+/* malloc/calloc that die on failure; sizes are element counts. */
+void *xmalloc(size_t n_bytes);
+void *xcalloc(size_t n, size_t size);
+float *xmalloc_f32(size_t n);  /* 64-byte aligned, uninitialised */
+float *xcalloc_f32(size_t n);  /* 64-byte aligned, zeroed */
+
+/* Free an array of n malloc'd strings and the array; NULL is a no-op. */
+void strv_free(char **s, int n);
+
+double now_seconds(void);
+
+/* Write s as a JSON string literal (quotes, escapes) to f. */
+void json_write_string(FILE *f, const char *s);
+
+/* Peak resident set size of this process in kilobytes (Linux getrusage). */
+long peak_rss_kb(void);
+
+/* Parse a command-line number strictly (the whole string, finite, within
+ * [lo,hi], a whole number if `whole`); on failure print one line,
+ * "hipid CMD: --NAME expects ... found '...'", and return HIPID_ERR. */
+int cli_num(const char *cmd, const char *name, const char *s, double lo, double hi, int whole,
+            double *out);
+
+/* Name tables: a NULL-terminated array of names whose index is the enum value
+ * (e.g. optim_kind_names). Returns the index of s, or -1 if s is not in it. */
+int names_index(const char *const *names, const char *s);
+/* "a, b or c" from a name table, for error messages; returns buf. */
+const char *names_list(char *buf, size_t cap, const char *const *names);
+
+/* mkdir -p: create path and its missing parents (mode 0777 less the umask).
+ * An existing directory is fine; anything else is a one-line error in e. */
+int mkdir_p(const char *path, ErrBuf *e);
+
+/* The shortest %g form of v (6 to 9 digits) that reads back as the same float. */
+void fmt_shortest_float(char *out, size_t cap, float v);
+
+/* Split [0,n) into n_parts contiguous ranges; part p gets [*lo,*hi). */
+static inline void split_range(int n, int part, int n_parts, int *lo, int *hi) {
+    int base = n / n_parts, rem = n % n_parts;
+    *lo = part * base + (part < rem ? part : rem);
+    *hi = *lo + base + (part < rem ? 1 : 0);
+}
+
+#endif

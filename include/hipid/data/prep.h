@@ -1,0 +1,158 @@
+/* prep.h: the per-image standardisation pipeline behind `hipid prep`.
+ *
+ * One image at a time: decode (libvips), convert to one 8-bit grey channel,
+ * shrink to a working size, then the study's optional steps in this order
+ *   background  subtract a large-window median background estimate
+ *   otsu        keep pixels above the Otsu threshold (skimage's threshold_otsu)
+ *   largest     keep the largest 8-connected component of the Otsu mask
+ *   invert      255 - v
+ * and always an aspect-preserving resize with padding to S x S and a min-max
+ * stretch to 0..255. Every function works on a GreyBuf in memory; none keeps
+ * state between images. Nothing here lists folders, hashes files or writes
+ * HDF5: see imgsrc.h, phash.h and cmd_prep.c.
+ *
+ * libvips must have been initialised (VIPS_INIT) by the caller.
+ */
+#ifndef HIPID_PREP_H
+#define HIPID_PREP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hipid/base/common.h"
+#include "hipid/data/phash.h"
+
+/* Optional steps, as bits; they always run in this order. */
+enum {
+    PREP_BACKGROUND = 1 << 0,
+    PREP_OTSU = 1 << 1,
+    PREP_LARGEST = 1 << 2,
+    PREP_INVERT = 1 << 3,
+};
+#define PREP_ALL_STEPS (PREP_BACKGROUND | PREP_OTSU | PREP_LARGEST | PREP_INVERT)
+#define PREP_DEFAULT_STEPS "background,otsu,largest,invert"
+#define PREP_MAX_TILES 6 /* original, 4 steps, final */
+
+/* Background estimate: the trimmed content is shrunk so its longer side is
+ * PREP_BG_GRID pixels, median-filtered there, and scaled back up. */
+#define PREP_BG_GRID 64
+/* Pixels at or below this count as letterbox padding. */
+#define PREP_TRIM_THRESHOLD 10.0
+
+typedef struct {
+    unsigned steps;   /* PREP_* bits */
+    int size;         /* S: output images are S x S */
+    int work_max;     /* longer side of the working image; larger inputs are shrunk */
+    int min_size;     /* inputs smaller than this on either side are rejected */
+    double bg_radius; /* median window half-width, fraction of the content's longer side */
+    double min_mask;  /* reject when the kept mask covers less than this fraction */
+    int binary;       /* otsu writes 255 inside the mask instead of keeping grey values */
+} PrepConfig;
+
+/* Defaults for output size S (work_max = max(2S, 256)). */
+PrepConfig prep_config_default(int size);
+
+/* Parse a comma list of step names ("background,otsu,largest,invert", "none")
+ * into PREP_* bits. Fails naming the unknown word. */
+int prep_parse_steps(unsigned *steps, const char *list, ErrBuf *e);
+
+/* The `preprocessing` attribute: steps with parameters, e.g.
+ * "grey8,work<=256,background(median,r=0.2,grid=64),otsu(mask),largest(8-conn),invert,
+ *  resize=128(aspect,pad=255,lanczos3),minmax(0..255)". */
+void prep_describe(char *buf, size_t cap, const PrepConfig *c);
+
+/* The inverse of prep_describe: read a `preprocessing` attribute back into
+ * a config, so that the same steps can be re-applied to new images (hipid
+ * predict). Accepts exactly the strings prep_describe writes (numbers are
+ * written so that they read back bit for bit); anything else fails with a
+ * message quoting the text and the offending item (callers prefix the file). */
+int prep_parse_describe(PrepConfig *c, const char *text, ErrBuf *e);
+
+/* An 8-bit grey image held in memory. */
+typedef struct {
+    int w, h;
+    uint8_t *px; /* (h, w), owned; free with grey_free */
+} GreyBuf;
+
+void grey_free(GreyBuf *g); /* no-op on a zeroed GreyBuf */
+
+/* Decode encoded image bytes (PNG, JPEG; TIFF and WebP also work) and convert
+ * to one 8-bit grey channel: autorotate, flatten alpha onto black, colour to
+ * luminance, 16-bit data min-max stretched to 0..255. Empty, non-image,
+ * truncated and corrupt files fail with the reason (libvips' words included);
+ * messages here and below do not name the file: callers prefix it. */
+int prep_decode(GreyBuf *out, const void *bytes, size_t n_bytes, ErrBuf *e);
+
+/* Shrink g in place so that its longer side is at most max_side. */
+int prep_shrink(GreyBuf *g, int max_side, ErrBuf *e);
+
+/* Bounding box of the non-letterbox content: the rows and columns in which
+ * at least 1% (and 2) of the pixels are brighter than PREP_TRIM_THRESHOLD;
+ * the whole image if there are none. Always succeeds (returns HIPID_OK). */
+int prep_content_box(int *left, int *top, int *width, int *height, const GreyBuf *g);
+
+/* Background step, in place: v = max(0, v - median_background(v)) inside the
+ * content box; the letterbox stays 0. */
+int prep_background(GreyBuf *g, double radius, ErrBuf *e);
+
+/* 256-bin histogram of g (vips_hist_find). */
+int prep_histogram(uint64_t hist[256], const GreyBuf *g, ErrBuf *e);
+
+/* Otsu's threshold exactly as skimage.filters.threshold_otsu computes it for
+ * a uint8 image with this histogram: bins outside [min,max] of the image are
+ * ignored, the between-class variance is evaluated in double in the same
+ * order, ties go to the lowest threshold. Pixels > threshold are foreground.
+ * Returns the only value for a constant image, -1 for an empty histogram. */
+int otsu_threshold(const uint64_t hist[256]);
+
+/* 8-connected component labelling of mask (nonzero = foreground):
+ * labels (h, w) get 0 for background and 1..n in raster order of each
+ * component's first pixel. Returns n. */
+int label_components8(int32_t *labels, const uint8_t *mask, int w, int h);
+
+/* keep (h, w) = 1 on the largest 8-connected component of mask (ties: the
+ * one met first in raster order), else 0. Returns its pixel count; writes the
+ * number of components into *n_components if not NULL. */
+long largest_component(uint8_t *keep, const uint8_t *mask, int w, int h, int *n_components);
+
+/* Aspect-preserving resize of g into out (S, S), centred, the rest filled
+ * with pad (0..255). */
+/* Draw text with libvips' text renderer (white on black, "sans" at 110
+ * dpi) into a grey canvas (cw x ch) at (x, y), clipped to the canvas. Best
+ * effort: a missing font only costs the label. libvips must be started. */
+void prep_draw_text(uint8_t *canvas, int cw, int ch, int x, int y, const char *text);
+
+/* Write 8-bit pixels (h, w, bands), bands 1 (grey) or 3 (RGB), as a PNG; on
+ * failure e says "PATH: cannot write the <what> PNG (libvips: ...)". */
+int prep_save_png(const char *path, const uint8_t *pix, int w, int h, int bands, const char *what, ErrBuf *e);
+
+int prep_resize_pad(uint8_t *out, int S, const GreyBuf *g, int pad, ErrBuf *e);
+
+/* What prep_image learned about one image. */
+typedef struct {
+    int src_w, src_h;  /* decoded size */
+    int threshold;     /* Otsu threshold, -1 when no mask step ran */
+    double mask_frac;  /* fraction of working pixels kept by otsu/largest (1 if none ran) */
+    int n_components;  /* components of the Otsu mask (0 if largest did not run) */
+    int n_tiles;       /* tiles written for the preview */
+    PHash hash;        /* of the grey image before the steps (see phash.h) */
+} PrepInfo;
+
+/* Why prep_image rejected an image (quality filter), or PREP_OK. */
+typedef enum { PREP_OK = 0, PREP_REJECT_UNREADABLE, PREP_REJECT_SMALL, PREP_REJECT_EMPTY_MASK } PrepReject;
+
+/* Run the whole pipeline on a decoded grey image g (consumed: shrunk and
+ * modified in place). Writes out (S, S). If tiles is not NULL it receives up
+ * to PREP_MAX_TILES display tiles (tile, tile): the original, the image after
+ * each enabled step and the final image, each contrast-stretched for viewing.
+ * Returns PREP_OK, or a PrepReject with the reason in e; resource failures
+ * inside libvips are reported as PREP_REJECT_UNREADABLE. */
+PrepReject prep_image(uint8_t *out, PrepInfo *info, uint8_t *tiles, int tile, GreyBuf *g,
+                      const PrepConfig *c, ErrBuf *e);
+
+/* Leakage groups: images with the same non-empty patient id, or in the same
+ * near-duplicate cluster (dup, any ints), share a group. groups (n) gets
+ * 0..G-1 numbered by first appearance; returns G. */
+int prep_merge_groups(int32_t *groups, const int32_t *dup, char *const *patient_ids, int n);
+
+#endif

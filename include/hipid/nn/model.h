@@ -1,0 +1,147 @@
+/* model.h: a sequential network built from a spec string, with one contiguous
+ * parameter block, a matching gradient block and a block of non-trained
+ * buffers (batch-norm running statistics).
+ *
+ * Spec strings (comma separated, case sensitive; the classifier "fc<K>" is
+ * appended automatically, K taken from the data):
+ *   c<OC>[k<K>][s<S>]  conv2d, OC out channels, odd kernel K (default 3),
+ *                      stride S (1 or 2, default 1), zero padding K/2
+ *   r                  ReLU
+ *   bn                 batch norm (2d on images, 1d on flat vectors)
+ *   mp[<K>]            max pool, window and stride K (default 2)
+ *   gap                global average pool -> flat (C)
+ *   do<P>              inverted dropout with probability P in [0,1)
+ *   fl                 flatten (inserted automatically before fc on images)
+ *   fc<N>              dense layer with N outputs
+ * Presets: "cnn-paper" and "dnn-paper" (see model.c for their spec strings).
+ *
+ * Parameter order in the block is layer order, weight then bias, exactly as
+ * torch.nn.Sequential(...).parameters() enumerates the same network.
+ * Ownership: the Model owns everything it points to; model_free(NULL) is a no-op.
+ */
+#ifndef HIPID_MODEL_H
+#define HIPID_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hdf5.h>
+
+#include "hipid/base/common.h"
+
+typedef struct {
+    int c, h, w; /* flat vectors are (c,1,1) */
+} Shape;
+
+static inline long shape_size(Shape s) { return (long)s.c * s.h * s.w; }
+
+/* One named tensor of a layer: a view into the model's blocks. */
+typedef struct {
+    char name[32];       /* "weight", "bias", "running_mean", "running_var" */
+    int ndim, dims[4];
+    long size;
+    float *data;         /* into Model.params or Model.buffers */
+    float *grad;         /* into Model.grads, NULL for buffers */
+} TensorView;
+
+typedef struct Layer Layer;
+typedef struct Model Model;
+
+typedef struct {
+    const char *name;
+    /* out: (N, l->out); in: (N, l->in). train selects batch statistics/dropout. */
+    void (*forward)(Layer *l, Model *m, const float *in, float *out, int N, int train);
+    /* din may be NULL (first layer); accumulates into parameter gradients. */
+    void (*backward)(Layer *l, Model *m, const float *in, const float *out,
+                     const float *dout, float *din, int N);
+} LayerOps;
+
+struct Layer {
+    const LayerOps *ops;
+    char label[24];       /* the spec token, e.g. "c16" */
+    Shape in, out;
+    int in_place;         /* output aliases input (relu, flatten) */
+    int n_tensors;
+    TensorView tensors[4];
+};
+
+struct Model {
+    char spec[1024];      /* full spec, classifier included */
+    Shape in;
+    int n_classes;
+    int n_layers;
+    Layer **layers;
+    size_t n_params, n_buffers;
+    float *params;        /* (n_params) */
+    float *grads;         /* (n_params) */
+    float *buffers;       /* (n_buffers) */
+    int max_batch, n_threads;
+    float **acts;         /* acts[i]: input of layer i, acts[n_layers]: logits */
+    float *dbuf[2];       /* ping-pong gradient buffers, max_batch * max act size */
+    float *col_scratch;   /* conv scratch: the largest conv2d_scratch_floats() */
+    float *dw_scratch;    /* conv per-thread gradient partials */
+    size_t n_bytes;       /* heap bytes of all the above (memory estimates) */
+    float input_mean;     /* inputs are standardised (v - mean) / std before */
+    float input_std;      /* model_forward; train sets them, checkpoints keep them */
+    uint64_t seed;        /* dropout stream seed */
+    uint64_t step;        /* optimiser steps so far: keys dropout masks with sample_base */
+    long sample_base;     /* position of this forward's first sample in its global batch */
+    int fixed_dropout;    /* tests: keep dropout masks set by hand */
+    int last_train;       /* `train` of the last model_forward; backward follows that mode */
+};
+
+/* Expand a preset name to its spec; returns NULL if name is not a preset. */
+const char *model_preset_spec(const char *name);
+
+/* Build a model for inputs of shape `in` and n_classes outputs, parameters
+ * initialised as PyTorch's defaults from `seed`. Returns NULL and fills e
+ * on a malformed spec (message names the token and what was expected). */
+Model *model_create(const char *spec_or_preset, Shape in, int n_classes, int max_batch,
+                    int n_threads, uint64_t seed, ErrBuf *e);
+void model_free(Model *m);
+
+/* Re-initialise parameters and buffers as PyTorch does, from seed. */
+void model_init_params(Model *m, uint64_t seed);
+
+/* Forward x (N, in) -> logits (N, n_classes), N <= max_batch. The returned
+ * pointer is owned by the model and valid until the next forward. */
+const float *model_forward(Model *m, const float *x, int N, int train);
+/* Backward from dlogits (N, n_classes) after a training forward of the same
+ * batch; ACCUMULATES into m->grads (call model_zero_grads first). */
+void model_backward(Model *m, const float *dlogits, int N);
+
+/* Gradient of sum(dlogits * logits) with respect to the output of layer
+ * `layer` (0 <= layer < n_layers: the activation m->acts[layer + 1], shape
+ * m->layers[layer]->out), or with respect to the input x when layer == -1
+ * (shape m->in). Call it after model_forward of the same N samples, training
+ * or eval: the gradient is that of the function that forward computed (after
+ * an eval forward, batch norm uses its running statistics and dropout is the
+ * identity). Writes grad_out (N, size of that shape); like model_backward it
+ * also accumulates parameter gradients, of the layers above `layer`, into
+ * m->grads (harmless for inference; zero them before training on). For
+ * saliency maps (Grad-CAM, input gradients). */
+void model_backward_to(Model *m, const float *dlogits, int N, int layer, float *grad_out);
+void model_zero_grads(Model *m);
+
+/* Dropout mask of layer i, (max_batch, size) floats, or NULL if it is not a
+ * dropout layer. Tests fill it and set m->fixed_dropout = 1. */
+float *model_dropout_mask(Model *m, int i);
+
+/* Checkpoints: HDF5, one dataset per tensor, format version attribute.
+ * Written to PATH.tmp then renamed. */
+int model_save(const Model *m, const char *path, ErrBuf *e);
+Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e);
+
+/* Weights inside another file (sweep trial files): attributes spec,
+ * input_shape, n_classes, input_mean, input_std on loc, and one group per
+ * layer with parameters, "NN.<layer>/<tensor>" (e.g. "00.conv/weight"). */
+int model_write_h5(const Model *m, hid_t loc);
+Model *model_read_h5(hid_t loc, const char *path, int max_batch, int n_threads, ErrBuf *e);
+/* The "best" or "last" weights of a sweep's trial file. model_load also
+ * accepts a trial file (its best weights). */
+Model *model_load_trial(const char *path, const char *which, int max_batch, int n_threads, ErrBuf *e);
+
+/* Multiply-adds of one forward pass of one image (for GFLOP/s reports). */
+double model_forward_flops(const Model *m);
+
+#endif

@@ -1,0 +1,49 @@
+/* optim.h: optimisers over one contiguous parameter block, and learning-rate
+ * schedules. Each update follows torch.optim's documented algorithm:
+ *  - SGD: g += wd*p; buf = momentum*buf + g (buf = g on the first step);
+ *         p -= lr*buf  (dampening 0, no Nesterov).
+ *  - Adam: g += wd*p (L2); m,v moments; p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+ *  - AdamW: p *= 1 - lr*wd (decoupled), then Adam without the L2 term.
+ * The Optim owns its state arrays; optim_free(NULL) is a no-op. */
+#ifndef HIPID_OPTIM_H
+#define HIPID_OPTIM_H
+
+#include <stddef.h>
+
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } OptKind;
+typedef enum { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } SchedKind;
+
+typedef struct {
+    OptKind kind;
+    float lr, momentum, weight_decay, beta1, beta2, eps;
+    SchedKind sched;
+    int step_size;  /* SCHED_STEP: epochs between decays */
+    float gamma;    /* SCHED_STEP: factor per decay */
+    int epochs;     /* SCHED_COSINE: T_max */
+} OptConfig;
+
+typedef struct {
+    OptConfig cfg;
+    size_t n;
+    long t;         /* steps taken */
+    float *m, *v;   /* (n) momentum / first moment, second moment */
+} Optim;
+
+/* Defaults: SGD, lr 0.01, momentum 0.9, Adam betas (0.9, 0.999), eps 1e-8. */
+OptConfig optim_defaults(void);
+/* The names of OptKind and SchedKind values, indexed by value, NULL-terminated:
+ * the one table used by parsers, trial files and reports. */
+extern const char *const optim_kind_names[];  /* "sgd", "adam", "adamw" */
+extern const char *const optim_sched_names[]; /* "constant", "step", "cosine" */
+/* Parse a name of the tables above; -1 if unknown. */
+int optim_parse_kind(const char *s);
+int optim_parse_sched(const char *s);
+
+Optim *optim_create(OptConfig cfg, size_t n_params);
+void optim_free(Optim *o);
+/* One update of params (n) from grads (n) at learning rate lr. */
+void optim_step(Optim *o, float *params, const float *grads, float lr);
+/* Learning rate for a 0-based epoch under the configured schedule. */
+float optim_lr_at(const OptConfig *cfg, int epoch);
+
+#endif

@@ -1,0 +1,207 @@
+/* report.h: the report of a sweep's results folder (`hipid report`).
+ *
+ * Reads every trial file of RESULTS/trials (trialfile.h) and the sweep index
+ * RESULTS/sweep.h5 when present, recomputes every metric from the stored test
+ * predictions (stats.h), selects a configuration per family, compares the
+ * families on the folds they share and gathers the images they get wrong.
+ * report_load + report_analyse are pure computation on files (no MPI, no
+ * libvips, no gnuplot) so that they can be tested alone; report_write_*
+ * (report_write.c) and report_plots / report_sheet (report_plot.c) write the
+ * results.
+ *
+ * Conventions:
+ *  - Metrics come from outer trials only (inner = -1); inner trials of a
+ *    nested design only feed the selection.
+ *  - A CV unit is (repeat, outer fold, seed). Families are paired on units.
+ *  - Selection. Nested: per unit, the configuration with the highest mean
+ *    inner-fold test accuracy (ties: lower mean inner log loss, then the lower
+ *    configuration number); the estimate is that configuration's outer trial.
+ *    Not nested: per family the configuration with the lowest mean validation
+ *    loss over its outer trials (the early-stopping carve of each training
+ *    set; ties: lower configuration number); its test folds are reported.
+ *    Without a validation set (val_fraction 0), by mean test accuracy, and the
+ *    report says that this estimate is optimistic.
+ *  - The corrected resampled t-test's ratio is n_test / (n_train + n_val)
+ *    from the trial's index sets (the data a model was fitted on, early
+ *    stopping included: 1/(k-1) for k-fold), averaged over the paired units.
+ *  - McNemar: discordant counts pooled over every paired unit (each image
+ *    once per repeat and seed), and per (repeat, seed) (each image once).
+ *  - DeLong (K == 2): per (repeat, seed), on the out-of-fold scores P[:,1]
+ *    pooled over that repeat's folds.
+ *  - 5x2cv: when the paired units are exactly 5 repeats x 2 folds x 1 seed.
+ *  - More than two families: every pair is compared; the summary's verdict
+ *    is the first pair's (families in job order).
+ */
+#ifndef HIPID_REPORT_H
+#define HIPID_REPORT_H
+
+#include <stdio.h>
+
+#include "hipid/base/common.h"
+#include "hipid/report/stats.h"
+
+#define REPORT_MAX_FAMILIES 8
+
+/* The per-trial metrics, in this order everywhere (tables, CSV, JSON). */
+enum { M_ACC, M_BACC, M_F1, M_AUC, M_LOGLOSS, M_COUNT };
+extern const char *const report_metric_names[M_COUNT]; /* "accuracy", ... */
+
+/* Plot sizes in pixels (PNG; the SVGs have the same size). F = families. */
+#define REPORT_LC_W 1000
+#define REPORT_LC_H_PER_FAMILY 330  /* learning_curves: F rows of (loss, accuracy) */
+#define REPORT_FOLDS_W 900
+#define REPORT_FOLDS_H 420          /* fold_scores: accuracy and AUC panels */
+#define REPORT_PANEL 440            /* confusion and roc: F panels of PANEL x PANEL */
+
+typedef struct {
+    char path[1400];   /* RESULTS/trials/<family>-<hash>.h5 */
+    char label[64], hash[24], hparams[512];
+    int fam;           /* index into Report.fam */
+    int config, repeat, outer, inner, seed;
+    int done;          /* 1 done, 0 failed */
+    char reason[256];  /* failed: why */
+    double val_loss;   /* attribute: loss on the validation carve (best weights) */
+    int n_train, n_val, n_test;
+    int *test_index, *test_label, *test_pred; /* (n_test) */
+    double *test_prob; /* (n_test, K) */
+    int n_epochs;
+    float *hist;       /* (4, n_epochs): train_loss, train_acc, val_loss, val_acc */
+    double m[M_COUNT]; /* from the test predictions */
+    double *sens, *spec; /* (K) */
+} RTrial;
+
+typedef struct {
+    int fam, config;
+    char hparams[512];
+    int n_done, n_failed;  /* outer trials */
+    Summary m[M_COUNT];    /* over done outer trials, finite values only */
+    Summary *sens, *spec;  /* (K) */
+    double val_loss;       /* mean validation loss of the outer trials */
+    int n_selected;        /* units where this configuration was selected */
+} RConfig;
+
+typedef struct {
+    char name[32];
+    int chosen;            /* not nested: the selected configuration; -1 nested or none */
+    RTrial **sel;          /* (Report.n_units) the selected outer trial per unit, NULL if none */
+    int n_sel;
+    Summary m[M_COUNT];    /* over the selected trials */
+    Summary *sens, *spec;  /* (K) */
+    long *conf;            /* (K, K) summed over the selected trials' test folds */
+} RFamily;
+
+typedef struct {
+    int repeat, outer, seed;
+} RUnit;
+
+typedef struct {
+    int repeat, seed;
+    int n;                 /* pooled images of this (repeat, seed) */
+    McNemar mcnemar;
+    int have_delong;
+    DeLong delong;
+} RGroup;
+
+typedef struct {
+    int a, b;              /* families; differences are a - b */
+    int n_pairs;           /* units where both have a selected trial on the same test fold */
+    double ratio;          /* n_test / (n_train + n_val) */
+    double *d_acc, *d_auc; /* (n_pairs) per-unit differences */
+    TTest acc, auc;        /* corrected resampled t-test */
+    int have_5x2;
+    TTest acc_5x2, auc_5x2;
+    McNemar mcnemar;       /* pooled over every paired unit */
+    int n_groups;
+    RGroup *groups;        /* (n_groups) per (repeat, seed) */
+    char verdict[400];
+} RCompare;
+
+typedef struct {
+    int index;             /* data-set row */
+    int label;
+    int n_tested[REPORT_MAX_FAMILIES], n_wrong[REPORT_MAX_FAMILIES];
+    int pred[REPORT_MAX_FAMILIES]; /* most frequent prediction, -1 if never tested */
+    int n_both, n_disagree; /* first pair: units testing both, with different predictions */
+    double score;          /* sum over families of the wrong fraction (sort key) */
+} RImage;
+
+typedef struct {
+    char dir[1024];
+    char job[64], job_file[1024], study[512], data[1024], data_checksum[24];
+    int have_index;        /* sweep.h5 was read */
+    int nested, k, repeats, inner_k; /* design (from the study key, else from the trials) */
+    int K;
+    char **class_names;    /* (K) */
+    int n_fam;
+    RFamily fam[REPORT_MAX_FAMILIES];
+    RTrial *trials;        /* every readable trial file */
+    int n_trials;
+    RConfig *configs;      /* outer-trial configurations, by family then number */
+    int n_configs;
+    RUnit *units;          /* every unit with a done outer trial, sorted */
+    int n_units;
+    RCompare *cmp;         /* pairs of families, first pair first */
+    int n_cmp;
+    RImage *img;           /* flagged images: disagreement or wrong in most of their tests */
+    int n_img;
+    int n_rows;            /* data-set rows seen in the index sets (max index + 1) */
+    char **source_paths;   /* (n_source) of the data set, NULL if it could not be read */
+    int n_source;
+    char data_note[2200];   /* why the data set could not be used ("" if it could) */
+    /* bookkeeping for the "Trials" section */
+    int n_planned, n_outer_planned, n_done, n_failed, n_missing, n_skipped;
+    char **lines;          /* one line per failed, missing or unreadable trial */
+    int n_lines;
+    char **notes;          /* caveats the report must mention */
+    int n_notes;
+} Report;
+
+/* Read dir/sweep.h5 (optional) and every dir/trials/ *.h5. An unreadable
+ * trial file (truncated, another format version) is skipped: its message
+ * goes to `warn` (one line each, if not NULL) and into r->lines, and
+ * r->n_skipped counts it. Fails (one line in e) when dir or dir/trials is
+ * missing, when there is no trial file at all or none is readable, or when
+ * the trials disagree on the classes. r owns everything; report_free. */
+int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e);
+
+/* Metrics, configurations, selection, comparisons and flagged images. */
+void report_analyse(Report *r);
+
+/* Free everything r owns; a zeroed Report is fine. */
+void report_free(Report *r);
+
+/* ---- report_write.c ---- */
+
+enum { REPORT_MD, REPORT_CSV, REPORT_JSON };
+
+/* report.md and the CSV tables (configs, folds, comparisons, errors) into
+ * out (which must exist). `plots` / `sheet`: the plot files / the contact
+ * sheet were made (else the md says why not, from plot_note / sheet_note). */
+int report_write_files(const Report *r, const char *out, int plots, const char *plot_note, int sheet,
+                       const char *sheet_note, ErrBuf *e);
+
+/* The summary (per family: selection and estimate; per pair: the verdict)
+ * in one of REPORT_MD, REPORT_CSV, REPORT_JSON. */
+void report_write_summary(FILE *f, const Report *r, int format);
+
+/* Format p as "p = 0.034" or "p < 0.001" (NaN: "p n/a"). */
+void report_fmt_p(char *buf, size_t cap, double p);
+
+/* ---- report_plot.c ---- */
+
+/* Write out/plots.gp and its data (out/plotdata/) and run gnuplot in out:
+ * learning_curves, fold_scores, confusion, roc as .png and .svg. Fails with
+ * one line if gnuplot is missing or exits non-zero. */
+int report_plots(const Report *r, const char *out, ErrBuf *e);
+
+/* The contact sheet out/errors.png of the first n flagged images (libvips,
+ * started by the caller), read from the data set the trials name. Fails
+ * (one line in e) when the data set is missing or not the trials' one. */
+int report_sheet(const Report *r, const char *out, int n, ErrBuf *e);
+
+/* Files of the report folder: OUT/NAME, or OUT/SUB/NAME when sub is not
+ * NULL; errors name the path. report_close_file reports write errors. */
+FILE *report_open_file(const char *out, const char *sub, const char *name, ErrBuf *e);
+int report_close_file(FILE *f, const char *out, const char *sub, const char *name, ErrBuf *e);
+
+#endif

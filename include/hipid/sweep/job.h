@@ -1,0 +1,116 @@
+/* job.h: a sweep's job file (INI, parsed with libinih) and its expansion into
+ * trials. Pure: no MPI, no data I/O beyond reading the job file itself; the
+ * sweep runner (sweep.c) parses on rank 0 and broadcasts the outcome.
+ *
+ * Sections and keys (README "Job files" documents every key, default and
+ * allowed values; job.c's key table is the single source of both):
+ *   [job]      name, seeds
+ *   [data]     path, synth
+ *   [cv]       scheme, k, repeats, inner_k, fractions, val_fraction, seed, groups
+ *   [search]   mode, samples, seed
+ *   [family NAME]  model, optimizer, lr, momentum, weight_decay, schedule,
+ *              step_size, gamma, batch, micro_batch, epochs, patience, dropout,
+ *              augment, balance, standardize, ranks_per_trial
+ *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries
+ * Hyperparameter keys of a family take a comma-separated list (grid: the
+ * cartesian product; random: a uniform choice) and, for real-valued keys in
+ * random mode, uniform(a, b) or loguniform(a, b).
+ *
+ * Errors are one line, "FILE:LINE: KEY: expected ..., found ..." (LINE is the
+ * line of the offending key; combinations name the line of the later key). */
+#ifndef HIPID_JOB_H
+#define HIPID_JOB_H
+
+#include <stdint.h>
+
+#include "hipid/train/augment.h"
+#include "hipid/base/common.h"
+#include "hipid/nn/optim.h"
+
+#define JOB_MAX_FAMILIES 8
+#define JOB_MAX_SEEDS 64
+
+/* One concrete hyperparameter configuration of a family. */
+typedef struct {
+    char model[1024];  /* preset name or spec, with dropout already applied (do<P> rewritten) */
+    OptConfig opt;     /* kind, lr, momentum, weight_decay, sched, step_size, gamma */
+    int epochs;
+    int batch;         /* global batch per optimiser step */
+    int micro_batch;   /* fixed micro-batch: batch-norm statistics and the unit handed to ranks;
+                        * 0 = the whole batch (one micro-batch) */
+    int patience;      /* early stopping on validation loss, epochs; 0 = off */
+    float dropout;     /* < 0: as in the spec; else every do<P> layer uses this P */
+    int balance;       /* TRAIN_BALANCE_* */
+    AugConfig aug;
+    int standardize;
+} HParams;
+
+typedef struct {
+    char name[32];       /* the NAME of [family NAME] */
+    int ranks_per_trial; /* ranks that train one trial together */
+    int n_configs;
+    HParams *configs;    /* (n_configs), owned */
+} Family;
+
+typedef enum { CV_HOLDOUT, CV_KFOLD, CV_REPEATED, CV_GROUP, CV_NESTED } CvScheme;
+
+typedef struct {
+    char path[1024];          /* the job file as given */
+    char name[64];            /* [job] name, default: the file's base name without .ini */
+    int n_seeds;
+    uint64_t seeds[JOB_MAX_SEEDS]; /* training seeds; every CV unit is trained once per seed */
+    /* [data] */
+    char data[1024];          /* hipid data set (HDF5), relative to the current folder */
+    char synth[256];          /* if set and data is missing: "classes=K,per_class=N,size=S,seed=X" */
+    /* [cv] */
+    CvScheme scheme;
+    int k, repeats, inner_k;
+    double fractions[3];      /* holdout: train/val/test */
+    double val_fraction;      /* k-fold schemes: share of each training set held out (grouped,
+                               * stratified) for early stopping and best weights; 0 = none */
+    uint64_t cv_seed;
+    int use_groups;
+    /* [search] */
+    int random;               /* 0 grid, 1 random */
+    int samples;              /* random: configurations per family */
+    uint64_t search_seed;
+    /* families */
+    int n_families;
+    Family families[JOB_MAX_FAMILIES];
+    /* [run]: how, not what; not part of any trial's hash */
+    int threads;              /* per rank */
+    int checkpoint_every;     /* epochs between mid-trial checkpoints; 0 = never */
+    int retries;              /* failed trials are retried this many times on a rerun */
+    char output[1024];        /* default results/<name> */
+} Job;
+
+/* Parse and validate a job file. On error returns HIPID_ERR with e holding
+ * "FILE:LINE: KEY: expected ..., found ..." and job owning nothing. */
+int job_load(Job *job, const char *path, ErrBuf *e);
+void job_free(Job *job);
+
+/* One unit of work. */
+typedef struct {
+    int id;              /* index in the plan */
+    int family, config;  /* into job->families[family].configs[config] */
+    int repeat;          /* CV repeat (holdout: the repeat's own split) */
+    int outer;           /* test fold (holdout: 0) */
+    int inner;           /* nested: inner test fold, -1 for the outer trial */
+    uint64_t seed;       /* training seed */
+    uint64_t hash;       /* of everything that determines the result (job_trial_key) */
+} Trial;
+
+/* Expand into trials, ordered family, config, repeat, outer, inner (-1
+ * last), seed; data_checksum (split_data_checksum of the data set, 0 when not
+ * known yet) enters every hash. *trials is malloc'd (caller frees). */
+int job_expand(Trial **trials, int *n_trials, const Job *job, uint64_t data_checksum, ErrBuf *e);
+
+/* The canonical text of everything that determines trial t's result (data
+ * checksum, CV design, fold, seed, hyperparameters; never [run] keys);
+ * job_expand hashes it (FNV-1a 64) into t->hash. */
+void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64_t data_checksum);
+
+/* Short human label, e.g. "cnn c2 r0 f3 i1 s1". */
+void job_trial_label(char *buf, size_t cap, const Job *job, const Trial *t);
+
+#endif

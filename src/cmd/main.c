@@ -1,0 +1,47 @@
+/* main.c: dispatch to a subcommand. Kept short on purpose. */
+#include <stdio.h>
+#include <string.h>
+
+#include "hipid/cmd/cmd.h"
+#include "hipid/base/common.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = { /* in pipeline order */
+    {"synth", cmd_synth, "write a phantom data set of hip X-rays, one folder per stem design"},
+    {"prep", cmd_prep, "turn a folder or manifest of X-rays into an HDF5 data set"},
+    {"split", cmd_split, "make cross-validation splits of a data set (splits.h5)"},
+    {"train", cmd_train, "train one model on an HDF5 data set"},
+    {"eval", cmd_eval, "evaluate a saved model on a data set"},
+    {"sweep", cmd_sweep, "run a job file's cross-validated sweep over MPI ranks"},
+    {"report", cmd_report, "report a sweep: metrics, selection, CNN vs DNN tests, plots, errors"},
+    {"slurm", cmd_slurm, "write (and submit) Slurm batch scripts sized for a job file's sweep"},
+    {"predict", cmd_predict, "classify X-ray files with a sweep's trial, with saliency maps"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: hipid <command> [options]   (hipid <command> --help for its options)\n\n"
+               "hipid compares neural networks that identify orthopaedic implants in X-rays.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return HIPID_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "hipid: unknown command '%s'; expected one of:", argv[1]);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(stderr, " %s", commands[i].name);
+    fprintf(stderr, "\n");
+    return HIPID_EXIT_USAGE;
+}

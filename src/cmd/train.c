@@ -1,0 +1,201 @@
+/* cmd_train.c: `hipid train`: one model, one stratified hold-out split. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hipid/cmd/cmd.h"
+#include "hipid/data/split.h"
+#include "hipid/train/train.h"
+
+static void train_usage(FILE *f) {
+    fprintf(f,
+        "usage: hipid train --data D.h5 [options]\n"
+        "  --data PATH          hipid data set (HDF5, see README)          (required)\n"
+        "  --model NAME|SPEC    cnn-paper, dnn-paper or a spec string       [cnn-paper]\n"
+        "  --epochs E                                                       [10]\n"
+        "  --batch B                                                        [32]\n"
+        "  --lr L               initial learning rate                       [0.01]\n"
+        "  --optimizer O        sgd, adam or adamw                          [sgd]\n"
+        "  --momentum M         SGD momentum                                [0.9]\n"
+        "  --weight-decay W                                                 [0]\n"
+        "  --schedule S         constant, step or cosine                    [constant]\n"
+        "  --step-size N        epochs between step decays                  [10]\n"
+        "  --gamma G            step decay factor                           [0.1]\n"
+        "  --seed S             seeds init, shuffles, dropout and the split [1]\n"
+        "  --val-fraction F     stratified, group-aware hold-out            [0.2]\n"
+        "  --balance B          none, loss (inverse-frequency class weights)\n"
+        "                       or sampling (class-balanced epochs)         [none]\n"
+        "  --augment SPEC       training-batch augmentation: none, default or\n"
+        "                       flip,rot=5,scale=0.1,shift=0.05,bright=0.1,\n"
+        "                       contrast=0.1,gamma=0.1,noise=0.01            [none]\n"
+        "  --splits PATH        use a split made by 'hipid split' instead of\n"
+        "                       --val-fraction: hold-out parts, or k-fold\n"
+        "  --fold F             k-fold: validate on fold F, train on the rest [0]\n"
+        "  --repeat R           repeated k-fold: which repeat               [0]\n"
+        "  --no-standardize     feed pixel/255 as is; by default inputs are\n"
+        "                       (v - mean) / std with training-set statistics\n"
+        "  --threads T          OpenMP threads (OpenBLAS runs inside them)  [OMP_NUM_THREADS or all]\n"
+        "  --save PATH          write the trained model (HDF5 checkpoint)\n"
+        "spec strings: comma-separated c<N>[k<K>][s<S>], r, bn, mp[<K>], gap, do<P>, fl, fc<N>;\n"
+        "the classifier fc<classes> is appended. cnn-paper is\n"
+        "  %s\n", model_preset_spec("cnn-paper"));
+}
+
+int cmd_train(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'},   {"model", required_argument, 0, 'm'},
+        {"epochs", required_argument, 0, 'e'}, {"batch", required_argument, 0, 'b'},
+        {"lr", required_argument, 0, 'l'},     {"optimizer", required_argument, 0, 'o'},
+        {"momentum", required_argument, 0, 'M'}, {"weight-decay", required_argument, 0, 'w'},
+        {"schedule", required_argument, 0, 'S'}, {"step-size", required_argument, 0, 'z'},
+        {"gamma", required_argument, 0, 'g'},  {"seed", required_argument, 0, 's'},
+        {"val-fraction", required_argument, 0, 'v'}, {"balance", required_argument, 0, 'B'},
+        {"augment", required_argument, 0, 'A'}, {"splits", required_argument, 0, 'P'},
+        {"fold", required_argument, 0, 'F'},   {"no-standardize", no_argument, 0, 'N'},   {"repeat", required_argument, 0, 'R'},
+        {"threads", required_argument, 0, 't'}, {"save", required_argument, 0, 'O'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    TrainConfig cfg = {.model = "cnn-paper", .epochs = 10, .batch = 32, .opt = optim_defaults(),
+                       .standardize = 1,
+                       .seed = 1, .threads = omp_get_max_threads(), .log = stdout};
+    const char *data = NULL, *save = NULL, *splits_path = NULL;
+    double v = 0.0, val_fraction = 0.2;
+    int fold = 0, repeat = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'd': data = optarg; break;
+        case 'm': cfg.model = optarg; break;
+        case 'O': save = optarg; break;
+        case 'B':
+            if ((cfg.balance = names_index(train_balance_names, optarg)) < 0) {
+                fprintf(stderr, "hipid train: --balance expects none, loss or sampling, found '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        case 'A': {
+            ErrBuf ae = {{0}};
+            if (augment_parse(&cfg.aug, optarg, &ae) != HIPID_OK) {
+                fprintf(stderr, "hipid train: --augment: %s\n", ae.msg);
+                bad = 1;
+            }
+            break;
+        }
+        case 'P': splits_path = optarg; break;
+        case 'N': cfg.standardize = 0; break;
+        case 'F': bad = cli_num("train", "fold", optarg, 0, 1e6, 1, &v); fold = (int)v; break;
+        case 'R': bad = cli_num("train", "repeat", optarg, 0, 1e6, 1, &v); repeat = (int)v; break;
+        case 'e': bad = cli_num("train", "epochs", optarg, 1, 1e6, 1, &v); cfg.epochs = (int)v; break;
+        case 'b': bad = cli_num("train", "batch", optarg, 1, 1e6, 1, &v); cfg.batch = (int)v; break;
+        case 't': bad = cli_num("train", "threads", optarg, 1, 1024, 1, &v); cfg.threads = (int)v; break;
+        case 'l': bad = cli_num("train", "lr", optarg, 0, 1e3, 0, &v); cfg.opt.lr = (float)v; break;
+        case 'M': bad = cli_num("train", "momentum", optarg, 0, 1, 0, &v); cfg.opt.momentum = (float)v; break;
+        case 'w': bad = cli_num("train", "weight-decay", optarg, 0, 1e3, 0, &v); cfg.opt.weight_decay = (float)v; break;
+        case 'z': bad = cli_num("train", "step-size", optarg, 1, 1e6, 1, &v); cfg.opt.step_size = (int)v; break;
+        case 'g': bad = cli_num("train", "gamma", optarg, 0, 1e3, 0, &v); cfg.opt.gamma = (float)v; break;
+        case 's': bad = cli_num("train", "seed", optarg, 0, 9.007199254740992e15, 1, &v); cfg.seed = (uint64_t)v; break;
+        case 'v': bad = cli_num("train", "val-fraction", optarg, 0, 0.9, 0, &v); val_fraction = v; break;
+        case 'o':
+            if ((int)(cfg.opt.kind = optim_parse_kind(optarg)) < 0) {
+                fprintf(stderr, "hipid train: --optimizer expects sgd, adam or adamw, found '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        case 'S':
+            if ((int)(cfg.opt.sched = optim_parse_sched(optarg)) < 0) {
+                fprintf(stderr, "hipid train: --schedule expects constant, step or cosine, found '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        case 'h': train_usage(stdout); return 0;
+        default: fprintf(stderr, "hipid train: see hipid train --help\n"); return HIPID_EXIT_USAGE;
+        }
+        if (bad) return HIPID_EXIT_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hipid train: unexpected argument '%s' (see hipid train --help)\n", argv[optind]);
+        return HIPID_EXIT_USAGE;
+    }
+    if (!data) {
+        fprintf(stderr, "hipid train: --data is required (see hipid train --help)\n");
+        return HIPID_EXIT_USAGE;
+    }
+    ErrBuf e = {{0}};
+    Dataset d;
+    if (dataset_load(&d, data, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s\n", e.msg);
+        return HIPID_EXIT_FAIL;
+    }
+    /* a bad spec is a usage error: check it before touching the data */
+    Model *probe = model_create(cfg.model, (Shape){1, d.size, d.size}, d.n_classes, 1, 1, 0, &e);
+    if (!probe) {
+        fprintf(stderr, "hipid train: --model %s: %s\n", cfg.model, e.msg);
+        dataset_free(&d);
+        return HIPID_EXIT_USAGE;
+    }
+    model_free(probe);
+    int *tr = xmalloc(sizeof(int) * (d.n ? d.n : 1)), *va = xmalloc(sizeof(int) * (d.n ? d.n : 1));
+    int *te = xmalloc(sizeof(int) * (d.n ? d.n : 1));
+    int n_tr = 0, n_va = 0, n_te = 0, status = HIPID_EXIT_FAIL;
+    Model *m = NULL;
+    Splits sp = {0};
+    EpochStats st;
+    if (splits_path) {
+        if (split_load(&sp, splits_path, d.labels, d.groups, d.n, &e) != HIPID_OK) {
+            fprintf(stderr, "hipid train: %s\n", e.msg);
+            goto done;
+        }
+        if (sp.part) {
+            n_tr = split_part_indices(tr, sp.part, d.n, SPLIT_TRAIN);
+            n_va = split_part_indices(va, sp.part, d.n, SPLIT_VAL);
+            n_te = split_part_indices(te, sp.part, d.n, SPLIT_TEST);
+        } else if (fold >= sp.k || repeat >= sp.repeats) {
+            fprintf(stderr, "hipid train: %s has %d folds and %d repeat(s); --fold %d --repeat %d is out of range\n",
+                    splits_path, sp.k, sp.repeats, fold, repeat);
+            status = HIPID_EXIT_USAGE;
+            goto done;
+        } else {
+            split_fold_indices(tr, &n_tr, va, &n_va, sp.fold_of + (long)repeat * d.n, d.n, fold);
+        }
+        cfg.trial = (uint64_t)repeat * 1000u + (uint64_t)fold;
+    } else if (split_holdout(tr, &n_tr, va, &n_va, d.labels, d.groups, d.n, d.n_classes, val_fraction,
+                             cfg.seed, d.class_names, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s: %s\n", data, e.msg);
+        goto done;
+    }
+    char aug[256];
+    augment_format(aug, sizeof aug, &cfg.aug);
+    printf("data %s: %d images %dx%d, %d classes; train %d, validation %d%s; model %s, %d thread(s), augment %s\n",
+           data, d.n, d.size, d.size, d.n_classes, n_tr, n_va, n_te ? ", test held out" : "", cfg.model,
+           cfg.threads, aug);
+    if (train_run(&m, &st, &d, tr, n_tr, va, n_va, &cfg, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s\n", e.msg);
+        status = strstr(e.msg, "--batch") ? HIPID_EXIT_USAGE : HIPID_EXIT_FAIL;
+        goto done;
+    }
+    printf("final train_acc %.4f val_acc %.4f", st.train_acc, st.val_acc);
+    if (n_te > 0) {
+        float te_loss, te_acc;
+        train_evaluate(&te_loss, &te_acc, m, &d, te, n_te, NULL);
+        printf(" test_acc %.4f (%d images)", te_acc, n_te);
+    }
+    printf("\n");
+    if (save && model_save(m, save, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s\n", e.msg);
+        goto done;
+    }
+    status = 0;
+done:
+    model_free(m);
+    split_free(&sp);
+    free(tr);
+    free(va);
+    free(te);
+    dataset_free(&d);
+    return status;
+}

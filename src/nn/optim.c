@@ -1,0 +1,79 @@
+/* optim.c: SGD with momentum, Adam, AdamW, and LR schedules. See optim.h. */
+#include "hipid/nn/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hipid/base/common.h"
+
+OptConfig optim_defaults(void) {
+    return (OptConfig){.kind = OPT_SGD, .lr = 0.01f, .momentum = 0.9f, .weight_decay = 0.0f,
+                       .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .sched = SCHED_CONSTANT,
+                       .step_size = 10, .gamma = 0.1f, .epochs = 1};
+}
+
+const char *const optim_kind_names[] = {"sgd", "adam", "adamw", NULL};
+const char *const optim_sched_names[] = {"constant", "step", "cosine", NULL};
+
+int optim_parse_kind(const char *s) { return names_index(optim_kind_names, s); }
+int optim_parse_sched(const char *s) { return names_index(optim_sched_names, s); }
+
+Optim *optim_create(OptConfig cfg, size_t n_params) {
+    Optim *o = xcalloc(1, sizeof *o);
+    o->cfg = cfg;
+    o->n = n_params;
+    o->m = xcalloc_f32(n_params);
+    if (cfg.kind != OPT_SGD) o->v = xcalloc_f32(n_params);
+    return o;
+}
+
+void optim_free(Optim *o) {
+    if (!o) return;
+    free(o->m);
+    free(o->v);
+    free(o);
+}
+
+void optim_step(Optim *o, float *p, const float *g, float lr) {
+    const OptConfig *c = &o->cfg;
+    float wd = c->weight_decay;
+    o->t++;
+    if (c->kind == OPT_SGD) {
+        float mu = c->momentum;
+        for (size_t i = 0; i < o->n; i++) {
+            float d = g[i] + wd * p[i];
+            if (mu != 0.0f) {
+                o->m[i] = o->t == 1 ? d : mu * o->m[i] + d;
+                d = o->m[i];
+            }
+            p[i] -= lr * d;
+        }
+        return;
+    }
+    float b1 = c->beta1, b2 = c->beta2;
+    float bc1 = 1.0f - powf(b1, (float)o->t), bc2 = 1.0f - powf(b2, (float)o->t);
+    float step = lr / bc1, sq_bc2 = sqrtf(bc2);
+    int decoupled = c->kind == OPT_ADAMW;
+    for (size_t i = 0; i < o->n; i++) {
+        float gi = g[i];
+        if (decoupled) p[i] *= 1.0f - lr * wd;
+        else gi += wd * p[i];
+        o->m[i] = b1 * o->m[i] + (1.0f - b1) * gi;
+        o->v[i] = b2 * o->v[i] + (1.0f - b2) * gi * gi;
+        p[i] -= step * o->m[i] / (sqrtf(o->v[i]) / sq_bc2 + c->eps);
+    }
+}
+
+float optim_lr_at(const OptConfig *c, int epoch) {
+    switch (c->sched) {
+    case SCHED_STEP:
+        return c->lr * powf(c->gamma, (float)(epoch / (c->step_size > 0 ? c->step_size : 1)));
+    case SCHED_COSINE: {
+        int T = c->epochs > 0 ? c->epochs : 1;
+        return 0.5f * c->lr * (1.0f + cosf(3.14159265358979f * (float)epoch / (float)T));
+    }
+    default:
+        return c->lr;
+    }
+}

@@ -1,0 +1,781 @@
+/* report.c: read a sweep's results folder and analyse it (report.h).
+ *
+ * Reading: sweep.h5 (optional: the plan and each trial's state), every
+ * trials/ *.h5 (skipping unreadable ones with a line each), and the data set
+ * the trials name (only its source paths, labels and groups). Analysis:
+ * per-trial metrics from the stored test predictions, per-configuration
+ * summaries, the selection, the paired comparisons and the flagged images.
+ * No plotting or writing here (report_write.c, report_plot.c). */
+#include "hipid/report/report.h"
+
+#include <dirent.h>
+#include <hdf5.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hipid/base/h5util.h"
+#include "hipid/data/split.h"
+#include "hipid/sweep/trialfile.h"
+
+const char *const report_metric_names[M_COUNT] = {"accuracy", "balanced_accuracy", "macro_f1", "auc",
+                                                  "log_loss"};
+
+static void add_line(char ***v, int *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add_line(char ***v, int *n, const char *fmt, ...) {
+    char buf[1600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    *v = realloc(*v, sizeof(char *) * (size_t)(*n + 1));
+    HIPID_CHECK(*v);
+    (*v)[(*n)++] = strdup(buf);
+}
+
+static void trial_free(RTrial *t) {
+    free(t->test_index);
+    free(t->test_label);
+    free(t->test_pred);
+    free(t->test_prob);
+    free(t->hist);
+    free(t->sens);
+    free(t->spec);
+}
+
+void report_free(Report *r) {
+    if (!r) return;
+    for (int i = 0; i < r->n_trials; i++) trial_free(&r->trials[i]);
+    free(r->trials);
+    for (int i = 0; i < r->n_configs; i++) {
+        free(r->configs[i].sens);
+        free(r->configs[i].spec);
+    }
+    free(r->configs);
+    for (int f = 0; f < r->n_fam; f++) {
+        free(r->fam[f].sel);
+        free(r->fam[f].sens);
+        free(r->fam[f].spec);
+        free(r->fam[f].conf);
+    }
+    for (int i = 0; i < r->n_cmp; i++) {
+        free(r->cmp[i].d_acc);
+        free(r->cmp[i].d_auc);
+        free(r->cmp[i].groups);
+    }
+    free(r->cmp);
+    free(r->units);
+    free(r->img);
+    strv_free(r->class_names, r->K);
+    strv_free(r->source_paths, r->n_source);
+    strv_free(r->lines, r->n_lines);
+    strv_free(r->notes, r->n_notes);
+    memset(r, 0, sizeof *r);
+}
+
+static int family_index(Report *r, const char *name) {
+    for (int f = 0; f < r->n_fam; f++)
+        if (strcmp(r->fam[f].name, name) == 0) return f;
+    if (r->n_fam == REPORT_MAX_FAMILIES) return -1;
+    snprintf(r->fam[r->n_fam].name, sizeof r->fam[0].name, "%s", name);
+    r->fam[r->n_fam].chosen = -1;
+    return r->n_fam++;
+}
+
+/* ---- reading ---- */
+
+static int attr_int(hid_t f, const char *name, int *v) { return h5_attr_read_int(f, name, v, 1); }
+
+static void hparams_text(char *buf, size_t cap, hid_t f) {
+    char model[256] = "", opt[32] = "", aug[256] = "", bal[32] = "";
+    double lr = NAN, mom = NAN, wd = NAN, drop = NAN;
+    int batch = 0, epochs = 0, patience = 0;
+    h5_attr_read_str(f, "model", model, sizeof model);
+    h5_attr_read_str(f, "optimizer", opt, sizeof opt);
+    h5_attr_read_str(f, "augment", aug, sizeof aug);
+    h5_attr_read_str(f, "balance", bal, sizeof bal);
+    h5_attr_read_double(f, "lr", &lr);
+    h5_attr_read_double(f, "momentum", &mom);
+    h5_attr_read_double(f, "weight_decay", &wd);
+    h5_attr_read_double(f, "dropout", &drop);
+    attr_int(f, "batch", &batch);
+    attr_int(f, "epochs", &epochs);
+    attr_int(f, "patience", &patience);
+    int n = snprintf(buf, cap, "model=%s optimizer=%s lr=%.4g", model, opt, lr);
+    if (n < (int)cap && strcmp(opt, "sgd") == 0) n += snprintf(buf + n, cap - n, " momentum=%.4g", mom);
+    if (n < (int)cap && wd != 0) n += snprintf(buf + n, cap - n, " weight_decay=%.4g", wd);
+    if (n < (int)cap && drop >= 0) n += snprintf(buf + n, cap - n, " dropout=%.3g", drop);
+    if (n < (int)cap)
+        snprintf(buf + n, cap - n, " batch=%d epochs=%d patience=%d balance=%s augment=%s", batch, epochs, patience,
+                 bal, aug[0] ? aug : "none");
+}
+
+/* Read one trial file into t (fam resolved by the caller through name).
+ * Returns HIPID_ERR with a one-line message for an unreadable file. */
+static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->path, sizeof t->path, "%s", path);
+    hid_t f = h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file",
+                                "rerun the sweep with this hipid (it redoes the trial)", e);
+    if (f < 0) return HIPID_ERR;
+    int rc = HIPID_ERR, K = 0;
+    char state[16] = "", family[64] = "", data[1024] = "", ck[24] = "";
+    char **names = NULL;
+    int n_names = 0;
+    if (h5_attr_read_str(f, "state", state, sizeof state) || h5_attr_read_str(f, "family", family, sizeof family) ||
+        h5_attr_read_str(f, "label", t->label, sizeof t->label) || h5_attr_read_str(f, "hash", t->hash, sizeof t->hash) ||
+        attr_int(f, "config", &t->config) || attr_int(f, "repeat", &t->repeat) || attr_int(f, "outer", &t->outer) ||
+        attr_int(f, "inner", &t->inner) || attr_int(f, "seed", &t->seed) || attr_int(f, "n_classes", &K) ||
+        h5_attr_read_double(f, "val_loss", &t->val_loss)) {
+        hipid_err(e, "%s: trial file lacks its attributes (family, config, repeat, outer, inner, seed, n_classes, "
+                     "val_loss); truncated?", path);
+        goto error;
+    }
+    h5_attr_read_str(f, "reason", t->reason, sizeof t->reason);
+    h5_attr_read_str(f, "data", data, sizeof data);
+    h5_attr_read_str(f, "data_checksum", ck, sizeof ck);
+    hparams_text(t->hparams, sizeof t->hparams, f);
+    t->fam = family_index(r, family);
+    if (t->fam < 0) {
+        hipid_err(e, "%s: family '%s' is one more than the %d a report can hold", path, family, REPORT_MAX_FAMILIES);
+        goto error;
+    }
+    t->done = strcmp(state, "done") == 0;
+    if (!r->data[0]) {
+        snprintf(r->data, sizeof r->data, "%s", data);
+        snprintf(r->data_checksum, sizeof r->data_checksum, "%s", ck);
+    }
+    if (!t->done) {
+        rc = HIPID_OK;
+        goto error;
+    }
+    if (h5_read_strings(f, "class_names", &names, &n_names, path, e)) goto error;
+    if (n_names != K || K < 2) {
+        hipid_err(e, "%s: %d class names for n_classes %d", path, n_names, K);
+        goto error;
+    }
+    if (!r->class_names) {
+        r->K = K;
+        r->class_names = names;
+        names = NULL;
+    } else {
+        int same = K == r->K;
+        for (int c = 0; same && c < K; c++) same = strcmp(names[c], r->class_names[c]) == 0;
+        if (!same) {
+            hipid_err(e, "%s: its classes differ from the other trials' (%d classes, first '%s'); one results "
+                         "folder holds one study", path, K, names[0]);
+            goto error;
+        }
+    }
+    long n_tr = h5_len(f, "indices/train"), n_va = h5_len(f, "indices/val"), n_te = h5_len(f, "indices/test");
+    long n_p = h5_len(f, "predictions/test_index"), n_ep = h5_len(f, "history/train_loss");
+    if (n_tr < 0 || n_va < 0 || n_te < 0 || n_p != n_te || n_ep < 0) {
+        hipid_err(e, "%s: a done trial without indices/*, predictions/test_* or history/* (truncated?)", path);
+        goto error;
+    }
+    t->n_train = (int)n_tr;
+    t->n_val = (int)n_va;
+    t->n_test = (int)n_te;
+    t->n_epochs = (int)n_ep;
+    size_t n = (size_t)t->n_test;
+    t->test_index = xcalloc(n + 1, sizeof(int));
+    t->test_label = xcalloc(n + 1, sizeof(int));
+    t->test_pred = xcalloc(n + 1, sizeof(int));
+    t->test_prob = xcalloc(n * K + 1, sizeof(double));
+    t->hist = xcalloc((size_t)4 * t->n_epochs + 1, sizeof(float));
+    hsize_t d1 = n, d2[2] = {n, (hsize_t)K}, de = (hsize_t)t->n_epochs;
+    static const char *hn[4] = {"history/train_loss", "history/train_acc", "history/val_loss", "history/val_acc"};
+    if (h5_read(f, "predictions/test_index", H5T_NATIVE_INT, t->test_index, 1, &d1, path, e) ||
+        h5_read(f, "predictions/test_label", H5T_NATIVE_INT, t->test_label, 1, &d1, path, e) ||
+        h5_read(f, "predictions/test_prob", H5T_NATIVE_DOUBLE, t->test_prob, 2, d2, path, e))
+        goto error;
+    for (int h = 0; h < 4; h++)
+        if (h5_read(f, hn[h], H5T_NATIVE_FLOAT, t->hist + (size_t)h * t->n_epochs, 1, &de, path, e)) goto error;
+    for (size_t i = 0; i < n; i++) {
+        if (t->test_label[i] < 0 || t->test_label[i] >= K || t->test_index[i] < 0) {
+            hipid_err(e, "%s: predictions/test_label or test_index out of range at row %zu", path, i);
+            goto error;
+        }
+        for (int c = 0; c < K; c++)
+            if (!isfinite(t->test_prob[i * K + c])) {
+                hipid_err(e, "%s: predictions/test_prob is not finite at row %zu", path, i);
+                goto error;
+            }
+        if (t->test_index[i] + 1 > r->n_rows) r->n_rows = t->test_index[i] + 1;
+    }
+    rc = HIPID_OK;
+error:
+    strv_free(names, n_names);
+    H5Fclose(f);
+    if (rc != HIPID_OK) trial_free(t);
+    return rc;
+}
+
+/* The design from sweep.h5's study key. */
+static void parse_study(Report *r) {
+    const char *s = strstr(r->study, "scheme=");
+    int scheme = -1;
+    if (s) sscanf(s, "scheme=%d k=%d repeats=%d inner_k=%d", &scheme, &r->k, &r->repeats, &r->inner_k);
+    r->nested = scheme == 4;
+}
+
+/* sweep.h5: families in job order, and what is missing or failed. */
+static void read_index(Report *r, FILE *warn) {
+    char path[1200];
+    ErrBuf e = {{0}};
+    snprintf(path, sizeof path, "%s/sweep.h5", r->dir);
+    hid_t f = h5_open_versioned(path, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, "sweep index", "rerun the sweep to rebuild it", &e);
+    if (f < 0) {
+        add_line(&r->notes, &r->n_notes, "No readable sweep index (%s): missing trials cannot be listed.", e.msg);
+        if (warn) fprintf(warn, "hipid report: %s; reporting the trial files alone\n", e.msg);
+        return;
+    }
+    char **fam = NULL, **state = NULL, **hash = NULL, **label = NULL;
+    int nf = 0, ns = 0, nh = 0, nl = 0, n = 0;
+    h5_attr_read_str(f, "job", r->job, sizeof r->job);
+    h5_attr_read_str(f, "job_file", r->job_file, sizeof r->job_file);
+    h5_attr_read_str(f, "study", r->study, sizeof r->study);
+    int bad = h5_read_strings(f, "family", &fam, &nf, path, &e) || h5_read_strings(f, "state", &state, &ns, path, &e) ||
+              h5_read_strings(f, "hash", &hash, &nh, path, &e) || h5_read_strings(f, "label", &label, &nl, path, &e);
+    n = nf;
+    int *inner = xcalloc((size_t)n + 1, sizeof(int));
+    hsize_t dim = (hsize_t)n;
+    if (!bad && (ns != n || nh != n || nl != n || h5_read(f, "inner", H5T_NATIVE_INT, inner, 1, &dim, path, &e))) bad = 1;
+    if (bad) {
+        add_line(&r->notes, &r->n_notes, "The sweep index %s is unreadable (%s): missing trials cannot be listed.", path,
+                 e.msg);
+        if (warn) fprintf(warn, "hipid report: %s\n", e.msg);
+    } else {
+        r->have_index = 1;
+        parse_study(r);
+        r->n_planned = n;
+        for (int i = 0; i < n; i++) {
+            family_index(r, fam[i]);
+            r->n_outer_planned += inner[i] < 0;
+        }
+    }
+    H5Fclose(f);
+    /* the states are matched with the trial files after these are read */
+    if (r->have_index) {
+        for (int i = 0; i < n; i++) {
+            char tp[1400];
+            const char *st = state[i];
+            snprintf(tp, sizeof tp, "%s/trials/%s-%s.h5", r->dir, fam[i], hash[i]);
+            struct stat sb;
+            if (stat(tp, &sb) != 0) {
+                r->n_missing++;
+                add_line(&r->lines, &r->n_lines, "missing: %s (%s trial; index state %s; no file trials/%s-%s.h5)",
+                         label[i], inner[i] < 0 ? "outer" : "inner", st, fam[i], hash[i]);
+            }
+        }
+    }
+    free(inner);
+    strv_free(fam, nf);
+    strv_free(state, ns);
+    strv_free(hash, nh);
+    strv_free(label, nl);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The data set's source paths, checked against the trials' checksum. */
+static void read_data(Report *r) {
+    if (!r->data[0]) {
+        snprintf(r->data_note, sizeof r->data_note, "the trial files name no data set");
+        return;
+    }
+    ErrBuf e = {{0}};
+    hid_t f = h5_open_versioned(r->data, "hipid-dataset", 1, "data set", "the error analysis lists row numbers only", &e);
+    if (f < 0) {
+        snprintf(r->data_note, sizeof r->data_note, "%s", e.msg);
+        return;
+    }
+    long n = h5_len(f, "labels");
+    int32_t *lab = xcalloc((size_t)(n > 0 ? n : 1), sizeof(int32_t)), *grp = xcalloc((size_t)(n > 0 ? n : 1), sizeof(int32_t));
+    hsize_t dim = (hsize_t)(n > 0 ? n : 0);
+    char ck[24];
+    if (n < 0 || h5_read(f, "labels", H5T_NATIVE_INT32, lab, 1, &dim, r->data, &e) ||
+        h5_read(f, "groups", H5T_NATIVE_INT32, grp, 1, &dim, r->data, &e)) {
+        snprintf(r->data_note, sizeof r->data_note, "%s: cannot read labels and groups (%s)", r->data, e.msg);
+        goto done;
+    }
+    snprintf(ck, sizeof ck, "%016" PRIx64, split_data_checksum(lab, grp, (int)n));
+    if (r->data_checksum[0] && strcmp(ck, r->data_checksum) != 0) {
+        snprintf(r->data_note, sizeof r->data_note,
+                 "%s is not the data set the trials were trained on (checksum %s, the trials say %s)", r->data, ck,
+                 r->data_checksum);
+        goto done;
+    }
+    if (h5_read_strings(f, "source_paths", &r->source_paths, &r->n_source, r->data, &e))
+        snprintf(r->data_note, sizeof r->data_note, "%s", e.msg);
+done:
+    free(lab);
+    free(grp);
+    H5Fclose(f);
+}
+
+int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    char tdir[1100];
+    snprintf(tdir, sizeof tdir, "%s/trials", dir);
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return hipid_err(e, "%s: no such results folder (give the [run] output folder of a sweep, e.g. results/demo)", dir);
+    DIR *d = opendir(tdir);
+    if (!d) return hipid_err(e, "%s: no trials folder: is %s the output folder of hipid sweep?", tdir, dir);
+    char **names = NULL;
+    int n_names = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t l = strlen(de->d_name);
+        if (l > 3 && strcmp(de->d_name + l - 3, ".h5") == 0 && (l < 8 || strcmp(de->d_name + l - 8, ".ckpt.h5") != 0))
+            add_line(&names, &n_names, "%s", de->d_name);
+    }
+    closedir(d);
+    if (n_names == 0) return hipid_err(e, "%s: no trial files (*.h5) yet: run hipid sweep first", tdir);
+    qsort(names, n_names, sizeof *names, cmp_str);
+    h5_quiet();
+    read_index(r, warn);
+    r->trials = xcalloc((size_t)n_names, sizeof(RTrial));
+    for (int i = 0; i < n_names; i++) {
+        char path[1300];
+        ErrBuf te = {{0}};
+        snprintf(path, sizeof path, "%s/%s", tdir, names[i]);
+        RTrial *t = &r->trials[r->n_trials];
+        if (read_trial(r, t, path, &te) != HIPID_OK) {
+            r->n_skipped++;
+            add_line(&r->lines, &r->n_lines, "unreadable, skipped: %s", te.msg);
+            if (warn) fprintf(warn, "hipid report: skipping %s\n", te.msg);
+            continue;
+        }
+        r->n_trials++;
+        if (t->done) {
+            r->n_done++;
+        } else {
+            r->n_failed++;
+            add_line(&r->lines, &r->n_lines, "failed: %s (%s)", t->label, t->reason[0] ? t->reason : "no reason given");
+        }
+    }
+    strv_free(names, n_names);
+    if (r->n_done == 0)
+        return hipid_err(e, "%s: none of the %d trial file(s) holds a finished trial (%d failed, %d unreadable)", tdir,
+                         r->n_trials + r->n_skipped, r->n_failed, r->n_skipped);
+    if (!r->have_index) { /* the design from the trials themselves */
+        for (int i = 0; i < r->n_trials; i++) {
+            r->nested |= r->trials[i].inner >= 0;
+            if (r->trials[i].outer + 1 > r->k) r->k = r->trials[i].outer + 1;
+            if (r->trials[i].repeat + 1 > r->repeats) r->repeats = r->trials[i].repeat + 1;
+        }
+    }
+    read_data(r);
+    return HIPID_OK;
+}
+
+/* ---- analysis ---- */
+
+static void trial_metrics(RTrial *t, int K) {
+    long *conf = xcalloc((size_t)K * K, sizeof(long));
+    t->sens = xcalloc((size_t)K, sizeof(double));
+    t->spec = xcalloc((size_t)K, sizeof(double));
+    stats_argmax(t->test_pred, t->test_prob, t->n_test, K);
+    stats_confusion(conf, t->test_label, t->test_pred, t->n_test, K);
+    t->m[M_ACC] = stats_accuracy(conf, K);
+    t->m[M_BACC] = stats_balanced_accuracy(conf, K);
+    t->m[M_F1] = stats_macro_f1(conf, K);
+    t->m[M_AUC] = stats_auc(NULL, t->test_label, t->test_prob, t->n_test, K);
+    t->m[M_LOGLOSS] = stats_log_loss(t->test_label, t->test_prob, t->n_test, K);
+    stats_sens_spec(t->sens, t->spec, conf, K);
+    free(conf);
+}
+
+/* Summary of the finite values among x[0..n). */
+static void summary_finite(Summary *s, const double *x, int n) {
+    double *v = xmalloc(sizeof(double) * (size_t)(n + 1));
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i])) v[m++] = x[i];
+    stats_summary(s, v, m, 0.95);
+    free(v);
+}
+
+/* Summaries of the metrics of trials ts[0..n) (NULL entries skipped). */
+static void summarise(Summary *m, Summary *sens, Summary *spec, RTrial *const *ts, int n, int K) {
+    double *x = xmalloc(sizeof(double) * (size_t)(n + 1));
+    for (int k = 0; k < M_COUNT + 2 * K; k++) {
+        int j = 0;
+        for (int i = 0; i < n; i++) {
+            if (!ts[i]) continue;
+            x[j++] = k < M_COUNT ? ts[i]->m[k] : k < M_COUNT + K ? ts[i]->sens[k - M_COUNT] : ts[i]->spec[k - M_COUNT - K];
+        }
+        Summary *s = k < M_COUNT ? &m[k] : k < M_COUNT + K ? &sens[k - M_COUNT] : &spec[k - M_COUNT - K];
+        summary_finite(s, x, j);
+    }
+    free(x);
+}
+
+static int unit_cmp(const void *a, const void *b) {
+    const RUnit *x = a, *y = b;
+    if (x->repeat != y->repeat) return x->repeat - y->repeat;
+    if (x->seed != y->seed) return x->seed - y->seed;
+    return x->outer - y->outer;
+}
+
+static RConfig *config_of(Report *r, int fam, int config) {
+    for (int i = 0; i < r->n_configs; i++)
+        if (r->configs[i].fam == fam && r->configs[i].config == config) return &r->configs[i];
+    return NULL;
+}
+
+static void build_configs(Report *r) {
+    int K = r->K;
+    r->configs = xcalloc((size_t)r->n_trials + 1, sizeof(RConfig));
+    for (int f = 0; f < r->n_fam; f++) {
+        int max_c = -1;
+        for (int i = 0; i < r->n_trials; i++)
+            if (r->trials[i].fam == f && r->trials[i].inner < 0 && r->trials[i].config > max_c) max_c = r->trials[i].config;
+        for (int c = 0; c <= max_c; c++) {
+            RTrial **ts = xcalloc((size_t)r->n_trials + 1, sizeof(RTrial *));
+            int n = 0, failed = 0;
+            double vl = 0;
+            int n_vl = 0;
+            const char *hp = NULL;
+            for (int i = 0; i < r->n_trials; i++) {
+                RTrial *t = &r->trials[i];
+                if (t->fam != f || t->config != c || t->inner >= 0) continue;
+                if (!t->done) {
+                    failed++;
+                    continue;
+                }
+                hp = t->hparams;
+                ts[n++] = t;
+                if (isfinite(t->val_loss)) vl += t->val_loss, n_vl++;
+            }
+            if (n + failed == 0) {
+                free(ts);
+                continue;
+            }
+            RConfig *rc = &r->configs[r->n_configs++];
+            rc->fam = f;
+            rc->config = c;
+            rc->n_done = n;
+            rc->n_failed = failed;
+            snprintf(rc->hparams, sizeof rc->hparams, "%s", hp ? hp : "(every trial failed)");
+            rc->val_loss = n_vl ? vl / n_vl : NAN;
+            rc->sens = xcalloc((size_t)K, sizeof(Summary));
+            rc->spec = xcalloc((size_t)K, sizeof(Summary));
+            summarise(rc->m, rc->sens, rc->spec, ts, n, K);
+            free(ts);
+        }
+    }
+}
+
+static void build_units(Report *r) {
+    r->units = xcalloc((size_t)r->n_trials + 1, sizeof(RUnit));
+    for (int i = 0; i < r->n_trials; i++) {
+        const RTrial *t = &r->trials[i];
+        if (!t->done || t->inner >= 0) continue;
+        RUnit u = {t->repeat, t->outer, t->seed};
+        int seen = 0;
+        for (int j = 0; j < r->n_units && !seen; j++) seen = !unit_cmp(&u, &r->units[j]);
+        if (!seen) r->units[r->n_units++] = u;
+    }
+    qsort(r->units, r->n_units, sizeof(RUnit), unit_cmp);
+}
+
+static RTrial *find_outer(Report *r, int fam, int config, const RUnit *u) {
+    for (int i = 0; i < r->n_trials; i++) {
+        RTrial *t = &r->trials[i];
+        if (t->done && t->fam == fam && t->config == config && t->inner < 0 && t->repeat == u->repeat &&
+            t->outer == u->outer && t->seed == u->seed)
+            return t;
+    }
+    return NULL;
+}
+
+/* Nested: per unit, the configuration with the best mean inner accuracy. */
+static void select_nested(Report *r, int f) {
+    RFamily *fa = &r->fam[f];
+    for (int u = 0; u < r->n_units; u++) {
+        const RUnit *un = &r->units[u];
+        int best = -1;
+        double best_acc = -1, best_ll = INFINITY;
+        for (int ci = 0; ci < r->n_configs; ci++) {
+            const RConfig *c = &r->configs[ci];
+            if (c->fam != f) continue;
+            double acc = 0, ll = 0;
+            int n = 0;
+            for (int i = 0; i < r->n_trials; i++) {
+                const RTrial *t = &r->trials[i];
+                if (!t->done || t->fam != f || t->config != c->config || t->inner < 0 || t->repeat != un->repeat ||
+                    t->outer != un->outer || t->seed != un->seed)
+                    continue;
+                acc += t->m[M_ACC];
+                ll += t->m[M_LOGLOSS];
+                n++;
+            }
+            if (n == 0) continue;
+            acc /= n;
+            ll /= n;
+            if (acc > best_acc || (acc == best_acc && ll < best_ll)) best = c->config, best_acc = acc, best_ll = ll;
+        }
+        if (best < 0) continue;
+        fa->sel[u] = find_outer(r, f, best, un);
+        if (fa->sel[u]) config_of(r, f, best)->n_selected++;
+    }
+}
+
+/* Not nested: the configuration with the lowest mean validation loss. */
+static void select_by_validation(Report *r, int f, int *by_test) {
+    RFamily *fa = &r->fam[f];
+    int best = -1;
+    double best_v = INFINITY;
+    int any_val = 0;
+    for (int ci = 0; ci < r->n_configs; ci++)
+        any_val |= r->configs[ci].fam == f && r->configs[ci].n_done > 0 && isfinite(r->configs[ci].val_loss);
+    *by_test = !any_val;
+    for (int ci = 0; ci < r->n_configs; ci++) {
+        const RConfig *c = &r->configs[ci];
+        if (c->fam != f || c->n_done == 0) continue;
+        double v = any_val ? c->val_loss : -c->m[M_ACC].mean;
+        if (isfinite(v) && v < best_v) best = c->config, best_v = v;
+    }
+    fa->chosen = best;
+    if (best < 0) return;
+    for (int u = 0; u < r->n_units; u++)
+        if ((fa->sel[u] = find_outer(r, f, best, &r->units[u]))) config_of(r, f, best)->n_selected++;
+}
+
+static int same_test_set(const RTrial *a, const RTrial *b) {
+    if (a->n_test != b->n_test) return 0;
+    for (int i = 0; i < a->n_test; i++)
+        if (a->test_index[i] != b->test_index[i] || a->test_label[i] != b->test_label[i]) return 0;
+    return 1;
+}
+
+static void verdict(RCompare *c, const Report *r) {
+    const char *A = r->fam[c->a].name, *B = r->fam[c->b].name;
+    if (c->n_pairs < 2 || !isfinite(c->acc.lo)) {
+        if (c->n_pairs >= 2 && c->acc.estimate == 0)
+            snprintf(c->verdict, sizeof c->verdict, "%s and %s equal: the same accuracy on each of %d paired test folds", A,
+                     B, c->n_pairs);
+        else
+            snprintf(c->verdict, sizeof c->verdict,
+                     "%s vs %s: cannot be compared, %d paired test fold(s) with a result for both (need 2)", A, B,
+                     c->n_pairs);
+        return;
+    }
+    int a_better = c->acc.estimate >= 0;
+    const char *W = a_better ? A : B, *L = a_better ? B : A;
+    double est = 100 * fabs(c->acc.estimate), lo = 100 * (a_better ? c->acc.lo : -c->acc.hi),
+           hi = 100 * (a_better ? c->acc.hi : -c->acc.lo);
+    char p[32];
+    report_fmt_p(p, sizeof p, c->acc.p);
+    if (c->acc.p < 0.05)
+        snprintf(c->verdict, sizeof c->verdict, "%s better than %s by %.1f points of accuracy (95%% CI %.1f to %.1f, corrected t-test %s)",
+                 W, L, est, lo, hi, p);
+    else
+        snprintf(c->verdict, sizeof c->verdict,
+                 "%s better than %s by %.1f points of accuracy, 95%% CI %.1f to %.1f (corrected t-test %s): not "
+                 "distinguishable on this data",
+                 W, L, est, lo, hi, p);
+}
+
+static void compare(Report *r, RCompare *c) {
+    const RFamily *A = &r->fam[c->a], *B = &r->fam[c->b];
+    int K = r->K;
+    c->d_acc = xcalloc((size_t)r->n_units + 1, sizeof(double));
+    c->d_auc = xcalloc((size_t)r->n_units + 1, sizeof(double));
+    c->groups = xcalloc((size_t)r->n_units + 1, sizeof(RGroup));
+    int *paired = xcalloc((size_t)r->n_units + 1, sizeof(int));
+    double ratio = 0;
+    long b = 0, cc = 0;
+    int n_auc = 0, mismatched = 0;
+    double *d_auc = xcalloc((size_t)r->n_units + 1, sizeof(double));
+    for (int u = 0; u < r->n_units; u++) {
+        const RTrial *ta = A->sel[u], *tb = B->sel[u];
+        if (!ta || !tb) continue;
+        if (!same_test_set(ta, tb)) {
+            mismatched++;
+            continue;
+        }
+        paired[u] = 1;
+        c->d_acc[c->n_pairs] = ta->m[M_ACC] - tb->m[M_ACC];
+        c->d_auc[c->n_pairs] = ta->m[M_AUC] - tb->m[M_AUC];
+        if (isfinite(c->d_auc[c->n_pairs])) d_auc[n_auc++] = c->d_auc[c->n_pairs];
+        c->n_pairs++;
+        ratio += (double)ta->n_test / (ta->n_train + ta->n_val);
+        for (int i = 0; i < ta->n_test; i++) {
+            int ra = ta->test_pred[i] == ta->test_label[i], rb = tb->test_pred[i] == tb->test_label[i];
+            b += ra && !rb;
+            cc += !ra && rb;
+        }
+    }
+    if (mismatched)
+        add_line(&r->notes, &r->n_notes, "%s vs %s: %d unit(s) left out because the two trials' test sets differ.",
+                 A->name, B->name, mismatched);
+    c->ratio = c->n_pairs ? ratio / c->n_pairs : NAN;
+    stats_ttest_corrected(&c->acc, c->d_acc, c->n_pairs, c->ratio, 0.95);
+    stats_ttest_corrected(&c->auc, d_auc, n_auc, c->ratio, 0.95);
+    free(d_auc);
+    stats_mcnemar_counts(&c->mcnemar, b, cc);
+    /* per (repeat, seed): McNemar and DeLong on the pooled out-of-fold predictions */
+    for (int u = 0; u < r->n_units; u++) {
+        if (!paired[u]) continue;
+        int g = 0;
+        while (g < c->n_groups && (c->groups[g].repeat != r->units[u].repeat || c->groups[g].seed != r->units[u].seed)) g++;
+        if (g < c->n_groups) continue;
+        RGroup *gr = &c->groups[c->n_groups++];
+        gr->repeat = r->units[u].repeat;
+        gr->seed = r->units[u].seed;
+        int n = 0;
+        for (int v = u; v < r->n_units; v++)
+            if (paired[v] && r->units[v].repeat == gr->repeat && r->units[v].seed == gr->seed) n += A->sel[v]->n_test;
+        int *y = xcalloc((size_t)n + 1, sizeof(int));
+        uint8_t *ca = xcalloc((size_t)n + 1, 1), *cb = xcalloc((size_t)n + 1, 1);
+        double *sa = xcalloc((size_t)n + 1, sizeof(double)), *sb = xcalloc((size_t)n + 1, sizeof(double));
+        int j = 0;
+        for (int v = u; v < r->n_units; v++) {
+            if (!paired[v] || r->units[v].repeat != gr->repeat || r->units[v].seed != gr->seed) continue;
+            const RTrial *ta = A->sel[v], *tb = B->sel[v];
+            for (int i = 0; i < ta->n_test; i++, j++) {
+                y[j] = ta->test_label[i];
+                ca[j] = ta->test_pred[i] == y[j];
+                cb[j] = tb->test_pred[i] == y[j];
+                sa[j] = ta->test_prob[(size_t)i * K + (K - 1)];
+                sb[j] = tb->test_prob[(size_t)i * K + (K - 1)];
+            }
+        }
+        gr->n = n;
+        stats_mcnemar(&gr->mcnemar, ca, cb, n);
+        if (K == 2) {
+            gr->have_delong = 1;
+            stats_delong(&gr->delong, y, sa, sb, 1, n, 0.95);
+        }
+        free(y);
+        free(ca);
+        free(cb);
+        free(sa);
+        free(sb);
+    }
+    /* 5x2cv: exactly repeats 0..4 x folds 0..1 x one seed, all paired */
+    int ok5 = c->n_pairs == 10;
+    double p_acc[10], p_auc[10];
+    for (int u = 0, j = 0; ok5 && u < r->n_units; u++) {
+        if (!paired[u]) continue;
+        const RUnit *un = &r->units[u];
+        ok5 = un->repeat == j / 2 && un->outer == j % 2 && un->seed == r->units[0].seed;
+        if (ok5) {
+            p_acc[j] = A->sel[u]->m[M_ACC] - B->sel[u]->m[M_ACC];
+            p_auc[j] = A->sel[u]->m[M_AUC] - B->sel[u]->m[M_AUC];
+            j++;
+        }
+    }
+    if (ok5) {
+        c->have_5x2 = 1;
+        stats_5x2cv(&c->acc_5x2, p_acc, 0.95);
+        stats_5x2cv(&c->auc_5x2, p_auc, 0.95);
+    }
+    free(paired);
+    verdict(c, r);
+}
+
+static int img_cmp(const void *x, const void *y) {
+    const RImage *a = x, *b = y;
+    if (a->score != b->score) return a->score < b->score ? 1 : -1;
+    if (a->n_disagree != b->n_disagree) return b->n_disagree - a->n_disagree;
+    return a->index - b->index;
+}
+
+/* Images the first pair disagrees on, or any family gets wrong in more than
+ * half of the selected trials that test it. */
+static void flag_images(Report *r) {
+    int N = r->n_rows, K = r->K, F = r->n_fam;
+    RImage *all = xcalloc((size_t)N + 1, sizeof(RImage));
+    int *votes = xcalloc((size_t)N * F * K + 1, sizeof(int));
+    for (int i = 0; i < N; i++) all[i].index = i, all[i].label = -1;
+    for (int u = 0; u < r->n_units; u++) {
+        for (int f = 0; f < F; f++) {
+            const RTrial *t = r->fam[f].sel[u];
+            if (!t) continue;
+            for (int i = 0; i < t->n_test; i++) {
+                RImage *im = &all[t->test_index[i]];
+                im->label = t->test_label[i];
+                im->n_tested[f]++;
+                im->n_wrong[f] += t->test_pred[i] != t->test_label[i];
+                votes[((size_t)t->test_index[i] * F + f) * K + t->test_pred[i]]++;
+            }
+        }
+        if (F < 2 || !r->fam[0].sel[u] || !r->fam[1].sel[u] || !same_test_set(r->fam[0].sel[u], r->fam[1].sel[u]))
+            continue;
+        const RTrial *a = r->fam[0].sel[u], *b = r->fam[1].sel[u];
+        for (int i = 0; i < a->n_test; i++) {
+            all[a->test_index[i]].n_both++;
+            all[a->test_index[i]].n_disagree += a->test_pred[i] != b->test_pred[i];
+        }
+    }
+    r->img = xcalloc((size_t)N + 1, sizeof(RImage));
+    for (int i = 0; i < N; i++) {
+        RImage *im = &all[i];
+        int flagged = im->n_disagree > 0;
+        im->score = 0;
+        for (int f = 0; f < F; f++) {
+            im->pred[f] = -1;
+            for (int k = 0, best = 0; k < K; k++) {
+                int v = votes[((size_t)i * F + f) * K + k];
+                if (v > best) best = v, im->pred[f] = k;
+            }
+            if (im->n_tested[f] == 0) continue;
+            im->score += (double)im->n_wrong[f] / im->n_tested[f];
+            flagged |= 2 * im->n_wrong[f] > im->n_tested[f];
+        }
+        if (flagged) r->img[r->n_img++] = *im;
+    }
+    qsort(r->img, r->n_img, sizeof(RImage), img_cmp);
+    free(all);
+    free(votes);
+}
+
+void report_analyse(Report *r) {
+    int K = r->K;
+    for (int i = 0; i < r->n_trials; i++)
+        if (r->trials[i].done) trial_metrics(&r->trials[i], K);
+    build_configs(r);
+    build_units(r);
+    int by_test = 0;
+    for (int f = 0; f < r->n_fam; f++) {
+        RFamily *fa = &r->fam[f];
+        fa->sel = xcalloc((size_t)r->n_units + 1, sizeof(RTrial *));
+        fa->sens = xcalloc((size_t)K, sizeof(Summary));
+        fa->spec = xcalloc((size_t)K, sizeof(Summary));
+        fa->conf = xcalloc((size_t)K * K, sizeof(long));
+        if (r->nested) select_nested(r, f);
+        else {
+            int bt = 0;
+            select_by_validation(r, f, &bt);
+            by_test |= bt && fa->chosen >= 0;
+        }
+        for (int u = 0; u < r->n_units; u++) {
+            const RTrial *t = fa->sel[u];
+            if (!t) continue;
+            fa->n_sel++;
+            for (int i = 0; i < t->n_test; i++) fa->conf[t->test_label[i] * K + t->test_pred[i]]++;
+        }
+        summarise(fa->m, fa->sens, fa->spec, fa->sel, r->n_units, K);
+    }
+    if (by_test)
+        add_line(&r->notes, &r->n_notes,
+                 "No validation loss was recorded (val_fraction 0?): configurations were chosen by mean test accuracy, "
+                 "so the estimate of the chosen configuration is optimistic.");
+    r->cmp = xcalloc((size_t)(r->n_fam * r->n_fam) + 1, sizeof(RCompare));
+    for (int a = 0; a < r->n_fam; a++)
+        for (int b = a + 1; b < r->n_fam; b++) {
+            RCompare *c = &r->cmp[r->n_cmp++];
+            c->a = a;
+            c->b = b;
+            compare(r, c);
+        }
+    flag_images(r);
+}
