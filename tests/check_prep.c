@@ -39,8 +39,8 @@ static int dump(const char *out_path, double radius, char **files, int n_files) 
         char sha[65];
         GreyBuf g = {0};
         uint64_t hist[256];
-        if (imgsrc_read_file(&bytes, &n_bytes, sha, files[i], &e) || prep_decode(&g, bytes, n_bytes, &e) ||
-            prep_shrink(&g, c.work_max, &e)) {
+        if (imgsrc_read_file(&bytes, &n_bytes, sha, files[i], &e) || image_decode(&g, bytes, n_bytes, &e) ||
+            image_shrink(&g, c.work_max, &e)) {
             fprintf(stderr, "check_prep: %s: %s\n", files[i], e.msg);
             return 1;
         }
@@ -53,7 +53,7 @@ static int dump(const char *out_path, double radius, char **files, int n_files) 
         }
         int32_t head[4] = {g.w, g.h, otsu_threshold(hist), 0};
         for (size_t k = 0; k < n; k++) mask[k] = g.px[k] > head[2];
-        largest_component(keep, mask, g.w, g.h, &head[3]);
+        image_largest_component(keep, mask, g.w, g.h, &head[3]);
         fwrite(head, sizeof head, 1, out);
         fwrite(orig, 1, n, out);
         fwrite(g.px, 1, n, out);
@@ -77,8 +77,8 @@ static int hash_files(char **files, int n_files) {
         char sha[65];
         GreyBuf g = {0};
         PHash h;
-        if (imgsrc_read_file(&bytes, &n_bytes, sha, files[i], &e) || prep_decode(&g, bytes, n_bytes, &e) ||
-            prep_shrink(&g, c.work_max, &e) || phash_image(&h, g.px, g.w, g.h, &e)) {
+        if (imgsrc_read_file(&bytes, &n_bytes, sha, files[i], &e) || image_decode(&g, bytes, n_bytes, &e) ||
+            image_shrink(&g, c.work_max, &e) || phash_image(&h, g.px, g.w, g.h, &e)) {
             fprintf(stderr, "check_prep: %s: %s\n", files[i], e.msg);
             return 1;
         }

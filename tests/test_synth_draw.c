@@ -11,6 +11,7 @@
 
 #include "hipid/base/rng.h"
 #include "hipid/data/synth.h"
+#include "hipid/data/synth_set.h"
 
 #define CHECK(cond, ...)                                                  \
     do {                                                                  \

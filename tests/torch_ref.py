@@ -1,6 +1,6 @@
 """torch_ref.py: PyTorch reference results for tests/check_torch.c.
 
-Builds a preset in PyTorch exactly as its spec string in src/model.c says
+Builds a preset in PyTorch exactly as its spec string in src/nn/model.c says
 (read from that file, so the two cannot drift apart), as an nn.Sequential
 with one module per engine layer: c<OC>[k<K>][s<S>] -> Conv2d(padding K//2),
 r -> ReLU, bn -> BatchNorm2d/1d, mp<K> -> MaxPool2d(K), gap -> mean over H,W,
@@ -60,7 +60,7 @@ class GlobalAvgPool(nn.Module):
 
 
 def preset_spec(root, name):
-    src = open(os.path.join(root, "src", "model.c")).read()
+    src = open(os.path.join(root, "src", "nn", "model.c")).read()
     table = dict(re.findall(r'\{"([a-z0-9-]+)",\s*"([^"]+)"\}', src))
     return table[name]
 

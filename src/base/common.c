@@ -144,3 +144,18 @@ void fmt_shortest_float(char *out, size_t cap, float v) {
         if (strtof(out, NULL) == v) return;
     }
 }
+
+int32_t uf_find(int32_t *parent, int32_t x) {
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
+
+void uf_union(int32_t *parent, int32_t a, int32_t b) {
+    a = uf_find(parent, a);
+    b = uf_find(parent, b);
+    if (a < b) parent[b] = a;
+    else if (b < a) parent[a] = b;
+}

@@ -87,14 +87,14 @@ static int preview_save(const Preview *p, const char *path, unsigned steps, ErrB
     const int T = PREVIEW_TILE, G = PREVIEW_GAP, L = PREVIEW_LABEL_H;
     int cw = p->n_cols * (T + G) - G, ch = L + p->n_rows * (T + G) - G, rc = HIPID_ERR;
     uint8_t *canvas = xcalloc((size_t)cw * ch, 1);
-    for (int c = 0; c < p->n_cols; c++) prep_draw_text(canvas, cw, ch, c * (T + G) + 2, 2, step_label(steps, c, p->n_cols));
+    for (int c = 0; c < p->n_cols; c++) image_draw_text(canvas, cw, ch, c * (T + G) + 2, 2, step_label(steps, c, p->n_cols));
     for (int r = 0; r < p->n_rows; r++)
         for (int c = 0; c < p->n_cols; c++) {
             const uint8_t *tile = p->tiles + ((size_t)r * PREP_MAX_TILES + c) * T * T;
             for (int y = 0; y < T; y++)
                 memcpy(canvas + (size_t)(L + r * (T + G) + y) * cw + c * (T + G), tile + (size_t)y * T, T);
         }
-    if (prep_save_png(path, canvas, cw, ch, 1, "preview", e) != HIPID_OK) goto error;
+    if (image_save_png(path, canvas, cw, ch, 1, "preview", e) != HIPID_OK) goto error;
     rc = HIPID_OK;
 error:
     free(canvas);
@@ -206,7 +206,7 @@ static int run_prep(const char *src, const PrepArgs *a) {
         uint8_t *tiles = want_tiles ? pv.tiles + (size_t)pv.n_rows * PREP_MAX_TILES * PREVIEW_TILE * PREVIEW_TILE : NULL;
         if (l.rows[i]) snprintf(where, sizeof where, "manifest row %d: ", l.rows[i]);
         if (imgsrc_read_file(&bytes, &n_bytes, sha, l.paths[i], &e) != HIPID_OK ||
-            prep_decode(&g, bytes, n_bytes, &e) != HIPID_OK ||
+            image_decode(&g, bytes, n_bytes, &e) != HIPID_OK ||
             prep_image(d.images + (size_t)used * S * S, &info, tiles, PREVIEW_TILE, &g, c, &e) != PREP_OK) {
             char reason[600];
             snprintf(reason, sizeof reason, "%s%s", where, e.msg);

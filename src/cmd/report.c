@@ -11,6 +11,8 @@
 
 #include "hipid/cmd/cmd.h"
 #include "hipid/report/report.h"
+#include "hipid/report/report_plot.h"
+#include "hipid/report/report_write.h"
 
 #define SHEET_N 24
 

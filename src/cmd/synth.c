@@ -15,6 +15,7 @@
 
 #include "hipid/cmd/cmd.h"
 #include "hipid/data/synth.h"
+#include "hipid/data/synth_set.h"
 
 static void synth_usage(FILE *f) {
     fprintf(f,

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <vips/vips.h>
 
-#include "hipid/data/prep.h"
+#include "hipid/data/image.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -58,7 +58,7 @@ int phash_image(PHash *out, const uint8_t *px, int w, int h, ErrBuf *e) {
     VipsImage *ctx = NULL, **v;
     void *mem = NULL;
     size_t size = 0;
-    prep_content_box(&l, &t, &cw, &ch, &g);
+    image_content_box(&l, &t, &cw, &ch, &g);
     ctx = vips_image_new();
     v = (VipsImage **)vips_object_local_array(VIPS_OBJECT(ctx), 4);
     if (!(v[0] = vips_image_new_from_memory(px, (size_t)w * h, w, h, 1, VIPS_FORMAT_UCHAR)) ||
@@ -98,14 +98,6 @@ int phash_distance(const PHash *a, const PHash *b) {
                 hamming(a->h[1], b->h[0], W));
 }
 
-static int32_t find(int32_t *parent, int32_t x) {
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]];
-        x = parent[x];
-    }
-    return x;
-}
-
 int phash_cluster(int32_t *cluster, const PHash *h, int n, int threshold) {
     int32_t *parent = xmalloc(sizeof(int32_t) * (n ? n : 1));
     int *size = xcalloc(n ? n : 1, sizeof(int)), n_clusters = 0, n_multi = 0;
@@ -113,11 +105,10 @@ int phash_cluster(int32_t *cluster, const PHash *h, int n, int threshold) {
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)
             if (threshold >= 0 && phash_distance(&h[i], &h[j]) <= threshold) {
-                int32_t a = find(parent, i), b = find(parent, j);
-                if (a != b) parent[a > b ? a : b] = a < b ? a : b; /* root = smallest index */
+                uf_union(parent, i, j); /* root = smallest index */
             }
     for (int i = 0; i < n; i++) {
-        int32_t r = find(parent, i);
+        int32_t r = uf_find(parent, i);
         cluster[i] = r == i ? n_clusters++ : cluster[r];
         if (++size[cluster[i]] == 2) n_multi++;
     }

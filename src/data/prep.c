@@ -79,7 +79,7 @@ void prep_describe(char *buf, size_t cap, const PrepConfig *c) {
 #define ADD(...) (n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__))
     ADD("grey8(autorot,alpha-on-black),work<=%d", c->work_max);
     if (c->steps & PREP_BACKGROUND)
-        ADD(",background(median,r=%s*content,grid=%d,trim>%g)", r, PREP_BG_GRID, PREP_TRIM_THRESHOLD);
+        ADD(",background(median,r=%s*content,grid=%d,trim>%g)", r, PREP_BG_GRID, IMAGE_TRIM_THRESHOLD);
     if (c->steps & PREP_OTSU) ADD(",otsu(%s)", c->binary ? "binary" : "mask");
     if (c->steps & PREP_LARGEST) ADD(",largest(8-conn)");
     if (c->steps & PREP_INVERT) ADD(",invert");
@@ -126,9 +126,9 @@ int prep_parse_describe(PrepConfig *out, const char *text, ErrBuf *e) {
             have_work = 1;
         } else if (SCAN_ALL(tok, "background(median,r=%lf*content,grid=%d,trim>%lf)", &c.bg_radius, &grid, &trim)) {
             c.steps |= PREP_BACKGROUND;
-            if (grid != PREP_BG_GRID || trim != PREP_TRIM_THRESHOLD)
+            if (grid != PREP_BG_GRID || trim != IMAGE_TRIM_THRESHOLD)
                 return hipid_err(e, "preprocessing step '%s': this hipid runs the background step with grid=%d, "
-                                    "trim>%g only", tok, PREP_BG_GRID, PREP_TRIM_THRESHOLD);
+                                    "trim>%g only", tok, PREP_BG_GRID, IMAGE_TRIM_THRESHOLD);
         } else if (SCAN_ALL(tok, "otsu(%15[a-z])", mode) && (!strcmp(mode, "mask") || !strcmp(mode, "binary"))) {
             c.steps |= PREP_OTSU;
             c.binary = strcmp(mode, "binary") == 0;
@@ -159,199 +159,10 @@ int prep_parse_describe(PrepConfig *out, const char *text, ErrBuf *e) {
 }
 #undef SCAN_ALL
 
-void grey_free(GreyBuf *g) {
-    if (!g) return;
-    free(g->px);
-    memset(g, 0, sizeof *g);
-}
-
-/* Move libvips' error text into e as one line, after what failed. */
-static int vips_fail(ErrBuf *e, const char *what) {
-    char msg[400];
-    snprintf(msg, sizeof msg, "%s", vips_error_buffer());
-    vips_error_clear();
-    for (char *p = msg; *p; p++)
-        if (*p == '\n') *p = (p[1] ? ';' : '\0');
-    return hipid_err(e, "%s (libvips: %s)", what, msg[0] ? msg : "no detail");
-}
-
-/* A libvips view of g's pixels (no copy: unref it before g changes). */
-static VipsImage *grey_wrap(const GreyBuf *g) {
-    return vips_image_new_from_memory(g->px, (size_t)g->w * g->h, g->w, g->h, 1, VIPS_FORMAT_UCHAR);
-}
-
-/* Evaluate a 1-band uchar image into a new GreyBuf; `what` names the step
- * for the message if libvips fails. */
-static int grey_from_vips(GreyBuf *out, VipsImage *im, const char *what, ErrBuf *e) {
-    size_t size = 0;
-    void *mem;
-    if (im->Bands != 1 || im->BandFmt != VIPS_FORMAT_UCHAR)
-        hipid_die(__FILE__, __LINE__, "grey_from_vips: %d bands, format %d", im->Bands, im->BandFmt);
-    if (!(mem = vips_image_write_to_memory(im, &size))) return vips_fail(e, what);
-    HIPID_CHECK(size == (size_t)im->Xsize * im->Ysize);
-    out->w = im->Xsize;
-    out->h = im->Ysize;
-    out->px = xmalloc(size);
-    memcpy(out->px, mem, size);
-    g_free(mem);
-    return HIPID_OK;
-}
-
-/* Replace g by im's pixels. */
-static int grey_replace(GreyBuf *g, VipsImage *im, const char *what, ErrBuf *e) {
-    GreyBuf tmp = {0};
-    if (grey_from_vips(&tmp, im, what, e) != HIPID_OK) return HIPID_ERR;
-    grey_free(g);
-    *g = tmp;
-    return HIPID_OK;
-}
-
-/* Resize to exactly w x h (separate scales), edges copied if rounding leaves
- * a pixel short. */
-static int resize_exact(VipsImage *in, VipsImage **out, int w, int h, VipsKernel kernel) {
-    VipsImage *ctx = vips_image_new();
-    VipsImage **t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(ctx), 2);
-    int rc = -1;
-    if (in->Xsize == w && in->Ysize == h) {
-        g_object_ref(in);
-        *out = in;
-        rc = 0;
-        goto done;
-    }
-    if (vips_resize(in, &t[0], (double)w / in->Xsize, "vscale", (double)h / in->Ysize, "kernel", kernel,
-                    NULL))
-        goto done;
-    if (t[0]->Xsize == w && t[0]->Ysize == h) {
-        g_object_ref(t[0]);
-        *out = t[0];
-        rc = 0;
-        goto done;
-    }
-    rc = vips_embed(t[0], out, 0, 0, w, h, "extend", VIPS_EXTEND_COPY, NULL);
-done:
-    g_object_unref(ctx);
-    return rc;
-}
-
-int prep_decode(GreyBuf *out, const void *bytes, size_t n_bytes, ErrBuf *e) {
-    VipsImage *ctx = NULL, **t, *im;
-    VipsArrayDouble *black = NULL;
-    const char *loader;
-    int rc = HIPID_ERR;
-    memset(out, 0, sizeof *out);
-    if (n_bytes == 0) return hipid_err(e, "empty file (0 bytes)");
-    if (!(loader = vips_foreign_find_load_buffer(bytes, n_bytes))) {
-        vips_error_clear();
-        return hipid_err(e, "not an image libvips can read (expected PNG or JPEG)");
-    }
-    ctx = vips_image_new();
-    t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(ctx), 8);
-    if (!(t[0] = vips_image_new_from_buffer(bytes, n_bytes, "", "fail_on", VIPS_FAIL_ON_ERROR, NULL))) {
-        vips_fail(e, "cannot read the image header");
-        goto error;
-    }
-    /* refuse before decoding anything absurd (a 1 GB bitmap bomb) */
-    if ((double)t[0]->Xsize * t[0]->Ysize > 256e6) {
-        hipid_err(e, "image too large to prepare (%dx%d px)", t[0]->Xsize, t[0]->Ysize);
-        goto error;
-    }
-    if (vips_autorot(t[0], &t[1], NULL)) goto vips_error;
-    im = t[1];
-    if (vips_image_hasalpha(im)) {
-        black = vips_array_double_newv(1, 0.0);
-        if (vips_flatten(im, &t[2], "background", black, NULL)) goto vips_error;
-        im = t[2];
-    }
-    /* keep 16-bit precision until the stretch below */
-    if (vips_colourspace(im, &t[3], im->BandFmt == VIPS_FORMAT_USHORT ? VIPS_INTERPRETATION_GREY16
-                                                                      : VIPS_INTERPRETATION_B_W,
-                         NULL))
-        goto vips_error;
-    im = t[3];
-    if (im->Bands > 1) {
-        if (vips_extract_band(im, &t[4], 0, NULL)) goto vips_error;
-        im = t[4];
-    }
-    if (im->BandFmt != VIPS_FORMAT_UCHAR) {
-        /* 16-bit (or float) data: stretch the image's own range to 0..255, so
-         * 12-bit X-rays stored in 16-bit PNGs keep their contrast */
-        double lo, hi, a;
-        if (!(t[5] = vips_image_copy_memory(im))) goto decode_error;
-        if (vips_min(t[5], &lo, NULL) || vips_max(t[5], &hi, NULL)) goto vips_error;
-        a = hi > lo ? 255.0 / (hi - lo) : 0.0;
-        if (vips_linear1(t[5], &t[6], a, -lo * a, NULL) || vips_cast(t[6], &t[7], VIPS_FORMAT_UCHAR, NULL))
-            goto vips_error;
-        im = t[7];
-    }
-    if (grey_from_vips(out, im, "cannot decode pixels (truncated or corrupt?)", e) != HIPID_OK) goto error;
-    rc = HIPID_OK;
-    goto error;
-decode_error:
-    vips_fail(e, "cannot decode pixels (truncated or corrupt?)");
-    goto error;
-vips_error:
-    vips_fail(e, "cannot convert to grey");
-error:
-    if (black) vips_area_unref(VIPS_AREA(black));
-    if (ctx) g_object_unref(ctx);
-    return rc;
-}
-
-int prep_shrink(GreyBuf *g, int max_side, ErrBuf *e) {
-    int side = g->w > g->h ? g->w : g->h, rc = HIPID_ERR;
-    VipsImage *in = NULL, *out = NULL;
-    if (side <= max_side) return HIPID_OK;
-    double s = (double)max_side / side;
-    int w = (int)lround(g->w * s), h = (int)lround(g->h * s);
-    if (!(in = grey_wrap(g)) || resize_exact(in, &out, w < 1 ? 1 : w, h < 1 ? 1 : h, VIPS_KERNEL_LANCZOS3)) {
-        vips_fail(e, "cannot shrink to the working size");
-        goto error;
-    }
-    rc = grey_replace(g, out, "cannot shrink to the working size", e);
-error:
-    if (out) g_object_unref(out);
-    if (in) g_object_unref(in);
-    return rc;
-}
-
-/* libvips has vips_find_trim for this, but on a 250 x 250 image it costs
- * about 4 ms (it builds a median, linear, abs, threshold and profile
- * pipeline) against 0.05 ms for the row and column counts below; it runs
- * twice per image (background, hash), so it was most of prep's time. */
-int prep_content_box(int *left, int *top, int *width, int *height, const GreyBuf *g) {
-    int *rows = xcalloc(g->h ? g->h : 1, sizeof(int)), *cols = xcalloc(g->w ? g->w : 1, sizeof(int));
-    for (int y = 0; y < g->h; y++)
-        for (int x = 0; x < g->w; x++)
-            if (g->px[(size_t)y * g->w + x] > PREP_TRIM_THRESHOLD) {
-                rows[y]++;
-                cols[x]++;
-            }
-    /* a row (column) is content if enough of its pixels are: isolated
-     * bright specks (JPEG noise, a burnt-in letter) do not count */
-    int need_r = g->w / 100 > 2 ? g->w / 100 : 2, need_c = g->h / 100 > 2 ? g->h / 100 : 2;
-    int y0 = 0, y1 = g->h - 1, x0 = 0, x1 = g->w - 1;
-    while (y0 < g->h && rows[y0] < need_r) y0++;
-    while (y1 > y0 && rows[y1] < need_r) y1--;
-    while (x0 < g->w && cols[x0] < need_c) x0++;
-    while (x1 > x0 && cols[x1] < need_c) x1--;
-    if (y0 >= g->h || x0 >= g->w) { /* nothing bright: keep everything */
-        y0 = x0 = 0;
-        y1 = g->h - 1;
-        x1 = g->w - 1;
-    }
-    *left = x0;
-    *top = y0;
-    *width = x1 - x0 + 1;
-    *height = y1 - y0 + 1;
-    free(rows);
-    free(cols);
-    return HIPID_OK;
-}
-
 int prep_background(GreyBuf *g, double radius, ErrBuf *e) {
     int l, t, cw, ch, rc = HIPID_ERR;
     VipsImage *ctx = NULL, **v;
-    prep_content_box(&l, &t, &cw, &ch, g);
+    image_content_box(&l, &t, &cw, &ch, g);
     ctx = vips_image_new();
     v = (VipsImage **)vips_object_local_array(VIPS_OBJECT(ctx), 8);
     int side = cw > ch ? cw : ch;
@@ -368,16 +179,16 @@ int prep_background(GreyBuf *g, double radius, ErrBuf *e) {
     int win = 2 * r + 1, shorter = sw < sh ? sw : sh;
     if (win > shorter) win = shorter % 2 ? shorter : shorter - 1;
     if (win < 1) win = 1;
-    if (!(v[0] = grey_wrap(g)) || vips_extract_area(v[0], &v[1], l, t, cw, ch, NULL) ||
-        resize_exact(v[1], &v[2], sw, sh, VIPS_KERNEL_LANCZOS3) || vips_median(v[2], &v[3], win, NULL) ||
-        resize_exact(v[3], &v[4], cw, ch, VIPS_KERNEL_LINEAR) ||
+    if (!(v[0] = image_vips_wrap(g)) || vips_extract_area(v[0], &v[1], l, t, cw, ch, NULL) ||
+        image_resize_exact(v[1], &v[2], sw, sh, VIPS_KERNEL_LANCZOS3) || vips_median(v[2], &v[3], win, NULL) ||
+        image_resize_exact(v[3], &v[4], cw, ch, VIPS_KERNEL_LINEAR) ||
         /* short result; the cast to uchar clips negatives to 0 */
         vips_subtract(v[1], v[4], &v[5], NULL) || vips_cast(v[5], &v[6], VIPS_FORMAT_UCHAR, NULL) ||
         vips_embed(v[6], &v[7], l, t, g->w, g->h, "extend", VIPS_EXTEND_BLACK, NULL)) {
-        vips_fail(e, "background step failed");
+        image_vips_fail(e, "background step failed");
         goto error;
     }
-    rc = grey_replace(g, v[7], "background step failed", e);
+    rc = image_replace(g, v[7], "background step failed", e);
 error:
     g_object_unref(ctx);
     return rc;
@@ -388,8 +199,8 @@ int prep_histogram(uint64_t hist[256], const GreyBuf *g, ErrBuf *e) {
     uint32_t *mem = NULL;
     size_t size = 0;
     int rc = HIPID_ERR;
-    if (!(in = grey_wrap(g)) || vips_hist_find(in, &h, NULL) || !(mem = vips_image_write_to_memory(h, &size))) {
-        vips_fail(e, "cannot take the histogram");
+    if (!(in = image_vips_wrap(g)) || vips_hist_find(in, &h, NULL) || !(mem = vips_image_write_to_memory(h, &size))) {
+        image_vips_fail(e, "cannot take the histogram");
         goto error;
     }
     HIPID_CHECK(h->BandFmt == VIPS_FORMAT_UINT && h->Xsize == 256 && size == 256 * sizeof(uint32_t));
@@ -439,106 +250,6 @@ int otsu_threshold(const uint64_t hist[256]) {
     return best;
 }
 
-static int32_t uf_find(int32_t *parent, int32_t x) {
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]];
-        x = parent[x];
-    }
-    return x;
-}
-
-static void uf_union(int32_t *parent, int32_t a, int32_t b) {
-    a = uf_find(parent, a);
-    b = uf_find(parent, b);
-    if (a < b) parent[b] = a;
-    else if (b < a) parent[a] = b;
-}
-
-int label_components8(int32_t *labels, const uint8_t *mask, int w, int h) {
-    size_t n_px = (size_t)w * h;
-    int32_t *parent = xmalloc(sizeof(int32_t) * (n_px + 1)), next = 1;
-    parent[0] = 0;
-    /* pass 1: provisional labels, merging with the already visited
-     * neighbours W, NW, N, NE */
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * w + x;
-            if (!mask[i]) {
-                labels[i] = 0;
-                continue;
-            }
-            int32_t nb[4], k = 0;
-            if (x > 0 && labels[i - 1]) nb[k++] = labels[i - 1];
-            if (y > 0) {
-                const int32_t *up = labels + i - w;
-                if (x > 0 && up[-1]) nb[k++] = up[-1];
-                if (up[0]) nb[k++] = up[0];
-                if (x + 1 < w && up[1]) nb[k++] = up[1];
-            }
-            if (k == 0) {
-                parent[next] = next;
-                labels[i] = next++;
-                continue;
-            }
-            labels[i] = nb[0];
-            for (int j = 1; j < k; j++) uf_union(parent, nb[0], nb[j]);
-        }
-    /* pass 2: final labels 1..n in raster order of each component's first pixel */
-    int32_t *map = xcalloc((size_t)next, sizeof(int32_t)), n = 0;
-    for (size_t i = 0; i < n_px; i++) {
-        if (!labels[i]) continue;
-        int32_t root = uf_find(parent, labels[i]);
-        if (!map[root]) map[root] = ++n;
-        labels[i] = map[root];
-    }
-    free(map);
-    free(parent);
-    return n;
-}
-
-long largest_component(uint8_t *keep, const uint8_t *mask, int w, int h, int *n_components) {
-    size_t n_px = (size_t)w * h;
-    int32_t *labels = xmalloc(sizeof(int32_t) * (n_px ? n_px : 1));
-    int n = label_components8(labels, mask, w, h);
-    long *size = xcalloc((size_t)n + 1, sizeof(long)), best_size = 0;
-    int best = 0;
-    for (size_t i = 0; i < n_px; i++) size[labels[i]]++;
-    for (int k = 1; k <= n; k++)
-        if (size[k] > best_size) {
-            best_size = size[k];
-            best = k;
-        }
-    for (size_t i = 0; i < n_px; i++) keep[i] = best && labels[i] == best;
-    if (n_components) *n_components = n;
-    free(size);
-    free(labels);
-    return best_size;
-}
-
-int prep_resize_pad(uint8_t *out, int S, const GreyBuf *g, int pad, ErrBuf *e) {
-    int side = g->w > g->h ? g->w : g->h, rc = HIPID_ERR;
-    int w = (int)lround((double)g->w * S / side), h = (int)lround((double)g->h * S / side);
-    VipsImage *ctx = vips_image_new(), **v = (VipsImage **)vips_object_local_array(VIPS_OBJECT(ctx), 3);
-    VipsArrayDouble *bg = vips_array_double_newv(1, (double)pad);
-    void *mem = NULL;
-    size_t size = 0;
-    if (!(v[0] = grey_wrap(g)) || resize_exact(v[0], &v[1], w < 1 ? 1 : w, h < 1 ? 1 : h, VIPS_KERNEL_LANCZOS3) ||
-        vips_gravity(v[1], &v[2], VIPS_COMPASS_DIRECTION_CENTRE, S, S, "extend", VIPS_EXTEND_BACKGROUND,
-                     "background", bg, NULL) ||
-        !(mem = vips_image_write_to_memory(v[2], &size))) {
-        vips_fail(e, "cannot resize");
-        goto error;
-    }
-    HIPID_CHECK(size == (size_t)S * S);
-    memcpy(out, mem, size);
-    rc = HIPID_OK;
-error:
-    g_free(mem);
-    vips_area_unref(VIPS_AREA(bg));
-    g_object_unref(ctx);
-    return rc;
-}
-
 /* Stretch px[0..n) linearly so that its minimum becomes 0 and its maximum
  * 255; a constant image is left as it is. */
 static void stretch_minmax(uint8_t *px, size_t n) {
@@ -556,7 +267,7 @@ static void stretch_minmax(uint8_t *px, size_t n) {
 static int add_tile(uint8_t *tiles, int tile, PrepInfo *info, const GreyBuf *g, int pad, ErrBuf *e) {
     if (!tiles || info->n_tiles >= PREP_MAX_TILES) return HIPID_OK;
     uint8_t *dst = tiles + (size_t)info->n_tiles * tile * tile;
-    if (prep_resize_pad(dst, tile, g, pad, e) != HIPID_OK) return HIPID_ERR;
+    if (image_resize_pad(dst, tile, g, pad, e) != HIPID_OK) return HIPID_ERR;
     stretch_minmax(dst, (size_t)tile * tile);
     info->n_tiles++;
     return HIPID_OK;
@@ -576,7 +287,7 @@ PrepReject prep_image(uint8_t *out, PrepInfo *info, uint8_t *tiles, int tile, Gr
         hipid_err(e, "too small: %dx%d px (--min-size %d)", g->w, g->h, c->min_size);
         return PREP_REJECT_SMALL;
     }
-    if (prep_shrink(g, c->work_max, e) != HIPID_OK) return PREP_REJECT_UNREADABLE;
+    if (image_shrink(g, c->work_max, e) != HIPID_OK) return PREP_REJECT_UNREADABLE;
     if (phash_image(&info->hash, g->px, g->w, g->h, e) != HIPID_OK) return PREP_REJECT_UNREADABLE;
     if (add_tile(tiles, tile, info, g, 0, e) != HIPID_OK) return PREP_REJECT_UNREADABLE;
     n_px = (size_t)g->w * g->h;
@@ -597,7 +308,7 @@ PrepReject prep_image(uint8_t *out, PrepInfo *info, uint8_t *tiles, int tile, Gr
         }
         if (c->steps & PREP_LARGEST) {
             uint8_t *keep = xmalloc(n_px);
-            largest_component(keep, mask, g->w, g->h, &info->n_components);
+            image_largest_component(keep, mask, g->w, g->h, &info->n_components);
             free(mask);
             mask = keep;
             for (size_t i = 0; i < n_px; i++)
@@ -621,7 +332,7 @@ PrepReject prep_image(uint8_t *out, PrepInfo *info, uint8_t *tiles, int tile, Gr
         pad = 255;
         if (add_tile(tiles, tile, info, g, pad, e) != HIPID_OK) goto error;
     }
-    if (prep_resize_pad(out, c->size, g, pad, e) != HIPID_OK) goto error;
+    if (image_resize_pad(out, c->size, g, pad, e) != HIPID_OK) goto error;
     stretch_minmax(out, (size_t)c->size * c->size);
     if (tiles) {
         GreyBuf fin = {.w = c->size, .h = c->size, .px = out};
@@ -676,29 +387,3 @@ int prep_merge_groups(int32_t *groups, const int32_t *dup, char *const *patient_
     return n_groups;
 }
 
-void prep_draw_text(uint8_t *canvas, int cw, int ch, int x, int y, const char *text) {
-    VipsImage *t = NULL;
-    void *mem = NULL;
-    size_t size = 0;
-    if (vips_text(&t, text, "dpi", 110, "font", "sans", NULL) || !(mem = vips_image_write_to_memory(t, &size))) {
-        vips_error_clear();
-        goto done;
-    }
-    for (int r = 0; r < t->Ysize && y + r < ch; r++)
-        for (int c = 0; c < t->Xsize && x + c < cw; c++)
-            canvas[(size_t)(y + r) * cw + x + c] = ((uint8_t *)mem)[r * t->Xsize + c];
-done:
-    g_free(mem);
-    if (t) g_object_unref(t);
-}
-
-int prep_save_png(const char *path, const uint8_t *pix, int w, int h, int bands, const char *what, ErrBuf *e) {
-    VipsImage *im = vips_image_new_from_memory(pix, (size_t)w * h * bands, w, h, bands, VIPS_FORMAT_UCHAR);
-    int rc = HIPID_OK;
-    if (!im || vips_pngsave(im, path, "compression", 9, NULL)) {
-        rc = hipid_err(e, "%s: cannot write the %s PNG (libvips: %.200s)", path, what, vips_error_buffer());
-        vips_error_clear();
-    }
-    if (im) g_object_unref(im);
-    return rc;
-}

@@ -14,6 +14,7 @@
 #include <vips/vips.h>
 
 #include "hipid/data/synth.h"
+#include "hipid/data/synth_set.h"
 
 typedef struct {
     int cls, patient, view; /* stream keys: patient counts within the class, views from 1 */

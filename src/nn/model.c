@@ -357,15 +357,23 @@ void model_init_params(Model *m, uint64_t seed) {
     }
 }
 
+/* The layers' view of m for one pass. */
+static LayerCtx layer_ctx(const Model *m) {
+    return (LayerCtx){.col_scratch = m->col_scratch, .dw_scratch = m->dw_scratch, .n_threads = m->n_threads,
+                      .seed = m->seed, .step = m->step, .sample_base = m->sample_base,
+                      .fixed_dropout = m->fixed_dropout, .last_train = m->last_train};
+}
+
 const float *model_forward(Model *m, const float *x, int N, int train) {
     HIPID_CHECK(N >= 1 && N <= m->max_batch);
     m->acts[0] = (float *)x;
     m->last_train = train;
+    const LayerCtx cx = layer_ctx(m);
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = m->layers[i];
         float *out = l->in_place ? m->acts[i] : m->acts[i + 1];
         if (l->in_place) m->acts[i + 1] = out;
-        l->ops->forward(l, m, m->acts[i], out, N, train);
+        l->ops->forward(l, &cx, m->acts[i], out, N, train);
     }
     if (train) m->step++;
     return m->acts[m->n_layers];
@@ -378,11 +386,12 @@ static int backward_range(Model *m, const float *dlogits, int N, int stop, int i
     HIPID_CHECK(N >= 1 && N <= m->max_batch && stop >= -1 && stop < m->n_layers);
     int cur = 0;
     memcpy(m->dbuf[0], dlogits, sizeof(float) * N * m->n_classes);
+    const LayerCtx cx = layer_ctx(m);
     for (int i = m->n_layers - 1; i > stop; i--) {
         Layer *l = m->layers[i];
         float *dout = m->dbuf[cur];
         float *din = i == 0 && !input_grad ? NULL : l->in_place ? dout : m->dbuf[1 - cur];
-        l->ops->backward(l, m, m->acts[i], m->acts[i + 1], dout, din, N);
+        l->ops->backward(l, &cx, m->acts[i], m->acts[i + 1], dout, din, N);
         if (din && din != dout) cur = 1 - cur;
     }
     return cur;

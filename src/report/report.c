@@ -779,3 +779,9 @@ void report_analyse(Report *r) {
         }
     flag_images(r);
 }
+
+void report_fmt_p(char *buf, size_t cap, double p) {
+    if (!isfinite(p)) snprintf(buf, cap, "p n/a");
+    else if (p < 0.001) snprintf(buf, cap, "p < 0.001");
+    else snprintf(buf, cap, "p = %.3f", p);
+}

@@ -5,7 +5,7 @@
  * runs `gnuplot plots.gp` in out as a child process, its messages in
  * out/plotdata/gnuplot.log. Only families with a selected trial are drawn.
  * Contact sheet: report_sheet composes the flagged images (preprocessed uint8
- * rows of the data set) with libvips, labelled with prep_draw_text. */
+ * rows of the data set) with libvips, labelled with image_draw_text. */
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -18,8 +18,9 @@
 #include <unistd.h>
 
 #include "hipid/base/h5util.h"
-#include "hipid/data/prep.h"
-#include "hipid/report/report.h"
+#include "hipid/data/image.h"
+#include "hipid/report/report_plot.h"
+#include "hipid/report/report_write.h"
 
 static const char *colour[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
 
@@ -377,18 +378,18 @@ int report_sheet(const Report *r, const char *out, int n, ErrBuf *e) {
             for (int x = 0; x < T; x++) cell[(size_t)y * CW + x] = img[(y / z) * S + x / z];
         char text[200];
         snprintf(text, sizeof text, "#%d true %s", i + 1, r->class_names[ri->label]);
-        prep_draw_text(cell, CW, CH, 0, T + 2, text);
+        image_draw_text(cell, CW, CH, 0, T + 2, text);
         for (int fa = 0; fa < F; fa++) {
             snprintf(text, sizeof text, "%s: %s %d/%d", r->fam[fa].name,
                      ri->pred[fa] >= 0 ? r->class_names[ri->pred[fa]] : "-", ri->n_wrong[fa], ri->n_tested[fa]);
-            prep_draw_text(cell, CW, CH, 0, T + 2 + (fa + 1) * SHEET_LINE, text);
+            image_draw_text(cell, CW, CH, 0, T + 2 + (fa + 1) * SHEET_LINE, text);
         }
         int ox = (i % cols) * CW, oy = (i / cols) * CH;
         for (int y = 0; y < CH; y++) memcpy(canvas + (size_t)(oy + y) * W + ox, cell + (size_t)y * CW, CW - SHEET_GAP);
     }
     char path[1400];
     snprintf(path, sizeof path, "%s/errors.png", out);
-    if (prep_save_png(path, canvas, W, H, 1, "contact sheet", e) != HIPID_OK) goto error;
+    if (image_save_png(path, canvas, W, H, 1, "contact sheet", e) != HIPID_OK) goto error;
     rc = HIPID_OK;
 error:
     free(canvas);

@@ -1,5 +1,5 @@
 /* report_write.c: report.md, the CSV tables and the stdout summary of an
- * analysed Report (report.h). Only formatting: every number comes from
+ * analysed Report (report.h). See report_write.h. Only formatting: every number comes from
  * report.c. CSV: comma-separated, fields with commas or quotes quoted, NaN
  * written "nan"; JSON: NaN written null. */
 #include <errno.h>
@@ -8,13 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "hipid/report/report.h"
-
-void report_fmt_p(char *buf, size_t cap, double p) {
-    if (!isfinite(p)) snprintf(buf, cap, "p n/a");
-    else if (p < 0.001) snprintf(buf, cap, "p < 0.001");
-    else snprintf(buf, cap, "p = %.3f", p);
-}
+#include "hipid/report/report_write.h"
 
 static const char *metric_title[M_COUNT] = {"accuracy", "balanced accuracy", "macro-F1", "ROC AUC", "log loss"};
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "hipid/nn/layers.h"
-#include "hipid/data/prep.h"
+#include "hipid/data/image.h"
 
 int saliency_cam_layer(const Model *m) {
     int conv = 0, layer = -1;
@@ -123,7 +123,7 @@ int saliency_save_png(const char *path, const uint8_t *grey, const uint8_t *rgb,
             if (x < S * zoom) dst[0] = dst[1] = dst[2] = grey[sy * S + sx];
             else memcpy(dst, rgb + ((size_t)sy * S + sx) * 3, 3);
         }
-    if (prep_save_png(path, canvas, W, H, 3, "saliency", e) != HIPID_OK) goto error;
+    if (image_save_png(path, canvas, W, H, 3, "saliency", e) != HIPID_OK) goto error;
     rc = HIPID_OK;
 error:
     free(canvas);

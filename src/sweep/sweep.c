@@ -36,6 +36,7 @@
 #include "hipid/sweep/job.h"
 #include "hipid/data/split.h"
 #include "hipid/data/synth.h"
+#include "hipid/data/synth_set.h"
 #include "hipid/train/train.h"
 #include "hipid/nn/ops.h"
 #include "hipid/sweep/trialfile.h"

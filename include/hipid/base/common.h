@@ -65,6 +65,11 @@ int names_index(const char *const *names, const char *s);
 /* "a, b or c" from a name table, for error messages; returns buf. */
 const char *names_list(char *buf, size_t cap, const char *const *names);
 
+/* Union-find over parent[] (parent[i] == i for a root): the root of x, with
+ * path halving; uf_union links the larger root under the smaller one. */
+int32_t uf_find(int32_t *parent, int32_t x);
+void uf_union(int32_t *parent, int32_t a, int32_t b);
+
 /* mkdir -p: create path and its missing parents (mode 0777 less the umask).
  * An existing directory is fine; anything else is a one-line error in e. */
 int mkdir_p(const char *path, ErrBuf *e);

@@ -44,7 +44,7 @@ typedef struct {
 PHash phash_from_pixels(const uint8_t *px);
 
 /* Hash a grey image px (h, w) of any size: trim the letterbox (as
- * prep_content_box), resize to 64 x 64 with libvips, then phash_from_pixels.
+ * image_content_box), resize to 64 x 64 with libvips, then phash_from_pixels.
  * libvips must be initialised. */
 int phash_image(PHash *out, const uint8_t *px, int w, int h, ErrBuf *e);
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "hipid/base/common.h"
+#include "hipid/data/image.h"
 #include "hipid/data/phash.h"
 
 /* Optional steps, as bits; they always run in this order. */
@@ -36,8 +37,6 @@ enum {
 /* Background estimate: the trimmed content is shrunk so its longer side is
  * PREP_BG_GRID pixels, median-filtered there, and scaled back up. */
 #define PREP_BG_GRID 64
-/* Pixels at or below this count as letterbox padding. */
-#define PREP_TRIM_THRESHOLD 10.0
 
 typedef struct {
     unsigned steps;   /* PREP_* bits */
@@ -68,29 +67,6 @@ void prep_describe(char *buf, size_t cap, const PrepConfig *c);
  * message quoting the text and the offending item (callers prefix the file). */
 int prep_parse_describe(PrepConfig *c, const char *text, ErrBuf *e);
 
-/* An 8-bit grey image held in memory. */
-typedef struct {
-    int w, h;
-    uint8_t *px; /* (h, w), owned; free with grey_free */
-} GreyBuf;
-
-void grey_free(GreyBuf *g); /* no-op on a zeroed GreyBuf */
-
-/* Decode encoded image bytes (PNG, JPEG; TIFF and WebP also work) and convert
- * to one 8-bit grey channel: autorotate, flatten alpha onto black, colour to
- * luminance, 16-bit data min-max stretched to 0..255. Empty, non-image,
- * truncated and corrupt files fail with the reason (libvips' words included);
- * messages here and below do not name the file: callers prefix it. */
-int prep_decode(GreyBuf *out, const void *bytes, size_t n_bytes, ErrBuf *e);
-
-/* Shrink g in place so that its longer side is at most max_side. */
-int prep_shrink(GreyBuf *g, int max_side, ErrBuf *e);
-
-/* Bounding box of the non-letterbox content: the rows and columns in which
- * at least 1% (and 2) of the pixels are brighter than PREP_TRIM_THRESHOLD;
- * the whole image if there are none. Always succeeds (returns HIPID_OK). */
-int prep_content_box(int *left, int *top, int *width, int *height, const GreyBuf *g);
-
 /* Background step, in place: v = max(0, v - median_background(v)) inside the
  * content box; the letterbox stays 0. */
 int prep_background(GreyBuf *g, double radius, ErrBuf *e);
@@ -104,29 +80,6 @@ int prep_histogram(uint64_t hist[256], const GreyBuf *g, ErrBuf *e);
  * order, ties go to the lowest threshold. Pixels > threshold are foreground.
  * Returns the only value for a constant image, -1 for an empty histogram. */
 int otsu_threshold(const uint64_t hist[256]);
-
-/* 8-connected component labelling of mask (nonzero = foreground):
- * labels (h, w) get 0 for background and 1..n in raster order of each
- * component's first pixel. Returns n. */
-int label_components8(int32_t *labels, const uint8_t *mask, int w, int h);
-
-/* keep (h, w) = 1 on the largest 8-connected component of mask (ties: the
- * one met first in raster order), else 0. Returns its pixel count; writes the
- * number of components into *n_components if not NULL. */
-long largest_component(uint8_t *keep, const uint8_t *mask, int w, int h, int *n_components);
-
-/* Aspect-preserving resize of g into out (S, S), centred, the rest filled
- * with pad (0..255). */
-/* Draw text with libvips' text renderer (white on black, "sans" at 110
- * dpi) into a grey canvas (cw x ch) at (x, y), clipped to the canvas. Best
- * effort: a missing font only costs the label. libvips must be started. */
-void prep_draw_text(uint8_t *canvas, int cw, int ch, int x, int y, const char *text);
-
-/* Write 8-bit pixels (h, w, bands), bands 1 (grey) or 3 (RGB), as a PNG; on
- * failure e says "PATH: cannot write the <what> PNG (libvips: ...)". */
-int prep_save_png(const char *path, const uint8_t *pix, int w, int h, int bands, const char *what, ErrBuf *e);
-
-int prep_resize_pad(uint8_t *out, int S, const GreyBuf *g, int pad, ErrBuf *e);
 
 /* What prep_image learned about one image. */
 typedef struct {

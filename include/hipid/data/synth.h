@@ -117,22 +117,4 @@ void synth_draw(uint8_t *img, int size, const SynthParams *p);
  * fill rule nonzero; parts outside the canvas are clipped. */
 void synth_raster_poly(float *canvas, int size, const float *xy, int n, float weight);
 
-typedef struct {
-    const char *out_dir;
-    int per_class, n_classes, size;
-    uint64_t seed;
-    double imbalance; /* class k has about per_class * imbalance^(-k/(K-1)) images */
-} SynthSetConfig;
-
-/* Images of class k (0 <= k < n_classes); at least 1. */
-int synth_class_size(const SynthSetConfig *c, int k);
-
-/* Write the data set: out_dir/<design>/<patient>_v<view>.png and
- * out_dir/manifest.csv (path,label,patient_id,side; written to a temporary
- * name and renamed). Creates out_dir if needed; does not check that it is
- * empty (the caller decides) and deletes nothing. Renders in parallel with
- * OpenMP; the bytes do not depend on the thread count. Returns the number of
- * images written, or HIPID_ERR with a message naming the failing path. */
-int synth_write_set(const SynthSetConfig *c, ErrBuf *e);
-
 #endif

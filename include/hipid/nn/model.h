@@ -28,42 +28,9 @@
 #include <hdf5.h>
 
 #include "hipid/base/common.h"
+#include "hipid/nn/layers.h"
 
-typedef struct {
-    int c, h, w; /* flat vectors are (c,1,1) */
-} Shape;
-
-static inline long shape_size(Shape s) { return (long)s.c * s.h * s.w; }
-
-/* One named tensor of a layer: a view into the model's blocks. */
-typedef struct {
-    char name[32];       /* "weight", "bias", "running_mean", "running_var" */
-    int ndim, dims[4];
-    long size;
-    float *data;         /* into Model.params or Model.buffers */
-    float *grad;         /* into Model.grads, NULL for buffers */
-} TensorView;
-
-typedef struct Layer Layer;
 typedef struct Model Model;
-
-typedef struct {
-    const char *name;
-    /* out: (N, l->out); in: (N, l->in). train selects batch statistics/dropout. */
-    void (*forward)(Layer *l, Model *m, const float *in, float *out, int N, int train);
-    /* din may be NULL (first layer); accumulates into parameter gradients. */
-    void (*backward)(Layer *l, Model *m, const float *in, const float *out,
-                     const float *dout, float *din, int N);
-} LayerOps;
-
-struct Layer {
-    const LayerOps *ops;
-    char label[24];       /* the spec token, e.g. "c16" */
-    Shape in, out;
-    int in_place;         /* output aliases input (relu, flatten) */
-    int n_tensors;
-    TensorView tensors[4];
-};
 
 struct Model {
     char spec[1024];      /* full spec, classifier included */

@@ -170,38 +170,7 @@ void report_analyse(Report *r);
 /* Free everything r owns; a zeroed Report is fine. */
 void report_free(Report *r);
 
-/* ---- report_write.c ---- */
-
-enum { REPORT_MD, REPORT_CSV, REPORT_JSON };
-
-/* report.md and the CSV tables (configs, folds, comparisons, errors) into
- * out (which must exist). `plots` / `sheet`: the plot files / the contact
- * sheet were made (else the md says why not, from plot_note / sheet_note). */
-int report_write_files(const Report *r, const char *out, int plots, const char *plot_note, int sheet,
-                       const char *sheet_note, ErrBuf *e);
-
-/* The summary (per family: selection and estimate; per pair: the verdict)
- * in one of REPORT_MD, REPORT_CSV, REPORT_JSON. */
-void report_write_summary(FILE *f, const Report *r, int format);
-
 /* Format p as "p = 0.034" or "p < 0.001" (NaN: "p n/a"). */
 void report_fmt_p(char *buf, size_t cap, double p);
-
-/* ---- report_plot.c ---- */
-
-/* Write out/plots.gp and its data (out/plotdata/) and run gnuplot in out:
- * learning_curves, fold_scores, confusion, roc as .png and .svg. Fails with
- * one line if gnuplot is missing or exits non-zero. */
-int report_plots(const Report *r, const char *out, ErrBuf *e);
-
-/* The contact sheet out/errors.png of the first n flagged images (libvips,
- * started by the caller), read from the data set the trials name. Fails
- * (one line in e) when the data set is missing or not the trials' one. */
-int report_sheet(const Report *r, const char *out, int n, ErrBuf *e);
-
-/* Files of the report folder: OUT/NAME, or OUT/SUB/NAME when sub is not
- * NULL; errors name the path. report_close_file reports write errors. */
-FILE *report_open_file(const char *out, const char *sub, const char *name, ErrBuf *e);
-int report_close_file(FILE *f, const char *out, const char *sub, const char *name, ErrBuf *e);
 
 #endif

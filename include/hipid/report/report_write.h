@@ -1,0 +1,28 @@
+/* report_write.h: report.md, the CSV tables and the stdout summary of an
+ * analysed Report (report.h), and the report folder's file helpers. Only
+ * formatting: every number comes from report.c. */
+#ifndef HIPID_REPORT_WRITE_H
+#define HIPID_REPORT_WRITE_H
+
+#include <stdio.h>
+
+#include "hipid/report/report.h"
+
+enum { REPORT_MD, REPORT_CSV, REPORT_JSON };
+
+/* report.md and the CSV tables (configs, folds, comparisons, errors) into
+ * out (which must exist). `plots` / `sheet`: the plot files / the contact
+ * sheet were made (else the md says why not, from plot_note / sheet_note). */
+int report_write_files(const Report *r, const char *out, int plots, const char *plot_note, int sheet,
+                       const char *sheet_note, ErrBuf *e);
+
+/* The summary (per family: selection and estimate; per pair: the verdict)
+ * in one of REPORT_MD, REPORT_CSV, REPORT_JSON. */
+void report_write_summary(FILE *f, const Report *r, int format);
+
+/* Files of the report folder: OUT/NAME, or OUT/SUB/NAME when sub is not
+ * NULL; errors name the path. report_close_file reports write errors. */
+FILE *report_open_file(const char *out, const char *sub, const char *name, ErrBuf *e);
+int report_close_file(FILE *f, const char *out, const char *sub, const char *name, ErrBuf *e);
+
+#endif
