@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Time `hipid prep` on the shoulder X-rays (../shared/data/shoulder-implants,
+# Time `hipid prep` on the shoulder X-rays (data/shoulder-implants,
 # 597 JPEGs) with the default steps and a preview, and print one line:
 #   bench prep images=<n> img_s=<images per second, wall clock> peak_rss_mb=<max RSS>
 # Peak RSS comes from /usr/bin/time -v (the `time` package).
@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 HIPID=${HIPID:-bin/hipid}
-SRC=${PREP_SRC:-../shared/data/shoulder-implants}
+SRC=${PREP_SRC:-data/shoulder-implants}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hipid-bench-prep.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 /usr/bin/time -v -o "$tmp/time.txt" "$HIPID" prep "$SRC" -o "$tmp/out.h5" --preview "$tmp/preview.png" -q \
