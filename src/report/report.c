@@ -555,14 +555,94 @@ static int same_test_set(const RTrial *a, const RTrial *b) {
     return 1;
 }
 
-static void verdict(RCompare *c, const Report *r) {
+/* ---- against the class frequencies ---- */
+
+int report_trial_stuck(const RTrial *t, int K) {
+    if (!t->done || t->n_epochs < 1 || !t->hist || t->n_test < 1) return 0;
+    double h = 0.0;
+    for (int k = 0; k < K; k++) {
+        long c = 0;
+        for (int i = 0; i < t->n_test; i++) c += t->test_label[i] == k;
+        double p = (double)c / t->n_test;
+        if (p > 0) h -= p * log(p);
+    }
+    double floor = 0.95 * fmin(log((double)K), h);
+    for (int e = 0; e < t->n_epochs; e++)
+        if (!(t->hist[e] >= floor)) return 0; /* row 0: train_loss */
+    return 1;
+}
+
+static void baseline(Report *r, int f) {
+    RFamily *F = &r->fam[f];
+    int K = r->K;
+    long *count = xcalloc((size_t)K, sizeof(long));
+    F->base_class = -1;
+    F->learned = -1;
+    for (int u = 0; u < r->n_units; u++) {
+        const RTrial *t = F->sel[u];
+        if (!t) continue;
+        F->n_stuck += report_trial_stuck(t, K);
+        if (r->units[u].repeat != r->units[0].repeat || r->units[u].seed != r->units[0].seed) continue;
+        for (int i = 0; i < t->n_test; i++) {
+            count[t->test_label[i]]++;
+            F->base_correct += t->test_pred[i] == t->test_label[i];
+        }
+        F->base_n += t->n_test;
+    }
+    for (int k = 0; k < K; k++)
+        if (count[k] > 0 && (F->base_class < 0 || count[k] > count[F->base_class])) F->base_class = k;
+    if (F->base_class >= 0) {
+        F->base_rate = (double)count[F->base_class] / F->base_n;
+        F->base_p = stats_binom_greater(F->base_correct, F->base_n, F->base_rate);
+        F->learned = F->base_p < 0.05 && F->m[M_ACC].mean > F->base_rate;
+    }
+    free(count);
+}
+
+void report_base_sentence(char *buf, size_t cap, const Report *r, int f) {
+    const RFamily *F = &r->fam[f];
+    char p[32];
+    buf[0] = '\0';
+    if (F->learned != 0) return;
+    report_fmt_p(p, sizeof p, F->base_p);
+    snprintf(buf, cap,
+             "%s did not learn more than the class frequencies: %ld of %ld test images right (%.3f) against %.3f "
+             "for always answering \"%s\" (exact binomial test, one-sided, %s)%s",
+             F->name, F->base_correct, F->base_n, (double)F->base_correct / F->base_n, F->base_rate,
+             r->class_names ? r->class_names[F->base_class] : "?", p,
+             F->n_stuck ? "; its training loss never left the class-frequency loss in " : "");
+    if (F->n_stuck) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, cap - l, "%d of %d selected trials", F->n_stuck, F->n_sel);
+    }
+}
+
+/* The verdict's opening when one or both families of c learned nothing
+ * beyond the class frequencies ("" otherwise). */
+static void verdict_base(char *buf, size_t cap, const RCompare *c, const Report *r) {
+    const RFamily *A = &r->fam[c->a], *B = &r->fam[c->b];
+    buf[0] = '\0';
+    if (A->learned == 0 && B->learned == 0)
+        snprintf(buf, cap,
+                 "neither %s nor %s learned more than the class frequencies (%.3f and %.3f accuracy against %.3f for "
+                 "always answering \"%s\"), so this comparison says nothing about implant identification: ",
+                 A->name, B->name, A->m[M_ACC].mean, B->m[M_ACC].mean, A->base_rate,
+                 r->class_names ? r->class_names[A->base_class] : "?");
+    else if (A->learned == 0 || B->learned == 0) {
+        const RFamily *X = A->learned == 0 ? A : B;
+        snprintf(buf, cap, "%s learned nothing beyond the class frequencies (%.3f accuracy against %.3f); ", X->name,
+                 X->m[M_ACC].mean, X->base_rate);
+    }
+}
+
+static void verdict_pair(char *out, size_t cap, const RCompare *c, const Report *r) {
     const char *A = r->fam[c->a].name, *B = r->fam[c->b].name;
     if (c->n_pairs < 2 || !isfinite(c->acc.lo)) {
         if (c->n_pairs >= 2 && c->acc.estimate == 0)
-            snprintf(c->verdict, sizeof c->verdict, "%s and %s equal: the same accuracy on each of %d paired test folds", A,
+            snprintf(out, cap, "%s and %s equal: the same accuracy on each of %d paired test folds", A,
                      B, c->n_pairs);
         else
-            snprintf(c->verdict, sizeof c->verdict,
+            snprintf(out, cap,
                      "%s vs %s: cannot be compared, %d paired test fold(s) with a result for both (need 2)", A, B,
                      c->n_pairs);
         return;
@@ -574,13 +654,20 @@ static void verdict(RCompare *c, const Report *r) {
     char p[32];
     report_fmt_p(p, sizeof p, c->acc.p);
     if (c->acc.p < 0.05)
-        snprintf(c->verdict, sizeof c->verdict, "%s better than %s by %.1f points of accuracy (95%% CI %.1f to %.1f, corrected t-test %s)",
+        snprintf(out, cap, "%s better than %s by %.1f points of accuracy (95%% CI %.1f to %.1f, corrected t-test %s)",
                  W, L, est, lo, hi, p);
     else
-        snprintf(c->verdict, sizeof c->verdict,
+        snprintf(out, cap,
                  "%s better than %s by %.1f points of accuracy, 95%% CI %.1f to %.1f (corrected t-test %s): not "
                  "distinguishable on this data",
                  W, L, est, lo, hi, p);
+}
+
+static void verdict(RCompare *c, const Report *r) {
+    char base[400], rest[500];
+    verdict_base(base, sizeof base, c, r);
+    verdict_pair(rest, sizeof rest, c, r);
+    snprintf(c->verdict, sizeof c->verdict, "%s%s", base, rest);
 }
 
 static void compare(Report *r, RCompare *c) {
@@ -764,6 +851,7 @@ void report_analyse(Report *r) {
             for (int i = 0; i < t->n_test; i++) fa->conf[t->test_label[i] * K + t->test_pred[i]]++;
         }
         summarise(fa->m, fa->sens, fa->spec, fa->sel, r->n_units, K);
+        baseline(r, f);
     }
     if (by_test)
         add_line(&r->notes, &r->n_notes,

@@ -78,6 +78,19 @@ static const RConfig *chosen_config(const Report *r, int f) {
     return NULL;
 }
 
+/* "0.492 (Depuy) | no, p = 0.71" cells of the summary table */
+static void md_base(FILE *f, const Report *r, const RFamily *F) {
+    char p[32];
+    if (F->learned < 0) {
+        fprintf(f, "n/a | n/a");
+        return;
+    }
+    report_fmt_p(p, sizeof p, F->base_p);
+    fprintf(f, "%.3f (", F->base_rate);
+    md_cell(f, r->class_names ? r->class_names[F->base_class] : "?");
+    fprintf(f, ") | %s, %s", F->learned ? "yes" : "**no**", p);
+}
+
 static void summary_md(FILE *f, const Report *r, int level) {
     char sel[1024];
     selection_text(sel, sizeof sel, r);
@@ -85,7 +98,8 @@ static void summary_md(FILE *f, const Report *r, int level) {
     fprintf(f, "Results: `%s`%s%s. Design: %s. %d of %d planned trials done (%d failed, %d missing, %d unreadable).\n\n",
             r->dir, r->job[0] ? ", job " : "", r->job, design_name(r), r->n_done,
             r->have_index ? r->n_planned : r->n_done + r->n_failed, r->n_failed, r->n_missing, r->n_skipped);
-    fprintf(f, "| family | selected configuration | test folds | accuracy | ROC AUC | macro-F1 |\n|---|---|---|---|---|---|\n");
+    fprintf(f, "| family | selected configuration | test folds | accuracy | majority class | beats it? | ROC AUC | macro-F1 |\n"
+               "|---|---|---|---|---|---|---|---|\n");
     for (int fa = 0; fa < r->n_fam; fa++) {
         const RFamily *F = &r->fam[fa];
         fprintf(f, "| %s | ", F->name);
@@ -97,12 +111,21 @@ static void summary_md(FILE *f, const Report *r, int level) {
         fprintf(f, " | %d | ", F->n_sel);
         md_summary(f, &F->m[M_ACC]);
         fprintf(f, " | ");
+        md_base(f, r, F);
+        fprintf(f, " | ");
         md_summary(f, &F->m[M_AUC]);
         fprintf(f, " | ");
         md_summary(f, &F->m[M_F1]);
         fprintf(f, " |\n");
     }
-    fprintf(f, "\nCells: mean ± SD over the test folds [95%% t-interval of the mean].\n\n");
+    fprintf(f, "\nCells: mean ± SD over the test folds [95%% t-interval of the mean]. Majority class: the accuracy of "
+               "always answering the most frequent class; beats it?: exact one-sided binomial test of the correct "
+               "answers of one pass over the data (each image tested once).\n\n");
+    for (int fa = 0; fa < r->n_fam; fa++) {
+        char s[700];
+        report_base_sentence(s, sizeof s, r, fa);
+        if (s[0]) fprintf(f, "**Warning:** %s.\n\n", s);
+    }
     for (int i = 0; i < r->n_cmp; i++) fprintf(f, "**Verdict%s:** %s.\n\n", i == 0 ? "" : " (further pair)", r->cmp[i].verdict);
 }
 
@@ -200,6 +223,13 @@ static void summary_json(FILE *f, const Report *r) {
             fprintf(f, ", \"%s\": ", report_metric_names[m]);
             json_summary_obj(f, &F->m[m]);
         }
+        if (F->learned >= 0) {
+            fprintf(f, ", \"majority\": {\"class\": ");
+            json_write_string(f, r->class_names ? r->class_names[F->base_class] : "?");
+            fprintf(f, ", \"rate\": %.17g, \"n\": %ld, \"correct\": %ld, \"p\": %.17g, \"learned\": %s}", F->base_rate,
+                    F->base_n, F->base_correct, F->base_p, F->learned ? "true" : "false");
+        } else fprintf(f, ", \"majority\": null");
+        fprintf(f, ", \"stuck_trials\": %d", F->n_stuck);
         fputc('}', f);
     }
     fprintf(f, "\n  ],\n  \"comparisons\": [");

@@ -423,3 +423,9 @@ void stats_delong(DeLong *r, const int *y, const double *score_a, const double *
     free(order);
     free(all);
 }
+
+double stats_binom_greater(long k, long n, double p) {
+    HIPID_CHECK(n >= 0 && k >= 0 && k <= n && p >= 0.0 && p <= 1.0);
+    if (k == 0) return 1.0;
+    return gsl_cdf_binomial_Q((unsigned)(k - 1), p, (unsigned)n); /* P(X > k - 1) */
+}

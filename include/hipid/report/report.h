@@ -88,6 +88,17 @@ typedef struct {
     Summary m[M_COUNT];    /* over the selected trials */
     Summary *sens, *spec;  /* (K) */
     long *conf;            /* (K, K) summed over the selected trials' test folds */
+    /* Against the class frequencies (caret's no-information rate): on the
+     * first (repeat, seed) pass of the selected trials, where each image is
+     * tested once, the share of the most frequent class among the tested
+     * images and an exact one-sided binomial test of the correct count. */
+    int base_class;        /* the most frequent class, -1 if nothing was tested */
+    long base_n, base_correct; /* images tested in that pass, correctly classified */
+    double base_rate;      /* base_class's share: what always answering it scores */
+    double base_p;         /* stats_binom_greater(base_correct, base_n, base_rate) */
+    int learned;           /* 1: p < 0.05 and mean accuracy above base_rate; 0: not; -1: no data */
+    int n_stuck;           /* selected trials whose training loss never left the loss of
+                            * predicting the class frequencies (report_trial_stuck) */
 } RFamily;
 
 typedef struct {
@@ -113,7 +124,7 @@ typedef struct {
     McNemar mcnemar;       /* pooled over every paired unit */
     int n_groups;
     RGroup *groups;        /* (n_groups) per (repeat, seed) */
-    char verdict[400];
+    char verdict[900];
 } RCompare;
 
 typedef struct {
@@ -169,6 +180,16 @@ void report_analyse(Report *r);
 
 /* Free everything r owns; a zeroed Report is fine. */
 void report_free(Report *r);
+
+/* 1 if the trial's training loss stayed, in every epoch, at or above 95% of
+ * the loss of a model that only predicts class frequencies: ln K with a
+ * class-balanced loss, the entropy of the class shares otherwise; the
+ * smaller of the two is used (shares taken from the trial's test labels). */
+int report_trial_stuck(const RTrial *t, int K);
+
+/* The sentence "F did not learn more than the class frequencies: ..." for a
+ * family with learned == 0 (buf gets "" otherwise). */
+void report_base_sentence(char *buf, size_t cap, const Report *r, int f);
 
 /* Format p as "p = 0.034" or "p < 0.001" (NaN: "p n/a"). */
 void report_fmt_p(char *buf, size_t cap, double p);

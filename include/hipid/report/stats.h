@@ -143,6 +143,13 @@ typedef struct {
     double p;         /* two-sided */
 } McNemar;
 
+/* Exact one-sided binomial test: P(X >= k) for X ~ Binomial(n, p), as
+ * scipy.stats.binomtest(k, n, p, alternative="greater").pvalue. It asks
+ * whether k correct answers out of n beat a classifier that is right with
+ * probability p (e.g. always the most frequent class: p = its share,
+ * caret's "accuracy > no-information rate" test). 0 <= k <= n, 0 <= p <= 1. */
+double stats_binom_greater(long k, long n, double p);
+
 /* McNemar's test on the discordant counts b, c. b + c < 25: exact, as
  * statsmodels' mcnemar(exact=True): p = min(1, 2 * BinomCDF(min(b,c); b+c, 1/2)).
  * Otherwise the chi-square with continuity correction (statsmodels'
