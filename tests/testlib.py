@@ -36,6 +36,16 @@ def check(cond, msg):
     return False
 
 
+def require(cond, msg):
+    """Like check, but a failure ends the test at once (exit 1): for steps the rest depends on."""
+    if cond:
+        return True
+    frame = inspect.stack()[1]
+    print("FAIL %s:%d: %s" % (os.path.basename(frame.filename), frame.lineno, msg), flush=True)
+    print("summary: %d failure(s)" % (len(_failures) + 1), flush=True)
+    sys.exit(1)
+
+
 def failures():
     return len(_failures)
 
