@@ -810,7 +810,11 @@ models:;
                     snprintf(spec, sizeof spec, "c%dk1,c4k%ds%d", C, K, S);
                     snprintf(name, sizeof name, "model conv k%d s%d C=%d%s", K, S, C,
                              S == 1 ? " (direct)" : " (im2col)");
-                    ModelCase mc = {name, spec, img, 3, 3, nt, 0, 1.0f / 32, 1e-3, 0, 48};
+                    /* tol 2e-3: float finite differences through two convolutions and the
+                     * loss sit at 1e-4..1.2e-3 relative error on correct code, depending on
+                     * the CPU's vector path (1.23e-3 seen on an AVX-512 machine); the 1%
+                     * error of the negative control gives 1e-2 */
+                    ModelCase mc = {name, spec, img, 3, 3, nt, 0, 1.0f / 32, 2e-3, 0, 48};
                     model_case(&mc, 0, only, verbose);
                 }
     const ModelCase cases[] = {
