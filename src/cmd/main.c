@@ -12,6 +12,7 @@ static const struct {
 } commands[] = { /* in pipeline order */
     {"synth", cmd_synth, "write a phantom data set of hip X-rays, one folder per stem design"},
     {"prep", cmd_prep, "turn a folder or manifest of X-rays into an HDF5 data set"},
+    {"audit", cmd_audit, "list a data set's near-duplicate groups and label conflicts, with a contact sheet"},
     {"split", cmd_split, "make cross-validation splits of a data set (splits.h5)"},
     {"train", cmd_train, "train one model on an HDF5 data set"},
     {"eval", cmd_eval, "evaluate a saved model on a data set"},

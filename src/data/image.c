@@ -315,3 +315,37 @@ int image_save_png(const char *path, const uint8_t *pix, int w, int h, int bands
     if (im) g_object_unref(im);
     return rc;
 }
+
+#define SHEET_LINE 20 /* pixels per caption line */
+#define SHEET_GAP 8
+#define SHEET_MIN_TEXT 270 /* a cell is at least this wide, for its captions */
+
+int image_sheet_save(const char *path, const SheetCell *cells, int n, int cols, int min_side, const char *what,
+                     ErrBuf *e) {
+    if (n <= 0) return hipid_err(e, "%s: no image for the %s", path, what);
+    int S = cells[0].side, n_lines = 0;
+    for (int i = 0; i < n; i++) {
+        HIPID_CHECK(cells[i].side == S);
+        int k = 0;
+        while (k < IMAGE_SHEET_LINES && cells[i].lines[k]) k++;
+        n_lines = k > n_lines ? k : n_lines;
+    }
+    int z = S >= min_side ? 1 : (min_side + S - 1) / S, T = S * z;
+    int CW = (T > SHEET_MIN_TEXT ? T : SHEET_MIN_TEXT) + SHEET_GAP, CH = T + n_lines * SHEET_LINE + SHEET_GAP;
+    cols = n < cols ? n : cols;
+    int rows = (n + cols - 1) / cols, W = cols * CW, H = rows * CH;
+    uint8_t *canvas = xcalloc((size_t)W * H, 1), *cell = xmalloc((size_t)CW * CH);
+    for (int i = 0; i < n; i++) {
+        memset(cell, 0, (size_t)CW * CH);
+        for (int y = 0; y < T; y++)
+            for (int x = 0; x < T; x++) cell[(size_t)y * CW + x] = cells[i].px[(y / z) * S + x / z];
+        for (int k = 0; k < IMAGE_SHEET_LINES && cells[i].lines[k]; k++)
+            image_draw_text(cell, CW, CH, 0, T + 2 + k * SHEET_LINE, cells[i].lines[k]);
+        int ox = (i % cols) * CW, oy = (i / cols) * CH;
+        for (int y = 0; y < CH; y++) memcpy(canvas + (size_t)(oy + y) * W + ox, cell + (size_t)y * CW, CW - SHEET_GAP);
+    }
+    int rc = image_save_png(path, canvas, W, H, 1, what, e);
+    free(cell);
+    free(canvas);
+    return rc;
+}

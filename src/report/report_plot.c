@@ -339,8 +339,6 @@ int report_plots(const Report *r, const char *out, ErrBuf *e) {
 /* ---- contact sheet ---- */
 
 #define SHEET_COLS 5
-#define SHEET_LINE 20
-#define SHEET_GAP 8
 
 int report_sheet(const Report *r, const char *out, int n, ErrBuf *e) {
     if (r->data_note[0]) return hipid_err(e, "%s", r->data_note);
@@ -351,50 +349,43 @@ int report_sheet(const Report *r, const char *out, int n, ErrBuf *e) {
           space = H5I_INVALID_HID, mem = H5I_INVALID_HID;
     if (f < 0) return hipid_err(e, "%s", oe.msg);
     int S = 0, rc = HIPID_ERR, F = r->n_fam < 3 ? r->n_fam : 3;
-    uint8_t *canvas = NULL, *img = NULL, *cell = NULL;
+    uint8_t *img = NULL;
+    char (*text)[IMAGE_SHEET_LINES][200] = xcalloc((size_t)n, sizeof *text);
+    SheetCell *cells = xcalloc((size_t)n, sizeof *cells);
     h5_attr_read_int(f, "image_size", &S, 1);
     if (S <= 0 || (dset = H5Dopen2(f, "images", H5P_DEFAULT)) < 0 || (space = H5Dget_space(dset)) < 0) {
         hipid_err(e, "%s: no images dataset", r->data);
         goto error;
     }
-    int z = S >= 96 ? 1 : (96 + S - 1) / S, T = S * z, CW = (T > 270 ? T : 270) + SHEET_GAP,
-        CH = T + (1 + F) * SHEET_LINE + SHEET_GAP, cols = n < SHEET_COLS ? n : SHEET_COLS, rows = (n + cols - 1) / cols;
-    int W = cols * CW, H = rows * CH;
-    canvas = xcalloc((size_t)W * H, 1);
-    img = xmalloc((size_t)S * S);
-    cell = xmalloc((size_t)CW * CH);
+    img = xmalloc((size_t)n * S * S);
     hsize_t one[3] = {1, (hsize_t)S, (hsize_t)S};
     mem = H5Screate_simple(3, one, NULL);
     for (int i = 0; i < n; i++) {
         const RImage *ri = &r->img[i];
         hsize_t start[3] = {(hsize_t)ri->index, 0, 0};
+        uint8_t *px = img + (size_t)i * S * S;
         if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, one, NULL) < 0 ||
-            H5Dread(dset, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, img) < 0) {
+            H5Dread(dset, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, px) < 0) {
             hipid_err(e, "%s: cannot read image row %d (truncated?)", r->data, ri->index);
             goto error;
         }
-        memset(cell, 0, (size_t)CW * CH);
-        for (int y = 0; y < T; y++)
-            for (int x = 0; x < T; x++) cell[(size_t)y * CW + x] = img[(y / z) * S + x / z];
-        char text[200];
-        snprintf(text, sizeof text, "#%d true %s", i + 1, r->class_names[ri->label]);
-        image_draw_text(cell, CW, CH, 0, T + 2, text);
+        cells[i].px = px;
+        cells[i].side = S;
+        snprintf(text[i][0], sizeof text[i][0], "#%d true %s", i + 1, r->class_names[ri->label]);
+        cells[i].lines[0] = text[i][0];
         for (int fa = 0; fa < F; fa++) {
-            snprintf(text, sizeof text, "%s: %s %d/%d", r->fam[fa].name,
+            snprintf(text[i][fa + 1], sizeof text[i][0], "%s: %s %d/%d", r->fam[fa].name,
                      ri->pred[fa] >= 0 ? r->class_names[ri->pred[fa]] : "-", ri->n_wrong[fa], ri->n_tested[fa]);
-            image_draw_text(cell, CW, CH, 0, T + 2 + (fa + 1) * SHEET_LINE, text);
+            cells[i].lines[fa + 1] = text[i][fa + 1];
         }
-        int ox = (i % cols) * CW, oy = (i / cols) * CH;
-        for (int y = 0; y < CH; y++) memcpy(canvas + (size_t)(oy + y) * W + ox, cell + (size_t)y * CW, CW - SHEET_GAP);
     }
     char path[1400];
     snprintf(path, sizeof path, "%s/errors.png", out);
-    if (image_save_png(path, canvas, W, H, 1, "contact sheet", e) != HIPID_OK) goto error;
-    rc = HIPID_OK;
+    rc = image_sheet_save(path, cells, n, SHEET_COLS, 96, "contact sheet", e);
 error:
-    free(canvas);
+    free(cells);
+    free(text);
     free(img);
-    free(cell);
     if (mem >= 0) H5Sclose(mem);
     if (space >= 0) H5Sclose(space);
     if (dset >= 0) H5Dclose(dset);

@@ -5,6 +5,7 @@
 #define HIPID_CMD_H
 
 int cmd_prep(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_split(int argc, char **argv);

@@ -67,6 +67,21 @@ void image_draw_text(uint8_t *canvas, int cw, int ch, int x, int y, const char *
  * failure e says "PATH: cannot write the <what> PNG (libvips: ...)". */
 int image_save_png(const char *path, const uint8_t *pix, int w, int h, int bands, const char *what, ErrBuf *e);
 
+/* One cell of a contact sheet: a square grey tile and caption lines. */
+#define IMAGE_SHEET_LINES 4
+typedef struct {
+    const uint8_t *px;                    /* (side, side) */
+    int side;
+    const char *lines[IMAGE_SHEET_LINES]; /* NULL-terminated early if fewer */
+} SheetCell;
+
+/* A contact sheet PNG at path: cells in rows of `cols`, each tile scaled up
+ * by a whole factor to at least min_side pixels (nearest neighbour, so
+ * pixels stay visible), its caption lines drawn below it. All tiles must have
+ * the same side. `what` names the sheet in error messages. */
+int image_sheet_save(const char *path, const SheetCell *cells, int n, int cols, int min_side, const char *what,
+                     ErrBuf *e);
+
 /* ---- libvips glue for the modules that run their own libvips steps ---- */
 
 /* Move libvips' error text into e as one line after `what`; returns HIPID_ERR. */
