@@ -1,7 +1,7 @@
 /* cmd_split.c: `hipid split`: make the cross-validation splits of a data set
  * once and store them, so that every model of a study sees the same folds.
- * The splitting itself is in split.c; this file parses options, prints a
- * per-fold class table and writes splits.h5. */
+ * The splitting and the file are data/split.c; this file parses options,
+ * prints a per-fold class table and calls split_make and split_save. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <getopt.h>
@@ -71,48 +71,79 @@ static void print_table(const Splits *s, const Dataset *d) {
     free(cnt);
 }
 
-int cmd_split(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},    {"scheme", required_argument, 0, 'S'},
-        {"k", required_argument, 0, 'k'},       {"repeats", required_argument, 0, 'r'},
-        {"inner-k", required_argument, 0, 'i'}, {"fractions", required_argument, 0, 'f'},
-        {"seed", required_argument, 0, 's'},    {"ignore-groups", no_argument, 0, 'G'},
-        {"out", required_argument, 0, 'o'},     {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    Splits s = {.scheme = "kfold", .k = 5, .repeats = 0, .inner_k = 0, .seed = 1,
-                .fractions = {0.6, 0.2, 0.2}};
-    const char *data = NULL, *out = NULL;
-    int use_groups = 1, c, have_fractions = 0;
+static const struct option split_opts[] = {
+    {"data", required_argument, 0, 'd'},    {"scheme", required_argument, 0, 'S'},
+    {"k", required_argument, 0, 'k'},       {"repeats", required_argument, 0, 'r'},
+    {"inner-k", required_argument, 0, 'i'}, {"fractions", required_argument, 0, 'f'},
+    {"seed", required_argument, 0, 's'},    {"ignore-groups", no_argument, 0, 'G'},
+    {"out", required_argument, 0, 'o'},     {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0}};
+
+/* What the command line asks for besides the splits' own parameters. */
+typedef struct {
+    const char *data, *out;
+    int use_groups, have_fractions;
+} SplitArgs;
+
+static int parse_seed(const char *s, uint64_t *seed) {
+    char *end = NULL;
+    errno = 0;
+    *seed = strtoull(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-') {
+        fprintf(stderr, "hipid split: --seed expects a non-negative integer, found '%s'\n", s);
+        return HIPID_ERR;
+    }
+    return HIPID_OK;
+}
+
+/* The options that apply to one scheme only, and the schemes' defaults
+ * (repeated: 3 repeats; nested: 3 inner folds; else 1 repeat). */
+static int check_scheme(Splits *s, const SplitArgs *a) {
+    int is_repeated = strcmp(s->scheme, "repeated") == 0, is_nested = strcmp(s->scheme, "nested") == 0;
+    if (s->repeats && !is_repeated && !is_nested) {
+        fprintf(stderr, "hipid split: --repeats applies to --scheme repeated or nested, not %s\n", s->scheme);
+        return HIPID_ERR;
+    }
+    if (s->inner_k && !is_nested) {
+        fprintf(stderr, "hipid split: --inner-k applies to --scheme nested only\n");
+        return HIPID_ERR;
+    }
+    if (a->have_fractions && strcmp(s->scheme, "holdout") != 0) {
+        fprintf(stderr, "hipid split: --fractions applies to --scheme holdout only\n");
+        return HIPID_ERR;
+    }
+    if (!s->repeats) s->repeats = is_repeated ? 3 : 1;
+    if (!s->inner_k && is_nested) s->inner_k = 3;
+    return HIPID_OK;
+}
+
+/* Options into s (the parameters split_make reads) and a; -1 to go on, else
+ * the exit status (0 after --help, 2 for a usage error, printed here). */
+static int split_parse(Splits *s, SplitArgs *a, int argc, char **argv) {
+    *s = (Splits){.scheme = "kfold", .k = 5, .repeats = 0, .inner_k = 0, .seed = 1, .fractions = {0.6, 0.2, 0.2}};
+    *a = (SplitArgs){.use_groups = 1};
+    int c;
     double v = 0.0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ho:", split_opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case 'd': data = optarg; break;
-        case 'o': out = optarg; break;
-        case 'G': use_groups = 0; break;
+        case 'd': a->data = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'G': a->use_groups = 0; break;
         case 'S':
             if (strcmp(optarg, "kfold") && strcmp(optarg, "repeated") && strcmp(optarg, "group") &&
                 strcmp(optarg, "nested") && strcmp(optarg, "holdout")) {
                 fprintf(stderr, "hipid split: --scheme expects kfold, repeated, group, nested or "
                                 "holdout, found '%s'\n", optarg);
                 bad = 1;
-            } else snprintf(s.scheme, sizeof s.scheme, "%s", optarg);
+            } else snprintf(s->scheme, sizeof s->scheme, "%s", optarg);
             break;
-        case 'k': bad = cli_num("split", "k", optarg, 2, 1000, 1, &v); s.k = (int)v; break;
-        case 'r': bad = cli_num("split", "repeats", optarg, 1, 1000, 1, &v); s.repeats = (int)v; break;
-        case 'i': bad = cli_num("split", "inner-k", optarg, 2, 1000, 1, &v); s.inner_k = (int)v; break;
-        case 'f': bad = parse_fractions(optarg, s.fractions); have_fractions = 1; break;
-        case 's': {
-            char *end = NULL;
-            errno = 0;
-            s.seed = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || errno || optarg[0] == '-') {
-                fprintf(stderr, "hipid split: --seed expects a non-negative integer, found '%s'\n", optarg);
-                bad = 1;
-            }
-            break;
-        }
+        case 'k': bad = cli_num("split", "k", optarg, 2, 1000, 1, &v); s->k = (int)v; break;
+        case 'r': bad = cli_num("split", "repeats", optarg, 1, 1000, 1, &v); s->repeats = (int)v; break;
+        case 'i': bad = cli_num("split", "inner-k", optarg, 2, 1000, 1, &v); s->inner_k = (int)v; break;
+        case 'f': bad = parse_fractions(optarg, s->fractions); a->have_fractions = 1; break;
+        case 's': bad = parse_seed(optarg, &s->seed); break;
         case 'h': split_usage(stdout); return 0;
         default: split_usage(stderr); return HIPID_EXIT_USAGE;
         }
@@ -122,52 +153,50 @@ int cmd_split(int argc, char **argv) {
         fprintf(stderr, "hipid split: unexpected argument '%s' (see hipid split --help)\n", argv[optind]);
         return HIPID_EXIT_USAGE;
     }
-    if (!data || !out) {
+    if (!a->data || !a->out) {
         fprintf(stderr, "hipid split: --data and -o are required (see hipid split --help)\n");
         return HIPID_EXIT_USAGE;
     }
-    int is_repeated = strcmp(s.scheme, "repeated") == 0, is_nested = strcmp(s.scheme, "nested") == 0;
-    int is_holdout = strcmp(s.scheme, "holdout") == 0;
-    if (s.repeats && !is_repeated && !is_nested) {
-        fprintf(stderr, "hipid split: --repeats applies to --scheme repeated or nested, not %s\n", s.scheme);
-        return HIPID_EXIT_USAGE;
-    }
-    if (s.inner_k && !is_nested) {
-        fprintf(stderr, "hipid split: --inner-k applies to --scheme nested only\n");
-        return HIPID_EXIT_USAGE;
-    }
-    if (have_fractions && !is_holdout) {
-        fprintf(stderr, "hipid split: --fractions applies to --scheme holdout only\n");
-        return HIPID_EXIT_USAGE;
-    }
-    if (!s.repeats) s.repeats = is_repeated ? 3 : 1;
-    if (!s.inner_k && is_nested) s.inner_k = 3;
-    snprintf(s.data_path, sizeof s.data_path, "%s", data);
+    if (check_scheme(s, a) != HIPID_OK) return HIPID_EXIT_USAGE;
+    snprintf(s->data_path, sizeof s->data_path, "%s", a->data);
+    return -1;
+}
 
+/* One line: the data set, the scheme with its parameters, how groups were treated. */
+static void print_summary(const Splits *s, const Dataset *d, const SplitArgs *a) {
+    int is_repeated = strcmp(s->scheme, "repeated") == 0, is_nested = strcmp(s->scheme, "nested") == 0;
+    printf("data %s: %d images, %d classes; scheme %s", a->data, d->n, d->n_classes, s->scheme);
+    if (strcmp(s->scheme, "holdout") == 0) printf(" %g/%g/%g", s->fractions[0], s->fractions[1], s->fractions[2]);
+    else printf(" k=%d", s->k);
+    if (is_repeated || is_nested) printf(" repeats=%d", s->repeats);
+    if (is_nested) printf(" inner-k=%d", s->inner_k);
+    printf(" seed %llu; %s\n", (unsigned long long)s->seed,
+           s->grouped ? "groups kept whole" : a->use_groups ? "no multi-image groups" : "groups ignored");
+}
+
+int cmd_split(int argc, char **argv) {
+    Splits s;
+    SplitArgs a;
+    int status = split_parse(&s, &a, argc, argv);
+    if (status >= 0) return status;
     ErrBuf e = {{0}};
     Dataset d;
-    if (dataset_load(&d, data, &e) != HIPID_OK) {
+    if (dataset_load(&d, a.data, &e) != HIPID_OK) {
         fprintf(stderr, "hipid split: %s\n", e.msg);
         return HIPID_EXIT_FAIL;
     }
-    int status = HIPID_EXIT_FAIL;
-    if (split_make(&s, d.labels, d.groups, d.n, d.n_classes, use_groups, d.class_names, &e)) {
-        fprintf(stderr, "hipid split: %s: %s\n", data, e.msg);
+    status = HIPID_EXIT_FAIL;
+    if (split_make(&s, d.labels, d.groups, d.n, d.n_classes, a.use_groups, d.class_names, &e)) {
+        fprintf(stderr, "hipid split: %s: %s\n", a.data, e.msg);
         goto done;
     }
-    printf("data %s: %d images, %d classes; scheme %s", data, d.n, d.n_classes, s.scheme);
-    if (is_holdout) printf(" %g/%g/%g", s.fractions[0], s.fractions[1], s.fractions[2]);
-    else printf(" k=%d", s.k);
-    if (is_repeated || is_nested) printf(" repeats=%d", s.repeats);
-    if (is_nested) printf(" inner-k=%d", s.inner_k);
-    printf(" seed %llu; %s\n", (unsigned long long)s.seed,
-           s.grouped ? "groups kept whole" : use_groups ? "no multi-image groups" : "groups ignored");
+    print_summary(&s, &d, &a);
     print_table(&s, &d);
-    if (split_save(&s, out, &e)) {
+    if (split_save(&s, a.out, &e)) {
         fprintf(stderr, "hipid split: %s\n", e.msg);
         goto done;
     }
-    printf("wrote %s\n", out);
+    printf("wrote %s\n", a.out);
     status = 0;
 done:
     split_free(&s);

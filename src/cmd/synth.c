@@ -79,30 +79,35 @@ static int dir_is_empty(const char *path) {
     return empty;
 }
 
-int cmd_synth(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},     {"per-class", required_argument, 0, 'n'},
-        {"classes", required_argument, 0, 'k'}, {"size", required_argument, 0, 'S'},
-        {"seed", required_argument, 0, 's'},    {"imbalance", required_argument, 0, 'r'},
-        {"threads", required_argument, 0, 't'}, {"force", no_argument, 0, 'f'},
-        {"list-designs", no_argument, 0, 'l'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    SynthSetConfig cfg = {.per_class = 50, .n_classes = 6, .size = 128, .seed = 1, .imbalance = 1.0};
-    int force = 0, threads = omp_get_max_threads(), c;
+static const struct option synth_opts[] = {
+    {"out", required_argument, 0, 'o'},     {"per-class", required_argument, 0, 'n'},
+    {"classes", required_argument, 0, 'k'}, {"size", required_argument, 0, 'S'},
+    {"seed", required_argument, 0, 's'},    {"imbalance", required_argument, 0, 'r'},
+    {"threads", required_argument, 0, 't'}, {"force", no_argument, 0, 'f'},
+    {"list-designs", no_argument, 0, 'l'},  {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0}};
+
+/* Options into cfg, *force and *threads; -1 to go on, else the exit status
+ * (0 after --help or --list-designs, 2 for a usage error, printed here). */
+static int synth_parse(SynthSetConfig *cfg, int *force, int *threads, int argc, char **argv) {
+    *cfg = (SynthSetConfig){.per_class = 50, .n_classes = 6, .size = 128, .seed = 1, .imbalance = 1.0};
+    *force = 0;
+    *threads = omp_get_max_threads();
+    int c;
     double v;
     optind = 1;
     opterr = 0; /* one-line errors of our own below */
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", synth_opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case 'o': cfg.out_dir = optarg; break;
-        case 'f': force = 1; break;
-        case 'n': bad = cli_num("synth", "per-class", optarg, 1, 1e7, 1, &v); cfg.per_class = (int)v; break;
-        case 'k': bad = cli_num("synth", "classes", optarg, 1, synth_n_designs(), 1, &v); cfg.n_classes = (int)v; break;
-        case 'S': bad = cli_num("synth", "size", optarg, 16, 4096, 1, &v); cfg.size = (int)v; break;
-        case 'r': bad = cli_num("synth", "imbalance", optarg, 1, 1e6, 0, &v); cfg.imbalance = v; break;
-        case 't': bad = cli_num("synth", "threads", optarg, 1, 1024, 1, &v); threads = (int)v; break;
-        case 's': bad = opt_seed(optarg, &cfg.seed); break;
+        case 'o': cfg->out_dir = optarg; break;
+        case 'f': *force = 1; break;
+        case 'n': bad = cli_num("synth", "per-class", optarg, 1, 1e7, 1, &v); cfg->per_class = (int)v; break;
+        case 'k': bad = cli_num("synth", "classes", optarg, 1, synth_n_designs(), 1, &v); cfg->n_classes = (int)v; break;
+        case 'S': bad = cli_num("synth", "size", optarg, 16, 4096, 1, &v); cfg->size = (int)v; break;
+        case 'r': bad = cli_num("synth", "imbalance", optarg, 1, 1e6, 0, &v); cfg->imbalance = v; break;
+        case 't': bad = cli_num("synth", "threads", optarg, 1, 1024, 1, &v); *threads = (int)v; break;
+        case 's': bad = opt_seed(optarg, &cfg->seed); break;
         case 'l': synth_list_designs(); return 0;
         case 'h': synth_usage(stdout); return 0;
         case ':':
@@ -118,20 +123,34 @@ int cmd_synth(int argc, char **argv) {
         fprintf(stderr, "hipid synth: unexpected argument '%s' (see hipid synth --help)\n", argv[optind]);
         return HIPID_EXIT_USAGE;
     }
-    if (!cfg.out_dir || !*cfg.out_dir) {
+    if (!cfg->out_dir || !*cfg->out_dir) {
         fprintf(stderr, "hipid synth: --out is required (see hipid synth --help)\n");
         return HIPID_EXIT_USAGE;
     }
-    int empty = dir_is_empty(cfg.out_dir);
+    return -1;
+}
+
+/* The output folder must be missing or empty unless --force; -1 to go on,
+ * else the exit status (printed here). */
+static int check_out_dir(const char *out, int force) {
+    int empty = dir_is_empty(out), err = errno;
     if (empty < 0) {
-        fprintf(stderr, "hipid synth: --out %s: %s\n", cfg.out_dir,
-                errno == ENOTDIR ? "exists and is not a directory" : strerror(errno));
-        return errno == ENOTDIR ? HIPID_EXIT_USAGE : HIPID_EXIT_FAIL;
+        fprintf(stderr, "hipid synth: --out %s: %s\n", out,
+                err == ENOTDIR ? "exists and is not a directory" : strerror(err));
+        return err == ENOTDIR ? HIPID_EXIT_USAGE : HIPID_EXIT_FAIL;
     }
     if (!empty && !force) {
-        fprintf(stderr, "hipid synth: --out %s is not empty; use --force to write into it\n", cfg.out_dir);
+        fprintf(stderr, "hipid synth: --out %s is not empty; use --force to write into it\n", out);
         return HIPID_EXIT_USAGE;
     }
+    return -1;
+}
+
+int cmd_synth(int argc, char **argv) {
+    SynthSetConfig cfg;
+    int force, threads, status = synth_parse(&cfg, &force, &threads, argc, argv);
+    if (status >= 0) return status;
+    if ((status = check_out_dir(cfg.out_dir, force)) >= 0) return status;
     omp_set_num_threads(threads);
     ErrBuf e = {{0}};
     double t0 = now_seconds();

@@ -1,15 +1,14 @@
-/* cmd_train.c: `hipid train`: one model, one stratified hold-out split. */
+/* cmd_train.c: `hipid train`: one model, one stratified hold-out split (or a
+ * split from `hipid split`). This file parses the options and prints; the
+ * data, the split and the training are train/fit.c. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <getopt.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "hipid/cmd/cmd.h"
-#include "hipid/data/split.h"
-#include "hipid/train/train.h"
+#include "hipid/train/fit.h"
 
 static void train_usage(FILE *f) {
     fprintf(f,
@@ -45,69 +44,71 @@ static void train_usage(FILE *f) {
         "  %s\n", model_preset_spec("cnn-paper"));
 }
 
-int cmd_train(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"data", required_argument, 0, 'd'},   {"model", required_argument, 0, 'm'},
-        {"epochs", required_argument, 0, 'e'}, {"batch", required_argument, 0, 'b'},
-        {"lr", required_argument, 0, 'l'},     {"optimizer", required_argument, 0, 'o'},
-        {"momentum", required_argument, 0, 'M'}, {"weight-decay", required_argument, 0, 'w'},
-        {"schedule", required_argument, 0, 'S'}, {"step-size", required_argument, 0, 'z'},
-        {"gamma", required_argument, 0, 'g'},  {"seed", required_argument, 0, 's'},
-        {"val-fraction", required_argument, 0, 'v'}, {"balance", required_argument, 0, 'B'},
-        {"augment", required_argument, 0, 'A'}, {"splits", required_argument, 0, 'P'},
-        {"fold", required_argument, 0, 'F'},   {"no-standardize", no_argument, 0, 'N'},   {"repeat", required_argument, 0, 'R'},
-        {"threads", required_argument, 0, 't'}, {"save", required_argument, 0, 'O'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    TrainConfig cfg = {.model = "cnn-paper", .epochs = 10, .batch = 32, .opt = optim_defaults(),
-                       .standardize = 1,
-                       .seed = 1, .threads = omp_get_max_threads(), .log = stdout};
-    const char *data = NULL, *save = NULL, *splits_path = NULL;
-    double v = 0.0, val_fraction = 0.2;
-    int fold = 0, repeat = 0;
+static const struct option train_opts[] = {
+    {"data", required_argument, 0, 'd'},   {"model", required_argument, 0, 'm'},
+    {"epochs", required_argument, 0, 'e'}, {"batch", required_argument, 0, 'b'},
+    {"lr", required_argument, 0, 'l'},     {"optimizer", required_argument, 0, 'o'},
+    {"momentum", required_argument, 0, 'M'}, {"weight-decay", required_argument, 0, 'w'},
+    {"schedule", required_argument, 0, 'S'}, {"step-size", required_argument, 0, 'z'},
+    {"gamma", required_argument, 0, 'g'},  {"seed", required_argument, 0, 's'},
+    {"val-fraction", required_argument, 0, 'v'}, {"balance", required_argument, 0, 'B'},
+    {"augment", required_argument, 0, 'A'}, {"splits", required_argument, 0, 'P'},
+    {"fold", required_argument, 0, 'F'},   {"no-standardize", no_argument, 0, 'N'},   {"repeat", required_argument, 0, 'R'},
+    {"threads", required_argument, 0, 't'}, {"save", required_argument, 0, 'O'},
+    {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+
+/* Options into o and *save; -1 to go on, else the exit status (0 after
+ * --help, 2 for a usage error, printed here). */
+static int train_parse(FitOpts *o, const char **save, int argc, char **argv) {
+    *o = (FitOpts){.val_fraction = 0.2,
+                   .cfg = {.model = "cnn-paper", .epochs = 10, .batch = 32, .opt = optim_defaults(),
+                           .standardize = 1, .seed = 1, .threads = omp_get_max_threads(), .log = stdout}};
+    TrainConfig *cfg = &o->cfg;
+    double v = 0.0;
     int c;
+    *save = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", train_opts, NULL)) != -1) {
         int bad = 0;
+        ErrBuf ae = {{0}};
         switch (c) {
-        case 'd': data = optarg; break;
-        case 'm': cfg.model = optarg; break;
-        case 'O': save = optarg; break;
+        case 'd': o->data = optarg; break;
+        case 'm': cfg->model = optarg; break;
+        case 'O': *save = optarg; break;
         case 'B':
-            if ((cfg.balance = names_index(train_balance_names, optarg)) < 0) {
+            if ((cfg->balance = names_index(train_balance_names, optarg)) < 0) {
                 fprintf(stderr, "hipid train: --balance expects none, loss or sampling, found '%s'\n", optarg);
                 bad = 1;
             }
             break;
-        case 'A': {
-            ErrBuf ae = {{0}};
-            if (augment_parse(&cfg.aug, optarg, &ae) != HIPID_OK) {
+        case 'A':
+            if (augment_parse(&cfg->aug, optarg, &ae) != HIPID_OK) {
                 fprintf(stderr, "hipid train: --augment: %s\n", ae.msg);
                 bad = 1;
             }
             break;
-        }
-        case 'P': splits_path = optarg; break;
-        case 'N': cfg.standardize = 0; break;
-        case 'F': bad = cli_num("train", "fold", optarg, 0, 1e6, 1, &v); fold = (int)v; break;
-        case 'R': bad = cli_num("train", "repeat", optarg, 0, 1e6, 1, &v); repeat = (int)v; break;
-        case 'e': bad = cli_num("train", "epochs", optarg, 1, 1e6, 1, &v); cfg.epochs = (int)v; break;
-        case 'b': bad = cli_num("train", "batch", optarg, 1, 1e6, 1, &v); cfg.batch = (int)v; break;
-        case 't': bad = cli_num("train", "threads", optarg, 1, 1024, 1, &v); cfg.threads = (int)v; break;
-        case 'l': bad = cli_num("train", "lr", optarg, 0, 1e3, 0, &v); cfg.opt.lr = (float)v; break;
-        case 'M': bad = cli_num("train", "momentum", optarg, 0, 1, 0, &v); cfg.opt.momentum = (float)v; break;
-        case 'w': bad = cli_num("train", "weight-decay", optarg, 0, 1e3, 0, &v); cfg.opt.weight_decay = (float)v; break;
-        case 'z': bad = cli_num("train", "step-size", optarg, 1, 1e6, 1, &v); cfg.opt.step_size = (int)v; break;
-        case 'g': bad = cli_num("train", "gamma", optarg, 0, 1e3, 0, &v); cfg.opt.gamma = (float)v; break;
-        case 's': bad = cli_num("train", "seed", optarg, 0, 9.007199254740992e15, 1, &v); cfg.seed = (uint64_t)v; break;
-        case 'v': bad = cli_num("train", "val-fraction", optarg, 0, 0.9, 0, &v); val_fraction = v; break;
+        case 'P': o->splits = optarg; break;
+        case 'N': cfg->standardize = 0; break;
+        case 'F': bad = cli_num("train", "fold", optarg, 0, 1e6, 1, &v); o->fold = (int)v; break;
+        case 'R': bad = cli_num("train", "repeat", optarg, 0, 1e6, 1, &v); o->repeat = (int)v; break;
+        case 'e': bad = cli_num("train", "epochs", optarg, 1, 1e6, 1, &v); cfg->epochs = (int)v; break;
+        case 'b': bad = cli_num("train", "batch", optarg, 1, 1e6, 1, &v); cfg->batch = (int)v; break;
+        case 't': bad = cli_num("train", "threads", optarg, 1, 1024, 1, &v); cfg->threads = (int)v; break;
+        case 'l': bad = cli_num("train", "lr", optarg, 0, 1e3, 0, &v); cfg->opt.lr = (float)v; break;
+        case 'M': bad = cli_num("train", "momentum", optarg, 0, 1, 0, &v); cfg->opt.momentum = (float)v; break;
+        case 'w': bad = cli_num("train", "weight-decay", optarg, 0, 1e3, 0, &v); cfg->opt.weight_decay = (float)v; break;
+        case 'z': bad = cli_num("train", "step-size", optarg, 1, 1e6, 1, &v); cfg->opt.step_size = (int)v; break;
+        case 'g': bad = cli_num("train", "gamma", optarg, 0, 1e3, 0, &v); cfg->opt.gamma = (float)v; break;
+        case 's': bad = cli_num("train", "seed", optarg, 0, 9.007199254740992e15, 1, &v); cfg->seed = (uint64_t)v; break;
+        case 'v': bad = cli_num("train", "val-fraction", optarg, 0, 0.9, 0, &v); o->val_fraction = v; break;
         case 'o':
-            if ((int)(cfg.opt.kind = optim_parse_kind(optarg)) < 0) {
+            if ((int)(cfg->opt.kind = optim_parse_kind(optarg)) < 0) {
                 fprintf(stderr, "hipid train: --optimizer expects sgd, adam or adamw, found '%s'\n", optarg);
                 bad = 1;
             }
             break;
         case 'S':
-            if ((int)(cfg.opt.sched = optim_parse_sched(optarg)) < 0) {
+            if ((int)(cfg->opt.sched = optim_parse_sched(optarg)) < 0) {
                 fprintf(stderr, "hipid train: --schedule expects constant, step or cosine, found '%s'\n", optarg);
                 bad = 1;
             }
@@ -121,81 +122,45 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "hipid train: unexpected argument '%s' (see hipid train --help)\n", argv[optind]);
         return HIPID_EXIT_USAGE;
     }
-    if (!data) {
+    if (!o->data) {
         fprintf(stderr, "hipid train: --data is required (see hipid train --help)\n");
         return HIPID_EXIT_USAGE;
     }
-    ErrBuf e = {{0}};
-    Dataset d;
-    if (dataset_load(&d, data, &e) != HIPID_OK) {
-        fprintf(stderr, "hipid train: %s\n", e.msg);
-        return HIPID_EXIT_FAIL;
-    }
-    /* a bad spec is a usage error: check it before touching the data */
-    Model *probe = model_create(cfg.model, (Shape){1, d.size, d.size}, d.n_classes, 1, 1, 0, &e);
-    if (!probe) {
-        fprintf(stderr, "hipid train: --model %s: %s\n", cfg.model, e.msg);
-        dataset_free(&d);
-        return HIPID_EXIT_USAGE;
-    }
-    model_free(probe);
-    int *tr = xmalloc(sizeof(int) * (d.n ? d.n : 1)), *va = xmalloc(sizeof(int) * (d.n ? d.n : 1));
-    int *te = xmalloc(sizeof(int) * (d.n ? d.n : 1));
-    int n_tr = 0, n_va = 0, n_te = 0, status = HIPID_EXIT_FAIL;
+    return -1;
+}
+
+/* exit status of a fit.h error */
+static int train_status(int rc) { return rc == FIT_ERR_OPTION ? HIPID_EXIT_USAGE : HIPID_EXIT_FAIL; }
+
+int cmd_train(int argc, char **argv) {
+    FitOpts o;
+    const char *save;
+    int status = train_parse(&o, &save, argc, argv), rc;
+    if (status >= 0) return status;
+    FitData f;
+    FitResult r;
     Model *m = NULL;
-    Splits sp = {0};
-    EpochStats st;
-    if (splits_path) {
-        if (split_load(&sp, splits_path, d.labels, d.groups, d.n, &e) != HIPID_OK) {
-            fprintf(stderr, "hipid train: %s\n", e.msg);
-            goto done;
-        }
-        if (sp.part) {
-            n_tr = split_part_indices(tr, sp.part, d.n, SPLIT_TRAIN);
-            n_va = split_part_indices(va, sp.part, d.n, SPLIT_VAL);
-            n_te = split_part_indices(te, sp.part, d.n, SPLIT_TEST);
-        } else if (fold >= sp.k || repeat >= sp.repeats) {
-            fprintf(stderr, "hipid train: %s has %d folds and %d repeat(s); --fold %d --repeat %d is out of range\n",
-                    splits_path, sp.k, sp.repeats, fold, repeat);
-            status = HIPID_EXIT_USAGE;
-            goto done;
-        } else {
-            split_fold_indices(tr, &n_tr, va, &n_va, sp.fold_of + (long)repeat * d.n, d.n, fold);
-        }
-        cfg.trial = (uint64_t)repeat * 1000u + (uint64_t)fold;
-    } else if (split_holdout(tr, &n_tr, va, &n_va, d.labels, d.groups, d.n, d.n_classes, val_fraction,
-                             cfg.seed, d.class_names, &e) != HIPID_OK) {
-        fprintf(stderr, "hipid train: %s: %s\n", data, e.msg);
-        goto done;
-    }
+    ErrBuf e = {{0}};
     char aug[256];
-    augment_format(aug, sizeof aug, &cfg.aug);
+    if ((rc = fit_data_load(&f, &o, &e)) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s\n", e.msg);
+        return train_status(rc);
+    }
+    augment_format(aug, sizeof aug, &o.cfg.aug);
     printf("data %s: %d images %dx%d, %d classes; train %d, validation %d%s; model %s, %d thread(s), augment %s\n",
-           data, d.n, d.size, d.size, d.n_classes, n_tr, n_va, n_te ? ", test held out" : "", cfg.model,
-           cfg.threads, aug);
-    if (train_run(&m, &st, &d, tr, n_tr, va, n_va, &cfg, &e) != HIPID_OK) {
-        fprintf(stderr, "hipid train: %s\n", e.msg);
-        status = strstr(e.msg, "--batch") ? HIPID_EXIT_USAGE : HIPID_EXIT_FAIL;
+           o.data, f.d.n, f.d.size, f.d.size, f.d.n_classes, f.n_train, f.n_val, f.n_test ? ", test held out" : "",
+           o.cfg.model, o.cfg.threads, aug);
+    if ((rc = fit_train(&m, &r, &f, &o, &e)) != HIPID_OK) {
+        status = train_status(rc);
         goto done;
     }
-    printf("final train_acc %.4f val_acc %.4f", st.train_acc, st.val_acc);
-    if (n_te > 0) {
-        float te_loss, te_acc;
-        train_evaluate(&te_loss, &te_acc, m, &d, te, n_te, NULL);
-        printf(" test_acc %.4f (%d images)", te_acc, n_te);
-    }
+    printf("final train_acc %.4f val_acc %.4f", r.last.train_acc, r.last.val_acc);
+    if (f.n_test > 0) printf(" test_acc %.4f (%d images)", r.test_acc, f.n_test);
     printf("\n");
-    if (save && model_save(m, save, &e) != HIPID_OK) {
-        fprintf(stderr, "hipid train: %s\n", e.msg);
-        goto done;
-    }
-    status = 0;
+    status = save && model_save(m, save, &e) != HIPID_OK ? HIPID_EXIT_FAIL : 0;
 done:
+    if (status) fprintf(stderr, "hipid train: %s\n", e.msg);
     model_free(m);
-    split_free(&sp);
-    free(tr);
-    free(va);
-    free(te);
-    dataset_free(&d);
+    fit_data_free(&f);
     return status;
 }
