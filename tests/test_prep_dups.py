@@ -131,7 +131,7 @@ check(g["Cofield/Cofield.2.jpg"] == g["Cofield/zz_flip_resized.jpg"] == g["Cofie
 check(len(set(g.values())) == 6, "10 rows -> 6 groups, found %d" % len(set(g.values())))
 fm.close()
 r = subprocess.run([BIN, "split", os.path.join(TMP, "dups_manifest.h5"), "50"], capture_output=True, text=True)
-check(r.returncode == 0, "split_holdout keeps patient groups whole: %s" % r.stderr.strip())
+check(r.returncode == 0, "split_holdout keeps patient groups whole: %s" % (r.stdout + r.stderr).strip())
 
 print("summary dups: %d copies grouped with their originals, %d failures" % (len(copies), len(fails)))
 sys.exit(1 if fails else 0)
