@@ -13,7 +13,9 @@
  *       one histogram per line (256 counts); prints one threshold per line.
  *   check_prep split DATA.h5 N_SEEDS
  *       runs split_holdout (val 0.2) with seeds 1..N on the data set and fails
- *       if any group straddles train and validation; prints "ok ...".
+ *       (testutil.h's EXPECT, exit 1) if it errs or any group straddles train
+ *       and validation, stopping at the first such seed; prints "ok ..." and
+ *       the summary line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include "hipid/data/imgsrc.h"
 #include "hipid/data/prep.h"
 #include "hipid/data/split.h"
+#include "testutil.h"
 
 static int dump(const char *out_path, double radius, char **files, int n_files) {
     FILE *out = fopen(out_path, "wb");
@@ -115,32 +118,28 @@ static int split_check(const char *path, int n_seeds) {
     int *tr = xmalloc(sizeof(int) * d.n), *va = xmalloc(sizeof(int) * d.n), n_tr, n_va, bad = 0;
     int8_t *side = xmalloc(d.n);
     for (int seed = 1; seed <= n_seeds && !bad; seed++) {
-        if (split_holdout(tr, &n_tr, va, &n_va, d.labels, d.groups, d.n, d.n_classes, 0.2, (uint64_t)seed,
-                          d.class_names, &e)) {
-            fprintf(stderr, "check_prep: split_holdout: %s\n", e.msg);
-            bad = 1;
-            break;
-        }
+        int rc = split_holdout(tr, &n_tr, va, &n_va, d.labels, d.groups, d.n, d.n_classes, 0.2, (uint64_t)seed,
+                               d.class_names, &e);
+        EXPECT(rc == HIPID_OK, "split_holdout: %s", e.msg);
+        if (rc != HIPID_OK) break;
         for (int i = 0; i < n_tr; i++) side[tr[i]] = 0;
         for (int i = 0; i < n_va; i++) side[va[i]] = 1;
         for (int i = 0; i < d.n && !bad; i++)
-            for (int j = i + 1; j < d.n; j++)
-                if (d.groups[i] == d.groups[j] && side[i] != side[j]) {
-                    fprintf(stderr, "check_prep: seed %d: group %d split: %s (%s) vs %s (%s)\n", seed, d.groups[i],
-                            d.source_paths[i], side[i] ? "val" : "train", d.source_paths[j],
-                            side[j] ? "val" : "train");
-                    bad = 1;
-                    break;
-                }
+            for (int j = i + 1; j < d.n && !bad; j++) {
+                if (d.groups[i] != d.groups[j]) continue;
+                EXPECT(side[i] == side[j], "seed %d: group %d split: %s (%s) vs %s (%s)", seed, d.groups[i],
+                       d.source_paths[i], side[i] ? "val" : "train", d.source_paths[j], side[j] ? "val" : "train");
+                bad = side[i] != side[j];
+            }
     }
     int n_groups = 0;
     for (int i = 0; i < d.n; i++) n_groups = d.groups[i] + 1 > n_groups ? d.groups[i] + 1 : n_groups;
-    if (!bad) printf("ok split_holdout keeps all %d groups whole over %d seeds\n", n_groups, n_seeds);
+    if (!tu_failures) printf("ok split_holdout keeps all %d groups whole over %d seeds\n", n_groups, n_seeds);
     free(side);
     free(tr);
     free(va);
     dataset_free(&d);
-    return bad;
+    return tu_exit_status();
 }
 
 int main(int argc, char **argv) {

@@ -14,6 +14,7 @@
 #include "hipid/base/h5util.h"
 #include "hipid/nn/model.h"
 #include "hipid/report/saliency.h"
+#include "testutil.h"
 
 int main(int argc, char **argv) {
     ErrBuf e = {{0}};
@@ -28,13 +29,14 @@ int main(int argc, char **argv) {
         return 1;
     }
     int n = argc - 4, S = d.size, L = saliency_cam_layer(m);
-    HIPID_CHECK(m->in.h == S && m->in.w == S);
+    REQUIRE(m->in.h == S && m->in.w == S, "the trial's input %dx%d is not the data set's %dx%d", m->in.h, m->in.w,
+            S, S);
     int h = L < 0 ? S : m->layers[L]->out.h, w = L < 0 ? S : m->layers[L]->out.w;
     float *x = xmalloc_f32((size_t)n * S * S), *raw = xmalloc_f32((size_t)n * h * w), *map = xmalloc_f32((size_t)n * S * S);
     int *cls = xmalloc(sizeof(int) * n);
     for (int i = 0; i < n; i++) {
         int row = atoi(argv[4 + i]);
-        HIPID_CHECK(row >= 0 && row < d.n);
+        REQUIRE(row >= 0 && row < d.n, "row %s is not in [0, %d)", argv[4 + i], d.n);
         float *xi = x + (long)i * S * S;
         dataset_gather_f32(xi, &d, &row, 1, m->input_mean, m->input_std);
         const float *z = model_forward(m, xi, 1, 0);

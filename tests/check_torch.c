@@ -221,7 +221,7 @@ int main(int argc, char **argv) {
     int steps = (int)attr_double(f, "steps");
     ErrBuf e = {{0}};
     Model *m = model_create(preset, (Shape){1, S, S}, K, N, threads, 0, &e);
-    if (!m) hipid_die(__FILE__, __LINE__, "model_create(%s): %s", preset, e.msg);
+    REQUIRE(m, "model_create(%s): %s", preset, e.msg);
     printf("info %s %dx%d batch %d classes %d threads %d: %zu parameters\n", preset, S, S, N, K, threads,
            m->n_params);
     EXPECT(strcmp(m->spec, spec) == 0, "engine spec '%s' != reference spec '%s'", m->spec, spec);

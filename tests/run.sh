@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Run every test: compiled tests (build/tests/test_*), shell tests
-# (tests/test_*.sh) and Python tests (tests/test_*.py, run by Debian's
-# /usr/bin/python3, which has torch, scipy, sklearn, skimage and h5py).
-# Prints one line per test and a closing "N passed, N failed"; exits 1 if any failed.
+# Run every test: compiled tests (one per tests/test_*.c, its binary
+# $TEST_BIN/test_*), shell tests (tests/test_*.sh) and Python tests
+# (tests/test_*.py, run by Debian's /usr/bin/python3, which has torch, scipy,
+# sklearn, skimage and h5py).
+# Prints one line per test and a closing "N passed, N failed"; exits 1 if any
+# failed, if a tests/test_*.c has no executable binary (counted as a failed
+# test), or if no test ran at all.
 # Environment: HIPID (the binary), TEST_BIN (compiled tests), SANITIZE (0/1).
 set -u
 cd "$(dirname "$0")/.."
@@ -35,8 +38,16 @@ run_one() {  # name, command...
     grep -E '^(max|largest|summary|  ok|info)' "$log" | sed 's/^/    /' | head -20
 }
 
-for t in "$TEST_BIN"/test_*; do
-    [ -x "$t" ] && run_one "$(basename "$t")" "$t"
+# the expected compiled tests are the sources, not whatever the build left
+for src in tests/test_*.c; do
+    [ -e "$src" ] || continue
+    name=$(basename "$src" .c)
+    if [ -f "$TEST_BIN/$name" ] && [ -x "$TEST_BIN/$name" ]; then
+        run_one "$name" "$TEST_BIN/$name"
+    else
+        failed=$((failed + 1)); failures+=("$name")
+        echo "FAIL $name: binary missing (expected from $src)"
+    fi
 done
 for t in tests/test_*.sh; do
     [ -e "$t" ] && run_one "$(basename "$t")" bash "$t"
@@ -46,5 +57,6 @@ for t in tests/test_*.py; do
 done
 echo
 [ "$failed" -gt 0 ] && echo "failed: ${failures[*]}"
+[ $((passed + failed)) -eq 0 ] && echo "failed: no test ran (none found under tests/)"
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

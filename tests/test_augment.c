@@ -7,7 +7,7 @@
  * exact mirror; brightness, contrast, gamma and noise follow the formulas in
  * augment.h; parameters stay in their documented ranges; spec strings parse,
  * round-trip and fail with the bad key named; balanced sampling is
- * deterministic and balanced. Exits 1 on the first failure. */
+ * deterministic and balanced. Exits 1 if any check fails. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -17,23 +17,11 @@
 #include "hipid/train/augment.h"
 #include "hipid/base/rng.h"
 #include "hipid/train/sample.h"
+#include "testutil.h"
 
 #define S 32
 #define PX (S * S)
 #define N_DATA 24
-
-static int n_checks = 0;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        n_checks++;                                                        \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "FAILED %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fprintf(stderr, "\n");                                         \
-            exit(1);                                                       \
-        }                                                                  \
-    } while (0)
 
 static float data[N_DATA * PX]; /* a small "data set" of images in [0,1] */
 
@@ -66,30 +54,30 @@ static void test_determinism(void) {
     omp_set_num_threads(1);
     augment_batch(a, in, idx_a, 8, S, &cfg, 42, 1, 3, 1);
     augment_batch(a2, in, idx_a, 8, S, &cfg, 42, 1, 3, 2);
-    CHECK(memcmp(a, a2, sizeof a) == 0, "1 and 2 threads differ (max %g)", max_diff(a, a2, 8 * PX));
+    EXPECT(memcmp(a, a2, sizeof a) == 0, "1 and 2 threads differ (max %g)", max_diff(a, a2, 8 * PX));
     memcpy(a2, in, sizeof in);
     augment_batch(a2, a2, idx_a, 8, S, &cfg, 42, 1, 3, 2);
-    CHECK(memcmp(a, a2, sizeof a) == 0, "in place differs from out of place");
+    EXPECT(memcmp(a, a2, sizeof a) == 0, "in place differs from out of place");
     /* sample 7 at position 1 of batch a and position 1 of batch b; sample 3 at 0 and 3;
      * sample 9 at 7 and 0 */
     gather(in, idx_b, 5);
     augment_batch(b, in, idx_b, 5, S, &cfg, 42, 1, 3, 2);
-    CHECK(memcmp(a + 1 * PX, b + 1 * PX, sizeof(float) * PX) == 0, "sample 7 depends on its batch");
-    CHECK(memcmp(a + 0 * PX, b + 3 * PX, sizeof(float) * PX) == 0, "sample 3 depends on its batch position");
-    CHECK(memcmp(a + 7 * PX, b + 0 * PX, sizeof(float) * PX) == 0, "sample 9 depends on its batch position");
+    EXPECT(memcmp(a + 1 * PX, b + 1 * PX, sizeof(float) * PX) == 0, "sample 7 depends on its batch");
+    EXPECT(memcmp(a + 0 * PX, b + 3 * PX, sizeof(float) * PX) == 0, "sample 3 depends on its batch position");
+    EXPECT(memcmp(a + 7 * PX, b + 0 * PX, sizeof(float) * PX) == 0, "sample 9 depends on its batch position");
     augment_image(one, data + 20 * PX, S, &cfg, 42, 1, 3, 20);
-    CHECK(memcmp(a + 3 * PX, one, sizeof one) == 0, "augment_image differs from augment_batch");
+    EXPECT(memcmp(a + 3 * PX, one, sizeof one) == 0, "augment_image differs from augment_batch");
     /* every key matters */
     float o2[PX];
     augment_image(o2, data + 20 * PX, S, &cfg, 43, 1, 3, 20);
-    CHECK(memcmp(one, o2, sizeof one) != 0, "seed ignored");
+    EXPECT(memcmp(one, o2, sizeof one) != 0, "seed ignored");
     augment_image(o2, data + 20 * PX, S, &cfg, 42, 2, 3, 20);
-    CHECK(memcmp(one, o2, sizeof one) != 0, "trial ignored");
+    EXPECT(memcmp(one, o2, sizeof one) != 0, "trial ignored");
     augment_image(o2, data + 20 * PX, S, &cfg, 42, 1, 4, 20);
-    CHECK(memcmp(one, o2, sizeof one) != 0, "epoch ignored");
+    EXPECT(memcmp(one, o2, sizeof one) != 0, "epoch ignored");
     augment_image(o2, data + 20 * PX, S, &cfg, 42, 1, 3, 21);
-    CHECK(memcmp(one, o2, sizeof one) != 0, "sample ignored");
-    for (int i = 0; i < 8 * PX; i++) CHECK(a[i] >= 0.0f && a[i] <= 1.0f, "pixel %d = %g outside [0,1]", i, a[i]);
+    EXPECT(memcmp(one, o2, sizeof one) != 0, "sample ignored");
+    for (int i = 0; i < 8 * PX; i++) EXPECT(a[i] >= 0.0f && a[i] <= 1.0f, "pixel %d = %g outside [0,1]", i, a[i]);
 }
 
 static void test_identity_and_flip(void) {
@@ -98,18 +86,18 @@ static void test_identity_and_flip(void) {
     float in[4 * PX], out[4 * PX], one[PX];
     gather(in, idx, 4);
     augment_batch(out, in, idx, 4, S, &none, 1, 0, 0, 2);
-    CHECK(memcmp(in, out, sizeof in) == 0, "'none' changed a batch");
+    EXPECT(memcmp(in, out, sizeof in) == 0, "'none' changed a batch");
     augment_image(one, in, S, &none, 1, 0, 0, 0);
-    CHECK(memcmp(in, one, sizeof one) == 0, "'none' changed an image");
+    EXPECT(memcmp(in, one, sizeof one) == 0, "'none' changed an image");
     /* zero ranges through the parser are the identity as well */
     AugConfig z;
     ErrBuf e = {{0}};
-    CHECK(augment_parse(&z, "flip=0,rot=0,scale=0,shift=0,bright=0,contrast=0,gamma=0,noise=0", &e) == HIPID_OK, "%s", e.msg);
-    CHECK(augment_is_identity(&z), "all-zero spec is not the identity");
+    EXPECT(augment_parse(&z, "flip=0,rot=0,scale=0,shift=0,bright=0,contrast=0,gamma=0,noise=0", &e) == HIPID_OK, "%s", e.msg);
+    EXPECT(augment_is_identity(&z), "all-zero spec is not the identity");
     AugParams p;
     augment_draw(&p, &z, 5, 0, 0, 5);
     augment_apply(one, in, S, &p);
-    CHECK(memcmp(in, one, sizeof one) == 0, "zero ranges changed an image");
+    EXPECT(memcmp(in, one, sizeof one) == 0, "zero ranges changed an image");
     /* flip=1 alone: an exact mirror, every time */
     AugConfig flip = augment_none();
     flip.flip = 1.0f;
@@ -117,7 +105,7 @@ static void test_identity_and_flip(void) {
         augment_image(one, data + s * PX, S, &flip, 7, 0, 0, (uint64_t)s);
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++)
-                CHECK(one[y * S + x] == data[s * PX + y * S + (S - 1 - x)], "flip is not a mirror at (%d,%d)", x, y);
+                EXPECT(one[y * S + x] == data[s * PX + y * S + (S - 1 - x)], "flip is not a mirror at (%d,%d)", x, y);
     }
 }
 
@@ -128,15 +116,15 @@ static void test_intensity(void) {
     for (int t = 0; t < 4; t++) {
         AugConfig cfg;
         ErrBuf e = {{0}};
-        CHECK(augment_parse(&cfg, specs[t], &e) == HIPID_OK, "%s", e.msg);
+        EXPECT(augment_parse(&cfg, specs[t], &e) == HIPID_OK, "%s", e.msg);
         for (int s = 0; s < N_DATA; s++) {
             const float *src = data + s * PX;
             float out[PX], want[PX];
             AugParams p;
             augment_draw(&p, &cfg, 11, 2, 5, (uint64_t)s);
-            CHECK(fabsf(p.bright) <= cfg.bright && fabsf(p.contrast - 1) <= cfg.contrast &&
-                  fabsf(p.gamma - 1) <= cfg.gamma, "parameter out of range");
-            CHECK(!p.flip && p.angle == 0 && p.scale == 1 && p.tx == 0 && p.ty == 0, "geometry drawn while off");
+            EXPECT(fabsf(p.bright) <= cfg.bright && fabsf(p.contrast - 1) <= cfg.contrast &&
+                   fabsf(p.gamma - 1) <= cfg.gamma, "parameter out of range");
+            EXPECT(!p.flip && p.angle == 0 && p.scale == 1 && p.tx == 0 && p.ty == 0, "geometry drawn while off");
             augment_image(out, src, S, &cfg, 11, 2, 5, (uint64_t)s);
             double m = 0;
             for (int i = 0; i < PX; i++) m += src[i];
@@ -148,7 +136,7 @@ static void test_intensity(void) {
             }
             float d = max_diff(out, want, PX);
             worst = fmaxf(worst, d);
-            CHECK(d < 2e-6f, "%s, sample %d: largest difference to the formula %g", specs[t], s, d);
+            EXPECT(d < 2e-6f, "%s, sample %d: largest difference to the formula %g", specs[t], s, d);
         }
     }
     printf("max |intensity - formula| %.3g\n", worst);
@@ -167,8 +155,8 @@ static void test_intensity(void) {
         }
     }
     double mean = sum / n, sd = sqrt(sq / n - mean * mean);
-    CHECK(fabs(mean) < 4 * 0.05 / sqrt(n), "noise mean %g", mean);
-    CHECK(fabs(sd - 0.05) < 0.002, "noise std %g, expected 0.05", sd);
+    EXPECT(fabs(mean) < 4 * 0.05 / sqrt(n), "noise mean %g", mean);
+    EXPECT(fabs(sd - 0.05) < 0.002, "noise std %g, expected 0.05", sd);
     printf("info noise sigma 0.05: measured mean %.2e std %.4f over %d pixels\n", mean, sd, n);
 }
 
@@ -183,27 +171,27 @@ static void test_draws(void) {
         flips += p.flip;
         amin = fminf(amin, p.angle), amax = fmaxf(amax, p.angle);
         smin = fminf(smin, p.scale), smax = fmaxf(smax, p.scale);
-        CHECK(fabsf(p.tx) <= cfg.shift && fabsf(p.ty) <= cfg.shift && p.noise == cfg.noise, "draw out of range");
+        EXPECT(fabsf(p.tx) <= cfg.shift && fabsf(p.ty) <= cfg.shift && p.noise == cfg.noise, "draw out of range");
     }
-    CHECK(abs(flips - n / 2) < 4 * 32, "flip rate %d/%d, expected about half", flips, n); /* sd = 31.6 */
-    CHECK(amin >= -5 && amax <= 5 && amin < -4.9f && amax > 4.9f, "angles in [%g, %g]", amin, amax);
-    CHECK(smin >= 0.9f && smax <= 1.1f && smin < 0.91f && smax > 1.09f, "scales in [%g, %g]", smin, smax);
+    EXPECT(abs(flips - n / 2) < 4 * 32, "flip rate %d/%d, expected about half", flips, n); /* sd = 31.6 */
+    EXPECT(amin >= -5 && amax <= 5 && amin < -4.9f && amax > 4.9f, "angles in [%g, %g]", amin, amax);
+    EXPECT(smin >= 0.9f && smax <= 1.1f && smin < 0.91f && smax > 1.09f, "scales in [%g, %g]", smin, smax);
 }
 
 static void test_parse(void) {
     AugConfig c;
     ErrBuf e = {{0}};
-    CHECK(augment_parse(&c, "flip,rot=5,scale=0.1,shift=0.05,bright=0.1,contrast=0.1,gamma=0.1,noise=0.01", &e) == HIPID_OK, "%s", e.msg);
+    EXPECT(augment_parse(&c, "flip,rot=5,scale=0.1,shift=0.05,bright=0.1,contrast=0.1,gamma=0.1,noise=0.01", &e) == HIPID_OK, "%s", e.msg);
     AugConfig d = augment_defaults();
-    CHECK(memcmp(&c, &d, sizeof c) == 0, "the documented default spec does not give augment_defaults()");
-    CHECK(augment_parse(&c, "default", &e) == HIPID_OK && memcmp(&c, &d, sizeof c) == 0, "'default'");
-    CHECK(augment_parse(&c, "none", &e) == HIPID_OK && augment_is_identity(&c), "'none'");
-    CHECK(augment_parse(&c, "default,noise=0,fill=edge", &e) == HIPID_OK && c.noise == 0 && c.rot == 5 &&
-          c.fill == AUG_FILL_EDGE, "overrides after default");
+    EXPECT(memcmp(&c, &d, sizeof c) == 0, "the documented default spec does not give augment_defaults()");
+    EXPECT(augment_parse(&c, "default", &e) == HIPID_OK && memcmp(&c, &d, sizeof c) == 0, "'default'");
+    EXPECT(augment_parse(&c, "none", &e) == HIPID_OK && augment_is_identity(&c), "'none'");
+    EXPECT(augment_parse(&c, "default,noise=0,fill=edge", &e) == HIPID_OK && c.noise == 0 && c.rot == 5 &&
+           c.fill == AUG_FILL_EDGE, "overrides after default");
     char buf[256];
     AugConfig r;
     augment_format(buf, sizeof buf, &c);
-    CHECK(augment_parse(&r, buf, &e) == HIPID_OK && memcmp(&c, &r, sizeof c) == 0, "format '%s' does not round-trip", buf);
+    EXPECT(augment_parse(&r, buf, &e) == HIPID_OK && memcmp(&c, &r, sizeof c) == 0, "format '%s' does not round-trip", buf);
     augment_format(buf, sizeof buf, &d);
     printf("info default spec: %s\n", buf);
     static const struct {
@@ -219,9 +207,9 @@ static void test_parse(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         c = keep;
         e.msg[0] = '\0';
-        CHECK(augment_parse(&c, bad[i].spec, &e) == HIPID_ERR, "'%s' accepted", bad[i].spec);
-        CHECK(strstr(e.msg, bad[i].want) != NULL, "'%s': message '%s' lacks '%s'", bad[i].spec, e.msg, bad[i].want);
-        CHECK(memcmp(&c, &keep, sizeof c) == 0, "'%s': config changed on error", bad[i].spec);
+        EXPECT(augment_parse(&c, bad[i].spec, &e) == HIPID_ERR, "'%s' accepted", bad[i].spec);
+        EXPECT(strstr(e.msg, bad[i].want) != NULL, "'%s': message '%s' lacks '%s'", bad[i].spec, e.msg, bad[i].want);
+        EXPECT(memcmp(&c, &keep, sizeof c) == 0, "'%s': config changed on error", bad[i].spec);
     }
 }
 
@@ -233,12 +221,12 @@ static void test_balanced(void) {
     for (int i = 0; i < N; i++) idx[i] = N - 1 - i;
     sample_balanced_epoch(a, N, idx, N, labels, K, 5, 2);
     sample_balanced_epoch(b, N, idx, N, labels, K, 5, 2);
-    CHECK(memcmp(a, b, sizeof a) == 0, "balanced sampling is not deterministic");
+    EXPECT(memcmp(a, b, sizeof a) == 0, "balanced sampling is not deterministic");
     sample_balanced_epoch(b, N, idx, N, labels, K, 5, 3);
-    CHECK(memcmp(a, b, sizeof a) != 0, "two epochs gave the same order");
+    EXPECT(memcmp(a, b, sizeof a) != 0, "two epochs gave the same order");
     memset(cnt, 0, sizeof cnt);
     for (int i = 0; i < N; i++) cnt[labels[a[i]]]++;
-    for (int c = 0; c < K; c++) CHECK(cnt[c] == N / K, "class %d drawn %d times, expected %d", c, cnt[c], N / K);
+    for (int c = 0; c < K; c++) EXPECT(cnt[c] == N / K, "class %d drawn %d times, expected %d", c, cnt[c], N / K);
     /* a class absent from the training set gets no slots; 7 slots over 2 classes -> 3 or 4 */
     int sub[20], o[7];
     for (int i = 0; i < 20; i++) sub[i] = 40 + i; /* class 2 only */
@@ -246,10 +234,10 @@ static void test_balanced(void) {
     sample_balanced_epoch(o, 7, sub, 20, labels, K, 1, 0);
     int c0 = 0;
     for (int i = 0; i < 7; i++) {
-        CHECK(labels[o[i]] == 0 || labels[o[i]] == 2, "drew a class absent from the training set");
+        EXPECT(labels[o[i]] == 0 || labels[o[i]] == 2, "drew a class absent from the training set");
         c0 += labels[o[i]] == 0;
     }
-    CHECK(c0 == 3 || c0 == 4, "7 slots over 2 classes gave %d to class 0", c0);
+    EXPECT(c0 == 3 || c0 == 4, "7 slots over 2 classes gave %d to class 0", c0);
 }
 
 int main(void) {
@@ -260,6 +248,5 @@ int main(void) {
     test_draws();
     test_parse();
     test_balanced();
-    printf("summary: test_augment %d checks passed\n", n_checks);
-    return 0;
+    return tu_exit_status();
 }

@@ -12,7 +12,6 @@ equal counts, image counts within a class too; the unbalanced order fails the
 same test (so the test can fail); draws are deterministic by (seed, epoch).
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -20,20 +19,12 @@ from scipy import ndimage
 from scipy.stats import chisquare
 from skimage.transform import ProjectiveTransform, rotate, warp
 
-ROOT = os.environ.get("HIPID_ROOT", os.path.join(os.path.dirname(__file__), ".."))
-CHECK = os.path.join(ROOT, os.environ.get("TEST_BIN", "build/tests"), "check_augment")
-TMP = os.environ.get("TEST_TMP", "/tmp")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, require, run, test_bin, tmp_dir  # noqa: E402
+
+CHECK = test_bin("check_augment")
+TMP = tmp_dir("augment")
 TOL = 1e-5
-
-
-def fail(msg):
-    print("FAILED:", msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def test_image(S):
@@ -48,8 +39,8 @@ def geom(img, angle=0.0, scale=1.0, tx=0.0, ty=0.0, flip=0, fill="zero"):
     src, dst = os.path.join(TMP, "aug_in.f32"), os.path.join(TMP, "aug_out.f32")
     img.astype(np.float32).tofile(src)
     args = [CHECK, "geom", str(S), repr(angle), repr(scale), repr(tx), repr(ty), str(flip), fill, src, dst]
-    p = subprocess.run(args, capture_output=True, text=True)
-    check(p.returncode == 0, "check_augment geom failed: %s" % p.stderr)
+    p = run(args)
+    require(p.returncode == 0, "check_augment geom failed: %s" % p.stderr)
     return np.fromfile(dst, dtype=np.float32).reshape(S, S)
 
 
@@ -116,9 +107,8 @@ def write_labels(path, labels, K):
 
 
 def balanced(labels_path, n_out, seed, epoch):
-    p = subprocess.run([CHECK, "balanced", labels_path, str(n_out), str(seed), str(epoch)],
-                       capture_output=True, text=True)
-    check(p.returncode == 0, "check_augment balanced failed: %s" % p.stderr)
+    p = run([CHECK, "balanced", labels_path, str(n_out), str(seed), str(epoch)])
+    require(p.returncode == 0, "check_augment balanced failed: %s" % p.stderr)
     return np.array([int(v) for v in p.stdout.split()])
 
 
@@ -166,4 +156,4 @@ if __name__ == "__main__":
     test_rotation()
     test_affine()
     test_balanced()
-    print("summary: test_augment.py all checks passed")
+    done()

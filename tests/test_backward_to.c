@@ -72,9 +72,9 @@ int main(void) {
     const char *spec = "c4,r,bn,mp2,c3,r,bn,fl,fc8,r,do0.3";
     const int L = 3; /* the max pool: output (4,5,5) */
     Model *a = model_create(spec, in, K, N, 2, 3, &e);
-    HIPID_CHECK(a);
+    REQUIRE(a, "model_create(%s): %s", spec, e.msg);
     Model *b = model_create("c3,r,bn,fl,fc8,r,do0.3", a->layers[L]->out, K, N, 2, 4, &e);
-    HIPID_CHECK(b && b->n_layers == a->n_layers - L - 1);
+    REQUIRE(b && b->n_layers == a->n_layers - L - 1, "tail model: %s", b ? "wrong number of layers" : e.msg);
     randomise_bn(a, &r);
     for (int i = L + 1; i < a->n_layers; i++)
         for (int t = 0; t < a->layers[i]->n_tensors; t++)

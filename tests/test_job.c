@@ -26,10 +26,7 @@ static const char *write_job(const char *name, const char *text) {
     char *p = path[slot++ % 4];
     tu_tmp_path(p, 512, name);
     FILE *f = fopen(p, "w");
-    if (!f) {
-        printf("FAIL cannot write %s\n", p);
-        exit(1);
-    }
+    REQUIRE(f != NULL, "cannot write %s", p);
     fputs(text, f);
     fclose(f);
     return p;

@@ -17,14 +17,17 @@ import configparser
 import itertools
 import math
 import os
-import subprocess
 import sys
 
 from sklearn.model_selection import ParameterGrid
 
-ROOT = os.environ.get("HIPID_ROOT", os.path.join(os.path.dirname(__file__), ".."))
-CHECK = os.path.join(ROOT, os.environ.get("TEST_BIN", "build/tests"), "check_job")
-TMP = os.environ.get("TEST_TMP", "/tmp")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
+from testlib import check, done, project_root, require, test_bin, tmp_dir  # noqa: E402
+
+ROOT = project_root()
+CHECK = test_bin("check_job")
+TMP = tmp_dir("job")
 
 HP_ORDER = ["optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size", "gamma", "batch",
             "micro_batch", "epochs", "patience", "dropout", "augment", "balance", "standardize"]
@@ -35,15 +38,6 @@ REAL = {"lr", "momentum", "weight_decay", "gamma", "dropout"}
 INT = {"step_size", "batch", "micro_batch", "epochs", "patience"}
 FLOAT_RTOL = 1e-6  # check_job prints float32 values with %.9g
 
-failures = 0
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAILED:", msg)
-
 
 def write(name, text):
     path = os.path.join(TMP, name)
@@ -53,10 +47,8 @@ def write(name, text):
 
 
 def run(path):
-    p = subprocess.run([CHECK, path], capture_output=True, text=True)
-    if p.returncode != 0:
-        print("check_job failed on", path, ":", p.stderr.strip())
-        sys.exit(1)
+    p = testlib.run([CHECK, path])
+    require(p.returncode == 0, "check_job failed on %s : %s" % (path, p.stderr.strip()))
     lines = p.stdout.strip().split("\n")
     head = lines[0].split("\t")
     return [dict(zip(head, ln.split("\t"))) for ln in lines[1:]]
@@ -337,16 +329,13 @@ def test_docs_example():
 
 
 def main():
-    if not os.path.exists(CHECK):
-        print("missing", CHECK)
-        return 1
+    require(os.path.exists(CHECK), "missing " + CHECK)
     test_docs_example()
     test_grid()
     test_nested()
     test_random()
-    print(f"summary: {failures} failure(s)")
-    return 1 if failures else 0
+    done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -23,7 +23,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import h5py
@@ -33,36 +32,22 @@ import skimage.io
 import torch
 import torch.nn.functional as F
 
-ROOT = os.environ.get("HIPID_ROOT", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_ref  # noqa: E402
+from testlib import check, done, hipid, require, run, run_hipid, shared_data, test_bin, tmp_dir  # noqa: E402
 
-HIPID = os.path.abspath(os.environ.get("HIPID", os.path.join(ROOT, "bin/hipid")))
-TEST_BIN = os.path.abspath(os.environ.get("TEST_BIN", os.path.join(ROOT, "build/tests")))
-SRC = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "shoulder-implants"))
-TMP = os.path.join(os.environ.get("TEST_TMP", "/tmp"), "predict")
-shutil.rmtree(TMP, ignore_errors=True)
-os.makedirs(TMP)
-failures = []
-
-
-def check(cond, msg):
-    print(("  ok " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
-
-
-def run(args, **kw):
-    return subprocess.run([HIPID] + args, capture_output=True, text=True, timeout=300, **kw)
+HIPID = hipid()
+SRC = shared_data("shoulder-implants")
+TMP = tmp_dir("predict")
 
 
 def predict(args):
-    return run(["predict", "--threads", "2"] + args)
+    return run_hipid("predict", "--threads", "2", *args, timeout=300)
 
 
 def tsv_rows(out):
     lines = out.strip().split("\n")
-    assert lines[0] == "path\tclass\tprob\trunner_up\trunner_up_prob", lines[0]
+    require(lines[0] == "path\tclass\tprob\trunner_up\trunner_up_prob", "tsv header: " + lines[0])
     return [ln.split("\t") for ln in lines[1:] if ln]
 
 
@@ -78,8 +63,8 @@ with open(os.path.join(TMP, "m.csv"), "w") as f:
         for name in sorted(os.listdir(os.path.join(SRC, c)))[:20]:
             f.write(f"{c}/{name},{c}\n")
 DATA = os.path.join(TMP, "d.h5")
-p = run(["prep", SRC, "--manifest", os.path.join(TMP, "m.csv"), "--size", "64", "-o", DATA, "-q"])
-check(p.returncode == 0, "prep of 80 shoulder radiographs at 64x64" + ("" if p.returncode == 0 else ": " + p.stderr))
+p = run_hipid("prep", SRC, "--manifest", os.path.join(TMP, "m.csv"), "--size", "64", "-o", DATA, "-q", timeout=300)
+require(p.returncode == 0, "prep of 80 shoulder radiographs at 64x64" + ("" if p.returncode == 0 else ": " + p.stderr))
 OUT = os.path.join(TMP, "res")
 with open(os.path.join(TMP, "job.ini"), "w") as f:
     f.write(f"""[job]
@@ -110,9 +95,9 @@ output = {OUT}
 # own allocations (never freed by MPI_Finalize) would fail it as leaks, so
 # leak detection is off for this one command (predict keeps it)
 env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-p = subprocess.run(["mpirun", "--oversubscribe", "-np", "2", HIPID, "sweep", "--quiet", os.path.join(TMP, "job.ini")],
-                   capture_output=True, text=True, timeout=600, env=env)
-check(p.returncode == 0, "sweep exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-800:]))
+p = run(["mpirun", "--oversubscribe", "-np", "2", HIPID, "sweep", "--quiet", os.path.join(TMP, "job.ini")],
+        timeout=600, env=env)
+require(p.returncode == 0, "sweep exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-800:]))
 trials = sorted(glob.glob(os.path.join(OUT, "trials", "*.h5")))
 check(len(trials) == 6, f"6 trial files ({len(trials)})")
 with h5py.File(DATA) as d:
@@ -304,8 +289,7 @@ def torch_model(trial):
 rows = [2, 11, 27, 45, 63, 77]
 for t, kind in ((cnn, "Grad-CAM"), (dnn, "input gradient")):
     out = os.path.join(TMP, os.path.basename(t) + ".sal.h5")
-    p = subprocess.run([os.path.join(TEST_BIN, "check_saliency"), t, DATA, out] + [str(r) for r in rows],
-                       capture_output=True, text=True, timeout=300)
+    p = run([test_bin("check_saliency"), t, DATA, out] + [str(r) for r in rows], timeout=300)
     check(p.returncode == 0, f"check_saliency {kind}" + ("" if p.returncode == 0 else ": " + p.stderr))
     if p.returncode != 0:
         continue
@@ -345,5 +329,4 @@ for t, kind in ((cnn, "Grad-CAM"), (dnn, "input gradient")):
     check(d_raw < 1e-4 and d_map < 1e-4, f"{kind} equals PyTorch's (max diff / max: raw {d_raw:.2e}, map {d_map:.2e})")
     print(f"max {kind} difference vs PyTorch (relative to the map's max): raw {d_raw:.3g}, upsampled {d_map:.3g}")
 
-print(f"summary: {len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+done()

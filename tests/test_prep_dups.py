@@ -13,30 +13,20 @@ import io
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 from PIL import Image
 
-HIPID = os.environ.get("HIPID", "bin/hipid")
-BIN = os.path.join(os.environ.get("TEST_BIN", "build/tests"), "check_prep")
-TMP = os.environ.get("TEST_TMP", "/tmp")
-ROOT = os.environ.get("HIPID_ROOT", ".")
-SRC = os.path.join(ROOT, "..", "shared", "data", "shoulder-implants")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, failures, require, run, run_hipid, shared_data, test_bin, tmp_dir  # noqa: E402
 
-fails = []
-
-
-def check(cond, what):
-    if not cond:
-        fails.append(what)
-        print("FAIL", what)
-
+BIN = test_bin("check_prep")
+TMP = tmp_dir("dups")
+SRC = shared_data("shoulder-implants")
 
 tree = os.path.join(TMP, "dups")
-shutil.rmtree(tree, ignore_errors=True)
 for c in ("Cofield", "Zimmer"):
     os.makedirs(os.path.join(tree, c))
 originals = {"Cofield": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "Zimmer": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}
@@ -77,11 +67,10 @@ copies["Zimmer/zz_misfiled.jpg"] = "Cofield/Cofield.7.jpg"
 
 
 def prep(src, out, *extra):
-    r = subprocess.run([HIPID, "prep", src, "-o", out] + list(extra), capture_output=True, text=True)
+    r = run_hipid("prep", src, "-o", out, *extra)
     print(r.stdout)
     print(r.stderr, file=sys.stderr)
-    if r.returncode != 0:
-        sys.exit("hipid prep %s exited %d" % (src, r.returncode))
+    require(r.returncode == 0, "hipid prep %s exited %d" % (src, r.returncode))
     f = h5py.File(out, "r")
     paths = [p.decode() for p in f["source_paths"][:]]
     return r.stdout, dict(zip(paths, f["groups"][:])), f
@@ -100,7 +89,7 @@ check("zz_misfiled.jpg (Zimmer)" in stdout and "warning: near-duplicates with di
 f.close()
 
 # split_holdout keeps every group on one side, over many seeds
-r = subprocess.run([BIN, "split", out, "50"], capture_output=True, text=True)
+r = run([BIN, "split", out, "50"])
 print(r.stdout, r.stderr)
 check(r.returncode == 0 and r.stdout.startswith("ok"), "split_holdout never splits a group")
 
@@ -130,8 +119,8 @@ check(g["Cofield/Cofield.2.jpg"] == g["Cofield/zz_flip_resized.jpg"] == g["Cofie
       "P2 and P3 merged through the near-duplicate")
 check(len(set(g.values())) == 6, "10 rows -> 6 groups, found %d" % len(set(g.values())))
 fm.close()
-r = subprocess.run([BIN, "split", os.path.join(TMP, "dups_manifest.h5"), "50"], capture_output=True, text=True)
-check(r.returncode == 0, "split_holdout keeps patient groups whole: %s" % r.stderr.strip())
+r = run([BIN, "split", os.path.join(TMP, "dups_manifest.h5"), "50"])
+check(r.returncode == 0, "split_holdout keeps patient groups whole: %s" % (r.stdout + r.stderr).strip())
 
-print("summary dups: %d copies grouped with their originals, %d failures" % (len(copies), len(fails)))
-sys.exit(1 if fails else 0)
+print("info dups: %d copies grouped with their originals, %d failures" % (len(copies), failures()))
+done()

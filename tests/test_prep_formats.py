@@ -9,9 +9,7 @@ small PNG writer below: Pillow cannot write 16-bit RGB), prepared with
 Environment: HIPID, TEST_TMP, HIPID_ROOT.
 """
 import os
-import shutil
 import struct
-import subprocess
 import sys
 import zlib
 
@@ -19,10 +17,11 @@ import h5py
 import numpy as np
 from PIL import Image
 
-HIPID = os.environ.get("HIPID", "bin/hipid")
-TMP = os.environ.get("TEST_TMP", "/tmp")
-ROOT = os.environ.get("HIPID_ROOT", ".")
-SRC = os.path.join(ROOT, "..", "shared", "data", "shoulder-implants")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, require, run_hipid, shared_data, tmp_dir  # noqa: E402
+
+TMP = tmp_dir("formats")
+SRC = shared_data("shoulder-implants")
 
 
 def write_png(path, a, color_type):
@@ -41,7 +40,6 @@ def write_png(path, a, color_type):
 
 
 tree = os.path.join(TMP, "formats")
-shutil.rmtree(tree, ignore_errors=True)
 os.makedirs(os.path.join(tree, "x"))
 grey = np.asarray(Image.open(os.path.join(SRC, "Cofield", "Cofield.1.jpg")).convert("L"))
 h, w = grey.shape
@@ -73,15 +71,13 @@ hole[60:140, 60:140, 3] = 0
 Image.fromarray(hole).save(p("rgba_hole.png"))
 
 out = os.path.join(TMP, "formats.h5")
-r = subprocess.run([HIPID, "prep", tree, "-o", out, "--steps", "none", "-q"], capture_output=True, text=True)
+r = run_hipid("prep", tree, "-o", out, "--steps", "none", "-q")
 print(r.stdout)
 print(r.stderr, file=sys.stderr)
-if r.returncode != 0:
-    sys.exit("hipid prep exited %d" % r.returncode)
+require(r.returncode == 0, "hipid prep exited %d" % r.returncode)
 f = h5py.File(out, "r")
 paths = [s.decode() for s in f["source_paths"][:]]
 ims = dict(zip(paths, f["images"][:].astype(int)))
-fails = []
 ref = ims.pop("x/a_grey8.png")
 hole_im = ims.pop("x/rgba_hole.png")
 worst = 0.0
@@ -91,24 +87,19 @@ for name, im in sorted(ims.items()):
     ok = d.mean() <= (2.0 if jpeg else 0.5) and d.max() <= (24 if jpeg else 3)
     worst = max(worst, d.mean())
     print("%-22s mean |diff| %.3f  max %d  %s" % (name, d.mean(), d.max(), "ok" if ok else "FAIL"))
-    if not ok:
-        fails.append(name)
-if len(paths) != 13:
-    fails.append("expected 13 images, got %d" % len(paths))
+    check(ok, name)
+check(len(paths) == 13, "expected 13 images, got %d" % len(paths))
 # the hole (60..140 of 250 px, i.e. 31..71 of 128) is black; outside it, the image is unchanged
 inside = hole_im[34:68, 34:68]
 outside = np.ones_like(ref, bool)
 outside[28:75, 28:75] = False
 print("rgba_hole: inside mean %.1f (black = 0), outside mean |diff| %.2f"
       % (inside.mean(), np.abs(hole_im - ref)[outside].mean()))
-if inside.max() > 5 or np.abs(hole_im - ref)[outside].mean() > 2:
-    fails.append("transparent region not flattened onto black")
+check(not (inside.max() > 5 or np.abs(hole_im - ref)[outside].mean() > 2),
+      "transparent region not flattened onto black")
 # the 12 plain encodings are one picture: one duplicate group
 dup = dict(zip(paths, f["dup_groups"][:]))
-if len(set(v for k, v in dup.items() if k != "x/rgba_hole.png")) != 1:
-    fails.append("the 12 encodings of one image should form one duplicate group: %s" % dup)
+check(len(set(v for k, v in dup.items() if k != "x/rgba_hole.png")) == 1,
+      "the 12 encodings of one image should form one duplicate group: %s" % dup)
 print("max mean |diff| over formats: %.3f" % worst)
-print("summary formats: %d failures" % len(fails))
-for x in fails:
-    print("FAIL", x)
-sys.exit(1 if fails else 0)
+done()

@@ -13,7 +13,6 @@ Environment: TEST_BIN (compiled helpers), TEST_TMP, HIPID_ROOT.
 """
 import glob
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -21,14 +20,15 @@ from PIL import Image
 from skimage.filters import threshold_otsu
 from skimage.measure import label
 
-BIN = os.path.join(os.environ.get("TEST_BIN", "build/tests"), "check_prep")
-TMP = os.environ.get("TEST_TMP", "/tmp")
-ROOT = os.environ.get("HIPID_ROOT", ".")
-SRC = os.path.join(ROOT, "..", "shared", "data", "shoulder-implants")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, require, run, shared_data, test_bin, tmp_dir  # noqa: E402
+
+BIN = test_bin("check_prep")
+TMP = tmp_dir("otsu")
+SRC = shared_data("shoulder-implants")
 
 files = sorted(glob.glob(os.path.join(SRC, "*", "*.jpg")))
-if len(files) != 597:
-    sys.exit("expected the 597 shoulder X-rays in %s, found %d" % (SRC, len(files)))
+require(len(files) == 597, "expected the 597 shoulder X-rays in %s, found %d" % (SRC, len(files)))
 # every 2nd image, plus every image larger than 250 px (they are shrunk first)
 big = [f for f in files if max(Image.open(f).size) > 250]
 sample = sorted(set(files[::2]) | set(big))
@@ -46,37 +46,34 @@ def records(path):
         yield int(t), int(nc), planes
 
 
-fails = []
 n_img = 0
 max_dt = 0
 for radius in ("0", "0.35"):  # the grey image itself, and after the background step
     out = os.path.join(TMP, "otsu_dump_%s.bin" % radius)
-    subprocess.run([BIN, "dump", out, radius] + sample, check=True)
+    r = run([BIN, "dump", out, radius] + sample)
+    require(r.returncode == 0, "check_prep dump exited %d: %s" % (r.returncode, r.stderr.strip()))
     recs = list(records(out))
-    if len(recs) != len(sample):
-        sys.exit("check_prep wrote %d records for %d images" % (len(recs), len(sample)))
+    require(len(recs) == len(sample), "check_prep wrote %d records for %d images" % (len(recs), len(sample)))
     for f, (t, nc, (grey, otsu_in, mask, keep)) in zip(sample, recs):
         n_img += 1
         name = "%s (background %s)" % (os.path.relpath(f, SRC), radius)
         t_sk = int(threshold_otsu(otsu_in))
         max_dt = max(max_dt, abs(t - t_sk))
-        if t != t_sk:
-            fails.append("%s: threshold %d, skimage %d" % (name, t, t_sk))
+        if not check(t == t_sk, "%s: threshold %d, skimage %d" % (name, t, t_sk)):
             continue
         m = otsu_in > t_sk
-        if not np.array_equal(mask.astype(bool), m):
-            fails.append("%s: Otsu mask differs in %d px" % (name, int((mask.astype(bool) != m).sum())))
+        if not check(np.array_equal(mask.astype(bool), m),
+                     "%s: Otsu mask differs in %d px" % (name, int((mask.astype(bool) != m).sum()))):
             continue
         lab = label(m, connectivity=2)
-        if lab.max() != nc:
-            fails.append("%s: %d components, skimage %d" % (name, nc, lab.max()))
+        check(lab.max() == nc, "%s: %d components, skimage %d" % (name, nc, lab.max()))
         sizes = np.bincount(lab.ravel())
         sizes[0] = 0
         best = lab == int(np.argmax(sizes))  # ties: lowest label = first in raster order
         if sizes.max() == 0:
             best[:] = False
-        if not np.array_equal(keep.astype(bool), best):
-            fails.append("%s: largest component differs in %d px" % (name, int((keep.astype(bool) != best).sum())))
+        check(np.array_equal(keep.astype(bool), best),
+              "%s: largest component differs in %d px" % (name, int((keep.astype(bool) != best).sum())))
     os.remove(out)
 
 # random histograms: sparse, gappy, skewed, with empty ends
@@ -98,17 +95,14 @@ for k in range(300):
     h[hi] += 1  # at least two distinct values
     hists.append(h)
 txt = "\n".join(" ".join(map(str, h)) for h in hists) + "\n"
-got = subprocess.run([BIN, "otsu"], input=txt, capture_output=True, text=True, check=True).stdout.split()
+r = run([BIN, "otsu"], input=txt)
+require(r.returncode == 0, "check_prep otsu exited %d: %s" % (r.returncode, r.stderr.strip()))
+got = r.stdout.split()
 for h, g in zip(hists, got):
     want = int(threshold_otsu(hist=(h, np.arange(256))))
-    if int(g) != want:
-        fails.append("histogram %s...: threshold %s, skimage %d" % (h[:8].tolist(), g, want))
-if len(got) != len(hists):
-    fails.append("check_prep otsu answered %d of %d histograms" % (len(got), len(hists)))
+    check(int(g) == want, "histogram %s...: threshold %s, skimage %d" % (h[:8].tolist(), g, want))
+check(len(got) == len(hists), "check_prep otsu answered %d of %d histograms" % (len(got), len(hists)))
 
 print("max threshold difference vs skimage: %d over %d images (%d files x 2 inputs) and %d histograms"
       % (max_dt, n_img, len(sample), len(hists)))
-print("summary otsu/label: %d mismatches" % len(fails))
-for f in fails[:20]:
-    print("FAIL", f)
-sys.exit(1 if fails else 0)
+done()

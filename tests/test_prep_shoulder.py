@@ -7,26 +7,18 @@ Environment: HIPID (binary), TEST_TMP (scratch), HIPID_ROOT (project root).
 import hashlib
 import os
 import re
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 
-HIPID = os.environ.get("HIPID", "bin/hipid")
-TMP = os.environ.get("TEST_TMP", "/tmp")
-ROOT = os.environ.get("HIPID_ROOT", ".")
-DATA = os.path.join(ROOT, "..", "shared", "data")
-SRC = os.path.join(DATA, "shoulder-implants")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, require, run_hipid, shared_data, tmp_dir  # noqa: E402
+
+TMP = tmp_dir("shoulder")
+DATA = shared_data()
+SRC = shared_data("shoulder-implants")
 S = 128
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL", what)
 
 
 def readme_counts():
@@ -39,12 +31,10 @@ def readme_counts():
 
 out = os.path.join(TMP, "shoulder.h5")
 preview = os.path.join(TMP, "shoulder_preview.png")
-r = subprocess.run([HIPID, "prep", SRC, "-o", out, "--preview", preview],
-                   capture_output=True, text=True)
+r = run_hipid("prep", SRC, "-o", out, "--preview", preview)
 print(r.stdout)
 print(r.stderr, file=sys.stderr)
-if r.returncode != 0:
-    sys.exit("hipid prep exited %d" % r.returncode)
+require(r.returncode == 0, "hipid prep exited %d" % r.returncode)
 
 expected = readme_counts()
 check(expected == {"Cofield": 83, "Depuy": 294, "Tornier": 71, "Zimmer": 149},
@@ -127,6 +117,5 @@ from skimage import io as skio  # noqa: E402
 pv = skio.imread(preview)
 check(pv.shape[1] == 6 * 132 - 4 and pv.shape[0] == 24 + 8 * 132 - 4, "preview 8 rows x 6 tiles: %s" % (pv.shape,))
 
-print("summary prep shoulder: %d images, %d skipped, %s" % (N, len(skips), m.group(0) if m else "?"))
-if failures:
-    sys.exit("%d check(s) failed" % len(failures))
+print("info prep shoulder: %d images, %d skipped, %s" % (N, len(skips), m.group(0) if m else "?"))
+done()

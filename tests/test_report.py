@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
@@ -20,22 +19,15 @@ from scipy import stats
 from sklearn.metrics import (accuracy_score, balanced_accuracy_score, f1_score, log_loss, recall_score,
                              roc_auc_score)
 
-HIPID = os.path.abspath(os.environ.get("HIPID", "bin/hipid"))
-TMP = os.environ.get("TEST_TMP", "/tmp")
-ROOT = os.path.join(TMP, "report")
-shutil.rmtree(ROOT, ignore_errors=True)
-os.makedirs(ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, hipid, require, run, run_hipid, tmp_dir  # noqa: E402
+
+HIPID = hipid()
+ROOT = tmp_dir("report")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 # the sweeps are fixtures here: under the sanitizer build, Open MPI's own
 # leaks at exit would fail them, so only `hipid report` runs with leak checks
 SWEEP_ENV = dict(ENV, ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-failures = []
-
-
-def check(cond, msg):
-    print(("  ok " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
 
 
 FAMILIES = """
@@ -61,15 +53,13 @@ def sweep(name, cv, synth="classes=3,per_class=24,size=32,seed=3", families=FAMI
     with open(path, "w") as f:
         f.write(f"[job]\nname = {name}\nseeds = 1\n[data]\npath = {data}\nsynth = {synth}\n[cv]\n{cv}\n{families}\n"
                 f"[run]\noutput = {out}\n")
-    p = subprocess.run(["mpirun", "--oversubscribe", "-np", "2", HIPID, "sweep", "--quiet", path], capture_output=True,
-                       text=True, timeout=300, env=SWEEP_ENV)
-    check(p.returncode == 0, f"sweep {name} exits 0" + ("" if p.returncode == 0 else f": {p.stderr[-600:]}"))
+    p = run(["mpirun", "--oversubscribe", "-np", "2", HIPID, "sweep", "--quiet", path], timeout=300, env=SWEEP_ENV)
+    require(p.returncode == 0, f"sweep {name} exits 0" + ("" if p.returncode == 0 else f": {p.stderr[-600:]}"))
     return out
 
 
 def report(results, *args, env=None):
-    return subprocess.run([HIPID, "report", results] + list(args), capture_output=True, text=True, timeout=120,
-                          env=env or ENV)
+    return run_hipid("report", results, *args, timeout=120, env=env or ENV)
 
 
 def png_size(path):
@@ -369,7 +359,7 @@ for args, rc, what in [([os.path.join(ROOT, "nowhere")], 1, "a missing folder"),
                        ([ROOT], 1, "a folder without trials/"),
                        ([kf, "--format", "xml"], 2, "a bad --format"),
                        ([], 2, "no folder")]:
-    p = subprocess.run([HIPID, "report"] + args, capture_output=True, text=True, env=ENV)
+    p = run_hipid("report", *args, env=ENV)
     lines = [l for l in p.stderr.splitlines() if l.strip()]
     check(p.returncode == rc and len(lines) == 1 and lines[0].startswith("hipid report:"),
           f"{what}: exit {rc} and one line ({lines})")
@@ -384,5 +374,4 @@ check(p.returncode == 1 and len(lines) == 1 and "gnuplot not found" in lines[0]
       and os.path.isfile(os.path.join(ROOT, "kf-nognuplot", "report.md")),
       f"gnuplot missing: one line, exit 1, report.md still written ({lines})")
 
-print(f"summary report: {len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+done()

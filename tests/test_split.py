@@ -10,33 +10,23 @@ sklearn's StratifiedGroupKFold (and identical to it fold for fold without
 shuffling), nested inner folds, hold-out fractions, determinism, and errors
 naming a too-small class. Then `hipid split` end to end: the splits.h5 layout
 read with h5py, and split_load accepting it for its data set and refusing a
-changed data set or a tampered file. Exits 1 on the first failed check.
+changed data set or a tampered file. Exits 1 if any check failed.
 """
 import os
-import subprocess
 import sys
 
 import h5py
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-ROOT = os.environ.get("HIPID_ROOT", os.path.join(os.path.dirname(__file__), ".."))
-TEST_BIN = os.path.join(ROOT, os.environ.get("TEST_BIN", "build/tests"))
-CHECK = os.path.join(TEST_BIN, "check_split")
-HIPID = os.path.join(ROOT, os.environ.get("HIPID", "bin/hipid"))
-TMP = os.environ.get("TEST_TMP", "/tmp")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
+from testlib import check, done, require, run_hipid, test_bin, tmp_dir  # noqa: E402
+
+CHECK = test_bin("check_split")
+TMP = tmp_dir("split")
 INPUT = os.path.join(TMP, "split_input.txt")
 REAL_SIZES = [83, 294, 71, 149]
-
-
-def fail(msg):
-    print("FAILED:", msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def run(mode, y, g, k, seed, repeat=0, extra=None, names=None):
@@ -46,10 +36,10 @@ def run(mode, y, g, k, seed, repeat=0, extra=None, names=None):
         f.write("%d %d %s\n" % (len(y), len(names), " ".join(names)))
         f.write("".join("%d %d\n" % (a, b) for a, b in zip(y, g)))
     cmd = [CHECK, mode, INPUT, str(k), str(seed), str(repeat)] + ([extra] if extra else [])
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = testlib.run(cmd)
     if p.returncode == 1:
         return p.stderr.strip()
-    check(p.returncode == 0, "%s exited %d: %s" % (" ".join(cmd), p.returncode, p.stderr))
+    require(p.returncode == 0, "%s exited %d: %s" % (" ".join(cmd), p.returncode, p.stderr))
     return np.array([[int(v) for v in line.split()] for line in p.stdout.strip().split("\n")])
 
 
@@ -198,7 +188,7 @@ def test_nested():
         g = random_groups(y, rng) if grouped else np.arange(len(y))
         k, ik = 5, 3
         out = run("nested", y, g, k, 5, 0, str(ik))
-        check(out.shape == (1 + k, len(y)), "nested output shape %s" % (out.shape,))
+        require(out.shape == (1 + k, len(y)), "nested output shape %s" % (out.shape,))
         outer, inner = out[0], out[1:]
         for o in range(k):
             row = inner[o]
@@ -316,12 +306,12 @@ def fnv1a64(y, g):
 
 
 def hipid_split(data, out, *args):
-    p = subprocess.run([HIPID, "split", "--data", data, "-o", out] + list(args), capture_output=True, text=True)
+    p = run_hipid("split", "--data", data, "-o", out, *args)
     return p.returncode, p.stdout + p.stderr
 
 
 def load(splits, data):
-    p = subprocess.run([CHECK, "load", splits, data], capture_output=True, text=True)
+    p = testlib.run([CHECK, "load", splits, data])
     check(p.returncode in (0, 1), "check_split load exited %d: %s" % (p.returncode, p.stderr))
     return p.returncode, (p.stdout + p.stderr).strip()
 
@@ -339,7 +329,7 @@ def test_cli():
             "nested": ["--k", "4", "--inner-k", "3", "--repeats", "2"], "holdout": ["--fractions", "0.6,0.2,0.2"]}
     for scheme, extra in runs.items():
         rc, text = hipid_split(data, out, "--scheme", scheme, "--seed", "9", *extra)
-        check(rc == 0, "hipid split --scheme %s failed: %s" % (scheme, text))
+        require(rc == 0, "hipid split --scheme %s failed: %s" % (scheme, text))
         with h5py.File(out, "r") as f:
             a = f.attrs
             check(a["format"] in (b"hipid-splits", "hipid-splits") and int(a["format_version"]) == 1, "format attrs")
@@ -442,4 +432,4 @@ if __name__ == "__main__":
     test_determinism()
     test_errors()
     test_cli()
-    print("summary: test_split all checks passed")
+    done()

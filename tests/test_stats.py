@@ -17,10 +17,9 @@ results on its aSAH data set (the worked example). Summaries with numpy and
 scipy.stats.t.
 
 Tolerance: 1e-12 relative (values under 1e-13 in size compared absolutely).
-Prints "max REL-DIFF ..." per reference; exits 1 on the first failed check.
+Prints "max REL-DIFF ..." per reference; exits 1 if any check failed.
 """
 import os
-import subprocess
 import sys
 import warnings
 
@@ -31,24 +30,16 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_
                              log_loss, multilabel_confusion_matrix, recall_score, roc_auc_score,
                              roc_curve)
 
-ROOT = os.environ.get("HIPID_ROOT", os.path.join(os.path.dirname(__file__), ".."))
-TEST_BIN = os.path.join(ROOT, os.environ.get("TEST_BIN", "build/tests"))
-CHECK = os.path.join(TEST_BIN, "check_stats")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
+from testlib import check, done, require, test_bin  # noqa: E402
+
+CHECK = test_bin("check_stats")
 TOL = 1e-12
 ABS_FLOOR = 1e-13
 
 warnings.simplefilter("ignore")  # sklearn's UndefinedMetricWarning etc. on degenerate cases
 worst = {}  # reference name -> largest relative difference seen
-
-
-def fail(msg):
-    print("FAILED:", msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def fmt(v):
@@ -58,8 +49,8 @@ def fmt(v):
 def run(records):
     """records: list of (name, [numbers...]); returns one dict per record."""
     text = "\n".join(name + " " + " ".join(fmt(v) for v in nums) for name, nums in records) + "\n"
-    p = subprocess.run([CHECK], input=text, capture_output=True, text=True)
-    check(p.returncode == 0, "check_stats exited %d: %s" % (p.returncode, p.stderr[-2000:]))
+    p = testlib.run([CHECK], input=text)
+    require(p.returncode == 0, "check_stats exited %d: %s" % (p.returncode, p.stderr[-2000:]))
     out, cur = [], {}
     for line in p.stdout.splitlines():
         if line == "end":
@@ -68,7 +59,7 @@ def run(records):
             continue
         key, *vals = line.split()
         cur[key] = np.array([float(v) for v in vals])
-    check(len(out) == len(records), "check_stats answered %d of %d records" % (len(out), len(records)))
+    require(len(out) == len(records), "check_stats answered %d of %d records" % (len(out), len(records)))
     return out
 
 
@@ -516,4 +507,4 @@ if __name__ == "__main__":
     test_empty_and_tiny()
     for name in sorted(worst):
         print("max %-52s %.3g" % (name, worst[name]))
-    print("summary: test_stats all checks passed")
+    done()

@@ -17,19 +17,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from h5same import differences, read_all, same  # noqa: E402
+import testlib  # noqa: E402
+from testlib import check, done, hipid, run_hipid, tmp_dir  # noqa: E402
 
-HIPID = os.path.abspath(os.environ.get("HIPID", "bin/hipid"))
-TMP = os.environ.get("TEST_TMP", "/tmp")
-ROOT = os.path.join(TMP, "sweep")
-os.makedirs(ROOT, exist_ok=True)
+HIPID = hipid()
+ROOT = tmp_dir("sweep")
 DATA = os.path.join(ROOT, "data.h5")
-failures = []
-
-
-def check(cond, msg):
-    print(("  ok " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
 
 
 def job(name, families, cv="scheme = kfold\nk = 3\nval_fraction = 0.2", run="", extra="", seeds="1"):
@@ -43,8 +36,7 @@ def job(name, families, cv="scheme = kfold\nk = 3\nval_fraction = 0.2", run="", 
 
 
 def mpirun(np_, args, timeout=600, **kw):
-    cmd = ["mpirun", "--oversubscribe", "-np", str(np_), HIPID, "sweep"] + args
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    return testlib.run(["mpirun", "--oversubscribe", "-np", str(np_), HIPID, "sweep"] + args, timeout=timeout, **kw)
 
 
 def compare_dirs(ref, other, what):
@@ -119,7 +111,7 @@ with h5py.File(tf) as f, h5py.File(DATA) as d:
     check(len(f["history/train_loss"]) == 4 and "weights/best/00.conv/weight" in f and "weights/last/00.conv/weight" in f,
           "trial file: history of 4 epochs, best and last weights one dataset per tensor")
 # the model rebuilds from the trial file alone
-e = subprocess.run([HIPID, "eval", "--checkpoint", tf, "--data", DATA], capture_output=True, text=True)
+e = run_hipid("eval", "--checkpoint", tf, "--data", DATA)
 check(e.returncode == 0 and "accuracy" in e.stdout, "hipid eval rebuilds the model from a trial file")
 
 # ---- kill -9 mid-trial, then resume -------------------------------------------
@@ -292,5 +284,4 @@ other_path, _ = job("ref", LONG, cv="scheme = kfold\nk = 4\nval_fraction = 0.2")
 p = mpirun(2, [other_path], timeout=60)
 check(p.returncode != 0 and "another study" in p.stderr, "a changed CV design in the same results folder is refused")
 
-print(f"summary sweep: {len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+done()

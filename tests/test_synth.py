@@ -6,12 +6,11 @@ seed, valid 8-bit grey PNGs of the asked size, patients that keep label and
 side, a bright elongated stem in every image, that a simple independent
 classifier beats chance on held-out patients, and the exit codes of bad
 options. Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID
-and TEST_TMP. Exits non-zero on the first failure.
+and TEST_TMP. Exits non-zero if any check failed.
 """
 import collections
 import csv
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -20,37 +19,38 @@ from scipy import ndimage
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-ROOT = os.environ.get("HIPID_ROOT", os.getcwd())
-HIPID = os.path.join(ROOT, os.environ.get("HIPID", "bin/hipid"))
-TMP = os.environ["TEST_TMP"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, require, run_hipid, tmp_dir  # noqa: E402
+
+TMP = tmp_dir("synth")
 
 
 def run(*args, threads=None):
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    return subprocess.run([HIPID, "synth", *args], capture_output=True, text=True, env=env)
+    return run_hipid("synth", *args, env=env)
 
 
 def synth(out, *args, threads=None):
     r = run("--out", out, *args, threads=threads)
-    assert r.returncode == 0, f"hipid synth {' '.join(args)} exited {r.returncode}: {r.stderr}"
+    require(r.returncode == 0, f"hipid synth {' '.join(args)} exited {r.returncode}: {r.stderr}")
     return out
 
 
 def read_manifest(d):
     with open(os.path.join(d, "manifest.csv"), newline="") as f:
         header = f.readline().strip()
-        assert header == "path,label,patient_id,side", f"manifest header is {header!r}"
+        require(header == "path,label,patient_id,side", f"manifest header is {header!r}")
         f.seek(0)
         return list(csv.DictReader(f))
 
 
 def design_names():
-    r = subprocess.run([HIPID, "synth", "--list-designs"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    r = run_hipid("synth", "--list-designs")
+    require(r.returncode == 0, r.stderr)
     names = [line.split()[0] for line in r.stdout.splitlines()[1:] if line.strip()]
-    assert len(names) >= 6, f"only {len(names)} designs: {names}"
+    require(len(names) >= 6, f"only {len(names)} designs: {names}")
     return names
 
 
@@ -74,24 +74,25 @@ def check_layout(d, n, k, r, size, names):
     counts = collections.Counter(row["label"] for row in rows)
     want = expected_sizes(n, k, r)
     got = [counts[name] for name in names[:k]]
-    assert got == want, f"class sizes {got}, expected {want} (N={n} K={k} R={r})"
-    assert set(counts) == set(names[:k]), f"labels {sorted(counts)} are not the first {k} designs"
+    check(got == want, f"class sizes {got}, expected {want} (N={n} K={k} R={r})")
+    check(set(counts) == set(names[:k]), f"labels {sorted(counts)} are not the first {k} designs")
     pngs = {p for p in all_files(d) if p.endswith(".png")}
     listed = {row["path"] for row in rows}
-    assert pngs == listed, f"PNGs and manifest differ: {sorted(pngs ^ listed)[:5]}"
-    assert not os.path.exists(os.path.join(d, "manifest.csv.tmp")), "temporary manifest left behind"
+    require(pngs == listed, f"PNGs and manifest differ: {sorted(pngs ^ listed)[:5]}")
+    check(not os.path.exists(os.path.join(d, "manifest.csv.tmp")), "temporary manifest left behind")
     for row in rows:
-        assert row["path"].split("/")[0] == row["label"], f"{row['path']} is not in its class folder"
-        assert row["side"] in ("left", "right"), f"side {row['side']!r}"
+        check(row["path"].split("/")[0] == row["label"], f"{row['path']} is not in its class folder")
+        check(row["side"] in ("left", "right"), f"side {row['side']!r}")
     for row in rows[:: max(1, len(rows) // 25)]:
         with open(os.path.join(d, row["path"]), "rb") as f:
             head = f.read(26)
-        assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{row['path']} is not a PNG"
+        if not check(head[:8] == b"\x89PNG\r\n\x1a\n", f"{row['path']} is not a PNG"):
+            continue
         w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-        assert (w, h, head[24], head[25]) == (size, size, 8, 0), \
-            f"{row['path']}: {w}x{h}, bit depth {head[24]}, colour type {head[25]}; expected {size}x{size} 8-bit grey"
+        check((w, h, head[24], head[25]) == (size, size, 8, 0),
+              f"{row['path']}: {w}x{h}, bit depth {head[24]}, colour type {head[25]}; expected {size}x{size} 8-bit grey")
         im = Image.open(os.path.join(d, row["path"]))
-        assert im.mode == "L" and im.size == (size, size), f"{row['path']}: PIL reads {im.mode} {im.size}"
+        check(im.mode == "L" and im.size == (size, size), f"{row['path']}: PIL reads {im.mode} {im.size}")
     print(f"info layout ok: {len(rows)} images, class sizes {got}")
     return rows
 
@@ -102,12 +103,12 @@ def check_patients(rows):
         by[row["patient_id"]].append(row)
     class_size = collections.Counter(row["label"] for row in rows)
     for pid, rs in by.items():
-        assert len({r["label"] for r in rs}) == 1, f"patient {pid} has several labels"
-        assert len({r["side"] for r in rs}) == 1, f"patient {pid} has several sides"
+        check(len({r["label"] for r in rs}) == 1, f"patient {pid} has several labels")
+        check(len({r["side"] for r in rs}) == 1, f"patient {pid} has several sides")
         if class_size[rs[0]["label"]] > 1:
-            assert 2 <= len(rs) <= 4, f"patient {pid} has {len(rs)} views, expected 2-4"
+            check(2 <= len(rs) <= 4, f"patient {pid} has {len(rs)} views, expected 2-4")
     sides = collections.Counter(rows[i]["side"] for i in range(len(rows)))
-    assert min(sides.values()) > 0.2 * len(rows), f"sides unbalanced: {dict(sides)}"
+    check(min(sides.values()) > 0.2 * len(rows), f"sides unbalanced: {dict(sides)}")
     print(f"info patients ok: {len(by)} patients, views {collections.Counter(len(v) for v in by.values())}, "
           f"sides {dict(sides)}")
 
@@ -122,16 +123,16 @@ def check_stem(d, rows, size):
     worst_h, fracs = 1.0, []
     for row in rows:
         a = load(d, row)
-        assert a.max() >= 230, f"{row['path']}: brightest pixel {a.max()}, expected metal near 255"
+        check(a.max() >= 230, f"{row['path']}: brightest pixel {a.max()}, expected metal near 255")
         fracs.append(np.mean(a >= 235))
         s = ndimage.gaussian_filter(a, 1.0)
         lab, n = ndimage.label(s >= np.percentile(s, 97))
         h = max(sl[0].stop - sl[0].start for sl in ndimage.find_objects(lab)) / size
         worst_h = min(worst_h, h)
-        assert h >= 0.25, f"{row['path']}: tallest bright structure spans {h:.2f} of the height, expected a stem"
+        check(h >= 0.25, f"{row['path']}: tallest bright structure spans {h:.2f} of the height, expected a stem")
     fracs = np.array(fracs)
-    assert 0.005 <= fracs.min() and fracs.max() <= 0.15, \
-        f"metal area fraction in [{fracs.min():.4f}, {fracs.max():.4f}], expected within [0.005, 0.15]"
+    check(0.005 <= fracs.min() and fracs.max() <= 0.15,
+          f"metal area fraction in [{fracs.min():.4f}, {fracs.max():.4f}], expected within [0.005, 0.15]")
     print(f"info stem ok: metal area {fracs.min():.3f}..{fracs.max():.3f}, tallest bright part >= {worst_h:.2f}")
 
 
@@ -163,21 +164,21 @@ def check_classifier(d, rows, names):
     chance = 1.0 / len(set(y))
     print(f"info classifier: held-out accuracy {acc:.3f}, chance {chance:.3f}, "
           f"{train.sum()} train / {(~train).sum()} test images")
-    assert acc >= chance + 0.2, f"classes hardly distinguishable: accuracy {acc:.3f}, chance {chance:.3f}"
+    check(acc >= chance + 0.2, f"classes hardly distinguishable: accuracy {acc:.3f}, chance {chance:.3f}")
 
 
 def check_determinism(a, args):
     b = synth(os.path.join(TMP, "det-b"), *args, threads=1)
     fa, fb = all_files(a), all_files(b)
-    assert fa.keys() == fb.keys(), "same seed, different file lists"
-    diff = [p for p in fa if fa[p] != fb[p]]
-    assert not diff, f"same seed, different bytes in {len(diff)} files, e.g. {diff[:3]}"
+    if check(fa.keys() == fb.keys(), "same seed, different file lists"):
+        diff = [p for p in fa if fa[p] != fb[p]]
+        check(not diff, f"same seed, different bytes in {len(diff)} files, e.g. {diff[:3]}")
     other = list(args)
     other[other.index("--seed") + 1] = "8"
     c = synth(os.path.join(TMP, "det-c"), *other)
     fc = all_files(c)
     same = [p for p in fa if p.endswith(".png") and fc.get(p) == fa[p]]
-    assert not same, f"seeds 7 and 8 give identical images: {same[:3]}"
+    check(not same, f"seeds 7 and 8 give identical images: {same[:3]}")
     print(f"info determinism ok: {len(fa)} files identical with 1 thread and default threads; seed 8 differs")
 
 
@@ -192,25 +193,25 @@ def check_errors():
     ]
     for args, word in cases:
         r = run(*args)
-        assert r.returncode == 2, f"synth {args}: exit {r.returncode}, expected 2"
+        check(r.returncode == 2, f"synth {args}: exit {r.returncode}, expected 2")
         lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1 and word in lines[0], f"synth {args}: expected one line naming {word}, got {r.stderr!r}"
-        assert not os.path.exists(args[1]) if args else True, f"synth {args} created its output"
+        check(len(lines) == 1 and word in lines[0], f"synth {args}: expected one line naming {word}, got {r.stderr!r}")
+        check(not os.path.exists(args[1]) if args else True, f"synth {args} created its output")
     full = os.path.join(TMP, "nonempty")
     os.makedirs(full, exist_ok=True)
     with open(os.path.join(full, "keep.txt"), "w") as f:
         f.write("user data\n")
     r = run("--out", full, "--per-class", "2")
-    assert r.returncode == 2 and "not empty" in r.stderr, f"non-empty dir: exit {r.returncode}, {r.stderr!r}"
-    assert os.listdir(full) == ["keep.txt"], f"refused run still wrote {os.listdir(full)}"
+    check(r.returncode == 2 and "not empty" in r.stderr, f"non-empty dir: exit {r.returncode}, {r.stderr!r}")
+    check(os.listdir(full) == ["keep.txt"], f"refused run still wrote {os.listdir(full)}")
     r = run("--out", full, "--per-class", "2", "--classes", "2", "--force")
-    assert r.returncode == 0, f"--force: exit {r.returncode}: {r.stderr}"
-    assert os.path.exists(os.path.join(full, "keep.txt")), "--force deleted a file"
+    check(r.returncode == 0, f"--force: exit {r.returncode}: {r.stderr}")
+    check(os.path.exists(os.path.join(full, "keep.txt")), "--force deleted a file")
     blocker = os.path.join(TMP, "a-file")
     open(blocker, "w").close()
     r = run("--out", os.path.join(blocker, "sub"), "--per-class", "2")
-    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, \
-        f"unwritable --out: exit {r.returncode} (expected 1), {r.stderr!r}"
+    check(r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1,
+          f"unwritable --out: exit {r.returncode} (expected 1), {r.stderr!r}")
     print("info bad options ok: exit 2 with one line; non-empty dir refused; I/O failure exit 1")
 
 
@@ -229,9 +230,8 @@ def main():
     allk = synth(os.path.join(TMP, "all"), "--per-class", "5", "--classes", str(len(names)), "--imbalance", "2.5")
     check_layout(allk, 5, len(names), 2.5, 128, names)
     check_errors()
-    print("  ok test_synth.py")
-    return 0
+    done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -3,7 +3,7 @@
  *    shoelace areas, clipping, fill rule, orientation);
  *  - synth_draw and synth_params_sample are deterministic and keyed;
  *  - class sizes under --imbalance fall geometrically.
- * Exits 1 on the first failure. */
+ * Exits 1 if any check fails. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +13,7 @@
 #include "hipid/data/synth.h"
 #include "hipid/data/synth_set.h"
 
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fputc('\n', stderr);                                          \
-            exit(1);                                                      \
-        }                                                                 \
-    } while (0)
+#include "testutil.h"
 
 #define N 32
 
@@ -59,7 +51,7 @@ static void test_box_exact(void) {
             worst = fmax(worst, fabs(c[j * N + i] - want));
         }
     printf("largest box coverage difference %.2e\n", worst);
-    CHECK(worst < 1e-5, "box coverage off by %g", worst);
+    EXPECT(worst < 1e-5, "box coverage off by %g", worst);
 }
 
 /* Star polygons (non-convex): total coverage equals the shoelace area. */
@@ -78,10 +70,10 @@ static void test_star_area(void) {
         synth_raster_poly(c, N, xy, n, 1.0f);
         double area = shoelace(xy, n);
         worst = fmax(worst, fabs(canvas_sum(c) - area) / area);
-        for (int i = 0; i < N * N; i++) CHECK(c[i] >= -1e-5f && c[i] <= 1.0f + 1e-5f, "coverage %g", c[i]);
+        for (int i = 0; i < N * N; i++) EXPECT(c[i] >= -1e-5f && c[i] <= 1.0f + 1e-5f, "coverage %g", c[i]);
     }
     printf("largest relative area difference %.2e (stars)\n", worst);
-    CHECK(worst < 0.01, "area off by %g", worst);
+    EXPECT(worst < 0.01, "area off by %g", worst);
 }
 
 /* Clipping, reversed orientation, nonzero winding. */
@@ -89,14 +81,14 @@ static void test_clip_orient_winding(void) {
     float a[N * N] = {0}, b[N * N] = {0};
     float half[8] = {-8, 4.1f, 8, 4.1f, 8, 12.1f, -8, 12.1f}; /* half outside on the left */
     synth_raster_poly(a, N, half, 4, 1.0f);
-    CHECK(fabs(canvas_sum(a) - 64.0) < 1e-3, "clipped area %g, expected 64", canvas_sum(a));
+    EXPECT(fabs(canvas_sum(a) - 64.0) < 1e-3, "clipped area %g, expected 64", canvas_sum(a));
     float rev[8] = {-8, 12.1f, 8, 12.1f, 8, 4.1f, -8, 4.1f};
     synth_raster_poly(b, N, rev, 4, 1.0f);
-    for (int i = 0; i < N * N; i++) CHECK(fabsf(a[i] - b[i]) < 1e-6f, "orientation changes pixel %d", i);
+    for (int i = 0; i < N * N; i++) EXPECT(fabsf(a[i] - b[i]) < 1e-6f, "orientation changes pixel %d", i);
     float out[8] = {40, 40, 50, 40, 50, 50, 40, 50};
     memset(a, 0, sizeof a);
     synth_raster_poly(a, N, out, 4, 1.0f);
-    CHECK(canvas_sum(a) == 0.0, "a polygon outside the canvas drew %g", canvas_sum(a));
+    EXPECT(canvas_sum(a) == 0.0, "a polygon outside the canvas drew %g", canvas_sum(a));
     /* a pentagram: nonzero fills the inner pentagon once, not twice, not zero */
     float star[10];
     for (int k = 0; k < 5; k++) {
@@ -106,7 +98,7 @@ static void test_clip_orient_winding(void) {
     }
     memset(a, 0, sizeof a);
     synth_raster_poly(a, N, star, 5, 1.0f);
-    CHECK(fabsf(a[16 * N + 16] - 1.0f) < 1e-5f, "pentagram centre %g, expected 1", a[16 * N + 16]);
+    EXPECT(fabsf(a[16 * N + 16] - 1.0f) < 1e-5f, "pentagram centre %g, expected 1", a[16 * N + 16]);
 }
 
 static void test_draw_deterministic(void) {
@@ -116,22 +108,22 @@ static void test_draw_deterministic(void) {
     for (int d = 0; d < synth_n_designs(); d++) {
         synth_params_sample(&p, 11, d, 3, 2);
         synth_params_sample(&q, 11, d, 3, 2);
-        CHECK(memcmp(&p, &q, sizeof p) == 0, "params of design %d differ between calls", d);
+        EXPECT(memcmp(&p, &q, sizeof p) == 0, "params of design %d differ between calls", d);
         synth_draw(x, S, &p);
         synth_draw(y, S, &q);
-        CHECK(memcmp(x, y, S * S) == 0, "design %d draws differently twice", d);
+        EXPECT(memcmp(x, y, S * S) == 0, "design %d draws differently twice", d);
         int max = 0;
         for (int i = 0; i < S * S; i++) max = x[i] > max ? x[i] : max;
-        CHECK(max >= 240, "design %d: brightest pixel %d, expected metal near 255", d, max);
+        EXPECT(max >= 240, "design %d: brightest pixel %d, expected metal near 255", d, max);
     }
     /* one patient keeps design and side across views; another seed changes the image */
     synth_params_sample(&p, 11, 2, 5, 1);
     synth_params_sample(&q, 11, 2, 5, 3);
-    CHECK(p.side == q.side && p.stem_scale == q.stem_scale && p.design == q.design, "views of a patient disagree");
+    EXPECT(p.side == q.side && p.stem_scale == q.stem_scale && p.design == q.design, "views of a patient disagree");
     synth_draw(x, S, &p);
     synth_params_sample(&q, 12, 2, 5, 1);
     synth_draw(y, S, &q);
-    CHECK(memcmp(x, y, S * S) != 0, "seeds 11 and 12 draw the same image");
+    EXPECT(memcmp(x, y, S * S) != 0, "seeds 11 and 12 draw the same image");
     free(y);
     free(x);
 }
@@ -140,13 +132,13 @@ static void test_class_sizes(void) {
     SynthSetConfig c = {.per_class = 100, .n_classes = 6, .size = 64, .seed = 1, .imbalance = 4.0};
     const int want[6] = {100, 76, 57, 44, 33, 25};
     for (int k = 0; k < 6; k++)
-        CHECK(synth_class_size(&c, k) == want[k], "class %d: %d images, expected %d", k, synth_class_size(&c, k),
-              want[k]);
+        EXPECT(synth_class_size(&c, k) == want[k], "class %d: %d images, expected %d", k, synth_class_size(&c, k),
+               want[k]);
     c.imbalance = 1.0;
-    for (int k = 0; k < 6; k++) CHECK(synth_class_size(&c, k) == 100, "balanced class %d", k);
+    for (int k = 0; k < 6; k++) EXPECT(synth_class_size(&c, k) == 100, "balanced class %d", k);
     c.per_class = 2;
     c.imbalance = 100.0;
-    CHECK(synth_class_size(&c, 5) == 1, "a class never has fewer than 1 image");
+    EXPECT(synth_class_size(&c, 5) == 1, "a class never has fewer than 1 image");
 }
 
 int main(void) {
@@ -155,6 +147,5 @@ int main(void) {
     test_clip_orient_winding();
     test_draw_deterministic();
     test_class_sizes();
-    printf("  ok test_synth_draw\n");
-    return 0;
+    return tu_exit_status();
 }

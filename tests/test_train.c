@@ -102,7 +102,7 @@ static void expect_load_error(const char *path, const char *what) {
 
 static void copy_prefix(const char *src, const char *dst, long n) {
     FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-    HIPID_CHECK(in && out);
+    REQUIRE(in && out, "cannot copy %s to %s", src, dst);
     for (long i = 0; i < n; i++) {
         int ch = fgetc(in);
         if (ch == EOF) break;
@@ -140,7 +140,7 @@ int main(void) {
 
     /* bad checkpoints */
     FILE *fp = fopen(ckpt, "rb");
-    HIPID_CHECK(fp);
+    REQUIRE(fp, "cannot open the checkpoint %s", ckpt);
     fseek(fp, 0, SEEK_END);
     long size = ftell(fp);
     fclose(fp);
@@ -163,7 +163,8 @@ int main(void) {
     copy_prefix(ckpt, path, size);
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     int v2 = 2;
-    HIPID_CHECK(f >= 0 && H5Adelete(f, "format_version") >= 0 && h5_attr_write_int(f, "format_version", &v2, 1) == 0);
+    REQUIRE(f >= 0 && H5Adelete(f, "format_version") >= 0 && h5_attr_write_int(f, "format_version", &v2, 1) == 0,
+            "cannot set format_version 2 in %s", path);
     H5Fclose(f);
     expect_load_error(path, "format version 2");
 

@@ -1,16 +1,23 @@
 """testlib.py: the one helper module of the Python tests.
 
 check(cond, msg) records a failure (printed as "FAIL file:line: msg") and goes
-on, so one run shows every broken expectation; done() prints the summary line
-and exits 1 if anything failed. Paths: project_root(), hipid() (the binary
-under test, $HIPID), tmp_dir() (a fresh folder under $TEST_TMP).
+on, so one run shows every broken expectation; require(cond, msg) is check for
+a step the rest of the test depends on (a command that must succeed, a file
+that must exist before it is read): a failure there ends the test at once.
+done() prints the summary line and exits 1 if anything failed.
+Paths: project_root(), hipid() (the binary under test, $HIPID), test_bin(name)
+(a compiled helper in $TEST_BIN), shared_data() (../shared/data next to the
+project), tmp_dir() (a fresh folder under $TEST_TMP). run() and run_hipid()
+run a command and capture its output as text.
 """
 import inspect
 import os
+import subprocess
 import sys
 import tempfile
 
 _failures = []
+_checks = 0
 
 
 def project_root():
@@ -18,32 +25,58 @@ def project_root():
 
 
 def hipid():
-    return os.path.join(project_root(), os.environ.get("HIPID", "bin/hipid"))
+    return os.path.abspath(os.path.join(project_root(), os.environ.get("HIPID", "bin/hipid")))
+
+
+def test_bin(name):
+    """A compiled test helper (tests/check_*.c), from $TEST_BIN (default build/tests)."""
+    return os.path.abspath(os.path.join(project_root(), os.environ.get("TEST_BIN", "build/tests"), name))
+
+
+def shared_data(*parts):
+    """A path under the shared data folder, ../shared/data beside the project root."""
+    return os.path.normpath(os.path.join(project_root(), "..", "shared", "data", *parts))
 
 
 def tmp_dir(prefix="t"):
     return tempfile.mkdtemp(prefix=prefix + ".", dir=os.environ.get("TEST_TMP") or None)
 
 
-def check(cond, msg):
-    """Record a failed expectation (with the caller's file and line) unless cond."""
-    if cond:
-        return True
-    frame = inspect.stack()[1]
+def run(cmd, **kw):
+    """Run cmd (a list), capturing stdout and stderr as text: a subprocess.CompletedProcess."""
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def run_hipid(*args, **kw):
+    """Run the binary under test with args; as run()."""
+    return run([hipid()] + [str(a) for a in args], **kw)
+
+
+def _report(msg, depth):
+    frame = inspect.stack()[depth]
     line = "FAIL %s:%d: %s" % (os.path.basename(frame.filename), frame.lineno, msg)
     print(line, flush=True)
     _failures.append(line)
+
+
+def check(cond, msg):
+    """Record a failed expectation (with the caller's file and line) unless cond."""
+    global _checks
+    _checks += 1
+    if cond:
+        return True
+    _report(msg, 2)
     return False
 
 
 def require(cond, msg):
-    """Like check, but a failure ends the test at once (exit 1): for steps the rest depends on."""
+    """As check, but a failure prints the summary and exits 1 at once."""
+    global _checks
+    _checks += 1
     if cond:
         return True
-    frame = inspect.stack()[1]
-    print("FAIL %s:%d: %s" % (os.path.basename(frame.filename), frame.lineno, msg), flush=True)
-    print("summary: %d failure(s)" % (len(_failures) + 1), flush=True)
-    sys.exit(1)
+    _report(msg, 2)
+    done()
 
 
 def failures():
@@ -52,5 +85,5 @@ def failures():
 
 def done():
     """Print the summary and exit: 1 if any check failed, else 0."""
-    print("summary: %d failure(s)" % len(_failures), flush=True)
+    print("summary: %d failure(s) in %d checks" % (len(_failures), _checks), flush=True)
     sys.exit(1 if _failures else 0)

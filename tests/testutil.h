@@ -1,9 +1,12 @@
 /* testutil.h: small helpers shared by the C tests (header only).
  *
- * EXPECT counts a failure and prints file:line and a message; a test's main()
- * returns tu_exit_status() so that any failed expectation exits 1. Random
- * fills use the engine's explicit-state Rng so every test is replayable.
- * The scratch folder is $TEST_TMP (set by tests/run.sh), else /tmp. */
+ * EXPECT counts a failure, prints file:line and a message, and goes on, so
+ * one run shows every broken expectation; a test's main() returns
+ * tu_exit_status() so that any failed expectation exits 1. REQUIRE is EXPECT
+ * for a precondition the rest of the test depends on (a fixture file written,
+ * a model created): a failure there exits 1 at once. Random fills use the
+ * engine's explicit-state Rng so every test is replayable. The scratch folder
+ * is $TEST_TMP (set by tests/run.sh), else /tmp. */
 #ifndef HIPID_TESTUTIL_H
 #define HIPID_TESTUTIL_H
 
@@ -14,21 +17,35 @@
 
 #include "hipid/base/rng.h"
 
-static int tu_failures;
+static int tu_failures, tu_checks;
+
+/* prints one failure line; the condition is evaluated once, by the caller */
+#define TU_FAIL_(cond_text, ...)                                       \
+    do {                                                               \
+        tu_failures++;                                                 \
+        printf("FAIL %s:%d: (%s) ", __FILE__, __LINE__, cond_text);    \
+        printf(__VA_ARGS__);                                           \
+        printf("\n");                                                  \
+        fflush(stdout);                                                \
+    } while (0)
 
 #define EXPECT(cond, ...)                                              \
     do {                                                               \
+        tu_checks++;                                                   \
+        if (!(cond)) TU_FAIL_(#cond, __VA_ARGS__);                     \
+    } while (0)
+
+#define REQUIRE(cond, ...)                                             \
+    do {                                                               \
+        tu_checks++;                                                   \
         if (!(cond)) {                                                 \
-            tu_failures++;                                             \
-            printf("FAIL %s:%d: (%s) ", __FILE__, __LINE__, #cond);    \
-            printf(__VA_ARGS__);                                       \
-            printf("\n");                                              \
-            fflush(stdout);                                            \
+            TU_FAIL_(#cond, __VA_ARGS__);                              \
+            exit(tu_exit_status());                                    \
         }                                                              \
     } while (0)
 
 static inline int tu_exit_status(void) {
-    printf("summary: %d failure(s)\n", tu_failures);
+    printf("summary: %d failure(s) in %d checks\n", tu_failures, tu_checks);
     return tu_failures ? 1 : 0;
 }
 
