@@ -1,4 +1,4 @@
-"""hipid predict on the real shoulder radiographs (../shared/data/shoulder-implants).
+"""hipid predict on the real shoulder radiographs (data/shoulder-implants).
 
 Prepares 80 of them (20 per manufacturer) at 64x64, runs a tiny sweep (a small
 CNN with two learning rates and dnn-paper, 2-fold, 3 epochs), then:
@@ -34,10 +34,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_ref  # noqa: E402
-from testlib import check, done, hipid, require, run, run_hipid, shared_data, test_bin, tmp_dir  # noqa: E402
+from testlib import check, done, hipid, require, run, run_hipid, data_dir, test_bin, tmp_dir  # noqa: E402
 
 HIPID = hipid()
-SRC = shared_data("shoulder-implants")
+SRC = data_dir("shoulder-implants")
 TMP = tmp_dir("predict")
 
 

@@ -20,11 +20,11 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, failures, require, run, run_hipid, shared_data, test_bin, tmp_dir  # noqa: E402
+from testlib import check, done, failures, require, run, run_hipid, data_dir, test_bin, tmp_dir  # noqa: E402
 
 BIN = test_bin("check_prep")
 TMP = tmp_dir("dups")
-SRC = shared_data("shoulder-implants")
+SRC = data_dir("shoulder-implants")
 
 tree = os.path.join(TMP, "dups")
 for c in ("Cofield", "Zimmer"):

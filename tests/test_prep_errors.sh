@@ -9,7 +9,7 @@
 set -u
 HIPID=${HIPID:-bin/hipid}
 ROOT=${HIPID_ROOT:-.}
-SRC="$ROOT/../shared/data/shoulder-implants"
+SRC="$ROOT/data/shoulder-implants"
 T="${TEST_TMP:-/tmp}/prep_errors"
 rm -rf "$T"
 mkdir -p "$T"

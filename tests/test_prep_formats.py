@@ -18,10 +18,10 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, require, run_hipid, shared_data, tmp_dir  # noqa: E402
+from testlib import check, done, require, run_hipid, data_dir, tmp_dir  # noqa: E402
 
 TMP = tmp_dir("formats")
-SRC = shared_data("shoulder-implants")
+SRC = data_dir("shoulder-implants")
 
 
 def write_png(path, a, color_type):

@@ -1,5 +1,5 @@
 """Otsu threshold and 8-connected components of hipid prep against
-scikit-image, on real X-rays from ../shared/data/shoulder-implants.
+scikit-image, on real X-rays from data/shoulder-implants.
 
 check_prep dump runs prep's own steps (decode, working size, optional
 background step, vips_hist_find + otsu_threshold, label_components8) and
@@ -21,11 +21,11 @@ from skimage.filters import threshold_otsu
 from skimage.measure import label
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, require, run, shared_data, test_bin, tmp_dir  # noqa: E402
+from testlib import check, done, require, run, data_dir, test_bin, tmp_dir  # noqa: E402
 
 BIN = test_bin("check_prep")
 TMP = tmp_dir("otsu")
-SRC = shared_data("shoulder-implants")
+SRC = data_dir("shoulder-implants")
 
 files = sorted(glob.glob(os.path.join(SRC, "*", "*.jpg")))
 require(len(files) == 597, "expected the 597 shoulder X-rays in %s, found %d" % (SRC, len(files)))

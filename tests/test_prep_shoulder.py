@@ -13,18 +13,16 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, require, run_hipid, shared_data, tmp_dir  # noqa: E402
+from testlib import check, done, require, run_hipid, data_dir, tmp_dir  # noqa: E402
 
 TMP = tmp_dir("shoulder")
-DATA = shared_data()
-SRC = shared_data("shoulder-implants")
+SRC = data_dir("shoulder-implants")
 S = 128
 
 
 def readme_counts():
     """The class table of the data folder's README: | Name | count |."""
-    text = open(os.path.join(DATA, "README.md")).read()
-    section = text.split("## shoulder-implants/")[1]
+    section = open(os.path.join(SRC, "README.md")).read()
     return {m.group(1): int(m.group(2))
             for m in re.finditer(r"^\|\s*(\w+)\s*\|\s*(\d+)\s*\|", section, re.M)}
 

@@ -6,8 +6,8 @@ a step the rest of the test depends on (a command that must succeed, a file
 that must exist before it is read): a failure there ends the test at once.
 done() prints the summary line and exits 1 if anything failed.
 Paths: project_root(), hipid() (the binary under test, $HIPID), test_bin(name)
-(a compiled helper in $TEST_BIN), shared_data() (../shared/data next to the
-project), tmp_dir() (a fresh folder under $TEST_TMP). run() and run_hipid()
+(a compiled helper in $TEST_BIN), data_dir() (the project's real data, data/,
+shipped with the clone), tmp_dir() (a fresh folder under $TEST_TMP). run() and run_hipid()
 run a command and capture its output as text.
 """
 import inspect
@@ -33,9 +33,9 @@ def test_bin(name):
     return os.path.abspath(os.path.join(project_root(), os.environ.get("TEST_BIN", "build/tests"), name))
 
 
-def shared_data(*parts):
-    """A path under the shared data folder, ../shared/data beside the project root."""
-    return os.path.normpath(os.path.join(project_root(), "..", "shared", "data", *parts))
+def data_dir(*parts):
+    """A path under the project's real data, data/ (shipped with the clone)."""
+    return os.path.normpath(os.path.join(project_root(), "data", *parts))
 
 
 def tmp_dir(prefix="t"):
