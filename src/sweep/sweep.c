@@ -30,10 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hipid/cmd/cmd.h"
 #include "hipid/sweep/estimate.h"
 #include "hipid/base/h5util.h"
 #include "hipid/sweep/job.h"
+#include "hipid/data/prepset.h"
 #include "hipid/data/split.h"
 #include "hipid/data/synth.h"
 #include "hipid/data/synth_set.h"
@@ -775,6 +775,30 @@ static void run_phase(Sweep *sw, int rpt, const int *phase_todo, int n_phase) {
 
 /* ---- setting up ---- */
 
+/* hipid prep DIR -o OUT --size SIZE --quiet, as the sweep ran it before
+ * prepset.h existed; 0 or an exit status (errors printed). */
+static int prep_images(const char *dir, const char *out, const char *size) {
+    double v;
+    if (cli_num("prep", "size", size, 8, 4096, 1, &v) != HIPID_OK) return HIPID_EXIT_USAGE;
+    PrepSetConfig c = prepset_config_default((int)v);
+    c.src = dir;
+    c.out = out;
+    c.quiet = 1;
+    ErrBuf e = {{0}};
+    PrepSetStats s = {0};
+    int status = HIPID_EXIT_FAIL;
+    if (prepset_start_vips("prep", &e) == HIPID_OK) {
+        if (prepset_build(&s, &c, &e) == HIPID_OK) {
+            prepset_print_summary(stdout, &c, &s);
+            status = 0;
+        }
+        prepset_stats_free(&s);
+        prepset_stop_vips();
+    }
+    if (status) fprintf(stderr, "hipid sweep: %s\n", e.msg);
+    return status;
+}
+
 /* Rank 0: build the job's data set from its [data] synth recipe. Images and
  * file are made under names of this process and renamed into place, so that
  * independent jobs (array tasks) building the same data at once do not clash:
@@ -792,7 +816,6 @@ static int build_synth(const Job *j, ErrBuf *e) {
     }
     snprintf(dir, sizeof dir, "%s.images.%ld", j->data, (long)getpid());
     snprintf(tmp_h5, sizeof tmp_h5, "%s.%ld.h5", j->data, (long)getpid());
-    char *prep_argv[] = {"prep", dir, "-o", tmp_h5, "--size", size, "--quiet", NULL};
     printf("data %s is missing: building it from [data] synth = %s\n", j->data, j->synth);
     fflush(stdout);
     char parent[1100];
@@ -807,7 +830,7 @@ static int build_synth(const Job *j, ErrBuf *e) {
     SynthSetConfig sc = {.out_dir = dir, .per_class = atoi(per), .n_classes = atoi(classes), .size = atoi(size),
                          .seed = (uint64_t)strtoull(seed, NULL, 10), .imbalance = 1.0};
     if (synth_write_set(&sc, e) < 0) return HIPID_ERR;
-    int rc = cmd_prep(7, prep_argv);
+    int rc = prep_images(dir, tmp_h5, size);
     char cmd[2400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir); /* the PNGs were only the way in */
     if (system(cmd) != 0) fprintf(stderr, "hipid sweep: could not remove %s\n", dir);
