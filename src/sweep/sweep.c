@@ -57,12 +57,6 @@ typedef struct {
     int grank, gsize, group_id, n_groups;
 } Comm;
 
-/* A trial's index sets. */
-typedef struct {
-    int *train, *val, *test;
-    int n_train, n_val, n_test;
-} Parts;
-
 typedef struct {
     Job job;
     Dataset d;
@@ -156,8 +150,9 @@ static void fmt_duration(char *buf, size_t cap, double s) {
 /* ---- paths ---- */
 
 static void trial_path(char *buf, size_t cap, const Sweep *sw, const Trial *t, const char *suffix) {
-    snprintf(buf, cap, "%s/%s-%016" PRIx64 "%s", sw->trials, sw->job.families[t->family].name, t->hash,
-             suffix);
+    char hash[24];
+    snprintf(hash, sizeof hash, "%016" PRIx64, t->hash);
+    trialfile_path(buf, cap, sw->out, sw->job.families[t->family].name, hash, suffix);
 }
 
 /* ---- splits ---- */
@@ -191,7 +186,7 @@ static int make_splits(Sweep *sw, ErrBuf *e) {
     return split_make(&sw->sp, d->labels, d->groups, d->n, d->n_classes, j->use_groups, d->class_names, e);
 }
 
-static void parts_free(Parts *p) {
+static void parts_free(TrialParts *p) {
     free(p->train);
     free(p->val);
     free(p->test);
@@ -200,7 +195,7 @@ static void parts_free(Parts *p) {
 
 /* Train/val/test of a trial: the CV unit's train and test, then the
  * validation share carved (stratified, grouped) out of train. */
-static int trial_parts(Parts *p, const Sweep *sw, const Trial *t, ErrBuf *e) {
+static int trial_parts(TrialParts *p, const Sweep *sw, const Trial *t, ErrBuf *e) {
     const Job *j = &sw->job;
     const Dataset *d = &sw->d;
     int n = d->n;
@@ -254,161 +249,23 @@ static int trial_parts(Parts *p, const Sweep *sw, const Trial *t, ErrBuf *e) {
 
 /* ---- the trial file ---- */
 
-/* Labels of idx, softmax of logits: the predictions group. */
-static int write_predictions(hid_t g, const char *which, const Dataset *d, const int *idx, int n,
-                             const float *logits) {
-    int K = d->n_classes;
-    char name[32];
-    int *lab = xmalloc(sizeof(int) * (n ? n : 1));
-    float *prob = xmalloc_f32((size_t)(n ? n : 1) * K);
-    softmax_rows(prob, logits, n, K);
-    for (int i = 0; i < n; i++) lab[i] = d->labels[idx[i]];
-    hsize_t dims[2] = {(hsize_t)n, (hsize_t)K};
-    int bad = 0;
-    snprintf(name, sizeof name, "%s_index", which);
-    bad |= h5_write_i32(g, name, idx, n);
-    snprintf(name, sizeof name, "%s_label", which);
-    bad |= h5_write_i32(g, name, lab, n);
-    snprintf(name, sizeof name, "%s_prob", which);
-    bad |= h5_write_f32(g, name, prob, 2, dims);
-    free(lab);
-    free(prob);
-    return bad ? HIPID_ERR : HIPID_OK;
+/* The record of trial t so far; the caller adds what it has. */
+static TrialRecord trial_record(const Sweep *sw, const Trial *t, const TrialParts *p, int attempts, double secs) {
+    return (TrialRecord){.job = &sw->job, .t = t, .data_checksum = sw->checksum, .d = &sw->d, .attempts = attempts,
+                         .ranks = sw->c.gsize, .threads = sw->threads, .seconds = secs,
+                         .allreduce_seconds = sw->comm_seconds, .p = p};
 }
 
-typedef struct {
-    const Trial *t;
-    const char *state, *reason;
-    int attempts, ranks;
-    double seconds;
-    const Parts *p;
-    const Trainer *tr;      /* NULL for a failed trial */
-    const float *val_logits, *test_logits;
-    float val_loss, val_acc, test_loss, test_acc;
-} TrialOut;
-
-static int write_attrs(hid_t f, const Sweep *sw, const TrialOut *o) {
-    const Job *j = &sw->job;
-    const Trial *t = o->t;
-    const HParams *h = &j->families[t->family].configs[t->config];
-    char key[8192], label[128], hash[24], ck[24], aug[256];
-    job_trial_key(key, sizeof key, j, t, sw->checksum);
-    job_trial_label(label, sizeof label, j, t);
-    snprintf(hash, sizeof hash, "%016" PRIx64, t->hash);
-    snprintf(ck, sizeof ck, "%016" PRIx64, sw->checksum);
-    augment_format(aug, sizeof aug, &h->aug);
-    int seed = (int)t->seed, best = o->tr ? o->tr->best_epoch : 0, run = o->tr ? o->tr->n_hist : 0;
-    int one[] = {t->config, t->repeat, t->outer, t->inner, seed, o->attempts, h->batch, h->micro_batch,
-                 h->epochs, h->patience, h->standardize, sw->d.size, sw->d.n_classes, best, run, o->ranks,
-                 sw->threads};
-    const char *one_names[] = {"config", "repeat", "outer", "inner", "seed", "attempts", "batch",
-                               "micro_batch", "epochs", "patience", "standardize", "image_size",
-                               "n_classes", "best_epoch", "epochs_run", "ranks", "threads"};
-    int bad = h5_attr_write_str(f, "state", o->state) || h5_attr_write_str(f, "reason", o->reason) ||
-              h5_attr_write_str(f, "hash", hash) || h5_attr_write_str(f, "key", key) ||
-              h5_attr_write_str(f, "label", label) ||
-              h5_attr_write_str(f, "family", j->families[t->family].name) ||
-              h5_attr_write_str(f, "job", j->name) || h5_attr_write_str(f, "model", h->model) ||
-              h5_attr_write_str(f, "optimizer", optim_kind_names[h->opt.kind]) ||
-              h5_attr_write_str(f, "schedule", optim_sched_names[h->opt.sched]) ||
-              h5_attr_write_double(f, "gamma", h->opt.gamma) ||
-              h5_attr_write_int(f, "step_size", &h->opt.step_size, 1) ||
-              h5_attr_write_str(f, "augment", aug) || h5_attr_write_str(f, "balance", train_balance_names[h->balance]) ||
-              h5_attr_write_str(f, "data", j->data) || h5_attr_write_str(f, "data_checksum", ck) ||
-              h5_attr_write_str(f, "preprocessing", sw->d.preprocessing) ||
-              h5_attr_write_double(f, "lr", h->opt.lr) || h5_attr_write_double(f, "momentum", h->opt.momentum) ||
-              h5_attr_write_double(f, "weight_decay", h->opt.weight_decay) ||
-              h5_attr_write_double(f, "dropout", h->dropout) || h5_attr_write_double(f, "seconds", o->seconds) ||
-              h5_attr_write_double(f, "allreduce_seconds", sw->comm_seconds) ||
-              h5_attr_write_double(f, "test_acc", o->test_acc) ||
-              h5_attr_write_double(f, "test_loss", o->test_loss) ||
-              h5_attr_write_double(f, "val_acc", o->val_acc) || h5_attr_write_double(f, "val_loss", o->val_loss);
-    for (size_t i = 0; !bad && i < sizeof one / sizeof one[0]; i++) bad = h5_attr_write_int(f, one_names[i], &one[i], 1);
-    bad = bad || h5_write_strings(f, "class_names", sw->d.class_names, sw->d.n_classes);
-    return bad ? HIPID_ERR : HIPID_OK;
-}
-
-static int write_history(hid_t f, const Trainer *tr) {
-    hid_t g = H5Gcreate2(f, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) return HIPID_ERR;
-    int n = tr->n_hist;
-    hsize_t dim = (hsize_t)n;
-    int *ep = xmalloc(sizeof(int) * (n ? n : 1));
-    float *col = xmalloc(sizeof(float) * (n ? n : 1));
-    double *sec = xmalloc(sizeof(double) * (n ? n : 1));
-    int bad = 0;
-    for (int i = 0; i < n; i++) {
-        ep[i] = tr->hist[i].epoch;
-        sec[i] = tr->hist[i].seconds;
-    }
-    bad |= h5_write_i32(g, "epoch", ep, n);
-    bad |= h5_write(g, "seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sec, 1, &dim, 0);
-    static const char *names[] = {"lr", "train_loss", "train_acc", "val_loss", "val_acc"};
-    for (int c = 0; c < 5; c++) {
-        for (int i = 0; i < n; i++) {
-            const EpochRecord *r = &tr->hist[i];
-            float v[5] = {r->lr, r->train_loss, r->train_acc, r->val_loss, r->val_acc};
-            col[i] = v[c];
-        }
-        bad |= h5_write_f32(g, names[c], col, 1, &dim);
-    }
-    free(ep);
-    free(col);
-    free(sec);
-    if (H5Gclose(g) < 0) bad = 1;
-    return bad ? HIPID_ERR : HIPID_OK;
-}
-
-static int write_weights(hid_t f, const char *which, const Model *m) {
-    hid_t w = H5Gopen2(f, "weights", H5P_DEFAULT);
-    if (w < 0) w = H5Gcreate2(f, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (w < 0) return HIPID_ERR;
-    hid_t g = H5Gcreate2(w, which, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int bad = g < 0 || model_write_h5(m, g) != HIPID_OK;
-    if (g >= 0 && H5Gclose(g) < 0) bad = 1;
-    if (H5Gclose(w) < 0) bad = 1;
-    return bad ? HIPID_ERR : HIPID_OK;
-}
-
-/* Everything but the weights, which the caller writes around it. */
-static int write_trial_body(hid_t f, const Sweep *sw, const TrialOut *o) {
-    int bad = write_attrs(f, sw, o) != HIPID_OK;
-    if (!o->p) return bad ? HIPID_ERR : HIPID_OK;
-    hid_t g = H5Gcreate2(f, "indices", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad = bad || g < 0 || h5_write_i32(g, "train", o->p->train, o->p->n_train) ||
-          h5_write_i32(g, "val", o->p->val, o->p->n_val) || h5_write_i32(g, "test", o->p->test, o->p->n_test);
-    if (g >= 0) H5Gclose(g);
-    if (bad || !o->tr) return bad ? HIPID_ERR : HIPID_OK;
-    bad = write_history(f, o->tr) != HIPID_OK;
-    g = H5Gcreate2(f, "predictions", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad = bad || g < 0 || write_predictions(g, "val", &sw->d, o->p->val, o->p->n_val, o->val_logits) ||
-          write_predictions(g, "test", &sw->d, o->p->test, o->p->n_test, o->test_logits);
-    if (g >= 0) H5Gclose(g);
-    int K = sw->d.n_classes;
-    int *conf = xcalloc((size_t)K * K, sizeof(int));
-    for (int i = 0; i < o->p->n_test; i++) {
-        const float *z = o->test_logits + (long)i * K;
-        int best = 0;
-        for (int k = 1; k < K; k++) best = z[k] > z[best] ? k : best;
-        conf[sw->d.labels[o->p->test[i]] * K + best]++;
-    }
-    hsize_t dims[2] = {(hsize_t)K, (hsize_t)K};
-    g = H5Gcreate2(f, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    bad = bad || g < 0 || h5_write(g, "confusion", H5T_STD_I32LE, H5T_NATIVE_INT, conf, 2, dims, 0);
-    if (g >= 0) H5Gclose(g);
-    free(conf);
-    return bad ? HIPID_ERR : HIPID_OK;
-}
-
-static void write_failed(const Sweep *sw, const Trial *t, const Parts *p, int attempts, double secs,
+static void write_failed(const Sweep *sw, const Trial *t, const TrialParts *p, int attempts, double secs,
                          const char *reason) {
-    char path[1400], tmp[1500];
+    char path[1400];
     ErrBuf e = {{0}};
     trial_path(path, sizeof path, sw, t, ".h5");
-    TrialOut o = {.t = t, .state = "failed", .reason = reason, .attempts = attempts, .ranks = sw->c.gsize,
-                  .seconds = secs, .p = p, .val_loss = NAN, .val_acc = NAN, .test_loss = NAN, .test_acc = NAN};
-    hid_t f = h5_create_versioned(tmp, sizeof tmp, path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, &e);
-    if (f < 0 || h5_finish_versioned(f, write_trial_body(f, sw, &o) == HIPID_OK, tmp, path, "trial file", &e)) {
+    TrialRecord r = trial_record(sw, t, p, attempts, secs);
+    r.state = "failed";
+    r.reason = reason;
+    r.val_loss = r.val_acc = r.test_loss = r.test_acc = NAN;
+    if (trialfile_write_failed(path, &r, &e) != HIPID_OK) {
         fprintf(stderr, "hipid sweep: %s\n", e.msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
@@ -463,7 +320,7 @@ static int run_trial(Sweep *sw, int idx) {
     double t0 = now_seconds();
     sw->comm_seconds = 0.0;
     ErrBuf e = {{0}};
-    Parts p;
+    TrialParts p;
     if (trial_parts(&p, sw, t, &e) != HIPID_OK) { /* validated up front; only a changed data set gets here */
         if (sw->c.grank == 0) write_failed(sw, t, NULL, attempts, 0.0, e.msg);
         parts_free(&p);
@@ -507,8 +364,8 @@ static int run_trial(Sweep *sw, int idx) {
     hid_t f = H5I_INVALID_HID;
     int ok = 1;
     if (sw->c.grank == 0) {
-        f = h5_create_versioned(tmp, sizeof tmp, path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, &e);
-        ok = f >= 0 && write_weights(f, "last", tr->m) == HIPID_OK;
+        f = trialfile_create(tmp, sizeof tmp, path, &e);
+        ok = f >= 0 && trialfile_write_weights(f, "last", tr->m) == HIPID_OK;
     }
     trainer_use_best(tr);
     float *zv = xmalloc_f32((size_t)(p.n_val ? p.n_val : 1) * K), *zt = xmalloc_f32((size_t)(p.n_test ? p.n_test : 1) * K);
@@ -516,12 +373,16 @@ static int run_trial(Sweep *sw, int idx) {
     train_logits(zv, tr->m, &sw->d, p.val, p.n_val, chunk, &gc);
     train_logits(zt, tr->m, &sw->d, p.test, p.n_test, chunk, &gc);
     if (sw->c.grank == 0) {
-        TrialOut o = {.t = t, .state = "done", .reason = "", .attempts = attempts, .ranks = sw->c.gsize,
-                      .seconds = now_seconds() - t0, .p = &p, .tr = tr, .val_logits = zv, .test_logits = zt};
+        TrialRecord o = trial_record(sw, t, &p, attempts, now_seconds() - t0);
+        o.state = "done";
+        o.reason = "";
+        o.tr = tr;
+        o.val_logits = zv;
+        o.test_logits = zt;
         train_score(&o.val_loss, &o.val_acc, zv, sw->d.labels, p.val, p.n_val, K, NULL);
         train_score(&o.test_loss, &o.test_acc, zt, sw->d.labels, p.test, p.n_test, K, NULL);
-        ok = ok && write_weights(f, "best", tr->m) == HIPID_OK && write_trial_body(f, sw, &o) == HIPID_OK;
-        if (f < 0 || h5_finish_versioned(f, ok, tmp, path, "trial file", &e) != HIPID_OK) {
+        ok = ok && trialfile_write_weights(f, "best", tr->m) == HIPID_OK && trialfile_write_record(f, &o) == HIPID_OK;
+        if (f < 0 || trialfile_finish(f, ok, tmp, path, &e) != HIPID_OK) {
             fprintf(stderr, "hipid sweep: %s\n", e.msg);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
@@ -539,11 +400,6 @@ done:
 
 /* ---- the index ---- */
 
-static const char *state_name(int s) {
-    static const char *n[] = {"todo", "partial", "done", "failed", "bad"};
-    return n[s];
-}
-
 static void study_key(char *buf, size_t cap, const Sweep *sw) {
     const Job *j = &sw->job;
     snprintf(buf, cap, "data=%016" PRIx64 " scheme=%d k=%d repeats=%d inner_k=%d fractions=%.9g,%.9g,%.9g "
@@ -554,69 +410,12 @@ static void study_key(char *buf, size_t cap, const Sweep *sw) {
 
 /* Rank 0: sweep.h5 from sw->sum (plus busy seconds per rank when known). */
 static void write_index(const Sweep *sw, const double *busy, const double *elapsed) {
-    char path[1100], tmpname[1200], tmp[1300], study[512];
+    char study[512];
     ErrBuf e = {{0}};
-    snprintf(path, sizeof path, "%s/sweep.h5", sw->out);
-    snprintf(tmpname, sizeof tmpname, "%s/.sweep.%ld.h5", sw->out, (long)getpid());
-    hid_t f = h5_create_versioned(tmp, sizeof tmp, tmpname, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, &e);
-    if (f < 0) {
-        fprintf(stderr, "hipid sweep: %s\n", e.msg);
-        return;
-    }
-    int n = sw->n_plan;
     study_key(study, sizeof study, sw);
-    char **lab = xcalloc(n ? n : 1, sizeof(char *)), **fam = xcalloc(n ? n : 1, sizeof(char *));
-    char **state = xcalloc(n ? n : 1, sizeof(char *)), **hash = xcalloc(n ? n : 1, sizeof(char *)),
-         **reason = xcalloc(n ? n : 1, sizeof(char *));
-    int *iv = xmalloc(sizeof(int) * 8 * (n ? n : 1));
-    double *dv = xmalloc(sizeof(double) * 5 * (n ? n : 1));
-    for (int i = 0; i < n; i++) {
-        const Trial *t = &sw->plan[i];
-        const TrialSummary *s = &sw->sum[i];
-        char buf[128];
-        job_trial_label(buf, sizeof buf, &sw->job, t);
-        lab[i] = strdup(buf);
-        fam[i] = strdup(sw->job.families[t->family].name);
-        state[i] = strdup(state_name(s->state));
-        snprintf(buf, sizeof buf, "%016" PRIx64, t->hash);
-        hash[i] = strdup(buf);
-        reason[i] = strdup(s->reason);
-        int row[8] = {t->config, t->repeat, t->outer, t->inner, (int)t->seed, s->attempts, s->best_epoch, s->ranks};
-        for (int c = 0; c < 8; c++) iv[c * n + i] = row[c];
-        double drow[5] = {s->test_acc, s->test_loss, s->val_acc, s->val_loss, s->seconds};
-        for (int c = 0; c < 5; c++) dv[c * n + i] = drow[c];
-    }
-    static const char *inames[] = {"config", "repeat", "outer", "inner", "seed", "attempts", "best_epoch", "ranks"};
-    static const char *dnames[] = {"test_acc", "test_loss", "val_acc", "val_loss", "seconds"};
-    hsize_t dim = (hsize_t)n;
-    int bad = h5_attr_write_str(f, "job", sw->job.name) || h5_attr_write_str(f, "job_file", sw->job.path) ||
-              h5_attr_write_str(f, "study", study) || h5_write_strings(f, "label", lab, n) ||
-              h5_write_strings(f, "family", fam, n) || h5_write_strings(f, "state", state, n) ||
-              h5_write_strings(f, "hash", hash, n) || h5_write_strings(f, "reason", reason, n);
-    for (int c = 0; !bad && c < 8; c++) bad = h5_write_i32(f, inames[c], iv + c * n, n);
-    for (int c = 0; !bad && c < 5; c++)
-        bad = h5_write(f, dnames[c], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, dv + c * n, 1, &dim, 0);
-    if (!bad && busy) {
-        hsize_t r = (hsize_t)sw->c.size;
-        bad = h5_write(f, "rank_busy_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, busy, 1, &r, 0) ||
-              h5_write(f, "rank_elapsed_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, elapsed, 1, &r, 0);
-    }
-    for (int i = 0; i < n; i++) {
-        free(lab[i]);
-        free(fam[i]);
-        free(state[i]);
-        free(hash[i]);
-        free(reason[i]);
-    }
-    free(lab);
-    free(fam);
-    free(state);
-    free(hash);
-    free(reason);
-    free(iv);
-    free(dv);
-    if (h5_finish_versioned(f, !bad, tmp, tmpname, "sweep index", &e) != HIPID_OK || rename(tmpname, path) != 0)
-        fprintf(stderr, "hipid sweep: %s: cannot write the sweep index%s%s\n", path, e.msg[0] ? ": " : "", e.msg);
+    if (trialfile_write_index(sw->out, &sw->job, sw->plan, sw->sum, sw->n_plan, study, busy, elapsed, sw->c.size,
+                              &e) != HIPID_OK)
+        fprintf(stderr, "hipid sweep: %s\n", e.msg);
 }
 
 /* ---- the master ---- */
@@ -1068,7 +867,7 @@ int cmd_sweep(int argc, char **argv) {
     rc = HIPID_OK;
     if (sw.c.rank == 0 && sw.have_data)
         for (int i = 0; i < sw.n_plan && rc == HIPID_OK; i++) {
-            Parts p;
+            TrialParts p;
             rc = trial_parts(&p, &sw, &sw.plan[i], &e);
             if (rc == HIPID_OK && p.n_train < sw.job.families[sw.plan[i].family].configs[sw.plan[i].config].batch)
                 rc = hipid_err(&e, "%s: family %s: batch %d is larger than a training set (%d images)", job_path,
