@@ -308,3 +308,175 @@ void trialfile_summary(TrialSummary *s, const char *path, uint64_t hash) {
     }
     H5Fclose(f);
 }
+
+int trialfile_is_trial(const char *path) {
+    char fmt[64] = "";
+    hid_t file = H5I_INVALID_HID;
+    h5_quiet();
+    if (H5Fis_hdf5(path) <= 0 || (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) return 0;
+    int is_trial = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK && strcmp(fmt, TRIAL_FORMAT) == 0;
+    H5Fclose(file);
+    return is_trial;
+}
+
+hid_t trialfile_open(const char *path, const char *hint, ErrBuf *e) {
+    return h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file", hint, e);
+}
+
+/* 1 if the attribute is missing (or of another type) */
+static int no_str(hid_t f, const char *name, char *buf, size_t cap) {
+    return h5_attr_read_str(f, name, buf, cap) != HIPID_OK;
+}
+static int no_int(hid_t f, const char *name, int *v) { return h5_attr_read_int(f, name, v, 1) != HIPID_OK; }
+static int no_dbl(hid_t f, const char *name, double *v) { return h5_attr_read_double(f, name, v) != HIPID_OK; }
+
+unsigned trialfile_read_info(TrialInfo *t, hid_t f) {
+    memset(t, 0, sizeof *t);
+    t->lr = t->momentum = t->weight_decay = t->dropout = NAN;
+    int id = no_str(f, "state", t->state, sizeof t->state) + no_str(f, "family", t->family, sizeof t->family) +
+             no_str(f, "label", t->label, sizeof t->label) + no_str(f, "hash", t->hash, sizeof t->hash) +
+             no_int(f, "config", &t->config) + no_int(f, "repeat", &t->repeat) + no_int(f, "outer", &t->outer) +
+             no_int(f, "inner", &t->inner) + no_int(f, "seed", &t->seed) + no_dbl(f, "val_loss", &t->val_loss);
+    int k = no_int(f, "n_classes", &t->n_classes);
+    int prep = no_str(f, "preprocessing", t->preprocessing, sizeof t->preprocessing);
+    int size = no_int(f, "image_size", &t->image_size);
+    no_str(f, "reason", t->reason, sizeof t->reason);
+    no_str(f, "data", t->data, sizeof t->data);
+    no_str(f, "data_checksum", t->data_checksum, sizeof t->data_checksum);
+    no_str(f, "model", t->model, sizeof t->model);
+    no_str(f, "optimizer", t->optimizer, sizeof t->optimizer);
+    no_str(f, "augment", t->augment, sizeof t->augment);
+    no_str(f, "balance", t->balance, sizeof t->balance);
+    no_dbl(f, "lr", &t->lr);
+    no_dbl(f, "momentum", &t->momentum);
+    no_dbl(f, "weight_decay", &t->weight_decay);
+    no_dbl(f, "dropout", &t->dropout);
+    no_int(f, "batch", &t->batch);
+    no_int(f, "epochs", &t->epochs);
+    no_int(f, "patience", &t->patience);
+    return (id || k ? 0 : TRIALINFO_ID) | (prep ? 0 : TRIALINFO_PREP) | (size || k ? 0 : TRIALINFO_SHAPE);
+}
+
+int trialfile_read_class_names(char ***names, int *n, hid_t f, const char *path, ErrBuf *e) {
+    return h5_read_strings(f, "class_names", names, n, path, e);
+}
+
+void trialfile_test_free(TrialTest *r) {
+    if (!r) return;
+    free(r->test_index);
+    free(r->test_label);
+    free(r->test_prob);
+    free(r->hist);
+    memset(r, 0, sizeof *r);
+}
+
+/* Labels and rows in range, probabilities finite. */
+static int check_test(const TrialTest *r, const char *path, int K, ErrBuf *e) {
+    for (size_t i = 0; i < (size_t)r->n_test; i++) {
+        if (r->test_label[i] < 0 || r->test_label[i] >= K || r->test_index[i] < 0)
+            return hipid_err(e, "%s: predictions/test_label or test_index out of range at row %zu", path, i);
+        for (int c = 0; c < K; c++)
+            if (!isfinite(r->test_prob[i * K + c]))
+                return hipid_err(e, "%s: predictions/test_prob is not finite at row %zu", path, i);
+    }
+    return HIPID_OK;
+}
+
+int trialfile_read_test(TrialTest *r, hid_t f, const char *path, int K, ErrBuf *e) {
+    memset(r, 0, sizeof *r);
+    long n_tr = h5_len(f, "indices/train"), n_va = h5_len(f, "indices/val"), n_te = h5_len(f, "indices/test");
+    long n_p = h5_len(f, "predictions/test_index"), n_ep = h5_len(f, "history/train_loss");
+    if (n_tr < 0 || n_va < 0 || n_te < 0 || n_p != n_te || n_ep < 0)
+        return hipid_err(e, "%s: a done trial without indices/*, predictions/test_* or history/* (truncated?)", path);
+    r->n_train = (int)n_tr;
+    r->n_val = (int)n_va;
+    r->n_test = (int)n_te;
+    r->n_epochs = (int)n_ep;
+    size_t n = (size_t)r->n_test;
+    r->test_index = xcalloc(n + 1, sizeof(int));
+    r->test_label = xcalloc(n + 1, sizeof(int));
+    r->test_prob = xcalloc(n * K + 1, sizeof(double));
+    r->hist = xcalloc((size_t)4 * r->n_epochs + 1, sizeof(float));
+    hsize_t d1 = n, d2[2] = {n, (hsize_t)K}, de = (hsize_t)r->n_epochs;
+    static const char *hn[4] = {"history/train_loss", "history/train_acc", "history/val_loss", "history/val_acc"};
+    int bad = h5_read(f, "predictions/test_index", H5T_NATIVE_INT, r->test_index, 1, &d1, path, e) ||
+              h5_read(f, "predictions/test_label", H5T_NATIVE_INT, r->test_label, 1, &d1, path, e) ||
+              h5_read(f, "predictions/test_prob", H5T_NATIVE_DOUBLE, r->test_prob, 2, d2, path, e);
+    for (int h = 0; !bad && h < 4; h++)
+        bad = h5_read(f, hn[h], H5T_NATIVE_FLOAT, r->hist + (size_t)h * r->n_epochs, 1, &de, path, e);
+    if (bad || check_test(r, path, K, e) != HIPID_OK) {
+        trialfile_test_free(r);
+        return HIPID_ERR;
+    }
+    return HIPID_OK;
+}
+
+Model *trialfile_load_model(const char *path, const char *which, int max_batch, int n_threads, ErrBuf *e) {
+    char grp_name[64];
+    snprintf(grp_name, sizeof grp_name, "weights/%s", which);
+    hid_t file = trialfile_open(path, "rerun the sweep that wrote it", e);
+    if (file < 0) return NULL;
+    Model *m = NULL;
+    hid_t g = H5Gopen2(file, grp_name, H5P_DEFAULT);
+    if (g < 0) hipid_err(e, "%s: no %s weights (a failed trial?)", path, which);
+    else m = model_read_h5(g, path, max_batch, n_threads, e);
+    if (g >= 0) H5Gclose(g);
+    H5Fclose(file);
+    return m;
+}
+
+/* ---- reading the index ---- */
+
+hid_t trialfile_open_index(const char *path, const char *hint, ErrBuf *e) {
+    return h5_open_versioned(path, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, "sweep index", hint, e);
+}
+
+int trialfile_index_study(hid_t f, char *buf, size_t cap) { return h5_attr_read_str(f, "study", buf, cap); }
+
+void trialfile_index_free(SweepIndex *x) {
+    if (!x) return;
+    strv_free(x->family, x->n);
+    strv_free(x->state, x->n);
+    strv_free(x->hash, x->n);
+    strv_free(x->label, x->n);
+    free(x->config);
+    free(x->inner);
+    free(x->val_loss);
+    x->family = x->state = x->hash = x->label = NULL;
+    x->config = x->inner = NULL;
+    x->val_loss = NULL;
+    x->n = 0;
+}
+
+int trialfile_read_index(SweepIndex *x, hid_t f, const char *path, ErrBuf *e) {
+    memset(x, 0, sizeof *x);
+    h5_attr_read_str(f, "job", x->job, sizeof x->job);
+    h5_attr_read_str(f, "job_file", x->job_file, sizeof x->job_file);
+    trialfile_index_study(f, x->study, sizeof x->study);
+    int nf = 0, ns = 0, nh = 0, nl = 0;
+    int bad = h5_read_strings(f, "family", &x->family, &nf, path, e) ||
+              h5_read_strings(f, "state", &x->state, &ns, path, e) ||
+              h5_read_strings(f, "hash", &x->hash, &nh, path, e) || h5_read_strings(f, "label", &x->label, &nl, path, e);
+    if (!bad && (ns != nf || nh != nf || nl != nf))
+        bad = hipid_err(e, "%s: columns family, state, hash and label of different lengths (%d, %d, %d, %d)", path,
+                        nf, ns, nh, nl) != HIPID_OK;
+    int n = nf;
+    x->config = xcalloc((size_t)n + 1, sizeof(int));
+    x->inner = xcalloc((size_t)n + 1, sizeof(int));
+    x->val_loss = xcalloc((size_t)n + 1, sizeof(double));
+    hsize_t dim = (hsize_t)n;
+    bad = bad || h5_read(f, "config", H5T_NATIVE_INT, x->config, 1, &dim, path, e) ||
+          h5_read(f, "inner", H5T_NATIVE_INT, x->inner, 1, &dim, path, e) ||
+          h5_read(f, "val_loss", H5T_NATIVE_DOUBLE, x->val_loss, 1, &dim, path, e);
+    if (!bad) {
+        x->n = n;
+        return HIPID_OK;
+    }
+    strv_free(x->family, nf);
+    strv_free(x->state, ns);
+    strv_free(x->hash, nh);
+    strv_free(x->label, nl);
+    x->family = x->state = x->hash = x->label = NULL;
+    trialfile_index_free(x);
+    return HIPID_ERR;
+}

@@ -118,4 +118,78 @@ int trialfile_write_index(const char *results, const Job *job, const Trial *plan
  * the reason filled. Never fails. */
 void trialfile_summary(TrialSummary *s, const char *path, uint64_t hash);
 
+/* Whether path is an HDF5 file whose format attribute says "hipid-trial"
+ * (of any version: trialfile_open then names the version). */
+int trialfile_is_trial(const char *path);
+
+/* Open a trial file read-only: format and version are checked, else
+ * H5I_INVALID_HID with a message in e that ends with hint (what the user of
+ * this reader should do). Close with H5Fclose. */
+hid_t trialfile_open(const char *path, const char *hint, ErrBuf *e);
+
+/* A trial's attributes as the readers use them. Strings are "" and numbers
+ * 0 (lr, momentum, weight_decay, dropout: NaN) when the file lacks them. */
+typedef struct {
+    char state[16], reason[512];
+    char family[64], label[128], hash[24];
+    int config, repeat, outer, inner, seed;
+    char data[1024], data_checksum[24], preprocessing[1024];
+    int image_size, n_classes;
+    char model[1024], optimizer[32], augment[256], balance[32];
+    double lr, momentum, weight_decay, dropout;
+    int batch, epochs, patience;
+    double val_loss;
+} TrialInfo;
+
+/* Groups of attributes, for what trialfile_read_info found complete. */
+enum {
+    TRIALINFO_ID = 1 << 0,    /* state, family, label, hash, config, repeat, outer, inner, seed,
+                               * n_classes, val_loss */
+    TRIALINFO_PREP = 1 << 1,  /* preprocessing */
+    TRIALINFO_SHAPE = 1 << 2, /* image_size, n_classes */
+};
+
+/* Read every attribute of TrialInfo from an open trial file; returns the
+ * TRIALINFO_* groups that were all there (the caller decides what it needs). */
+unsigned trialfile_read_info(TrialInfo *t, hid_t f);
+
+/* class_names: *names gets n malloc'd strings (strv_free). */
+int trialfile_read_class_names(char ***names, int *n, hid_t f, const char *path, ErrBuf *e);
+
+/* A done trial's test predictions and learning curves. Owned: free with
+ * trialfile_test_free (or take the arrays and free them yourself). */
+typedef struct {
+    int n_train, n_val, n_test, n_epochs;
+    int *test_index, *test_label; /* (n_test + 1) data-set rows and their labels */
+    double *test_prob;            /* (n_test * K + 1) softmax of the best weights */
+    float *hist;                  /* (4 * n_epochs + 1): train_loss, train_acc, val_loss, val_acc */
+} TrialTest;
+
+/* Read them for K classes, checking sizes, label and row ranges and that
+ * the probabilities are finite; a message names the file and what is wrong. */
+int trialfile_read_test(TrialTest *r, hid_t f, const char *path, int K, ErrBuf *e);
+void trialfile_test_free(TrialTest *r);
+
+/* The "best" or "last" weights of a trial file as a model (model_read_h5). */
+Model *trialfile_load_model(const char *path, const char *which, int max_batch, int n_threads, ErrBuf *e);
+
+/* Open the sweep index read-only, as trialfile_open does a trial file. */
+hid_t trialfile_open_index(const char *path, const char *hint, ErrBuf *e);
+/* Its study attribute (see trialfile_write_index). */
+int trialfile_index_study(hid_t f, char *buf, size_t cap);
+
+/* The columns of the index the readers use. Owned: trialfile_index_free. */
+typedef struct {
+    char job[64], job_file[1024], study[512]; /* "" if missing */
+    int n;
+    char **family, **state, **hash, **label;  /* (n) */
+    int *config, *inner;                      /* (n + 1) */
+    double *val_loss;                         /* (n + 1) */
+} SweepIndex;
+
+/* Read the attributes, then the columns; on failure the columns are empty
+ * (n 0) but the attributes stay, and e names the file and what is wrong. */
+int trialfile_read_index(SweepIndex *x, hid_t f, const char *path, ErrBuf *e);
+void trialfile_index_free(SweepIndex *x); /* no-op on a zeroed SweepIndex */
+
 #endif
