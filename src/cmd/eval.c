@@ -8,6 +8,7 @@
 
 #include "hipid/cmd/cmd.h"
 #include "hipid/nn/ops.h"
+#include "hipid/sweep/trialfile.h"
 #include "hipid/train/train.h"
 
 static void eval_usage(FILE *f) {
@@ -52,7 +53,9 @@ int cmd_eval(int argc, char **argv) {
         return HIPID_EXIT_FAIL;
     }
     int status = HIPID_EXIT_FAIL, B = 32, K = d.n_classes;
-    Model *m = model_load(ckpt, B, threads, &e);
+    /* a sweep's trial file serves as well: its best weights */
+    Model *m = trialfile_is_trial(ckpt) ? trialfile_load_model(ckpt, "best", B, threads, &e)
+                                        : model_load(ckpt, B, threads, &e);
     int *idx = NULL;
     long *conf = NULL;
     if (!m) {

@@ -75,8 +75,8 @@ static void predictor_free(Predictor *p) {
 }
 
 static int predictor_open(Predictor *p, const char *path, int threads, ErrBuf *e) {
-    char fmt[64] = "", state[32] = "", reason[256] = "", prep_text[1024] = "";
-    int S = 0, K = 0, rc = HIPID_ERR;
+    char fmt[64] = "";
+    int rc = HIPID_ERR;
     hid_t file = H5I_INVALID_HID;
     memset(p, 0, sizeof *p);
     h5_quiet();
@@ -90,39 +90,39 @@ static int predictor_open(Predictor *p, const char *path, int threads, ErrBuf *e
                                 "the preprocessing nor the class names; predict needs a sweep trial file "
                                 "(results/<job>/trials/<family>-<hash>.h5)", path);
     }
-    if ((file = h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file",
-                                  "predict reads the trial files of hipid sweep (results/<job>/trials/*.h5) "
-                                  "written by this version", e)) < 0)
+    if ((file = trialfile_open(path, "predict reads the trial files of hipid sweep (results/<job>/trials/*.h5) "
+                                     "written by this version", e)) < 0)
         return HIPID_ERR;
-    h5_attr_read_str(file, "state", state, sizeof state);
-    h5_attr_read_str(file, "reason", reason, sizeof reason);
-    if (strcmp(state, "done") != 0) {
-        hipid_err(e, "%s: trial state is \"%s\", not \"done\" (%s): it has no best weights", path, state,
-                  reason[0] ? reason : "no reason recorded");
+    TrialInfo ti;
+    unsigned have = trialfile_read_info(&ti, file);
+    int S = ti.image_size, K = ti.n_classes;
+    if (strcmp(ti.state, "done") != 0) {
+        hipid_err(e, "%s: trial state is \"%s\", not \"done\" (%.255s): it has no best weights", path, ti.state,
+                  ti.reason[0] ? ti.reason : "no reason recorded");
         goto error;
     }
-    if (h5_attr_read_str(file, "preprocessing", prep_text, sizeof prep_text) != HIPID_OK) {
+    if (!(have & TRIALINFO_PREP)) {
         hipid_err(e, "%s: the trial file lacks the preprocessing attribute", path);
         goto error;
     }
-    if (prep_parse_describe(&p->prep, prep_text, e) != HIPID_OK) {
+    if (prep_parse_describe(&p->prep, ti.preprocessing, e) != HIPID_OK) {
         char why[sizeof e->msg];
         snprintf(why, sizeof why, "%s", e->msg);
         hipid_err(e, "%s: cannot re-apply the data set's preprocessing: %s", path, why);
         goto error;
     }
-    if (h5_attr_read_int(file, "image_size", &S, 1) || h5_attr_read_int(file, "n_classes", &K, 1) || K < 2) {
+    if (!(have & TRIALINFO_SHAPE) || K < 2) {
         hipid_err(e, "%s: the trial file lacks image_size or n_classes", path);
         goto error;
     }
-    if (h5_read_strings(file, "class_names", &p->class_names, &p->n_classes, path, e) != HIPID_OK) goto error;
+    if (trialfile_read_class_names(&p->class_names, &p->n_classes, file, path, e) != HIPID_OK) goto error;
     if (p->n_classes != K) {
         hipid_err(e, "%s: %d class_names for n_classes = %d", path, p->n_classes, K);
         goto error;
     }
     H5Fclose(file);
     file = H5I_INVALID_HID;
-    if (!(p->m = model_load_trial(path, "best", 1, threads, e))) goto error;
+    if (!(p->m = trialfile_load_model(path, "best", 1, threads, e))) goto error;
     if (p->prep.size != S || p->m->in.c != 1 || p->m->in.h != S || p->m->in.w != S || p->m->n_classes != K) {
         hipid_err(e, "%s: inconsistent trial: images %dx%d, preprocessing resize=%d, weights for %dx%dx%d "
                      "inputs and %d classes, %d class names", path, S, S, p->prep.size, p->m->in.c, p->m->in.h,
@@ -136,76 +136,72 @@ error:
     return rc;
 }
 
-/* --best: pick a trial from DIR/sweep.h5 (see the usage text); path gets
- * DIR/trials/<family>-<hash>.h5. */
-static int pick_best(char *path, size_t cap, const char *dir, const char *family, ErrBuf *e) {
-    char index[4096], **fam = NULL, **state = NULL, **hash = NULL;
-    int *config = NULL, n = 0, n_state = 0, n_hash = 0, rc = HIPID_ERR, best_row = -1;
-    double *val = NULL;
-    hid_t file = H5I_INVALID_HID;
-    snprintf(index, sizeof index, "%s/sweep.h5", dir);
-    if ((file = h5_open_versioned(index, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, "sweep index",
-                                  "give a trial file instead, or rerun the sweep to rebuild the index", e)) < 0)
-        return HIPID_ERR;
-    if (h5_read_strings(file, "family", &fam, &n, index, e) || h5_read_strings(file, "state", &state, &n_state, index, e) ||
-        h5_read_strings(file, "hash", &hash, &n_hash, index, e))
-        goto error;
-    if (n < 1 || n_state != n || n_hash != n) {
-        hipid_err(e, "%s: no trials indexed, or family/state/hash of different lengths (%d, %d, %d)", index, n,
-                  n_state, n_hash);
-        goto error;
-    }
-    config = xmalloc(sizeof(int) * n);
-    val = xmalloc(sizeof(double) * n);
-    hsize_t dim = (hsize_t)n;
-    if (h5_read(file, "config", H5T_NATIVE_INT, config, 1, &dim, index, e) ||
-        h5_read(file, "val_loss", H5T_NATIVE_DOUBLE, val, 1, &dim, index, e))
-        goto error;
-    /* configuration (family, config) with the lowest mean val_loss over its
-     * done trials; ties go to the first in index order */
+/* The configuration (family, config) with the lowest mean val_loss over its
+ * done trials (of family, if not NULL), ties to the first in index order,
+ * and its trial with the lowest val_loss: the index row, or -1 if none;
+ * *mean and *n_done for the message. */
+static int best_row(const SweepIndex *x, const char *family, double *mean, int *n_done) {
+    int n = x->n, best_first = -1, best = -1;
     double best_mean = INFINITY;
-    int best_first = -1, n_done = 0;
+    *n_done = 0;
     for (int i = 0; i < n; i++) {
-        int usable = (!family || strcmp(fam[i], family) == 0) && strcmp(state[i], "done") == 0 && isfinite(val[i]);
+        int usable = (!family || strcmp(x->family[i], family) == 0) && strcmp(x->state[i], "done") == 0 &&
+                     isfinite(x->val_loss[i]);
         if (!usable) continue;
-        n_done++;
+        (*n_done)++;
         int first = 1;
         for (int j = 0; j < i && first; j++)
-            if (strcmp(fam[j], fam[i]) == 0 && config[j] == config[i]) first = 0;
+            if (strcmp(x->family[j], x->family[i]) == 0 && x->config[j] == x->config[i]) first = 0;
         if (!first) continue; /* each configuration once, at its first row */
         double sum = 0.0;
         int cnt = 0;
         for (int j = i; j < n; j++)
-            if (strcmp(fam[j], fam[i]) == 0 && config[j] == config[i] && strcmp(state[j], "done") == 0 &&
-                isfinite(val[j]))
-                sum += val[j], cnt++;
+            if (strcmp(x->family[j], x->family[i]) == 0 && x->config[j] == x->config[i] &&
+                strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]))
+                sum += x->val_loss[j], cnt++;
         if (sum / cnt < best_mean) {
             best_mean = sum / cnt;
             best_first = i;
         }
     }
-    if (best_first < 0) {
+    for (int j = best_first; best_first >= 0 && j < n; j++)
+        if (strcmp(x->family[j], x->family[best_first]) == 0 && x->config[j] == x->config[best_first] &&
+            strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]) && (best < 0 || x->val_loss[j] < x->val_loss[best]))
+            best = j;
+    *mean = best_mean;
+    return best;
+}
+
+/* --best: pick a trial from DIR/sweep.h5 (see the usage text); path gets
+ * DIR/trials/<family>-<hash>.h5. */
+static int pick_best(char *path, size_t cap, const char *dir, const char *family, ErrBuf *e) {
+    char index[4096];
+    SweepIndex x = {0};
+    int rc = HIPID_ERR, n_done = 0;
+    double mean = INFINITY;
+    snprintf(index, sizeof index, "%s/sweep.h5", dir);
+    hid_t file = trialfile_open_index(index, "give a trial file instead, or rerun the sweep to rebuild the index", e);
+    if (file < 0) return HIPID_ERR;
+    if (trialfile_read_index(&x, file, index, e) != HIPID_OK) goto error;
+    if (x.n < 1) {
+        hipid_err(e, "%s: no trials indexed", index);
+        goto error;
+    }
+    int row = best_row(&x, family, &mean, &n_done);
+    if (row < 0) {
         hipid_err(e, "%s: no done trial%s%s%s with a finite validation loss", index, family ? " of family '" : "",
                   family ? family : "", family ? "'" : "");
         goto error;
     }
-    for (int j = best_first; j < n; j++)
-        if (strcmp(fam[j], fam[best_first]) == 0 && config[j] == config[best_first] &&
-            strcmp(state[j], "done") == 0 && isfinite(val[j]) && (best_row < 0 || val[j] < val[best_row]))
-            best_row = j;
-    if (snprintf(path, cap, "%s/trials/%s-%s.h5", dir, fam[best_row], hash[best_row]) >= (int)cap) {
+    if (trialfile_path(path, cap, dir, x.family[row], x.hash[row], ".h5") >= (int)cap) {
         hipid_err(e, "%s: path too long", dir);
         goto error;
     }
     fprintf(stderr, "predict: best of %d done trial(s): %s (family %s, config %d: mean val_loss %.6g; "
-                    "this trial %.6g)\n", n_done, path, fam[best_row], config[best_row], best_mean, val[best_row]);
+                    "this trial %.6g)\n", n_done, path, x.family[row], x.config[row], mean, x.val_loss[row]);
     rc = HIPID_OK;
 error:
-    strv_free(fam, n);
-    strv_free(state, n_state);
-    strv_free(hash, n_hash);
-    free(config);
-    free(val);
+    trialfile_index_free(&x);
     H5Fclose(file);
     return rc;
 }

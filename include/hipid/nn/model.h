@@ -104,9 +104,6 @@ Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e);
  * layer with parameters, "NN.<layer>/<tensor>" (e.g. "00.conv/weight"). */
 int model_write_h5(const Model *m, hid_t loc);
 Model *model_read_h5(hid_t loc, const char *path, int max_batch, int n_threads, ErrBuf *e);
-/* The "best" or "last" weights of a sweep's trial file. model_load also
- * accepts a trial file (its best weights). */
-Model *model_load_trial(const char *path, const char *which, int max_batch, int n_threads, ErrBuf *e);
 
 /* Multiply-adds of one forward pass of one image (for GFLOP/s reports). */
 double model_forward_flops(const Model *m);

@@ -1,6 +1,6 @@
 /* job.h: a sweep's job file (INI, parsed with libinih) and its expansion into
  * trials. Pure: no MPI, no data I/O beyond reading the job file itself; the
- * sweep runner (sweep.c) parses on rank 0 and broadcasts the outcome.
+ * sweep's scheduler (scheduler.c) parses on rank 0 and broadcasts the outcome.
  *
  * Sections and keys (README "Job files" documents every key, default and
  * allowed values; job.c's key table is the single source of both):
