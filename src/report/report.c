@@ -38,6 +38,7 @@ static void add_line(char ***v, int *n, const char *fmt, ...) {
 
 static void trial_free(RTrial *t) {
     free(t->test_index);
+    free(t->fit_index);
     free(t->test_label);
     free(t->test_pred);
     free(t->test_prob);
@@ -71,6 +72,8 @@ void report_free(Report *r) {
     free(r->img);
     strv_free(r->class_names, r->K);
     strv_free(r->source_paths, r->n_source);
+    free(r->data_groups);
+    free(r->dup_groups);
     strv_free(r->lines, r->n_lines);
     strv_free(r->notes, r->n_notes);
     memset(r, 0, sizeof *r);
@@ -174,6 +177,7 @@ static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
     t->n_test = tt.n_test;
     t->n_epochs = tt.n_epochs;
     t->test_index = tt.test_index;
+    t->fit_index = tt.fit_index;
     t->test_label = tt.test_label;
     t->test_prob = tt.test_prob;
     t->hist = tt.hist;
@@ -269,8 +273,21 @@ static void read_data(Report *r) {
                  r->data_checksum);
         goto done;
     }
-    if (h5_read_strings(f, "source_paths", &r->source_paths, &r->n_source, r->data, &e))
+    if (h5_read_strings(f, "source_paths", &r->source_paths, &r->n_source, r->data, &e)) {
         snprintf(r->data_note, sizeof r->data_note, "%s", e.msg);
+        goto done;
+    }
+    if (r->n_source == (int)n) {
+        r->data_groups = grp;
+        grp = NULL;
+        if (H5Lexists(f, "dup_groups", H5P_DEFAULT) > 0) {
+            r->dup_groups = xcalloc((size_t)(n > 0 ? n : 1), sizeof(int32_t));
+            if (h5_read(f, "dup_groups", H5T_NATIVE_INT32, r->dup_groups, 1, &dim, r->data, &e)) {
+                free(r->dup_groups);
+                r->dup_groups = NULL;
+            }
+        }
+    }
 done:
     free(lab);
     free(grp);
@@ -532,12 +549,39 @@ int report_trial_stuck(const RTrial *t, int K) {
     return 1;
 }
 
+/* Test rows of t whose leakage group (near-duplicate group if dup) has a
+ * member among t's fitted rows; stamp (n_source) is scratch, fresh per call
+ * through the value `mark`. */
+static long count_leaks(const Report *r, const RTrial *t, const int32_t *grp, int dup, int *stamp, int mark) {
+    int n = r->n_source, *size = NULL;
+    long leaks = 0;
+    if (dup) { /* a near-duplicate group of one image is no group */
+        size = xcalloc((size_t)n + 1, sizeof(int));
+        for (int i = 0; i < n; i++)
+            if (grp[i] >= 0 && grp[i] < n) size[grp[i]]++;
+    }
+    for (int i = 0; i < t->n_train + t->n_val; i++) {
+        int row = t->fit_index[i];
+        if (row < n && grp[row] >= 0 && grp[row] < n) stamp[grp[row]] = mark;
+    }
+    for (int i = 0; i < t->n_test; i++) {
+        int row = t->test_index[i];
+        if (row >= n || grp[row] < 0 || grp[row] >= n || (size && size[grp[row]] < 2)) continue;
+        leaks += stamp[grp[row]] == mark;
+    }
+    free(size);
+    return leaks;
+}
+
 static void baseline(Report *r, int f) {
     RFamily *F = &r->fam[f];
     int K = r->K;
     long *count = xcalloc((size_t)K, sizeof(long));
     F->base_class = -1;
     F->learned = -1;
+    F->leak_dup = r->dup_groups ? 0 : -1;
+    F->leak_group = r->data_groups ? 0 : -1;
+    int *stamp = xcalloc((size_t)r->n_source + 1, sizeof(int)), mark = 0;
     for (int u = 0; u < r->n_units; u++) {
         const RTrial *t = F->sel[u];
         if (!t) continue;
@@ -548,7 +592,10 @@ static void baseline(Report *r, int f) {
             F->base_correct += t->test_pred[i] == t->test_label[i];
         }
         F->base_n += t->n_test;
+        if (r->dup_groups) F->leak_dup += count_leaks(r, t, r->dup_groups, 1, stamp, ++mark);
+        if (r->data_groups) F->leak_group += count_leaks(r, t, r->data_groups, 0, stamp, ++mark);
     }
+    free(stamp);
     for (int k = 0; k < K; k++)
         if (count[k] > 0 && (F->base_class < 0 || count[k] > count[F->base_class])) F->base_class = k;
     if (F->base_class >= 0) {

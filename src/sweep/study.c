@@ -38,14 +38,18 @@ void study_free(Study *s) {
 
 /* ---- the phantom data set ---- */
 
-/* hipid prep DIR -o OUT --size SIZE --quiet, as the sweep ran it before
- * prepset.h existed (the size string checked as --size was); 0 or an exit
- * status, errors printed. */
+/* hipid prep DIR/manifest.csv -o OUT --size SIZE --quiet: through synth's
+ * manifest, so that every view keeps its patient id and the views of one
+ * patient share a leakage group (the folder alone has no patient ids). 0 or
+ * an exit status, errors printed. */
 static int prep_images(const char *dir, const char *out, const char *size) {
     double v;
+    char manifest[1200];
     if (cli_num("prep", "size", size, 8, 4096, 1, &v) != HIPID_OK) return HIPID_EXIT_USAGE;
+    snprintf(manifest, sizeof manifest, "%s/manifest.csv", dir);
     PrepSetConfig c = prepset_config_default((int)v);
     c.src = dir;
+    c.manifest = manifest;
     c.out = out;
     c.quiet = 1;
     ErrBuf e = {{0}};

@@ -365,6 +365,7 @@ void trialfile_test_free(TrialTest *r) {
     if (!r) return;
     free(r->test_index);
     free(r->test_label);
+    free(r->fit_index);
     free(r->test_prob);
     free(r->hist);
     memset(r, 0, sizeof *r);
@@ -375,6 +376,10 @@ static int check_test(const TrialTest *r, const char *path, int K, ErrBuf *e) {
     for (size_t i = 0; i < (size_t)r->n_test; i++) {
         if (r->test_label[i] < 0 || r->test_label[i] >= K || r->test_index[i] < 0)
             return hipid_err(e, "%s: predictions/test_label or test_index out of range at row %zu", path, i);
+    }
+    for (int i = 0; i < r->n_train + r->n_val; i++)
+        if (r->fit_index[i] < 0) return hipid_err(e, "%s: indices/train or indices/val negative at row %d", path, i);
+    for (size_t i = 0; i < (size_t)r->n_test; i++) {
         for (int c = 0; c < K; c++)
             if (!isfinite(r->test_prob[i * K + c]))
                 return hipid_err(e, "%s: predictions/test_prob is not finite at row %zu", path, i);
@@ -395,13 +400,16 @@ int trialfile_read_test(TrialTest *r, hid_t f, const char *path, int K, ErrBuf *
     size_t n = (size_t)r->n_test;
     r->test_index = xcalloc(n + 1, sizeof(int));
     r->test_label = xcalloc(n + 1, sizeof(int));
+    r->fit_index = xcalloc((size_t)(n_tr + n_va) + 1, sizeof(int));
     r->test_prob = xcalloc(n * K + 1, sizeof(double));
     r->hist = xcalloc((size_t)4 * r->n_epochs + 1, sizeof(float));
-    hsize_t d1 = n, d2[2] = {n, (hsize_t)K}, de = (hsize_t)r->n_epochs;
+    hsize_t d1 = n, d2[2] = {n, (hsize_t)K}, de = (hsize_t)r->n_epochs, dtr = (hsize_t)n_tr, dva = (hsize_t)n_va;
     static const char *hn[4] = {"history/train_loss", "history/train_acc", "history/val_loss", "history/val_acc"};
     int bad = h5_read(f, "predictions/test_index", H5T_NATIVE_INT, r->test_index, 1, &d1, path, e) ||
               h5_read(f, "predictions/test_label", H5T_NATIVE_INT, r->test_label, 1, &d1, path, e) ||
-              h5_read(f, "predictions/test_prob", H5T_NATIVE_DOUBLE, r->test_prob, 2, d2, path, e);
+              h5_read(f, "predictions/test_prob", H5T_NATIVE_DOUBLE, r->test_prob, 2, d2, path, e) ||
+              (n_tr && h5_read(f, "indices/train", H5T_NATIVE_INT, r->fit_index, 1, &dtr, path, e)) ||
+              (n_va && h5_read(f, "indices/val", H5T_NATIVE_INT, r->fit_index + n_tr, 1, &dva, path, e));
     for (int h = 0; !bad && h < 4; h++)
         bad = h5_read(f, hn[h], H5T_NATIVE_FLOAT, r->hist + (size_t)h * r->n_epochs, 1, &de, path, e);
     if (bad || check_test(r, path, K, e) != HIPID_OK) {

@@ -161,6 +161,7 @@ int trialfile_read_class_names(char ***names, int *n, hid_t f, const char *path,
 typedef struct {
     int n_train, n_val, n_test, n_epochs;
     int *test_index, *test_label; /* (n_test + 1) data-set rows and their labels */
+    int *fit_index;               /* (n_train + n_val + 1) rows the model was fitted on: train, then val */
     double *test_prob;            /* (n_test * K + 1) softmax of the best weights */
     float *hist;                  /* (4 * n_epochs + 1): train_loss, train_acc, val_loss, val_acc */
 } TrialTest;
