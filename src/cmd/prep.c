@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "hipid/cmd/cmd.h"
-#include "hipid/data/phash.h"
+#include "hipid/data/dupdesc.h"
 #include "hipid/data/prepset.h"
 
 static void prep_usage(FILE *f) {
@@ -24,18 +24,19 @@ static void prep_usage(FILE *f) {
         "  --bg-radius F        background median window half-width, as a fraction\n"
         "                       of the content's longer side                       [%g]\n"
         "  --binary             otsu writes 255 inside the mask instead of the grey values\n"
-        "  --dup-threshold D    near-duplicates: 256-bit perceptual-hash Hamming distance\n"
-        "                       <= D, mirror images included; -1 turns the audit off [%d]\n"
+        "  --dup-threshold D    copies of one radiograph (rotated, flipped, cropped, re-exposed,\n"
+        "                       re-encoded): at least D verified feature matches to the\n"
+        "                       group's medoid; -1 turns the duplicate search off   [%d]\n"
         "  --preview PNG        contact sheet: sampled images, one row each:\n"
         "                       original | after each step | final\n"
         "  --preview-n N        images in the contact sheet                        [8]\n"
         "  --strict             any skipped file is an error (exit 1, nothing written)\n"
-        "  -q, --quiet          no per-duplicate-group lines\n"
+        "  -q, --quiet          list only the copy groups with conflicting labels\n"
         "Images are processed at a working size whose longer side is at most max(2S, 256).\n"
         "Skipped files (unreadable, truncated, too small, near-empty mask, missing manifest\n"
         "rows) are listed on stderr as 'skip <path>: <reason>' and kept in the output's\n"
         "'skipped' dataset. Exit status: 0 ok, 1 failure, 2 usage.\n",
-        c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, PHASH_DEFAULT_THRESHOLD);
+        c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, (int)DUP_DEFAULT_THRESHOLD);
 }
 
 /* Options into c; returns 0 to go on, else the exit status (help, usage). */
@@ -69,7 +70,7 @@ static int parse_options(PrepSetConfig *c, int argc, char **argv) {
         case 'z': bad = cli_num("prep", "min-size", optarg, 1, 1e6, 1, &v); p->min_size = (int)v; break;
         case 'k': bad = cli_num("prep", "min-mask", optarg, 0, 1, 0, &v); p->min_mask = v; break;
         case 'r': bad = cli_num("prep", "bg-radius", optarg, 0.01, 1, 0, &v); p->bg_radius = v; break;
-        case 'd': bad = cli_num("prep", "dup-threshold", optarg, -1, 64 * PHASH_WORDS, 1, &v); c->dup_threshold = (int)v; break;
+        case 'd': bad = cli_num("prep", "dup-threshold", optarg, -1, 2 * DUP_MAX_KP, 1, &v); c->dup_threshold = (int)v; break;
         case 'n': bad = cli_num("prep", "preview-n", optarg, 1, 64, 1, &v); c->preview_n = (int)v; break;
         case 'h': prep_usage(stdout); return -1;
         default: prep_usage(stderr); return HIPID_EXIT_USAGE;

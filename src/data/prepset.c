@@ -1,7 +1,9 @@
 /* prepset.c: folder or manifest of X-rays -> hipid data set (prepset.h).
  *
- * Lists the sources (imgsrc.h), prepares each image (prep.h), hashes it
- * (phash.h), then the quality gates, the leakage audit, the optional preview
+ * Lists the sources (imgsrc.h), prepares each image (prep.h), describes it
+ * for the duplicate search (dupdesc.h: local features of the grey source
+ * image, before the study's steps), then the quality gates, the leakage
+ * audit (copies grouped, label conflicts listed: audit.h), the optional preview
  * contact sheet and dataset_save. No option parsing and no summary printing:
  * the callers (`hipid prep`, the sweep's phantom data) do those.
  */
@@ -20,6 +22,8 @@
 
 #include "hipid/data/dataset.h"
 #include "hipid/data/imgsrc.h"
+#include "hipid/data/audit.h"
+#include "hipid/data/dupdesc.h"
 #include "hipid/data/phash.h"
 
 #define PREVIEW_TILE 128
@@ -28,7 +32,7 @@
 #define MAX_DUP_LINES 50
 
 PrepSetConfig prepset_config_default(int size) {
-    PrepSetConfig c = {.preview_n = 8, .dup_threshold = PHASH_DEFAULT_THRESHOLD, .prep = prep_config_default(size)};
+    PrepSetConfig c = {.preview_n = 8, .dup_threshold = (int)DUP_DEFAULT_THRESHOLD, .prep = prep_config_default(size)};
     return c;
 }
 
@@ -94,35 +98,6 @@ static void add_skip(Skips *s, const char *path, const char *reason) {
     fprintf(stderr, "skip %s: %s\n", path, reason);
 }
 
-/* Print near-duplicate clusters (size >= 2), warn when one spans classes. */
-static void report_dups(const Dataset *d, const int32_t *dup, int quiet) {
-    int n = d->n, lines = 0, more = 0;
-    int *count = xcalloc(n ? n : 1, sizeof(int));
-    for (int i = 0; i < n; i++) count[dup[i]]++;
-    for (int c = 0; c < n; c++) {
-        if (count[c] < 2) continue;
-        int first = -1, mixed = 0;
-        for (int i = 0; i < n; i++)
-            if (dup[i] == c) {
-                if (first < 0) first = i;
-                else if (d->labels[i] != d->labels[first]) mixed = 1;
-            }
-        if (quiet && !mixed) continue;
-        if (lines >= MAX_DUP_LINES) {
-            more++;
-            continue;
-        }
-        lines++;
-        printf("%s %d:", mixed ? "warning: near-duplicates with different labels" : "dup", c);
-        for (int i = first; i < n; i++)
-            if (dup[i] == c) printf(" %s%s%s%s", d->source_paths[i], mixed ? " (" : "",
-                                    mixed ? d->class_names[d->labels[i]] : "", mixed ? ")" : "");
-        printf("\n");
-    }
-    if (more) printf("... and %d more duplicate groups (see dup_groups in the output)\n", more);
-    free(count);
-}
-
 /* The image list of c->src (and c->manifest). */
 static int list_sources(ImageList *l, const PrepSetConfig *c, ErrBuf *e) {
     struct stat st;
@@ -137,10 +112,17 @@ static int list_sources(ImageList *l, const PrepSetConfig *c, ErrBuf *e) {
     return hipid_err(e, "%s: no such folder or manifest file", c->src);
 }
 
+/* The duplicate-search descriptor of the decoded grey image g. */
+static int describe(DupDesc *out, const GreyBuf *g, ErrBuf *e) {
+    if (dupdesc_compute(out, g->px, g->w, g->h, NULL) != 0)
+        return hipid_err(e, "cannot describe the image for the duplicate search (%dx%d px)", g->w, g->h);
+    return HIPID_OK;
+}
+
 /* Prepare every listed image into d (rows 0..used), its hash into hashes;
  * unusable files go to skips. Returns the number of images kept. */
-static int prepare_all(Dataset *d, PHash *hashes, int *per_class, Skips *skips, Preview *pv, const ImageList *l,
-                       const PrepConfig *c) {
+static int prepare_all(Dataset *d, PHash *hashes, DupDesc *descs, int *per_class, Skips *skips, Preview *pv,
+                       const ImageList *l, const PrepConfig *c) {
     const int S = c->size;
     int used = 0;
     ErrBuf e = {{0}};
@@ -157,6 +139,7 @@ static int prepare_all(Dataset *d, PHash *hashes, int *per_class, Skips *skips, 
         if (l->rows[i]) snprintf(where, sizeof where, "manifest row %d: ", l->rows[i]);
         if (imgsrc_read_file(&bytes, &n_bytes, sha, l->paths[i], &e) != HIPID_OK ||
             image_decode(&g, bytes, n_bytes, &e) != HIPID_OK ||
+            (descs && describe(&descs[used], &g, &e) != HIPID_OK) ||
             prep_image(d->images + (size_t)used * S * S, &info, tiles, PREVIEW_TILE, &g, c, &e) != PREP_OK) {
             char reason[600];
             snprintf(reason, sizeof reason, "%s%s", where, e.msg);
@@ -182,18 +165,44 @@ static int prepare_all(Dataset *d, PHash *hashes, int *per_class, Skips *skips, 
     return used;
 }
 
-/* Leakage audit: near-duplicates, merged with patient ids into groups; the
- * hashes, clusters and skips move into d. */
-static void audit(PrepSetStats *s, Dataset *d, const PHash *hashes, Skips *skips, const PrepSetConfig *c) {
-    int used = d->n;
-    int32_t *dup = xmalloc(sizeof(int32_t) * (used ? used : 1));
-    s->n_dup_groups = phash_cluster(dup, hashes, used, c->dup_threshold);
-    s->n_groups = prep_merge_groups(d->groups, dup, d->patient_ids, used);
+/* Leakage audit: copies of one radiograph grouped (dupdesc_cluster: every
+ * member verified against its group's medoid, no chains), then merged with
+ * patient ids into the leakage groups. A copy group whose members carry
+ * different labels (a label conflict) is kept in dup_groups as found, for
+ * `hipid audit`, but enters the leakage groups split by label: hipid does not
+ * decide which label is right. The hashes, clusters and skips move into d. */
+static void audit(PrepSetStats *s, Dataset *d, const PHash *hashes, const DupDesc *descs, Skips *skips,
+                  const PrepSetConfig *c) {
+    int used = d->n, K = d->n_classes;
+    int32_t *dup = xmalloc(sizeof(int32_t) * (used ? used : 1)), *by_label = xmalloc(sizeof(int32_t) * (used ? used : 1));
+    if (c->dup_threshold >= 0 && used > 0) {
+        DupClusterParams p;
+        DupClusterStats st;
+        int64_t n_pairs = 0;
+        dupdesc_default_cluster_params(&p);
+        if (dupdesc_cluster(dup, &st, NULL, NULL, NULL, &n_pairs, descs, (float)c->dup_threshold, &p, 0, used) < 0)
+            hipid_die(__FILE__, __LINE__, "out of memory in the duplicate search");
+        s->n_dup_capped = st.n_groups_capped;
+        s->dup_seconds = st.t_codebook + st.t_vlad + st.t_candidates + st.t_verify + st.t_link;
+    } else
+        for (int i = 0; i < used; i++) dup[i] = i;
+    for (int i = 0; i < used; i++) by_label[i] = dup[i] * K + d->labels[i]; /* conflicts split by label */
+    s->n_groups = prep_merge_groups(d->groups, by_label, d->patient_ids, used);
+    free(by_label);
     d->phash = xmalloc(sizeof(uint64_t) * PHASH_WORDS * (used ? used : 1));
     for (int i = 0; i < used; i++)
         memcpy(d->phash + (size_t)i * PHASH_WORDS, hashes[i].h[hashes[i].flip], sizeof hashes[i].h[0]);
     d->dup_groups = dup;
     d->dup_threshold = c->dup_threshold;
+    Audit a;
+    ErrBuf e = {{0}};
+    if (audit_build(&a, d, c->out, &e) == HIPID_OK) {
+        s->n_dup_groups = a.n_groups;
+        s->n_dup_conflicts = a.n_conflicts;
+        s->dup_largest = a.largest;
+        if (!c->quiet || a.n_conflicts) audit_print(stdout, &a, d, c->quiet ? a.n_conflicts : MAX_DUP_LINES);
+        audit_free(&a);
+    }
     d->skipped = skips->lines ? skips->lines : xcalloc(1, sizeof(char *)); /* written even when empty */
     d->n_skipped = skips->n;
     skips->lines = NULL;
@@ -207,6 +216,7 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
     Preview pv = {0};
     Skips skips = {0};
     PHash *hashes = NULL;
+    DupDesc *descs = NULL;
     double t0 = now_seconds();
     memset(s, 0, sizeof *s);
     if (check_output_dir(c->out, e) != HIPID_OK || list_sources(&l, c, e) != HIPID_OK) goto error;
@@ -214,6 +224,7 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
     dataset_alloc(&d, l.n, S, l.n_classes);
     for (int k = 0; k < l.n_classes; k++) d.class_names[k] = strdup(l.class_names[k]);
     hashes = xcalloc(l.n ? l.n : 1, sizeof *hashes);
+    if (c->dup_threshold >= 0) descs = xcalloc(l.n ? l.n : 1, sizeof *descs);
     s->per_class = xcalloc(l.n_classes, sizeof(int));
     if (c->preview) {
         pv.cap_rows = c->preview_n < l.n ? c->preview_n : l.n;
@@ -221,7 +232,7 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
     }
     printf("prep: %d candidate files, %d classes, from %s\n", l.n, l.n_classes, l.what);
     fflush(stdout);
-    d.n = prepare_all(&d, hashes, s->per_class, &skips, &pv, &l, &c->prep);
+    d.n = prepare_all(&d, hashes, descs, s->per_class, &skips, &pv, &l, &c->prep);
     /* arrays keep their capacity; the unused tail holds no strings */
 
     /* quality gates */
@@ -235,11 +246,10 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
             goto error;
         }
     s->n_skipped = skips.n;
-    audit(s, &d, hashes, &skips, c);
+    audit(s, &d, hashes, descs, &skips, c);
     prep_describe(d.preprocessing, sizeof d.preprocessing, &c->prep);
     snprintf(d.source, sizeof d.source, "%.*s", (int)sizeof d.source - 1, l.what);
 
-    report_dups(&d, d.dup_groups, c->quiet);
     if (c->preview && pv.n_rows > 0 && preview_save(&pv, c->preview, c->prep.steps, e) != HIPID_OK) goto error;
     if (dataset_save(&d, c->out, e) != HIPID_OK) goto error;
 
@@ -252,6 +262,7 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
     s->seconds = now_seconds() - t0;
     free(pv.tiles);
     free(hashes);
+    free(descs);
     dataset_free(&d);
     imgsrc_free(&l);
     return HIPID_OK;
@@ -259,6 +270,7 @@ error:
     strv_free(skips.lines, skips.n);
     free(pv.tiles);
     free(hashes);
+    free(descs);
     dataset_free(&d);
     imgsrc_free(&l);
     prepset_stats_free(s);
@@ -277,10 +289,14 @@ void prepset_print_summary(FILE *f, const PrepSetConfig *c, const PrepSetStats *
     fprintf(f, "prep: %d images %dx%d in %d classes, %d skipped, %.1f s\n", s->n_images, S, S, s->n_classes,
             s->n_skipped, s->seconds);
     for (int k = 0; k < s->n_classes; k++) fprintf(f, "  class %-20s %d\n", s->class_names[k], s->per_class[k]);
-    if (c->dup_threshold >= 0)
-        fprintf(f, "duplicate groups (size >= 2, 256-bit pHash distance <= %d, mirror images included): %d\n",
-                c->dup_threshold, s->n_dup_groups);
-    else
+    if (c->dup_threshold >= 0) {
+        fprintf(f, "copies of one radiograph (flipped, rotated, cropped, re-exposed, re-encoded; >= %d verified "
+                   "matches to a group's medoid): %d group(s), the largest %d, %d label conflict(s), %.1f s\n",
+                c->dup_threshold, s->n_dup_groups, s->dup_largest, s->n_dup_conflicts, s->dup_seconds);
+        if (s->n_dup_capped)
+            fprintf(f, "warning: %d copy group(s) reached the cap of %d members: members were left out; look at "
+                       "them with hipid audit\n", s->n_dup_capped, DUP_DEFAULT_MAX_GROUP);
+    } else
         fprintf(f, "duplicate audit off (--dup-threshold -1)\n");
     fprintf(f, "leakage groups (patient ids + duplicates): %d\n", s->n_groups);
     fprintf(f, "preprocessing: %s\n", s->preprocessing);

@@ -4,7 +4,7 @@
  *
  * One image at a time: read the file (SHA-256 of its bytes), decode, run the
  * standardisation pipeline (prep.h) into its slot of the output array, hash
- * it for the leakage audit (phash.h). Only the output array grows with the
+ * it for the leakage audit (dupdesc.h). Only the output array grows with the
  * number of images. Afterwards: quality gates, near-duplicate clusters,
  * leakage groups, the optional preview contact sheet, and dataset_save
  * (temp + rename). Progress goes to stdout ("prep: N candidate files ...",
@@ -31,12 +31,13 @@ typedef struct {
     int preview_n;        /* images in the contact sheet */
     int strict;           /* any skipped file is an error: nothing written */
     int quiet;            /* print only near-duplicate groups that mix labels */
-    int dup_threshold;    /* near-duplicates: pHash Hamming distance <= this; -1 = no audit */
+    int dup_threshold;    /* copies: at least this many verified feature matches to a group's
+                           * medoid (dupdesc.h); -1 = no duplicate search */
     PrepConfig prep;      /* the per-image pipeline, output size included */
 } PrepSetConfig;
 
 /* The defaults of `hipid prep` for output size S: every step, the
- * prep_config_default limits, PHASH_DEFAULT_THRESHOLD, 8 preview images, no
+ * prep_config_default limits, DUP_DEFAULT_THRESHOLD, 8 preview images, no
  * preview, not strict, not quiet; src and out still to be set. */
 PrepSetConfig prepset_config_default(int size);
 
@@ -46,6 +47,10 @@ typedef struct {
     int n_classes;
     int n_skipped;       /* files left out (listed in the data set's `skipped`) */
     int n_dup_groups;    /* near-duplicate groups of two or more images */
+    int n_dup_conflicts; /* of which carry more than one label */
+    int dup_largest;     /* members of the largest (1 if none) */
+    int n_dup_capped;    /* groups that reached the size cap */
+    double dup_seconds;  /* the duplicate search (descriptors not included) */
     int n_groups;        /* leakage groups (patient ids + duplicates) */
     int n_preview;       /* rows of the contact sheet, 0 if none was written */
     char **class_names;  /* (n_classes) */
