@@ -185,10 +185,9 @@ static int run_predict(const PredictArgs *a, char **images, int n_images) {
     return n_bad ? HIPID_EXIT_FAIL : 0;
 }
 
-/* libvips logs warnings ("error in tile 0 x 56") on stderr as it decodes; an
- * IMAGE that fails is reported once, with libvips' error text. (Written over
- * three lines so that a line-based function-length count does not run on
- * into cmd_predict.) */
+/* libvips logs warnings ("error in tile 0 x 56") on stderr as it decodes;
+ * they are dropped: an IMAGE that fails is reported once, with libvips'
+ * error text. */
 static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data) {
     (void)domain, (void)level, (void)msg, (void)data;
 }
