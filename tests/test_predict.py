@@ -56,7 +56,7 @@ def strs(a):
 
 
 # ---- data set and sweep -------------------------------------------------------
-classes = sorted(os.listdir(SRC))
+classes = sorted(d for d in os.listdir(SRC) if os.path.isdir(os.path.join(SRC, d)))  # class folders only (README, LICENSE beside them)
 with open(os.path.join(TMP, "m.csv"), "w") as f:
     f.write("path,label\n")
     for c in classes:
