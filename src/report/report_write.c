@@ -94,13 +94,13 @@ static void md_base(FILE *f, const Report *r, const RFamily *F) {
 /* The leakage check: test images with a near-duplicate or a leakage-group
  * mate among the rows their model was fitted on (first pass). */
 static void md_leaks(FILE *f, const Report *r) {
-    long worst = 0;
+    long worst = 0, dup_only = 0;
     int any = 0;
     for (int fa = 0; fa < r->n_fam; fa++) {
         const RFamily *F = &r->fam[fa];
         any |= F->leak_group >= 0 && F->base_n > 0;
         worst = F->leak_group > worst ? F->leak_group : worst;
-        worst = F->leak_dup > worst ? F->leak_dup : worst;
+        dup_only = F->leak_dup > dup_only ? F->leak_dup : dup_only;
     }
     if (!any) return;
     fprintf(f, "%s (first pass, each image tested once):", worst ? "**Warning: leakage.**" : "**Leakage check**");
@@ -113,7 +113,9 @@ static void md_leaks(FILE *f, const Report *r) {
         if (F->leak_dup >= 0) fprintf(f, ", %ld have a near-duplicate (same radiograph) there", F->leak_dup);
     }
     fprintf(f, ".%s\n\n", worst ? " Their accuracy is optimistic: the splits did not keep groups together (`[cv] "
-                                   "groups = no`?)." : "");
+                                   "groups = no`?)."
+                        : dup_only ? " The copies on both sides are label conflicts (one film under two labels, kept "
+                                     "apart by label; `hipid audit` lists them)." : "");
 }
 
 static void summary_md(FILE *f, const Report *r, int level) {
