@@ -14,8 +14,6 @@
 #include "hipid/nn/ops.h"
 #include "hipid/base/rng.h"
 
-#define MODEL_FORMAT "hipid-model"
-#define MODEL_FORMAT_VERSION 1
 
 static const struct {
     const char *name, *spec;

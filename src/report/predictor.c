@@ -33,7 +33,7 @@ static int is_train_checkpoint(const char *path) {
     int is_ckpt = 0;
     hid_t file = H5I_INVALID_HID;
     if (H5Fis_hdf5(path) > 0 && (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
-        is_ckpt = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK && strcmp(fmt, "hipid-model") == 0;
+        is_ckpt = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK && strcmp(fmt, MODEL_FORMAT) == 0;
         H5Fclose(file);
     }
     return is_ckpt;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hipid/data/dataset.h"
 #include "hipid/base/h5util.h"
 #include "hipid/data/split.h"
 #include "hipid/sweep/trialfile.h"
@@ -252,7 +253,7 @@ static void read_data(Report *r) {
         return;
     }
     ErrBuf e = {{0}};
-    hid_t f = h5_open_versioned(r->data, "hipid-dataset", 1, "data set", "the error analysis lists row numbers only", &e);
+    hid_t f = h5_open_versioned(r->data, DATASET_FORMAT, DATASET_FORMAT_VERSION, "data set", "the error analysis lists row numbers only", &e);
     if (f < 0) {
         snprintf(r->data_note, sizeof r->data_note, "%s", e.msg);
         return;

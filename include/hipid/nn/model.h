@@ -94,6 +94,10 @@ void model_zero_grads(Model *m);
  * dropout layer. Tests fill it and set m->fixed_dropout = 1. */
 float *model_dropout_mask(Model *m, int i);
 
+/* Checkpoints: HDF5 files of format MODEL_FORMAT, one dataset per tensor. */
+#define MODEL_FORMAT "hipid-model"
+#define MODEL_FORMAT_VERSION 1
+
 /* Checkpoints: HDF5, one dataset per tensor, format version attribute.
  * Written to PATH.tmp then renamed. */
 int model_save(const Model *m, const char *path, ErrBuf *e);
