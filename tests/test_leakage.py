@@ -10,6 +10,11 @@ patient ids), 3-fold CV with a validation carve. Read independently with h5py:
     views (the phantoms of different patients are different drawings);
   - every trial file: no patient id and no near-duplicate group in two of
     train, validation and test.
+The demo's own phantom set (jobs/demo.ini's synth line, 6 designs x 60
+patients' views at 64 px: one anatomy template, so a copy search without the
+pixel check grouped different patients and designs) is made with `hipid synth`
+and `hipid prep` and must have no near-duplicate group spanning patients or
+classes and none larger than one patient's views.
 The same job with `[cv] groups = no`: patients do straddle the splits, and the
 report's leakage count (summary.json) equals the count made here from the
 trial files; with groups the count is 0.
@@ -95,7 +100,42 @@ def leaks(parts, grp):
     return sum(1 for i in parts["test"] if grp[i] in fit)
 
 
+def dup_members(dups):
+    members = defaultdict(list)
+    for i, g in enumerate(dups):
+        members[g].append(i)
+    return [m for m in members.values() if len(m) > 1]
+
+
+def demo_phantoms():
+    line = [l for l in open(os.path.join(testlib.project_root(), "jobs", "demo.ini")) if l.startswith("synth")]
+    testlib.require(len(line) == 1, "jobs/demo.ini has one synth line")
+    kv = dict(x.split("=") for x in line[0].split("=", 1)[1].strip().split(","))
+    tree, out = os.path.join(ROOT, "demo-tree"), os.path.join(ROOT, "demo.h5")
+    r = testlib.run_hipid("synth", "--out", tree, "--classes", kv["classes"], "--per-class", kv["per_class"],
+                          "--size", kv["size"], "--seed", kv["seed"], timeout=600)
+    testlib.require(r.returncode == 0, "hipid synth: " + r.stderr[-300:])
+    r = testlib.run_hipid("prep", os.path.join(tree, "manifest.csv"), "-o", out, "--size", kv["size"], "-q",
+                          timeout=1200)
+    testlib.require(r.returncode == 0, "hipid prep: " + r.stderr[-300:])
+    with h5py.File(out, "r") as f:
+        pids, labels, dups = strings(f["patient_ids"]), f["labels"][()], f["dup_groups"][()]
+        paths = strings(f["source_paths"])
+    multi = dup_members(dups)
+    across_pat = [m for m in multi if len({pids[i] for i in m}) > 1]
+    across_cls = [m for m in multi if len({labels[i] for i in m}) > 1]
+    largest = max((len(m) for m in multi), default=1)
+    print(f"info demo phantom set ({len(pids)} images): {len(multi)} near-duplicate groups, largest {largest}, "
+          f"{len(across_pat)} spanning patients, {len(across_cls)} spanning classes")
+    check(not across_cls, "demo phantoms: no near-duplicate group spans classes: "
+          + "; ".join(",".join(paths[i] for i in m) for m in across_cls[:3]))
+    check(not across_pat, "demo phantoms: no near-duplicate group spans patients: "
+          + "; ".join(",".join(paths[i] for i in m) for m in across_pat[:3]))
+    check(largest <= MAX_VIEWS, f"demo phantoms: no group larger than one patient's views ({largest})")
+
+
 def main():
+    demo_phantoms()
     grouped = sweep("grouped", "yes")
     data = os.path.join(ROOT, "phantom.h5")
     with h5py.File(data, "r") as f:
@@ -112,10 +152,7 @@ def main():
     check(all(len(g) == 1 for g in by_patient.values()), "the views of each patient share one leakage group")
     check(dups is not None, "the data set has near-duplicate groups (dup_groups)")
     if dups is not None:
-        members = defaultdict(list)
-        for i, g in enumerate(dups):
-            members[g].append(i)
-        multi = [m for m in members.values() if len(m) > 1]
+        multi = dup_members(dups)
         spans = [m for m in multi if len({labels[i] for i in m}) > 1]
         largest = max((len(m) for m in multi), default=1)
         print(f"info phantom set: {len(multi)} near-duplicate groups, largest {largest}, spanning classes {len(spans)}")

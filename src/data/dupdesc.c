@@ -28,6 +28,8 @@ void dupdesc_default_match_params(DupMatchParams *p) {
     p->ratio = 0.85f;
     p->tol = 2.0f;
     p->n_top = 60;
+    p->min_corr = DUP_DEFAULT_MIN_CORR;
+    p->min_overlap = 0.2f;
 }
 
 void dupdesc_default_cluster_params(DupClusterParams *p) {
@@ -412,6 +414,17 @@ int dupdesc_compute(DupDesc *out, const uint8_t *px, int w, int h, const DupDesc
             base[i] = t < 0 ? 0 : (t > 1 ? 1 : t);
         }
     }
+    /* thumbnail for the pixel check */
+    {
+        int tw = (int)lround((double)W * DUP_THUMB / DUP_SIDE), th = (int)lround((double)H * DUP_THUMB / DUP_SIDE);
+        tw = tw < 8 ? 8 : (tw > DUP_THUMB ? DUP_THUMB : tw);
+        th = th < 8 ? 8 : (th > DUP_THUMB ? DUP_THUMB : th);
+        float t[DUP_THUMB * DUP_THUMB];
+        if (resize_f32(t, base, tw, th, W, H)) goto done;
+        out->tw = tw, out->th = th;
+        for (int i = 0; i < tw * th; i++) out->thumb[i] = (uint8_t)lrintf(t[i] * 255.0f);
+
+    }
     /* scale space: sigma of Gaussian k of an octave is 1.6 * 2^(k/3) octave
      * px; the input is taken as blurred by 0.5 px */
     blur_f32(base, tmp, W, H, sqrt(1.6 * 1.6 - 0.25));
@@ -502,11 +515,15 @@ static int cmp_match(const void *pa, const void *pb) {
     return a->ia - b->ia;
 }
 
-/* Inliers of the best similarity transform between matched points za -> zb.
- * za, zb: (m, 2). Hypotheses from all pairs of the first n_top matches. */
-static int ransac_similarity(const float *za, const float *zb, int m, int n_top, float tol) {
+/* Inliers of the best similarity transform between matched points za -> zb,
+ * and into A the affine map (zb = A[0..2] . (x, y, 1), A[3..5] . (x, y, 1))
+ * fitted by least squares to that transform's inliers: a film resized to
+ * another aspect ratio is not a similarity. za, zb: (m, 2). Hypotheses from
+ * all pairs of the first n_top matches. */
+static int ransac_similarity(const float *za, const float *zb, int m, int n_top, float tol, double *A) {
     if (m < 3) return 0;
     int top = m < n_top ? m : n_top, best = 0;
+    double T[4] = {1, 0, 0, 0};
     float tol2 = tol * tol;
     for (int p = 0; p < top; p++)
         for (int q = p + 1; q < top; q++) {
@@ -526,14 +543,157 @@ static int ransac_similarity(const float *za, const float *zb, int m, int n_top,
                 double ey = ci * za[2 * k] + cr * za[2 * k + 1] + ty - zb[2 * k + 1];
                 cnt += ex * ex + ey * ey < tol2;
             }
-            if (cnt > best) best = cnt;
+            if (cnt > best) {
+                best = cnt;
+                T[0] = cr, T[1] = ci, T[2] = tx, T[3] = ty;
+            }
         }
+    A[0] = T[0], A[1] = -T[1], A[2] = T[2], A[3] = T[1], A[4] = T[0], A[5] = T[3];
+    if (best < 6) return best;
+    /* least squares over the inliers: H = sum (x y 1)^T (x y 1) */
+    double H[3][3] = {{0}}, gx[3] = {0}, gy[3] = {0}, ax[3], ay[3];
+    for (int k = 0; k < m; k++) {
+        double x = za[2 * k], y = za[2 * k + 1];
+        double ex = T[0] * x - T[1] * y + T[2] - zb[2 * k], ey = T[1] * x + T[0] * y + T[3] - zb[2 * k + 1];
+        if (!(ex * ex + ey * ey < tol2)) continue;
+        double v[3] = {x, y, 1};
+        for (int r = 0; r < 3; r++) {
+            for (int c = 0; c < 3; c++) H[r][c] += v[r] * v[c];
+            gx[r] -= v[r] * zb[2 * k];
+            gy[r] -= v[r] * zb[2 * k + 1];
+        }
+    }
+    if (!solve3(ax, H, gx) && !solve3(ay, H, gy)) {
+        memcpy(A, ax, sizeof ax);
+        memcpy(A + 3, ay, sizeof ay);
+    }
     return best;
+}
+
+/* Ranks of v (n, values 0..255) into r, ties (equal to a quarter grey
+ * level) given their mean rank: a counting sort, no comparisons. */
+static void ranks(float *r, const float *v, int n) {
+    enum { Q = 1021 };
+    int cnt[Q] = {0};
+    double below = 0, mean[Q];
+    for (int i = 0; i < n; i++) {
+        int q = (int)lrintf(v[i] * 4);
+        cnt[q < 0 ? 0 : (q >= Q ? Q - 1 : q)]++;
+    }
+    for (int q = 0; q < Q; q++) {
+        mean[q] = below + (cnt[q] + 1) / 2.0;
+        below += cnt[q];
+    }
+    for (int i = 0; i < n; i++) {
+        int q = (int)lrintf(v[i] * 4);
+        r[i] = (float)mean[q < 0 ? 0 : (q >= Q ? Q - 1 : q)];
+    }
+}
+
+/* Point (x, y) of image a's working px through the affine map A (and b's
+ * mirror) into b's working px, or back if inv. */
+static void map_point(double *x, double *y, const double *A, int mir, int inv) {
+    double X = *x, Y = *y;
+    if (!inv) {
+        double bx = A[0] * X + A[1] * Y + A[2], by = A[3] * X + A[4] * Y + A[5];
+        *x = mir ? -bx : bx, *y = by;
+    } else {
+        double bx = (mir ? -X : X) - A[2], by = Y - A[5], det = A[0] * A[4] - A[1] * A[3];
+        *x = (A[4] * bx - A[1] * by) / det, *y = (A[0] * by - A[3] * bx) / det;
+    }
+}
+
+/* Pixel check of an affine map A from a's working px to b's (b mirrored if
+ * mir). The finer of the two thumbnails is blurred to the coarser one's
+ * resolution and resampled onto its grid; both are band-passed (less their
+ * blur at DETAIL_SIGMA px), and Spearman's rank correlation of the two is
+ * taken over the overlap (less a border of 2 px, and less black padding). Copies of one film share
+ * its fine detail (grain, texture, edges) exactly; different films of one
+ * anatomy or implant design share only the coarse shape. Rank correlation
+ * does not change under monotone intensity maps (brightness, contrast,
+ * gamma). *overlap gets the overlap's share of the coarser thumbnail. */
+enum { PIX_N = DUP_THUMB * DUP_THUMB };
+#define DETAIL_SIGMA 1.0
+#define BLACK 3.0f /* grey level (0..255 after the stretch) of padding */
+static float pixel_corr(const DupDesc *a, const DupDesc *b, int mir, const double *A, float *overlap) {
+    double ka = (double)a->tw / a->w, kb = (double)b->tw / b->w; /* thumb px per working px */
+    double det = A[0] * A[4] - A[1] * A[3];
+    if (!(fabs(det) > 1e-6)) return 0;
+    double S = sqrt(fabs(det)) * kb / ka; /* b thumb px per a thumb px (geometric mean of the axes) */
+    int grid_is_a = S >= 1;
+    const DupDesc *g = grid_is_a ? a : b, *f = grid_is_a ? b : a;
+    double kg = grid_is_a ? ka : kb, kf = grid_is_a ? kb : ka, Sf = grid_is_a ? S : 1 / S;
+    int gw = g->tw, gh = g->th, fw = f->tw, fh = f->th;
+    float fs[PIX_N], tmp[PIX_N], wg[PIX_N], wf[PIX_N], bg[PIX_N], bf[PIX_N], va[PIX_N], vb[PIX_N];
+    uint8_t in[PIX_N];
+    /* f blurred to g's resolution */
+    for (int i = 0; i < fw * fh; i++) fs[i] = f->thumb[i];
+    if (Sf > 1.05) blur_f32(fs, tmp, fw, fh, 0.5 * sqrt(Sf * Sf - 1));
+    double sum = 0;
+    int n_in = 0;
+    for (int v = 0; v < gh; v++)
+        for (int u = 0; u < gw; u++) {
+            int i = v * gw + u;
+            double x = (u + 0.5) / kg - 0.5, y = (v + 0.5) / kg - 0.5;
+            map_point(&x, &y, A, mir, !grid_is_a);
+            double uf = (x + 0.5) * kf - 0.5, vf = (y + 0.5) * kf - 0.5;
+            wg[i] = g->thumb[i];
+            in[i] = uf >= 0 && vf >= 0 && uf <= fw - 1 && vf <= fh - 1;
+            wf[i] = 0;
+            if (!in[i]) continue;
+            int x0 = (int)uf, y0 = (int)vf, x1 = x0 + 1 < fw ? x0 + 1 : x0, y1 = y0 + 1 < fh ? y0 + 1 : y0;
+            double fx = uf - x0, fy = vf - y0;
+            double top = fs[y0 * fw + x0] * (1 - fx) + fs[y0 * fw + x1] * fx;
+            double bot = fs[y1 * fw + x0] * (1 - fx) + fs[y1 * fw + x1] * fx;
+            wf[i] = (float)(top * (1 - fy) + bot * fy);
+            sum += wf[i], n_in++;
+        }
+    *overlap = (float)n_in / (gw * gh);
+    if (n_in < 16) return 0;
+    for (int i = 0; i < gw * gh; i++)
+        if (!in[i]) wf[i] = (float)(sum / n_in);
+    memcpy(bg, wg, sizeof(float) * gw * gh);
+    memcpy(bf, wf, sizeof(float) * gw * gh);
+    blur_f32(bg, tmp, gw, gh, DETAIL_SIGMA);
+    blur_f32(bf, tmp, gw, gh, DETAIL_SIGMA);
+    int n = 0;
+    for (int v = 2; v < gh - 2; v++)
+        for (int u = 2; u < gw - 2; u++) {
+            int ok = 1;
+            float mg = 0, mf = 0; /* brightest in the window: black padding or corners carry no detail */
+            for (int dv = -2; dv <= 2 && ok; dv++)
+                for (int du = -2; du <= 2 && ok; du++) {
+                    int k = (v + dv) * gw + u + du;
+                    ok = in[k];
+                    mg = wg[k] > mg ? wg[k] : mg;
+                    mf = wf[k] > mf ? wf[k] : mf;
+                }
+            if (!ok || mg <= BLACK || mf <= BLACK) continue;
+            int i = v * gw + u;
+            /* details into 0..255 for the counting-sort ranks */
+            float da = 128 + 2 * (wg[i] - bg[i]), db = 128 + 2 * (wf[i] - bf[i]);
+            va[n] = da < 0 ? 0 : (da > 255 ? 255 : da);
+            vb[n] = db < 0 ? 0 : (db > 255 ? 255 : db);
+            n++;
+        }
+    if (n < 16) return 0;
+    float *ra = wg, *rb = wf; /* reused as rank buffers */
+    ranks(ra, va, n);
+    ranks(rb, vb, n);
+    double ma = 0, mb = 0;
+    for (int i = 0; i < n; i++) ma += ra[i], mb += rb[i];
+    ma /= n, mb /= n;
+    double sab = 0, saa = 0, sbb = 0;
+    for (int i = 0; i < n; i++) {
+        double da = ra[i] - ma, db = rb[i] - mb;
+        sab += da * db, saa += da * da, sbb += db * db;
+    }
+    return saa > 0 && sbb > 0 ? (float)(sab / sqrt(saa * sbb)) : 0;
 }
 
 /* Inliers from a (fa: na x D) to b (fb: nb x D), with positions pa, pb. */
 static int match_verify(const float *fa, const float *pa, int na, const float *fb, const float *pb, int nb,
-                        const DupMatchParams *p, float *sim, Match *mt, float *za, float *zb) {
+                        const DupMatchParams *p, float *sim, Match *mt, float *za, float *zb, double *T) {
     if (na < 3 || nb < 3) return 0;
     /* sim (na, nb) = fa . fb^T */
     for (int i = 0; i < na; i++)
@@ -569,7 +729,7 @@ static int match_verify(const float *fa, const float *pa, int na, const float *f
         zb[2 * k] = pb[2 * mt[k].ib];
         zb[2 * k + 1] = pb[2 * mt[k].ib + 1];
     }
-    return ransac_similarity(za, zb, m, p->n_top, p->tol);
+    return ransac_similarity(za, zb, m, p->n_top, p->tol, T);
 }
 
 /* Work buffers for one verification. */
@@ -581,6 +741,7 @@ typedef struct {
 
 static float verify_pair(VerifyWork *wk, const DupDesc *a, const DupDesc *b, const DupMatchParams *p, int *mirrored) {
     int best = 0, best_mir = 0;
+    double T[6] = {1, 0, 0, 0, 1, 0}, Tm[6] = {1, 0, 0, 0, 1, 0};
     desc_to_float(wk->fa, a, 0);
     for (int i = 0; i < a->n_kp; i++) {
         wk->pa[2 * i] = a->kp[i][0];
@@ -592,13 +753,20 @@ static float verify_pair(VerifyWork *wk, const DupDesc *a, const DupDesc *b, con
             wk->pb[2 * i] = mir ? -b->kp[i][0] : b->kp[i][0];
             wk->pb[2 * i + 1] = b->kp[i][1];
         }
-        int c = match_verify(wk->fa, wk->pa, a->n_kp, wk->fb, wk->pb, b->n_kp, p, wk->sim, wk->mt, wk->za, wk->zb);
+        int c = match_verify(wk->fa, wk->pa, a->n_kp, wk->fb, wk->pb, b->n_kp, p, wk->sim, wk->mt, wk->za, wk->zb, Tm);
         if (c > best) {
             best = c;
             best_mir = mir;
+            memcpy(T, Tm, sizeof T);
         }
     }
     if (mirrored) *mirrored = best_mir;
+    /* the pixel check: the transform must also bring the pixels into
+     * agreement (a shared anatomy or implant design can give many inliers) */
+    if (best >= 3 && p->min_corr > 0) {
+        float overlap, r = pixel_corr(a, b, best_mir, T, &overlap);
+        if (!(r >= p->min_corr && overlap >= p->min_overlap)) return 0;
+    }
     return (float)best;
 }
 

@@ -1,4 +1,4 @@
-/* dupdesc.h: copy detection for the leakage audit (prototype for issue #10).
+/* dupdesc.h: copy detection for the leakage audit.
  *
  * Finds radiographs that are copies of one film: rotated by any angle
  * (small angles and quarter turns), mirrored, cropped or zoomed, with
@@ -42,19 +42,23 @@
 #define DUP_MAX_KP 192 /* keypoints kept per image */
 #endif
 #define DUP_DESC_LEN 128     /* 4 x 4 cells x 8 orientations */
+#define DUP_THUMB 96         /* pixel check: thumbnail's longer side, px */
 #define DUP_VLAD_WORDS 64    /* codebook size for the candidate search */
 #define DUP_DEFAULT_THRESHOLD 14.0f
+#define DUP_DEFAULT_MIN_CORR 0.60f /* pixel check (tests/audit_bench.py and the demo phantoms: README) */
 #define DUP_DEFAULT_CANDIDATES 15
 #define DUP_DEFAULT_MAX_GROUP 20
 
 /* Fixed-size descriptor, plain data (no pointers): can be stored as a flat
- * uint8 array of sizeof(DupDesc) = 18,952 bytes per image (e.g. an HDF5
+ * uint8 array of sizeof(DupDesc) = 36,884 bytes per image (e.g. an HDF5
  * dataset of shape (n, sizeof(DupDesc)) uint8). Unused keypoint slots are 0. */
 typedef struct {
     int32_t n_kp;                             /* keypoints used, 0..DUP_MAX_KP */
     int32_t w, h;                             /* working image size, px */
     float kp[DUP_MAX_KP][4];                  /* x, y (working px), sigma (px), orientation (rad) */
     uint8_t desc[DUP_MAX_KP][DUP_DESC_LEN];   /* RootSIFT * 255, bin (cell_v * 4 + cell_u) * 8 + o */
+    int32_t tw, th;                           /* thumbnail size, px */
+    uint8_t thumb[DUP_THUMB * DUP_THUMB];     /* the stretched working image at tw x th, row-major */
 } DupDesc;
 
 typedef struct {
@@ -66,6 +70,8 @@ typedef struct {
     float ratio;      /* Lowe ratio test on descriptor distances */
     float tol;        /* inlier tolerance, px of the second image's working size */
     int n_top;        /* hypotheses from all pairs of the n_top best matches */
+    float min_corr;   /* pixel check: rank correlation over the overlap the transform gives; 0: off */
+    float min_overlap; /* pixel check: overlap at least this share of the smaller thumbnail */
 } DupMatchParams;
 
 typedef struct {
