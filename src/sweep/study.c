@@ -38,16 +38,12 @@ void study_free(Study *s) {
 
 /* ---- the phantom data set ---- */
 
-/* hipid prep DIR/manifest.csv -o OUT --size SIZE --quiet: through synth's
- * manifest, so that every view keeps its patient id and the views of one
- * patient share a leakage group (the folder alone has no patient ids). 0 or
- * an exit status, errors printed. */
-static int prep_images(const char *dir, const char *out, const char *size) {
-    double v;
-    char manifest[1200];
-    if (cli_num("prep", "size", size, 8, 4096, 1, &v) != HIPID_OK) return HIPID_EXIT_USAGE;
-    snprintf(manifest, sizeof manifest, "%s/manifest.csv", dir);
-    PrepSetConfig c = prepset_config_default((int)v);
+/* hipid prep SRC -o OUT --size SIZE --quiet, SRC a folder or, with
+ * manifest, its manifest (synth's keeps every view's patient id, so that the
+ * views of one patient share a leakage group). 0 or an exit status, errors
+ * printed. */
+static int prep_images(const char *dir, const char *manifest, const char *out, int size) {
+    PrepSetConfig c = prepset_config_default(size);
     c.src = dir;
     c.manifest = manifest;
     c.out = out;
@@ -65,6 +61,16 @@ static int prep_images(const char *dir, const char *out, const char *size) {
     }
     if (status) fprintf(stderr, "hipid sweep: %s\n", e.msg);
     return status;
+}
+
+/* The folder that will hold path, made if missing. */
+static int make_parent(const char *path, ErrBuf *e) {
+    char parent[1100];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash) return HIPID_OK;
+    *slash = 0;
+    return mkdir_p(parent, e);
 }
 
 /* The job's [data] synth recipe: the PNGs of synth_write_set, prepared
@@ -85,19 +91,15 @@ static int build_synth(const Job *j, ErrBuf *e) {
     snprintf(tmp_h5, sizeof tmp_h5, "%s.%ld.h5", j->data, (long)getpid());
     printf("data %s is missing: building it from [data] synth = %s\n", j->data, j->synth);
     fflush(stdout);
-    char parent[1100];
-    snprintf(parent, sizeof parent, "%s", j->data);
-    char *slash = strrchr(parent, '/');
-    if (slash) {
-        *slash = 0;
-        if (mkdir_p(parent, e) != HIPID_OK) return HIPID_ERR;
-    }
+    if (make_parent(j->data, e) != HIPID_OK) return HIPID_ERR;
     /* synth_write_set, not cmd_synth: that shuts libvips down, and libvips
      * cannot start twice in one process */
     SynthSetConfig sc = {.out_dir = dir, .per_class = atoi(per), .n_classes = atoi(classes), .size = atoi(size),
                          .seed = (uint64_t)strtoull(seed, NULL, 10), .imbalance = 1.0};
     if (synth_write_set(&sc, e) < 0) return HIPID_ERR;
-    int rc = prep_images(dir, tmp_h5, size);
+    char manifest[1200];
+    snprintf(manifest, sizeof manifest, "%s/manifest.csv", dir);
+    int rc = prep_images(dir, manifest, tmp_h5, atoi(size));
     char cmd[2400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir); /* the PNGs were only the way in */
     if (system(cmd) != 0) fprintf(stderr, "hipid sweep: could not remove %s\n", dir);
@@ -106,9 +108,24 @@ static int build_synth(const Job *j, ErrBuf *e) {
     return HIPID_OK;
 }
 
+/* The job's [data] source: hipid prep of that folder or manifest. */
+static int build_source(const Job *j, ErrBuf *e) {
+    char tmp_h5[1100];
+    printf("data %s is missing: building it from [data] source = %s at %d px (hipid prep)\n", j->data, j->source,
+           j->prep_size);
+    fflush(stdout);
+    if (make_parent(j->data, e) != HIPID_OK) return HIPID_ERR;
+    snprintf(tmp_h5, sizeof tmp_h5, "%s.%ld.h5", j->data, (long)getpid());
+    if (prep_images(j->source, NULL, tmp_h5, j->prep_size) != 0)
+        return hipid_err(e, "%s: building the data set from %s failed (see above)", j->data, j->source);
+    if (rename(tmp_h5, j->data) != 0) return hipid_err(e, "%s: cannot rename %s into place: %s", j->data, tmp_h5, strerror(errno));
+    return HIPID_OK;
+}
+
 int study_build_data(const Study *s, ErrBuf *e) {
     if (s->job.synth[0]) return build_synth(&s->job, e);
-    return hipid_err(e, "%s: data set not found ([data] path in %s); make it with hipid prep, or give [data] synth",
+    if (s->job.source[0]) return build_source(&s->job, e);
+    return hipid_err(e, "%s: data set not found ([data] path in %s); make it with hipid prep, or give [data] source or synth",
                      s->job.data, s->job.path);
 }
 
