@@ -286,7 +286,7 @@ check(p.returncode != 0 and "another study" in p.stderr, "a changed CV design in
 
 # ---- [data] source: a missing data set is prepared from images ---------------
 tree = os.path.join(ROOT, "src-tree")
-r = run_hipid("synth", "--out", tree, "--classes", "2", "--per-class", "6", "--size", "40", "--seed", "5")
+r = run_hipid("synth", "--out", tree, "--classes", "2", "--per-class", "16", "--size", "40", "--seed", "5")
 check(r.returncode == 0, "synth writes a small tree")
 src_data = os.path.join(ROOT, "from-source.h5")
 src_path = os.path.join(ROOT, "source.ini")
