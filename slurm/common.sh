@@ -91,7 +91,10 @@ hipid_run_sweep() {
         rc=$?
         break
     done
-    trap - USR1 TERM
+    # the sweep has ended: a time-limit warning that comes now is moot, and
+    # must not kill this script (a default USR1 would fail the job)
+    trap '' USR1
+    trap - TERM
     hipid_log "sweep exited with status $rc"
 
     [ "$rc" -eq 3 ] || exit "$rc"

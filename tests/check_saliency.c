@@ -14,6 +14,7 @@
 #include "hipid/base/h5util.h"
 #include "hipid/nn/model.h"
 #include "hipid/report/saliency.h"
+#include "hipid/sweep/trialfile.h"
 #include "testutil.h"
 
 int main(int argc, char **argv) {
@@ -23,7 +24,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: check_saliency TRIAL.h5 DATA.h5 OUT.h5 ROW...\n");
         return 2;
     }
-    Model *m = model_load_trial(argv[1], "best", 1, 2, &e);
+    Model *m = trialfile_load_model(argv[1], "best", 1, 2, &e);
     if (!m || dataset_load(&d, argv[2], &e) != HIPID_OK) {
         fprintf(stderr, "check_saliency: %s\n", e.msg);
         return 1;

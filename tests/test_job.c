@@ -140,6 +140,7 @@ static void test_defaults(void) {
     EXPECT(strcmp(j.name, "mini-job") == 0, "default name '%s', expected the base name", j.name);
     EXPECT(j.n_seeds == 1 && j.seeds[0] == 1, "default seeds");
     EXPECT(j.synth[0] == '\0', "default synth '%s'", j.synth);
+    EXPECT(j.source[0] == '\0' && j.prep_size == 128, "default source '%s', size %d", j.source, j.prep_size);
     EXPECT(j.scheme == CV_KFOLD && j.k == 5 && j.repeats == 1 && j.inner_k == 0, "default cv %d k%d r%d i%d",
            j.scheme, j.k, j.repeats, j.inner_k);
     EXPECT(fabs(j.val_fraction - 0.2) < 1e-12 && j.cv_seed == 1 && j.use_groups == 1, "default cv values");
@@ -245,6 +246,11 @@ static const ErrCase err_cases[] = {
     {"[data]\npath = d\nsynth = classes=9\n[family a]\nmodel = dnn-paper\n", ":3: synth: expected classes="},
     {"[data]\npath = d\nsynth = size=8\n[family a]\nmodel = dnn-paper\n", ":3: synth: expected size="},
     {"[data]\npath = d\nsynth = colour=1\n[family a]\nmodel = dnn-paper\n", ":3: synth: expected keys classes"},
+    {"[data]\npath = d\nsynth = classes=3\nsource = imgs\n[family a]\nmodel = dnn-paper\n",
+     ":4: source: expected either source or synth, found both"},
+    {"[data]\npath = d\nsize = 64\n[family a]\nmodel = dnn-paper\n", ":3: size: expected size only with source"},
+    {"[data]\npath = d\nsource = imgs\nsize = 4\n[family a]\nmodel = dnn-paper\n",
+     ":4: size: expected an image side in [8, 4096] px, found '4'"},
     {"[data]\npath = d\n[cv]\nscheme = loo\n[family a]\nmodel = dnn-paper\n", ":4: scheme: expected holdout, kfold"},
     {"[data]\npath = d\n[cv]\nk = 1\n[family a]\nmodel = dnn-paper\n", ":4: k: expected a number of folds >= 2, found '1'"},
     {"[data]\npath = d\n[cv]\nrepeats = 0\n[family a]\nmodel = dnn-paper\n", ":4: repeats: expected"},

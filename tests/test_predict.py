@@ -56,14 +56,18 @@ def strs(a):
 
 
 # ---- data set and sweep -------------------------------------------------------
-classes = sorted(os.listdir(SRC))
+classes = sorted(d for d in os.listdir(SRC) if os.path.isdir(os.path.join(SRC, d)))  # class folders only (README, LICENSE beside them)
 with open(os.path.join(TMP, "m.csv"), "w") as f:
     f.write("path,label\n")
     for c in classes:
         for name in sorted(os.listdir(os.path.join(SRC, c)))[:20]:
             f.write(f"{c}/{name},{c}\n")
 DATA = os.path.join(TMP, "d.h5")
-p = run_hipid("prep", SRC, "--manifest", os.path.join(TMP, "m.csv"), "--size", "64", "-o", DATA, "-q", timeout=300)
+# no duplicate search: these 80 films hold two copies (Cofield 12/14, 13/15) whose
+# grouping changes the folds, and this test is about predict, not the audit; the
+# 3-epoch fixture's Grad-CAM maps are checked on the folds it had before
+p = run_hipid("prep", SRC, "--manifest", os.path.join(TMP, "m.csv"), "--size", "64", "-o", DATA, "-q",
+              "--dup-threshold", "-1", timeout=300)
 require(p.returncode == 0, "prep of 80 shoulder radiographs at 64x64" + ("" if p.returncode == 0 else ": " + p.stderr))
 OUT = os.path.join(TMP, "res")
 with open(os.path.join(TMP, "job.ini"), "w") as f:

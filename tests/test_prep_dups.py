@@ -1,6 +1,8 @@
 """Leakage audit of hipid prep: flipped, re-encoded and resized copies of an
-X-ray land in the group of the original, patient ids merge groups, and
-hipid's split_holdout never puts one group on both sides.
+X-ray land in the group of the original, a copy filed under another class is
+listed as a label conflict (same near-duplicate group, separate leakage
+groups: the user decides), and hipid's split_holdout never puts one group on
+both sides.
 
 A small ImageFolder tree is built in TEST_TMP from real shoulder X-rays
 (copies in the scratch folder only) plus altered copies made with Pillow.
@@ -76,16 +78,27 @@ def prep(src, out, *extra):
     return r.stdout, dict(zip(paths, f["groups"][:])), f
 
 
+def same_class(a, b):
+    return a.split("/")[0] == b.split("/")[0]
+
+
 out = os.path.join(TMP, "dups.h5")
 stdout, group, f = prep(tree, out)
+dup = dict(zip([p.decode() for p in f["source_paths"][:]], f["dup_groups"][:]))
 for c, o in copies.items():
-    check(group[c] == group[o], "%s grouped with %s (%d vs %d)" % (c, o, group[c], group[o]))
+    check(dup[c] == dup[o], "%s found as a copy of %s (near-duplicate groups %d vs %d)" % (c, o, dup[c], dup[o]))
+    if same_class(c, o):
+        check(group[c] == group[o], "%s grouped with %s (%d vs %d)" % (c, o, group[c], group[o]))
+    else:
+        check(group[c] != group[o], "%s, filed under another class than %s, is not merged into its leakage group"
+              % (c, o))
 n_groups = len(set(group.values()))
-check(n_groups == len(group) - len(copies), "only the copies merge: %d groups for %d images" % (n_groups, len(group)))
-m = re.search(r"^duplicate groups .*: (\d+)$", stdout, re.M)
-check(m is not None and int(m.group(1)) == len(copies), "prep reports %d duplicate groups" % len(copies))
-check("zz_misfiled.jpg (Zimmer)" in stdout and "warning: near-duplicates with different labels" in stdout,
-      "a duplicate filed under two classes is flagged")
+merged = sum(1 for c, o in copies.items() if same_class(c, o))
+check(n_groups == len(group) - merged, "only the same-class copies merge: %d groups for %d images" % (n_groups, len(group)))
+m = re.search(r"^copies of one radiograph .*: (\d+) group\(s\)", stdout, re.M)
+check(m is not None and int(m.group(1)) == len(copies), "prep reports %d copy groups" % len(copies))
+check(re.search(r"^conflict \d+ \(2 images: Cofield 1, Zimmer 1\): .*Cofield/Cofield.7.jpg.*Zimmer/zz_misfiled.jpg",
+                stdout, re.M) is not None, "a copy filed under two classes is listed as a label conflict")
 f.close()
 
 # split_holdout keeps every group on one side, over many seeds

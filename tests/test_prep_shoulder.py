@@ -46,8 +46,8 @@ for path, reason in skips:
 # summary: per-class counts, skipped, duplicate groups, seconds
 m = re.search(r"^prep: (\d+) images 128x128 in 4 classes, (\d+) skipped, ([\d.]+) s$", r.stdout, re.M)
 check(m is not None, "summary line")
-check(re.search(r"^duplicate groups \(size >= 2.*\): \d+$", r.stdout, re.M) is not None,
-      "duplicate-group count printed")
+check(re.search(r"^copies of one radiograph .*: \d+ group\(s\), the largest \d+, \d+ label conflict", r.stdout,
+                re.M) is not None, "copy-group count printed")
 printed = dict((k, int(v)) for k, v in re.findall(r"^  class (\S+)\s+(\d+)$", r.stdout, re.M))
 for name, n in expected.items():
     check(printed.get(name, 0) + skipped_by_class.get(name, 0) == n,
@@ -100,9 +100,12 @@ first = {}
 for g in groups:
     first.setdefault(g, len(first))
 check(all(first[g] == g for g in first), "groups numbered by first appearance")
+labels = f["labels"][:]
 for c in np.unique(dup):
     members = np.nonzero(dup == c)[0]
-    check(len(np.unique(groups[members])) == 1, "dup cluster %d shares one group" % c)
+    for lab in np.unique(labels[members]):  # a label conflict: one leakage group per label
+        same = members[labels[members] == lab]
+        check(len(np.unique(groups[same])) == 1, "dup cluster %d, label %d shares one group" % (c, lab))
 
 # images: min-max normalised, inverted (implant dark on white)
 im = images[:]

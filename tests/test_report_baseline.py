@@ -1,6 +1,6 @@
 """hipid report says when a model learned nothing beyond the class frequencies.
 
-One tiny phantom sweep (3 classes, 3-fold CV) with a family that learns (a small
+One small phantom sweep (3 classes x 40, 3-fold CV) with a family that learns (a small
 CNN) and one that cannot (the same dense net with a learning rate of 1e-12, so
 its weights stay where they started). From the trial files (h5py) this test
 recomputes, independently of hipid, the majority-class rate of the first pass
@@ -35,7 +35,7 @@ name = baseline
 seeds = 1
 [data]
 path = {root}/phantom32.h5
-synth = classes=3,per_class=24,size=32,seed=5
+synth = classes=3,per_class=40,size=32,seed=5
 [cv]
 scheme = kfold
 k = 3
@@ -45,7 +45,7 @@ model = c8,r,c8,r,bn,mp2,fl,fc16,r
 optimizer = adam
 lr = 0.003
 batch = 8
-epochs = 6
+epochs = 12
 [family frozen]
 model = fl,fc16,r
 optimizer = sgd

@@ -55,6 +55,16 @@ grep -qF "sbatch --dependency=afterok:\$sweep $out/report.sbatch results/demo" "
 [ "$(sbatch_value "$dir/demo4/sweep.sbatch" cpus-per-task)" = 4 ] || fail "--cpus-per-task 4 not written"
 [ "$(sbatch_value "$dir/demo4/sweep.sbatch" ntasks)" = 2 ] || fail "--ntasks 2 not written"
 [ "$(sbatch_value "$dir/demo4/sweep.sbatch" time)" = 1-00:00:00 ] || fail "--time 1-00:00:00 not written"
+[ "$(sbatch_value "$dir/demo4/sweep.sbatch" signal)" = B:USR1@600 ] || fail "--time 1-00:00:00: expected the warning 600 s before the limit"
+# a short limit is warned a quarter before its end, not at once (Slurm's
+# formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S)
+for pair in 10:00=150 1:30=22 30=450 40:00=600 0-0:20=300 0-0:16:40=250 0:10:00=150 1-0=600; do
+    t=${pair%=*} w=${pair#*=}
+    d=$dir/time-${t//:/.}
+    "$hipid" slurm jobs/demo.ini --out "$d" --ntasks 2 --time "$t" >/dev/null 2>&1 || fail "--time $t exited $?"
+    [ "$(sbatch_value "$d/sweep.sbatch" signal)" = "B:USR1@$w" ] ||
+        fail "--time $t: --signal=$(sbatch_value "$d/sweep.sbatch" signal), expected B:USR1@$w"
+done
 m4=$(sbatch_value "$dir/demo4/sweep.sbatch" mem-per-cpu)
 [ "${m4%M}" -lt "${mem%M}" ] || fail "4 CPUs per task: --mem-per-cpu $m4 not below the 1-CPU $mem"
 
@@ -116,6 +126,9 @@ expect_error() {  # STATUS WORDS ARGS...: exits STATUS with one line on stderr h
 expect_error 2 "unknown option '--bogus'" jobs/demo.ini --bogus
 expect_error 2 "--ntasks expects a positive integer, found '0'" jobs/demo.ini --ntasks 0
 expect_error 2 "--time expects" jobs/demo.ini --time 1h
+expect_error 2 "--time expects" jobs/demo.ini --time 1:2:3:4
+expect_error 2 "--time expects" jobs/demo.ini --time 1-2-3
+expect_error 2 "--time expects" jobs/demo.ini --time 1-2:3:4:5
 expect_error 2 "--array expects" jobs/demo.ini --array two
 expect_error 2 "--max-array-size expects" jobs/demo.ini --array 4 --max-array-size -1
 expect_error 2 "needs a value" jobs/demo.ini --partition

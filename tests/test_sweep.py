@@ -284,4 +284,23 @@ other_path, _ = job("ref", LONG, cv="scheme = kfold\nk = 4\nval_fraction = 0.2")
 p = mpirun(2, [other_path], timeout=60)
 check(p.returncode != 0 and "another study" in p.stderr, "a changed CV design in the same results folder is refused")
 
+# ---- [data] source: a missing data set is prepared from images ---------------
+tree = os.path.join(ROOT, "src-tree")
+r = run_hipid("synth", "--out", tree, "--classes", "2", "--per-class", "6", "--size", "40", "--seed", "5")
+check(r.returncode == 0, "synth writes a small tree")
+src_data = os.path.join(ROOT, "from-source.h5")
+src_path = os.path.join(ROOT, "source.ini")
+with open(src_path, "w") as f:
+    f.write(f"[job]\nname = source\n[data]\npath = {src_data}\nsource = {tree}/manifest.csv\nsize = 24\n"
+            f"[cv]\nscheme = kfold\nk = 2\n[family dnn]\nmodel = fl,fc8\nepochs = 1\nbatch = 4\n"
+            f"[run]\noutput = {os.path.join(ROOT, 'source')}\n")
+p = mpirun(1, [src_path])
+check(p.returncode == 0 and "building it from [data] source" in p.stdout,
+      f"a sweep with [data] source and no data set builds it and runs ({p.returncode}: {p.stderr[-300:]})")
+if os.path.exists(src_data):
+    with h5py.File(src_data) as f:
+        pids = [x.decode() for x in f["patient_ids"][()]]
+        check(f["images"].shape[1:] == (24, 24) and len(pids) >= 10 and all(pids),
+              f"the data set is prepared at size 24 with the manifest's patient ids ({f['images'].shape}, {pids[:3]})")
+
 done()

@@ -1,21 +1,17 @@
-/* cmd_predict.c: `hipid predict`: classify raw X-ray files with a trained
+/* cmd/predict.c: `hipid predict`: classify raw X-ray files with a trained
  * sweep trial, optionally with a saliency map per image.
  *
- * The trial file carries everything needed: the best weights (with the input
- * standardisation), the class names and the data set's `preprocessing`
- * attribute, which prep_parse_describe turns back into the PrepConfig that
- * made the training images; each IMAGE goes through the same decode and
- * prep_image as in `hipid prep`, then the same pixel/255 standardisation as
- * dataset_gather_f32, an eval forward and the same double-precision softmax
- * as the trial's stored predictions. A bad IMAGE is reported on stderr and
- * skipped; the others are still classified, and the exit status is 1.
+ * Parses the options, resolves --model (a trial file, or --best's pick from
+ * a results folder), then per IMAGE calls the predictor (report/predictor.h:
+ * the trial's preprocessing, weights and class names) and prints one result
+ * in the chosen format. A bad IMAGE is reported on stderr and skipped; the
+ * others are still classified, and the exit status is 1.
  * No MPI: one process, OpenMP threads inside the model.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <getopt.h>
 #include <glib.h>
-#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +20,7 @@
 #include <vips/vips.h>
 
 #include "hipid/cmd/cmd.h"
-#include "hipid/data/dataset.h"
-#include "hipid/base/h5util.h"
-#include "hipid/data/imgsrc.h"
-#include "hipid/nn/model.h"
-#include "hipid/nn/ops.h"
-#include "hipid/data/prep.h"
-#include "hipid/report/saliency.h"
-#include "hipid/sweep/trialfile.h"
+#include "hipid/report/predictor.h"
 
 enum { FMT_TEXT, FMT_TSV, FMT_JSON };
 
@@ -60,183 +49,17 @@ static void predict_usage(FILE *f) {
         "Exit status: 0 ok, 1 failure, 2 usage.\n");
 }
 
-/* Everything predict takes from a trial file. */
-typedef struct {
-    Model *m;
-    PrepConfig prep;
-    int n_classes;
-    char **class_names; /* (n_classes), owned */
-} Predictor;
-
-static void predictor_free(Predictor *p) {
-    model_free(p->m);
-    strv_free(p->class_names, p->n_classes);
-    memset(p, 0, sizeof *p);
-}
-
-static int predictor_open(Predictor *p, const char *path, int threads, ErrBuf *e) {
-    char fmt[64] = "", state[32] = "", reason[256] = "", prep_text[1024] = "";
-    int S = 0, K = 0, rc = HIPID_ERR;
-    hid_t file = H5I_INVALID_HID;
-    memset(p, 0, sizeof *p);
-    h5_quiet();
-    /* a `hipid train` checkpoint is a model without its data set's story */
-    if (H5Fis_hdf5(path) > 0 && (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
-        int is_ckpt = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK && strcmp(fmt, "hipid-model") == 0;
-        H5Fclose(file);
-        file = H5I_INVALID_HID;
-        if (is_ckpt)
-            return hipid_err(e, "%s: a hipid train checkpoint (format \"hipid-model\"), which records neither "
-                                "the preprocessing nor the class names; predict needs a sweep trial file "
-                                "(results/<job>/trials/<family>-<hash>.h5)", path);
-    }
-    if ((file = h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file",
-                                  "predict reads the trial files of hipid sweep (results/<job>/trials/*.h5) "
-                                  "written by this version", e)) < 0)
-        return HIPID_ERR;
-    h5_attr_read_str(file, "state", state, sizeof state);
-    h5_attr_read_str(file, "reason", reason, sizeof reason);
-    if (strcmp(state, "done") != 0) {
-        hipid_err(e, "%s: trial state is \"%s\", not \"done\" (%s): it has no best weights", path, state,
-                  reason[0] ? reason : "no reason recorded");
-        goto error;
-    }
-    if (h5_attr_read_str(file, "preprocessing", prep_text, sizeof prep_text) != HIPID_OK) {
-        hipid_err(e, "%s: the trial file lacks the preprocessing attribute", path);
-        goto error;
-    }
-    if (prep_parse_describe(&p->prep, prep_text, e) != HIPID_OK) {
-        char why[sizeof e->msg];
-        snprintf(why, sizeof why, "%s", e->msg);
-        hipid_err(e, "%s: cannot re-apply the data set's preprocessing: %s", path, why);
-        goto error;
-    }
-    if (h5_attr_read_int(file, "image_size", &S, 1) || h5_attr_read_int(file, "n_classes", &K, 1) || K < 2) {
-        hipid_err(e, "%s: the trial file lacks image_size or n_classes", path);
-        goto error;
-    }
-    if (h5_read_strings(file, "class_names", &p->class_names, &p->n_classes, path, e) != HIPID_OK) goto error;
-    if (p->n_classes != K) {
-        hipid_err(e, "%s: %d class_names for n_classes = %d", path, p->n_classes, K);
-        goto error;
-    }
-    H5Fclose(file);
-    file = H5I_INVALID_HID;
-    if (!(p->m = model_load_trial(path, "best", 1, threads, e))) goto error;
-    if (p->prep.size != S || p->m->in.c != 1 || p->m->in.h != S || p->m->in.w != S || p->m->n_classes != K) {
-        hipid_err(e, "%s: inconsistent trial: images %dx%d, preprocessing resize=%d, weights for %dx%dx%d "
-                     "inputs and %d classes, %d class names", path, S, S, p->prep.size, p->m->in.c, p->m->in.h,
-                  p->m->in.w, p->m->n_classes, K);
-        goto error;
-    }
-    rc = HIPID_OK;
-error:
-    if (file >= 0) H5Fclose(file);
-    if (rc != HIPID_OK) predictor_free(p);
-    return rc;
-}
-
-/* --best: pick a trial from DIR/sweep.h5 (see the usage text); path gets
- * DIR/trials/<family>-<hash>.h5. */
-static int pick_best(char *path, size_t cap, const char *dir, const char *family, ErrBuf *e) {
-    char index[4096], **fam = NULL, **state = NULL, **hash = NULL;
-    int *config = NULL, n = 0, n_state = 0, n_hash = 0, rc = HIPID_ERR, best_row = -1;
-    double *val = NULL;
-    hid_t file = H5I_INVALID_HID;
-    snprintf(index, sizeof index, "%s/sweep.h5", dir);
-    if ((file = h5_open_versioned(index, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, "sweep index",
-                                  "give a trial file instead, or rerun the sweep to rebuild the index", e)) < 0)
-        return HIPID_ERR;
-    if (h5_read_strings(file, "family", &fam, &n, index, e) || h5_read_strings(file, "state", &state, &n_state, index, e) ||
-        h5_read_strings(file, "hash", &hash, &n_hash, index, e))
-        goto error;
-    if (n < 1 || n_state != n || n_hash != n) {
-        hipid_err(e, "%s: no trials indexed, or family/state/hash of different lengths (%d, %d, %d)", index, n,
-                  n_state, n_hash);
-        goto error;
-    }
-    config = xmalloc(sizeof(int) * n);
-    val = xmalloc(sizeof(double) * n);
-    hsize_t dim = (hsize_t)n;
-    if (h5_read(file, "config", H5T_NATIVE_INT, config, 1, &dim, index, e) ||
-        h5_read(file, "val_loss", H5T_NATIVE_DOUBLE, val, 1, &dim, index, e))
-        goto error;
-    /* configuration (family, config) with the lowest mean val_loss over its
-     * done trials; ties go to the first in index order */
-    double best_mean = INFINITY;
-    int best_first = -1, n_done = 0;
-    for (int i = 0; i < n; i++) {
-        int usable = (!family || strcmp(fam[i], family) == 0) && strcmp(state[i], "done") == 0 && isfinite(val[i]);
-        if (!usable) continue;
-        n_done++;
-        int first = 1;
-        for (int j = 0; j < i && first; j++)
-            if (strcmp(fam[j], fam[i]) == 0 && config[j] == config[i]) first = 0;
-        if (!first) continue; /* each configuration once, at its first row */
-        double sum = 0.0;
-        int cnt = 0;
-        for (int j = i; j < n; j++)
-            if (strcmp(fam[j], fam[i]) == 0 && config[j] == config[i] && strcmp(state[j], "done") == 0 &&
-                isfinite(val[j]))
-                sum += val[j], cnt++;
-        if (sum / cnt < best_mean) {
-            best_mean = sum / cnt;
-            best_first = i;
-        }
-    }
-    if (best_first < 0) {
-        hipid_err(e, "%s: no done trial%s%s%s with a finite validation loss", index, family ? " of family '" : "",
-                  family ? family : "", family ? "'" : "");
-        goto error;
-    }
-    for (int j = best_first; j < n; j++)
-        if (strcmp(fam[j], fam[best_first]) == 0 && config[j] == config[best_first] &&
-            strcmp(state[j], "done") == 0 && isfinite(val[j]) && (best_row < 0 || val[j] < val[best_row]))
-            best_row = j;
-    if (snprintf(path, cap, "%s/trials/%s-%s.h5", dir, fam[best_row], hash[best_row]) >= (int)cap) {
-        hipid_err(e, "%s: path too long", dir);
-        goto error;
-    }
-    fprintf(stderr, "predict: best of %d done trial(s): %s (family %s, config %d: mean val_loss %.6g; "
-                    "this trial %.6g)\n", n_done, path, fam[best_row], config[best_row], best_mean, val[best_row]);
-    rc = HIPID_OK;
-error:
-    strv_free(fam, n);
-    strv_free(state, n_state);
-    strv_free(hash, n_hash);
-    free(config);
-    free(val);
-    H5Fclose(file);
-    return rc;
-}
-
-/* Read and prepare one image file into px (S, S). */
-static int prepare_image(uint8_t *px, const char *path, const PrepConfig *c, ErrBuf *e) {
-    uint8_t *bytes = NULL;
-    size_t n_bytes = 0;
-    char sha[65];
-    GreyBuf g = {0};
-    PrepInfo info;
-    int rc = HIPID_ERR;
-    if (imgsrc_read_file(&bytes, &n_bytes, sha, path, e) != HIPID_OK ||
-        image_decode(&g, bytes, n_bytes, e) != HIPID_OK || prep_image(px, &info, NULL, 0, &g, c, e) != PREP_OK) {
-        char why[sizeof e->msg];
-        snprintf(why, sizeof why, "%s", e->msg);
-        hipid_err(e, "%s: %s", path, why);
-        goto done;
-    }
-    rc = HIPID_OK;
-done:
-    grey_free(&g);
-    free(bytes);
-    return rc;
+/* The class with the highest probability, the first of ties. */
+static int top_class(const float *prob, int K) {
+    int a = 0;
+    for (int k = 1; k < K; k++)
+        if (prob[k] > prob[a]) a = k;
+    return a;
 }
 
 static void print_result(FILE *f, int format, int first, const char *path, const float *prob,
                          char *const *names, int K) {
-    int a = 0, b = -1;
-    for (int k = 1; k < K; k++)
-        if (prob[k] > prob[a]) a = k;
+    int a = top_class(prob, K), b = -1;
     for (int k = 0; k < K; k++)
         if (k != a && (b < 0 || prob[k] > prob[b])) b = k;
     if (format == FMT_TEXT) {
@@ -275,99 +98,99 @@ typedef struct {
     int best, format, threads, zoom;
 } PredictArgs;
 
+/* trial gets the trial file --model names, or --best's pick from the
+ * results folder --model names. Returns 0, or the exit status after a
+ * message on stderr. */
+static int choose_trial(char *trial, size_t cap, const PredictArgs *a) {
+    struct stat st;
+    ErrBuf e = {{0}};
+    BestTrial b;
+    if (!(stat(a->model, &st) == 0 && S_ISDIR(st.st_mode))) {
+        if (a->best) {
+            fprintf(stderr, "hipid predict: --best needs a sweep's results folder as --model, found %s\n", a->model);
+            return HIPID_EXIT_USAGE;
+        }
+        snprintf(trial, cap, "%s", a->model);
+        return 0;
+    }
+    if (!a->best) {
+        fprintf(stderr, "hipid predict: %s is a folder: add --best (and --family F) to pick a trial from "
+                        "its sweep.h5, or give a trial file\n", a->model);
+        return HIPID_EXIT_USAGE;
+    }
+    if (predictor_pick_best(&b, a->model, a->family, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid predict: %s\n", e.msg);
+        return HIPID_EXIT_FAIL;
+    }
+    fprintf(stderr, "predict: best of %d done trial(s): %s (family %s, config %d: mean val_loss %.6g; "
+                    "this trial %.6g)\n", b.n_done, b.path, b.family, b.config, b.mean_val_loss, b.val_loss);
+    snprintf(trial, cap, "%s", b.path);
+    return 0;
+}
+
+/* Classify images[i], print its result, write its saliency map if asked;
+ * counts it in *n_ok when classified, in *n_bad when anything failed. */
+static void predict_one(int *n_ok, int *n_bad, Predictor *p, const PredictArgs *a, char **images, int i,
+                        GHashTable *used) {
+    ErrBuf e = {{0}};
+    int K = p->n_classes, S = p->prep.size, layer;
+    float prob[K], peak;
+    if (predictor_classify(prob, p, images[i], &e) != HIPID_OK) {
+        fprintf(stderr, "hipid predict: %s\n", e.msg);
+        (*n_bad)++;
+        return;
+    }
+    print_result(stdout, a->format, *n_ok == 0, images[i], prob, p->class_names, K);
+    (*n_ok)++;
+    if (!a->saliency && !a->saliency_dir) return;
+    char out[4096];
+    int top = top_class(prob, K), zoom = a->zoom > 0 ? a->zoom : (256 + S - 1) / S;
+    if (a->saliency) snprintf(out, sizeof out, "%s", a->saliency);
+    else saliency_name(out, sizeof out, a->saliency_dir, images[i], i, used);
+    if (predictor_saliency(&layer, &peak, p, top, out, zoom, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid predict: %s\n", e.msg);
+        (*n_bad)++;
+        return;
+    }
+    fprintf(stderr, "predict: saliency of %s (class %s, %s) -> %s%s\n", images[i], p->class_names[top],
+            layer < 0 ? "input gradient" : "Grad-CAM", out,
+            peak > 0.0f ? "" : " (the map is zero everywhere: no region raises the class score)");
+}
+
 static int run_predict(const PredictArgs *a, char **images, int n_images) {
     char trial[4096];
     ErrBuf e = {{0}};
     Predictor p = {0};
-    struct stat st;
-    int status = HIPID_EXIT_FAIL, n_ok = 0, n_bad = 0;
-    uint8_t *px = NULL, *rgb = NULL;
-    float *x = NULL, *map = NULL;
-    GHashTable *used = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-
-    if (stat(a->model, &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (!a->best) {
-            fprintf(stderr, "hipid predict: %s is a folder: add --best (and --family F) to pick a trial from "
-                            "its sweep.h5, or give a trial file\n", a->model);
-            status = HIPID_EXIT_USAGE;
-            goto done;
-        }
-        if (pick_best(trial, sizeof trial, a->model, a->family, &e) != HIPID_OK) goto fail;
-    } else {
-        if (a->best) {
-            fprintf(stderr, "hipid predict: --best needs a sweep's results folder as --model, found %s\n", a->model);
-            status = HIPID_EXIT_USAGE;
-            goto done;
-        }
-        snprintf(trial, sizeof trial, "%s", a->model);
+    int n_ok = 0, n_bad = 0, status = choose_trial(trial, sizeof trial, a);
+    if (status != 0) return status;
+    if (predictor_open(&p, trial, a->threads, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid predict: %s\n", e.msg);
+        return HIPID_EXIT_FAIL;
     }
-    if (predictor_open(&p, trial, a->threads, &e) != HIPID_OK) goto fail;
     if (a->saliency_dir && mkdir(a->saliency_dir, 0777) != 0 && errno != EEXIST) {
         hipid_err(&e, "%s: cannot create the saliency folder: %s", a->saliency_dir, strerror(errno));
-        goto fail;
+        fprintf(stderr, "hipid predict: %s\n", e.msg);
+        predictor_free(&p);
+        return HIPID_EXIT_FAIL;
     }
-    int S = p.prep.size, K = p.n_classes, zoom = a->zoom > 0 ? a->zoom : (256 + S - 1) / S;
-    px = xmalloc((size_t)S * S);
-    x = xmalloc_f32((size_t)S * S);
-    map = xmalloc_f32((size_t)S * S);
-    rgb = xmalloc((size_t)S * S * 3);
+    GHashTable *used = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     if (a->format == FMT_TSV) printf("path\tclass\tprob\trunner_up\trunner_up_prob\n");
     if (a->format == FMT_JSON) printf("[");
-    for (int i = 0; i < n_images; i++) {
-        if (prepare_image(px, images[i], &p.prep, &e) != HIPID_OK) {
-            fprintf(stderr, "hipid predict: %s\n", e.msg);
-            n_bad++;
-            continue;
-        }
-        /* as the sweep: dataset_gather_f32's standardisation, an eval
-         * forward, the same softmax_rows */
-        Dataset one = {.n = 1, .size = S, .images = px};
-        int row = 0;
-        float prob[K];
-        dataset_gather_f32(x, &one, &row, 1, p.m->input_mean, p.m->input_std);
-        const float *z = model_forward(p.m, x, 1, 0);
-        softmax_rows(prob, z, 1, K);
-        print_result(stdout, a->format, n_ok == 0, images[i], prob, p.class_names, K);
-        n_ok++;
-        if (a->saliency || a->saliency_dir) {
-            char out[4096];
-            int top = 0;
-            for (int k = 1; k < K; k++)
-                if (prob[k] > prob[top]) top = k;
-            if (a->saliency) snprintf(out, sizeof out, "%s", a->saliency);
-            else saliency_name(out, sizeof out, a->saliency_dir, images[i], i, used);
-            int layer = saliency_map(map, NULL, p.m, x, top);
-            saliency_overlay(rgb, px, map, S);
-            if (saliency_save_png(out, px, rgb, S, zoom, &e) != HIPID_OK) {
-                fprintf(stderr, "hipid predict: %s\n", e.msg);
-                n_bad++;
-                continue;
-            }
-            float peak = 0.0f;
-            for (int j = 0; j < S * S; j++) peak = map[j] > peak ? map[j] : peak;
-            fprintf(stderr, "predict: saliency of %s (class %s, %s) -> %s%s\n", images[i], p.class_names[top],
-                    layer < 0 ? "input gradient" : "Grad-CAM", out,
-                    peak > 0.0f ? "" : " (the map is zero everywhere: no region raises the class score)");
-        }
-    }
+    for (int i = 0; i < n_images; i++) predict_one(&n_ok, &n_bad, &p, a, images, i, used);
     if (a->format == FMT_JSON) printf("%s]\n", n_ok ? "\n" : "");
     fflush(stdout);
     if (n_bad) fprintf(stderr, "hipid predict: %d of %d image(s) failed (see above)\n", n_bad, n_images);
-    status = n_bad ? HIPID_EXIT_FAIL : 0;
-    goto done;
-fail:
-    fprintf(stderr, "hipid predict: %s\n", e.msg);
-done:
     g_hash_table_destroy(used);
-    free(px);
-    free(x);
-    free(map);
-    free(rgb);
     predictor_free(&p);
-    return status;
+    return n_bad ? HIPID_EXIT_FAIL : 0;
 }
 
-static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data) {}
+/* libvips logs warnings ("error in tile 0 x 56") on stderr as it decodes;
+ * they are dropped: an IMAGE that fails is reported once, with libvips'
+ * error text. */
+static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data) {
+    (void)domain, (void)level, (void)msg, (void)data;
+}
 
 int cmd_predict(int argc, char **argv) {
     static const struct option opts[] = {

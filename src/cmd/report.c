@@ -1,4 +1,4 @@
-/* cmd_report.c: `hipid report RESULTS`: the report of a sweep's results
+/* cmd/report.c: `hipid report RESULTS`: the report of a sweep's results
  * folder (report.h): report.md, CSV tables, plots (gnuplot) and a contact
  * sheet of the images the models get wrong (libvips), then a summary on
  * stdout for scripts. A plain process: no MPI. */
@@ -27,6 +27,41 @@ static void report_usage(FILE *f) {
                "Missing, failed and unreadable trials are listed; unreadable trial files are skipped.\n"
                "Exit status: 0 ok, 1 failure (also: a trial file was skipped, or gnuplot failed; the\n"
                "report is still written), 2 usage. How to read it: docs/report.md.\n");
+}
+
+/* What became of the plots and the contact sheet, for report.md. */
+typedef struct {
+    int plots, sheet;      /* 1: made */
+    char plot_note[600];   /* else why not */
+    char sheet_note[2400];
+} Extras;
+
+/* Plots (gnuplot) and the contact sheet (libvips, started here as prog)
+ * into out, recorded in x. Returns HIPID_EXIT_FAIL if the plots failed,
+ * else 0: a missing contact sheet is only noted (stderr and report.md). */
+static int plots_and_sheet(Extras *x, const Report *r, const char *out, const char *prog) {
+    ErrBuf pe = {{0}};
+    int status = 0;
+    x->plots = report_plots(r, out, &pe) == HIPID_OK;
+    if (!x->plots) {
+        fprintf(stderr, "hipid report: %s\n", pe.msg);
+        snprintf(x->plot_note, sizeof x->plot_note, "%s", pe.msg);
+        status = HIPID_EXIT_FAIL;
+    }
+    if (r->n_img == 0) snprintf(x->sheet_note, sizeof x->sheet_note, "no flagged image.");
+    else if (VIPS_INIT(prog)) {
+        snprintf(x->sheet_note, sizeof x->sheet_note, "cannot start libvips: %.400s", vips_error_buffer());
+    } else {
+        vips_cache_set_max(0);
+        ErrBuf se = {{0}};
+        x->sheet = report_sheet(r, out, SHEET_N, &se) == HIPID_OK;
+        if (!x->sheet) {
+            snprintf(x->sheet_note, sizeof x->sheet_note, "%s", se.msg);
+            fprintf(stderr, "hipid report: no contact sheet: %s\n", se.msg);
+        }
+        vips_shutdown();
+    }
+    return status;
 }
 
 int cmd_report(int argc, char **argv) {
@@ -78,31 +113,9 @@ int cmd_report(int argc, char **argv) {
         report_free(&r);
         return HIPID_EXIT_FAIL;
     }
-    char plot_note[600] = "not requested (--no-plots).", sheet_note[2400] = "not requested (--no-plots).";
-    int have_plots = 0, have_sheet = 0;
-    if (plots) {
-        ErrBuf pe = {{0}};
-        have_plots = report_plots(&r, out, &pe) == HIPID_OK;
-        if (!have_plots) {
-            fprintf(stderr, "hipid report: %s\n", pe.msg);
-            snprintf(plot_note, sizeof plot_note, "%s", pe.msg);
-            status = HIPID_EXIT_FAIL;
-        }
-        if (r.n_img == 0) snprintf(sheet_note, sizeof sheet_note, "no flagged image.");
-        else if (VIPS_INIT(argv[0])) {
-            snprintf(sheet_note, sizeof sheet_note, "cannot start libvips: %.400s", vips_error_buffer());
-        } else {
-            vips_cache_set_max(0);
-            ErrBuf se = {{0}};
-            have_sheet = report_sheet(&r, out, SHEET_N, &se) == HIPID_OK;
-            if (!have_sheet) {
-                snprintf(sheet_note, sizeof sheet_note, "%s", se.msg);
-                fprintf(stderr, "hipid report: no contact sheet: %s\n", se.msg);
-            }
-            vips_shutdown();
-        }
-    }
-    if (report_write_files(&r, out, have_plots, plot_note, have_sheet, sheet_note, &e) != HIPID_OK) {
+    Extras x = {0, 0, "not requested (--no-plots).", "not requested (--no-plots)."};
+    if (plots && plots_and_sheet(&x, &r, out, argv[0]) != 0) status = HIPID_EXIT_FAIL;
+    if (report_write_files(&r, out, x.plots, x.plot_note, x.sheet, x.sheet_note, &e) != HIPID_OK) {
         fprintf(stderr, "hipid report: %s\n", e.msg);
         report_free(&r);
         return HIPID_EXIT_FAIL;

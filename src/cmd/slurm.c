@@ -46,18 +46,6 @@ static int parse_pos(const char *s, int *v) {
     return HIPID_OK;
 }
 
-/* Slurm's time formats: digits with at most one '-' (days) and up to two ':' */
-static int valid_time(const char *s) {
-    int dash = 0, colon = 0, digits = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p >= '0' && *p <= '9') digits++;
-        else if (*p == '-' && !colon && digits) dash++;
-        else if (*p == ':') colon++;
-        else return 0;
-    }
-    return digits && dash <= 1 && colon <= 2;
-}
-
 /* Options into o; -1 to go on, else the exit status (0 after --help, 2 for
  * a usage error, printed here). */
 static int slurm_parse(SlurmOpts *o, int argc, char **argv) {
@@ -81,7 +69,7 @@ static int slurm_parse(SlurmOpts *o, int argc, char **argv) {
         case 'M': if (parse_pos(optarg, &o->max_array)) snprintf(bad, sizeof bad, "--max-array-size expects a positive integer, found '%s'", optarg); break;
         case 't':
             o->time = optarg;
-            if (!valid_time(optarg)) snprintf(bad, sizeof bad, "--time expects Slurm's MM, HH:MM:SS or D-HH:MM:SS, found '%s'", optarg);
+            if (slurm_time_seconds(optarg) < 0) snprintf(bad, sizeof bad, "--time expects Slurm's MM, HH:MM:SS or D-HH:MM:SS, found '%s'", optarg);
             break;
         case 'p': o->partition = optarg; break;
         case 'A': o->account = optarg; break;

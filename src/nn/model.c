@@ -14,8 +14,6 @@
 #include "hipid/nn/ops.h"
 #include "hipid/base/rng.h"
 
-#define MODEL_FORMAT "hipid-model"
-#define MODEL_FORMAT_VERSION 1
 
 static const struct {
     const char *name, *spec;
@@ -550,7 +548,7 @@ int model_save(const Model *m, const char *path, ErrBuf *e) {
     return h5_finish_versioned(file, ok, tmp, path, "checkpoint", e);
 }
 
-/* Trial files (sweep.c) keep weights one group per layer, "NN.<layer>/<tensor>". */
+/* Weights inside another file (a sweep's trial file) are one group per layer, "NN.<layer>/<tensor>". */
 static void layer_group(char *buf, size_t cap, int layer, const Layer *l) {
     snprintf(buf, cap, "%02d.%s", layer, l->ops->name);
 }
@@ -626,15 +624,7 @@ Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e) {
     int in[3], n_classes = 0;
     Model *m = NULL;
     hid_t file = H5I_INVALID_HID, grp = H5I_INVALID_HID;
-    char fmt[64] = "";
     h5_quiet();
-    if (H5Fis_hdf5(path) > 0 && (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
-        int is_trial = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK &&
-                       strcmp(fmt, "hipid-trial") == 0;
-        H5Fclose(file);
-        file = H5I_INVALID_HID;
-        if (is_trial) return model_load_trial(path, "best", max_batch, n_threads, e);
-    }
     if ((file = h5_open_versioned(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, "checkpoint",
                                   "retrain or use the hipid that wrote it", e)) < 0)
         return NULL;
@@ -675,18 +665,4 @@ error:
     if (grp >= 0) H5Gclose(grp);
     if (file >= 0) H5Fclose(file);
     return NULL;
-}
-
-Model *model_load_trial(const char *path, const char *which, int max_batch, int n_threads, ErrBuf *e) {
-    char grp_name[64];
-    snprintf(grp_name, sizeof grp_name, "weights/%s", which);
-    hid_t file = h5_open_versioned(path, "hipid-trial", 1, "trial file", "rerun the sweep that wrote it", e);
-    if (file < 0) return NULL;
-    Model *m = NULL;
-    hid_t g = H5Gopen2(file, grp_name, H5P_DEFAULT);
-    if (g < 0) hipid_err(e, "%s: no %s weights (a failed trial?)", path, which);
-    else m = model_read_h5(g, path, max_batch, n_threads, e);
-    if (g >= 0) H5Gclose(g);
-    H5Fclose(file);
-    return m;
 }

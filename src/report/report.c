@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hipid/data/dataset.h"
 #include "hipid/base/h5util.h"
 #include "hipid/data/split.h"
 #include "hipid/sweep/trialfile.h"
@@ -38,6 +39,7 @@ static void add_line(char ***v, int *n, const char *fmt, ...) {
 
 static void trial_free(RTrial *t) {
     free(t->test_index);
+    free(t->fit_index);
     free(t->test_label);
     free(t->test_pred);
     free(t->test_prob);
@@ -71,6 +73,8 @@ void report_free(Report *r) {
     free(r->img);
     strv_free(r->class_names, r->K);
     strv_free(r->source_paths, r->n_source);
+    free(r->data_groups);
+    free(r->dup_groups);
     strv_free(r->lines, r->n_lines);
     strv_free(r->notes, r->n_notes);
     memset(r, 0, sizeof *r);
@@ -80,79 +84,30 @@ static int family_index(Report *r, const char *name) {
     for (int f = 0; f < r->n_fam; f++)
         if (strcmp(r->fam[f].name, name) == 0) return f;
     if (r->n_fam == REPORT_MAX_FAMILIES) return -1;
-    snprintf(r->fam[r->n_fam].name, sizeof r->fam[0].name, "%s", name);
+    snprintf(r->fam[r->n_fam].name, sizeof r->fam[0].name, "%.*s", (int)sizeof r->fam[0].name - 1, name);
     r->fam[r->n_fam].chosen = -1;
     return r->n_fam++;
 }
 
 /* ---- reading ---- */
 
-static int attr_int(hid_t f, const char *name, int *v) { return h5_attr_read_int(f, name, v, 1); }
-
-static void hparams_text(char *buf, size_t cap, hid_t f) {
-    char model[256] = "", opt[32] = "", aug[256] = "", bal[32] = "";
-    double lr = NAN, mom = NAN, wd = NAN, drop = NAN;
-    int batch = 0, epochs = 0, patience = 0;
-    h5_attr_read_str(f, "model", model, sizeof model);
-    h5_attr_read_str(f, "optimizer", opt, sizeof opt);
-    h5_attr_read_str(f, "augment", aug, sizeof aug);
-    h5_attr_read_str(f, "balance", bal, sizeof bal);
-    h5_attr_read_double(f, "lr", &lr);
-    h5_attr_read_double(f, "momentum", &mom);
-    h5_attr_read_double(f, "weight_decay", &wd);
-    h5_attr_read_double(f, "dropout", &drop);
-    attr_int(f, "batch", &batch);
-    attr_int(f, "epochs", &epochs);
-    attr_int(f, "patience", &patience);
-    int n = snprintf(buf, cap, "model=%s optimizer=%s lr=%.4g", model, opt, lr);
-    if (n < (int)cap && strcmp(opt, "sgd") == 0) n += snprintf(buf + n, cap - n, " momentum=%.4g", mom);
-    if (n < (int)cap && wd != 0) n += snprintf(buf + n, cap - n, " weight_decay=%.4g", wd);
-    if (n < (int)cap && drop >= 0) n += snprintf(buf + n, cap - n, " dropout=%.3g", drop);
+static void hparams_text(char *buf, size_t cap, const TrialInfo *ti) {
+    const char *opt = ti->optimizer, *aug = ti->augment;
+    int n = snprintf(buf, cap, "model=%.255s optimizer=%s lr=%.4g", ti->model, opt, ti->lr);
+    if (n < (int)cap && strcmp(opt, "sgd") == 0) n += snprintf(buf + n, cap - n, " momentum=%.4g", ti->momentum);
+    if (n < (int)cap && ti->weight_decay != 0) n += snprintf(buf + n, cap - n, " weight_decay=%.4g", ti->weight_decay);
+    if (n < (int)cap && ti->dropout >= 0) n += snprintf(buf + n, cap - n, " dropout=%.3g", ti->dropout);
     if (n < (int)cap)
-        snprintf(buf + n, cap - n, " batch=%d epochs=%d patience=%d balance=%s augment=%s", batch, epochs, patience,
-                 bal, aug[0] ? aug : "none");
+        snprintf(buf + n, cap - n, " batch=%d epochs=%d patience=%d balance=%s augment=%s", ti->batch, ti->epochs,
+                 ti->patience, ti->balance, aug[0] ? aug : "none");
 }
 
-/* Read one trial file into t (fam resolved by the caller through name).
- * Returns HIPID_ERR with a one-line message for an unreadable file. */
-static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
-    memset(t, 0, sizeof *t);
-    snprintf(t->path, sizeof t->path, "%s", path);
-    hid_t f = h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file",
-                                "rerun the sweep with this hipid (it redoes the trial)", e);
-    if (f < 0) return HIPID_ERR;
-    int rc = HIPID_ERR, K = 0;
-    char state[16] = "", family[64] = "", data[1024] = "", ck[24] = "";
+/* The class names of a done trial: the first trial's become the report's,
+ * later ones must match them. */
+static int check_classes(Report *r, hid_t f, const char *path, int K, ErrBuf *e) {
     char **names = NULL;
-    int n_names = 0;
-    if (h5_attr_read_str(f, "state", state, sizeof state) || h5_attr_read_str(f, "family", family, sizeof family) ||
-        h5_attr_read_str(f, "label", t->label, sizeof t->label) || h5_attr_read_str(f, "hash", t->hash, sizeof t->hash) ||
-        attr_int(f, "config", &t->config) || attr_int(f, "repeat", &t->repeat) || attr_int(f, "outer", &t->outer) ||
-        attr_int(f, "inner", &t->inner) || attr_int(f, "seed", &t->seed) || attr_int(f, "n_classes", &K) ||
-        h5_attr_read_double(f, "val_loss", &t->val_loss)) {
-        hipid_err(e, "%s: trial file lacks its attributes (family, config, repeat, outer, inner, seed, n_classes, "
-                     "val_loss); truncated?", path);
-        goto error;
-    }
-    h5_attr_read_str(f, "reason", t->reason, sizeof t->reason);
-    h5_attr_read_str(f, "data", data, sizeof data);
-    h5_attr_read_str(f, "data_checksum", ck, sizeof ck);
-    hparams_text(t->hparams, sizeof t->hparams, f);
-    t->fam = family_index(r, family);
-    if (t->fam < 0) {
-        hipid_err(e, "%s: family '%s' is one more than the %d a report can hold", path, family, REPORT_MAX_FAMILIES);
-        goto error;
-    }
-    t->done = strcmp(state, "done") == 0;
-    if (!r->data[0]) {
-        snprintf(r->data, sizeof r->data, "%s", data);
-        snprintf(r->data_checksum, sizeof r->data_checksum, "%s", ck);
-    }
-    if (!t->done) {
-        rc = HIPID_OK;
-        goto error;
-    }
-    if (h5_read_strings(f, "class_names", &names, &n_names, path, e)) goto error;
+    int n_names = 0, rc = HIPID_ERR;
+    if (trialfile_read_class_names(&names, &n_names, f, path, e)) goto error;
     if (n_names != K || K < 2) {
         hipid_err(e, "%s: %d class names for n_classes %d", path, n_names, K);
         goto error;
@@ -170,45 +125,68 @@ static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
             goto error;
         }
     }
-    long n_tr = h5_len(f, "indices/train"), n_va = h5_len(f, "indices/val"), n_te = h5_len(f, "indices/test");
-    long n_p = h5_len(f, "predictions/test_index"), n_ep = h5_len(f, "history/train_loss");
-    if (n_tr < 0 || n_va < 0 || n_te < 0 || n_p != n_te || n_ep < 0) {
-        hipid_err(e, "%s: a done trial without indices/*, predictions/test_* or history/* (truncated?)", path);
-        goto error;
-    }
-    t->n_train = (int)n_tr;
-    t->n_val = (int)n_va;
-    t->n_test = (int)n_te;
-    t->n_epochs = (int)n_ep;
-    size_t n = (size_t)t->n_test;
-    t->test_index = xcalloc(n + 1, sizeof(int));
-    t->test_label = xcalloc(n + 1, sizeof(int));
-    t->test_pred = xcalloc(n + 1, sizeof(int));
-    t->test_prob = xcalloc(n * K + 1, sizeof(double));
-    t->hist = xcalloc((size_t)4 * t->n_epochs + 1, sizeof(float));
-    hsize_t d1 = n, d2[2] = {n, (hsize_t)K}, de = (hsize_t)t->n_epochs;
-    static const char *hn[4] = {"history/train_loss", "history/train_acc", "history/val_loss", "history/val_acc"};
-    if (h5_read(f, "predictions/test_index", H5T_NATIVE_INT, t->test_index, 1, &d1, path, e) ||
-        h5_read(f, "predictions/test_label", H5T_NATIVE_INT, t->test_label, 1, &d1, path, e) ||
-        h5_read(f, "predictions/test_prob", H5T_NATIVE_DOUBLE, t->test_prob, 2, d2, path, e))
-        goto error;
-    for (int h = 0; h < 4; h++)
-        if (h5_read(f, hn[h], H5T_NATIVE_FLOAT, t->hist + (size_t)h * t->n_epochs, 1, &de, path, e)) goto error;
-    for (size_t i = 0; i < n; i++) {
-        if (t->test_label[i] < 0 || t->test_label[i] >= K || t->test_index[i] < 0) {
-            hipid_err(e, "%s: predictions/test_label or test_index out of range at row %zu", path, i);
-            goto error;
-        }
-        for (int c = 0; c < K; c++)
-            if (!isfinite(t->test_prob[i * K + c])) {
-                hipid_err(e, "%s: predictions/test_prob is not finite at row %zu", path, i);
-                goto error;
-            }
-        if (t->test_index[i] + 1 > r->n_rows) r->n_rows = t->test_index[i] + 1;
-    }
     rc = HIPID_OK;
 error:
     strv_free(names, n_names);
+    return rc;
+}
+
+/* Read one trial file into t (fam resolved by the caller through name).
+ * Returns HIPID_ERR with a one-line message for an unreadable file. */
+static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->path, sizeof t->path, "%s", path);
+    hid_t f = trialfile_open(path, "rerun the sweep with this hipid (it redoes the trial)", e);
+    if (f < 0) return HIPID_ERR;
+    int rc = HIPID_ERR;
+    TrialInfo ti;
+    TrialTest tt;
+    if (!(trialfile_read_info(&ti, f) & TRIALINFO_ID)) {
+        hipid_err(e, "%s: trial file lacks its attributes (family, config, repeat, outer, inner, seed, n_classes, "
+                     "val_loss); truncated?", path);
+        goto error;
+    }
+    snprintf(t->label, sizeof t->label, "%.*s", (int)sizeof t->label - 1, ti.label);
+    snprintf(t->hash, sizeof t->hash, "%s", ti.hash);
+    snprintf(t->reason, sizeof t->reason, "%.*s", (int)sizeof t->reason - 1, ti.reason);
+    t->config = ti.config;
+    t->repeat = ti.repeat;
+    t->outer = ti.outer;
+    t->inner = ti.inner;
+    t->seed = ti.seed;
+    t->val_loss = ti.val_loss;
+    hparams_text(t->hparams, sizeof t->hparams, &ti);
+    t->fam = family_index(r, ti.family);
+    if (t->fam < 0) {
+        hipid_err(e, "%s: family '%s' is one more than the %d a report can hold", path, ti.family, REPORT_MAX_FAMILIES);
+        goto error;
+    }
+    t->done = strcmp(ti.state, "done") == 0;
+    if (!r->data[0]) {
+        snprintf(r->data, sizeof r->data, "%s", ti.data);
+        snprintf(r->data_checksum, sizeof r->data_checksum, "%s", ti.data_checksum);
+    }
+    if (!t->done) {
+        rc = HIPID_OK;
+        goto error;
+    }
+    int K = ti.n_classes;
+    if (check_classes(r, f, path, K, e) != HIPID_OK || trialfile_read_test(&tt, f, path, K, e) != HIPID_OK)
+        goto error;
+    t->n_train = tt.n_train;
+    t->n_val = tt.n_val;
+    t->n_test = tt.n_test;
+    t->n_epochs = tt.n_epochs;
+    t->test_index = tt.test_index;
+    t->fit_index = tt.fit_index;
+    t->test_label = tt.test_label;
+    t->test_prob = tt.test_prob;
+    t->hist = tt.hist;
+    t->test_pred = xcalloc((size_t)t->n_test + 1, sizeof(int));
+    for (int i = 0; i < t->n_test; i++)
+        if (t->test_index[i] + 1 > r->n_rows) r->n_rows = t->test_index[i] + 1;
+    rc = HIPID_OK;
+error:
     H5Fclose(f);
     if (rc != HIPID_OK) trial_free(t);
     return rc;
@@ -227,56 +205,43 @@ static void read_index(Report *r, FILE *warn) {
     char path[1200];
     ErrBuf e = {{0}};
     snprintf(path, sizeof path, "%s/sweep.h5", r->dir);
-    hid_t f = h5_open_versioned(path, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, "sweep index", "rerun the sweep to rebuild it", &e);
+    hid_t f = trialfile_open_index(path, "rerun the sweep to rebuild it", &e);
     if (f < 0) {
         add_line(&r->notes, &r->n_notes, "No readable sweep index (%s): missing trials cannot be listed.", e.msg);
         if (warn) fprintf(warn, "hipid report: %s; reporting the trial files alone\n", e.msg);
         return;
     }
-    char **fam = NULL, **state = NULL, **hash = NULL, **label = NULL;
-    int nf = 0, ns = 0, nh = 0, nl = 0, n = 0;
-    h5_attr_read_str(f, "job", r->job, sizeof r->job);
-    h5_attr_read_str(f, "job_file", r->job_file, sizeof r->job_file);
-    h5_attr_read_str(f, "study", r->study, sizeof r->study);
-    int bad = h5_read_strings(f, "family", &fam, &nf, path, &e) || h5_read_strings(f, "state", &state, &ns, path, &e) ||
-              h5_read_strings(f, "hash", &hash, &nh, path, &e) || h5_read_strings(f, "label", &label, &nl, path, &e);
-    n = nf;
-    int *inner = xcalloc((size_t)n + 1, sizeof(int));
-    hsize_t dim = (hsize_t)n;
-    if (!bad && (ns != n || nh != n || nl != n || h5_read(f, "inner", H5T_NATIVE_INT, inner, 1, &dim, path, &e))) bad = 1;
+    SweepIndex x;
+    int bad = trialfile_read_index(&x, f, path, &e) != HIPID_OK;
+    H5Fclose(f);
+    snprintf(r->job, sizeof r->job, "%s", x.job);
+    snprintf(r->job_file, sizeof r->job_file, "%s", x.job_file);
+    snprintf(r->study, sizeof r->study, "%s", x.study);
     if (bad) {
         add_line(&r->notes, &r->n_notes, "The sweep index %s is unreadable (%s): missing trials cannot be listed.", path,
                  e.msg);
         if (warn) fprintf(warn, "hipid report: %s\n", e.msg);
-    } else {
-        r->have_index = 1;
-        parse_study(r);
-        r->n_planned = n;
-        for (int i = 0; i < n; i++) {
-            family_index(r, fam[i]);
-            r->n_outer_planned += inner[i] < 0;
-        }
+        return;
     }
-    H5Fclose(f);
+    r->have_index = 1;
+    parse_study(r);
+    r->n_planned = x.n;
+    for (int i = 0; i < x.n; i++) {
+        family_index(r, x.family[i]);
+        r->n_outer_planned += x.inner[i] < 0;
+    }
     /* the states are matched with the trial files after these are read */
-    if (r->have_index) {
-        for (int i = 0; i < n; i++) {
-            char tp[1400];
-            const char *st = state[i];
-            snprintf(tp, sizeof tp, "%s/trials/%s-%s.h5", r->dir, fam[i], hash[i]);
-            struct stat sb;
-            if (stat(tp, &sb) != 0) {
-                r->n_missing++;
-                add_line(&r->lines, &r->n_lines, "missing: %s (%s trial; index state %s; no file trials/%s-%s.h5)",
-                         label[i], inner[i] < 0 ? "outer" : "inner", st, fam[i], hash[i]);
-            }
+    for (int i = 0; i < x.n; i++) {
+        char tp[1400];
+        trialfile_path(tp, sizeof tp, r->dir, x.family[i], x.hash[i], ".h5");
+        struct stat sb;
+        if (stat(tp, &sb) != 0) {
+            r->n_missing++;
+            add_line(&r->lines, &r->n_lines, "missing: %s (%s trial; index state %s; no file trials/%s-%s.h5)",
+                     x.label[i], x.inner[i] < 0 ? "outer" : "inner", x.state[i], x.family[i], x.hash[i]);
         }
     }
-    free(inner);
-    strv_free(fam, nf);
-    strv_free(state, ns);
-    strv_free(hash, nh);
-    strv_free(label, nl);
+    trialfile_index_free(&x);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -288,7 +253,7 @@ static void read_data(Report *r) {
         return;
     }
     ErrBuf e = {{0}};
-    hid_t f = h5_open_versioned(r->data, "hipid-dataset", 1, "data set", "the error analysis lists row numbers only", &e);
+    hid_t f = h5_open_versioned(r->data, DATASET_FORMAT, DATASET_FORMAT_VERSION, "data set", "the error analysis lists row numbers only", &e);
     if (f < 0) {
         snprintf(r->data_note, sizeof r->data_note, "%s", e.msg);
         return;
@@ -309,8 +274,21 @@ static void read_data(Report *r) {
                  r->data_checksum);
         goto done;
     }
-    if (h5_read_strings(f, "source_paths", &r->source_paths, &r->n_source, r->data, &e))
+    if (h5_read_strings(f, "source_paths", &r->source_paths, &r->n_source, r->data, &e)) {
         snprintf(r->data_note, sizeof r->data_note, "%s", e.msg);
+        goto done;
+    }
+    if (r->n_source == (int)n) {
+        r->data_groups = grp;
+        grp = NULL;
+        if (H5Lexists(f, "dup_groups", H5P_DEFAULT) > 0) {
+            r->dup_groups = xcalloc((size_t)(n > 0 ? n : 1), sizeof(int32_t));
+            if (h5_read(f, "dup_groups", H5T_NATIVE_INT32, r->dup_groups, 1, &dim, r->data, &e)) {
+                free(r->dup_groups);
+                r->dup_groups = NULL;
+            }
+        }
+    }
 done:
     free(lab);
     free(grp);
@@ -572,12 +550,39 @@ int report_trial_stuck(const RTrial *t, int K) {
     return 1;
 }
 
+/* Test rows of t whose leakage group (near-duplicate group if dup) has a
+ * member among t's fitted rows; stamp (n_source) is scratch, fresh per call
+ * through the value `mark`. */
+static long count_leaks(const Report *r, const RTrial *t, const int32_t *grp, int dup, int *stamp, int mark) {
+    int n = r->n_source, *size = NULL;
+    long leaks = 0;
+    if (dup) { /* a near-duplicate group of one image is no group */
+        size = xcalloc((size_t)n + 1, sizeof(int));
+        for (int i = 0; i < n; i++)
+            if (grp[i] >= 0 && grp[i] < n) size[grp[i]]++;
+    }
+    for (int i = 0; i < t->n_train + t->n_val; i++) {
+        int row = t->fit_index[i];
+        if (row < n && grp[row] >= 0 && grp[row] < n) stamp[grp[row]] = mark;
+    }
+    for (int i = 0; i < t->n_test; i++) {
+        int row = t->test_index[i];
+        if (row >= n || grp[row] < 0 || grp[row] >= n || (size && size[grp[row]] < 2)) continue;
+        leaks += stamp[grp[row]] == mark;
+    }
+    free(size);
+    return leaks;
+}
+
 static void baseline(Report *r, int f) {
     RFamily *F = &r->fam[f];
     int K = r->K;
     long *count = xcalloc((size_t)K, sizeof(long));
     F->base_class = -1;
     F->learned = -1;
+    F->leak_dup = r->dup_groups ? 0 : -1;
+    F->leak_group = r->data_groups ? 0 : -1;
+    int *stamp = xcalloc((size_t)r->n_source + 1, sizeof(int)), mark = 0;
     for (int u = 0; u < r->n_units; u++) {
         const RTrial *t = F->sel[u];
         if (!t) continue;
@@ -588,7 +593,10 @@ static void baseline(Report *r, int f) {
             F->base_correct += t->test_pred[i] == t->test_label[i];
         }
         F->base_n += t->n_test;
+        if (r->dup_groups) F->leak_dup += count_leaks(r, t, r->dup_groups, 1, stamp, ++mark);
+        if (r->data_groups) F->leak_group += count_leaks(r, t, r->data_groups, 0, stamp, ++mark);
     }
+    free(stamp);
     for (int k = 0; k < K; k++)
         if (count[k] > 0 && (F->base_class < 0 || count[k] > count[F->base_class])) F->base_class = k;
     if (F->base_class >= 0) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hipid/base/h5util.h"
+#include "hipid/data/dataset.h"
 #include "hipid/data/image.h"
 #include "hipid/report/report_plot.h"
 #include "hipid/report/report_write.h"
@@ -345,7 +346,7 @@ int report_sheet(const Report *r, const char *out, int n, ErrBuf *e) {
     if (n > r->n_img) n = r->n_img;
     if (n <= 0) return hipid_err(e, "no flagged image");
     ErrBuf oe = {{0}};
-    hid_t f = h5_open_versioned(r->data, "hipid-dataset", 1, "data set", "", &oe), dset = H5I_INVALID_HID,
+    hid_t f = h5_open_versioned(r->data, DATASET_FORMAT, DATASET_FORMAT_VERSION, "data set", "", &oe), dset = H5I_INVALID_HID,
           space = H5I_INVALID_HID, mem = H5I_INVALID_HID;
     if (f < 0) return hipid_err(e, "%s", oe.msg);
     int S = 0, rc = HIPID_ERR, F = r->n_fam < 3 ? r->n_fam : 3;

@@ -91,6 +91,33 @@ static void md_base(FILE *f, const Report *r, const RFamily *F) {
     fprintf(f, ") | %s, %s", F->learned ? "yes" : "**no**", p);
 }
 
+/* The leakage check: test images with a near-duplicate or a leakage-group
+ * mate among the rows their model was fitted on (first pass). */
+static void md_leaks(FILE *f, const Report *r) {
+    long worst = 0, dup_only = 0;
+    int any = 0;
+    for (int fa = 0; fa < r->n_fam; fa++) {
+        const RFamily *F = &r->fam[fa];
+        any |= F->leak_group >= 0 && F->base_n > 0;
+        worst = F->leak_group > worst ? F->leak_group : worst;
+        dup_only = F->leak_dup > dup_only ? F->leak_dup : dup_only;
+    }
+    if (!any) return;
+    fprintf(f, "%s (first pass, each image tested once):", worst ? "**Warning: leakage.**" : "**Leakage check**");
+    for (int fa = 0; fa < r->n_fam; fa++) {
+        const RFamily *F = &r->fam[fa];
+        if (F->leak_group < 0 || F->base_n == 0) continue;
+        fprintf(f, "%s %s: %ld of %ld test images share a leakage group (patient or near-duplicate) with an image "
+                   "their model was fitted on",
+                fa ? ";" : "", F->name, F->leak_group, F->base_n);
+        if (F->leak_dup >= 0) fprintf(f, ", %ld have a near-duplicate (same radiograph) there", F->leak_dup);
+    }
+    fprintf(f, ".%s\n\n", worst ? " Their accuracy is optimistic: the splits did not keep groups together (`[cv] "
+                                   "groups = no`?)."
+                        : dup_only ? " The copies on both sides are label conflicts (one film under two labels, kept "
+                                     "apart by label; `hipid audit` lists them)." : "");
+}
+
 static void summary_md(FILE *f, const Report *r, int level) {
     char sel[1024];
     selection_text(sel, sizeof sel, r);
@@ -126,6 +153,7 @@ static void summary_md(FILE *f, const Report *r, int level) {
         report_base_sentence(s, sizeof s, r, fa);
         if (s[0]) fprintf(f, "**Warning:** %s.\n\n", s);
     }
+    md_leaks(f, r);
     for (int i = 0; i < r->n_cmp; i++) fprintf(f, "**Verdict%s:** %s.\n\n", i == 0 ? "" : " (further pair)", r->cmp[i].verdict);
 }
 
@@ -230,6 +258,9 @@ static void summary_json(FILE *f, const Report *r) {
                     F->base_n, F->base_correct, F->base_p, F->learned ? "true" : "false");
         } else fprintf(f, ", \"majority\": null");
         fprintf(f, ", \"stuck_trials\": %d", F->n_stuck);
+        if (F->leak_group >= 0) fprintf(f, ", \"leaks\": {\"tested\": %ld, \"group\": %ld, \"duplicate\": ", F->base_n, F->leak_group);
+        if (F->leak_group >= 0 && F->leak_dup >= 0) fprintf(f, "%ld}", F->leak_dup);
+        else if (F->leak_group >= 0) fprintf(f, "null}");
         fputc('}', f);
     }
     fprintf(f, "\n  ],\n  \"comparisons\": [");

@@ -1,6 +1,8 @@
 /* estimate.c: work and memory estimates of a job's sweep (estimate.h).
  * Times one step per family and builds models to count bytes; trains nothing,
- * reads only the data set's header, knows nothing of MPI or Slurm. */
+ * reads only the data set's header (or lists a [data] source not yet
+ * prepared), knows nothing of MPI or Slurm. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +21,48 @@ int estimate_synth_value(const char *synth, const char *key, int dflt) {
     return dflt;
 }
 
+/* Images and classes of a class-folder tree (files in its subfolders), or
+ * rows of a manifest (classes unknown: 2 assumed). For estimates only. */
+static void count_source(EstData *d, const char *src) {
+    size_t n = strlen(src);
+    d->n_classes = 2;
+    d->n_images = 0;
+    if (n > 4 && strcmp(src + n - 4, ".csv") == 0) {
+        FILE *f = fopen(src, "r");
+        int c, lines = 0;
+        while (f && (c = fgetc(f)) != EOF) lines += c == '\n';
+        if (f) fclose(f);
+        d->n_images = lines > 1 ? lines - 1 : 0;
+        return;
+    }
+    DIR *top = opendir(src);
+    struct dirent *cls;
+    int classes = 0;
+    while (top && (cls = readdir(top))) {
+        if (cls->d_name[0] == '.') continue;
+        char sub[2200];
+        snprintf(sub, sizeof sub, "%s/%s", src, cls->d_name);
+        DIR *in = opendir(sub);
+        if (!in) continue;
+        struct dirent *f;
+        int files = 0;
+        while ((f = readdir(in)))
+            files += f->d_name[0] != '.';
+        closedir(in);
+        classes += files > 0;
+        d->n_images += files;
+    }
+    if (top) closedir(top);
+    if (classes > 0) d->n_classes = classes;
+}
+
 int estimate_data(EstData *d, const Job *j, ErrBuf *e) {
     memset(d, 0, sizeof *d);
+    if (access(j->data, F_OK) != 0 && j->source[0]) {
+        d->size = j->prep_size;
+        count_source(d, j->source);
+        return HIPID_OK;
+    }
     if (access(j->data, F_OK) != 0) {
         d->size = estimate_synth_value(j->synth, "size", 64);
         d->n_classes = estimate_synth_value(j->synth, "classes", 6);

@@ -40,7 +40,7 @@ enum { S_JOB, S_DATA, S_CV, S_SEARCH, S_RUN, N_FIXED, S_FAMILY = N_FIXED };
 static const char *const section_names[] = {"job", "data", "cv", "search", "run", "family"};
 
 enum { K_NAME, K_SEEDS };
-enum { K_PATH, K_SYNTH };
+enum { K_PATH, K_SYNTH, K_SOURCE, K_SIZE };
 enum { K_SCHEME, K_K, K_REPEATS, K_INNER_K, K_FRACTIONS, K_VAL_FRACTION, K_CV_SEED, K_GROUPS };
 enum { K_MODE, K_SAMPLES, K_SEARCH_SEED };
 enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES };
@@ -56,7 +56,7 @@ enum {
 
 static const char *const section_keys[][MAX_KEYS] = {
     [S_JOB] = {"name", "seeds"},
-    [S_DATA] = {"path", "synth"},
+    [S_DATA] = {"path", "synth", "source", "size"},
     [S_CV] = {"scheme", "k", "repeats", "inner_k", "fractions", "val_fraction", "seed", "groups"},
     [S_SEARCH] = {"mode", "samples", "seed"},
     [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries"},
@@ -536,6 +536,23 @@ static int load_data_section(Job *job, const Parser *p, ErrBuf *e) {
     if (v) {
         if (check_synth(p, sec, v, e)) return HIPID_ERR;
         snprintf(job->synth, sizeof job->synth, "%s", v);
+    }
+    v = raw(sec, K_SOURCE);
+    if (v) {
+        if (job->synth[0])
+            return key_err(p, sec, S_DATA, K_SOURCE, e, "expected either source or synth, found both");
+        if (!*v || strlen(v) >= sizeof job->source)
+            return key_err(p, sec, S_DATA, K_SOURCE, e, "expected an image folder or manifest (.csv), found '%s'", v);
+        snprintf(job->source, sizeof job->source, "%s", v);
+    }
+    v = raw(sec, K_SIZE);
+    job->prep_size = 128;
+    if (v) {
+        long x;
+        if (!job->source[0]) return key_err(p, sec, S_DATA, K_SIZE, e, "expected size only with source, found no source");
+        if (parse_long(v, &x) || x < 8 || x > 4096)
+            return key_err(p, sec, S_DATA, K_SIZE, e, "expected an image side in [8, 4096] px, found '%s'", v);
+        job->prep_size = (int)x;
     }
     return HIPID_OK;
 }

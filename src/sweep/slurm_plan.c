@@ -28,6 +28,31 @@ static void fmt_slurm_time(char *buf, size_t cap, double s) {
     else snprintf(buf, cap, "%02ld:%02ld:00", m / 60, m % 60);
 }
 
+double slurm_time_seconds(const char *s) {
+    long f[4] = {0}, days = 0;
+    int n = 0, dash = 0;
+    const char *p = s;
+    if (!*s) return -1;
+    for (;;) {
+        if (*p < '0' || *p > '9' || n == 4) return -1;
+        char *end;
+        f[n++] = strtol(p, &end, 10);
+        p = end;
+        if (*p == '-' && !dash && n == 1) { days = f[0], n = 0, dash = 1, p++; continue; }
+        if (*p == ':') { p++; continue; }
+        if (*p) return -1;
+        break;
+    }
+    if (dash) { /* D-H, D-H:M, D-H:M:S */
+        if (n > 3) return -1;
+        return days * 86400.0 + f[0] * 3600.0 + (n > 1 ? f[1] * 60.0 : 0) + (n > 2 ? f[2] : 0);
+    }
+    if (n == 1) return f[0] * 60.0;                      /* M */
+    if (n == 2) return f[0] * 60.0 + f[1];               /* M:S */
+    if (n == 3) return f[0] * 3600.0 + f[1] * 60.0 + f[2]; /* H:M:S */
+    return -1;
+}
+
 static void fmt_dur(char *buf, size_t cap, double s) {
     if (!isfinite(s)) snprintf(buf, cap, "?");
     else if (s < 60) snprintf(buf, cap, "%.0fs", s);
@@ -139,6 +164,12 @@ int slurm_plan_estimate(SlurmPlan *p, ErrBuf *e) {
         p->capped = t > SLURM_TIME_MAX;
         fmt_slurm_time(p->limit, sizeof p->limit, p->capped ? SLURM_TIME_MAX : t);
     }
+    /* the estimate has room for the warning; a --time shorter than 4 warnings
+     * would be signalled at once (Slurm may send it a minute early), so it is
+     * warned a quarter before its end */
+    double limit_s = p->o.time ? slurm_time_seconds(p->o.time) : -1;
+    double warn = limit_s > 0 && limit_s < 4 * SLURM_WARN_S ? floor(limit_s / 4) : SLURM_WARN_S;
+    snprintf(p->signal, sizeof p->signal, "B:USR1@%.0f", warn);
     /* memory */
     if (estimate_memory(&p->mem, job, &p->data, p->cpus, e) != HIPID_OK) return HIPID_ERR;
     p->per_rank = (p->mem.total + SLURM_PROCESS_BYTES) * SLURM_MEM_FACTOR;
@@ -331,7 +362,7 @@ static int write_sweep_script(SlurmScripts *s, const SlurmPlan *p, int k, const 
     snprintf(off, sizeof off, "SHARD_OFFSET=%d", lo);
     snprintf(tot, sizeof tot, "N_SHARDS=%d", p->n_shards);
     Setting set[] = {{"job-name", name},  {"array", array ? arr : NULL}, {"ntasks", tasks_s},
-                     {"cpus-per-task", cpus_s}, {"time", p->limit}, {"partition", o->partition},
+                     {"cpus-per-task", cpus_s}, {"time", p->limit}, {"signal", p->signal}, {"partition", o->partition},
                      {"mem-per-cpu", p->mem_per_cpu}, {"account", o->account}};
     if (!array) snprintf(dst, sizeof s->script[k], "%s/sweep.sbatch", s->out_dir);
     else if (p->n_arrays == 1) snprintf(dst, sizeof s->script[k], "%s/array.sbatch", s->out_dir);

@@ -1,13 +1,266 @@
-/* trialfile.c: reading a trial file's summary. See trialfile.h; sweep.c
- * writes the files. */
+/* trialfile.c: writing and reading trial files and the sweep index (see
+ * trialfile.h for the layout). No MPI: the sweep's scheduler decides who
+ * writes when; the report, predict and eval read. */
 #include "hipid/sweep/trialfile.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "hipid/base/h5util.h"
+#include "hipid/nn/ops.h"
+
+int trialfile_path(char *buf, size_t cap, const char *results, const char *family, const char *hash_hex,
+                   const char *suffix) {
+    return snprintf(buf, cap, "%s/trials/%s-%s%s", results, family, hash_hex, suffix);
+}
+
+/* ---- writing ---- */
+
+/* Labels of idx, softmax of logits: the predictions group. */
+static int write_predictions(hid_t g, const char *which, const Dataset *d, const int *idx, int n,
+                             const float *logits) {
+    int K = d->n_classes;
+    char name[32];
+    int *lab = xmalloc(sizeof(int) * (n ? n : 1));
+    float *prob = xmalloc_f32((size_t)(n ? n : 1) * K);
+    softmax_rows(prob, logits, n, K);
+    for (int i = 0; i < n; i++) lab[i] = d->labels[idx[i]];
+    hsize_t dims[2] = {(hsize_t)n, (hsize_t)K};
+    int bad = 0;
+    snprintf(name, sizeof name, "%s_index", which);
+    bad |= h5_write_i32(g, name, idx, n);
+    snprintf(name, sizeof name, "%s_label", which);
+    bad |= h5_write_i32(g, name, lab, n);
+    snprintf(name, sizeof name, "%s_prob", which);
+    bad |= h5_write_f32(g, name, prob, 2, dims);
+    free(lab);
+    free(prob);
+    return bad ? HIPID_ERR : HIPID_OK;
+}
+
+static int write_attrs(hid_t f, const TrialRecord *o) {
+    const Job *j = o->job;
+    const Trial *t = o->t;
+    const Dataset *d = o->d;
+    const HParams *h = &j->families[t->family].configs[t->config];
+    char key[8192], label[128], hash[24], ck[24], aug[256];
+    job_trial_key(key, sizeof key, j, t, o->data_checksum);
+    job_trial_label(label, sizeof label, j, t);
+    snprintf(hash, sizeof hash, "%016" PRIx64, t->hash);
+    snprintf(ck, sizeof ck, "%016" PRIx64, o->data_checksum);
+    augment_format(aug, sizeof aug, &h->aug);
+    int seed = (int)t->seed, best = o->tr ? o->tr->best_epoch : 0, run = o->tr ? o->tr->n_hist : 0;
+    int one[] = {t->config, t->repeat, t->outer, t->inner, seed, o->attempts, h->batch, h->micro_batch,
+                 h->epochs, h->patience, h->standardize, d->size, d->n_classes, best, run, o->ranks,
+                 o->threads};
+    const char *one_names[] = {"config", "repeat", "outer", "inner", "seed", "attempts", "batch",
+                               "micro_batch", "epochs", "patience", "standardize", "image_size",
+                               "n_classes", "best_epoch", "epochs_run", "ranks", "threads"};
+    int bad = h5_attr_write_str(f, "state", o->state) || h5_attr_write_str(f, "reason", o->reason) ||
+              h5_attr_write_str(f, "hash", hash) || h5_attr_write_str(f, "key", key) ||
+              h5_attr_write_str(f, "label", label) ||
+              h5_attr_write_str(f, "family", j->families[t->family].name) ||
+              h5_attr_write_str(f, "job", j->name) || h5_attr_write_str(f, "model", h->model) ||
+              h5_attr_write_str(f, "optimizer", optim_kind_names[h->opt.kind]) ||
+              h5_attr_write_str(f, "schedule", optim_sched_names[h->opt.sched]) ||
+              h5_attr_write_double(f, "gamma", h->opt.gamma) ||
+              h5_attr_write_int(f, "step_size", &h->opt.step_size, 1) ||
+              h5_attr_write_str(f, "augment", aug) || h5_attr_write_str(f, "balance", train_balance_names[h->balance]) ||
+              h5_attr_write_str(f, "data", j->data) || h5_attr_write_str(f, "data_checksum", ck) ||
+              h5_attr_write_str(f, "preprocessing", d->preprocessing) ||
+              h5_attr_write_double(f, "lr", h->opt.lr) || h5_attr_write_double(f, "momentum", h->opt.momentum) ||
+              h5_attr_write_double(f, "weight_decay", h->opt.weight_decay) ||
+              h5_attr_write_double(f, "dropout", h->dropout) || h5_attr_write_double(f, "seconds", o->seconds) ||
+              h5_attr_write_double(f, "allreduce_seconds", o->allreduce_seconds) ||
+              h5_attr_write_double(f, "test_acc", o->test_acc) ||
+              h5_attr_write_double(f, "test_loss", o->test_loss) ||
+              h5_attr_write_double(f, "val_acc", o->val_acc) || h5_attr_write_double(f, "val_loss", o->val_loss);
+    for (size_t i = 0; !bad && i < sizeof one / sizeof one[0]; i++) bad = h5_attr_write_int(f, one_names[i], &one[i], 1);
+    bad = bad || h5_write_strings(f, "class_names", d->class_names, d->n_classes);
+    return bad ? HIPID_ERR : HIPID_OK;
+}
+
+static int write_history(hid_t f, const Trainer *tr) {
+    hid_t g = H5Gcreate2(f, "history", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return HIPID_ERR;
+    int n = tr->n_hist;
+    hsize_t dim = (hsize_t)n;
+    int *ep = xmalloc(sizeof(int) * (n ? n : 1));
+    float *col = xmalloc(sizeof(float) * (n ? n : 1));
+    double *sec = xmalloc(sizeof(double) * (n ? n : 1));
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        ep[i] = tr->hist[i].epoch;
+        sec[i] = tr->hist[i].seconds;
+    }
+    bad |= h5_write_i32(g, "epoch", ep, n);
+    bad |= h5_write(g, "seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, sec, 1, &dim, 0);
+    static const char *names[] = {"lr", "train_loss", "train_acc", "val_loss", "val_acc"};
+    for (int c = 0; c < 5; c++) {
+        for (int i = 0; i < n; i++) {
+            const EpochRecord *r = &tr->hist[i];
+            float v[5] = {r->lr, r->train_loss, r->train_acc, r->val_loss, r->val_acc};
+            col[i] = v[c];
+        }
+        bad |= h5_write_f32(g, names[c], col, 1, &dim);
+    }
+    free(ep);
+    free(col);
+    free(sec);
+    if (H5Gclose(g) < 0) bad = 1;
+    return bad ? HIPID_ERR : HIPID_OK;
+}
+
+hid_t trialfile_create(char *tmp, size_t cap, const char *path, ErrBuf *e) {
+    return h5_create_versioned(tmp, cap, path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, e);
+}
+
+int trialfile_finish(hid_t f, int ok, const char *tmp, const char *path, ErrBuf *e) {
+    return h5_finish_versioned(f, ok, tmp, path, "trial file", e);
+}
+
+int trialfile_write_weights(hid_t f, const char *which, const Model *m) {
+    hid_t w = H5Gopen2(f, "weights", H5P_DEFAULT);
+    if (w < 0) w = H5Gcreate2(f, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (w < 0) return HIPID_ERR;
+    hid_t g = H5Gcreate2(w, which, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = g < 0 || model_write_h5(m, g) != HIPID_OK;
+    if (g >= 0 && H5Gclose(g) < 0) bad = 1;
+    if (H5Gclose(w) < 0) bad = 1;
+    return bad ? HIPID_ERR : HIPID_OK;
+}
+
+/* metrics/confusion of the test logits: rows true class, columns argmax. */
+static int write_confusion(hid_t f, const TrialRecord *o) {
+    const Dataset *d = o->d;
+    int K = d->n_classes;
+    int *conf = xcalloc((size_t)K * K, sizeof(int));
+    for (int i = 0; i < o->p->n_test; i++) {
+        const float *z = o->test_logits + (long)i * K;
+        int best = 0;
+        for (int k = 1; k < K; k++) best = z[k] > z[best] ? k : best;
+        conf[d->labels[o->p->test[i]] * K + best]++;
+    }
+    hsize_t dims[2] = {(hsize_t)K, (hsize_t)K};
+    hid_t g = H5Gcreate2(f, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = g < 0 || h5_write(g, "confusion", H5T_STD_I32LE, H5T_NATIVE_INT, conf, 2, dims, 0);
+    if (g >= 0) H5Gclose(g);
+    free(conf);
+    return bad ? HIPID_ERR : HIPID_OK;
+}
+
+int trialfile_write_record(hid_t f, const TrialRecord *o) {
+    int bad = write_attrs(f, o) != HIPID_OK;
+    if (!o->p) return bad ? HIPID_ERR : HIPID_OK;
+    hid_t g = H5Gcreate2(f, "indices", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad = bad || g < 0 || h5_write_i32(g, "train", o->p->train, o->p->n_train) ||
+          h5_write_i32(g, "val", o->p->val, o->p->n_val) || h5_write_i32(g, "test", o->p->test, o->p->n_test);
+    if (g >= 0) H5Gclose(g);
+    if (bad || !o->tr) return bad ? HIPID_ERR : HIPID_OK;
+    bad = write_history(f, o->tr) != HIPID_OK;
+    g = H5Gcreate2(f, "predictions", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad = bad || g < 0 || write_predictions(g, "val", o->d, o->p->val, o->p->n_val, o->val_logits) ||
+          write_predictions(g, "test", o->d, o->p->test, o->p->n_test, o->test_logits);
+    if (g >= 0) H5Gclose(g);
+    bad = bad || write_confusion(f, o) != HIPID_OK;
+    return bad ? HIPID_ERR : HIPID_OK;
+}
+
+int trialfile_write_failed(const char *path, const TrialRecord *r, ErrBuf *e) {
+    char tmp[1500];
+    hid_t f = trialfile_create(tmp, sizeof tmp, path, e);
+    if (f < 0) return HIPID_ERR;
+    return trialfile_finish(f, trialfile_write_record(f, r) == HIPID_OK, tmp, path, e);
+}
+
+/* ---- the index ---- */
+
+static const char *state_name(int s) {
+    static const char *n[] = {"todo", "partial", "done", "failed", "bad"};
+    return n[s];
+}
+
+/* The index's columns, in the order written. */
+typedef struct {
+    char **lab, **fam, **state, **hash, **reason; /* (n) */
+    int *iv;                                       /* (8, n) */
+    double *dv;                                    /* (5, n) */
+} IndexColumns;
+
+static const char *const index_int_names[] = {"config", "repeat", "outer", "inner", "seed", "attempts", "best_epoch", "ranks"};
+static const char *const index_dbl_names[] = {"test_acc", "test_loss", "val_acc", "val_loss", "seconds"};
+
+static void index_columns(IndexColumns *c, const Job *job, const Trial *plan, const TrialSummary *sum, int n) {
+    c->lab = xcalloc(n ? n : 1, sizeof(char *));
+    c->fam = xcalloc(n ? n : 1, sizeof(char *));
+    c->state = xcalloc(n ? n : 1, sizeof(char *));
+    c->hash = xcalloc(n ? n : 1, sizeof(char *));
+    c->reason = xcalloc(n ? n : 1, sizeof(char *));
+    c->iv = xmalloc(sizeof(int) * 8 * (n ? n : 1));
+    c->dv = xmalloc(sizeof(double) * 5 * (n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        const Trial *t = &plan[i];
+        const TrialSummary *s = &sum[i];
+        char buf[128];
+        job_trial_label(buf, sizeof buf, job, t);
+        c->lab[i] = strdup(buf);
+        c->fam[i] = strdup(job->families[t->family].name);
+        c->state[i] = strdup(state_name(s->state));
+        snprintf(buf, sizeof buf, "%016" PRIx64, t->hash);
+        c->hash[i] = strdup(buf);
+        c->reason[i] = strdup(s->reason);
+        int row[8] = {t->config, t->repeat, t->outer, t->inner, (int)t->seed, s->attempts, s->best_epoch, s->ranks};
+        for (int k = 0; k < 8; k++) c->iv[k * n + i] = row[k];
+        double drow[5] = {s->test_acc, s->test_loss, s->val_acc, s->val_loss, s->seconds};
+        for (int k = 0; k < 5; k++) c->dv[k * n + i] = drow[k];
+    }
+}
+
+static void index_columns_free(IndexColumns *c, int n) {
+    strv_free(c->lab, n);
+    strv_free(c->fam, n);
+    strv_free(c->state, n);
+    strv_free(c->hash, n);
+    strv_free(c->reason, n);
+    free(c->iv);
+    free(c->dv);
+}
+
+int trialfile_write_index(const char *results, const Job *job, const Trial *plan, const TrialSummary *sum,
+                          int n, const char *study, const double *busy, const double *elapsed, int n_ranks,
+                          ErrBuf *e) {
+    char path[1100], tmpname[1200], tmp[1300];
+    ErrBuf fe = {{0}};
+    snprintf(path, sizeof path, "%s/sweep.h5", results);
+    snprintf(tmpname, sizeof tmpname, "%s/.sweep.%ld.h5", results, (long)getpid());
+    hid_t f = h5_create_versioned(tmp, sizeof tmp, tmpname, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, e);
+    if (f < 0) return HIPID_ERR;
+    IndexColumns c;
+    index_columns(&c, job, plan, sum, n);
+    hsize_t dim = (hsize_t)n;
+    int bad = h5_attr_write_str(f, "job", job->name) || h5_attr_write_str(f, "job_file", job->path) ||
+              h5_attr_write_str(f, "study", study) || h5_write_strings(f, "label", c.lab, n) ||
+              h5_write_strings(f, "family", c.fam, n) || h5_write_strings(f, "state", c.state, n) ||
+              h5_write_strings(f, "hash", c.hash, n) || h5_write_strings(f, "reason", c.reason, n);
+    for (int k = 0; !bad && k < 8; k++) bad = h5_write_i32(f, index_int_names[k], c.iv + k * n, n);
+    for (int k = 0; !bad && k < 5; k++)
+        bad = h5_write(f, index_dbl_names[k], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, c.dv + k * n, 1, &dim, 0);
+    if (!bad && busy) {
+        hsize_t r = (hsize_t)n_ranks;
+        bad = h5_write(f, "rank_busy_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, busy, 1, &r, 0) ||
+              h5_write(f, "rank_elapsed_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, elapsed, 1, &r, 0);
+    }
+    index_columns_free(&c, n);
+    if (h5_finish_versioned(f, !bad, tmp, tmpname, "sweep index", &fe) != HIPID_OK || rename(tmpname, path) != 0)
+        return hipid_err(e, "%s: cannot write the sweep index%s%s", path, fe.msg[0] ? ": " : "", fe.msg);
+    return HIPID_OK;
+}
+
+/* ---- reading ---- */
 
 void trialfile_summary(TrialSummary *s, const char *path, uint64_t hash) {
     memset(s, 0, sizeof *s);
@@ -54,4 +307,184 @@ void trialfile_summary(TrialSummary *s, const char *path, uint64_t hash) {
         if (s->state == TRIAL_FAILED) h5_attr_read_str(f, "reason", s->reason, sizeof s->reason);
     }
     H5Fclose(f);
+}
+
+int trialfile_is_trial(const char *path) {
+    char fmt[64] = "";
+    hid_t file = H5I_INVALID_HID;
+    h5_quiet();
+    if (H5Fis_hdf5(path) <= 0 || (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) return 0;
+    int is_trial = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK && strcmp(fmt, TRIAL_FORMAT) == 0;
+    H5Fclose(file);
+    return is_trial;
+}
+
+hid_t trialfile_open(const char *path, const char *hint, ErrBuf *e) {
+    return h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file", hint, e);
+}
+
+/* 1 if the attribute is missing (or of another type) */
+static int no_str(hid_t f, const char *name, char *buf, size_t cap) {
+    return h5_attr_read_str(f, name, buf, cap) != HIPID_OK;
+}
+static int no_int(hid_t f, const char *name, int *v) { return h5_attr_read_int(f, name, v, 1) != HIPID_OK; }
+static int no_dbl(hid_t f, const char *name, double *v) { return h5_attr_read_double(f, name, v) != HIPID_OK; }
+
+unsigned trialfile_read_info(TrialInfo *t, hid_t f) {
+    memset(t, 0, sizeof *t);
+    t->lr = t->momentum = t->weight_decay = t->dropout = NAN;
+    int id = no_str(f, "state", t->state, sizeof t->state) + no_str(f, "family", t->family, sizeof t->family) +
+             no_str(f, "label", t->label, sizeof t->label) + no_str(f, "hash", t->hash, sizeof t->hash) +
+             no_int(f, "config", &t->config) + no_int(f, "repeat", &t->repeat) + no_int(f, "outer", &t->outer) +
+             no_int(f, "inner", &t->inner) + no_int(f, "seed", &t->seed) + no_dbl(f, "val_loss", &t->val_loss);
+    int k = no_int(f, "n_classes", &t->n_classes);
+    int prep = no_str(f, "preprocessing", t->preprocessing, sizeof t->preprocessing);
+    int size = no_int(f, "image_size", &t->image_size);
+    no_str(f, "reason", t->reason, sizeof t->reason);
+    no_str(f, "data", t->data, sizeof t->data);
+    no_str(f, "data_checksum", t->data_checksum, sizeof t->data_checksum);
+    no_str(f, "model", t->model, sizeof t->model);
+    no_str(f, "optimizer", t->optimizer, sizeof t->optimizer);
+    no_str(f, "augment", t->augment, sizeof t->augment);
+    no_str(f, "balance", t->balance, sizeof t->balance);
+    no_dbl(f, "lr", &t->lr);
+    no_dbl(f, "momentum", &t->momentum);
+    no_dbl(f, "weight_decay", &t->weight_decay);
+    no_dbl(f, "dropout", &t->dropout);
+    no_int(f, "batch", &t->batch);
+    no_int(f, "epochs", &t->epochs);
+    no_int(f, "patience", &t->patience);
+    return (id || k ? 0 : TRIALINFO_ID) | (prep ? 0 : TRIALINFO_PREP) | (size || k ? 0 : TRIALINFO_SHAPE);
+}
+
+int trialfile_read_class_names(char ***names, int *n, hid_t f, const char *path, ErrBuf *e) {
+    return h5_read_strings(f, "class_names", names, n, path, e);
+}
+
+void trialfile_test_free(TrialTest *r) {
+    if (!r) return;
+    free(r->test_index);
+    free(r->test_label);
+    free(r->fit_index);
+    free(r->test_prob);
+    free(r->hist);
+    memset(r, 0, sizeof *r);
+}
+
+/* Labels and rows in range, probabilities finite. */
+static int check_test(const TrialTest *r, const char *path, int K, ErrBuf *e) {
+    for (size_t i = 0; i < (size_t)r->n_test; i++) {
+        if (r->test_label[i] < 0 || r->test_label[i] >= K || r->test_index[i] < 0)
+            return hipid_err(e, "%s: predictions/test_label or test_index out of range at row %zu", path, i);
+    }
+    for (int i = 0; i < r->n_train + r->n_val; i++)
+        if (r->fit_index[i] < 0) return hipid_err(e, "%s: indices/train or indices/val negative at row %d", path, i);
+    for (size_t i = 0; i < (size_t)r->n_test; i++) {
+        for (int c = 0; c < K; c++)
+            if (!isfinite(r->test_prob[i * K + c]))
+                return hipid_err(e, "%s: predictions/test_prob is not finite at row %zu", path, i);
+    }
+    return HIPID_OK;
+}
+
+int trialfile_read_test(TrialTest *r, hid_t f, const char *path, int K, ErrBuf *e) {
+    memset(r, 0, sizeof *r);
+    long n_tr = h5_len(f, "indices/train"), n_va = h5_len(f, "indices/val"), n_te = h5_len(f, "indices/test");
+    long n_p = h5_len(f, "predictions/test_index"), n_ep = h5_len(f, "history/train_loss");
+    if (n_tr < 0 || n_va < 0 || n_te < 0 || n_p != n_te || n_ep < 0)
+        return hipid_err(e, "%s: a done trial without indices/*, predictions/test_* or history/* (truncated?)", path);
+    r->n_train = (int)n_tr;
+    r->n_val = (int)n_va;
+    r->n_test = (int)n_te;
+    r->n_epochs = (int)n_ep;
+    size_t n = (size_t)r->n_test;
+    r->test_index = xcalloc(n + 1, sizeof(int));
+    r->test_label = xcalloc(n + 1, sizeof(int));
+    r->fit_index = xcalloc((size_t)(n_tr + n_va) + 1, sizeof(int));
+    r->test_prob = xcalloc(n * K + 1, sizeof(double));
+    r->hist = xcalloc((size_t)4 * r->n_epochs + 1, sizeof(float));
+    hsize_t d1 = n, d2[2] = {n, (hsize_t)K}, de = (hsize_t)r->n_epochs, dtr = (hsize_t)n_tr, dva = (hsize_t)n_va;
+    static const char *hn[4] = {"history/train_loss", "history/train_acc", "history/val_loss", "history/val_acc"};
+    int bad = h5_read(f, "predictions/test_index", H5T_NATIVE_INT, r->test_index, 1, &d1, path, e) ||
+              h5_read(f, "predictions/test_label", H5T_NATIVE_INT, r->test_label, 1, &d1, path, e) ||
+              h5_read(f, "predictions/test_prob", H5T_NATIVE_DOUBLE, r->test_prob, 2, d2, path, e) ||
+              (n_tr && h5_read(f, "indices/train", H5T_NATIVE_INT, r->fit_index, 1, &dtr, path, e)) ||
+              (n_va && h5_read(f, "indices/val", H5T_NATIVE_INT, r->fit_index + n_tr, 1, &dva, path, e));
+    for (int h = 0; !bad && h < 4; h++)
+        bad = h5_read(f, hn[h], H5T_NATIVE_FLOAT, r->hist + (size_t)h * r->n_epochs, 1, &de, path, e);
+    if (bad || check_test(r, path, K, e) != HIPID_OK) {
+        trialfile_test_free(r);
+        return HIPID_ERR;
+    }
+    return HIPID_OK;
+}
+
+Model *trialfile_load_model(const char *path, const char *which, int max_batch, int n_threads, ErrBuf *e) {
+    char grp_name[64];
+    snprintf(grp_name, sizeof grp_name, "weights/%s", which);
+    hid_t file = trialfile_open(path, "rerun the sweep that wrote it", e);
+    if (file < 0) return NULL;
+    Model *m = NULL;
+    hid_t g = H5Gopen2(file, grp_name, H5P_DEFAULT);
+    if (g < 0) hipid_err(e, "%s: no %s weights (a failed trial?)", path, which);
+    else m = model_read_h5(g, path, max_batch, n_threads, e);
+    if (g >= 0) H5Gclose(g);
+    H5Fclose(file);
+    return m;
+}
+
+/* ---- reading the index ---- */
+
+hid_t trialfile_open_index(const char *path, const char *hint, ErrBuf *e) {
+    return h5_open_versioned(path, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, "sweep index", hint, e);
+}
+
+int trialfile_index_study(hid_t f, char *buf, size_t cap) { return h5_attr_read_str(f, "study", buf, cap); }
+
+void trialfile_index_free(SweepIndex *x) {
+    if (!x) return;
+    strv_free(x->family, x->n);
+    strv_free(x->state, x->n);
+    strv_free(x->hash, x->n);
+    strv_free(x->label, x->n);
+    free(x->config);
+    free(x->inner);
+    free(x->val_loss);
+    x->family = x->state = x->hash = x->label = NULL;
+    x->config = x->inner = NULL;
+    x->val_loss = NULL;
+    x->n = 0;
+}
+
+int trialfile_read_index(SweepIndex *x, hid_t f, const char *path, ErrBuf *e) {
+    memset(x, 0, sizeof *x);
+    h5_attr_read_str(f, "job", x->job, sizeof x->job);
+    h5_attr_read_str(f, "job_file", x->job_file, sizeof x->job_file);
+    trialfile_index_study(f, x->study, sizeof x->study);
+    int nf = 0, ns = 0, nh = 0, nl = 0;
+    int bad = h5_read_strings(f, "family", &x->family, &nf, path, e) ||
+              h5_read_strings(f, "state", &x->state, &ns, path, e) ||
+              h5_read_strings(f, "hash", &x->hash, &nh, path, e) || h5_read_strings(f, "label", &x->label, &nl, path, e);
+    if (!bad && (ns != nf || nh != nf || nl != nf))
+        bad = hipid_err(e, "%s: columns family, state, hash and label of different lengths (%d, %d, %d, %d)", path,
+                        nf, ns, nh, nl) != HIPID_OK;
+    int n = nf;
+    x->config = xcalloc((size_t)n + 1, sizeof(int));
+    x->inner = xcalloc((size_t)n + 1, sizeof(int));
+    x->val_loss = xcalloc((size_t)n + 1, sizeof(double));
+    hsize_t dim = (hsize_t)n;
+    bad = bad || h5_read(f, "config", H5T_NATIVE_INT, x->config, 1, &dim, path, e) ||
+          h5_read(f, "inner", H5T_NATIVE_INT, x->inner, 1, &dim, path, e) ||
+          h5_read(f, "val_loss", H5T_NATIVE_DOUBLE, x->val_loss, 1, &dim, path, e);
+    if (!bad) {
+        x->n = n;
+        return HIPID_OK;
+    }
+    strv_free(x->family, nf);
+    strv_free(x->state, ns);
+    strv_free(x->hash, nh);
+    strv_free(x->label, nl);
+    x->family = x->state = x->hash = x->label = NULL;
+    trialfile_index_free(x);
+    return HIPID_ERR;
 }

@@ -104,6 +104,10 @@ void model_zero_grads(Model *m);
  * dropout layer. Tests fill it and set m->fixed_dropout = 1. */
 float *model_dropout_mask(Model *m, int i);
 
+/* Checkpoints: HDF5 files of format MODEL_FORMAT, one dataset per tensor. */
+#define MODEL_FORMAT "hipid-model"
+#define MODEL_FORMAT_VERSION 1
+
 /* Checkpoints: HDF5, one dataset per tensor, format version attribute.
  * Written to PATH.tmp then renamed. */
 int model_save(const Model *m, const char *path, ErrBuf *e);
@@ -114,9 +118,6 @@ Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e);
  * layer with parameters, "NN.<layer>/<tensor>" (e.g. "00.conv/weight"). */
 int model_write_h5(const Model *m, hid_t loc);
 Model *model_read_h5(hid_t loc, const char *path, int max_batch, int n_threads, ErrBuf *e);
-/* The "best" or "last" weights of a sweep's trial file. model_load also
- * accepts a trial file (its best weights). */
-Model *model_load_trial(const char *path, const char *which, int max_batch, int n_threads, ErrBuf *e);
 
 /* Multiply-adds of one forward pass of one image (for GFLOP/s reports). */
 double model_forward_flops(const Model *m);

@@ -63,6 +63,7 @@ typedef struct {
     double val_loss;   /* attribute: loss on the validation carve (best weights) */
     int n_train, n_val, n_test;
     int *test_index, *test_label, *test_pred; /* (n_test) */
+    int *fit_index;    /* (n_train + n_val) rows the model was fitted on */
     double *test_prob; /* (n_test, K) */
     int n_epochs;
     float *hist;       /* (4, n_epochs): train_loss, train_acc, val_loss, val_acc */
@@ -99,6 +100,11 @@ typedef struct {
     int learned;           /* 1: p < 0.05 and mean accuracy above base_rate; 0: not; -1: no data */
     int n_stuck;           /* selected trials whose training loss never left the loss of
                             * predicting the class frequencies (report_trial_stuck) */
+    /* Leakage actually present, on the same first pass: test images whose
+     * near-duplicate group (the data set's dup_groups, groups of 2 or more) or
+     * leakage group (groups: patients and near-duplicates) has a member in
+     * the rows their model was fitted on. -1 when the data set is unreadable. */
+    long leak_dup, leak_group;
 } RFamily;
 
 typedef struct {
@@ -157,6 +163,8 @@ typedef struct {
     int n_img;
     int n_rows;            /* data-set rows seen in the index sets (max index + 1) */
     char **source_paths;   /* (n_source) of the data set, NULL if it could not be read */
+    int32_t *data_groups;  /* (n_source) leakage groups of the data set, NULL if unread */
+    int32_t *dup_groups;   /* (n_source) near-duplicate groups, NULL if unread or absent */
     int n_source;
     char data_note[2200];   /* why the data set could not be used ("" if it could) */
     /* bookkeeping for the "Trials" section */

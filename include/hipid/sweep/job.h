@@ -1,11 +1,11 @@
 /* job.h: a sweep's job file (INI, parsed with libinih) and its expansion into
  * trials. Pure: no MPI, no data I/O beyond reading the job file itself; the
- * sweep runner (sweep.c) parses on rank 0 and broadcasts the outcome.
+ * sweep's scheduler (scheduler.c) parses on rank 0 and broadcasts the outcome.
  *
  * Sections and keys (README "Job files" documents every key, default and
  * allowed values; job.c's key table is the single source of both):
  *   [job]      name, seeds
- *   [data]     path, synth
+ *   [data]     path, synth, source, size
  *   [cv]       scheme, k, repeats, inner_k, fractions, val_fraction, seed, groups
  *   [search]   mode, samples, seed
  *   [family NAME]  model, optimizer, lr, momentum, weight_decay, schedule,
@@ -62,6 +62,8 @@ typedef struct {
     /* [data] */
     char data[1024];          /* hipid data set (HDF5), relative to the current folder */
     char synth[256];          /* if set and data is missing: "classes=K,per_class=N,size=S,seed=X" */
+    char source[1024];        /* if set and data is missing: hipid prep SOURCE --size prep_size */
+    int prep_size;            /* [data] size, with source */
     /* [cv] */
     CvScheme scheme;
     int k, repeats, inner_k;

@@ -35,12 +35,17 @@
 
 #define SLURM_MAX_AUTO_TASKS 16         /* default ranks at most, before rounding to ranks_per_trial */
 #define SLURM_TIME_FACTOR 1.5           /* limit = factor x estimated work + ... */
-#define SLURM_TIME_EXTRA (600.0 + 300.0) /* ... the USR1 warning (--signal=B:USR1@600) and start-up, data build */
+#define SLURM_WARN_S 600.0              /* USR1 this long before the limit (--signal=B:USR1@600) ... */
+#define SLURM_TIME_EXTRA (SLURM_WARN_S + 300.0) /* ... plus start-up and data build, added to the estimate */
 #define SLURM_TIME_MAX (24.0 * 3600.0)
 #define SLURM_PROCESS_BYTES 150e6       /* a rank without its model and data: MPI, HDF5, OpenBLAS, libvips, code */
 #define SLURM_MEM_FACTOR 1.25
 #define SLURM_DEFAULT_MAX_ARRAY 1001    /* Slurm's default MaxArraySize */
 #define SLURM_MAX_SCRIPTS 60            /* array scripts of one plan at most */
+
+/* Seconds in a Slurm time limit (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S), or -1
+ * if s is not one. */
+double slurm_time_seconds(const char *s);
 
 /* What the user asked for. Zero means "decide from the job". Strings are
  * borrowed (the caller keeps them alive while the plan is used). */
@@ -74,6 +79,7 @@ typedef struct {
     EstMemory mem;
     double work;            /* s, estimated work of the longest shard (of the job without an array) */
     char limit[32];         /* the time limit written into the scripts */
+    char signal[32];        /* "B:USR1@N": N = SLURM_WARN_S, or a quarter of a shorter --time */
     int capped;             /* 1: the estimate was cut to SLURM_TIME_MAX */
     double per_rank;        /* bytes a rank is given: (mem.total + process) x SLURM_MEM_FACTOR */
     char mem_per_cpu[32];   /* "NNNM", per_rank / cpus in whole 64 MB */

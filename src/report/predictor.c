@@ -1,0 +1,216 @@
+/* predictor.c: a sweep trial as a classifier of raw X-ray files (see
+ * predictor.h): open a trial file or pick a results folder's best trial,
+ * classify one image file, draw its saliency map. Does not parse options or
+ * print anything; `hipid predict` (cmd/predict.c) does.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hipid/base/h5util.h"
+#include "hipid/data/dataset.h"
+#include "hipid/data/image.h"
+#include "hipid/data/imgsrc.h"
+#include "hipid/nn/ops.h"
+#include "hipid/report/predictor.h"
+#include "hipid/report/saliency.h"
+#include "hipid/sweep/trialfile.h"
+
+void predictor_free(Predictor *p) {
+    if (!p) return;
+    model_free(p->m);
+    strv_free(p->class_names, p->n_classes);
+    free(p->px);
+    free(p->x);
+    memset(p, 0, sizeof *p);
+}
+
+/* 1 if path is a `hipid train` checkpoint: a model without its data set's story. */
+static int is_train_checkpoint(const char *path) {
+    char fmt[64] = "";
+    int is_ckpt = 0;
+    hid_t file = H5I_INVALID_HID;
+    if (H5Fis_hdf5(path) > 0 && (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
+        is_ckpt = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK && strcmp(fmt, MODEL_FORMAT) == 0;
+        H5Fclose(file);
+    }
+    return is_ckpt;
+}
+
+/* The trial's attributes predict needs: done, the preprocessing (into
+ * p->prep), image_size and n_classes (*S, *K). */
+static int read_trial_info(Predictor *p, int *S, int *K, hid_t file, const char *path, ErrBuf *e) {
+    TrialInfo ti;
+    unsigned have = trialfile_read_info(&ti, file);
+    *S = ti.image_size;
+    *K = ti.n_classes;
+    if (strcmp(ti.state, "done") != 0)
+        return hipid_err(e, "%s: trial state is \"%s\", not \"done\" (%.255s): it has no best weights", path,
+                         ti.state, ti.reason[0] ? ti.reason : "no reason recorded");
+    if (!(have & TRIALINFO_PREP)) return hipid_err(e, "%s: the trial file lacks the preprocessing attribute", path);
+    if (prep_parse_describe(&p->prep, ti.preprocessing, e) != HIPID_OK) {
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e->msg);
+        return hipid_err(e, "%s: cannot re-apply the data set's preprocessing: %s", path, why);
+    }
+    if (!(have & TRIALINFO_SHAPE) || *K < 2) return hipid_err(e, "%s: the trial file lacks image_size or n_classes", path);
+    return HIPID_OK;
+}
+
+int predictor_open(Predictor *p, const char *path, int threads, ErrBuf *e) {
+    int rc = HIPID_ERR, S = 0, K = 0;
+    hid_t file = H5I_INVALID_HID;
+    memset(p, 0, sizeof *p);
+    h5_quiet();
+    if (is_train_checkpoint(path))
+        return hipid_err(e, "%s: a hipid train checkpoint (format \"hipid-model\"), which records neither "
+                            "the preprocessing nor the class names; predict needs a sweep trial file "
+                            "(results/<job>/trials/<family>-<hash>.h5)", path);
+    if ((file = trialfile_open(path, "predict reads the trial files of hipid sweep (results/<job>/trials/*.h5) "
+                                     "written by this version", e)) < 0)
+        return HIPID_ERR;
+    if (read_trial_info(p, &S, &K, file, path, e) != HIPID_OK) goto error;
+    if (trialfile_read_class_names(&p->class_names, &p->n_classes, file, path, e) != HIPID_OK) goto error;
+    if (p->n_classes != K) {
+        hipid_err(e, "%s: %d class_names for n_classes = %d", path, p->n_classes, K);
+        goto error;
+    }
+    H5Fclose(file);
+    file = H5I_INVALID_HID;
+    if (!(p->m = trialfile_load_model(path, "best", 1, threads, e))) goto error;
+    if (p->prep.size != S || p->m->in.c != 1 || p->m->in.h != S || p->m->in.w != S || p->m->n_classes != K) {
+        hipid_err(e, "%s: inconsistent trial: images %dx%d, preprocessing resize=%d, weights for %dx%dx%d "
+                     "inputs and %d classes, %d class names", path, S, S, p->prep.size, p->m->in.c, p->m->in.h,
+                  p->m->in.w, p->m->n_classes, K);
+        goto error;
+    }
+    p->px = xmalloc((size_t)S * S);
+    p->x = xmalloc_f32((size_t)S * S);
+    rc = HIPID_OK;
+error:
+    if (file >= 0) H5Fclose(file);
+    if (rc != HIPID_OK) predictor_free(p);
+    return rc;
+}
+
+/* The configuration (family, config) with the lowest mean val_loss over its
+ * done trials (of family, if not NULL), ties to the first in index order,
+ * and its trial with the lowest val_loss: the index row, or -1 if none;
+ * *mean and *n_done for the message. */
+static int best_row(const SweepIndex *x, const char *family, double *mean, int *n_done) {
+    int n = x->n, best_first = -1, best = -1;
+    double best_mean = INFINITY;
+    *n_done = 0;
+    for (int i = 0; i < n; i++) {
+        int usable = (!family || strcmp(x->family[i], family) == 0) && strcmp(x->state[i], "done") == 0 &&
+                     isfinite(x->val_loss[i]);
+        if (!usable) continue;
+        (*n_done)++;
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            if (strcmp(x->family[j], x->family[i]) == 0 && x->config[j] == x->config[i]) first = 0;
+        if (!first) continue; /* each configuration once, at its first row */
+        double sum = 0.0;
+        int cnt = 0;
+        for (int j = i; j < n; j++)
+            if (strcmp(x->family[j], x->family[i]) == 0 && x->config[j] == x->config[i] &&
+                strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]))
+                sum += x->val_loss[j], cnt++;
+        if (sum / cnt < best_mean) {
+            best_mean = sum / cnt;
+            best_first = i;
+        }
+    }
+    for (int j = best_first; best_first >= 0 && j < n; j++)
+        if (strcmp(x->family[j], x->family[best_first]) == 0 && x->config[j] == x->config[best_first] &&
+            strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]) && (best < 0 || x->val_loss[j] < x->val_loss[best]))
+            best = j;
+    *mean = best_mean;
+    return best;
+}
+
+int predictor_pick_best(BestTrial *b, const char *dir, const char *family, ErrBuf *e) {
+    char index[4096];
+    SweepIndex x = {0};
+    int rc = HIPID_ERR;
+    memset(b, 0, sizeof *b);
+    b->mean_val_loss = INFINITY;
+    snprintf(index, sizeof index, "%s/sweep.h5", dir);
+    hid_t file = trialfile_open_index(index, "give a trial file instead, or rerun the sweep to rebuild the index", e);
+    if (file < 0) return HIPID_ERR;
+    if (trialfile_read_index(&x, file, index, e) != HIPID_OK) goto error;
+    if (x.n < 1) {
+        hipid_err(e, "%s: no trials indexed", index);
+        goto error;
+    }
+    int row = best_row(&x, family, &b->mean_val_loss, &b->n_done);
+    if (row < 0) {
+        hipid_err(e, "%s: no done trial%s%s%s with a finite validation loss", index, family ? " of family '" : "",
+                  family ? family : "", family ? "'" : "");
+        goto error;
+    }
+    if (trialfile_path(b->path, sizeof b->path, dir, x.family[row], x.hash[row], ".h5") >= (int)sizeof b->path) {
+        hipid_err(e, "%s: path too long", dir);
+        goto error;
+    }
+    snprintf(b->family, sizeof b->family, "%s", x.family[row]);
+    b->config = x.config[row];
+    b->val_loss = x.val_loss[row];
+    rc = HIPID_OK;
+error:
+    trialfile_index_free(&x);
+    H5Fclose(file);
+    return rc;
+}
+
+/* Read and prepare one image file into px (S, S). */
+static int prepare_image(uint8_t *px, const char *path, const PrepConfig *c, ErrBuf *e) {
+    uint8_t *bytes = NULL;
+    size_t n_bytes = 0;
+    char sha[65];
+    GreyBuf g = {0};
+    PrepInfo info;
+    int rc = HIPID_ERR;
+    if (imgsrc_read_file(&bytes, &n_bytes, sha, path, e) != HIPID_OK ||
+        image_decode(&g, bytes, n_bytes, e) != HIPID_OK || prep_image(px, &info, NULL, 0, &g, c, e) != PREP_OK) {
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e->msg);
+        hipid_err(e, "%s: %s", path, why);
+        goto done;
+    }
+    rc = HIPID_OK;
+done:
+    grey_free(&g);
+    free(bytes);
+    return rc;
+}
+
+int predictor_classify(float *prob, Predictor *p, const char *image, ErrBuf *e) {
+    int S = p->prep.size, row = 0;
+    if (prepare_image(p->px, image, &p->prep, e) != HIPID_OK) return HIPID_ERR;
+    /* as the sweep: dataset_gather_f32's standardisation, an eval forward,
+     * the same softmax_rows */
+    Dataset one = {.n = 1, .size = S, .images = p->px};
+    dataset_gather_f32(p->x, &one, &row, 1, p->m->input_mean, p->m->input_std);
+    const float *z = model_forward(p->m, p->x, 1, 0);
+    softmax_rows(prob, z, 1, p->n_classes);
+    return HIPID_OK;
+}
+
+int predictor_saliency(int *layer, float *peak, Predictor *p, int cls, const char *png, int zoom, ErrBuf *e) {
+    int S = p->prep.size, rc = HIPID_ERR;
+    float *map = xmalloc_f32((size_t)S * S);
+    uint8_t *rgb = xmalloc((size_t)S * S * 3);
+    *layer = saliency_map(map, NULL, p->m, p->x, cls);
+    *peak = 0.0f;
+    saliency_overlay(rgb, p->px, map, S);
+    if (saliency_save_png(png, p->px, rgb, S, zoom, e) != HIPID_OK) goto done;
+    for (int j = 0; j < S * S; j++) *peak = map[j] > *peak ? map[j] : *peak;
+    rc = HIPID_OK;
+done:
+    free(rgb);
+    free(map);
+    return rc;
+}

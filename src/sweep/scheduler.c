@@ -1,0 +1,620 @@
+/* scheduler.c: the MPI runner of `hipid sweep` (scheduler.h): rank groups,
+ * the master/leader protocol, one trial on a group, phases, stopping.
+ *
+ * Three kinds of state, kept apart: the Study (study.h: job, data, splits,
+ * plan; the same on every rank), the Comm (world and this phase's group),
+ * and the Master (world rank 0 only: the phase's queue, who runs what, the
+ * counts). A Run ties them to this rank's progress: the trial states, the
+ * todo list, the stop flags and the time spent.
+ *
+ * Waiting ranks sleep between MPI tests instead of spinning, so a rank
+ * waiting for work does not steal the core of one that trains. */
+#define _POSIX_C_SOURCE 200809L
+#include "hipid/sweep/scheduler.h"
+
+#include <math.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hipid/sweep/study.h"
+#include "hipid/sweep/trialfile.h"
+#include "hipid/train/train.h"
+
+/* The one mutable global: what a signal handler may touch. */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig) { g_signal = sig; }
+
+enum { TAG_REQ = 11, TAG_ASSIGN = 12, TAG_HALT = 13 };
+enum { RUN_DONE = 0, RUN_FAILED = 1, RUN_STOPPED = 2, RUN_NONE = 3 };
+enum { ASSIGN_END = -1, ASSIGN_HALT = -2 };
+
+typedef struct {
+    int rank, size;      /* world */
+    MPI_Comm group;      /* this phase's group */
+    int grank, gsize, group_id, n_groups;
+} Comm;
+
+/* World rank 0: handing out a phase's trials, and the run's counts. */
+typedef struct {
+    const int *queue;    /* this phase's trials (plan indices), handed out in order */
+    int n_queue, next;
+    int active;          /* other groups not yet told that the phase is over */
+    int *running;        /* (n_groups) plan index per group, -1 idle */
+    int *leaders;        /* (n_groups) world rank of each group's leader */
+    int n_finished, n_failed;
+} Master;
+
+/* This rank's run of the study. */
+typedef struct {
+    Study st;
+    Comm c;
+    const SweepOptions *o;
+    TrialSummary *sum;      /* (n_plan): rank 0's scan, then broadcast; rank 0 keeps it current */
+    int *todo, n_todo;      /* plan indices this run trains, in plan order */
+    Master m;               /* world rank 0 only */
+    int halting;            /* a stop was decided (master) or announced to this leader */
+    int stopped;            /* this rank saw a stop */
+    double t0, busy;        /* start of training; seconds spent in trials */
+    double comm_seconds;    /* in group collectives during the current trial */
+} Run;
+
+/* ---- small MPI helpers ---- */
+
+static void nap(void) {
+    struct timespec ts = {0, 1000000}; /* 1 ms */
+    nanosleep(&ts, NULL);
+}
+
+/* Wait for a request without spinning a core. */
+static void wait_sleeping(MPI_Request *r) {
+    int done = 0;
+    for (int i = 0; i < 50 && !done; i++) MPI_Test(r, &done, MPI_STATUS_IGNORE);
+    while (!done) {
+        nap();
+        MPI_Test(r, &done, MPI_STATUS_IGNORE);
+    }
+}
+
+static void bcast_int(int *v, int root, MPI_Comm comm) {
+    MPI_Request r;
+    MPI_Ibcast(v, 1, MPI_INT, root, comm, &r);
+    wait_sleeping(&r);
+}
+
+/* Rank 0's status and message reach every rank; returns the status. */
+static int bcast_status(int status, ErrBuf *e, MPI_Comm comm) {
+    MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+    MPI_Bcast(e->msg, sizeof e->msg, MPI_CHAR, 0, comm);
+    return status;
+}
+
+/* The group's collectives for train.h; ctx is the Run, whose comm_seconds
+ * counts the time spent in them (waiting for peers included). */
+static void grp_sum_i64(void *ctx, int64_t *v, long n) {
+    Run *r = ctx;
+    double t0 = now_seconds();
+    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, r->c.group);
+    r->comm_seconds += now_seconds() - t0;
+}
+static void grp_sum_f32(void *ctx, float *v, long n) {
+    Run *r = ctx;
+    double t0 = now_seconds();
+    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, r->c.group);
+    r->comm_seconds += now_seconds() - t0;
+}
+static int grp_leader_flag(void *ctx, int flag) {
+    MPI_Bcast(&flag, 1, MPI_INT, 0, ((Run *)ctx)->c.group);
+    return flag;
+}
+
+static TrainComm group_comm(Run *r) {
+    return (TrainComm){r->c.grank, r->c.gsize, r, grp_sum_i64, grp_sum_f32, grp_leader_flag};
+}
+
+/* Rank 0: sweep.h5 from r->sum (plus busy seconds per rank when known). */
+static void write_index(const Run *r, const double *busy, const double *elapsed) {
+    ErrBuf e = {{0}};
+    if (study_write_index(&r->st, r->sum, busy, elapsed, r->c.size, &e) != HIPID_OK)
+        fprintf(stderr, "hipid sweep: %s\n", e.msg);
+}
+
+/* ---- one trial, on every rank of a group ---- */
+
+/* A trial in progress; also the context of train.h's callbacks. */
+typedef struct {
+    Run *r;
+    const Trial *t;
+    const HParams *h;
+    char key[8192], ckpt[1400], path[1400];
+    int attempts;
+    double t0;
+    TrialParts p;
+} TrialRun;
+
+static int master_poll(Run *r);
+
+static int poll_cb(void *ctx) {
+    Run *r = ((TrialRun *)ctx)->r;
+    if (r->c.grank != 0) return 0;
+    if (r->c.rank == 0) return master_poll(r);
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(0, TAG_HALT, MPI_COMM_WORLD, &flag, &st);
+    if (flag) {
+        int v;
+        MPI_Recv(&v, 1, MPI_INT, 0, TAG_HALT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        r->halting = 1;
+    }
+    return g_signal != 0 || r->halting;
+}
+
+static int ckpt_cb(void *ctx, const Trainer *t, ErrBuf *e) {
+    TrialRun *x = ctx;
+    int ok = 1;
+    if (x->r->c.grank == 0) ok = trainer_save_state(t, x->ckpt, x->key, e) == HIPID_OK;
+    MPI_Bcast(&ok, 1, MPI_INT, 0, x->r->c.group);
+    if (!ok && x->r->c.grank == 0) {
+        fprintf(stderr, "hipid sweep: %s\n", e->msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    return ok ? HIPID_OK : HIPID_ERR;
+}
+
+/* The record of the trial so far; the caller adds what it has. */
+static TrialRecord trial_record(const TrialRun *x, const TrialParts *p, double secs) {
+    const Run *r = x->r;
+    return (TrialRecord){.job = &r->st.job, .t = x->t, .data_checksum = r->st.checksum, .d = &r->st.d,
+                         .attempts = x->attempts, .ranks = r->c.gsize, .threads = r->st.threads, .seconds = secs,
+                         .allreduce_seconds = r->comm_seconds, .p = p};
+}
+
+/* Leader: the failed trial's file; p NULL when its rows could not be made. */
+static void write_failed(const TrialRun *x, const TrialParts *p, double secs, const char *reason) {
+    ErrBuf e = {{0}};
+    TrialRecord rec = trial_record(x, p, secs);
+    rec.state = "failed";
+    rec.reason = reason;
+    rec.val_loss = rec.val_acc = rec.test_loss = rec.test_acc = NAN;
+    if (trialfile_write_failed(x->path, &rec, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid sweep: %s\n", e.msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+}
+
+static TrainConfig train_config(const Run *r, const Trial *t, const HParams *h) {
+    return (TrainConfig){.model = h->model, .epochs = h->epochs, .batch = h->batch, .threads = r->st.threads,
+                         .micro_batch = h->micro_batch, .patience = h->patience, .opt = h->opt, .seed = t->seed,
+                         .balance = h->balance, .aug = h->aug, .standardize = h->standardize,
+                         .trial = ((uint64_t)t->repeat << 32) | ((uint64_t)t->outer << 16) | (uint64_t)(t->inner + 1),
+                         .log = r->o->verbose && r->c.grank == 0 ? stdout : NULL};
+}
+
+/* Continue from the trial's checkpoint if every rank of the group can read
+ * it; otherwise (a checkpoint cut short by a kill) start afresh. */
+static Trainer *resume(TrialRun *x, Trainer *tr, const TrainConfig *cfg, ErrBuf *e) {
+    Run *r = x->r;
+    if (access(x->ckpt, F_OK) != 0) return tr;
+    ErrBuf ce = {{0}};
+    int ok = trainer_load_state(tr, x->ckpt, x->key, &ce) == HIPID_OK;
+    int all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, r->c.group);
+    if (all_ok) return tr;
+    if (r->c.grank == 0)
+        fprintf(stderr, "hipid sweep: %s; restarting the trial\n", ok ? "checkpoint unreadable on a peer" : ce.msg);
+    trainer_free(tr);
+    return trainer_create(cfg, &r->st.d, x->p.train, x->p.n_train, x->p.val, x->p.n_val, e);
+}
+
+/* A trained trial: last weights first, then the best (by validation loss)
+ * and their predictions, computed by the whole group, written by its leader. */
+static void finish_done(TrialRun *x, Trainer *tr) {
+    Run *r = x->r;
+    const Dataset *d = &r->st.d;
+    const TrialParts *p = &x->p;
+    int K = d->n_classes, chunk = x->h->micro_batch > 0 ? x->h->micro_batch : x->h->batch;
+    char tmp[1500];
+    ErrBuf e = {{0}};
+    hid_t f = H5I_INVALID_HID;
+    int ok = 1;
+    if (r->c.grank == 0) {
+        f = trialfile_create(tmp, sizeof tmp, x->path, &e);
+        ok = f >= 0 && trialfile_write_weights(f, "last", tr->m) == HIPID_OK;
+    }
+    trainer_use_best(tr);
+    float *zv = xmalloc_f32((size_t)(p->n_val ? p->n_val : 1) * K), *zt = xmalloc_f32((size_t)(p->n_test ? p->n_test : 1) * K);
+    TrainComm gc = group_comm(r);
+    train_logits(zv, tr->m, d, p->val, p->n_val, chunk, &gc);
+    train_logits(zt, tr->m, d, p->test, p->n_test, chunk, &gc);
+    if (r->c.grank == 0) {
+        TrialRecord o = trial_record(x, p, now_seconds() - x->t0);
+        o.state = "done";
+        o.reason = "";
+        o.tr = tr;
+        o.val_logits = zv;
+        o.test_logits = zt;
+        train_score(&o.val_loss, &o.val_acc, zv, d->labels, p->val, p->n_val, K, NULL);
+        train_score(&o.test_loss, &o.test_acc, zt, d->labels, p->test, p->n_test, K, NULL);
+        ok = ok && trialfile_write_weights(f, "best", tr->m) == HIPID_OK && trialfile_write_record(f, &o) == HIPID_OK;
+        if (f < 0 || trialfile_finish(f, ok, tmp, x->path, &e) != HIPID_OK) {
+            fprintf(stderr, "hipid sweep: %s\n", e.msg);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        remove(x->ckpt);
+    }
+    free(zv);
+    free(zt);
+}
+
+/* Returns RUN_DONE, RUN_FAILED or RUN_STOPPED (same on every rank). */
+static int run_trial(Run *r, int idx) {
+    const Study *st = &r->st;
+    TrialRun x = {.r = r, .t = &st->plan[idx], .t0 = now_seconds()};
+    x.h = &st->job.families[x.t->family].configs[x.t->config];
+    job_trial_key(x.key, sizeof x.key, &st->job, x.t, st->checksum);
+    study_trial_path(x.ckpt, sizeof x.ckpt, st, x.t, ".ckpt.h5");
+    study_trial_path(x.path, sizeof x.path, st, x.t, ".h5");
+    x.attempts = (r->sum[idx].state == TRIAL_FAILED ? r->sum[idx].attempts : 0) + 1;
+    r->comm_seconds = 0.0;
+    ErrBuf e = {{0}};
+    if (study_trial_parts(&x.p, st, x.t, &e) != HIPID_OK) { /* validated up front; only a changed data set gets here */
+        if (r->c.grank == 0) write_failed(&x, NULL, 0.0, e.msg);
+        study_free_parts(&x.p);
+        return RUN_FAILED;
+    }
+    TrainConfig cfg = train_config(r, x.t, x.h);
+    Trainer *tr = trainer_create(&cfg, &st->d, x.p.train, x.p.n_train, x.p.val, x.p.n_val, &e);
+    int status = RUN_FAILED;
+    if (!tr) {
+        if (r->c.grank == 0) write_failed(&x, &x.p, now_seconds() - x.t0, e.msg);
+        goto done;
+    }
+    tr = resume(&x, tr, &cfg, &e);
+    TrainComm gc = group_comm(r);
+    int rc = trainer_run(tr, &gc, poll_cb, ckpt_cb, &x, st->job.checkpoint_every, &e);
+    if (rc == TRAIN_STOPPED) {
+        status = RUN_STOPPED;
+    } else if (rc != TRAIN_DONE) {
+        if (r->c.grank == 0) write_failed(&x, &x.p, now_seconds() - x.t0, e.msg);
+    } else {
+        finish_done(&x, tr);
+        status = RUN_DONE;
+    }
+done:
+    trainer_free(tr);
+    study_free_parts(&x.p);
+    r->busy += now_seconds() - x.t0;
+    return status;
+}
+
+/* ---- the master ---- */
+
+static void master_notify_halt(Run *r) {
+    if (r->halting) return;
+    r->halting = 1;
+    for (int g = 1; g < r->c.n_groups; g++) {
+        int v = 1;
+        if (r->m.running[g] >= 0) MPI_Send(&v, 1, MPI_INT, r->m.leaders[g], TAG_HALT, MPI_COMM_WORLD);
+    }
+}
+
+static void print_status(const Run *r) {
+    if (r->o->quiet) return;
+    const Master *m = &r->m;
+    int running = 0;
+    for (int g = 0; g < r->c.n_groups; g++) running += m->running[g] >= 0;
+    int left = r->n_todo - m->n_finished - running; /* over all phases of this run */
+    double el = now_seconds() - r->t0;
+    int done = m->n_finished;
+    char a[32], b[32];
+    study_format_duration(a, sizeof a, el);
+    study_format_duration(b, sizeof b, done > 0 ? el / done * (left + running) : NAN);
+    printf("        done %d, running %d, failed %d, left %d; elapsed %s, ETA %s\n", done, running, m->n_failed,
+           left, a, b);
+    fflush(stdout);
+}
+
+/* A group reported trial idx with status st. */
+static void master_record(Run *r, int idx, int st, int group) {
+    if (idx < 0 || st == RUN_NONE) return;
+    Master *m = &r->m;
+    m->running[group] = -1;
+    if (st == RUN_STOPPED) {
+        r->stopped = 1;
+        master_notify_halt(r);
+        return;
+    }
+    char path[1400], label[128];
+    const Trial *t = &r->st.plan[idx];
+    study_trial_path(path, sizeof path, &r->st, t, ".h5");
+    trialfile_summary(&r->sum[idx], path, t->hash);
+    const TrialSummary *s = &r->sum[idx];
+    m->n_finished++;
+    if (s->state != TRIAL_DONE) m->n_failed++;
+    job_trial_label(label, sizeof label, &r->st.job, t);
+    if (!r->o->quiet) {
+        if (s->state == TRIAL_DONE)
+            printf("[%4d/%d] %-24s test acc %.3f  val acc %.3f  best epoch %d  %.1fs  %d rank(s)\n", m->n_finished,
+                   r->n_todo, label, s->test_acc, s->val_acc, s->best_epoch, s->seconds, s->ranks);
+        else
+            printf("[%4d/%d] %-24s FAILED (attempt %d): %s\n", m->n_finished, r->n_todo, label, s->attempts,
+                   s->reason);
+        print_status(r);
+    }
+    write_index(r, NULL, NULL);
+}
+
+static int master_next(Run *r) {
+    if (g_signal) master_notify_halt(r);
+    if (r->halting) return ASSIGN_HALT;
+    return r->m.next < r->m.n_queue ? r->m.queue[r->m.next++] : ASSIGN_END;
+}
+
+/* Answer pending requests; with block, until every other group has ended. */
+static void master_serve(Run *r, int block) {
+    Master *m = &r->m;
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        if (g_signal) master_notify_halt(r);
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQ, MPI_COMM_WORLD, &flag, &st);
+        if (!flag) {
+            if (!block || m->active == 0) return;
+            nap();
+            continue;
+        }
+        int msg[3];
+        MPI_Recv(msg, 3, MPI_INT, st.MPI_SOURCE, TAG_REQ, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        master_record(r, msg[1], msg[2], msg[0]);
+        int next = master_next(r);
+        if (next >= 0) m->running[msg[0]] = next;
+        else m->active--;
+        MPI_Send(&next, 1, MPI_INT, st.MPI_SOURCE, TAG_ASSIGN, MPI_COMM_WORLD);
+    }
+}
+
+static int master_poll(Run *r) {
+    master_serve(r, 0);
+    return g_signal != 0 || r->halting;
+}
+
+/* ---- phases ---- */
+
+/* Groups of rpt ranks for this phase; the master's queue. */
+static void phase_begin(Run *r, int rpt, const int *phase_todo, int n_phase) {
+    Comm *c = &r->c;
+    c->group_id = c->rank / rpt;
+    c->n_groups = (c->size + rpt - 1) / rpt;
+    MPI_Comm_split(MPI_COMM_WORLD, c->group_id, c->rank, &c->group);
+    MPI_Comm_rank(c->group, &c->grank);
+    MPI_Comm_size(c->group, &c->gsize);
+    if (c->rank != 0) return;
+    Master *m = &r->m;
+    m->leaders = xmalloc(sizeof(int) * c->n_groups);
+    for (int g = 0; g < c->n_groups; g++) m->leaders[g] = g * rpt;
+    m->queue = phase_todo;
+    m->n_queue = n_phase;
+    m->next = 0;
+    m->active = c->n_groups - 1;
+    m->running = xmalloc(sizeof(int) * c->n_groups);
+    for (int g = 0; g < c->n_groups; g++) m->running[g] = -1;
+}
+
+/* Every group has ended; halt notices that crossed a last request are gone. */
+static void phase_end(Run *r) {
+    Comm *c = &r->c;
+    if (c->rank == 0) {
+        /* halt notices go to leaders still training */
+        master_serve(r, 1);
+        free(r->m.running);
+        free(r->m.leaders);
+        r->m.running = r->m.leaders = NULL;
+    } else if (c->grank == 0) { /* drain a halt notice that crossed our last request */
+        int flag = 1;
+        while (flag) {
+            MPI_Iprobe(0, TAG_HALT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+            if (flag) {
+                int v;
+                MPI_Recv(&v, 1, MPI_INT, 0, TAG_HALT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            }
+        }
+    }
+    MPI_Request req;
+    MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    wait_sleeping(&req);
+    MPI_Comm_free(&c->group);
+}
+
+/* Run the todo trials of families with ranks_per_trial rpt. */
+static void run_phase(Run *r, int rpt, const int *phase_todo, int n_phase) {
+    Comm *c = &r->c;
+    phase_begin(r, rpt > c->size ? c->size : rpt, phase_todo, n_phase);
+    int last = -1, last_st = RUN_NONE;
+    for (;;) {
+        int idx = ASSIGN_END;
+        if (c->grank == 0) {
+            if (c->rank == 0) {
+                idx = master_next(r);
+                r->m.running[0] = idx >= 0 ? idx : -1;
+            } else {
+                int msg[3] = {c->group_id, last, last_st};
+                MPI_Send(msg, 3, MPI_INT, 0, TAG_REQ, MPI_COMM_WORLD);
+                MPI_Request req;
+                MPI_Irecv(&idx, 1, MPI_INT, 0, TAG_ASSIGN, MPI_COMM_WORLD, &req);
+                wait_sleeping(&req);
+            }
+        }
+        bcast_int(&idx, 0, c->group);
+        if (idx < 0) break;
+        last = idx;
+        last_st = run_trial(r, idx);
+        if (last_st == RUN_STOPPED) r->stopped = 1;
+        if (c->rank == 0) master_record(r, idx, last_st, 0);
+    }
+    phase_end(r);
+}
+
+/* One phase per distinct ranks_per_trial, in family order, until a stop. */
+static void run_phases(Run *r) {
+    const Job *j = &r->st.job;
+    int *phase = xmalloc(sizeof(int) * (r->n_todo ? r->n_todo : 1));
+    for (int f = 0; f < j->n_families; f++) {
+        int rpt = j->families[f].ranks_per_trial, seen = 0;
+        for (int g = 0; g < f; g++) seen |= j->families[g].ranks_per_trial == rpt;
+        if (seen) continue;
+        int n_phase = 0;
+        for (int i = 0; i < r->n_todo; i++)
+            if (j->families[r->st.plan[r->todo[i]].family].ranks_per_trial == rpt) phase[n_phase++] = r->todo[i];
+        int halt = r->halting || r->stopped;
+        MPI_Allreduce(MPI_IN_PLACE, &halt, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        if (halt) break;
+        if (n_phase > 0) run_phase(r, rpt, phase, n_phase);
+    }
+    free(phase);
+}
+
+/* ---- the run ---- */
+
+/* Steps 2 to 4 and rank 0's scan of the results folder: 0 to go on, else
+ * HIPID_EXIT_FAIL (printed). */
+static int prepare(Run *r, ErrBuf *e) {
+    Study *st = &r->st;
+    int root = r->c.rank == 0, dry = r->o->dry_run;
+    /* 2. the data: built by rank 0 if the job says how, then read by all */
+    int exists = access(st->job.data, F_OK) == 0;
+    int rc = root && !exists && !dry ? study_build_data(st, e) : HIPID_OK;
+    if (bcast_status(rc, e, MPI_COMM_WORLD) != HIPID_OK) {
+        if (root) fprintf(stderr, "hipid sweep: %s\n", e->msg);
+        return HIPID_EXIT_FAIL;
+    }
+    int ok = 1, all_ok;
+    if (!dry || exists) ok = study_load_data(st, e) == HIPID_OK;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all_ok) {
+        if (!ok) fprintf(stderr, "hipid sweep: %s\n", e->msg);
+        return HIPID_EXIT_FAIL;
+    }
+    /* 3. the plan, checked trial by trial for splits that cannot be made */
+    if (study_expand(st, e) != HIPID_OK) {
+        if (root) fprintf(stderr, "hipid sweep: %s\n", e->msg);
+        return HIPID_EXIT_FAIL;
+    }
+    r->sum = xcalloc(st->n_plan ? st->n_plan : 1, sizeof(TrialSummary));
+    rc = root && st->have_data ? study_check_plan(st, e) : HIPID_OK;
+    /* 4. the results folder */
+    if (rc == HIPID_OK && root && !dry) rc = study_check_output(st, e);
+    if (bcast_status(rc, e, MPI_COMM_WORLD) != HIPID_OK) {
+        if (root) fprintf(stderr, "hipid sweep: %s\n", e->msg);
+        return HIPID_EXIT_FAIL;
+    }
+    if (root) {
+        r->todo = xmalloc(sizeof(int) * (st->n_plan ? st->n_plan : 1));
+        r->n_todo = study_scan(r->sum, r->todo, st, r->o->shard, r->o->n_shards);
+    }
+    return 0;
+}
+
+/* --dry-run: the allreduce of a gradient block, measured when there are
+ * peers, then rank 0 prints the estimate. */
+static int dry_run(Run *r) {
+    double bw = 0.0;
+    if (r->c.size > 1) {
+        long n = 1 << 21;
+        int64_t *v = xcalloc(n, sizeof(int64_t));
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = now_seconds();
+        for (int k = 0; k < 3; k++) MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        bw = 3.0 * n * 8 / (now_seconds() - t0);
+        free(v);
+    }
+    if (r->c.rank == 0) study_print_estimate(&r->st, r->n_todo, r->c.size, bw);
+    return 0;
+}
+
+/* 5. Every rank learns the todo list and the states rank 0 found (the
+ * attempts of failed trials); rank 0 says what is ahead. */
+static void share_plan(Run *r) {
+    MPI_Bcast(&r->n_todo, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (r->c.rank != 0) r->todo = xmalloc(sizeof(int) * (r->n_todo ? r->n_todo : 1));
+    MPI_Bcast(r->todo, r->n_todo, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(r->sum, (int)(sizeof(TrialSummary) * r->st.n_plan), MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (r->c.rank != 0) return;
+    int done = 0, failed = 0;
+    for (int i = 0; i < r->st.n_plan; i++) done += r->sum[i].state == TRIAL_DONE, failed += r->sum[i].state == TRIAL_FAILED;
+    printf("sweep %s: %d trials (%d done, %d failed before), %d to run on %d rank(s), %d thread(s) each\n",
+           r->st.job.name, r->st.n_plan, done, failed, r->n_todo, r->c.size, r->st.threads);
+    fflush(stdout);
+    write_index(r, NULL, NULL);
+}
+
+/* 7. The index with busy time per rank, the summary, the verdict. */
+static int finish(Run *r) {
+    double el = now_seconds() - r->t0, *busy = NULL, *elapsed = NULL;
+    if (r->c.rank == 0) {
+        busy = xmalloc(sizeof(double) * r->c.size);
+        elapsed = xmalloc(sizeof(double) * r->c.size);
+    }
+    MPI_Gather(&r->busy, 1, MPI_DOUBLE, busy, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    MPI_Gather(&el, 1, MPI_DOUBLE, elapsed, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    int stopped = r->stopped || r->halting;
+    MPI_Allreduce(MPI_IN_PLACE, &stopped, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (r->c.rank == 0) {
+        study_rescan(r->sum, &r->st); /* shards may share the folder */
+        write_index(r, busy, elapsed);
+        study_print_summary(&r->st, r->sum);
+        printf("busy:");
+        for (int k = 0; k < r->c.size; k++) printf(" rank %d %.0f%%", k, 100.0 * busy[k] / (elapsed[k] > 0 ? elapsed[k] : 1));
+        printf(" of %.1f s\n", el);
+        if (stopped) printf("interrupted: checkpoints written; rerun the same command to resume\n");
+    }
+    free(busy);
+    free(elapsed);
+    return stopped ? SWEEP_EXIT_INTERRUPTED : 0;
+}
+
+static int train_all(Run *r) {
+    share_plan(r);
+    r->t0 = now_seconds();
+    signal(SIGUSR1, on_signal);
+    signal(SIGTERM, on_signal);
+    /* 6. one phase per distinct ranks_per_trial */
+    run_phases(r);
+    return finish(r);
+}
+
+int scheduler_run(const SweepOptions *o) {
+    Run r = {.o = o};
+    MPI_Comm_rank(MPI_COMM_WORLD, &r.c.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &r.c.size);
+    ErrBuf e = {{0}};
+    /* 1. the job: rank 0 parses and validates, everyone learns the verdict */
+    int rc = r.c.rank == 0 ? study_load_job(&r.st, o->job_path, &e) : HIPID_OK;
+    if (bcast_status(rc, &e, MPI_COMM_WORLD) != HIPID_OK) {
+        if (r.c.rank == 0) fprintf(stderr, "hipid sweep: %s\n", e.msg);
+        return HIPID_EXIT_USAGE;
+    }
+    if (r.c.rank != 0 && study_load_job(&r.st, o->job_path, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid sweep: rank %d: %s (the file changed under us?)\n", r.c.rank, e.msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    int status = prepare(&r, &e);
+    if (status == 0) {
+        if (o->reindex) {
+            if (r.c.rank == 0) {
+                write_index(&r, NULL, NULL);
+                study_print_summary(&r.st, r.sum);
+            }
+        } else {
+            status = o->dry_run ? dry_run(&r) : train_all(&r);
+        }
+    }
+    free(r.sum);
+    free(r.todo);
+    study_free(&r.st);
+    return status;
+}

@@ -1,0 +1,402 @@
+/* study.c: a sweep's study and its MPI-free steps (study.h): the job, the
+ * phantom data set built on first use, the CV splits, each trial's rows,
+ * the results folder's trial states and index, and what the sweep prints
+ * about the plan. The scheduler (scheduler.c) decides which rank runs each
+ * step and shares the outcome. */
+#define _POSIX_C_SOURCE 200809L
+#include "hipid/sweep/study.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hipid/data/prepset.h"
+#include "hipid/data/synth_set.h"
+#include "hipid/sweep/estimate.h"
+
+int study_load_job(Study *s, const char *path, ErrBuf *e) {
+    if (job_load(&s->job, path, e) != HIPID_OK) return HIPID_ERR;
+    const char *env_threads = getenv("HIPID_THREADS");
+    s->threads = env_threads && atoi(env_threads) > 0 ? atoi(env_threads) : s->job.threads;
+    snprintf(s->out, sizeof s->out, "%s", s->job.output);
+    return HIPID_OK;
+}
+
+void study_free(Study *s) {
+    if (!s) return;
+    free(s->plan);
+    free(s->hold);
+    split_free(&s->sp);
+    dataset_free(&s->d);
+    job_free(&s->job);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- the phantom data set ---- */
+
+/* hipid prep SRC -o OUT --size SIZE --quiet, SRC a folder or, with
+ * manifest, its manifest (synth's keeps every view's patient id, so that the
+ * views of one patient share a leakage group). 0 or an exit status, errors
+ * printed. */
+static int prep_images(const char *dir, const char *manifest, const char *out, int size) {
+    PrepSetConfig c = prepset_config_default(size);
+    c.src = dir;
+    c.manifest = manifest;
+    c.out = out;
+    c.quiet = 1;
+    ErrBuf e = {{0}};
+    PrepSetStats s = {0};
+    int status = HIPID_EXIT_FAIL;
+    if (prepset_start_vips("prep", &e) == HIPID_OK) {
+        if (prepset_build(&s, &c, &e) == HIPID_OK) {
+            prepset_print_summary(stdout, &c, &s);
+            status = 0;
+        }
+        prepset_stats_free(&s);
+        prepset_stop_vips();
+    }
+    if (status) fprintf(stderr, "hipid sweep: %s\n", e.msg);
+    return status;
+}
+
+/* The folder that will hold path, made if missing. */
+static int make_parent(const char *path, ErrBuf *e) {
+    char parent[1100];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash) return HIPID_OK;
+    *slash = 0;
+    return mkdir_p(parent, e);
+}
+
+/* The job's [data] synth recipe: the PNGs of synth_write_set, prepared
+ * into the data set. Independent jobs (array tasks) building the same data
+ * at once write identical files and the last rename wins. */
+static int build_synth(const Job *j, ErrBuf *e) {
+    char classes[16] = "6", per[16] = "80", size[16] = "64", seed[16] = "1", dir[1100], spec[256], tmp_h5[1100];
+    snprintf(spec, sizeof spec, "%s", j->synth);
+    for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        if (!eq) continue;
+        *eq = 0;
+        char *dst = !strcmp(tok, "classes") ? classes : !strcmp(tok, "per_class") ? per
+                  : !strcmp(tok, "size") ? size : !strcmp(tok, "seed") ? seed : NULL;
+        if (dst) snprintf(dst, 16, "%s", eq + 1);
+    }
+    snprintf(dir, sizeof dir, "%s.images.%ld", j->data, (long)getpid());
+    snprintf(tmp_h5, sizeof tmp_h5, "%s.%ld.h5", j->data, (long)getpid());
+    printf("data %s is missing: building it from [data] synth = %s\n", j->data, j->synth);
+    fflush(stdout);
+    if (make_parent(j->data, e) != HIPID_OK) return HIPID_ERR;
+    /* synth_write_set, not cmd_synth: that shuts libvips down, and libvips
+     * cannot start twice in one process */
+    SynthSetConfig sc = {.out_dir = dir, .per_class = atoi(per), .n_classes = atoi(classes), .size = atoi(size),
+                         .seed = (uint64_t)strtoull(seed, NULL, 10), .imbalance = 1.0};
+    if (synth_write_set(&sc, e) < 0) return HIPID_ERR;
+    char manifest[1200];
+    snprintf(manifest, sizeof manifest, "%s/manifest.csv", dir);
+    int rc = prep_images(dir, manifest, tmp_h5, atoi(size));
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir); /* the PNGs were only the way in */
+    if (system(cmd) != 0) fprintf(stderr, "hipid sweep: could not remove %s\n", dir);
+    if (rc != 0) return hipid_err(e, "%s: building the phantom data set failed (see above)", j->data);
+    if (rename(tmp_h5, j->data) != 0) return hipid_err(e, "%s: cannot rename %s into place: %s", j->data, tmp_h5, strerror(errno));
+    return HIPID_OK;
+}
+
+/* The job's [data] source: hipid prep of that folder or manifest. */
+static int build_source(const Job *j, ErrBuf *e) {
+    char tmp_h5[1100];
+    printf("data %s is missing: building it from [data] source = %s at %d px (hipid prep)\n", j->data, j->source,
+           j->prep_size);
+    fflush(stdout);
+    if (make_parent(j->data, e) != HIPID_OK) return HIPID_ERR;
+    snprintf(tmp_h5, sizeof tmp_h5, "%s.%ld.h5", j->data, (long)getpid());
+    if (prep_images(j->source, NULL, tmp_h5, j->prep_size) != 0)
+        return hipid_err(e, "%s: building the data set from %s failed (see above)", j->data, j->source);
+    if (rename(tmp_h5, j->data) != 0) return hipid_err(e, "%s: cannot rename %s into place: %s", j->data, tmp_h5, strerror(errno));
+    return HIPID_OK;
+}
+
+int study_build_data(const Study *s, ErrBuf *e) {
+    if (s->job.synth[0]) return build_synth(&s->job, e);
+    if (s->job.source[0]) return build_source(&s->job, e);
+    return hipid_err(e, "%s: data set not found ([data] path in %s); make it with hipid prep, or give [data] source or synth",
+                     s->job.data, s->job.path);
+}
+
+/* ---- data and splits ---- */
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t x = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull + (a << 6) + (a >> 2));
+    x ^= x >> 31;
+    return x * 0xBF58476D1CE4E5B9ull;
+}
+
+static int make_splits(Study *s, ErrBuf *e) {
+    const Job *j = &s->job;
+    const Dataset *d = &s->d;
+    const int32_t *g = j->use_groups ? d->groups : NULL;
+    if (j->scheme == CV_HOLDOUT) {
+        s->hold = xmalloc((size_t)j->repeats * (d->n ? d->n : 1));
+        for (int r = 0; r < j->repeats; r++)
+            if (split_holdout3(s->hold + (size_t)r * d->n, d->labels, g, d->n, d->n_classes, j->fractions,
+                               r == 0 ? j->cv_seed : mix(j->cv_seed, (uint64_t)r), d->class_names, e))
+                return HIPID_ERR;
+        return HIPID_OK;
+    }
+    /* a k-fold design with repeats is split_make's "repeated" */
+    static const char *names[] = {"holdout", "kfold", "repeated", "group", "nested"};
+    int scheme = j->scheme == CV_KFOLD && j->repeats > 1 ? CV_REPEATED : (int)j->scheme;
+    snprintf(s->sp.scheme, sizeof s->sp.scheme, "%s", names[scheme]);
+    s->sp.k = j->k;
+    s->sp.repeats = j->repeats;
+    s->sp.inner_k = j->inner_k;
+    s->sp.seed = j->cv_seed;
+    return split_make(&s->sp, d->labels, d->groups, d->n, d->n_classes, j->use_groups, d->class_names, e);
+}
+
+int study_load_data(Study *s, ErrBuf *e) {
+    if (dataset_load(&s->d, s->job.data, e) != HIPID_OK) return HIPID_ERR;
+    s->have_data = 1;
+    s->checksum = split_data_checksum(s->d.labels, s->d.groups, s->d.n);
+    return make_splits(s, e);
+}
+
+int study_expand(Study *s, ErrBuf *e) { return job_expand(&s->plan, &s->n_plan, &s->job, s->checksum, e); }
+
+void study_free_parts(TrialParts *p) {
+    free(p->train);
+    free(p->val);
+    free(p->test);
+    memset(p, 0, sizeof *p);
+}
+
+/* The validation share of the CV unit's training rows all[0..n_all). */
+static int carve_val(TrialParts *p, const Study *s, const Trial *t, const int *all, int n_all, ErrBuf *e) {
+    const Job *j = &s->job;
+    const Dataset *d = &s->d;
+    int32_t *lab = xmalloc(sizeof(int32_t) * (n_all ? n_all : 1)), *grp = xmalloc(sizeof(int32_t) * (n_all ? n_all : 1));
+    int *tr = xmalloc(sizeof(int) * (n_all ? n_all : 1)), *va = xmalloc(sizeof(int) * (n_all ? n_all : 1));
+    for (int i = 0; i < n_all; i++) {
+        lab[i] = d->labels[all[i]];
+        grp[i] = j->use_groups ? d->groups[all[i]] : all[i];
+    }
+    int ntr = 0, nva = 0;
+    uint64_t seed = mix(mix(mix(j->cv_seed, (uint64_t)t->repeat), (uint64_t)t->outer), (uint64_t)(t->inner + 1));
+    int rc = split_holdout(tr, &ntr, va, &nva, lab, grp, n_all, d->n_classes, j->val_fraction, seed,
+                           d->class_names, e);
+    for (int i = 0; i < ntr; i++) p->train[i] = all[tr[i]];
+    for (int i = 0; i < nva; i++) p->val[i] = all[va[i]];
+    p->n_train = ntr;
+    p->n_val = nva;
+    free(lab);
+    free(grp);
+    free(tr);
+    free(va);
+    return rc;
+}
+
+int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) {
+    const Job *j = &s->job;
+    int n = s->d.n;
+    memset(p, 0, sizeof *p);
+    p->train = xmalloc(sizeof(int) * (n ? n : 1));
+    p->val = xmalloc(sizeof(int) * (n ? n : 1));
+    p->test = xmalloc(sizeof(int) * (n ? n : 1));
+    if (j->scheme == CV_HOLDOUT) {
+        const int8_t *part = s->hold + (size_t)t->repeat * n;
+        p->n_train = split_part_indices(p->train, part, n, SPLIT_TRAIN);
+        p->n_val = split_part_indices(p->val, part, n, SPLIT_VAL);
+        p->n_test = split_part_indices(p->test, part, n, SPLIT_TEST);
+        return HIPID_OK;
+    }
+    const int *assign = s->sp.fold_of + (size_t)t->repeat * n;
+    int fold = t->outer;
+    if (t->inner >= 0) {
+        assign = s->sp.inner_fold_of + ((size_t)t->repeat * j->k + t->outer) * n;
+        fold = t->inner;
+    }
+    int n_all = 0, rc = HIPID_OK;
+    int *all = xmalloc(sizeof(int) * (n ? n : 1));
+    split_fold_indices(all, &n_all, p->test, &p->n_test, assign, n, fold);
+    if (j->val_fraction <= 0.0) {
+        memcpy(p->train, all, sizeof(int) * n_all);
+        p->n_train = n_all;
+    } else {
+        rc = carve_val(p, s, t, all, n_all, e);
+    }
+    free(all);
+    return rc;
+}
+
+int study_check_plan(const Study *s, ErrBuf *e) {
+    int rc = HIPID_OK;
+    for (int i = 0; i < s->n_plan && rc == HIPID_OK; i++) {
+        const Trial *t = &s->plan[i];
+        const Family *fa = &s->job.families[t->family];
+        TrialParts p;
+        rc = study_trial_parts(&p, s, t, e);
+        if (rc == HIPID_OK && p.n_train < fa->configs[t->config].batch)
+            rc = hipid_err(e, "%s: family %s: batch %d is larger than a training set (%d images)", s->job.path,
+                           fa->name, fa->configs[t->config].batch, p.n_train);
+        study_free_parts(&p);
+    }
+    return rc;
+}
+
+/* ---- the results folder ---- */
+
+void study_trial_path(char *buf, size_t cap, const Study *s, const Trial *t, const char *suffix) {
+    char hash[24];
+    snprintf(hash, sizeof hash, "%016" PRIx64, t->hash);
+    trialfile_path(buf, cap, s->out, s->job.families[t->family].name, hash, suffix);
+}
+
+void study_key(char *buf, size_t cap, const Study *s) {
+    const Job *j = &s->job;
+    snprintf(buf, cap, "data=%016" PRIx64 " scheme=%d k=%d repeats=%d inner_k=%d fractions=%.9g,%.9g,%.9g "
+                       "val_fraction=%.9g cv_seed=%" PRIu64 " groups=%d",
+             s->checksum, (int)j->scheme, j->k, j->repeats, j->inner_k, j->fractions[0], j->fractions[1],
+             j->fractions[2], j->val_fraction, j->cv_seed, j->use_groups);
+}
+
+int study_check_output(const Study *s, ErrBuf *e) {
+    char trials[1100];
+    snprintf(trials, sizeof trials, "%s/trials", s->out);
+    if (mkdir_p(trials, e) != HIPID_OK) return HIPID_ERR;
+    char path[1100], have[512] = "", want[512];
+    snprintf(path, sizeof path, "%s/sweep.h5", s->out);
+    study_key(want, sizeof want, s);
+    if (access(path, F_OK) != 0) return HIPID_OK;
+    ErrBuf ie = {{0}};
+    hid_t f = trialfile_open_index(path, "remove it", &ie);
+    if (f < 0) return hipid_err(e, "%s", ie.msg);
+    int got = trialfile_index_study(f, have, sizeof have);
+    H5Fclose(f);
+    if (got != HIPID_OK || strcmp(have, want) != 0)
+        return hipid_err(e, "%s holds results of another study (data or [cv] differ: it has '%s', this job "
+                            "gives '%s'); set [run] output to a new folder or remove the old one",
+                         s->out, have, want);
+    return HIPID_OK;
+}
+
+int study_scan(TrialSummary *sum, int *todo, const Study *s, int shard, int n_shards) {
+    int n_todo = 0;
+    for (int i = 0; i < s->n_plan; i++) {
+        char path[1400], ckpt[1400];
+        const Trial *t = &s->plan[i];
+        study_trial_path(path, sizeof path, s, t, ".h5");
+        study_trial_path(ckpt, sizeof ckpt, s, t, ".ckpt.h5");
+        TrialSummary *x = &sum[i];
+        trialfile_summary(x, path, t->hash);
+        if (x->state == TRIAL_BAD) {
+            fprintf(stderr, "hipid sweep: %s; redoing the trial\n", x->reason);
+            remove(path);
+            x->state = TRIAL_TODO;
+            x->reason[0] = 0;
+        }
+        if (x->state == TRIAL_TODO && access(ckpt, F_OK) == 0) x->state = TRIAL_PARTIAL;
+        int mine = n_shards <= 1 || i % n_shards == shard;
+        if (!mine) continue;
+        if (x->state == TRIAL_TODO || x->state == TRIAL_PARTIAL ||
+            (x->state == TRIAL_FAILED && x->attempts <= s->job.retries))
+            todo[n_todo++] = i;
+    }
+    return n_todo;
+}
+
+void study_rescan(TrialSummary *sum, const Study *s) {
+    for (int i = 0; i < s->n_plan; i++) {
+        char path[1400], ckpt[1400];
+        study_trial_path(path, sizeof path, s, &s->plan[i], ".h5");
+        study_trial_path(ckpt, sizeof ckpt, s, &s->plan[i], ".ckpt.h5");
+        trialfile_summary(&sum[i], path, s->plan[i].hash);
+        if (sum[i].state == TRIAL_TODO && access(ckpt, F_OK) == 0) sum[i].state = TRIAL_PARTIAL;
+    }
+}
+
+int study_write_index(const Study *s, const TrialSummary *sum, const double *busy, const double *elapsed,
+                      int n_ranks, ErrBuf *e) {
+    char study[512];
+    study_key(study, sizeof study, s);
+    return trialfile_write_index(s->out, &s->job, s->plan, sum, s->n_plan, study, busy, elapsed, n_ranks, e);
+}
+
+/* ---- what the sweep prints ---- */
+
+void study_format_duration(char *buf, size_t cap, double s) {
+    if (s < 0 || !isfinite(s)) snprintf(buf, cap, "?");
+    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+void study_print_summary(const Study *st, const TrialSummary *sum) {
+    const Job *j = &st->job;
+    printf("\n%-10s %6s %6s %6s %10s %8s %8s\n", "family", "done", "failed", "left", "test acc", "sd", "min");
+    for (int f = 0; f < j->n_families; f++) {
+        int done = 0, failed = 0, left = 0;
+        double s = 0, s2 = 0, mn = 1;
+        for (int i = 0; i < st->n_plan; i++) {
+            const Trial *t = &st->plan[i];
+            if (t->family != f || t->inner >= 0) continue; /* inner folds only select */
+            const TrialSummary *x = &sum[i];
+            if (x->state == TRIAL_DONE) {
+                done++;
+                s += x->test_acc;
+                s2 += x->test_acc * x->test_acc;
+                mn = x->test_acc < mn ? x->test_acc : mn;
+            } else if (x->state == TRIAL_FAILED) failed++;
+            else left++;
+        }
+        double mean = done ? s / done : NAN, sd = done > 1 ? sqrt((s2 - s * s / done) / (done - 1)) : NAN;
+        printf("%-10s %6d %6d %6d %10.4f %8.4f %8.4f\n", j->families[f].name, done, failed, left, mean, sd,
+               done ? mn : NAN);
+    }
+    if (j->scheme == CV_NESTED) printf("(nested: outer-fold trials only; inner trials are for selection)\n");
+    printf("results: %s (sweep.h5 indexes %d trial files)\n", st->out, st->n_plan);
+}
+
+/* One family's line of the estimate table, and a note when its allreduce
+ * dominates a step. */
+static void print_family_estimate(const Family *fa, const EstFamily *x, double bw) {
+    char a[32], b[32], cstr[32];
+    study_format_duration(a, sizeof a, x->per_trial);
+    snprintf(b, sizeof b, "%.1f ms", x->step * 1e3);
+    snprintf(cstr, sizeof cstr, x->rpt > 1 ? "%.1f ms%s" : "-", x->comm * 1e3, bw > 0 ? "" : "*");
+    printf("%-10s %7d %7d %6d %7d %11s %11s %11s\n", fa->name, fa->n_configs, x->n_trials, x->rpt, x->groups, b,
+           cstr, a);
+    if (x->rpt > 1 && x->comm > 0.5 * x->step / x->rpt)
+        printf("  note: %s's allreduce (%.0f MB of fixed-point gradients) takes %.0f%% of a step at %d ranks: "
+               "ranks_per_trial 1 (parallel over trials) is faster\n",
+               fa->name, x->bytes / 1e6, 100.0 * x->comm / (x->step / x->rpt + x->comm), x->rpt);
+}
+
+void study_print_estimate(const Study *s, int n_todo, int n_ranks, double bw) {
+    const Job *j = &s->job;
+    EstData d = {.size = s->d.size, .n_classes = s->d.n_classes, .n_images = s->d.n, .from_file = 1};
+    ErrBuf e = {{0}};
+    if (!s->have_data && estimate_data(&d, j, &e) != HIPID_OK) { /* not there: the synth recipe's numbers */
+        d.size = estimate_synth_value(j->synth, "size", 64);
+        d.n_classes = estimate_synth_value(j->synth, "classes", 6);
+        d.n_images = (double)d.n_classes * estimate_synth_value(j->synth, "per_class", 80);
+    }
+    Estimate est;
+    estimate_work(&est, j, &d, s->plan, s->n_plan, n_ranks, s->threads, bw);
+    printf("job %s (%s): data %s%s\n", j->name, j->path, j->data, s->have_data ? "" : " (not built yet: sizes assumed)");
+    printf("design: %d CV unit(s) x %d seed(s) per configuration; %s search\n", est.n_units, j->n_seeds,
+           j->random ? "random" : "grid");
+    printf("%-10s %7s %7s %6s %7s %11s %11s %11s\n", "family", "configs", "trials", "ranks", "groups",
+           "step (1 r)", "allreduce", "est/trial");
+    for (int f = 0; f < j->n_families; f++) print_family_estimate(&j->families[f], &est.fam[f], bw);
+    char a[32];
+    study_format_duration(a, sizeof a, est.total);
+    printf("%d trial(s) in all, %d to run now; with %d rank(s): about %s of work%s\n", s->n_plan, n_todo,
+           n_ranks, a, bw > 0 || n_ranks == 1 ? "" : " (* allreduce assumed at 2 GB/s)");
+    printf("results: %s\n", s->out);
+}
