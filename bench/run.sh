@@ -12,7 +12,7 @@ export HIPID
 PY=/usr/bin/python3
 field() { tr " " "\n" | sed -n "s/^$1=//p"; }
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
-for model in cnn-paper dnn-paper; do
+for model in cnn-paper dnn-paper resnet-small; do
     steps=10; [ "$model" = dnn-paper ] && steps=60
     for threads in 1 2; do
         h_best=0 t_best=0 h_line= t_line=

@@ -1,7 +1,10 @@
 """Time training steps of the PyTorch twin of a hipid model on random inputs.
 usage: /usr/bin/python3 bench/torch_train.py SPEC THREADS [BATCH SIZE STEPS]
 Prints: torch_img_s=<x> rss_mb=<x>. The network is built from the same spec
-string hipid uses (see include/hipid/model.h), so both sides train one model."""
+string hipid uses (see include/hipid/nn/model.h), so both sides train one
+model; presets are read from src/nn/model.c, as tests/torch_ref.py does."""
+import os
+import re
 import resource
 import sys
 import time
@@ -9,10 +12,27 @@ import time
 import torch
 import torch.nn as nn
 
-PRESETS = {
-    "cnn-paper": "c16,r,c16,r,bn,mp2,c32,r,c32,r,bn,mp2,c64,r,c64,r,bn,mp2,fl,fc128,r,do0.5",
-    "dnn-paper": "fl,fc512,r,do0.5,fc128,r",
-}
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+PRESETS = dict(re.findall(r'\{"([a-z0-9-]+)",\s*"([^"]+)"\}', open(os.path.join(ROOT, "src", "nn", "model.c")).read()))
+
+
+class ResBlock(nn.Module):
+    """res<N>[s<S>] as hipid's ResLayer (and tests/torch_ref.py): convolutions with bias."""
+
+    def __init__(self, c, n, s):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, n, 3, stride=s, padding=1)
+        self.bn1 = nn.BatchNorm2d(n)
+        self.conv2 = nn.Conv2d(n, n, 3, stride=1, padding=1)
+        self.bn2 = nn.BatchNorm2d(n)
+        self.proj = c != n or s != 1
+        if self.proj:
+            self.proj_conv = nn.Conv2d(c, n, 1, stride=s)
+            self.proj_bn = nn.BatchNorm2d(n)
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        return torch.relu(y + (self.proj_bn(self.proj_conv(x)) if self.proj else x))
 
 
 def build(spec, size, n_classes):
@@ -22,7 +42,10 @@ def build(spec, size, n_classes):
     for tok in spec.split(",") + ["fc%d" % n_classes]:
         if tok.startswith("fc") and (h, w) != (1, 1):
             layers.append(nn.Flatten()); c, h, w = c * h * w, 1, 1
-        if tok.startswith("c") and tok[1].isdigit():
+        if tok.startswith("res"):
+            n, s = (int(v) for v in (tok[3:].split("s") + ["1"])[:2])
+            layers.append(ResBlock(c, n, s)); c, h, w = n, (h - 1) // s + 1, (w - 1) // s + 1
+        elif tok.startswith("c") and tok[1].isdigit():
             rest, k, s = tok[1:], 3, 1
             if "s" in rest: rest, s = rest.split("s")[0], int(rest.split("s")[1])
             if "k" in rest: rest, k = rest.split("k")[0], int(rest.split("k")[1])

@@ -10,7 +10,9 @@
  *   it) equals the input gradient of a second model made of the layers above
  *   it with the same parameters, and that matches finite differences too;
  * - after a training forward, model_backward_to(-1) accumulates the same
- *   parameter gradients as model_backward (behaviour unchanged).
+ *   parameter gradients as model_backward (behaviour unchanged);
+ * - the same input and inner-layer checks through residual blocks (identity
+ *   and projection shortcut; batch norms inside them on running statistics).
  * Prints the largest differences. */
 #include <math.h>
 #include <stdio.h>
@@ -54,15 +56,76 @@ static double fd_check(Model *m, float *x, long n, const float *g, const float *
     return p98;
 }
 
+/* t: weight, bias, running_mean, running_var of one batch norm */
+static void randomise_bn_tensors(TensorView *t, Rng *r) {
+    tu_fill(t[0].data, t[0].size, 0.5f, 1.5f, r);  /* gamma */
+    tu_fill(t[1].data, t[1].size, -0.3f, 0.3f, r); /* beta */
+    tu_fill(t[2].data, t[2].size, -0.2f, 0.2f, r); /* running mean */
+    tu_fill(t[3].data, t[3].size, 0.3f, 1.5f, r);  /* running var */
+}
+
 static void randomise_bn(Model *m, Rng *r) {
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = m->layers[i];
-        if (strcmp(l->ops->name, "batchnorm") != 0) continue;
-        tu_fill(l->tensors[0].data, l->tensors[0].size, 0.5f, 1.5f, r);  /* gamma */
-        tu_fill(l->tensors[1].data, l->tensors[1].size, -0.3f, 0.3f, r); /* beta */
-        tu_fill(l->tensors[2].data, l->tensors[2].size, -0.2f, 0.2f, r); /* running mean */
-        tu_fill(l->tensors[3].data, l->tensors[3].size, 0.3f, 1.5f, r);  /* running var */
+        if (l->ops == &bn_ops) randomise_bn_tensors(l->tensors, r);
+        if (l->ops == &res_ops)
+            for (int t = RES_BN1; t < l->n_tensors; t += t == RES_BN1 ? RES_BN2 - RES_BN1 : RES_PBN - RES_BN2)
+                randomise_bn_tensors(&l->tensors[t], r);
     }
+}
+
+static void copy_tensors(Model *dst, int dst_first, const Model *src, int src_first) {
+    for (int i = src_first; i < src->n_layers; i++)
+        for (int t = 0; t < src->layers[i]->n_tensors; t++)
+            memcpy(dst->layers[i - src_first + dst_first]->tensors[t].data, src->layers[i]->tensors[t].data,
+                   sizeof(float) * src->layers[i]->tensors[t].size);
+}
+
+/* Residual blocks (identity shortcut, then a projection at stride 2):
+ * the input gradient against finite differences, and the gradient at the
+ * first block's output against the input gradient of a model made of the
+ * second block (and the classifier) with the same parameters. */
+static void res_case(Rng *r) {
+    ErrBuf e = {{0}};
+    Shape in = {1, 8, 8};
+    const int L = 3; /* res4: output (4,8,8) */
+    Model *a = model_create("c4,bn,r,res4,res6s2", in, K, N, 2, 3, &e);
+    REQUIRE(a, "model_create: %s", e.msg);
+    Model *b = model_create("res6s2", a->layers[L]->out, K, N, 2, 4, &e);
+    REQUIRE(b && b->n_layers == a->n_layers - L - 1, "tail model: %s", b ? "wrong number of layers" : e.msg);
+    randomise_bn(a, r);
+    copy_tensors(b, 0, a, L + 1);
+    long nx = N * shape_size(in), nl = N * shape_size(a->layers[L]->out);
+    float *x = xmalloc_f32(nx), *w = xmalloc_f32(N * K), *gx = xmalloc_f32(nx);
+    float *gl = xmalloc_f32(nl), *act = xmalloc_f32(nl), *gb = xmalloc_f32(nl);
+    tu_fill(x, nx, -1.0f, 1.0f, r);
+    tu_fill(w, N * K, -1.0f, 1.0f, r);
+
+    model_forward(a, x, N, 0);
+    model_backward_to(a, w, N, -1, gx);
+    double worst, p98 = fd_check(a, x, nx, gx, w, &worst);
+    EXPECT(sqrt(tu_dot(gx, gx, nx)) > 1e-3, "res: input gradient is (nearly) zero");
+    EXPECT(p98 < 1e-3, "res: input gradient: 98th percentile of differences %.3g of max|g|", p98);
+    printf("max res input-gradient difference vs finite differences: %.3g of max|g| (98th percentile %.3g)\n",
+           worst, p98);
+
+    model_forward(a, x, N, 0);
+    memcpy(act, a->acts[L + 1], sizeof(float) * nl);
+    float zsave[N * K];
+    memcpy(zsave, a->acts[a->n_layers], sizeof zsave);
+    model_backward_to(a, w, N, L, gl);
+    double dz = tu_norm_rel(model_forward(b, act, N, 0), zsave, N * K, 1e-6);
+    EXPECT(dz < 1e-6, "res: tail model logits differ: %g", dz);
+    model_backward_to(b, w, N, -1, gb);
+    double dg = tu_norm_rel(gl, gb, nl, 1e-6);
+    EXPECT(dg < 1e-6, "res: gradient at layer %d differs from the tail model's input gradient: %g", L, dg);
+    p98 = fd_check(b, act, nl, gb, w, &worst);
+    EXPECT(p98 < 1e-3, "res: layer gradient: 98th percentile of differences %.3g of max|g|", p98);
+    printf("max res layer-%d-gradient difference: %.3g vs tail model, %.3g of max|g| vs finite differences "
+           "(98th percentile %.3g)\n", L, dg, worst, p98);
+    free(x), free(w), free(gx), free(gl), free(act), free(gb);
+    model_free(a);
+    model_free(b);
 }
 
 int main(void) {
@@ -76,10 +139,7 @@ int main(void) {
     Model *b = model_create("c3,r,bn,fl,fc8,r,do0.3", a->layers[L]->out, K, N, 2, 4, &e);
     REQUIRE(b && b->n_layers == a->n_layers - L - 1, "tail model: %s", b ? "wrong number of layers" : e.msg);
     randomise_bn(a, &r);
-    for (int i = L + 1; i < a->n_layers; i++)
-        for (int t = 0; t < a->layers[i]->n_tensors; t++)
-            memcpy(b->layers[i - L - 1]->tensors[t].data, a->layers[i]->tensors[t].data,
-                   sizeof(float) * a->layers[i]->tensors[t].size);
+    copy_tensors(b, 0, a, L + 1);
 
     long nx = N * shape_size(in), nl = N * shape_size(a->layers[L]->out);
     float *x = xmalloc_f32(nx), *w = xmalloc_f32(N * K), *gx = xmalloc_f32(nx);
@@ -140,5 +200,6 @@ int main(void) {
     free(gb);
     model_free(a);
     model_free(b);
+    res_case(&r);
     return tu_exit_status();
 }

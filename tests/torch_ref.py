@@ -3,13 +3,15 @@
 Builds a preset in PyTorch exactly as its spec string in src/nn/model.c says
 (read from that file, so the two cannot drift apart), as an nn.Sequential
 with one module per engine layer: c<OC>[k<K>][s<S>] -> Conv2d(padding K//2),
-r -> ReLU, bn -> BatchNorm2d/1d, mp<K> -> MaxPool2d(K), gap -> mean over H,W,
-do<P> -> multiplication by an explicit mask (0 or 1/(1-P)) that this script
-draws and exports, so both sides use identical masks; fl -> Flatten,
+res<N>[s<S>] -> ResBlock (below), r -> ReLU, bn -> BatchNorm2d/1d,
+mp<K> -> MaxPool2d(K), gap -> mean over H,W, do<P> -> multiplication by an
+explicit mask (0 or 1/(1-P)) that this script draws and exports, so both
+sides use identical masks; fl -> Flatten,
 inserted before a dense layer on images as the engine does; fc<N> -> Linear;
 the classifier fc<K> is appended. Parameters are PyTorch's own default
 initialisation, exported in nn.Sequential.parameters() order (layer order,
-weight then bias), which is the engine's parameter-block order.
+weight then bias; a ResBlock's submodules in attribute order), which is the
+engine's parameter-block order.
 
 Writes OUT (HDF5, read by check_torch.c) with:
   attrs   preset, spec, size, batch, classes, steps, sgd_*, adam_*
@@ -54,6 +56,28 @@ class MaskDropout(nn.Module):
         return x * self.mask if self.training else x
 
 
+class ResBlock(nn.Module):
+    """res<N>[s<S>]: hipid's residual block (layers.h ResLayer). Attributes in
+    this order so that .parameters() and the buffers enumerate as the engine's
+    tensors: conv1, bn1, conv2, bn2[, proj_conv, proj_bn]. Every convolution
+    has a bias, as in the engine."""
+
+    def __init__(self, c, n, s):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, n, 3, stride=s, padding=1)
+        self.bn1 = nn.BatchNorm2d(n)
+        self.conv2 = nn.Conv2d(n, n, 3, stride=1, padding=1)
+        self.bn2 = nn.BatchNorm2d(n)
+        self.proj = c != n or s != 1
+        if self.proj:
+            self.proj_conv = nn.Conv2d(c, n, 1, stride=s)
+            self.proj_bn = nn.BatchNorm2d(n)
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        return torch.relu(y + (self.proj_bn(self.proj_conv(x)) if self.proj else x))
+
+
 class GlobalAvgPool(nn.Module):
     def forward(self, x):
         return x.mean(dim=(2, 3))
@@ -84,7 +108,12 @@ def build(spec, shape, n_classes):
             mods.append(nn.Flatten())
             c, h, w = c * h * w, 1, 1
         m = re.fullmatch(r"c(\d+)((?:[ks]\d+)*)", tok)
-        if m:
+        r = re.fullmatch(r"res(\d+)(?:s(\d+))?", tok)
+        if r:
+            n, s = int(r.group(1)), int(r.group(2) or 1)
+            mods.append(ResBlock(c, n, s))
+            c, h, w = n, (h - 1) // s + 1, (w - 1) // s + 1
+        elif m:
             oc, k, s = int(m.group(1)), 3, 1
             for key, val in re.findall(r"([ks])(\d+)", m.group(2)):
                 if key == "k":
@@ -173,7 +202,7 @@ def main():
     nn.CrossEntropyLoss()(m64(xs[0].double()), ys[0]).backward()
     grads64 = [p.grad.detach().numpy().astype(np.float32) for p in m64.parameters()]
     buffers = []
-    for mod in model:
+    for mod in model.modules():  # depth first: a block's bn1, bn2, proj_bn in order
         if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
             buffers += [mod.running_mean.numpy().copy(), mod.running_var.numpy().copy()]
     model.eval()

@@ -4,7 +4,10 @@
  * whose first member is the common Layer. Construction lives in model.c.
  * Backward follows the mode of the last forward (Model.last_train): after an
  * eval forward, batch norm differentiates through its running statistics and
- * dropout passes gradients through, as the eval forward computed. */
+ * dropout passes gradients through, as the eval forward computed.
+ * The residual block is one layer made of the same kernels (and the same
+ * batch-norm code as the bn layer); its saved activations live in its struct,
+ * its backward scratch is the model's (LayerCtx.res_scratch). */
 #include "hipid/nn/layers.h"
 
 #include <string.h>
@@ -56,30 +59,40 @@ static void relu_bwd(Layer *l, const LayerCtx *cx, const float *in, const float 
 const LayerOps relu_ops = {"relu", relu_fwd, relu_bwd};
 
 /* ---- batch norm ---- */
+
+/* One batch norm over (N,C,HW) with tensors t[0..3] = weight, bias,
+ * running_mean, running_var; mean/invstd (C) keep the batch statistics of a
+ * training forward. Shared by the bn layer and the residual block. */
+static void bn_run_forward(const TensorView *t, float *mean, float *invstd, const LayerCtx *cx,
+                           const float *in, float *out, int N, int C, int HW, int train) {
+    if (train)
+        batchnorm_forward_train(out, mean, invstd, t[2].data, t[3].data, in, t[0].data, t[1].data, N, C, HW,
+                                BN_MOMENTUM, BN_EPS, cx->n_threads);
+    else
+        batchnorm_forward_eval(out, in, t[2].data, t[3].data, t[0].data, t[1].data, N, C, HW, BN_EPS,
+                               cx->n_threads);
+}
+/* din may be NULL. After an eval forward (cx->last_train == 0) the
+ * statistics were constants: differentiate through the running ones. */
+static void bn_run_backward(const TensorView *t, const float *mean, const float *invstd, const LayerCtx *cx,
+                            const float *in, const float *dout, float *din, int N, int C, int HW) {
+    if (!cx->last_train)
+        batchnorm_backward_eval(din, t[0].grad, t[1].grad, dout, in, t[2].data, t[3].data, t[0].data, N, C, HW,
+                                BN_EPS, cx->n_threads);
+    else
+        batchnorm_backward(din, t[0].grad, t[1].grad, dout, in, mean, invstd, t[0].data, N, C, HW,
+                           cx->n_threads);
+}
+
 static void bn_fwd(Layer *l, const LayerCtx *cx, const float *in, float *out, int N, int train) {
     BnLayer *b = (BnLayer *)l;
-    int hw = l->in.h * l->in.w;
-    if (train)
-        batchnorm_forward_train(out, b->mean, b->invstd, l->tensors[2].data, l->tensors[3].data,
-                                in, l->tensors[0].data, l->tensors[1].data, N, l->in.c, hw,
-                                b->momentum, b->eps, cx->n_threads);
-    else
-        batchnorm_forward_eval(out, in, l->tensors[2].data, l->tensors[3].data,
-                               l->tensors[0].data, l->tensors[1].data, N, l->in.c, hw, b->eps,
-                               cx->n_threads);
+    bn_run_forward(l->tensors, b->mean, b->invstd, cx, in, out, N, l->in.c, l->in.h * l->in.w, train);
 }
 static void bn_bwd(Layer *l, const LayerCtx *cx, const float *in, const float *out, const float *dout,
                    float *din, int N) {
     (void)out;
     BnLayer *b = (BnLayer *)l;
-    if (!cx->last_train) { /* after an eval forward: the statistics were constants */
-        batchnorm_backward_eval(din, l->tensors[0].grad, l->tensors[1].grad, dout, in, l->tensors[2].data,
-                                l->tensors[3].data, l->tensors[0].data, N, l->in.c, l->in.h * l->in.w,
-                                b->eps, cx->n_threads);
-        return;
-    }
-    batchnorm_backward(din, l->tensors[0].grad, l->tensors[1].grad, dout, in, b->mean, b->invstd,
-                       l->tensors[0].data, N, l->in.c, l->in.h * l->in.w, cx->n_threads);
+    bn_run_backward(l->tensors, b->mean, b->invstd, cx, in, dout, din, N, l->in.c, l->in.h * l->in.w);
 }
 const LayerOps bn_ops = {"batchnorm", bn_fwd, bn_bwd};
 
@@ -149,3 +162,70 @@ static void flat_bwd(Layer *l, const LayerCtx *cx, const float *in, const float 
     (void)l, (void)cx, (void)in, (void)out, (void)dout, (void)din, (void)N;
 }
 const LayerOps flatten_ops = {"flatten", flat_fwd, flat_bwd};
+
+/* ---- residual block (see ResLayer in layers.h) ---- */
+
+/* Convolution with tensors t[0] = weight (OC,C,K,K), t[1] = bias, padding K/2. */
+static void res_conv_fwd(const TensorView *t, const LayerCtx *cx, const float *in, float *out, int N, Shape s,
+                         int stride) {
+    int oc = t[0].dims[0], k = t[0].dims[2];
+    conv2d_forward(out, in, t[0].data, t[1].data, cx->col_scratch, cx->n_threads, N, s.c, s.h, s.w, oc, k,
+                   stride, k / 2);
+}
+static void res_conv_bwd(const TensorView *t, const LayerCtx *cx, const float *in, const float *dout, float *din,
+                         int N, Shape s, int stride) {
+    int oc = t[0].dims[0], k = t[0].dims[2];
+    conv2d_backward(din, t[0].grad, t[1].grad, dout, in, t[0].data, cx->col_scratch, cx->dw_scratch,
+                    cx->n_threads, N, s.c, s.h, s.w, oc, k, stride, k / 2);
+}
+
+static void res_fwd(Layer *l, const LayerCtx *cx, const float *in, float *out, int N, int train) {
+    ResLayer *r = (ResLayer *)l;
+    Shape o = l->out;
+    int hw = o.h * o.w;
+    long n = N * shape_size(o);
+    res_conv_fwd(&l->tensors[RES_CONV1], cx, in, r->a1, N, l->in, r->stride);
+    bn_run_forward(&l->tensors[RES_BN1], r->mean[0], r->invstd[0], cx, r->a1, r->h1, N, o.c, hw, train);
+    relu_forward(r->h1, r->h1, n, cx->n_threads);
+    res_conv_fwd(&l->tensors[RES_CONV2], cx, r->h1, r->a2, N, o, 1);
+    bn_run_forward(&l->tensors[RES_BN2], r->mean[1], r->invstd[1], cx, r->a2, out, N, o.c, hw, train);
+    const float *skip = in;
+    if (r->proj) {
+        float *sp = cx->res_scratch; /* proj_bn output, only until the sum */
+        res_conv_fwd(&l->tensors[RES_PCONV], cx, in, r->ap, N, l->in, r->stride);
+        bn_run_forward(&l->tensors[RES_PBN], r->mean[2], r->invstd[2], cx, r->ap, sp, N, o.c, hw, train);
+        skip = sp;
+    }
+    add_relu_forward(out, skip, n, cx->n_threads);
+}
+
+/* Scratch: g (N,out) the gradient at the sum, d1 (N,out) and d2 (N, max(in,
+ * out)) for the gradients inside the block. din receives the projection's
+ * input gradient (or g for the identity) plus conv1's. */
+static void res_bwd(Layer *l, const LayerCtx *cx, const float *in, const float *out, const float *dout,
+                    float *din, int N) {
+    ResLayer *r = (ResLayer *)l;
+    Shape o = l->out;
+    int hw = o.h * o.w;
+    long n = N * shape_size(o), n_in = N * shape_size(l->in);
+    float *g = cx->res_scratch, *d1 = g + n, *d2 = d1 + n;
+    relu_backward(g, dout, out, n, cx->n_threads);
+    if (r->proj) { /* shortcut first: its input gradient initialises din */
+        bn_run_backward(&l->tensors[RES_PBN], r->mean[2], r->invstd[2], cx, r->ap, g, d1, N, o.c, hw);
+        res_conv_bwd(&l->tensors[RES_PCONV], cx, in, d1, din, N, l->in, r->stride);
+    }
+    bn_run_backward(&l->tensors[RES_BN2], r->mean[1], r->invstd[1], cx, r->a2, g, d1, N, o.c, hw);
+    res_conv_bwd(&l->tensors[RES_CONV2], cx, r->h1, d1, d2, N, o, 1);
+    relu_backward(d2, d2, r->h1, n, cx->n_threads);
+    bn_run_backward(&l->tensors[RES_BN1], r->mean[0], r->invstd[0], cx, r->a1, d2, d1, N, o.c, hw);
+    if (!din) { /* first layer: parameter gradients only */
+        res_conv_bwd(&l->tensors[RES_CONV1], cx, in, d1, NULL, N, l->in, r->stride);
+    } else if (r->proj) {
+        res_conv_bwd(&l->tensors[RES_CONV1], cx, in, d1, d2, N, l->in, r->stride);
+        add_inplace(din, d2, n_in, cx->n_threads);
+    } else {
+        res_conv_bwd(&l->tensors[RES_CONV1], cx, in, d1, din, N, l->in, r->stride);
+        add_inplace(din, g, n_in, cx->n_threads);
+    }
+}
+const LayerOps res_ops = {"res", res_fwd, res_bwd};

@@ -20,6 +20,9 @@ static const struct {
 } presets[] = {
     {"cnn-paper", "c16,r,c16,r,bn,mp2,c32,r,c32,r,bn,mp2,c64,r,c64,r,bn,mp2,fl,fc128,r,do0.5"},
     {"dnn-paper", "fl,fc512,r,do0.5,fc128,r"},
+    /* a small ResNet: a stem convolution, then four basic blocks halving the
+     * resolution and doubling the width three times */
+    {"resnet-small", "c16k3,bn,r,res16,res32s2,res64s2,res128s2,gap,do0.2"},
 };
 
 const char *model_preset_spec(const char *name) {
@@ -48,6 +51,7 @@ static Layer *layer_alloc(size_t size, const LayerOps *ops, const char *tok, Sha
 }
 
 static void add_tensor(Layer *l, const char *name, int ndim, const int *dims) {
+    HIPID_CHECK(l->n_tensors < LAYER_MAX_TENSORS);
     TensorView *t = &l->tensors[l->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = ndim;
@@ -58,7 +62,31 @@ static void add_tensor(Layer *l, const char *name, int ndim, const int *dims) {
     }
 }
 
-static int is_buffer(const TensorView *t) { return strncmp(t->name, "running_", 8) == 0; }
+/* Tensor offsets of a residual block's convolutions and batch norms. */
+static const int res_convs[3] = {RES_CONV1, RES_CONV2, RES_PCONV}, res_bns[3] = {RES_BN1, RES_BN2, RES_PBN};
+
+/* Batch-norm running statistics: "running_mean", or "bn1.running_mean" in a block. */
+static int is_buffer(const TensorView *t) {
+    const char *dot = strrchr(t->name, '.');
+    return strncmp(dot ? dot + 1 : t->name, "running_", 8) == 0;
+}
+
+static void add_conv_tensors(Layer *l, const char *prefix, int oc, int c, int k) {
+    char name[32];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    add_tensor(l, name, 4, (int[]){oc, c, k, k});
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    add_tensor(l, name, 1, (int[]){oc});
+}
+
+static void add_bn_tensors(Layer *l, const char *prefix, int c) {
+    static const char *const names[4] = {"weight", "bias", "running_mean", "running_var"};
+    char name[32];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", names[i]);
+        add_tensor(l, name, 1, (int[]){c});
+    }
+}
 
 /* Parse one token into a layer, given its input shape. */
 static Layer *parse_token(const char *tok, Shape in, int index, ErrBuf *e) {
@@ -88,6 +116,32 @@ static Layer *parse_token(const char *tok, Shape in, int index, ErrBuf *e) {
         add_tensor(&c->base, "bias", 1, (int[]){oc});
         return &c->base;
     }
+    if (strncmp(tok, "res", 3) == 0) {
+        int n = parse_posint(tok + 3, &end), s = 1;
+        if (n > 0 && *end == 's') s = parse_posint(end + 1, &end);
+        if (n <= 0 || *end || (s != 1 && s != 2)) {
+            hipid_err(e, "spec token '%s': expected res<out>[s<1|2>], e.g. res64s2", tok);
+            return NULL;
+        }
+        if (flat) {
+            hipid_err(e, "spec token '%s': a residual block needs an image input, found a flat vector of %d",
+                      tok, in.c);
+            return NULL;
+        }
+        ResLayer *r = (ResLayer *)layer_alloc(sizeof *r, &res_ops, tok, in);
+        r->stride = s;
+        r->proj = in.c != n || s != 1;
+        r->base.out = (Shape){n, conv_out_size(in.h, 3, s, 1), conv_out_size(in.w, 3, s, 1)};
+        add_conv_tensors(&r->base, "conv1", n, in.c, 3);
+        add_bn_tensors(&r->base, "bn1", n);
+        add_conv_tensors(&r->base, "conv2", n, n, 3);
+        add_bn_tensors(&r->base, "bn2", n);
+        if (r->proj) {
+            add_conv_tensors(&r->base, "proj_conv", n, in.c, 1);
+            add_bn_tensors(&r->base, "proj_bn", n);
+        }
+        return &r->base;
+    }
     if (tok[0] == 'f' && tok[1] == 'c') {
         int o = parse_posint(tok + 2, &end);
         if (o <= 0 || *end) {
@@ -107,11 +161,7 @@ static Layer *parse_token(const char *tok, Shape in, int index, ErrBuf *e) {
     }
     if (strcmp(tok, "bn") == 0) {
         BnLayer *b = (BnLayer *)layer_alloc(sizeof *b, &bn_ops, tok, in);
-        b->momentum = 0.1f;
-        b->eps = 1e-5f;
-        for (int i = 0; i < 4; i++)
-            add_tensor(&b->base, (const char *[]){"weight", "bias", "running_mean", "running_var"}[i],
-                       1, (int[]){in.c});
+        add_bn_tensors(&b->base, "", in.c);
         return &b->base;
     }
     if (strncmp(tok, "mp", 2) == 0) {
@@ -154,7 +204,7 @@ static Layer *parse_token(const char *tok, Shape in, int index, ErrBuf *e) {
         l->in_place = 1;
         return l;
     }
-    hipid_err(e, "spec token '%s' is not a layer: expected one of c<N>[k<K>][s<S>], r, bn, "
+    hipid_err(e, "spec token '%s' is not a layer: expected one of c<N>[k<K>][s<S>], res<N>[s<S>], r, bn, "
                  "mp[<K>], gap, do<P>, fl, fc<N>", tok);
     return NULL;
 }
@@ -216,7 +266,7 @@ static void model_alloc(Model *m) {
     m->grads = xcalloc_f32(m->n_params);
     m->buffers = xcalloc_f32(m->n_buffers);
     size_t po = 0, bo = 0, fl = 2 * m->n_params + m->n_buffers; /* fl: floats allocated (n_bytes) */
-    long max_act = shape_size(m->in), max_col = 1, max_dw = 1;
+    long max_act = shape_size(m->in), max_col = 1, max_dw = 1, max_res = 1;
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = m->layers[i];
         for (int t = 0; t < l->n_tensors; t++) {
@@ -238,6 +288,19 @@ static void model_alloc(Model *m) {
             long dw = l->tensors[0].size + l->tensors[1].size;
             if (col > max_col) max_col = col;
             if (dw > max_dw) max_dw = dw;
+        } else if (l->ops == &res_ops) { /* its convolutions: conv1, conv2[, proj_conv] */
+            ResLayer *r = (ResLayer *)l;
+            for (int j = 0; j < (r->proj ? 3 : 2); j++) {
+                const TensorView *w = &l->tensors[res_convs[j]];
+                Shape s = j == 1 ? l->out : l->in;
+                long col = conv2d_scratch_floats(m->n_threads, s.c, s.h, s.w, w->dims[0], w->dims[2],
+                                                 j == 1 ? 1 : r->stride);
+                long dw = w->size + w[1].size;
+                if (col > max_col) max_col = col;
+                if (dw > max_dw) max_dw = dw;
+            }
+            long rs = res_scratch_floats(r, m->max_batch);
+            if (rs > max_res) max_res = rs;
         }
     }
     /* activations: a layer computing in place shares its input's buffer,
@@ -268,13 +331,26 @@ static void model_alloc(Model *m) {
         } else if (l->ops == &dropout_ops) {
             ((DropLayer *)l)->mask = xcalloc_f32((size_t)B * shape_size(l->in));
             fl += (size_t)B * shape_size(l->in);
+        } else if (l->ops == &res_ops) {
+            ResLayer *r = (ResLayer *)l;
+            size_t n = (size_t)B * shape_size(l->out);
+            r->a1 = xcalloc_f32(n);
+            r->h1 = xcalloc_f32(n);
+            r->a2 = xcalloc_f32(n);
+            if (r->proj) r->ap = xcalloc_f32(n);
+            for (int j = 0; j < 3; j++) {
+                r->mean[j] = xcalloc_f32((size_t)l->out.c);
+                r->invstd[j] = xcalloc_f32((size_t)l->out.c);
+            }
+            fl += (size_t)(r->proj ? 4 : 3) * n + 6 * (size_t)l->out.c;
         }
     }
     m->dbuf[0] = xmalloc_f32((size_t)B * max_act);
     m->dbuf[1] = xmalloc_f32((size_t)B * max_act);
     m->col_scratch = xmalloc_f32((size_t)max_col);
     m->dw_scratch = xmalloc_f32((size_t)m->n_threads * max_dw);
-    fl += 2 * (size_t)B * max_act + (size_t)max_col + (size_t)m->n_threads * max_dw;
+    m->res_scratch = xmalloc_f32((size_t)max_res);
+    fl += 2 * (size_t)B * max_act + (size_t)max_col + (size_t)m->n_threads * max_dw + (size_t)max_res;
     m->n_bytes = fl * sizeof(float);
 }
 
@@ -320,6 +396,10 @@ void model_free(Model *m) {
             free(((PoolLayer *)l)->argmax);
         } else if (l->ops == &dropout_ops) {
             free(((DropLayer *)l)->mask);
+        } else if (l->ops == &res_ops) {
+            ResLayer *r = (ResLayer *)l;
+            free(r->a1), free(r->h1), free(r->a2), free(r->ap);
+            for (int j = 0; j < 3; j++) free(r->mean[j]), free(r->invstd[j]);
         }
         if (!l->in_place) free(m->acts[i + 1]);
     }
@@ -332,32 +412,46 @@ void model_free(Model *m) {
     free(m->dbuf[1]);
     free(m->col_scratch);
     free(m->dw_scratch);
+    free(m->res_scratch);
     free(m);
 }
 
+/* torch.nn.Conv2d/Linear: kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in),
+ * 1/sqrt(fan_in)) for weights, the same bound for biases. t: weight, bias. */
+static void init_affine(TensorView *t, Rng *r) {
+    long fan_in = t[0].size / t[0].dims[0];
+    float bound = 1.0f / sqrtf((float)fan_in);
+    for (int k = 0; k < 2; k++)
+        for (long j = 0; j < t[k].size; j++) t[k].data[j] = (2.0f * rng_uniform(r) - 1.0f) * bound;
+}
+
+/* BatchNorm: weight 1, bias 0, running_mean 0, running_var 1. */
+static void init_bn(TensorView *t) {
+    for (int k = 0; k < 4; k++)
+        for (long j = 0; j < t[k].size; j++) t[k].data[j] = (k == 0 || k == 3) ? 1.0f : 0.0f;
+}
+
 void model_init_params(Model *m, uint64_t seed) {
-    /* torch.nn.Conv2d/Linear: kaiming_uniform_(a=sqrt(5)) gives U(-1/sqrt(fan_in),
-     * 1/sqrt(fan_in)) for weights, the same bound for biases; BatchNorm: 1, 0, 0, 1. */
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = m->layers[i];
         Rng r = rng_stream(seed, 0x1417u, (uint64_t)i, 0);
         if (l->ops == &conv_ops || l->ops == &dense_ops) {
-            long fan_in = l->tensors[0].size / l->tensors[0].dims[0];
-            float bound = 1.0f / sqrtf((float)fan_in);
-            for (int t = 0; t < 2; t++)
-                for (long j = 0; j < l->tensors[t].size; j++)
-                    l->tensors[t].data[j] = (2.0f * rng_uniform(&r) - 1.0f) * bound;
+            init_affine(l->tensors, &r);
         } else if (l->ops == &bn_ops) {
-            for (int t = 0; t < 4; t++)
-                for (long j = 0; j < l->tensors[t].size; j++)
-                    l->tensors[t].data[j] = (t == 0 || t == 3) ? 1.0f : 0.0f;
+            init_bn(l->tensors);
+        } else if (l->ops == &res_ops) {
+            for (int j = 0; j < (((ResLayer *)l)->proj ? 3 : 2); j++) {
+                init_affine(&l->tensors[res_convs[j]], &r);
+                init_bn(&l->tensors[res_bns[j]]);
+            }
         }
     }
 }
 
 /* The layers' view of m for one pass. */
 static LayerCtx layer_ctx(const Model *m) {
-    return (LayerCtx){.col_scratch = m->col_scratch, .dw_scratch = m->dw_scratch, .n_threads = m->n_threads,
+    return (LayerCtx){.col_scratch = m->col_scratch, .dw_scratch = m->dw_scratch,
+                      .res_scratch = m->res_scratch, .n_threads = m->n_threads,
                       .seed = m->seed, .step = m->step, .sample_base = m->sample_base,
                       .fixed_dropout = m->fixed_dropout, .last_train = m->last_train};
 }
@@ -416,6 +510,9 @@ double model_forward_flops(const Model *m) {
         const Layer *l = m->layers[i];
         if (l->ops == &conv_ops || l->ops == &dense_ops)
             f += 2.0 * (double)l->tensors[0].size * l->out.h * l->out.w;
+        else if (l->ops == &res_ops) /* every convolution of the block runs at its output size */
+            for (int j = 0; j < (((const ResLayer *)l)->proj ? 3 : 2); j++)
+                f += 2.0 * (double)l->tensors[res_convs[j]].size * l->out.h * l->out.w;
     }
     return f;
 }

@@ -367,6 +367,19 @@ void relu_backward(float *dinp, const float *dout, const float *out, long n, int
     for (long i = 0; i < n; i++) dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
+void add_relu_forward(float *out, const float *skip, long n, int n_threads) {
+#pragma omp parallel for simd num_threads(n_threads) schedule(static)
+    for (long i = 0; i < n; i++) {
+        float v = out[i] + skip[i];
+        out[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+void add_inplace(float *y, const float *x, long n, int n_threads) {
+#pragma omp parallel for simd num_threads(n_threads) schedule(static)
+    for (long i = 0; i < n; i++) y[i] += x[i];
+}
+
 void maxpool_forward(float *out, int32_t *argmax, const float *inp,
                      int N, int C, int H, int W, int K, int n_threads) {
     int OH = H / K, OW = W / K;

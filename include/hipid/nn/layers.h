@@ -16,7 +16,8 @@ static inline long shape_size(Shape s) { return (long)s.c * s.h * s.w; }
 
 /* One named tensor of a layer: a view into the model's blocks. */
 typedef struct {
-    char name[32];       /* "weight", "bias", "running_mean", "running_var" */
+    char name[32];       /* "weight", "bias", "running_mean", "running_var"; a residual
+                          * block prefixes its parts: "conv1.weight", "bn1.running_var" */
     int ndim, dims[4];
     long size;
     float *data;         /* into Model.params or Model.buffers */
@@ -25,12 +26,21 @@ typedef struct {
 
 typedef struct Layer Layer;
 
+/* A residual block has the most: 3 convolutions (weight, bias) and 3 batch
+ * norms (weight, bias, running_mean, running_var). */
+#define LAYER_MAX_TENSORS 18
+
+/* Batch norm as PyTorch's defaults, for the bn layer and inside residual blocks. */
+#define BN_MOMENTUM 0.1f
+#define BN_EPS 1e-5f
+
 /* What a layer needs from the network that runs it: scratch space, threads,
  * and the keys of the dropout stream. model.c fills one per pass from the
  * Model; layers never see the Model itself. */
 typedef struct {
     float *col_scratch;   /* conv scratch: the largest conv2d_scratch_floats() */
     float *dw_scratch;    /* conv per-thread gradient partials */
+    float *res_scratch;   /* residual blocks: the largest res_scratch_floats() */
     int n_threads;
     uint64_t seed;        /* dropout stream seed */
     uint64_t step;        /* optimiser steps so far */
@@ -54,7 +64,7 @@ struct Layer {
     Shape in, out;
     int in_place;         /* output aliases input (relu, flatten) */
     int n_tensors;
-    TensorView tensors[4];
+    TensorView tensors[LAYER_MAX_TENSORS];
 };
 
 typedef struct {
@@ -63,8 +73,7 @@ typedef struct {
 } ConvLayer;
 
 typedef struct {
-    Layer base;
-    float momentum, eps;
+    Layer base;           /* momentum BN_MOMENTUM, eps BN_EPS */
     float *mean, *invstd; /* (C) batch statistics of the last training forward */
 } BnLayer;
 
@@ -81,7 +90,35 @@ typedef struct {
     float *mask; /* (max_batch, in) of 0 or 1/(1-p) */
 } DropLayer;
 
+/* Basic ResNet block (torchvision's BasicBlock, but every convolution keeps
+ * its bias, as hipid's conv layer does, so the PyTorch twin is an exact copy):
+ *   main:     conv1 3x3 (C->N, stride S, pad 1) -> bn1 -> relu -> conv2 3x3 (N->N, pad 1) -> bn2
+ *   shortcut: identity if C == N and S == 1, else proj_conv 1x1 (C->N, stride S) -> proj_bn
+ *   out = relu(main + shortcut)
+ * Tensors in PyTorch's state_dict order of a module with attributes conv1,
+ * bn1, conv2, bn2[, proj_conv, proj_bn]: per convolution weight, bias; per
+ * batch norm weight, bias, running_mean, running_var (BN_MOMENTUM, BN_EPS,
+ * the same kernels and modes as the bn layer). Constants for the offsets: */
+enum { RES_CONV1 = 0, RES_BN1 = 2, RES_CONV2 = 6, RES_BN2 = 8, RES_PCONV = 12, RES_PBN = 14 };
+
+typedef struct {
+    Layer base;
+    int stride, proj;     /* proj: 1x1 projection shortcut */
+    /* saved for backward, each (max_batch, out): */
+    float *a1;            /* conv1 output (bn1 input) */
+    float *h1;            /* relu(bn1(a1)), conv2 input */
+    float *a2;            /* conv2 output (bn2 input) */
+    float *ap;            /* proj_conv output (proj_bn input), NULL without projection */
+    float *mean[3], *invstd[3]; /* (out.c) batch statistics of bn1, bn2, proj_bn */
+} ResLayer;
+
+/* Floats of LayerCtx.res_scratch one forward/backward of r needs at batch B. */
+static inline long res_scratch_floats(const ResLayer *r, int B) {
+    long mid = shape_size(r->base.out), in = shape_size(r->base.in);
+    return (long)B * (2 * mid + (in > mid ? in : mid));
+}
+
 extern const LayerOps conv_ops, dense_ops, relu_ops, bn_ops, pool_ops, gap_ops, dropout_ops,
-    flatten_ops;
+    flatten_ops, res_ops;
 
 #endif

@@ -6,6 +6,11 @@
  * appended automatically, K taken from the data):
  *   c<OC>[k<K>][s<S>]  conv2d, OC out channels, odd kernel K (default 3),
  *                      stride S (1 or 2, default 1), zero padding K/2
+ *   res<N>[s<S>]       basic ResNet block, N out channels, stride S (1 or 2,
+ *                      default 1): relu(bn(conv3x3(relu(bn(conv3x3 sS(x))))) +
+ *                      shortcut), the shortcut the identity if the input has N
+ *                      channels and S is 1, else bn(conv1x1 sS(x)); every
+ *                      convolution has a bias (ResLayer in layers.h)
  *   r                  ReLU
  *   bn                 batch norm (2d on images, 1d on flat vectors)
  *   mp[<K>]            max pool, window and stride K (default 2)
@@ -13,10 +18,14 @@
  *   do<P>              inverted dropout with probability P in [0,1)
  *   fl                 flatten (inserted automatically before fc on images)
  *   fc<N>              dense layer with N outputs
- * Presets: "cnn-paper" and "dnn-paper" (see model.c for their spec strings).
+ * Presets: "cnn-paper", "dnn-paper" and "resnet-small" (see model.c for their
+ * spec strings).
  *
  * Parameter order in the block is layer order, weight then bias, exactly as
- * torch.nn.Sequential(...).parameters() enumerates the same network.
+ * torch.nn.Sequential(...).parameters() enumerates the same network (a
+ * residual block counts as one module with submodules conv1, bn1, conv2, bn2
+ * [, proj_conv, proj_bn]; tests/torch_ref.py has its twin). Checkpoint
+ * tensors are named "NN.<layer>.<tensor>", e.g. "03.res.bn1.running_var".
  * Ownership: the Model owns everything it points to; model_free(NULL) is a no-op.
  */
 #ifndef HIPID_MODEL_H
@@ -47,6 +56,7 @@ struct Model {
     float *dbuf[2];       /* ping-pong gradient buffers, max_batch * max act size */
     float *col_scratch;   /* conv scratch: the largest conv2d_scratch_floats() */
     float *dw_scratch;    /* conv per-thread gradient partials */
+    float *res_scratch;   /* residual blocks: the largest res_scratch_floats() */
     size_t n_bytes;       /* heap bytes of all the above (memory estimates) */
     float input_mean;     /* inputs are standardised (v - mean) / std before */
     float input_std;      /* model_forward; train sets them, checkpoints keep them */

@@ -54,6 +54,12 @@ void relu_forward(float *out, const float *inp, long n, int n_threads);
 /* dinp = dout * (out > 0); dinp may alias dout. */
 void relu_backward(float *dinp, const float *dout, const float *out, long n, int n_threads);
 
+/* Residual sum: out = max(out + skip, 0), n floats, in place (forward of a
+ * residual block's final add and ReLU). */
+void add_relu_forward(float *out, const float *skip, long n, int n_threads);
+/* y += x over n floats (a gradient reaching a tensor along two paths). */
+void add_inplace(float *y, const float *x, long n, int n_threads);
+
 /* Max pool, window K, stride K, no padding (floor). out, argmax: (N,C,H/K,W/K);
  * argmax holds the flat index into the (H,W) plane of the first maximum. */
 void maxpool_forward(float *out, int32_t *argmax, const float *inp,
