@@ -14,7 +14,8 @@ The demo's own phantom set (jobs/demo.ini's synth line, 6 designs x 60
 patients' views at 64 px: one anatomy template, so a copy search without the
 pixel check grouped different patients and designs) is made with `hipid synth`
 and `hipid prep` and must have no near-duplicate group spanning patients or
-classes and none larger than one patient's views.
+classes and none larger than one patient's views; the demo's [cv] design on
+it puts no patient and no copy group in two of train, validation and test.
 The same job with `[cv] groups = no`: patients do straddle the splits, and the
 report's leakage count (summary.json) equals the count made here from the
 trial files; with groups the count is 0.
@@ -132,10 +133,30 @@ def demo_phantoms():
     check(not across_pat, "demo phantoms: no near-duplicate group spans patients: "
           + "; ".join(",".join(paths[i] for i in m) for m in across_pat[:3]))
     check(largest <= MAX_VIEWS, f"demo phantoms: no group larger than one patient's views ({largest})")
+    return out, pids, dups
+
+
+def demo_splits(data, pids, dups):
+    """jobs/demo.ini's [cv] (its splits depend on the data and [cv] only, not
+    on the families) on the demo's data set, with one cheap family."""
+    text = open(os.path.join(testlib.project_root(), "jobs", "demo.ini")).read()
+    cv = text[text.index("[cv]"):text.index("[", text.index("[cv]") + 1)]
+    job = os.path.join(ROOT, "demo-splits.ini")
+    out = os.path.join(ROOT, "demo-splits")
+    with open(job, "w") as f:
+        f.write(f"[job]\nname = demo-splits\nseeds = 1\n[data]\npath = {data}\n{cv}\n[search]\nmode = grid\n"
+                f"[family dnn]\nmodel = fl,fc8\nepochs = 1\nbatch = 16\n[run]\noutput = {out}\n")
+    r = subprocess.run([HIPID, "sweep", "--quiet", job], capture_output=True, text=True, timeout=600, env=SWEEP_ENV)
+    testlib.require(r.returncode == 0, f"the demo's CV design exits 0: {r.stderr[-800:]}")
+    ts = trials(out)
+    check(len(ts) == 5, f"the demo's 5 folds ({len(ts)} trials)")
+    for k, parts in enumerate(ts):
+        check(not straddling(parts, pids), f"demo fold {k}: no patient in two of train, val, test")
+        check(not straddling(parts, [int(g) for g in dups]), f"demo fold {k}: no copy group in two of train, val, test")
 
 
 def main():
-    demo_phantoms()
+    demo_splits(*demo_phantoms())
     grouped = sweep("grouped", "yes")
     data = os.path.join(ROOT, "phantom.h5")
     with h5py.File(data, "r") as f:
