@@ -291,8 +291,9 @@ void prepset_print_summary(FILE *f, const PrepSetConfig *c, const PrepSetStats *
     for (int k = 0; k < s->n_classes; k++) fprintf(f, "  class %-20s %d\n", s->class_names[k], s->per_class[k]);
     if (c->dup_threshold >= 0) {
         fprintf(f, "copies of one radiograph (flipped, rotated, cropped, re-exposed, re-encoded; >= %d verified "
-                   "matches to a group's medoid): %d group(s), the largest %d, %d label conflict(s), %.1f s\n",
-                c->dup_threshold, s->n_dup_groups, s->dup_largest, s->n_dup_conflicts, s->dup_seconds);
+                   "matches and a pixel correlation >= %.2f to a group's medoid): %d group(s), the largest %d, "
+                   "%d label conflict(s), %.1f s\n",
+                c->dup_threshold, DUP_DEFAULT_MIN_CORR, s->n_dup_groups, s->dup_largest, s->n_dup_conflicts, s->dup_seconds);
         if (s->n_dup_capped)
             fprintf(f, "warning: %d copy group(s) reached the cap of %d members: members were left out; look at "
                        "them with hipid audit\n", s->n_dup_capped, DUP_DEFAULT_MAX_GROUP);
