@@ -334,6 +334,16 @@ md = open(os.path.join(part, "report", "report.md")).read()
 check(p.returncode == 0 and js["trials"]["missing"] == 1 and f"missing: {gone_label}" in md
       and "incomplete" in md, f"partial sweep: the deleted trial '{gone_label}' is listed as missing")
 
+# a family with no finished trial yet (the sweep still running): no crash, the pair is "cannot be compared"
+early = os.path.join(ROOT, "kf-early")
+shutil.copytree(kf, early, ignore=shutil.ignore_patterns("report"))
+for t in glob.glob(os.path.join(early, "trials", "dnn-*.h5")):
+    os.remove(t)
+p = report(early, "--no-plots")
+md = open(os.path.join(early, "report", "report.md")).read() if p.returncode == 0 else ""
+check(p.returncode == 0 and "cannot be compared" in md and "no finished trial" in md,
+      f"a family without finished trials: report exits 0 and says the pair cannot be compared ({p.returncode}: {p.stderr[-300:]})")
+
 trunc = os.path.join(ROOT, "kf-trunc")
 shutil.copytree(kf, trunc, ignore=shutil.ignore_patterns("report"))
 victim = sorted(glob.glob(os.path.join(trunc, "trials", "cnn-*.h5")))[1]

@@ -712,8 +712,10 @@ static void compare(Report *r, RCompare *c) {
         add_line(&r->notes, &r->n_notes, "%s vs %s: %d unit(s) left out because the two trials' test sets differ.",
                  A->name, B->name, mismatched);
     c->ratio = c->n_pairs ? ratio / c->n_pairs : NAN;
-    stats_ttest_corrected(&c->acc, c->d_acc, c->n_pairs, c->ratio, 0.95);
-    stats_ttest_corrected(&c->auc, d_auc, n_auc, c->ratio, 0.95);
+    /* no paired unit yet (a family without done trials): the tests say n/a */
+    double rho = c->n_pairs ? c->ratio : 0.0;
+    stats_ttest_corrected(&c->acc, c->d_acc, c->n_pairs, rho, 0.95);
+    stats_ttest_corrected(&c->auc, d_auc, n_auc, rho, 0.95);
     free(d_auc);
     stats_mcnemar_counts(&c->mcnemar, b, cc);
     /* per (repeat, seed): McNemar and DeLong on the pooled out-of-fold predictions */
