@@ -13,26 +13,10 @@ import torch
 import torch.nn as nn
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from torch_ref import ResBlock  # noqa: E402  the engine's residual block, as the numerics test builds it
+
 PRESETS = dict(re.findall(r'\{"([a-z0-9-]+)",\s*"([^"]+)"\}', open(os.path.join(ROOT, "src", "nn", "model.c")).read()))
-
-
-class ResBlock(nn.Module):
-    """res<N>[s<S>] as hipid's ResLayer (and tests/torch_ref.py): convolutions with bias."""
-
-    def __init__(self, c, n, s):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c, n, 3, stride=s, padding=1)
-        self.bn1 = nn.BatchNorm2d(n)
-        self.conv2 = nn.Conv2d(n, n, 3, stride=1, padding=1)
-        self.bn2 = nn.BatchNorm2d(n)
-        self.proj = c != n or s != 1
-        if self.proj:
-            self.proj_conv = nn.Conv2d(c, n, 1, stride=s)
-            self.proj_bn = nn.BatchNorm2d(n)
-
-    def forward(self, x):
-        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-        return torch.relu(y + (self.proj_bn(self.proj_conv(x)) if self.proj else x))
 
 
 def build(spec, size, n_classes):
