@@ -62,7 +62,7 @@ int audit_build(Audit *a, const Dataset *d, const char *path, ErrBuf *e) {
         a->n_conflicts += g->n_labels > 1;
         a->largest = g->n > a->largest ? g->n : a->largest;
     }
-    qsort(a->groups, (size_t)a->n_groups, sizeof *a->groups, group_cmp);
+    if (a->n_groups > 1) qsort(a->groups, (size_t)a->n_groups, sizeof *a->groups, group_cmp);
     free(seen);
     free(slot);
     free(size);

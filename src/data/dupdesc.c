@@ -445,7 +445,7 @@ int dupdesc_compute(DupDesc *out, const uint8_t *px, int w, int h, const DupDesc
         if (octave_extrema(&cl, gs, dog, ow, oh, o, p)) goto done;
     }
     /* strongest first; orientations and descriptors only for what is kept */
-    qsort(cl.v, cl.n, sizeof(Cand), cmp_cand);
+    if (cl.n > 1) qsort(cl.v, cl.n, sizeof(Cand), cmp_cand); /* cl.v is NULL when nothing was found */
     int m = 0;
     for (int c = 0; c < cl.n && m < DUP_MAX_KP; c++) {
         const Cand *k = &cl.v[c];
