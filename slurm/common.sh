@@ -66,6 +66,9 @@ hipid_run_sweep() {
         # mpirun takes hosts and rank count from the allocation; no binding,
         # so that each rank's threads can use all of its CPUs
         cmd=(mpirun --bind-to none)
+        # out-of-band TCP keepalives: a host whose link goes down is noticed
+        # in seconds, not after the kernel's default of minutes
+        cmd+=(--mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 1 --mca oob_tcp_keepalive_probes 3)
         # shellcheck disable=SC2206
         cmd+=(${HIPID_MPIRUN_ARGS:-})
     fi

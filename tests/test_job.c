@@ -80,7 +80,8 @@ static const char *FULL =
     "threads = 3\n"
     "checkpoint_every = 5\n"
     "output = out/full\n"
-    "retries = 0\n";
+    "retries = 0\n"
+    "stall_timeout = 45\n";
 
 static void test_full(void) {
     ErrBuf e = {{0}};
@@ -98,8 +99,8 @@ static void test_full(void) {
            j.val_fraction, (unsigned long long)j.cv_seed, j.use_groups);
     EXPECT(j.random == 0 && j.search_seed == 5, "search %d seed %llu", j.random,
            (unsigned long long)j.search_seed);
-    EXPECT(j.threads == 3 && j.checkpoint_every == 5 && j.retries == 0, "run %d %d %d", j.threads,
-           j.checkpoint_every, j.retries);
+    EXPECT(j.threads == 3 && j.checkpoint_every == 5 && j.retries == 0 && j.stall_timeout == 45, "run %d %d %d %d",
+           j.threads, j.checkpoint_every, j.retries, j.stall_timeout);
     EXPECT(strcmp(j.output, "out/full") == 0, "output '%s'", j.output);
     EXPECT(j.n_families == 1, "n_families %d", j.n_families);
     const Family *f = &j.families[0];
@@ -145,8 +146,8 @@ static void test_defaults(void) {
            j.scheme, j.k, j.repeats, j.inner_k);
     EXPECT(fabs(j.val_fraction - 0.2) < 1e-12 && j.cv_seed == 1 && j.use_groups == 1, "default cv values");
     EXPECT(j.random == 0 && j.search_seed == 1, "default search");
-    EXPECT(j.threads == 1 && j.checkpoint_every == 1 && j.retries == 2, "default run %d %d %d", j.threads,
-           j.checkpoint_every, j.retries);
+    EXPECT(j.threads == 1 && j.checkpoint_every == 1 && j.retries == 2 && j.stall_timeout == 300,
+           "default run %d %d %d %d", j.threads, j.checkpoint_every, j.retries, j.stall_timeout);
     EXPECT(strcmp(j.output, "results/mini-job") == 0, "default output '%s'", j.output);
     const Family *f = &j.families[0];
     EXPECT(f->n_configs == 1 && f->ranks_per_trial == 1, "default family");
@@ -249,6 +250,8 @@ static const ErrCase err_cases[] = {
     {"[data]\npath = d\nsynth = classes=3\nsource = imgs\n[family a]\nmodel = dnn-paper\n",
      ":4: source: expected either source or synth, found both"},
     {"[data]\npath = d\nsize = 64\n[family a]\nmodel = dnn-paper\n", ":3: size: expected size only with source"},
+    {"[data]\npath = d\n[run]\nstall_timeout = -5\n[family a]\nmodel = dnn-paper\n",
+     ":4: stall_timeout: expected a number of seconds >= 0 (0 = wait forever)"},
     {"[data]\npath = d\nsource = imgs\nsize = 4\n[family a]\nmodel = dnn-paper\n",
      ":4: size: expected an image side in [8, 4096] px, found '4'"},
     {"[data]\npath = d\n[cv]\nscheme = loo\n[family a]\nmodel = dnn-paper\n", ":4: scheme: expected holdout, kfold"},

@@ -43,7 +43,7 @@ enum { K_NAME, K_SEEDS };
 enum { K_PATH, K_SYNTH, K_SOURCE, K_SIZE };
 enum { K_SCHEME, K_K, K_REPEATS, K_INNER_K, K_FRACTIONS, K_VAL_FRACTION, K_CV_SEED, K_GROUPS };
 enum { K_MODE, K_SAMPLES, K_SEARCH_SEED };
-enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES };
+enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES, K_STALL };
 /* family keys; F_OPTIMIZER..F_STANDARDIZE are the hyperparameters, in grid
  * order (the first varies slowest) */
 enum {
@@ -59,7 +59,7 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_DATA] = {"path", "synth", "source", "size"},
     [S_CV] = {"scheme", "k", "repeats", "inner_k", "fractions", "val_fraction", "seed", "groups"},
     [S_SEARCH] = {"mode", "samples", "seed"},
-    [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries"},
+    [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries", "stall_timeout"},
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
                   "balance", "standardize", "ranks_per_trial"},
@@ -643,7 +643,9 @@ static int load_run_section(Job *job, int *ranks, const Parser *p, ErrBuf *e) {
         get_int(p, sec, S_RUN, K_THREADS, 1, 4096, 1, "a number of threads per rank >= 1", &job->threads, e) ||
         get_int(p, sec, S_RUN, K_CHECKPOINT, 0, 1000000, 1, "a number of epochs >= 0 (0 = never)",
                 &job->checkpoint_every, e) ||
-        get_int(p, sec, S_RUN, K_RETRIES, 0, 1000, 2, "a number of retries >= 0", &job->retries, e))
+        get_int(p, sec, S_RUN, K_RETRIES, 0, 1000, 2, "a number of retries >= 0", &job->retries, e) ||
+        get_int(p, sec, S_RUN, K_STALL, 0, 1000000, 300, "a number of seconds >= 0 (0 = wait forever)",
+                &job->stall_timeout, e))
         return HIPID_ERR;
     const char *v = raw(sec, K_OUTPUT);
     if (v && !*v) return key_err(p, sec, S_RUN, K_OUTPUT, e, "expected a folder, found nothing");

@@ -8,7 +8,15 @@
  * todo list, the stop flags and the time spent.
  *
  * Waiting ranks sleep between MPI tests instead of spinning, so a rank
- * waiting for work does not steal the core of one that trains. */
+ * waiting for work does not steal the core of one that trains.
+ *
+ * The watchdog ([run] stall_timeout): every wait on a peer has a deadline.
+ * Group collectives are non-blocking and polled; group leaders send the
+ * master a heartbeat at most every few seconds while they train, and the
+ * master checks them; a leader waiting for the master's answer waits at most
+ * the timeout. A rank that waited too long prints one line naming the rank(s)
+ * and host(s) it waited for and the trial, then stops the job (MPI_Abort);
+ * a rerun resumes from the trial files and checkpoints. */
 #define _POSIX_C_SOURCE 200809L
 #include "hipid/sweep/scheduler.h"
 
@@ -30,7 +38,8 @@ static volatile sig_atomic_t g_signal;
 
 static void on_signal(int sig) { g_signal = sig; }
 
-enum { TAG_REQ = 11, TAG_ASSIGN = 12, TAG_HALT = 13 };
+enum { TAG_REQ = 11, TAG_ASSIGN = 12, TAG_HALT = 13, TAG_BEAT = 14 };
+enum { HOST_LEN = 64 };
 enum { RUN_DONE = 0, RUN_FAILED = 1, RUN_STOPPED = 2, RUN_NONE = 3 };
 enum { ASSIGN_END = -1, ASSIGN_HALT = -2 };
 
@@ -47,6 +56,7 @@ typedef struct {
     int active;          /* other groups not yet told that the phase is over */
     int *running;        /* (n_groups) plan index per group, -1 idle */
     int *leaders;        /* (n_groups) world rank of each group's leader */
+    double *heard;       /* (n_groups) when each group's leader was last heard of (its assignment, a heartbeat) */
     int n_finished, n_failed;
 } Master;
 
@@ -62,6 +72,9 @@ typedef struct {
     int stopped;            /* this rank saw a stop */
     double t0, busy;        /* start of training; seconds spent in trials */
     double comm_seconds;    /* in group collectives during the current trial */
+    char (*hosts)[HOST_LEN]; /* (size) every rank's host name */
+    int trial;              /* plan index of this rank's current trial, -1 between trials */
+    double beat_sent;       /* when this leader last sent the master a heartbeat */
 } Run;
 
 /* ---- small MPI helpers ---- */
@@ -81,10 +94,69 @@ static void wait_sleeping(MPI_Request *r) {
     }
 }
 
-static void bcast_int(int *v, int root, MPI_Comm comm) {
-    MPI_Request r;
-    MPI_Ibcast(v, 1, MPI_INT, root, comm, &r);
-    wait_sleeping(&r);
+/* ---- the watchdog ---- */
+
+/* Seconds a wait on a peer may take; 0: forever. */
+static double stall_limit(const Run *r) { return r->st.job.stall_timeout; }
+
+/* The trial this rank is on, for messages. */
+static void trial_label(char *buf, size_t cap, const Run *r, int idx) {
+    if (idx < 0) snprintf(buf, cap, "(between trials)");
+    else job_trial_label(buf, cap, &r->st.job, &r->st.plan[idx]);
+}
+
+/* "rank 3 (host b)" or "ranks 2-3 (hosts b, c)", the group's members but me. */
+static void group_peers(char *buf, size_t cap, const Run *r) {
+    int lo = r->c.rank - r->c.grank, n = 0;
+    size_t o = 0;
+    buf[0] = 0;
+    for (int k = lo; k < lo + r->c.gsize && o < cap; k++) {
+        if (k == r->c.rank) continue;
+        o += snprintf(buf + o, cap - o, "%srank %d (host %s)", n++ ? ", " : "", k, r->hosts[k]);
+    }
+}
+
+/* One line, then the whole job stops: no rank hangs on a peer that will
+ * never come. what: "waited 5 s for rank 1 (host b) in ...". */
+static void stall_abort(const Run *r, const char *what) {
+    fprintf(stderr, "hipid sweep: stalled: rank %d (host %s) %s: frozen, dead or cut off ([run] stall_timeout = %d s); "
+            "stopping the job, rerun to resume\n", r->c.rank, r->hosts[r->c.rank], what, r->st.job.stall_timeout);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+}
+
+/* Wait for q, spinning a moment (a collective of a training step is
+ * short), then sleeping; past the stall limit, stop the job naming peers
+ * and what was waited for (with this rank's trial, if it is on one). */
+static void wait_peer(const Run *r, MPI_Request *q, const char *what, const char *peers) {
+    double t0 = now_seconds(), lim = stall_limit(r);
+    int done = 0;
+    for (int i = 0; i < 2000 && !done; i++) MPI_Test(q, &done, MPI_STATUS_IGNORE);
+    while (!done) {
+        double w = now_seconds() - t0;
+        if (lim > 0 && w > lim) {
+            char msg[1600], label[128] = "";
+            if (r->trial >= 0) trial_label(label, sizeof label, r, r->trial);
+            snprintf(msg, sizeof msg, "waited %.0f s for %s in %s%s%s", w, peers, what, r->trial >= 0 ? " of trial " : "",
+                     label);
+            stall_abort(r, msg);
+        }
+        if (w > 0.02) nap();
+        MPI_Test(q, &done, MPI_STATUS_IGNORE);
+    }
+}
+
+/* A collective of the group, waited for under the watchdog. */
+static void wait_group(const Run *r, MPI_Request *q, const char *what) {
+    char peers[1024];
+    group_peers(peers, sizeof peers, r);
+    wait_peer(r, q, what, peers);
+}
+
+static void bcast_int(const Run *r, int *v, const char *what) {
+    MPI_Request q;
+    MPI_Ibcast(v, 1, MPI_INT, 0, r->c.group, &q);
+    wait_group(r, &q, what);
 }
 
 /* Rank 0's status and message reach every rank; returns the status. */
@@ -99,17 +171,21 @@ static int bcast_status(int status, ErrBuf *e, MPI_Comm comm) {
 static void grp_sum_i64(void *ctx, int64_t *v, long n) {
     Run *r = ctx;
     double t0 = now_seconds();
-    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, r->c.group);
+    MPI_Request q;
+    MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, r->c.group, &q);
+    wait_group(r, &q, "the gradient allreduce");
     r->comm_seconds += now_seconds() - t0;
 }
 static void grp_sum_f32(void *ctx, float *v, long n) {
     Run *r = ctx;
     double t0 = now_seconds();
-    MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, r->c.group);
+    MPI_Request q;
+    MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, r->c.group, &q);
+    wait_group(r, &q, "the prediction allreduce");
     r->comm_seconds += now_seconds() - t0;
 }
 static int grp_leader_flag(void *ctx, int flag) {
-    MPI_Bcast(&flag, 1, MPI_INT, 0, ((Run *)ctx)->c.group);
+    bcast_int(ctx, &flag, "the leader's broadcast");
     return flag;
 }
 
@@ -143,6 +219,12 @@ static int poll_cb(void *ctx) {
     Run *r = ((TrialRun *)ctx)->r;
     if (r->c.grank != 0) return 0;
     if (r->c.rank == 0) return master_poll(r);
+    double now = now_seconds(), lim = stall_limit(r);
+    if (lim > 0 && now - r->beat_sent > fmin(lim / 4, 5.0)) { /* the master watches for these */
+        int g = r->c.group_id;
+        MPI_Send(&g, 1, MPI_INT, 0, TAG_BEAT, MPI_COMM_WORLD);
+        r->beat_sent = now;
+    }
     int flag = 0;
     MPI_Status st;
     MPI_Iprobe(0, TAG_HALT, MPI_COMM_WORLD, &flag, &st);
@@ -158,7 +240,7 @@ static int ckpt_cb(void *ctx, const Trainer *t, ErrBuf *e) {
     TrialRun *x = ctx;
     int ok = 1;
     if (x->r->c.grank == 0) ok = trainer_save_state(t, x->ckpt, x->key, e) == HIPID_OK;
-    MPI_Bcast(&ok, 1, MPI_INT, 0, x->r->c.group);
+    bcast_int(x->r, &ok, "the checkpoint's broadcast");
     if (!ok && x->r->c.grank == 0) {
         fprintf(stderr, "hipid sweep: %s\n", e->msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
@@ -203,7 +285,9 @@ static Trainer *resume(TrialRun *x, Trainer *tr, const TrainConfig *cfg, ErrBuf 
     ErrBuf ce = {{0}};
     int ok = trainer_load_state(tr, x->ckpt, x->key, &ce) == HIPID_OK;
     int all_ok = 0;
-    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, r->c.group);
+    MPI_Request q;
+    MPI_Iallreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, r->c.group, &q);
+    wait_group(r, &q, "the checkpoint check");
     if (all_ok) return tr;
     if (r->c.grank == 0)
         fprintf(stderr, "hipid sweep: %s; restarting the trial\n", ok ? "checkpoint unreadable on a peer" : ce.msg);
@@ -261,6 +345,7 @@ static int run_trial(Run *r, int idx) {
     study_trial_path(x.path, sizeof x.path, st, x.t, ".h5");
     x.attempts = (r->sum[idx].state == TRIAL_FAILED ? r->sum[idx].attempts : 0) + 1;
     r->comm_seconds = 0.0;
+    r->trial = idx;
     ErrBuf e = {{0}};
     if (study_trial_parts(&x.p, st, x.t, &e) != HIPID_OK) { /* validated up front; only a changed data set gets here */
         if (r->c.grank == 0) write_failed(&x, NULL, 0.0, e.msg);
@@ -289,6 +374,7 @@ done:
     trainer_free(tr);
     study_free_parts(&x.p);
     r->busy += now_seconds() - x.t0;
+    r->trial = -1;
     return status;
 }
 
@@ -355,6 +441,30 @@ static int master_next(Run *r) {
     return r->m.next < r->m.n_queue ? r->m.queue[r->m.next++] : ASSIGN_END;
 }
 
+/* Heartbeats received; a group silent past the stall limit stops the job. */
+static void master_watch(Run *r) {
+    Master *m = &r->m;
+    int flag = 1;
+    MPI_Status st;
+    while (flag) {
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_BEAT, MPI_COMM_WORLD, &flag, &st);
+        if (!flag) break;
+        int g;
+        MPI_Recv(&g, 1, MPI_INT, st.MPI_SOURCE, TAG_BEAT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (g > 0 && g < r->c.n_groups) m->heard[g] = now_seconds();
+    }
+    double lim = stall_limit(r), now = now_seconds();
+    for (int g = 1; g < r->c.n_groups && lim > 0; g++) {
+        if (m->running[g] < 0 || now - m->heard[g] <= lim) continue;
+        char msg[512], label[128];
+        int L = m->leaders[g];
+        trial_label(label, sizeof label, r, m->running[g]);
+        snprintf(msg, sizeof msg, "(the master) heard nothing for %.0f s from rank %d (host %s), leading group %d "
+                 "on trial %s", now - m->heard[g], L, r->hosts[L], g, label);
+        stall_abort(r, msg);
+    }
+}
+
 /* Answer pending requests; with block, until every other group has ended. */
 static void master_serve(Run *r, int block) {
     Master *m = &r->m;
@@ -362,6 +472,7 @@ static void master_serve(Run *r, int block) {
         int flag = 0;
         MPI_Status st;
         if (g_signal) master_notify_halt(r);
+        master_watch(r);
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQ, MPI_COMM_WORLD, &flag, &st);
         if (!flag) {
             if (!block || m->active == 0) return;
@@ -374,6 +485,7 @@ static void master_serve(Run *r, int block) {
         int next = master_next(r);
         if (next >= 0) m->running[msg[0]] = next;
         else m->active--;
+        m->heard[msg[0]] = now_seconds();
         MPI_Send(&next, 1, MPI_INT, st.MPI_SOURCE, TAG_ASSIGN, MPI_COMM_WORLD);
     }
 }
@@ -402,7 +514,8 @@ static void phase_begin(Run *r, int rpt, const int *phase_todo, int n_phase) {
     m->next = 0;
     m->active = c->n_groups - 1;
     m->running = xmalloc(sizeof(int) * c->n_groups);
-    for (int g = 0; g < c->n_groups; g++) m->running[g] = -1;
+    m->heard = xmalloc(sizeof(double) * c->n_groups);
+    for (int g = 0; g < c->n_groups; g++) m->running[g] = -1, m->heard[g] = now_seconds();
 }
 
 /* Every group has ended; halt notices that crossed a last request are gone. */
@@ -413,7 +526,9 @@ static void phase_end(Run *r) {
         master_serve(r, 1);
         free(r->m.running);
         free(r->m.leaders);
+        free(r->m.heard);
         r->m.running = r->m.leaders = NULL;
+        r->m.heard = NULL;
     } else if (c->grank == 0) { /* drain a halt notice that crossed our last request */
         int flag = 1;
         while (flag) {
@@ -422,6 +537,13 @@ static void phase_end(Run *r) {
                 int v;
                 MPI_Recv(&v, 1, MPI_INT, 0, TAG_HALT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             }
+        }
+    }
+    if (c->rank == 0) { /* heartbeats sent after the master's last look */
+        int flag = 1, g;
+        while (flag) {
+            MPI_Iprobe(MPI_ANY_SOURCE, TAG_BEAT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+            if (flag) MPI_Recv(&g, 1, MPI_INT, MPI_ANY_SOURCE, TAG_BEAT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         }
     }
     MPI_Request req;
@@ -445,11 +567,13 @@ static void run_phase(Run *r, int rpt, const int *phase_todo, int n_phase) {
                 int msg[3] = {c->group_id, last, last_st};
                 MPI_Send(msg, 3, MPI_INT, 0, TAG_REQ, MPI_COMM_WORLD);
                 MPI_Request req;
+                char who[160];
+                snprintf(who, sizeof who, "rank 0 (host %s), the master,", r->hosts[0]);
                 MPI_Irecv(&idx, 1, MPI_INT, 0, TAG_ASSIGN, MPI_COMM_WORLD, &req);
-                wait_sleeping(&req);
+                wait_peer(r, &req, "its request for the next trial", who);
             }
         }
-        bcast_int(&idx, 0, c->group);
+        bcast_int(r, &idx, "the group's wait for its next trial");
         if (idx < 0) break;
         last = idx;
         last_st = run_trial(r, idx);
@@ -577,7 +701,20 @@ static int finish(Run *r) {
     return stopped ? SWEEP_EXIT_INTERRUPTED : 0;
 }
 
+/* Every rank's host name, for the watchdog's messages. */
+static void gather_hosts(Run *r) {
+    char me[MPI_MAX_PROCESSOR_NAME] = "";
+    int len = 0;
+    MPI_Get_processor_name(me, &len);
+    char mine[HOST_LEN];
+    snprintf(mine, sizeof mine, "%s", me);
+    r->hosts = xcalloc((size_t)r->c.size, HOST_LEN);
+    MPI_Allgather(mine, HOST_LEN, MPI_CHAR, r->hosts, HOST_LEN, MPI_CHAR, MPI_COMM_WORLD);
+}
+
 static int train_all(Run *r) {
+    gather_hosts(r);
+    r->trial = -1;
     share_plan(r);
     r->t0 = now_seconds();
     signal(SIGUSR1, on_signal);
@@ -615,6 +752,7 @@ int scheduler_run(const SweepOptions *o) {
     }
     free(r.sum);
     free(r.todo);
+    free(r.hosts);
     study_free(&r.st);
     return status;
 }

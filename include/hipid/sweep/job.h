@@ -11,7 +11,7 @@
  *   [family NAME]  model, optimizer, lr, momentum, weight_decay, schedule,
  *              step_size, gamma, batch, micro_batch, epochs, patience, dropout,
  *              augment, balance, standardize, ranks_per_trial
- *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries
+ *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries, stall_timeout
  * Hyperparameter keys of a family take a comma-separated list (grid: the
  * cartesian product; random: a uniform choice) and, for real-valued keys in
  * random mode, uniform(a, b) or loguniform(a, b).
@@ -83,6 +83,7 @@ typedef struct {
     int threads;              /* per rank */
     int checkpoint_every;     /* epochs between mid-trial checkpoints; 0 = never */
     int retries;              /* failed trials are retried this many times on a rerun */
+    int stall_timeout;        /* seconds a rank waits on a stalled peer before the job stops; 0 = forever */
     char output[1024];        /* default results/<name> */
 } Job;
 
