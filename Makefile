@@ -37,7 +37,7 @@ TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH    := $(BUILD)/bench/bench_train
 
-.PHONY: all test test-slurm bench demo clean
+.PHONY: all test test-slurm test-multinode bench demo clean
 all: $(BIN)/hipid
 
 $(BIN)/hipid: $(BUILD)/cmd/main.o $(LIB_OBJ) | $(BIN)
@@ -82,6 +82,12 @@ test: $(BIN)/hipid $(TESTS)
 # binary (root; scripts/install-slurm-deps.sh first). Not part of `test`.
 test-slurm: $(BIN)/hipid
 	HIPID=$(BIN)/hipid HIPID_TEST_JOB=tests/slurm/tiny.ini HIPID_TEST_CMP="/usr/bin/python3 tests/h5same.py" tests/slurm/test_slurm.sh
+
+# Sweeps across three "hosts" made of Linux network namespaces on this
+# machine (root; iproute2): placement, a killed rank, a cut link, a frozen
+# rank, the master's host lost. Not part of `test`.
+test-multinode: $(BIN)/hipid
+	HIPID=$(BIN)/hipid tests/multinode/test_multinode.sh
 
 bench: $(BIN)/hipid $(BENCH)
 	HIPID=$(BIN)/hipid BENCH_BIN=$(BENCH) bench/run.sh

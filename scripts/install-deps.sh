@@ -12,6 +12,7 @@ packages=(
     libinih-dev                              # job files (INI)
     libgsl-dev gnuplot-nox                   # statistics and plots of reports
     time                                     # peak memory in benchmarks
+    iproute2                                 # make test-multinode: network namespaces, tc
     python3-numpy python3-torch python3-scipy python3-sklearn python3-h5py python3-skimage
 )
 apt-get update
