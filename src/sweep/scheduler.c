@@ -706,8 +706,8 @@ static void gather_hosts(Run *r) {
     char me[MPI_MAX_PROCESSOR_NAME] = "";
     int len = 0;
     MPI_Get_processor_name(me, &len);
-    char mine[HOST_LEN];
-    snprintf(mine, sizeof mine, "%s", me);
+    char mine[HOST_LEN] = "";
+    memcpy(mine, me, strnlen(me, HOST_LEN - 1)); /* a longer name is cut: it only labels messages */
     r->hosts = xcalloc((size_t)r->c.size, HOST_LEN);
     MPI_Allgather(mine, HOST_LEN, MPI_CHAR, r->hosts, HOST_LEN, MPI_CHAR, MPI_COMM_WORLD);
 }
