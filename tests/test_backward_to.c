@@ -81,10 +81,47 @@ static void copy_tensors(Model *dst, int dst_first, const Model *src, int src_fi
                    sizeof(float) * src->layers[i]->tensors[t].size);
 }
 
-/* Residual blocks (identity shortcut, then a projection at stride 2):
- * the input gradient against finite differences, and the gradient at the
- * first block's output against the input gradient of a model made of the
- * second block (and the classifier) with the same parameters. */
+/* Model a's input gradient on x (the logits weighted by w) against finite
+ * differences, and its gradient at the output of layer L against the input
+ * gradient of b, a model of a's layers after L with the same parameters
+ * (and against finite differences through b). tag prefixes the messages. */
+static void check_grads(const char *tag, Model *a, Model *b, int L, const float *x, const float *w) {
+    long nx = N * shape_size(a->in), nl = N * shape_size(a->layers[L]->out);
+    float *gx = xmalloc_f32(nx), *gl = xmalloc_f32(nl), *act = xmalloc_f32(nl), *gb = xmalloc_f32(nl);
+    float *xc = xmalloc_f32(nx);
+    memcpy(xc, x, sizeof(float) * nx);
+
+    /* input gradient */
+    model_forward(a, xc, N, 0);
+    model_zero_grads(a);
+    model_backward_to(a, w, N, -1, gx);
+    double worst, p98 = fd_check(a, xc, nx, gx, w, &worst);
+    double gnorm = sqrt(tu_dot(gx, gx, nx));
+    EXPECT(gnorm > 1e-3, "%sinput gradient is (nearly) zero: %g", tag, gnorm);
+    EXPECT(p98 < 1e-3, "%sinput gradient: 98th percentile of differences %.3g of max|g|", tag, p98);
+    printf("max %sinput-gradient difference vs finite differences: %.3g of max|g| (98th percentile %.3g)\n", tag,
+           worst, p98);
+
+    /* gradient at layer L's output = input gradient of the tail model */
+    model_forward(a, xc, N, 0);
+    memcpy(act, a->acts[L + 1], sizeof(float) * nl);
+    float zsave[N * K];
+    memcpy(zsave, a->acts[a->n_layers], sizeof zsave);
+    model_backward_to(a, w, N, L, gl);
+    double dz = tu_norm_rel(model_forward(b, act, N, 0), zsave, N * K, 1e-6);
+    EXPECT(dz < 1e-6, "%stail model logits differ: %g", tag, dz);
+    model_backward_to(b, w, N, -1, gb);
+    double dg = tu_norm_rel(gl, gb, nl, 1e-6);
+    EXPECT(dg < 1e-6, "%sgradient at layer %d differs from the tail model's input gradient: %g", tag, L, dg);
+    p98 = fd_check(b, act, nl, gb, w, &worst);
+    EXPECT(p98 < 1e-3, "%slayer gradient: 98th percentile of differences %.3g of max|g|", tag, p98);
+    printf("max %slayer-%d-gradient difference: %.3g vs tail model, %.3g of max|g| vs finite differences "
+           "(98th percentile %.3g)\n", tag, L, dg, worst, p98);
+    free(gx), free(gl), free(act), free(gb), free(xc);
+}
+
+/* Residual blocks (identity shortcut, then a projection at stride 2), with
+ * the tail model made of the second block (and the classifier). */
 static void res_case(Rng *r) {
     ErrBuf e = {{0}};
     Shape in = {1, 8, 8};
@@ -95,35 +132,12 @@ static void res_case(Rng *r) {
     REQUIRE(b && b->n_layers == a->n_layers - L - 1, "tail model: %s", b ? "wrong number of layers" : e.msg);
     randomise_bn(a, r);
     copy_tensors(b, 0, a, L + 1);
-    long nx = N * shape_size(in), nl = N * shape_size(a->layers[L]->out);
-    float *x = xmalloc_f32(nx), *w = xmalloc_f32(N * K), *gx = xmalloc_f32(nx);
-    float *gl = xmalloc_f32(nl), *act = xmalloc_f32(nl), *gb = xmalloc_f32(nl);
+    long nx = N * shape_size(in);
+    float *x = xmalloc_f32(nx), *w = xmalloc_f32(N * K);
     tu_fill(x, nx, -1.0f, 1.0f, r);
     tu_fill(w, N * K, -1.0f, 1.0f, r);
-
-    model_forward(a, x, N, 0);
-    model_backward_to(a, w, N, -1, gx);
-    double worst, p98 = fd_check(a, x, nx, gx, w, &worst);
-    EXPECT(sqrt(tu_dot(gx, gx, nx)) > 1e-3, "res: input gradient is (nearly) zero");
-    EXPECT(p98 < 1e-3, "res: input gradient: 98th percentile of differences %.3g of max|g|", p98);
-    printf("max res input-gradient difference vs finite differences: %.3g of max|g| (98th percentile %.3g)\n",
-           worst, p98);
-
-    model_forward(a, x, N, 0);
-    memcpy(act, a->acts[L + 1], sizeof(float) * nl);
-    float zsave[N * K];
-    memcpy(zsave, a->acts[a->n_layers], sizeof zsave);
-    model_backward_to(a, w, N, L, gl);
-    double dz = tu_norm_rel(model_forward(b, act, N, 0), zsave, N * K, 1e-6);
-    EXPECT(dz < 1e-6, "res: tail model logits differ: %g", dz);
-    model_backward_to(b, w, N, -1, gb);
-    double dg = tu_norm_rel(gl, gb, nl, 1e-6);
-    EXPECT(dg < 1e-6, "res: gradient at layer %d differs from the tail model's input gradient: %g", L, dg);
-    p98 = fd_check(b, act, nl, gb, w, &worst);
-    EXPECT(p98 < 1e-3, "res: layer gradient: 98th percentile of differences %.3g of max|g|", p98);
-    printf("max res layer-%d-gradient difference: %.3g vs tail model, %.3g of max|g| vs finite differences "
-           "(98th percentile %.3g)\n", L, dg, worst, p98);
-    free(x), free(w), free(gx), free(gl), free(act), free(gb);
+    check_grads("res ", a, b, L, x, w);
+    free(x), free(w);
     model_free(a);
     model_free(b);
 }
@@ -141,40 +155,11 @@ int main(void) {
     randomise_bn(a, &r);
     copy_tensors(b, 0, a, L + 1);
 
-    long nx = N * shape_size(in), nl = N * shape_size(a->layers[L]->out);
+    long nx = N * shape_size(in);
     float *x = xmalloc_f32(nx), *w = xmalloc_f32(N * K), *gx = xmalloc_f32(nx);
-    float *gl = xmalloc_f32(nl), *act = xmalloc_f32(nl), *gb = xmalloc_f32(nl);
     tu_fill(x, nx, -1.0f, 1.0f, &r);
     tu_fill(w, N * K, -1.0f, 1.0f, &r);
-
-    /* input gradient */
-    model_forward(a, x, N, 0);
-    model_zero_grads(a);
-    model_backward_to(a, w, N, -1, gx);
-    double worst, p98 = fd_check(a, x, nx, gx, w, &worst);
-    double gnorm = sqrt(tu_dot(gx, gx, nx));
-    EXPECT(gnorm > 1e-3, "input gradient is (nearly) zero: %g", gnorm);
-    EXPECT(p98 < 1e-3, "input gradient: 98th percentile of differences %.3g of max|g|", p98);
-    printf("max input-gradient difference vs finite differences: %.3g of max|g| (98th percentile %.3g)\n",
-           worst, p98);
-
-    /* gradient at the max pool's output = input gradient of the tail model */
-    model_forward(a, x, N, 0);
-    memcpy(act, a->acts[L + 1], sizeof(float) * nl);
-    const float *za = a->acts[a->n_layers];
-    float zsave[N * K];
-    memcpy(zsave, za, sizeof zsave);
-    model_backward_to(a, w, N, L, gl);
-    const float *zb = model_forward(b, act, N, 0);
-    double dz = tu_norm_rel(zb, zsave, N * K, 1e-6);
-    EXPECT(dz < 1e-6, "tail model logits differ: %g", dz);
-    model_backward_to(b, w, N, -1, gb);
-    double dg = tu_norm_rel(gl, gb, nl, 1e-6);
-    EXPECT(dg < 1e-6, "gradient at layer %d differs from the tail model's input gradient: %g", L, dg);
-    p98 = fd_check(b, act, nl, gb, w, &worst);
-    EXPECT(p98 < 1e-3, "layer gradient: 98th percentile of differences %.3g of max|g|", p98);
-    printf("max layer-%d-gradient difference: %.3g vs tail model, %.3g of max|g| vs finite differences "
-           "(98th percentile %.3g)\n", L, dg, worst, p98);
+    check_grads("", a, b, L, x, w); /* L: the max pool */
 
     /* training mode: parameter gradients as model_backward's */
     float *g1 = xmalloc_f32(a->n_params);
@@ -195,9 +180,6 @@ int main(void) {
     free(x);
     free(w);
     free(gx);
-    free(gl);
-    free(act);
-    free(gb);
     model_free(a);
     model_free(b);
     res_case(&r);
