@@ -32,11 +32,15 @@ ROOT = testlib.tmp_dir("stall")
 DATA = os.path.join(ROOT, "data.h5")
 STALL = 5
 BOUND = 30  # seconds from the freeze to the job's end
+# trials long enough to be frozen mid-way (a 60-epoch trial can end before
+# the freeze on a quiet machine), short enough that the master case's rank 1
+# ends its trial and asks within the bound (the sanitizer build is ~5x slower)
+EPOCHS = 60 if os.environ.get("SANITIZE") == "1" else 300
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1",
            ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
 
 
-def job(name, rpt, stall, epochs=60):
+def job(name, rpt, stall, epochs=EPOCHS):
     path = os.path.join(ROOT, name + ".ini")
     with open(path, "w") as f:
         f.write(f"[job]\nname = {name}\nseeds = 1\n"
