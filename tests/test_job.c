@@ -160,6 +160,7 @@ static void test_defaults(void) {
     EXPECT(h->batch == 32 && h->micro_batch == 0 && h->epochs == 20 && h->patience == 0, "default training");
     EXPECT(augment_is_identity(&h->aug) && h->balance == TRAIN_BALANCE_NONE && h->standardize == 1,
            "default augment/balance/standardize");
+    EXPECT(h->gradient_sum == TRAIN_SUM_FIXED32, "default gradient_sum %d", h->gradient_sum);
     job_free(&j);
 
     /* holdout defaults */
@@ -285,6 +286,7 @@ static const ErrCase err_cases[] = {
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nbatch = 32.5\n", ":5: batch: expected a batch size >= 2"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nmicro_batch = 1\n", ":5: micro_batch: expected 0 (the whole batch)"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nepochs = 0\n", ":5: epochs: expected"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ngradient_sum = fixed16\n", ":5: gradient_sum: expected fixed32 or fixed64"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\npatience = -1\n", ":5: patience: expected"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ndropout = 1\n", ":5: dropout: expected spec or a dropout probability"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\naugment = none | flip,rot=500\n", ":5: augment: expected an augmentation spec"},

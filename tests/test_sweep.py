@@ -70,6 +70,7 @@ batch = 8
 micro_batch = 2
 epochs = 4
 balance = loss
+gradient_sum = fixed64
 """
 
 # ---- determinism: ranks_per_trial 1, 2 and 4 --------------------------------
@@ -84,6 +85,9 @@ compare_dirs(outs[1], outs[2], "ranks_per_trial 1 vs 2")
 compare_dirs(outs[1], outs[4], "ranks_per_trial 1 vs 4")
 with h5py.File(glob.glob(os.path.join(outs[4], "trials", "cnn-*.h5"))[0]) as f:
     check(int(f.attrs["ranks"]) == 4, "ranks_per_trial 4: the trial was trained by 4 ranks")
+    check(f.attrs["gradient_sum"] in (b"fixed32", "fixed32"), "cnn (default): 32-bit gradient sums")
+with h5py.File(glob.glob(os.path.join(outs[4], "trials", "dnn-*.h5"))[0]) as f:
+    check(f.attrs["gradient_sum"] in (b"fixed64", "fixed64"), "dnn: gradient_sum = fixed64 recorded")
 # the comparison can fail: another micro-batch size changes the weights
 path, out = job("det_mb4", FAMILIES.replace("micro_batch = 2", "micro_batch = 4"), run="ranks_per_trial = 2")
 mpirun(2, ["--quiet", path])

@@ -44,15 +44,15 @@ enum { K_PATH, K_SYNTH, K_SOURCE, K_SIZE };
 enum { K_SCHEME, K_K, K_REPEATS, K_INNER_K, K_FRACTIONS, K_VAL_FRACTION, K_CV_SEED, K_GROUPS };
 enum { K_MODE, K_SAMPLES, K_SEARCH_SEED };
 enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES, K_STALL };
-/* family keys; F_OPTIMIZER..F_STANDARDIZE are the hyperparameters, in grid
+/* family keys; F_OPTIMIZER..F_GRADIENT_SUM are the hyperparameters, in grid
  * order (the first varies slowest) */
 enum {
     F_MODEL, F_OPTIMIZER, F_LR, F_MOMENTUM, F_WEIGHT_DECAY, F_SCHEDULE, F_STEP_SIZE, F_GAMMA,
     F_BATCH, F_MICRO_BATCH, F_EPOCHS, F_PATIENCE, F_DROPOUT, F_AUGMENT, F_BALANCE, F_STANDARDIZE,
-    F_RANKS, N_FAMILY_KEYS
+    F_GRADIENT_SUM, F_RANKS, N_FAMILY_KEYS
 };
 #define HP_FIRST F_OPTIMIZER
-#define N_HP (F_STANDARDIZE - F_OPTIMIZER + 1)
+#define N_HP (F_GRADIENT_SUM - F_OPTIMIZER + 1)
 
 static const char *const section_keys[][MAX_KEYS] = {
     [S_JOB] = {"name", "seeds"},
@@ -62,7 +62,7 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries", "stall_timeout"},
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
-                  "balance", "standardize", "ranks_per_trial"},
+                  "balance", "standardize", "gradient_sum", "ranks_per_trial"},
 };
 
 typedef enum { V_REAL, V_INT, V_CHOICE, V_AUG } ValKind;
@@ -98,6 +98,7 @@ static const HpKey hp_keys[N_HP] = {
     [F_AUGMENT - HP_FIRST] = {V_AUG, 0, 0, 0, 0, NULL, "none", "an augmentation spec"},
     [F_BALANCE - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, train_balance_names, "none", "none, loss or sampling"},
     [F_STANDARDIZE - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, yesno_names, "yes", "yes or no"},
+    [F_GRADIENT_SUM - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, train_sum_names, "fixed32", "fixed32 or fixed64"},
 };
 
 /* ---- pass 1: reading lines and filing raw values ---- */
@@ -831,6 +832,7 @@ static int make_config(HParams *h, const Axis *axes, const int *idx, const doubl
     h->aug = axes[F_AUGMENT - HP_FIRST].aug[idx[F_AUGMENT - HP_FIRST]];
     h->balance = (int)HV(F_BALANCE);
     h->standardize = (int)HV(F_STANDARDIZE);
+    h->gradient_sum = (int)HV(F_GRADIENT_SUM);
 #undef HV
     h->opt = opt;
     if (h->dropout < 0) {
@@ -1089,7 +1091,7 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
              "opt kind=%s lr=%.9g momentum=%.9g weight_decay=%.9g beta1=%.9g beta2=%.9g eps=%.9g "
              "sched=%s step_size=%d gamma=%.9g sched_epochs=%d\n"
              "train epochs=%d batch=%d micro_batch=%d patience=%d dropout=%.9g balance=%s "
-             "standardize=%d\n"
+             "standardize=%d%s\n"
              "augment %s\n",
              (unsigned long long)data_checksum, scheme_names[job->scheme], job->k, job->repeats,
              job->inner_k, job->fractions[0], job->fractions[1], job->fractions[2], job->val_fraction,
@@ -1097,7 +1099,9 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
              (unsigned long long)t->seed, model, optim_kind_names[o->kind], o->lr, o->momentum,
              o->weight_decay, o->beta1, o->beta2, o->eps, optim_sched_names[o->sched], o->step_size,
              o->gamma, o->epochs, h->epochs, h->batch, h->micro_batch, h->patience, h->dropout,
-             train_balance_names[h->balance], h->standardize, aug);
+             train_balance_names[h->balance], h->standardize,
+             /* absent for fixed64, the one sum before fixed32: its trials keep their keys */
+             h->micro_batch > 0 && h->gradient_sum == TRAIN_SUM_FIXED32 ? " gradient_sum=fixed32" : "", aug);
 }
 
 void job_trial_label(char *buf, size_t cap, const Job *job, const Trial *t) {

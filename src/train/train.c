@@ -11,6 +11,7 @@
 #include "hipid/train/sample.h"
 
 const char *const train_balance_names[] = {"none", "loss", "sampling", NULL};
+const char *const train_sum_names[] = {"fixed32", "fixed64", NULL};
 
 /* Fixed-point scales: gradients (already divided by the batch weight) to
  * 2^-40 (~1e-12, below a float ulp of any gradient that matters), running
@@ -18,6 +19,12 @@ const char *const train_balance_names[] = {"none", "loss", "sampling", NULL};
  * of them cannot overflow 2^62. */
 #define FX_GRAD 0x1p40
 #define FX_STAT 0x1p32
+/* fixed32: the sum of every micro-batch of a step stays below 2^30, so no
+ * partial sum on any rank can overflow 32 bits. */
+#define FX32_SUM_LIMIT 0x1p30
+/* A micro-batch gradient is divergence beyond 2^22 / parts (about 4e6 for
+ * the whole batch), the limit fixed64's 2^62 / FX_GRAD sets, in both modes. */
+#define GRAD_LIMIT (0x1p62 / FX_GRAD)
 #define STATE_FORMAT "hipid-trial-state"
 #define STATE_VERSION 1
 
@@ -183,9 +190,86 @@ static void epoch_order(int *order, const Trainer *t) {
 typedef struct {
     float *x, *dlogits, *buf0;
     int *y;
-    int64_t *acc;   /* micro-batches: n_params + n_buffers + 3 (loss, correct, bad), else NULL */
+    int64_t *acc;   /* micro-batches: [n_params if fixed64] + n_buffers + 3 (loss, correct, bad) */
     int64_t small[3];
+    /* fixed32 (see train.h) */
+    float *mb;      /* this rank's micro-batch gradients, (micro-batches per rank, n_params) */
+    int32_t *acc32; /* (n_params) */
+    int n_t;        /* parameter tensors */
+    long *t_off, *t_len;
+    float *t_max;   /* (n_t + 1): each tensor's largest magnitude, then the divergence flag */
+    double *t_scale;/* (n_t) */
 } StepScratch;
+
+/* The parameter tensors of m as (offset, length) into its gradient block. */
+static void scratch_tensors(StepScratch *sc, const Model *m) {
+    int n = 0;
+    for (int l = 0; l < m->n_layers; l++) n += m->layers[l]->n_tensors;
+    sc->t_off = xmalloc(sizeof(long) * (n ? n : 1));
+    sc->t_len = xmalloc(sizeof(long) * (n ? n : 1));
+    sc->t_max = xmalloc_f32((size_t)n + 1);
+    sc->t_scale = xmalloc(sizeof(double) * (n ? n : 1));
+    long covered = 0;
+    sc->n_t = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        for (int k = 0; k < m->layers[l]->n_tensors; k++) {
+            const TensorView *tv = &m->layers[l]->tensors[k];
+            if (!tv->grad) continue;
+            sc->t_off[sc->n_t] = (long)(tv->grad - m->grads);
+            sc->t_len[sc->n_t++] = tv->size;
+            covered += tv->size;
+        }
+    HIPID_CHECK(covered == (long)m->n_params);
+}
+
+/* fixed32: the step's gradient into `grads` from this rank's n_local stored
+ * micro-batch gradients, S micro-batches in the step over all ranks. `bad`
+ * is this rank's divergence flag so far. Returns 1 (on every rank) if some
+ * rank diverged, else 0. The collectives: a max over n_t + 1 floats, then
+ * a sum over n_params 32-bit integers. */
+static int sum_fixed32(float *grads, StepScratch *sc, long np, int n_local, int S, int bad, const TrainComm *c) {
+    int nt = sc->n_t;
+    float lim = (float)(GRAD_LIMIT / S);
+    for (int t = 0; t < nt; t++) {
+        float mx = 0.0f;
+        for (int k = 0; k < n_local; k++) {
+            const float *g = sc->mb + k * np + sc->t_off[t];
+            for (long i = 0; i < sc->t_len[t]; i++) {
+                float a = fabsf(g[i]);
+                if (!(a < lim)) bad = 1; /* NaN too */
+                else if (a > mx) mx = a;
+            }
+        }
+        sc->t_max[t] = mx;
+    }
+    sc->t_max[nt] = bad ? 1.0f : 0.0f;
+    if (comm_size(c) > 1 && c->max_f32) c->max_f32(c->ctx, sc->t_max, nt + 1);
+    if (sc->t_max[nt] != 0.0f) return 1;
+    memset(sc->acc32, 0, sizeof(int32_t) * np);
+    for (int t = 0; t < nt; t++) {
+        /* the largest power of two with max * scale <= 2^30 / S; exact in double */
+        double scale = 1.0;
+        if (sc->t_max[t] > 0.0f) {
+            int ex;
+            frexp(FX32_SUM_LIMIT / S / (double)sc->t_max[t], &ex);
+            scale = ldexp(1.0, ex - 1);
+        }
+        int32_t *a = sc->acc32 + sc->t_off[t];
+        for (int k = 0; k < n_local; k++) {
+            const float *g = sc->mb + k * np + sc->t_off[t];
+            for (long i = 0; i < sc->t_len[t]; i++) a[i] += (int32_t)llrint((double)g[i] * scale);
+        }
+        sc->t_scale[t] = scale;
+    }
+    if (comm_size(c) > 1 && c->sum_i32) c->sum_i32(c->ctx, sc->acc32, np);
+    for (int t = 0; t < nt; t++) {
+        const int32_t *a = sc->acc32 + sc->t_off[t];
+        float *g = grads + sc->t_off[t];
+        double scale = sc->t_scale[t];
+        for (long i = 0; i < sc->t_len[t]; i++) g[i] = (float)((double)a[i] / scale);
+    }
+    return 0;
+}
 
 /* One optimiser step on batch order[0..nb). Returns 0, or 1 if some
  * micro-batch produced a non-finite loss or an out-of-range gradient. */
@@ -197,18 +281,19 @@ static int train_step(Trainer *t, StepScratch *sc, const int *order, int nb, con
     int K = d->n_classes, ms = cfg->micro_batch;
     int rank = comm_rank(c), size = comm_size(c);
     int S = ms > 0 ? (nb / ms > 1 ? nb / ms : 1) : 1;
-    int fixed = ms > 0;
+    int fixed = ms > 0, sum32 = fixed && cfg->gradient_sum == TRAIN_SUM_FIXED32;
     long px = shape_size(m->in), np = (long)m->n_params, nbuf = (long)m->n_buffers;
+    long ngrad = fixed && !sum32 ? np : 0; /* gradients in the 64-bit sum */
     double W = 0.0;
     for (int i = 0; i < nb; i++) W += t->class_w ? t->class_w[d->labels[order[i]]] : 1.0;
     if (fixed) {
-        memset(sc->acc, 0, sizeof(int64_t) * (np + nbuf + 3));
+        memset(sc->acc, 0, sizeof(int64_t) * (ngrad + nbuf + 3));
         if (nbuf) memcpy(sc->buf0, m->buffers, sizeof(float) * nbuf);
     }
-    int64_t *acc_loss = fixed ? sc->acc + np + nbuf : sc->small, *acc_correct = acc_loss + 1,
+    int64_t *acc_loss = fixed ? sc->acc + ngrad + nbuf : sc->small, *acc_correct = acc_loss + 1,
             *acc_bad = acc_loss + 2;
     if (!fixed) memset(sc->small, 0, sizeof sc->small);
-    int bad = 0;
+    int bad = 0, n_local = 0;
     for (int j = 0; j < S; j++) {
         if (j % size != rank) continue;
         int lo, hi;
@@ -239,9 +324,13 @@ static int train_step(Trainer *t, StepScratch *sc, const int *order, int nb, con
         model_zero_grads(m);
         model_backward(m, sc->dlogits, n);
         double lsum = (double)loss * n;
+        if (sum32) {
+            memcpy(sc->mb + (long)n_local++ * np, m->grads, sizeof(float) * np);
+        } else if (fixed && !fx_add(sc->acc, m->grads, np, FX_GRAD, S)) {
+            bad = 1;
+        }
         if (fixed) {
-            if (!fx_add(sc->acc, m->grads, np, FX_GRAD, S)) bad = 1;
-            if (nbuf && !fx_add(sc->acc + np, m->buffers, nbuf, FX_STAT, S)) bad = 1;
+            if (nbuf && !fx_add(sc->acc + ngrad, m->buffers, nbuf, FX_STAT, S)) bad = 1;
             if (isfinite(lsum) && fabs(lsum * FX_STAT) < 0x1p62 / S) *acc_loss += llrint(lsum * FX_STAT);
             else bad = 1;
         } else {
@@ -249,12 +338,16 @@ static int train_step(Trainer *t, StepScratch *sc, const int *order, int nb, con
         }
         *acc_correct += correct;
     }
+    if (sum32) {
+        if (sum_fixed32(m->grads, sc, np, n_local, S, bad, c)) return 1;
+        bad = 0; /* every rank's flag was in the max */
+    }
     *acc_bad = bad;
-    if (fixed && size > 1 && c->sum_i64) c->sum_i64(c->ctx, sc->acc, np + nbuf + 3);
+    if (fixed && size > 1 && c->sum_i64) c->sum_i64(c->ctx, sc->acc, ngrad + nbuf + 3);
     if (*acc_bad) return 1;
     if (fixed) {
-        fx_get(m->grads, sc->acc, np, FX_GRAD);
-        if (nbuf) fx_get(m->buffers, sc->acc + np, nbuf, FX_STAT * S);
+        if (!sum32) fx_get(m->grads, sc->acc, np, FX_GRAD);
+        if (nbuf) fx_get(m->buffers, sc->acc + ngrad, nbuf, FX_STAT * S);
     }
     optim_step(t->opt, m->params, m->grads, lr);
     t->step++;
@@ -308,13 +401,20 @@ int trainer_run(Trainer *t, const TrainComm *c, TrainPoll poll, TrainCheckpoint 
     Model *m = t->m;
     int B = t->cfg.batch, K = t->d->n_classes;
     long np = (long)m->n_params, nbuf = (long)m->n_buffers;
+    int ms = t->cfg.micro_batch, sum32 = ms > 0 && t->cfg.gradient_sum == TRAIN_SUM_FIXED32;
     StepScratch sc = {
         .x = xmalloc_f32((size_t)B * shape_size(m->in)),
         .dlogits = xmalloc_f32((size_t)B * K),
         .buf0 = xmalloc_f32(nbuf ? nbuf : 1),
         .y = xmalloc(sizeof(int) * B),
-        .acc = t->cfg.micro_batch > 0 ? xmalloc(sizeof(int64_t) * (np + nbuf + 3)) : NULL,
+        .acc = ms > 0 ? xmalloc(sizeof(int64_t) * ((sum32 ? 0 : np) + nbuf + 3)) : NULL,
     };
+    if (sum32) { /* a rank holds at most ceil(micro-batches per step / ranks) */
+        int size = comm_size(c), per_rank = (B / ms + size - 1) / size;
+        sc.mb = xmalloc_f32((size_t)per_rank * np);
+        sc.acc32 = xmalloc(sizeof(int32_t) * (np ? np : 1));
+        scratch_tensors(&sc, m);
+    }
     int *order = xmalloc(sizeof(int) * t->n_train);
     int rc = TRAIN_DONE;
     while (t->epoch < t->cfg.epochs && !t->stopped_early) {
@@ -360,6 +460,12 @@ done:
     free(sc.buf0);
     free(sc.y);
     free(sc.acc);
+    free(sc.mb);
+    free(sc.acc32);
+    free(sc.t_off);
+    free(sc.t_len);
+    free(sc.t_max);
+    free(sc.t_scale);
     free(order);
     return rc;
 }

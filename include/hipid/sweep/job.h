@@ -10,7 +10,7 @@
  *   [search]   mode, samples, seed
  *   [family NAME]  model, optimizer, lr, momentum, weight_decay, schedule,
  *              step_size, gamma, batch, micro_batch, epochs, patience, dropout,
- *              augment, balance, standardize, ranks_per_trial
+ *              augment, balance, standardize, gradient_sum, ranks_per_trial
  *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries, stall_timeout
  * Hyperparameter keys of a family take a comma-separated list (grid: the
  * cartesian product; random: a uniform choice) and, for real-valued keys in
@@ -43,6 +43,7 @@ typedef struct {
     int balance;       /* TRAIN_BALANCE_* */
     AugConfig aug;
     int standardize;
+    int gradient_sum;  /* TRAIN_SUM_*: how micro-batch gradients are summed (train.h) */
 } HParams;
 
 typedef struct {

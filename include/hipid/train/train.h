@@ -7,11 +7,23 @@
  * possible); micro-batches are dealt to the ranks of a group round-robin.
  * Each micro-batch is a forward and backward pass of its own, with batch
  * norm over that micro-batch (ghost batch norm); its gradient, the running
- * statistics it produces and its loss are converted to 64-bit fixed point
- * and summed exactly across micro-batches and ranks. The sum does not depend
- * on the order or on who computed what, so the same trial ends bit-identical
+ * statistics it produces and its loss are converted to fixed point and
+ * summed exactly across micro-batches and ranks. The sum does not depend on
+ * the order or on who computed what, so the same trial ends bit-identical
  * with 1, 2 or 4 ranks (at a fixed thread count per rank). micro_batch 0 is
  * one micro-batch per batch: plain batch norm, float arithmetic, one rank.
+ *
+ * Gradients go to fixed point in one of two ways (TrainConfig.gradient_sum):
+ *   fixed32  each rank keeps its micro-batches' float gradients; a max-
+ *            reduction gives every tensor's largest magnitude over all
+ *            micro-batches of the step, from which a power-of-two scale
+ *            follows (the largest that keeps a sum of every micro-batch
+ *            below 2^30); each micro-batch is rounded at that scale to 32
+ *            bits and the integers are summed. Half the bytes of fixed64;
+ *            the scale depends only on the micro-batches, so the sum is
+ *            still independent of the rank count.
+ *   fixed64  each micro-batch rounded at the fixed scale 2^40 to 64 bits.
+ * Running statistics and losses are always 64-bit (few values).
  *
  * Evaluation runs in fixed chunks dealt round-robin too; each sample's logits
  * come from exactly one rank and are summed with zeros elsewhere (exact).
@@ -37,10 +49,15 @@ enum {
 /* "none", "loss", "sampling", indexed by TRAIN_BALANCE_*, NULL-terminated. */
 extern const char *const train_balance_names[];
 
+enum { TRAIN_SUM_FIXED32 = 0, TRAIN_SUM_FIXED64 };
+/* "fixed32", "fixed64", indexed by TRAIN_SUM_*, NULL-terminated. */
+extern const char *const train_sum_names[];
+
 typedef struct {
     const char *model;     /* preset name or spec */
     int epochs, batch, threads;
     int micro_batch;       /* 0: the whole batch is one micro-batch */
+    int gradient_sum;      /* TRAIN_SUM_*: how micro-batch gradients are summed */
     int patience;          /* early stop after this many epochs without a better
                             * validation loss; 0 = run every epoch */
     OptConfig opt;
@@ -70,6 +87,8 @@ typedef struct {
     int rank, size;
     void *ctx;
     void (*sum_i64)(void *ctx, int64_t *v, long n);   /* in place, exact */
+    void (*sum_i32)(void *ctx, int32_t *v, long n);   /* in place, exact */
+    void (*max_f32)(void *ctx, float *v, long n);     /* in place, exact */
     void (*sum_f32)(void *ctx, float *v, long n);     /* in place */
     int (*leader_flag)(void *ctx, int flag);          /* the leader's flag, on every rank */
 } TrainComm;
