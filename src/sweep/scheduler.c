@@ -22,6 +22,7 @@
 
 #include <math.h>
 #include <mpi.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,13 +126,20 @@ static void stall_abort(const Run *r, const char *what) {
     MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
-/* Wait for q, spinning a moment (a collective of a training step is
- * short), then sleeping; past the stall limit, stop the job naming peers
- * and what was waited for (with this rank's trial, if it is on one). */
+/* Wait for q: for the first second every MPI_Test drives the transfer (a
+ * non-blocking collective only moves data inside MPI calls: with 1 ms naps
+ * between tests, a 34 MB allreduce took twice as long as a blocking one) and
+ * sched_yield leaves the core to a peer that shares it; then sleeping. Past
+ * the stall limit, stop the job naming peers and what was waited for (with
+ * this rank's trial, if it is on one). */
 static void wait_peer(const Run *r, MPI_Request *q, const char *what, const char *peers) {
     double t0 = now_seconds(), lim = stall_limit(r);
     int done = 0;
     for (int i = 0; i < 2000 && !done; i++) MPI_Test(q, &done, MPI_STATUS_IGNORE);
+    while (!done && now_seconds() - t0 < 1.0) {
+        sched_yield();
+        MPI_Test(q, &done, MPI_STATUS_IGNORE);
+    }
     while (!done) {
         double w = now_seconds() - t0;
         if (lim > 0 && w > lim) {
@@ -141,7 +149,7 @@ static void wait_peer(const Run *r, MPI_Request *q, const char *what, const char
                      label);
             stall_abort(r, msg);
         }
-        if (w > 0.02) nap();
+        nap();
         MPI_Test(q, &done, MPI_STATUS_IGNORE);
     }
 }
@@ -176,6 +184,22 @@ static void grp_sum_i64(void *ctx, int64_t *v, long n) {
     wait_group(r, &q, "the gradient allreduce");
     r->comm_seconds += now_seconds() - t0;
 }
+static void grp_sum_i32(void *ctx, int32_t *v, long n) {
+    Run *r = ctx;
+    double t0 = now_seconds();
+    MPI_Request q;
+    MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_INT32_T, MPI_SUM, r->c.group, &q);
+    wait_group(r, &q, "the gradient allreduce");
+    r->comm_seconds += now_seconds() - t0;
+}
+static void grp_max_f32(void *ctx, float *v, long n) {
+    Run *r = ctx;
+    double t0 = now_seconds();
+    MPI_Request q;
+    MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_MAX, r->c.group, &q);
+    wait_group(r, &q, "the gradient scale reduction");
+    r->comm_seconds += now_seconds() - t0;
+}
 static void grp_sum_f32(void *ctx, float *v, long n) {
     Run *r = ctx;
     double t0 = now_seconds();
@@ -190,7 +214,9 @@ static int grp_leader_flag(void *ctx, int flag) {
 }
 
 static TrainComm group_comm(Run *r) {
-    return (TrainComm){r->c.grank, r->c.gsize, r, grp_sum_i64, grp_sum_f32, grp_leader_flag};
+    return (TrainComm){.rank = r->c.grank, .size = r->c.gsize, .ctx = r, .sum_i64 = grp_sum_i64,
+                       .sum_i32 = grp_sum_i32, .max_f32 = grp_max_f32, .sum_f32 = grp_sum_f32,
+                       .leader_flag = grp_leader_flag};
 }
 
 /* Rank 0: sweep.h5 from r->sum (plus busy seconds per rank when known). */
@@ -271,7 +297,7 @@ static void write_failed(const TrialRun *x, const TrialParts *p, double secs, co
 
 static TrainConfig train_config(const Run *r, const Trial *t, const HParams *h) {
     return (TrainConfig){.model = h->model, .epochs = h->epochs, .batch = h->batch, .threads = r->st.threads,
-                         .micro_batch = h->micro_batch, .patience = h->patience, .opt = h->opt, .seed = t->seed,
+                         .micro_batch = h->micro_batch, .gradient_sum = h->gradient_sum, .patience = h->patience, .opt = h->opt, .seed = t->seed,
                          .balance = h->balance, .aug = h->aug, .standardize = h->standardize,
                          .trial = ((uint64_t)t->repeat << 32) | ((uint64_t)t->outer << 16) | (uint64_t)(t->inner + 1),
                          .log = r->o->verbose && r->c.grank == 0 ? stdout : NULL};
@@ -643,20 +669,33 @@ static int prepare(Run *r, ErrBuf *e) {
     return 0;
 }
 
-/* --dry-run: the allreduce of a gradient block, measured when there are
- * peers, then rank 0 prints the estimate. */
+/* --dry-run: the link between the ranks, measured when there are peers
+ * (latency from 200 one-value allreduces, bandwidth from three of 16 MB,
+ * both read through estimate_allreduce's ring model), or as stated; then
+ * rank 0 prints the estimate. */
 static int dry_run(Run *r) {
-    double bw = 0.0;
-    if (r->c.size > 1) {
+    EstLink link = EST_LINK_DEFAULT;
+    int p = r->c.size;
+    if (p > 1) {
         long n = 1 << 21;
         int64_t *v = xcalloc(n, sizeof(int64_t));
+        MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD); /* warm-up: connections, buffers */
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = now_seconds();
+        for (int k = 0; k < 200; k++) MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        double small = (now_seconds() - t0) / 200;
+        t0 = now_seconds();
         for (int k = 0; k < 3; k++) MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-        bw = 3.0 * n * 8 / (now_seconds() - t0);
+        double big = (now_seconds() - t0) / 3;
         free(v);
+        double lat = small / (2.0 * (p - 1)), wire = big - 2.0 * (p - 1) * lat;
+        link.us = lat * 1e6;
+        link.gbit = 2.0 * (p - 1) / p * n * 8.0 * 8.0 / (wire > 0 ? wire : big) / 1e9;
+        link.source = EST_LINK_MEASURED;
     }
-    if (r->c.rank == 0) study_print_estimate(&r->st, r->n_todo, r->c.size, bw);
+    if (r->o->link_gbit > 0) link.gbit = r->o->link_gbit, link.source = EST_LINK_STATED;
+    if (r->o->link_us > 0) link.us = r->o->link_us, link.source = EST_LINK_STATED;
+    if (r->c.rank == 0) study_print_estimate(&r->st, r->n_todo, p, &link);
     return 0;
 }
 
