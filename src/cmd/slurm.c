@@ -30,6 +30,8 @@ static void slurm_usage(FILE *f) {
         "  --max-array-size M    the site's MaxArraySize: more shards are split over several\n"
         "                        arrays (indices 0..M-1 each)              [scontrol show config, else %d]\n"
         "  --out DIR             where the scripts go                      [<[run] output>/slurm]\n"
+        "  --link-gbit G         cost data-parallel steps on links of G Gbit/s [16: one node]\n"
+        "  --link-us U           and U microseconds per message            [2]\n"
         "  --submit              run the sbatch commands and print the job ids\n"
         "Writes DIR/sweep.sbatch (or DIR/array*.sbatch), DIR/report.sbatch and DIR/submit.sh\n"
         "from the scripts in slurm/ and prints the sbatch commands; run them from this folder.\n"
@@ -55,6 +57,7 @@ static int slurm_parse(SlurmOpts *o, int argc, char **argv) {
         {"account", required_argument, 0, 'A'},   {"array", required_argument, 0, 'a'},
         {"max-array-size", required_argument, 0, 'M'}, {"out", required_argument, 0, 'o'},
         {"submit", no_argument, 0, 's'},          {"help", no_argument, 0, 'h'},
+        {"link-gbit", required_argument, 0, 'g'}, {"link-us", required_argument, 0, 'u'},
         {0, 0, 0, 0}};
     int c;
     char bad[256] = "";
@@ -75,6 +78,8 @@ static int slurm_parse(SlurmOpts *o, int argc, char **argv) {
         case 'A': o->account = optarg; break;
         case 'o': o->out = optarg; break;
         case 's': o->submit = 1; break;
+        case 'g': if (cmd_parse_positive(optarg, &o->link.gbit)) snprintf(bad, sizeof bad, "--link-gbit expects a bandwidth in Gbit/s > 0, found '%s'", optarg); break;
+        case 'u': if (cmd_parse_positive(optarg, &o->link.us)) snprintf(bad, sizeof bad, "--link-us expects a latency in microseconds > 0, found '%s'", optarg); break;
         case 'h': slurm_usage(stdout); return 0;
         case ':': snprintf(bad, sizeof bad, "%s needs a value (see hipid slurm --help)", argv[optind - 1]); break;
         default: snprintf(bad, sizeof bad, "unknown option '%s' (see hipid slurm --help)", argv[optind - 1]); break;

@@ -12,6 +12,9 @@ static void sweep_usage(FILE *f) {
     fprintf(f,
         "usage: [mpirun -np N] hipid sweep JOB.ini [options]\n"
         "  --dry-run      print the expanded plan, rank groups and a work estimate; train nothing\n"
+        "  --link-gbit G  with --dry-run: cost collectives on links of G Gbit/s (default: measured\n"
+        "                 between the ranks given, or one node's shared memory)\n"
+        "  --link-us U    with --dry-run: and U microseconds of latency per message\n"
         "  --shard I/N    run only trials with plan index %% N == I (0-based; job arrays)\n"
         "  --reindex      rebuild sweep.h5 from the trial files and stop\n"
         "  --quiet        only the closing summary\n"
@@ -28,6 +31,8 @@ static void sweep_usage(FILE *f) {
 static const char *parse_options(SweepOptions *o, int *help, int argc, char **argv) {
     static const struct option opts[] = {{"dry-run", no_argument, 0, 'n'}, {"shard", required_argument, 0, 's'},
                                          {"reindex", no_argument, 0, 'r'},
+                                         {"link-gbit", required_argument, 0, 'g'},
+                                         {"link-us", required_argument, 0, 'u'},
                                          {"quiet", no_argument, 0, 'q'},   {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},    {0, 0, 0, 0}};
     const char *bad = NULL;
@@ -45,10 +50,17 @@ static const char *parse_options(SweepOptions *o, int *help, int argc, char **ar
                 o->shard >= o->n_shards)
                 bad = "--shard expects I/N with 0 <= I < N, e.g. 0/4";
             break;
+        case 'g':
+            if (cmd_parse_positive(optarg, &o->link_gbit)) bad = "--link-gbit expects a bandwidth in Gbit/s > 0, e.g. 10";
+            break;
+        case 'u':
+            if (cmd_parse_positive(optarg, &o->link_us)) bad = "--link-us expects a latency in microseconds > 0, e.g. 5";
+            break;
         case 'h': *help = 1; return NULL;
         default: bad = "unknown option or missing value (see hipid sweep --help)"; break;
         }
     }
+    if (!bad && (o->link_gbit > 0 || o->link_us > 0) && !o->dry_run) bad = "--link-gbit and --link-us need --dry-run";
     if (!bad && optind != argc - 1) bad = "expects exactly one job file (see hipid sweep --help)";
     if (!bad) o->job_path = argv[optind];
     return bad;

@@ -13,6 +13,7 @@
 #include "hipid/sweep/estimate.h"
 #include "hipid/base/h5util.h"
 #include "hipid/nn/model.h"
+#include "hipid/train/train.h"
 
 int estimate_synth_value(const char *synth, const char *key, int dflt) {
     size_t n = strlen(key);
@@ -97,14 +98,43 @@ error:
     return HIPID_ERR;
 }
 
-double estimate_time_step(const Job *j, int f, const EstData *d, int threads, size_t *n_params) {
+const int estimate_dp_ranks[EST_N_DP] = {1, 2, 4, 8};
+
+double estimate_allreduce(double bytes, int p, const EstLink *l) {
+    if (p <= 1) return 0.0;
+    return 2.0 * (p - 1) / p * bytes / (l->gbit * 1e9 / 8.0) + 2.0 * (p - 1) * l->us * 1e-6;
+}
+
+double estimate_dp_step(const HParams *h, const EstModelSize *sz, double step1, int p, const EstLink *l,
+                        double *bytes) {
+    int S = h->micro_batch > 0 ? h->batch / h->micro_batch : 1;
+    int mine = (S + p - 1) / p; /* micro-batches of the busiest rank */
+    double tail = ((double)sz->n_buffers + 3) * 8.0, b = 0.0, t = step1 * mine / S;
+    if (h->micro_batch > 0) {
+        int sum32 = h->gradient_sum == TRAIN_SUM_FIXED32;
+        double grad = (double)sz->n_params * (sum32 ? 4.0 : 8.0), mx = sum32 ? (sz->n_tensors + 1) * 4.0 : 0.0;
+        b = grad + tail + mx;
+        /* fixed64 sums gradients and tail in one block; fixed32 needs three collectives */
+        t += sum32 ? estimate_allreduce(grad, p, l) + estimate_allreduce(tail, p, l) + estimate_allreduce(mx, p, l)
+                   : estimate_allreduce(grad + tail, p, l);
+    }
+    if (p > 1) t += 2.0 * ceil(log2(p)) * l->us * 1e-6; /* the leader's two flags (binomial broadcasts) */
+    if (bytes) *bytes = b;
+    return t;
+}
+
+double estimate_time_step(const Job *j, int f, const EstData *d, int threads, EstModelSize *sz) {
     const HParams *h = &j->families[f].configs[0];
     int S = d->size, K = d->n_classes;
     int mb = h->micro_batch > 0 ? h->micro_batch : h->batch;
     ErrBuf e = {{0}};
     Model *m = model_create(h->model, (Shape){1, S, S}, K, mb, threads, 1, &e);
     if (!m) return NAN;
-    *n_params = m->n_params;
+    sz->n_params = m->n_params;
+    sz->n_buffers = m->n_buffers;
+    sz->n_tensors = 0;
+    for (int l = 0; l < m->n_layers; l++)
+        for (int k = 0; k < m->layers[l]->n_tensors; k++) sz->n_tensors += m->layers[l]->tensors[k].grad != NULL;
     float *x = xcalloc_f32((size_t)mb * S * S), *dz = xcalloc_f32((size_t)mb * K);
     for (long i = 0; i < (long)mb * S * S; i++) x[i] = (float)((i * 7919) % 255) / 255.0f;
     model_forward(m, x, mb, 1);
@@ -124,7 +154,7 @@ double estimate_time_step(const Job *j, int f, const EstData *d, int threads, si
 }
 
 void estimate_work(Estimate *est, const Job *j, const EstData *d, const Trial *plan, int n_plan, int ranks,
-                   int threads, double bw) {
+                   int threads, const EstLink *l) {
     memset(est, 0, sizeof *est);
     est->n_units = j->scheme == CV_HOLDOUT ? j->repeats
                  : j->scheme == CV_NESTED ? j->repeats * j->k * (j->inner_k + 1) : j->repeats * j->k;
@@ -137,14 +167,51 @@ void estimate_work(Estimate *est, const Job *j, const EstData *d, const Trial *p
         for (int i = 0; i < n_plan; i++) x->n_trials += plan[i].family == f;
         x->rpt = fa->ranks_per_trial < ranks ? fa->ranks_per_trial : ranks;
         x->groups = (ranks + x->rpt - 1) / x->rpt;
-        x->step = estimate_time_step(j, f, d, threads, &x->n_params);
-        x->bytes = (double)x->n_params * 8.0;
-        x->comm = x->rpt > 1 ? (bw > 0 ? x->bytes / bw * 2.0 : x->bytes / 2e9) : 0.0;
+        EstModelSize sz = {0};
+        x->step = estimate_time_step(j, f, d, threads, &sz);
+        x->n_params = sz.n_params;
         const HParams *h = &fa->configs[0];
+        double at_rpt = estimate_dp_step(h, &sz, x->step, x->rpt, l, &x->bytes);
+        x->comm = x->rpt > 1 ? at_rpt - estimate_dp_step(h, &sz, x->step, x->rpt, &(EstLink){INFINITY, 0, 0}, NULL)
+                             : 0.0;
+        for (int i = 0; i < EST_N_DP; i++) {
+            x->dp_step[i] = estimate_dp_step(h, &sz, x->step, estimate_dp_ranks[i], l, NULL);
+            x->dp_eff[i] = x->dp_step[0] / (estimate_dp_ranks[i] * x->dp_step[i]);
+        }
         double steps = ceil(est->n_train / h->batch) * h->epochs;
-        x->per_trial = steps * (x->step / x->rpt + x->comm);
+        x->per_trial = steps * at_rpt;
         est->total += x->per_trial * x->n_trials / x->groups;
     }
+}
+
+/* The data-parallel table: each family's step time and efficiency at 1, 2,
+ * 4 and 8 ranks per trial on the link. */
+void estimate_print_dp(FILE *f, const Job *j, const Estimate *est, const EstLink *l) {
+    static const char *const src[] = {"assumed: one node's shared memory", "measured between these ranks",
+                                      "as stated"};
+    fprintf(f, "data parallel, one trial (link %.3g Gbit/s, %.3g us, %s): step time and efficiency\n", l->gbit, l->us,
+           src[l->source]);
+    fprintf(f, "%-10s %9s", "family", "MB/step");
+    for (int i = 0; i < EST_N_DP; i++) fprintf(f, "   %2d rank%s   ", estimate_dp_ranks[i], i ? "s" : " ");
+    fprintf(f, "\n");
+    for (int k = 0; k < j->n_families; k++) {
+        const EstFamily *x = &est->fam[k];
+        fprintf(f, "%-10s %9.1f", j->families[k].name, x->bytes / 1e6);
+        if (j->families[k].configs[0].micro_batch == 0) {
+            fprintf(f, " %7.1f ms 100%%  (micro_batch 0: one rank per trial)\n", x->dp_step[0] * 1e3);
+            continue;
+        }
+        for (int i = 0; i < EST_N_DP; i++) fprintf(f, " %7.1f ms %3.0f%%", x->dp_step[i] * 1e3, 100.0 * x->dp_eff[i]);
+        fprintf(f, "\n");
+    }
+}
+
+/* Bytes of train.c's step scratch for micro-batched sums on one of rpt ranks. */
+static double fixed_bytes(const HParams *h, double np, double nb, int rpt) {
+    if (h->micro_batch <= 0) return 0.0;
+    if (h->gradient_sum == TRAIN_SUM_FIXED64) return (np + nb + 3) * 8.0;
+    int S = h->batch / h->micro_batch, mine = (S + rpt - 1) / rpt;
+    return (double)mine * np * 4.0 + np * 4.0 + (nb + 3) * 8.0;
 }
 
 int estimate_memory(EstMemory *m, const Job *j, const EstData *d, int threads, ErrBuf *e) {
@@ -170,7 +237,7 @@ int estimate_memory(EstMemory *m, const Job *j, const EstData *d, int threads, E
                 .model = (double)mo->n_bytes,
                 .optim = (h->opt.kind == OPT_SGD ? 1.0 : 2.0) * np * sizeof(float),
                 .best = (np + nb) * sizeof(float),
-                .fixed = h->micro_batch > 0 ? (np + nb + 3) * 8.0 : 0.0,
+                .fixed = fixed_bytes(h, np, nb, j->families[f].ranks_per_trial),
                 .batch = (double)h->batch * d->size * d->size * sizeof(float),
                 .data = d->n_images * d->size * d->size,
             };

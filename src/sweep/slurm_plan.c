@@ -155,7 +155,11 @@ int slurm_plan_estimate(SlurmPlan *p, ErrBuf *e) {
     const Job *job = p->job;
     /* time */
     if (estimate_data(&p->data, job, e) != HIPID_OK) return HIPID_ERR;
-    estimate_work(&p->est, job, &p->data, p->trials, p->n_trials, p->ntasks, p->cpus, 0.0);
+    EstLink link = EST_LINK_DEFAULT;
+    if (p->o.link.gbit > 0) link.gbit = p->o.link.gbit, link.source = EST_LINK_STATED;
+    if (p->o.link.us > 0) link.us = p->o.link.us, link.source = EST_LINK_STATED;
+    p->link = link;
+    estimate_work(&p->est, job, &p->data, p->trials, p->n_trials, p->ntasks, p->cpus, &link);
     p->work = longest_shard(p);
     if (p->o.time) snprintf(p->limit, sizeof p->limit, "%s", p->o.time);
     else if (!isfinite(p->work)) return hipid_err(e, "%s: a model could not be timed; give --time", p->o.job_path);
@@ -228,6 +232,7 @@ void slurm_plan_print(FILE *f, const SlurmPlan *p) {
                "+ process %.0f MB, x %.2f = %.0f MB; / %d CPU(s): --mem-per-cpu=%s\n",
             m->which, m->model / 1e6, m->optim / 1e6, m->best / 1e6, m->fixed / 1e6, m->batch / 1e6, m->data / 1e6,
             SLURM_PROCESS_BYTES / 1e6, SLURM_MEM_FACTOR, p->per_rank / 1e6, p->cpus, p->mem_per_cpu);
+    estimate_print_dp(f, job, &p->est, &p->link);
 }
 
 /* ---- the scripts ---- */

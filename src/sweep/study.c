@@ -364,20 +364,20 @@ void study_print_summary(const Study *st, const TrialSummary *sum) {
 
 /* One family's line of the estimate table, and a note when its allreduce
  * dominates a step. */
-static void print_family_estimate(const Family *fa, const EstFamily *x, double bw) {
+static void print_family_estimate(const Family *fa, const EstFamily *x) {
     char a[32], b[32], cstr[32];
     study_format_duration(a, sizeof a, x->per_trial);
     snprintf(b, sizeof b, "%.1f ms", x->step * 1e3);
-    snprintf(cstr, sizeof cstr, x->rpt > 1 ? "%.1f ms%s" : "-", x->comm * 1e3, bw > 0 ? "" : "*");
+    snprintf(cstr, sizeof cstr, x->rpt > 1 ? "%.1f ms" : "-", x->comm * 1e3);
     printf("%-10s %7d %7d %6d %7d %11s %11s %11s\n", fa->name, fa->n_configs, x->n_trials, x->rpt, x->groups, b,
            cstr, a);
     if (x->rpt > 1 && x->comm > 0.5 * x->step / x->rpt)
-        printf("  note: %s's allreduce (%.0f MB of fixed-point gradients) takes %.0f%% of a step at %d ranks: "
+        printf("  note: %s's collectives (%.0f MB of fixed-point sums) take %.0f%% of a step at %d ranks: "
                "ranks_per_trial 1 (parallel over trials) is faster\n",
                fa->name, x->bytes / 1e6, 100.0 * x->comm / (x->step / x->rpt + x->comm), x->rpt);
 }
 
-void study_print_estimate(const Study *s, int n_todo, int n_ranks, double bw) {
+void study_print_estimate(const Study *s, int n_todo, int n_ranks, const EstLink *link) {
     const Job *j = &s->job;
     EstData d = {.size = s->d.size, .n_classes = s->d.n_classes, .n_images = s->d.n, .from_file = 1};
     ErrBuf e = {{0}};
@@ -387,16 +387,17 @@ void study_print_estimate(const Study *s, int n_todo, int n_ranks, double bw) {
         d.n_images = (double)d.n_classes * estimate_synth_value(j->synth, "per_class", 80);
     }
     Estimate est;
-    estimate_work(&est, j, &d, s->plan, s->n_plan, n_ranks, s->threads, bw);
+    estimate_work(&est, j, &d, s->plan, s->n_plan, n_ranks, s->threads, link);
     printf("job %s (%s): data %s%s\n", j->name, j->path, j->data, s->have_data ? "" : " (not built yet: sizes assumed)");
     printf("design: %d CV unit(s) x %d seed(s) per configuration; %s search\n", est.n_units, j->n_seeds,
            j->random ? "random" : "grid");
     printf("%-10s %7s %7s %6s %7s %11s %11s %11s\n", "family", "configs", "trials", "ranks", "groups",
            "step (1 r)", "allreduce", "est/trial");
-    for (int f = 0; f < j->n_families; f++) print_family_estimate(&j->families[f], &est.fam[f], bw);
+    for (int f = 0; f < j->n_families; f++) print_family_estimate(&j->families[f], &est.fam[f]);
     char a[32];
     study_format_duration(a, sizeof a, est.total);
-    printf("%d trial(s) in all, %d to run now; with %d rank(s): about %s of work%s\n", s->n_plan, n_todo,
-           n_ranks, a, bw > 0 || n_ranks == 1 ? "" : " (* allreduce assumed at 2 GB/s)");
+    printf("%d trial(s) in all, %d to run now; with %d rank(s): about %s of work\n", s->n_plan, n_todo,
+           n_ranks, a);
+    estimate_print_dp(stdout, j, &est, link);
     printf("results: %s\n", s->out);
 }

@@ -15,4 +15,7 @@ int cmd_report(int argc, char **argv);
 int cmd_slurm(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 
+/* An option's value as a finite number > 0 into *v; 0 if it is one, else 1. */
+int cmd_parse_positive(const char *s, double *v);
+
 #endif

@@ -60,6 +60,7 @@ typedef struct {
     const char *time;       /* Slurm time limit as given, or NULL to estimate it */
     const char *partition, *account; /* written into the scripts; NULL: the site's default */
     const char *out;        /* where the scripts go; NULL: <[run] output>/slurm */
+    EstLink link;           /* --link-gbit/--link-us; gbit or us 0: EST_LINK_DEFAULT's */
 } SlurmOpts;
 
 /* What was decided, and the numbers behind it (slurm_plan_print explains
@@ -78,6 +79,7 @@ typedef struct {
     Estimate est;
     EstMemory mem;
     double work;            /* s, estimated work of the longest shard (of the job without an array) */
+    EstLink link;           /* what the collectives were costed on */
     char limit[32];         /* the time limit written into the scripts */
     char signal[32];        /* "B:USR1@N": N = SLURM_WARN_S, or a quarter of a shorter --time */
     int capped;             /* 1: the estimate was cut to SLURM_TIME_MAX */

@@ -18,6 +18,7 @@
 #include "hipid/base/common.h"
 #include "hipid/data/dataset.h"
 #include "hipid/data/split.h"
+#include "hipid/sweep/estimate.h"
 #include "hipid/sweep/job.h"
 #include "hipid/sweep/trialfile.h"
 
@@ -93,7 +94,7 @@ void study_print_summary(const Study *s, const TrialSummary *sum);
 /* --dry-run: the plan per family with step, allreduce and trial time
  * estimates for n_ranks ranks; bw is the measured allreduce bandwidth in
  * bytes/s (0: not measured). */
-void study_print_estimate(const Study *s, int n_todo, int n_ranks, double bw);
+void study_print_estimate(const Study *s, int n_todo, int n_ranks, const EstLink *link);
 
 /* "42s", "3m05s", "2h10m", or "?" for a negative or non-finite s. */
 void study_format_duration(char *buf, size_t cap, double s);
