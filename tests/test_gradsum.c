@@ -32,7 +32,7 @@ static void make_data(Dataset *d) {
     dataset_alloc(d, N, SZ, K);
     Rng r = rng_stream(5, 0, 0, 0);
     for (int c = 0; c < K; c++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "c%d", c);
         d->class_names[c] = strdup(name);
     }
