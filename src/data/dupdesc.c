@@ -361,6 +361,116 @@ static int octave_extrema(CandList *cl, const float *gs, float *dog, int ow, int
     return 0;
 }
 
+/* The scale space of a working image: octave o (at most N_OCT_MAX, while
+ * both sides are >= 16 px) holds N_GAUSS Gaussians of (oh[o], ow[o]) from
+ * pyr + off[o]. mag and ang have pyr's layout and get a level's gradients
+ * on first use, which done_grad records, since only the levels where a kept
+ * keypoint lies need them. */
+typedef struct {
+    int n_oct, ow[N_OCT_MAX], oh[N_OCT_MAX];
+    size_t off[N_OCT_MAX + 1];
+    float *pyr, *mag, *ang; /* (off[n_oct]) */
+    uint8_t *done_grad;     /* (n_oct, N_GAUSS) */
+} ScaleSpace;
+
+/* The working image base (H, W): px (h, w) resampled (src (h * w) is
+ * scratch), then its 1% .. 99.5% quantiles (histogram of rounded values)
+ * stretched to 0..1. Returns 0 or -1 (memory). */
+static int working_image(float *base, float *src, const uint8_t *px, int w, int h, int W, int H) {
+    for (size_t i = 0; i < (size_t)w * h; i++) src[i] = px[i];
+    if (resize_f32(base, src, W, H, w, h)) return -1;
+    size_t n0 = (size_t)W * H, hist[256] = {0}, acc = 0;
+    for (size_t i = 0; i < n0; i++) {
+        int v = (int)lrintf(base[i]);
+        hist[v < 0 ? 0 : (v > 255 ? 255 : v)]++;
+    }
+    int lo = 0, hi = 255;
+    for (int v = 0; v < 256; v++) {
+        acc += hist[v];
+        if (acc <= 0.01 * n0) lo = v;
+        if (acc < 0.995 * n0) hi = v + 1;
+    }
+    if (hi <= lo) hi = lo + 1;
+    float s = 1.0f / (hi - lo);
+    for (size_t i = 0; i < n0; i++) {
+        float t = (base[i] - lo) * s;
+        base[i] = t < 0 ? 0 : (t > 1 ? 1 : t);
+    }
+    return 0;
+}
+
+/* out's thumbnail for the pixel check: the working image base (H, W)
+ * resampled to DUP_THUMB px on its longer side (8 .. DUP_THUMB px a side).
+ * Returns 0 or -1 (memory). */
+static int thumbnail(DupDesc *out, const float *base, int W, int H) {
+    int tw = (int)lround((double)W * DUP_THUMB / DUP_SIDE), th = (int)lround((double)H * DUP_THUMB / DUP_SIDE);
+    tw = tw < 8 ? 8 : (tw > DUP_THUMB ? DUP_THUMB : tw);
+    th = th < 8 ? 8 : (th > DUP_THUMB ? DUP_THUMB : th);
+    float t[DUP_THUMB * DUP_THUMB];
+    if (resize_f32(t, base, tw, th, W, H)) return -1;
+    out->tw = tw, out->th = th;
+    for (int i = 0; i < tw * th; i++) out->thumb[i] = (uint8_t)lrintf(t[i] * 255.0f);
+    return 0;
+}
+
+/* Blurs the working image (octave 0's Gaussian 0 of ss) into every
+ * Gaussian of ss and collects the DoG extrema of each octave into cl; dog
+ * (N_GAUSS - 1 images of octave 0's size) and tmp (one such image) are
+ * scratch. Returns 0 or -1 (memory). */
+static int scale_space_extrema(CandList *cl, ScaleSpace *ss, float *dog, float *tmp, const DupDescParams *p) {
+    /* sigma of Gaussian k of an octave is 1.6 * 2^(k/3) octave px; the
+     * input is taken as blurred by 0.5 px */
+    blur_f32(ss->pyr, tmp, ss->ow[0], ss->oh[0], sqrt(1.6 * 1.6 - 0.25));
+    for (int o = 0; o < ss->n_oct; o++) {
+        int ow = ss->ow[o], oh = ss->oh[o];
+        size_t n = (size_t)ow * oh;
+        float *gs = ss->pyr + ss->off[o];
+        if (o > 0) { /* every other pixel of the previous octave's Gaussian 3 (sigma 2 * 1.6) */
+            int pw = ss->ow[o - 1];
+            const float *g3 = ss->pyr + ss->off[o - 1] + 3 * (size_t)pw * ss->oh[o - 1];
+            for (int y = 0; y < oh; y++)
+                for (int x = 0; x < ow; x++) gs[(size_t)y * ow + x] = g3[(size_t)(2 * y) * pw + 2 * x];
+        }
+        for (int k = 1; k < N_GAUSS; k++) {
+            double s0 = 1.6 * pow(2.0, (k - 1) / 3.0), s1 = 1.6 * pow(2.0, k / 3.0);
+            memcpy(gs + k * n, gs + (k - 1) * n, sizeof(float) * n);
+            blur_f32(gs + k * n, tmp, ow, oh, sqrt(s1 * s1 - s0 * s0));
+        }
+        if (octave_extrema(cl, gs, dog, ow, oh, o, p)) return -1;
+    }
+    return 0;
+}
+
+/* Keypoints of out (x, y, sigma in working px, orientation) and their
+ * descriptors from the candidates cl, strongest first (cl is sorted here),
+ * one per dominant orientation, at most DUP_MAX_KP: orientations and
+ * descriptors are computed only for what is kept. Returns the count. */
+static int keypoints_describe(DupDesc *out, CandList *cl, ScaleSpace *ss) {
+    if (cl->n > 1) qsort(cl->v, cl->n, sizeof(Cand), cmp_cand); /* cl->v is NULL when nothing was found */
+    int m = 0;
+    for (int c = 0; c < cl->n && m < DUP_MAX_KP; c++) {
+        const Cand *k = &cl->v[c];
+        int ow = ss->ow[k->o], oh = ss->oh[k->o];
+        size_t lv = ss->off[k->o] + (size_t)k->k * ow * oh;
+        float *mag = ss->mag + lv, *ang = ss->ang + lv;
+        if (!ss->done_grad[k->o * N_GAUSS + k->k]) {
+            grad_polar(mag, ang, ss->pyr + lv, ow, oh);
+            ss->done_grad[k->o * N_GAUSS + k->k] = 1;
+        }
+        float oris[2];
+        int n_ori = kp_orientations(oris, mag, ang, ow, oh, k->x, k->y, k->sig);
+        double sc = (double)(1 << k->o);
+        for (int q = 0; q < n_ori && m < DUP_MAX_KP; q++, m++) {
+            out->kp[m][0] = (float)((k->x + 0.5) * sc - 0.5);
+            out->kp[m][1] = (float)((k->y + 0.5) * sc - 0.5);
+            out->kp[m][2] = (float)(k->sig * sc);
+            out->kp[m][3] = oris[q];
+            kp_descriptor(out->desc[m], mag, ang, ow, oh, k->x, k->y, k->sig, oris[q]);
+        }
+    }
+    return m;
+}
+
 int dupdesc_compute(DupDesc *out, const uint8_t *px, int w, int h, const DupDescParams *p) {
     DupDescParams dp;
     if (!p) {
@@ -375,108 +485,36 @@ int dupdesc_compute(DupDesc *out, const uint8_t *px, int w, int h, const DupDesc
     H = H < 16 ? 16 : H;
     out->w = W;
     out->h = H;
-    size_t n0 = (size_t)W * H;
-    /* pyramid storage: octave o at offset off[o], N_GAUSS images of (H>>o, W>>o) */
-    size_t off[N_OCT_MAX + 1] = {0};
-    int ows[N_OCT_MAX], ohs[N_OCT_MAX], n_oct = 0;
+    ScaleSpace ss = {0};
     for (int o = 0, ow = W, oh = H; o < N_OCT_MAX && ow >= 16 && oh >= 16; o++, ow /= 2, oh /= 2) {
-        ows[o] = ow, ohs[o] = oh;
-        off[o + 1] = off[o] + (size_t)ow * oh * N_GAUSS;
-        n_oct++;
+        ss.ow[o] = ow, ss.oh[o] = oh;
+        ss.off[o + 1] = ss.off[o] + (size_t)ow * oh * N_GAUSS;
+        ss.n_oct++;
     }
-    float *src = malloc(sizeof(float) * (size_t)w * h), *pyr = malloc(sizeof(float) * off[n_oct]),
-          *dog = malloc(sizeof(float) * n0 * (N_GAUSS - 1)), *tmp = malloc(sizeof(float) * n0),
-          *mag = malloc(sizeof(float) * off[n_oct]), *ang = malloc(sizeof(float) * off[n_oct]);
-    uint8_t *done_grad = calloc((size_t)n_oct * N_GAUSS, 1);
+    size_t n0 = (size_t)W * H, n_ss = ss.off[ss.n_oct];
+    float *src = malloc(sizeof(float) * (size_t)w * h), *dog = malloc(sizeof(float) * n0 * (N_GAUSS - 1)),
+          *tmp = malloc(sizeof(float) * n0);
+    ss.pyr = malloc(sizeof(float) * n_ss);
+    ss.mag = malloc(sizeof(float) * n_ss);
+    ss.ang = malloc(sizeof(float) * n_ss);
+    ss.done_grad = calloc((size_t)ss.n_oct * N_GAUSS, 1);
     CandList cl = {0};
     int rc = -1;
-    if (!src || !pyr || !dog || !tmp || !mag || !ang || !done_grad) goto done;
-    for (size_t i = 0; i < (size_t)w * h; i++) src[i] = px[i];
-    float *base = pyr;
-    if (resize_f32(base, src, W, H, w, h)) goto done;
-    /* stretch the 1% .. 99.5% quantiles to 0..1 (histogram of rounded values) */
-    {
-        size_t hist[256] = {0}, acc = 0;
-        for (size_t i = 0; i < n0; i++) {
-            int v = (int)lrintf(base[i]);
-            hist[v < 0 ? 0 : (v > 255 ? 255 : v)]++;
-        }
-        int lo = 0, hi = 255;
-        for (int v = 0; v < 256; v++) {
-            acc += hist[v];
-            if (acc <= 0.01 * n0) lo = v;
-            if (acc < 0.995 * n0) hi = v + 1;
-        }
-        if (hi <= lo) hi = lo + 1;
-        float s = 1.0f / (hi - lo);
-        for (size_t i = 0; i < n0; i++) {
-            float t = (base[i] - lo) * s;
-            base[i] = t < 0 ? 0 : (t > 1 ? 1 : t);
-        }
-    }
-    /* thumbnail for the pixel check */
-    {
-        int tw = (int)lround((double)W * DUP_THUMB / DUP_SIDE), th = (int)lround((double)H * DUP_THUMB / DUP_SIDE);
-        tw = tw < 8 ? 8 : (tw > DUP_THUMB ? DUP_THUMB : tw);
-        th = th < 8 ? 8 : (th > DUP_THUMB ? DUP_THUMB : th);
-        float t[DUP_THUMB * DUP_THUMB];
-        if (resize_f32(t, base, tw, th, W, H)) goto done;
-        out->tw = tw, out->th = th;
-        for (int i = 0; i < tw * th; i++) out->thumb[i] = (uint8_t)lrintf(t[i] * 255.0f);
-
-    }
-    /* scale space: sigma of Gaussian k of an octave is 1.6 * 2^(k/3) octave
-     * px; the input is taken as blurred by 0.5 px */
-    blur_f32(base, tmp, W, H, sqrt(1.6 * 1.6 - 0.25));
-    for (int o = 0; o < n_oct; o++) {
-        int ow = ows[o], oh = ohs[o];
-        size_t n = (size_t)ow * oh;
-        float *gs = pyr + off[o];
-        if (o > 0) { /* every other pixel of the previous octave's Gaussian 3 (sigma 2 * 1.6) */
-            const float *g3 = pyr + off[o - 1] + 3 * (size_t)ows[o - 1] * ohs[o - 1];
-            for (int y = 0; y < oh; y++)
-                for (int x = 0; x < ow; x++) gs[(size_t)y * ow + x] = g3[(size_t)(2 * y) * ows[o - 1] + 2 * x];
-        }
-        for (int k = 1; k < N_GAUSS; k++) {
-            double s0 = 1.6 * pow(2.0, (k - 1) / 3.0), s1 = 1.6 * pow(2.0, k / 3.0);
-            memcpy(gs + k * n, gs + (k - 1) * n, sizeof(float) * n);
-            blur_f32(gs + k * n, tmp, ow, oh, sqrt(s1 * s1 - s0 * s0));
-        }
-        if (octave_extrema(&cl, gs, dog, ow, oh, o, p)) goto done;
-    }
-    /* strongest first; orientations and descriptors only for what is kept */
-    if (cl.n > 1) qsort(cl.v, cl.n, sizeof(Cand), cmp_cand); /* cl.v is NULL when nothing was found */
-    int m = 0;
-    for (int c = 0; c < cl.n && m < DUP_MAX_KP; c++) {
-        const Cand *k = &cl.v[c];
-        int ow = ows[k->o], oh = ohs[k->o];
-        size_t lv = off[k->o] + (size_t)k->k * ow * oh;
-        if (!done_grad[k->o * N_GAUSS + k->k]) {
-            grad_polar(mag + lv, ang + lv, pyr + lv, ow, oh);
-            done_grad[k->o * N_GAUSS + k->k] = 1;
-        }
-        float oris[2];
-        int n_ori = kp_orientations(oris, mag + lv, ang + lv, ow, oh, k->x, k->y, k->sig);
-        double sc = (double)(1 << k->o);
-        for (int q = 0; q < n_ori && m < DUP_MAX_KP; q++, m++) {
-            out->kp[m][0] = (float)((k->x + 0.5) * sc - 0.5);
-            out->kp[m][1] = (float)((k->y + 0.5) * sc - 0.5);
-            out->kp[m][2] = (float)(k->sig * sc);
-            out->kp[m][3] = oris[q];
-            kp_descriptor(out->desc[m], mag + lv, ang + lv, ow, oh, k->x, k->y, k->sig, oris[q]);
-        }
-    }
-    out->n_kp = m;
+    if (!src || !dog || !tmp || !ss.pyr || !ss.mag || !ss.ang || !ss.done_grad) goto done;
+    /* the working image is octave 0's Gaussian 0 */
+    if (working_image(ss.pyr, src, px, w, h, W, H) || thumbnail(out, ss.pyr, W, H)) goto done;
+    if (scale_space_extrema(&cl, &ss, dog, tmp, p)) goto done;
+    out->n_kp = keypoints_describe(out, &cl, &ss);
     rc = 0;
 done:
     free(cl.v);
     free(src);
-    free(pyr);
     free(dog);
     free(tmp);
-    free(mag);
-    free(ang);
-    free(done_grad);
+    free(ss.pyr);
+    free(ss.mag);
+    free(ss.ang);
+    free(ss.done_grad);
     return rc;
 }
 
