@@ -361,6 +361,116 @@ static int octave_extrema(CandList *cl, const float *gs, float *dog, int ow, int
     return 0;
 }
 
+/* The scale space of a working image: octave o (at most N_OCT_MAX, while
+ * both sides are >= 16 px) holds N_GAUSS Gaussians of (oh[o], ow[o]) from
+ * pyr + off[o]. mag and ang have pyr's layout and get a level's gradients
+ * on first use, which done_grad records, since only the levels where a kept
+ * keypoint lies need them. */
+typedef struct {
+    int n_oct, ow[N_OCT_MAX], oh[N_OCT_MAX];
+    size_t off[N_OCT_MAX + 1];
+    float *pyr, *mag, *ang; /* (off[n_oct]) */
+    uint8_t *done_grad;     /* (n_oct, N_GAUSS) */
+} ScaleSpace;
+
+/* The working image base (H, W): px (h, w) resampled (src (h * w) is
+ * scratch), then its 1% .. 99.5% quantiles (histogram of rounded values)
+ * stretched to 0..1. Returns 0 or -1 (memory). */
+static int working_image(float *base, float *src, const uint8_t *px, int w, int h, int W, int H) {
+    for (size_t i = 0; i < (size_t)w * h; i++) src[i] = px[i];
+    if (resize_f32(base, src, W, H, w, h)) return -1;
+    size_t n0 = (size_t)W * H, hist[256] = {0}, acc = 0;
+    for (size_t i = 0; i < n0; i++) {
+        int v = (int)lrintf(base[i]);
+        hist[v < 0 ? 0 : (v > 255 ? 255 : v)]++;
+    }
+    int lo = 0, hi = 255;
+    for (int v = 0; v < 256; v++) {
+        acc += hist[v];
+        if (acc <= 0.01 * n0) lo = v;
+        if (acc < 0.995 * n0) hi = v + 1;
+    }
+    if (hi <= lo) hi = lo + 1;
+    float s = 1.0f / (hi - lo);
+    for (size_t i = 0; i < n0; i++) {
+        float t = (base[i] - lo) * s;
+        base[i] = t < 0 ? 0 : (t > 1 ? 1 : t);
+    }
+    return 0;
+}
+
+/* out's thumbnail for the pixel check: the working image base (H, W)
+ * resampled to DUP_THUMB px on its longer side (8 .. DUP_THUMB px a side).
+ * Returns 0 or -1 (memory). */
+static int thumbnail(DupDesc *out, const float *base, int W, int H) {
+    int tw = (int)lround((double)W * DUP_THUMB / DUP_SIDE), th = (int)lround((double)H * DUP_THUMB / DUP_SIDE);
+    tw = tw < 8 ? 8 : (tw > DUP_THUMB ? DUP_THUMB : tw);
+    th = th < 8 ? 8 : (th > DUP_THUMB ? DUP_THUMB : th);
+    float t[DUP_THUMB * DUP_THUMB];
+    if (resize_f32(t, base, tw, th, W, H)) return -1;
+    out->tw = tw, out->th = th;
+    for (int i = 0; i < tw * th; i++) out->thumb[i] = (uint8_t)lrintf(t[i] * 255.0f);
+    return 0;
+}
+
+/* Blurs the working image (octave 0's Gaussian 0 of ss) into every
+ * Gaussian of ss and collects the DoG extrema of each octave into cl; dog
+ * (N_GAUSS - 1 images of octave 0's size) and tmp (one such image) are
+ * scratch. Returns 0 or -1 (memory). */
+static int scale_space_extrema(CandList *cl, ScaleSpace *ss, float *dog, float *tmp, const DupDescParams *p) {
+    /* sigma of Gaussian k of an octave is 1.6 * 2^(k/3) octave px; the
+     * input is taken as blurred by 0.5 px */
+    blur_f32(ss->pyr, tmp, ss->ow[0], ss->oh[0], sqrt(1.6 * 1.6 - 0.25));
+    for (int o = 0; o < ss->n_oct; o++) {
+        int ow = ss->ow[o], oh = ss->oh[o];
+        size_t n = (size_t)ow * oh;
+        float *gs = ss->pyr + ss->off[o];
+        if (o > 0) { /* every other pixel of the previous octave's Gaussian 3 (sigma 2 * 1.6) */
+            int pw = ss->ow[o - 1];
+            const float *g3 = ss->pyr + ss->off[o - 1] + 3 * (size_t)pw * ss->oh[o - 1];
+            for (int y = 0; y < oh; y++)
+                for (int x = 0; x < ow; x++) gs[(size_t)y * ow + x] = g3[(size_t)(2 * y) * pw + 2 * x];
+        }
+        for (int k = 1; k < N_GAUSS; k++) {
+            double s0 = 1.6 * pow(2.0, (k - 1) / 3.0), s1 = 1.6 * pow(2.0, k / 3.0);
+            memcpy(gs + k * n, gs + (k - 1) * n, sizeof(float) * n);
+            blur_f32(gs + k * n, tmp, ow, oh, sqrt(s1 * s1 - s0 * s0));
+        }
+        if (octave_extrema(cl, gs, dog, ow, oh, o, p)) return -1;
+    }
+    return 0;
+}
+
+/* Keypoints of out (x, y, sigma in working px, orientation) and their
+ * descriptors from the candidates cl, strongest first (cl is sorted here),
+ * one per dominant orientation, at most DUP_MAX_KP: orientations and
+ * descriptors are computed only for what is kept. Returns the count. */
+static int keypoints_describe(DupDesc *out, CandList *cl, ScaleSpace *ss) {
+    if (cl->n > 1) qsort(cl->v, cl->n, sizeof(Cand), cmp_cand); /* cl->v is NULL when nothing was found */
+    int m = 0;
+    for (int c = 0; c < cl->n && m < DUP_MAX_KP; c++) {
+        const Cand *k = &cl->v[c];
+        int ow = ss->ow[k->o], oh = ss->oh[k->o];
+        size_t lv = ss->off[k->o] + (size_t)k->k * ow * oh;
+        float *mag = ss->mag + lv, *ang = ss->ang + lv;
+        if (!ss->done_grad[k->o * N_GAUSS + k->k]) {
+            grad_polar(mag, ang, ss->pyr + lv, ow, oh);
+            ss->done_grad[k->o * N_GAUSS + k->k] = 1;
+        }
+        float oris[2];
+        int n_ori = kp_orientations(oris, mag, ang, ow, oh, k->x, k->y, k->sig);
+        double sc = (double)(1 << k->o);
+        for (int q = 0; q < n_ori && m < DUP_MAX_KP; q++, m++) {
+            out->kp[m][0] = (float)((k->x + 0.5) * sc - 0.5);
+            out->kp[m][1] = (float)((k->y + 0.5) * sc - 0.5);
+            out->kp[m][2] = (float)(k->sig * sc);
+            out->kp[m][3] = oris[q];
+            kp_descriptor(out->desc[m], mag, ang, ow, oh, k->x, k->y, k->sig, oris[q]);
+        }
+    }
+    return m;
+}
+
 int dupdesc_compute(DupDesc *out, const uint8_t *px, int w, int h, const DupDescParams *p) {
     DupDescParams dp;
     if (!p) {
@@ -375,108 +485,36 @@ int dupdesc_compute(DupDesc *out, const uint8_t *px, int w, int h, const DupDesc
     H = H < 16 ? 16 : H;
     out->w = W;
     out->h = H;
-    size_t n0 = (size_t)W * H;
-    /* pyramid storage: octave o at offset off[o], N_GAUSS images of (H>>o, W>>o) */
-    size_t off[N_OCT_MAX + 1] = {0};
-    int ows[N_OCT_MAX], ohs[N_OCT_MAX], n_oct = 0;
+    ScaleSpace ss = {0};
     for (int o = 0, ow = W, oh = H; o < N_OCT_MAX && ow >= 16 && oh >= 16; o++, ow /= 2, oh /= 2) {
-        ows[o] = ow, ohs[o] = oh;
-        off[o + 1] = off[o] + (size_t)ow * oh * N_GAUSS;
-        n_oct++;
+        ss.ow[o] = ow, ss.oh[o] = oh;
+        ss.off[o + 1] = ss.off[o] + (size_t)ow * oh * N_GAUSS;
+        ss.n_oct++;
     }
-    float *src = malloc(sizeof(float) * (size_t)w * h), *pyr = malloc(sizeof(float) * off[n_oct]),
-          *dog = malloc(sizeof(float) * n0 * (N_GAUSS - 1)), *tmp = malloc(sizeof(float) * n0),
-          *mag = malloc(sizeof(float) * off[n_oct]), *ang = malloc(sizeof(float) * off[n_oct]);
-    uint8_t *done_grad = calloc((size_t)n_oct * N_GAUSS, 1);
+    size_t n0 = (size_t)W * H, n_ss = ss.off[ss.n_oct];
+    float *src = malloc(sizeof(float) * (size_t)w * h), *dog = malloc(sizeof(float) * n0 * (N_GAUSS - 1)),
+          *tmp = malloc(sizeof(float) * n0);
+    ss.pyr = malloc(sizeof(float) * n_ss);
+    ss.mag = malloc(sizeof(float) * n_ss);
+    ss.ang = malloc(sizeof(float) * n_ss);
+    ss.done_grad = calloc((size_t)ss.n_oct * N_GAUSS, 1);
     CandList cl = {0};
     int rc = -1;
-    if (!src || !pyr || !dog || !tmp || !mag || !ang || !done_grad) goto done;
-    for (size_t i = 0; i < (size_t)w * h; i++) src[i] = px[i];
-    float *base = pyr;
-    if (resize_f32(base, src, W, H, w, h)) goto done;
-    /* stretch the 1% .. 99.5% quantiles to 0..1 (histogram of rounded values) */
-    {
-        size_t hist[256] = {0}, acc = 0;
-        for (size_t i = 0; i < n0; i++) {
-            int v = (int)lrintf(base[i]);
-            hist[v < 0 ? 0 : (v > 255 ? 255 : v)]++;
-        }
-        int lo = 0, hi = 255;
-        for (int v = 0; v < 256; v++) {
-            acc += hist[v];
-            if (acc <= 0.01 * n0) lo = v;
-            if (acc < 0.995 * n0) hi = v + 1;
-        }
-        if (hi <= lo) hi = lo + 1;
-        float s = 1.0f / (hi - lo);
-        for (size_t i = 0; i < n0; i++) {
-            float t = (base[i] - lo) * s;
-            base[i] = t < 0 ? 0 : (t > 1 ? 1 : t);
-        }
-    }
-    /* thumbnail for the pixel check */
-    {
-        int tw = (int)lround((double)W * DUP_THUMB / DUP_SIDE), th = (int)lround((double)H * DUP_THUMB / DUP_SIDE);
-        tw = tw < 8 ? 8 : (tw > DUP_THUMB ? DUP_THUMB : tw);
-        th = th < 8 ? 8 : (th > DUP_THUMB ? DUP_THUMB : th);
-        float t[DUP_THUMB * DUP_THUMB];
-        if (resize_f32(t, base, tw, th, W, H)) goto done;
-        out->tw = tw, out->th = th;
-        for (int i = 0; i < tw * th; i++) out->thumb[i] = (uint8_t)lrintf(t[i] * 255.0f);
-
-    }
-    /* scale space: sigma of Gaussian k of an octave is 1.6 * 2^(k/3) octave
-     * px; the input is taken as blurred by 0.5 px */
-    blur_f32(base, tmp, W, H, sqrt(1.6 * 1.6 - 0.25));
-    for (int o = 0; o < n_oct; o++) {
-        int ow = ows[o], oh = ohs[o];
-        size_t n = (size_t)ow * oh;
-        float *gs = pyr + off[o];
-        if (o > 0) { /* every other pixel of the previous octave's Gaussian 3 (sigma 2 * 1.6) */
-            const float *g3 = pyr + off[o - 1] + 3 * (size_t)ows[o - 1] * ohs[o - 1];
-            for (int y = 0; y < oh; y++)
-                for (int x = 0; x < ow; x++) gs[(size_t)y * ow + x] = g3[(size_t)(2 * y) * ows[o - 1] + 2 * x];
-        }
-        for (int k = 1; k < N_GAUSS; k++) {
-            double s0 = 1.6 * pow(2.0, (k - 1) / 3.0), s1 = 1.6 * pow(2.0, k / 3.0);
-            memcpy(gs + k * n, gs + (k - 1) * n, sizeof(float) * n);
-            blur_f32(gs + k * n, tmp, ow, oh, sqrt(s1 * s1 - s0 * s0));
-        }
-        if (octave_extrema(&cl, gs, dog, ow, oh, o, p)) goto done;
-    }
-    /* strongest first; orientations and descriptors only for what is kept */
-    if (cl.n > 1) qsort(cl.v, cl.n, sizeof(Cand), cmp_cand); /* cl.v is NULL when nothing was found */
-    int m = 0;
-    for (int c = 0; c < cl.n && m < DUP_MAX_KP; c++) {
-        const Cand *k = &cl.v[c];
-        int ow = ows[k->o], oh = ohs[k->o];
-        size_t lv = off[k->o] + (size_t)k->k * ow * oh;
-        if (!done_grad[k->o * N_GAUSS + k->k]) {
-            grad_polar(mag + lv, ang + lv, pyr + lv, ow, oh);
-            done_grad[k->o * N_GAUSS + k->k] = 1;
-        }
-        float oris[2];
-        int n_ori = kp_orientations(oris, mag + lv, ang + lv, ow, oh, k->x, k->y, k->sig);
-        double sc = (double)(1 << k->o);
-        for (int q = 0; q < n_ori && m < DUP_MAX_KP; q++, m++) {
-            out->kp[m][0] = (float)((k->x + 0.5) * sc - 0.5);
-            out->kp[m][1] = (float)((k->y + 0.5) * sc - 0.5);
-            out->kp[m][2] = (float)(k->sig * sc);
-            out->kp[m][3] = oris[q];
-            kp_descriptor(out->desc[m], mag + lv, ang + lv, ow, oh, k->x, k->y, k->sig, oris[q]);
-        }
-    }
-    out->n_kp = m;
+    if (!src || !dog || !tmp || !ss.pyr || !ss.mag || !ss.ang || !ss.done_grad) goto done;
+    /* the working image is octave 0's Gaussian 0 */
+    if (working_image(ss.pyr, src, px, w, h, W, H) || thumbnail(out, ss.pyr, W, H)) goto done;
+    if (scale_space_extrema(&cl, &ss, dog, tmp, p)) goto done;
+    out->n_kp = keypoints_describe(out, &cl, &ss);
     rc = 0;
 done:
     free(cl.v);
     free(src);
-    free(pyr);
     free(dog);
     free(tmp);
-    free(mag);
-    free(ang);
-    free(done_grad);
+    free(ss.pyr);
+    free(ss.mag);
+    free(ss.ang);
+    free(ss.done_grad);
     return rc;
 }
 
@@ -903,6 +941,309 @@ static void topk_insert(float *val, int32_t *idx, int k, float v, int32_t j) {
     idx[p] = j;
 }
 
+enum { N_WORDS = DUP_VLAD_WORDS };
+static const size_t VLAD_LEN = (size_t)N_WORDS * D; /* one image's VLAD vector */
+
+/* 1. Codebook (N_WORDS, D) by k-means on at most 40000 features of d (n),
+ * taken at an even stride through all images' features in order; all zeros
+ * when there are fewer than N_WORDS features. Returns it (the caller frees),
+ * or NULL (memory). */
+static float *cluster_codebook(const DupDesc *d, int n) {
+    int64_t tot = 0;
+    for (int i = 0; i < n; i++) tot += d[i].n_kp;
+    int64_t m_max = 40000, m = 0, c = 0;
+    int step_num = tot > m_max ? (int)((tot + m_max - 1) / m_max) : 1;
+    float *cb = calloc(VLAD_LEN, sizeof(float));
+    float *sample = malloc(sizeof(float) * D * (size_t)(tot / step_num + DUP_MAX_KP + 1));
+    float *f = malloc(sizeof(float) * DUP_MAX_KP * D);
+    if (!cb || !sample || !f) goto fail;
+    for (int i = 0; i < n; i++) {
+        desc_to_float(f, &d[i], 0);
+        for (int k = 0; k < d[i].n_kp; k++, c++)
+            if (c % step_num == 0) memcpy(sample + (size_t)(m++) * D, f + (size_t)k * D, sizeof(float) * D);
+    }
+    if (m >= N_WORDS && kmeans(cb, sample, m, N_WORDS)) goto fail;
+    free(f);
+    free(sample);
+    return cb;
+fail:
+    free(f);
+    free(sample);
+    free(cb);
+    return NULL;
+}
+
+/* 2. Mirror-symmetrised VLAD of each image of d (n) on the codebook cb:
+ * U (n, VLAD_LEN), row i the L2-normalised sum of the normalised VLAD of
+ * image i and of its mirror image, so that a mirrored copy lands near its
+ * original. A thread without work buffers leaves its rows zero.
+ * Returns U (the caller frees), or NULL (memory). */
+static float *cluster_vlad(const DupDesc *d, int n, const float *cb) {
+    const size_t VD = VLAD_LEN;
+    float *U = calloc((size_t)n * VD, sizeof(float));
+    if (!U) return NULL;
+#pragma omp parallel
+    {
+        float *f = malloc(sizeof(float) * DUP_MAX_KP * D), *vm = malloc(sizeof(float) * VD);
+#pragma omp for schedule(dynamic, 8)
+        for (int i = 0; i < n; i++) {
+            if (!f || !vm) continue;
+            float *v = U + (size_t)i * VD;
+            desc_to_float(f, &d[i], 0);
+            vlad_add(v, f, d[i].n_kp, cb, N_WORDS);
+            vlad_normalise(v, N_WORDS);
+            memset(vm, 0, sizeof(float) * VD);
+            desc_to_float(f, &d[i], 1);
+            vlad_add(vm, f, d[i].n_kp, cb, N_WORDS);
+            vlad_normalise(vm, N_WORDS);
+            double s = 0;
+            for (size_t j = 0; j < VD; j++) {
+                v[j] += vm[j];
+                s += (double)v[j] * v[j];
+            }
+            float inv = s > 0 ? (float)(1 / sqrt(s)) : 0;
+            for (size_t j = 0; j < VD; j++) v[j] *= inv;
+        }
+        free(f);
+        free(vm);
+    }
+    return U;
+}
+
+/* Each image's kc most VLAD-similar other images (rows of U (n, VLAD_LEN)):
+ * topv, topi (n, kc) get their similarities and indices, best first (ties:
+ * lower index). From blocks of S = U U^T by sgemm: each element's sum is
+ * done by one thread in a fixed order, so the result does not depend on the
+ * thread count. Returns 0 or -1 (memory). */
+static int vlad_topk(float *topv, int32_t *topi, const float *U, int n, int kc) {
+    enum { B = 256 };
+    const size_t VD = VLAD_LEN;
+    float *S = malloc(sizeof(float) * (size_t)B * n);
+    if (!S) return -1;
+    for (size_t q = 0; q < (size_t)n * kc; q++) topv[q] = -FLT_MAX, topi[q] = INT32_MAX;
+    for (int r0 = 0; r0 < n; r0 += B) {
+        int rb = n - r0 < B ? n - r0 : B;
+        /* rows r0 .. r0+rb against all columns */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, n, (int)VD, 1.0f, U + (size_t)r0 * VD, (int)VD, U,
+                    (int)VD, 0.0f, S, n);
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < rb; r++) {
+            int i = r0 + r;
+            for (int j = 0; j < n; j++)
+                if (j != i) topk_insert(topv + (size_t)i * kc, topi + (size_t)i * kc, kc, S[(size_t)r * n + j], j);
+        }
+    }
+    free(S);
+    return 0;
+}
+
+/* 3. Candidate pairs: each image with its kc (>= 1) most VLAD-similar
+ * images (rows of U (n, VLAD_LEN)), as unique pairs i < j sorted by i, then
+ * j, with similarity 0. *pairs (the caller frees) gets them and *np their
+ * count. Returns 0 or -1 (memory). */
+static int cluster_candidates(Pair **pairs, int64_t *np, const float *U, int n, int kc) {
+    float *topv = malloc(sizeof(float) * (size_t)n * kc);
+    int32_t *topi = malloc(sizeof(int32_t) * (size_t)n * kc);
+    Pair *pr = malloc(sizeof(Pair) * (size_t)n * kc);
+    int rc = -1;
+    if (!topv || !topi || !pr || vlad_topk(topv, topi, U, n, kc)) goto done;
+    int64_t m = 0, u = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < kc; k++) {
+            int32_t j = topi[(size_t)i * kc + k];
+            if (j == INT32_MAX) continue;
+            pr[m++] = (Pair){i < j ? i : j, i < j ? j : i, 0};
+        }
+    qsort(pr, m, sizeof(Pair), cmp_pair_ij);
+    for (int64_t q = 0; q < m; q++)
+        if (!u || pr[q].i != pr[u - 1].i || pr[q].j != pr[u - 1].j) pr[u++] = pr[q];
+    *pairs = pr;
+    *np = u;
+    pr = NULL;
+    rc = 0;
+done:
+    free(topv);
+    free(topi);
+    free(pr);
+    return rc;
+}
+
+/* 4. The similarity of each candidate pair (np) of d into its s, as
+ * dupdesc_similarity gives it; -1 where a thread had no work buffers. */
+static void cluster_verify(Pair *pairs, int64_t np, const DupDesc *d, const DupMatchParams *mp) {
+#pragma omp parallel
+    {
+        VerifyWork *wk = malloc(sizeof *wk);
+#pragma omp for schedule(dynamic, 16)
+        for (int64_t q = 0; q < np; q++)
+            pairs[q].s = wk ? verify_pair(wk, &d[pairs[q].i], &d[pairs[q].j], mp, NULL) : -1;
+        free(wk);
+    }
+}
+
+/* The links between n images: their verified pairs with similarity >=
+ * threshold, listed once from each end. */
+typedef struct {
+    int32_t *deg;   /* (n) links of image i */
+    double *ssum;   /* (n) the sum of their similarities */
+    int64_t *start; /* (n + 1) image i's links are adj[start[i] .. start[i + 1]) */
+    Pair *adj;      /* i: the image, j: the linked image, s: similarity; per image by s desc, then j */
+} Links;
+
+static void links_free(Links *l) {
+    free(l->deg);
+    free(l->ssum);
+    free(l->start);
+    free(l->adj);
+}
+
+/* Links of n images from the verified pairs (np). Returns 0, or -1
+ * (memory; links_free still releases what was taken). */
+static int links_build(Links *l, const Pair *pairs, int64_t np, float threshold, int n) {
+    l->deg = calloc(n, sizeof(int32_t));
+    l->ssum = calloc(n, sizeof(double));
+    l->start = calloc((size_t)n + 1, sizeof(int64_t));
+    l->adj = malloc(sizeof(Pair) * (size_t)(2 * np + 1));
+    int64_t *fill = malloc(sizeof(int64_t) * n);
+    if (!l->deg || !l->ssum || !l->start || !l->adj || !fill) {
+        free(fill);
+        return -1;
+    }
+    for (int64_t q = 0; q < np; q++)
+        if (pairs[q].s >= threshold) {
+            l->deg[pairs[q].i]++, l->deg[pairs[q].j]++;
+            l->ssum[pairs[q].i] += pairs[q].s, l->ssum[pairs[q].j] += pairs[q].s;
+        }
+    for (int i = 0; i < n; i++) l->start[i + 1] = l->start[i] + l->deg[i];
+    for (int i = 0; i < n; i++) fill[i] = l->start[i];
+    Pair *adj = l->adj;
+    for (int64_t q = 0; q < np; q++)
+        if (pairs[q].s >= threshold) {
+            adj[fill[pairs[q].i]++] = (Pair){pairs[q].i, pairs[q].j, pairs[q].s};
+            adj[fill[pairs[q].j]++] = (Pair){pairs[q].j, pairs[q].i, pairs[q].s};
+        }
+    free(fill);
+    for (int i = 0; i < n; i++) /* insertion sort: lists are short */
+        for (int64_t a = l->start[i] + 1; a < l->start[i + 1]; a++) {
+            Pair t = adj[a];
+            int64_t b = a;
+            while (b > l->start[i] && (adj[b - 1].s < t.s || (adj[b - 1].s == t.s && adj[b - 1].j > t.j))) {
+                adj[b] = adj[b - 1];
+                b--;
+            }
+            adj[b] = t;
+        }
+    return 0;
+}
+
+/* order (n): the images in the order they are tried as medoids, the most
+ * links first (ties: the larger sum of similarities, then the lower index).
+ * Returns 0 or -1 (memory). */
+static int medoid_order(int32_t *order, const Links *l, int n) {
+    NodeKey *key = malloc(sizeof(NodeKey) * n);
+    if (!key) return -1;
+    for (int i = 0; i < n; i++) key[i] = (NodeKey){l->deg[i], l->ssum[i], i};
+    qsort(key, n, sizeof(NodeKey), cmp_node);
+    for (int i = 0; i < n; i++) order[i] = key[i].i;
+    free(key);
+    return 0;
+}
+
+/* Medoids, taken in order (n), each take their linked images not yet
+ * grouped, strongest link first, up to max_group members. medoid (n) gets
+ * each image's medoid (a medoid: itself; -1: not grouped), size (n) each
+ * medoid's group size (size starts zeroed). Returns the number of groups
+ * that reached max_group with linked images left out. */
+static int medoids_take(int32_t *medoid, int32_t *size, const int32_t *order, const Links *l, int max_group, int n) {
+    int n_capped = 0;
+    for (int i = 0; i < n; i++) medoid[i] = -1;
+    for (int a = 0; a < n; a++) {
+        int i = order[a];
+        if (medoid[i] >= 0 || l->deg[i] == 0) continue;
+        int free_links = 0;
+        for (int64_t e = l->start[i]; e < l->start[i + 1]; e++) free_links += medoid[l->adj[e].j] < 0;
+        if (!free_links) continue;
+        medoid[i] = i;
+        size[i] = 1;
+        for (int64_t e = l->start[i]; e < l->start[i + 1]; e++) {
+            int j = l->adj[e].j;
+            if (medoid[j] >= 0) continue;
+            if (size[i] >= max_group) {
+                n_capped++;
+                break;
+            }
+            medoid[j] = i;
+            size[i]++;
+        }
+    }
+    return n_capped;
+}
+
+/* Each image still ungrouped joins the medoid it is most similar to among
+ * its links if that group has room (medoid, size as medoids_take). */
+static void leftovers_join(int32_t *medoid, int32_t *size, const Links *l, int max_group, int n) {
+    for (int i = 0; i < n; i++) {
+        if (medoid[i] >= 0) continue;
+        for (int64_t e = l->start[i]; e < l->start[i + 1]; e++) {
+            int j = l->adj[e].j;
+            if (medoid[j] == j && size[j] < max_group) {
+                medoid[i] = j;
+                size[j]++;
+                break;
+            }
+        }
+    }
+}
+
+/* group (n) gets the medoid groups (medoid (n) as medoids_take; an
+ * ungrouped image is a group of its own) numbered by first appearance, st
+ * the number of groups with >= 2 members and the largest size; size (n) is
+ * scratch. Returns the number of groups, or -1 (memory). */
+static int groups_number(int32_t *group, DupClusterStats *st, int32_t *size, const int32_t *medoid, int n) {
+    int32_t *num = malloc(sizeof(int32_t) * n);
+    if (!num) return -1;
+    for (int i = 0; i < n; i++) num[i] = -1;
+    int g = 0;
+    memset(size, 0, sizeof(int32_t) * n);
+    for (int i = 0; i < n; i++) {
+        int r = medoid[i] >= 0 ? medoid[i] : i;
+        if (num[r] < 0) num[r] = g++;
+        group[i] = num[r];
+        size[group[i]]++;
+    }
+    free(num);
+    for (int k = 0; k < g; k++) {
+        st->n_groups_multi += size[k] >= 2;
+        if (size[k] > st->largest_group) st->largest_group = size[k];
+    }
+    return g;
+}
+
+/* 5. Medoid groups of n images from the verified pairs (np): images are
+ * tried as medoids in order of their links >= threshold; each takes its
+ * not yet grouped linked images, strongest link first, up to max_group
+ * members; then every image left alone joins the medoid it is most similar
+ * to (>= threshold) if that group has room. group (n) gets 0..G-1, st the
+ * group counts. Returns G, or -1 (memory). */
+static int cluster_groups(int32_t *group, DupClusterStats *st, const Pair *pairs, int64_t np, float threshold,
+                          int max_group, int n) {
+    Links l = {0};
+    int32_t *order = malloc(sizeof(int32_t) * n), *medoid = malloc(sizeof(int32_t) * n);
+    int32_t *size = calloc(n, sizeof(int32_t));
+    int ret = -1;
+    if (!order || !medoid || !size || links_build(&l, pairs, np, threshold, n) || medoid_order(order, &l, n))
+        goto done;
+    st->n_groups_capped = medoids_take(medoid, size, order, &l, max_group, n);
+    leftovers_join(medoid, size, &l, max_group, n);
+    ret = groups_number(group, st, size, medoid, n);
+done:
+    links_free(&l);
+    free(order);
+    free(medoid);
+    free(size);
+    return ret;
+}
+
 int dupdesc_cluster(int32_t *group, DupClusterStats *stats, int32_t *pair_i, int32_t *pair_j, float *pair_s,
                 int64_t *n_pairs, const DupDesc *d, float threshold, const DupClusterParams *p, int64_t max_pairs,
                 int n) {
@@ -916,11 +1257,8 @@ int dupdesc_cluster(int32_t *group, DupClusterStats *stats, int32_t *pair_i, int
     int saved_threads = omp_get_max_threads();
     if (p->n_threads > 0) omp_set_num_threads(p->n_threads);
 #endif
-    enum { K = DUP_VLAD_WORDS };
-    const size_t VD = (size_t)K * D;
     int kc = p->n_cand < n - 1 ? p->n_cand : n - 1, ret = -1;
-    float *cb = NULL, *sample = NULL, *U = NULL, *topv = NULL, *S = NULL;
-    int32_t *topi = NULL, *medoid = NULL, *deg = NULL, *order = NULL, *size = NULL;
+    float *cb = NULL, *U = NULL;
     Pair *pairs = NULL;
     int64_t np = 0;
     double t0 = now_s();
@@ -928,227 +1266,23 @@ int dupdesc_cluster(int32_t *group, DupClusterStats *stats, int32_t *pair_i, int
         ret = 0;
         goto done;
     }
-    /* 1. codebook from <= 40000 features of evenly spaced images */
-    int64_t tot = 0;
-    for (int i = 0; i < n; i++) tot += d[i].n_kp;
-    int64_t m_max = 40000, m = 0;
-    int step_num = tot > m_max ? (int)((tot + m_max - 1) / m_max) : 1;
-    cb = calloc(VD, sizeof(float));
-    sample = malloc(sizeof(float) * D * (size_t)(tot / step_num + DUP_MAX_KP + 1));
-    if (!cb || !sample) goto done;
-    {
-        float *f = malloc(sizeof(float) * DUP_MAX_KP * D);
-        if (!f) goto done;
-        int64_t c = 0;
-        for (int i = 0; i < n; i++) {
-            desc_to_float(f, &d[i], 0);
-            for (int k = 0; k < d[i].n_kp; k++, c++)
-                if (c % step_num == 0) memcpy(sample + (size_t)(m++) * D, f + (size_t)k * D, sizeof(float) * D);
-        }
-        free(f);
-    }
-    if (m >= K) {
-        if (kmeans(cb, sample, m, K)) goto done;
-    }
-    free(sample);
-    sample = NULL;
+    if (!(cb = cluster_codebook(d, n))) goto done;
     st.t_codebook = now_s() - t0;
-    /* 2. mirror-symmetrised VLAD: U (n, K * D) */
     t0 = now_s();
-    U = calloc((size_t)n * VD, sizeof(float));
-    if (!U) goto done;
-#pragma omp parallel
-    {
-        float *f = malloc(sizeof(float) * DUP_MAX_KP * D), *vm = malloc(sizeof(float) * VD);
-#pragma omp for schedule(dynamic, 8)
-        for (int i = 0; i < n; i++) {
-            if (!f || !vm) continue;
-            float *v = U + (size_t)i * VD;
-            desc_to_float(f, &d[i], 0);
-            vlad_add(v, f, d[i].n_kp, cb, K);
-            vlad_normalise(v, K);
-            memset(vm, 0, sizeof(float) * VD);
-            desc_to_float(f, &d[i], 1);
-            vlad_add(vm, f, d[i].n_kp, cb, K);
-            vlad_normalise(vm, K);
-            double s = 0;
-            for (size_t j = 0; j < VD; j++) {
-                v[j] += vm[j];
-                s += (double)v[j] * v[j];
-            }
-            float inv = s > 0 ? (float)(1 / sqrt(s)) : 0;
-            for (size_t j = 0; j < VD; j++) v[j] *= inv;
-        }
-        free(f);
-        free(vm);
-    }
+    if (!(U = cluster_vlad(d, n, cb))) goto done;
     st.t_vlad = now_s() - t0;
-    /* 3. candidates: each image's kc most VLAD-similar, from blocks of
-     * S = U U^T (sgemm; each element's sum is done by one thread in a fixed
-     * order, so the result does not depend on the thread count) */
     t0 = now_s();
-    if (kc > 0) {
-        enum { B = 256 };
-        topv = malloc(sizeof(float) * (size_t)n * kc);
-        topi = malloc(sizeof(int32_t) * (size_t)n * kc);
-        S = malloc(sizeof(float) * (size_t)B * n);
-        if (!topv || !topi || !S) goto done;
-        for (size_t q = 0; q < (size_t)n * kc; q++) topv[q] = -FLT_MAX, topi[q] = INT32_MAX;
-        for (int r0 = 0; r0 < n; r0 += B) {
-            int rb = n - r0 < B ? n - r0 : B;
-            /* rows r0 .. r0+rb against all columns */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, n, (int)VD, 1.0f, U + (size_t)r0 * VD, (int)VD,
-                        U, (int)VD, 0.0f, S, n);
-#pragma omp parallel for schedule(static)
-            for (int r = 0; r < rb; r++) {
-                int i = r0 + r;
-                for (int j = 0; j < n; j++)
-                    if (j != i) topk_insert(topv + (size_t)i * kc, topi + (size_t)i * kc, kc, S[(size_t)r * n + j], j);
-            }
-        }
-        pairs = malloc(sizeof(Pair) * (size_t)n * kc);
-        if (!pairs) goto done;
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < kc; k++) {
-                int32_t j = topi[(size_t)i * kc + k];
-                if (j == INT32_MAX) continue;
-                pairs[np++] = (Pair){i < j ? i : j, i < j ? j : i, 0};
-            }
-        qsort(pairs, np, sizeof(Pair), cmp_pair_ij);
-        int64_t u = 0;
-        for (int64_t q = 0; q < np; q++)
-            if (!u || pairs[q].i != pairs[u - 1].i || pairs[q].j != pairs[u - 1].j) pairs[u++] = pairs[q];
-        np = u;
-    }
+    if (kc > 0 && cluster_candidates(&pairs, &np, U, n, kc)) goto done;
     free(U);
     U = NULL;
     st.t_candidates = now_s() - t0;
-    /* 4. verify the candidate pairs */
     t0 = now_s();
-#pragma omp parallel
-    {
-        VerifyWork *wk = malloc(sizeof *wk);
-#pragma omp for schedule(dynamic, 16)
-        for (int64_t q = 0; q < np; q++)
-            pairs[q].s = wk ? verify_pair(wk, &d[pairs[q].i], &d[pairs[q].j], &p->match, NULL) : -1;
-        free(wk);
-    }
+    cluster_verify(pairs, np, d, &p->match);
     st.n_pairs_verified = np;
     st.t_verify = now_s() - t0;
-    /* 5. medoid groups. deg[i]: verified links >= threshold (ties: sum of
-     * similarities, then index). Medoids are taken in that order; each takes
-     * its not yet grouped linked images, strongest link first, up to
-     * max_group members; then every image left alone joins the medoid it is
-     * most similar to (>= threshold) if that group has room. */
     t0 = now_s();
-    deg = calloc(n, sizeof(int32_t));
-    medoid = malloc(sizeof(int32_t) * n);
-    order = malloc(sizeof(int32_t) * n);
-    size = calloc(n, sizeof(int32_t));
-    double *ssum = calloc(n, sizeof(double));
-    int64_t *start = calloc((size_t)n + 1, sizeof(int64_t));
-    Pair *adj = malloc(sizeof(Pair) * (size_t)(2 * np + 1));
-    if (!deg || !medoid || !order || !size || !ssum || !start || !adj) {
-        free(ssum), free(start), free(adj);
-        goto done;
-    }
-    for (int64_t q = 0; q < np; q++)
-        if (pairs[q].s >= threshold) {
-            deg[pairs[q].i]++, deg[pairs[q].j]++;
-            ssum[pairs[q].i] += pairs[q].s, ssum[pairs[q].j] += pairs[q].s;
-        }
-    /* adjacency (sorted by node, then similarity desc, then index) */
-    for (int i = 0; i < n; i++) start[i + 1] = start[i] + deg[i];
-    {
-        int64_t *fill = malloc(sizeof(int64_t) * n);
-        if (!fill) {
-            free(ssum), free(start), free(adj);
-            goto done;
-        }
-        for (int i = 0; i < n; i++) fill[i] = start[i];
-        for (int64_t q = 0; q < np; q++)
-            if (pairs[q].s >= threshold) {
-                adj[fill[pairs[q].i]++] = (Pair){pairs[q].i, pairs[q].j, pairs[q].s};
-                adj[fill[pairs[q].j]++] = (Pair){pairs[q].j, pairs[q].i, pairs[q].s};
-            }
-        free(fill);
-        for (int i = 0; i < n; i++) /* insertion sort: lists are short */
-            for (int64_t a = start[i] + 1; a < start[i + 1]; a++) {
-                Pair t = adj[a];
-                int64_t b = a;
-                while (b > start[i] && (adj[b - 1].s < t.s || (adj[b - 1].s == t.s && adj[b - 1].j > t.j))) {
-                    adj[b] = adj[b - 1];
-                    b--;
-                }
-                adj[b] = t;
-            }
-    }
-    {
-        NodeKey *key = malloc(sizeof(NodeKey) * n);
-        if (!key) {
-            free(ssum), free(start), free(adj);
-            goto done;
-        }
-        for (int i = 0; i < n; i++) key[i] = (NodeKey){deg[i], ssum[i], i};
-        qsort(key, n, sizeof(NodeKey), cmp_node);
-        for (int i = 0; i < n; i++) order[i] = key[i].i, medoid[i] = -1;
-        free(key);
-    }
-    int max_group = p->max_group > 1 ? p->max_group : 1;
-    for (int a = 0; a < n; a++) {
-        int i = order[a];
-        if (medoid[i] >= 0 || deg[i] == 0) continue;
-        int free_links = 0;
-        for (int64_t e = start[i]; e < start[i + 1]; e++) free_links += medoid[adj[e].j] < 0;
-        if (!free_links) continue;
-        medoid[i] = i;
-        size[i] = 1;
-        for (int64_t e = start[i]; e < start[i + 1]; e++) {
-            int j = adj[e].j;
-            if (medoid[j] >= 0) continue;
-            if (size[i] >= max_group) { /* cap reached with linked images left out */
-                st.n_groups_capped++;
-                break;
-            }
-            medoid[j] = i;
-            size[i]++;
-        }
-    }
-    /* leftovers: join the most similar medoid with room */
-    for (int i = 0; i < n; i++) {
-        if (medoid[i] >= 0) continue;
-        for (int64_t e = start[i]; e < start[i + 1]; e++) {
-            int j = adj[e].j;
-            if (medoid[j] == j && size[j] < max_group) {
-                medoid[i] = j;
-                size[j]++;
-                break;
-            }
-        }
-    }
-    free(ssum);
-    free(start);
-    free(adj);
-    /* number groups by first appearance */
-    {
-        int32_t *num = malloc(sizeof(int32_t) * n);
-        if (!num) goto done;
-        for (int i = 0; i < n; i++) num[i] = -1;
-        int g = 0;
-        memset(size, 0, sizeof(int32_t) * n);
-        for (int i = 0; i < n; i++) {
-            int r = medoid[i] >= 0 ? medoid[i] : i;
-            if (num[r] < 0) num[r] = g++;
-            group[i] = num[r];
-            size[group[i]]++;
-        }
-        free(num);
-        for (int k = 0; k < g; k++) {
-            st.n_groups_multi += size[k] >= 2;
-            if (size[k] > st.largest_group) st.largest_group = size[k];
-        }
-        ret = g;
-    }
+    ret = cluster_groups(group, &st, pairs, np, threshold, p->max_group > 1 ? p->max_group : 1, n);
+    if (ret < 0) goto done;
     if (n_pairs) *n_pairs = np;
     for (int64_t q = 0; q < np && q < max_pairs; q++) {
         if (pair_i) pair_i[q] = pairs[q].i;
@@ -1161,7 +1295,8 @@ done:
     omp_set_num_threads(saved_threads);
 #endif
     if (stats) *stats = st;
-    free(cb), free(sample), free(U), free(topv), free(S), free(topi), free(medoid), free(deg), free(order), free(size);
+    free(cb);
+    free(U);
     free(pairs);
     return ret;
 }
