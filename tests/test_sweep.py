@@ -307,4 +307,35 @@ if os.path.exists(src_data):
         check(f["images"].shape[1:] == (24, 24) and len(pids) >= 10 and all(pids),
               f"the data set is prepared at size 24 with the manifest's patient ids ({f['images'].shape}, {pids[:3]})")
 
+# ---- fine-tuning: [family] init, freeze, head_lr ------------------------------
+# pretrain with hipid train on the sweep's own data (a stand-in for phantoms),
+# then a sweep starting from it with the first three layers frozen
+pre = os.path.join(ROOT, "pre.h5")
+FT_MODEL = "c8,bn,r,mp2,fl,fc16"
+r = run_hipid("train", "--data", DATA, "--model", FT_MODEL, "--epochs", "2", "--batch", "8", "--threads", "1",
+              "--save", pre)
+check(r.returncode == 0, f"hipid train --save writes the pretrained checkpoint ({r.stderr[-200:]})")
+ft_path, ft_out = job("finetune", f"[family ft]\nmodel = {FT_MODEL}\nbatch = 8\nepochs = 2\ninit = {pre}\n"
+                      "freeze = 3\nhead_lr = 0.01\n")
+p = mpirun(1, ["--quiet", ft_path])
+check(p.returncode == 0, f"a sweep with init/freeze/head_lr runs ({p.stderr[-300:]})")
+ft_files = [f for f in glob.glob(os.path.join(ft_out, "trials", "*.h5")) if not f.endswith(".ckpt.h5")]
+check(len(ft_files) == 3, f"fine-tuning: 3 trial files ({len(ft_files)})")
+if ft_files and os.path.exists(pre):
+    with h5py.File(ft_files[0]) as f, h5py.File(pre) as g:
+        check(f.attrs["init"] in (pre, pre.encode()) and int(f.attrs["freeze"]) == 3
+              and abs(float(f.attrs["head_lr"]) - 0.01) < 1e-9, "fine-tuning: init, freeze, head_lr recorded")
+        t = g["tensors"]
+        for name, ours in (("00.conv.weight", "00.conv/weight"), ("01.batchnorm.running_mean", "01.batchnorm/running_mean")):
+            w = f["weights/last/" + ours][()] if "weights/last/" + ours in f else None
+            check(w is not None and np.array_equal(w, t[name][()]),
+                  f"fine-tuning: frozen {name} is the checkpoint's after training")
+        moved = f["weights/last/05.dense/weight"][()] if "weights/last/05.dense/weight" in f else None
+        check(moved is not None and not np.array_equal(moved, t["05.dense.weight"][()]),
+              "fine-tuning: the layer after the frozen ones trained")
+bad_ft, _ = job("finetune_bad", f"[family ft]\nmodel = {FT_MODEL}\ninit = {ROOT}/missing.h5\n")
+p = mpirun(1, [bad_ft], timeout=60)
+check(p.returncode == 2 and "init: expected a readable checkpoint" in p.stderr,
+      f"a missing init file is a job-file error naming the key ({p.stderr.strip()[-200:]})")
+
 done()

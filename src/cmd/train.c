@@ -39,6 +39,11 @@ static void train_usage(FILE *f) {
         "                       (v - mean) / std with training-set statistics\n"
         "  --threads T          OpenMP threads (OpenBLAS runs inside them)  [OMP_NUM_THREADS or all]\n"
         "  --save PATH          write the trained model (HDF5 checkpoint)\n"
+        "  --init PATH          start from a checkpoint's weights (--save of a pretraining run)\n"
+        "                       in every layer whose token and shapes match   [the seed's]\n"
+        "  --freeze N           the first N spec tokens keep their weights and\n"
+        "                       batch-norm statistics                          [0]\n"
+        "  --head-lr L          the classifier's learning rate                 [--lr]\n"
         "spec strings: comma-separated c<N>[k<K>][s<S>], r, bn, mp[<K>], gap, do<P>, fl, fc<N>;\n"
         "the classifier fc<classes> is appended. cnn-paper is\n"
         "  %s\n", model_preset_spec("cnn-paper"));
@@ -55,18 +60,20 @@ static const struct option train_opts[] = {
     {"augment", required_argument, 0, 'A'}, {"splits", required_argument, 0, 'P'},
     {"fold", required_argument, 0, 'F'},   {"no-standardize", no_argument, 0, 'N'},   {"repeat", required_argument, 0, 'R'},
     {"threads", required_argument, 0, 't'}, {"save", required_argument, 0, 'O'},
+    {"init", required_argument, 0, 'I'},   {"freeze", required_argument, 0, 'Z'},
+    {"head-lr", required_argument, 0, 'H'},
     {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
 
-/* Options into o and *save; -1 to go on, else the exit status (0 after
- * --help, 2 for a usage error, printed here). */
-static int train_parse(FitOpts *o, const char **save, int argc, char **argv) {
+/* Options into o, *save and *init; -1 to go on, else the exit status (0
+ * after --help, 2 for a usage error, printed here). */
+static int train_parse(FitOpts *o, const char **save, const char **init, int argc, char **argv) {
     *o = (FitOpts){.val_fraction = 0.2,
                    .cfg = {.model = "cnn-paper", .epochs = 10, .batch = 32, .opt = optim_defaults(),
                            .standardize = 1, .seed = 1, .threads = omp_get_max_threads(), .log = stdout}};
     TrainConfig *cfg = &o->cfg;
     double v = 0.0;
     int c;
-    *save = NULL;
+    *save = *init = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", train_opts, NULL)) != -1) {
         int bad = 0;
@@ -75,6 +82,9 @@ static int train_parse(FitOpts *o, const char **save, int argc, char **argv) {
         case 'd': o->data = optarg; break;
         case 'm': cfg->model = optarg; break;
         case 'O': *save = optarg; break;
+        case 'I': *init = optarg; break;
+        case 'Z': bad = cli_num("train", "freeze", optarg, 0, 1e4, 1, &v); cfg->freeze = (int)v; break;
+        case 'H': bad = cli_num("train", "head-lr", optarg, 0, 1e3, 0, &v); cfg->head_lr = (float)v; break;
         case 'B':
             if ((cfg->balance = names_index(train_balance_names, optarg)) < 0) {
                 fprintf(stderr, "hipid train: --balance expects none, loss or sampling, found '%s'\n", optarg);
@@ -134,16 +144,22 @@ static int train_status(int rc) { return rc == FIT_ERR_OPTION ? HIPID_EXIT_USAGE
 
 int cmd_train(int argc, char **argv) {
     FitOpts o;
-    const char *save;
-    int status = train_parse(&o, &save, argc, argv), rc;
+    const char *save, *init;
+    int status = train_parse(&o, &save, &init, argc, argv), rc;
     if (status >= 0) return status;
     FitData f;
     FitResult r;
-    Model *m = NULL;
+    Model *m = NULL, *start = NULL;
     ErrBuf e = {{0}};
     char aug[256];
+    if (init && !(start = model_load(init, 1, 1, &e))) {
+        fprintf(stderr, "hipid train: --init: %s\n", e.msg);
+        return HIPID_EXIT_FAIL;
+    }
+    o.cfg.init = start;
     if ((rc = fit_data_load(&f, &o, &e)) != HIPID_OK) {
         fprintf(stderr, "hipid train: %s\n", e.msg);
+        model_free(start);
         return train_status(rc);
     }
     augment_format(aug, sizeof aug, &o.cfg.aug);
@@ -161,6 +177,7 @@ int cmd_train(int argc, char **argv) {
 done:
     if (status) fprintf(stderr, "hipid train: %s\n", e.msg);
     model_free(m);
+    model_free(start);
     fit_data_free(&f);
     return status;
 }

@@ -35,13 +35,22 @@ void optim_free(Optim *o) {
     free(o);
 }
 
-void optim_step(Optim *o, float *p, const float *g, float lr) {
+int optim_set_group(Optim *o, size_t lo, size_t hi, float factor) {
+    if (o->n_groups == OPTIM_MAX_GROUPS || lo > hi || hi > o->n || !(factor >= 0.0f)) return 1;
+    for (int k = 0; k < o->n_groups; k++)
+        if (lo < o->groups[k].hi && o->groups[k].lo < hi) return 1;
+    o->groups[o->n_groups++] = (OptGroup){lo, hi, factor};
+    return 0;
+}
+
+/* The update of p[lo, hi) at learning rate lr (the step counter already
+ * advanced). */
+static void step_range(Optim *o, float *p, const float *g, float lr, size_t lo, size_t hi) {
     const OptConfig *c = &o->cfg;
     float wd = c->weight_decay;
-    o->t++;
     if (c->kind == OPT_SGD) {
         float mu = c->momentum;
-        for (size_t i = 0; i < o->n; i++) {
+        for (size_t i = lo; i < hi; i++) {
             float d = g[i] + wd * p[i];
             if (mu != 0.0f) {
                 o->m[i] = o->t == 1 ? d : mu * o->m[i] + d;
@@ -55,13 +64,33 @@ void optim_step(Optim *o, float *p, const float *g, float lr) {
     float bc1 = 1.0f - powf(b1, (float)o->t), bc2 = 1.0f - powf(b2, (float)o->t);
     float step = lr / bc1, sq_bc2 = sqrtf(bc2);
     int decoupled = c->kind == OPT_ADAMW;
-    for (size_t i = 0; i < o->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         float gi = g[i];
         if (decoupled) p[i] *= 1.0f - lr * wd;
         else gi += wd * p[i];
         o->m[i] = b1 * o->m[i] + (1.0f - b1) * gi;
         o->v[i] = b2 * o->v[i] + (1.0f - b2) * gi * gi;
         p[i] -= step * o->m[i] / (sqrtf(o->v[i]) / sq_bc2 + c->eps);
+    }
+}
+
+static int by_lo(const void *a, const void *b) {
+    const OptGroup *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+void optim_step(Optim *o, float *p, const float *g, float lr) {
+    o->t++;
+    OptGroup gs[OPTIM_MAX_GROUPS];
+    memcpy(gs, o->groups, sizeof(OptGroup) * o->n_groups);
+    qsort(gs, o->n_groups, sizeof *gs, by_lo);
+    size_t at = 0; /* ranges between groups take factor 1 */
+    for (int k = 0; k <= o->n_groups; k++) {
+        size_t lo = k < o->n_groups ? gs[k].lo : o->n;
+        if (at < lo) step_range(o, p, g, lr, at, lo);
+        if (k == o->n_groups) break;
+        if (gs[k].factor > 0.0f) step_range(o, p, g, lr * gs[k].factor, gs[k].lo, gs[k].hi);
+        at = gs[k].hi;
     }
 }
 

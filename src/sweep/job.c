@@ -23,13 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hipid/nn/model.h"
 #include "hipid/base/rng.h"
 #include "hipid/train/train.h"
 
 #define TAG_SEARCH 0x5EA7C4u
-#define MAX_KEYS 20
+#define MAX_KEYS 24
 #define MAX_VALUES 64     /* values in one hyperparameter list */
 #define MAX_CONFIGS 10000 /* configurations per family (grid product or samples) */
 
@@ -44,15 +45,15 @@ enum { K_PATH, K_SYNTH, K_SOURCE, K_SIZE };
 enum { K_SCHEME, K_K, K_REPEATS, K_INNER_K, K_FRACTIONS, K_VAL_FRACTION, K_CV_SEED, K_GROUPS };
 enum { K_MODE, K_SAMPLES, K_SEARCH_SEED };
 enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES, K_STALL };
-/* family keys; F_OPTIMIZER..F_GRADIENT_SUM are the hyperparameters, in grid
+/* family keys; F_OPTIMIZER..F_HEAD_LR are the hyperparameters, in grid
  * order (the first varies slowest) */
 enum {
     F_MODEL, F_OPTIMIZER, F_LR, F_MOMENTUM, F_WEIGHT_DECAY, F_SCHEDULE, F_STEP_SIZE, F_GAMMA,
     F_BATCH, F_MICRO_BATCH, F_EPOCHS, F_PATIENCE, F_DROPOUT, F_AUGMENT, F_BALANCE, F_STANDARDIZE,
-    F_GRADIENT_SUM, F_RANKS, N_FAMILY_KEYS
+    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_INIT, F_RANKS, N_FAMILY_KEYS
 };
 #define HP_FIRST F_OPTIMIZER
-#define N_HP (F_GRADIENT_SUM - F_OPTIMIZER + 1)
+#define N_HP (F_HEAD_LR - F_OPTIMIZER + 1)
 
 static const char *const section_keys[][MAX_KEYS] = {
     [S_JOB] = {"name", "seeds"},
@@ -62,7 +63,7 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries", "stall_timeout"},
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
-                  "balance", "standardize", "gradient_sum", "ranks_per_trial"},
+                  "balance", "standardize", "gradient_sum", "freeze", "head_lr", "init", "ranks_per_trial"},
 };
 
 typedef enum { V_REAL, V_INT, V_CHOICE, V_AUG } ValKind;
@@ -99,6 +100,8 @@ static const HpKey hp_keys[N_HP] = {
     [F_BALANCE - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, train_balance_names, "none", "none, loss or sampling"},
     [F_STANDARDIZE - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, yesno_names, "yes", "yes or no"},
     [F_GRADIENT_SUM - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, train_sum_names, "fixed32", "fixed32 or fixed64"},
+    [F_FREEZE - HP_FIRST] = {V_INT, 0, 1e4, 0, 0, NULL, "0", "a number of layers >= 0 (spec tokens kept as init has them)"},
+    [F_HEAD_LR - HP_FIRST] = {V_REAL, 0, INFINITY, 0, 0, NULL, "0", "a learning rate >= 0 (0: lr)"},
 };
 
 /* ---- pass 1: reading lines and filing raw values ---- */
@@ -833,6 +836,8 @@ static int make_config(HParams *h, const Axis *axes, const int *idx, const doubl
     h->balance = (int)HV(F_BALANCE);
     h->standardize = (int)HV(F_STANDARDIZE);
     h->gradient_sum = (int)HV(F_GRADIENT_SUM);
+    h->freeze = (int)HV(F_FREEZE);
+    h->head_lr = (float)HV(F_HEAD_LR);
 #undef HV
     h->opt = opt;
     if (h->dropout < 0) {
@@ -878,6 +883,13 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
         return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a preset (cnn-paper, dnn-paper) or a layer "
                        "spec valid for 64x64 images, found '%s' (%s)", model, me.msg);
     model_free(m);
+    const char *init = raw(sec, F_INIT) ? raw(sec, F_INIT) : "";
+    if (strlen(init) >= sizeof fam->configs[0].init)
+        return key_err(p, sec, S_FAMILY, F_INIT, e, "expected a path shorter than %zu characters",
+                       sizeof fam->configs[0].init);
+    if (*init && access(init, R_OK) != 0)
+        return key_err(p, sec, S_FAMILY, F_INIT, e, "expected a readable checkpoint (hipid train --save), found "
+                       "'%s' (%s)", init, strerror(errno));
 
     int ranks_at = sec->at[F_RANKS] ? sec->at[F_RANKS] : run_ranks_at;
     if (get_int(p, sec, S_FAMILY, F_RANKS, 1, 1 << 20, run_ranks, "a number of ranks >= 1",
@@ -1001,6 +1013,7 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
         }
         free(ids);
     }
+    for (int c = 0; c < fam->n_configs; c++) snprintf(fam->configs[c].init, sizeof fam->configs[c].init, "%s", init);
     rc = HIPID_OK;
 done:
     free(axes);
@@ -1077,6 +1090,9 @@ static uint64_t fnv1a64(const char *s) {
 
 void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64_t data_checksum) {
     const HParams *h = &job->families[t->family].configs[t->config];
+    char tune[1200] = ""; /* absent without fine-tuning: other trials keep their keys */
+    if (h->init[0] || h->freeze || h->head_lr > 0)
+        snprintf(tune, sizeof tune, "finetune init=%s freeze=%d head_lr=%.9g\n", h->init, h->freeze, h->head_lr);
     char aug[256];
     augment_format(aug, sizeof aug, &h->aug);
     const OptConfig *o = &h->opt;
@@ -1092,7 +1108,7 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
              "sched=%s step_size=%d gamma=%.9g sched_epochs=%d\n"
              "train epochs=%d batch=%d micro_batch=%d patience=%d dropout=%.9g balance=%s "
              "standardize=%d%s\n"
-             "augment %s\n",
+             "augment %s\n%s",
              (unsigned long long)data_checksum, scheme_names[job->scheme], job->k, job->repeats,
              job->inner_k, job->fractions[0], job->fractions[1], job->fractions[2], job->val_fraction,
              (unsigned long long)job->cv_seed, job->use_groups, t->repeat, t->outer, t->inner,
@@ -1101,7 +1117,7 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
              o->gamma, o->epochs, h->epochs, h->batch, h->micro_batch, h->patience, h->dropout,
              train_balance_names[h->balance], h->standardize,
              /* absent for fixed64, the one sum before fixed32: its trials keep their keys */
-             h->micro_batch > 0 && h->gradient_sum == TRAIN_SUM_FIXED32 ? " gradient_sum=fixed32" : "", aug);
+             h->micro_batch > 0 && h->gradient_sum == TRAIN_SUM_FIXED32 ? " gradient_sum=fixed32" : "", aug, tune);
 }
 
 void job_trial_label(char *buf, size_t cap, const Job *job, const Trial *t) {

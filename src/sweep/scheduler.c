@@ -299,6 +299,7 @@ static TrainConfig train_config(const Run *r, const Trial *t, const HParams *h) 
     return (TrainConfig){.model = h->model, .epochs = h->epochs, .batch = h->batch, .threads = r->st.threads,
                          .micro_batch = h->micro_batch, .gradient_sum = h->gradient_sum, .patience = h->patience, .opt = h->opt, .seed = t->seed,
                          .balance = h->balance, .aug = h->aug, .standardize = h->standardize,
+                         .freeze = h->freeze, .head_lr = h->head_lr,
                          .trial = ((uint64_t)t->repeat << 32) | ((uint64_t)t->outer << 16) | (uint64_t)(t->inner + 1),
                          .log = r->o->verbose && r->c.grank == 0 ? stdout : NULL};
 }
@@ -379,7 +380,11 @@ static int run_trial(Run *r, int idx) {
         return RUN_FAILED;
     }
     TrainConfig cfg = train_config(r, x.t, x.h);
-    Trainer *tr = trainer_create(&cfg, &st->d, x.p.train, x.p.n_train, x.p.val, x.p.n_val, &e);
+    Model *start = NULL; /* fine-tuning: the weights to start from, read by every rank */
+    if (x.h->init[0]) start = model_load(x.h->init, 1, 1, &e); /* its errors name the file */
+    cfg.init = start;
+    Trainer *tr = start || !x.h->init[0] ? trainer_create(&cfg, &st->d, x.p.train, x.p.n_train, x.p.val, x.p.n_val, &e)
+                                         : NULL;
     int status = RUN_FAILED;
     if (!tr) {
         if (r->c.grank == 0) write_failed(&x, &x.p, now_seconds() - x.t0, e.msg);
@@ -398,6 +403,7 @@ static int run_trial(Run *r, int idx) {
     }
 done:
     trainer_free(tr);
+    model_free(start);
     study_free_parts(&x.p);
     r->busy += now_seconds() - x.t0;
     r->trial = -1;

@@ -106,6 +106,51 @@ void train_evaluate(float *loss, float *acc, Model *m, const Dataset *d, const i
     free(z);
 }
 
+/* Where layer l's parameters (buffers) start in the model's blocks: the
+ * first tensor of l or of a later layer; the block's end if none. */
+static long layer_start(const Model *m, int l, int buffers) {
+    for (; l < m->n_layers; l++)
+        for (int k = 0; k < m->layers[l]->n_tensors; k++) {
+            const TensorView *tv = &m->layers[l]->tensors[k];
+            if (!buffers && tv->grad) return (long)(tv->data - m->params);
+            if (buffers && !tv->grad) return (long)(tv->data - m->buffers);
+        }
+    return buffers ? (long)m->n_buffers : (long)m->n_params;
+}
+
+int train_init_from(Model *dst, const Model *src, const char *what, ErrBuf *e) {
+    if (src->in.c != dst->in.c || src->in.h != dst->in.h || src->in.w != dst->in.w)
+        return hipid_err(e, "%s: its model takes %dx%d images, the data are %dx%d", what, src->in.w, src->in.h,
+                         dst->in.w, dst->in.h), -1;
+    int copied = 0;
+    for (int l = 0; l < dst->n_layers && l < src->n_layers; l++) {
+        const Layer *a = dst->layers[l], *b = src->layers[l];
+        int same = strcmp(a->label, b->label) == 0 && a->n_tensors == b->n_tensors;
+        for (int k = 0; same && k < a->n_tensors; k++) same = a->tensors[k].size == b->tensors[k].size;
+        if (!same) continue;
+        for (int k = 0; k < a->n_tensors; k++)
+            memcpy(a->tensors[k].data, b->tensors[k].data, sizeof(float) * a->tensors[k].size);
+        copied += a->n_tensors > 0;
+    }
+    if (copied == 0) return hipid_err(e, "%s: no layer with weights matches the model (%s)", what, src->spec), -1;
+    return copied;
+}
+
+/* The optimiser's groups: the frozen layers at factor 0, the classifier at
+ * head_lr / lr; the frozen layers' buffers kept to be put back. */
+static void set_groups(Trainer *t) {
+    const Model *m = t->m;
+    long frozen = layer_start(m, t->cfg.freeze, 0), head = layer_start(m, m->n_layers - 1, 0);
+    if (frozen > 0) HIPID_CHECK(optim_set_group(t->opt, 0, (size_t)frozen, 0.0f) == 0);
+    if (t->cfg.head_lr > 0.0f)
+        HIPID_CHECK(optim_set_group(t->opt, (size_t)head, m->n_params, t->cfg.head_lr / t->cfg.opt.lr) == 0);
+    t->n_frozen_buf = layer_start(m, t->cfg.freeze, 1);
+    if (t->n_frozen_buf > 0) {
+        t->frozen_buf = xmalloc_f32(t->n_frozen_buf);
+        memcpy(t->frozen_buf, m->buffers, sizeof(float) * t->n_frozen_buf);
+    }
+}
+
 Trainer *trainer_create(const TrainConfig *cfg, const Dataset *d, const int *train_idx, int n_train,
                         const int *val_idx, int n_val, ErrBuf *e) {
     int B = cfg->batch, K = d->n_classes;
@@ -124,6 +169,16 @@ Trainer *trainer_create(const TrainConfig *cfg, const Dataset *d, const int *tra
     }
     Model *m = model_create(cfg->model, (Shape){1, d->size, d->size}, K, B, cfg->threads, cfg->seed, e);
     if (!m) return NULL;
+    if (cfg->freeze < 0 || cfg->freeze >= m->n_layers) {
+        hipid_err(e, "freeze %d: expected 0 to %d (the model has %d layers; the classifier always trains)",
+                  cfg->freeze, m->n_layers - 1, m->n_layers);
+        model_free(m);
+        return NULL;
+    }
+    if (cfg->init && train_init_from(m, cfg->init, "init", e) < 0) {
+        model_free(m);
+        return NULL;
+    }
     Trainer *t = xcalloc(1, sizeof *t);
     t->cfg = *cfg;
     t->d = d;
@@ -147,6 +202,7 @@ Trainer *trainer_create(const TrainConfig *cfg, const Dataset *d, const int *tra
     oc.epochs = cfg->epochs;
     t->cfg.opt = oc;
     t->opt = optim_create(oc, m->n_params);
+    set_groups(t);
     t->best_val_loss = INFINITY;
     t->best_params = xmalloc_f32(m->n_params);
     t->best_buffers = xmalloc_f32(m->n_buffers ? m->n_buffers : 1);
@@ -163,6 +219,7 @@ void trainer_free(Trainer *t) {
     free(t->class_w);
     free(t->best_params);
     free(t->best_buffers);
+    free(t->frozen_buf);
     free(t->hist);
     free(t);
 }
@@ -350,6 +407,7 @@ static int train_step(Trainer *t, StepScratch *sc, const int *order, int nb, con
         if (nbuf) fx_get(m->buffers, sc->acc + ngrad, nbuf, FX_STAT * S);
     }
     optim_step(t->opt, m->params, m->grads, lr);
+    if (t->n_frozen_buf) memcpy(m->buffers, t->frozen_buf, sizeof(float) * t->n_frozen_buf);
     t->step++;
     t->ep_loss_fx += *acc_loss;
     t->ep_correct += *acc_correct;

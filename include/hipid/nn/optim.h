@@ -22,11 +22,23 @@ typedef struct {
     int epochs;     /* SCHED_COSINE: T_max */
 } OptConfig;
 
+/* Parameter groups: [lo, hi) of the block updated at lr x factor (as
+ * PyTorch's param_groups with their own lr); factor 0 freezes the range (no
+ * update, no weight decay, no moments). Parameters outside every group use
+ * factor 1. */
+#define OPTIM_MAX_GROUPS 4
+typedef struct {
+    size_t lo, hi;
+    float factor;
+} OptGroup;
+
 typedef struct {
     OptConfig cfg;
     size_t n;
     long t;         /* steps taken */
     float *m, *v;   /* (n) momentum / first moment, second moment */
+    int n_groups;
+    OptGroup groups[OPTIM_MAX_GROUPS];
 } Optim;
 
 /* Defaults: SGD, lr 0.01, momentum 0.9, Adam betas (0.9, 0.999), eps 1e-8. */
@@ -43,6 +55,9 @@ Optim *optim_create(OptConfig cfg, size_t n_params);
 void optim_free(Optim *o);
 /* One update of params (n) from grads (n) at learning rate lr. */
 void optim_step(Optim *o, float *params, const float *grads, float lr);
+/* Give [lo, hi) its own learning-rate factor (see OptGroup); groups must not
+ * overlap. Returns 0, or 1 if the table is full or the range is bad. */
+int optim_set_group(Optim *o, size_t lo, size_t hi, float factor);
 /* Learning rate for a 0-based epoch under the configured schedule. */
 float optim_lr_at(const OptConfig *cfg, int epoch);
 

@@ -10,7 +10,8 @@
  *   [search]   mode, samples, seed
  *   [family NAME]  model, optimizer, lr, momentum, weight_decay, schedule,
  *              step_size, gamma, batch, micro_batch, epochs, patience, dropout,
- *              augment, balance, standardize, gradient_sum, ranks_per_trial
+ *              augment, balance, standardize, gradient_sum, freeze, head_lr, init,
+ *              ranks_per_trial
  *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries, stall_timeout
  * Hyperparameter keys of a family take a comma-separated list (grid: the
  * cartesian product; random: a uniform choice) and, for real-valued keys in
@@ -44,6 +45,9 @@ typedef struct {
     AugConfig aug;
     int standardize;
     int gradient_sum;  /* TRAIN_SUM_*: how micro-batch gradients are summed (train.h) */
+    int freeze;        /* fine-tuning: the first layers kept as init has them */
+    float head_lr;     /* fine-tuning: the classifier's learning rate; 0 = opt.lr */
+    char init[1024];   /* fine-tuning: a checkpoint (hipid train --save) to start from; "" = none */
 } HParams;
 
 typedef struct {

@@ -66,6 +66,11 @@ typedef struct {
     AugConfig aug;         /* training batches only; all zero = none */
     uint64_t trial;        /* keys augmentation streams with seed and epoch */
     int standardize;       /* inputs (v - mean) / std with training-set statistics */
+    /* fine-tuning (train_init_from): */
+    const Model *init;     /* start from these weights where layers match; NULL: from seed */
+    int freeze;            /* the first `freeze` layers (spec tokens) keep their initial
+                            * parameters and running statistics */
+    float head_lr;         /* the classifier's learning rate (before the schedule); 0: lr */
     FILE *log;             /* per-epoch lines go here; NULL for silence */
 } TrainConfig;
 
@@ -120,13 +125,25 @@ struct Trainer {
     double best_val_loss;
     int best_epoch, bad_epochs, stopped_early;
     float *best_params, *best_buffers;
+    /* fine-tuning: buffers [0, n_frozen_buf) are put back after every step */
+    long n_frozen_buf;
+    float *frozen_buf;
     /* history */
     int n_hist;
     EpochRecord *hist;     /* (cfg.epochs) */
 };
 
-/* Build the model (seeded), standardisation statistics and optimiser for a
- * trial on train_idx, validated on val_idx (may be empty). */
+/* Copy into dst every tensor of the layers that src has at the same position
+ * with the same token and tensor shapes (a classifier for another number of
+ * classes does not match and keeps dst's initialisation). Returns the number
+ * of layers with parameters copied; -1 (e filled) if the input shapes differ
+ * or no layer with parameters matches. `what` names src in messages. */
+int train_init_from(Model *dst, const Model *src, const char *what, ErrBuf *e);
+
+/* Build the model (seeded, then cfg->init's weights where they match),
+ * standardisation statistics and optimiser (cfg->freeze, cfg->head_lr as
+ * parameter groups) for a trial on train_idx, validated on val_idx (may be
+ * empty). */
 Trainer *trainer_create(const TrainConfig *cfg, const Dataset *d, const int *train_idx, int n_train,
                         const int *val_idx, int n_val, ErrBuf *e);
 void trainer_free(Trainer *t);
