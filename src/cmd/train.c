@@ -44,6 +44,8 @@ static void train_usage(FILE *f) {
         "  --freeze N           the first N spec tokens keep their weights and\n"
         "                       batch-norm statistics                          [0]\n"
         "  --head-lr L          the classifier's learning rate                 [--lr]\n"
+        "  --warmup W           epochs of linear warm-up before the schedule  [0]\n"
+        "  --label-smoothing E  of the training loss, in [0, 1)               [0]\n"
         "spec strings: comma-separated c<N>[k<K>][s<S>], r, bn, mp[<K>], gap, do<P>, fl, fc<N>;\n"
         "the classifier fc<classes> is appended. cnn-paper is\n"
         "  %s\n", model_preset_spec("cnn-paper"));
@@ -61,7 +63,8 @@ static const struct option train_opts[] = {
     {"fold", required_argument, 0, 'F'},   {"no-standardize", no_argument, 0, 'N'},   {"repeat", required_argument, 0, 'R'},
     {"threads", required_argument, 0, 't'}, {"save", required_argument, 0, 'O'},
     {"init", required_argument, 0, 'I'},   {"freeze", required_argument, 0, 'Z'},
-    {"head-lr", required_argument, 0, 'H'},
+    {"head-lr", required_argument, 0, 'H'}, {"warmup", required_argument, 0, 'W'},
+    {"label-smoothing", required_argument, 0, 'L'},
     {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
 
 /* Options into o, *save and *init; -1 to go on, else the exit status (0
@@ -85,6 +88,8 @@ static int train_parse(FitOpts *o, const char **save, const char **init, int arg
         case 'I': *init = optarg; break;
         case 'Z': bad = cli_num("train", "freeze", optarg, 0, 1e4, 1, &v); cfg->freeze = (int)v; break;
         case 'H': bad = cli_num("train", "head-lr", optarg, 0, 1e3, 0, &v); cfg->head_lr = (float)v; break;
+        case 'W': bad = cli_num("train", "warmup", optarg, 0, 1e6, 1, &v); cfg->opt.warmup = (int)v; break;
+        case 'L': bad = cli_num("train", "label-smoothing", optarg, 0, 0.999, 0, &v); cfg->label_smoothing = (float)v; break;
         case 'B':
             if ((cfg->balance = names_index(train_balance_names, optarg)) < 0) {
                 fprintf(stderr, "hipid train: --balance expects none, loss or sampling, found '%s'\n", optarg);

@@ -574,7 +574,13 @@ void dropout_apply(float *out, const float *inp, const float *mask, long n) {
 
 float softmax_xent(float *dlogits, float *probs, const float *logits, const int *labels,
                    const float *class_w, int N, int K) {
-    double loss = 0.0, wsum = 0.0;
+    return softmax_xent_ls(dlogits, probs, logits, labels, class_w, N, K, 0.0f);
+}
+
+float softmax_xent_ls(float *dlogits, float *probs, const float *logits, const int *labels,
+                      const float *class_w, int N, int K, float eps) {
+    double loss = 0.0, wsum = 0.0, wall = 0.0; /* wall: sum_k w[k] */
+    for (int k = 0; k < K; k++) wall += class_w ? class_w[k] : 1.0;
     for (int n = 0; n < N; n++) {
         const float *z = logits + (long)n * K;
         float mx = -FLT_MAX;
@@ -583,7 +589,13 @@ float softmax_xent(float *dlogits, float *probs, const float *logits, const int 
         for (int k = 0; k < K; k++) se += exp((double)z[k] - mx);
         double lse = mx + log(se);
         double w = class_w ? class_w[labels[n]] : 1.0;
-        loss += w * (lse - z[labels[n]]);
+        if (eps == 0.0f) {
+            loss += w * (lse - z[labels[n]]);
+        } else {
+            double smooth = 0.0;
+            for (int k = 0; k < K; k++) smooth += (class_w ? class_w[k] : 1.0) * (lse - z[k]);
+            loss += (1.0 - eps) * w * (lse - z[labels[n]]) + eps / K * smooth;
+        }
         wsum += w;
         if (probs)
             for (int k = 0; k < K; k++) probs[(long)n * K + k] = (float)exp(z[k] - lse);
@@ -599,7 +611,14 @@ float softmax_xent(float *dlogits, float *probs, const float *logits, const int 
             double w = class_w ? class_w[labels[n]] : 1.0;
             for (int k = 0; k < K; k++) {
                 double p = exp(z[k] - lse);
-                dlogits[(long)n * K + k] = (float)(w * (p - (k == labels[n])) / wsum);
+                if (eps == 0.0f) {
+                    dlogits[(long)n * K + k] = (float)(w * (p - (k == labels[n])) / wsum);
+                } else { /* (1-eps) w_y (p - e_y) + eps/K sum_j w_j (p - e_j) */
+                    double wk = class_w ? class_w[k] : 1.0;
+                    double g = p * ((1.0 - eps) * w + eps / K * wall) - (1.0 - eps) * w * (k == labels[n]) -
+                               eps / K * wk;
+                    dlogits[(long)n * K + k] = (float)(g / wsum);
+                }
             }
         }
     }

@@ -95,11 +95,14 @@ void optim_step(Optim *o, float *p, const float *g, float lr) {
 }
 
 float optim_lr_at(const OptConfig *c, int epoch) {
+    int W = c->warmup > 0 ? c->warmup : 0;
+    if (epoch < W) return c->lr * (float)(epoch + 1) / (float)(W + 1);
+    epoch -= W;
     switch (c->sched) {
     case SCHED_STEP:
         return c->lr * powf(c->gamma, (float)(epoch / (c->step_size > 0 ? c->step_size : 1)));
     case SCHED_COSINE: {
-        int T = c->epochs > 0 ? c->epochs : 1;
+        int T = c->epochs - W > 0 ? c->epochs - W : 1;
         return 0.5f * c->lr * (1.0f + cosf(3.14159265358979f * (float)epoch / (float)T));
     }
     default:

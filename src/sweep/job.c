@@ -45,15 +45,15 @@ enum { K_PATH, K_SYNTH, K_SOURCE, K_SIZE };
 enum { K_SCHEME, K_K, K_REPEATS, K_INNER_K, K_FRACTIONS, K_VAL_FRACTION, K_CV_SEED, K_GROUPS };
 enum { K_MODE, K_SAMPLES, K_SEARCH_SEED };
 enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES, K_STALL };
-/* family keys; F_OPTIMIZER..F_HEAD_LR are the hyperparameters, in grid
+/* family keys; F_OPTIMIZER..F_LABEL_SMOOTHING are the hyperparameters, in grid
  * order (the first varies slowest) */
 enum {
     F_MODEL, F_OPTIMIZER, F_LR, F_MOMENTUM, F_WEIGHT_DECAY, F_SCHEDULE, F_STEP_SIZE, F_GAMMA,
     F_BATCH, F_MICRO_BATCH, F_EPOCHS, F_PATIENCE, F_DROPOUT, F_AUGMENT, F_BALANCE, F_STANDARDIZE,
-    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_INIT, F_RANKS, N_FAMILY_KEYS
+    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_INIT, F_RANKS, N_FAMILY_KEYS
 };
 #define HP_FIRST F_OPTIMIZER
-#define N_HP (F_HEAD_LR - F_OPTIMIZER + 1)
+#define N_HP (F_LABEL_SMOOTHING - F_OPTIMIZER + 1)
 
 static const char *const section_keys[][MAX_KEYS] = {
     [S_JOB] = {"name", "seeds"},
@@ -63,7 +63,8 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries", "stall_timeout"},
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
-                  "balance", "standardize", "gradient_sum", "freeze", "head_lr", "init", "ranks_per_trial"},
+                  "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "init",
+                  "ranks_per_trial"},
 };
 
 typedef enum { V_REAL, V_INT, V_CHOICE, V_AUG } ValKind;
@@ -102,6 +103,8 @@ static const HpKey hp_keys[N_HP] = {
     [F_GRADIENT_SUM - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, train_sum_names, "fixed32", "fixed32 or fixed64"},
     [F_FREEZE - HP_FIRST] = {V_INT, 0, 1e4, 0, 0, NULL, "0", "a number of layers >= 0 (spec tokens kept as init has them)"},
     [F_HEAD_LR - HP_FIRST] = {V_REAL, 0, INFINITY, 0, 0, NULL, "0", "a learning rate >= 0 (0: lr)"},
+    [F_WARMUP - HP_FIRST] = {V_INT, 0, 1e6, 0, 0, NULL, "0", "a number of warm-up epochs >= 0, below epochs"},
+    [F_LABEL_SMOOTHING - HP_FIRST] = {V_REAL, 0, 1, 0, 1, NULL, "0", "a label smoothing in [0, 1)"},
 };
 
 /* ---- pass 1: reading lines and filing raw values ---- */
@@ -838,6 +841,8 @@ static int make_config(HParams *h, const Axis *axes, const int *idx, const doubl
     h->gradient_sum = (int)HV(F_GRADIENT_SUM);
     h->freeze = (int)HV(F_FREEZE);
     h->head_lr = (float)HV(F_HEAD_LR);
+    opt.warmup = (int)HV(F_WARMUP);
+    h->label_smoothing = (float)HV(F_LABEL_SMOOTHING);
 #undef HV
     h->opt = opt;
     if (h->dropout < 0) {
@@ -1013,7 +1018,17 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
         }
         free(ids);
     }
-    for (int c = 0; c < fam->n_configs; c++) snprintf(fam->configs[c].init, sizeof fam->configs[c].init, "%s", init);
+    for (int c = 0; c < fam->n_configs; c++) {
+        snprintf(fam->configs[c].init, sizeof fam->configs[c].init, "%s", init);
+        if (fam->configs[c].opt.warmup >= fam->configs[c].epochs) {
+            key_err(p, sec, S_FAMILY, F_WARMUP, e, "expected fewer warm-up epochs than epochs, found warmup = %d "
+                    "with epochs = %d", fam->configs[c].opt.warmup, fam->configs[c].epochs);
+            free(fam->configs);
+            fam->configs = NULL;
+            fam->n_configs = 0;
+            goto done;
+        }
+    }
     rc = HIPID_OK;
 done:
     free(axes);
@@ -1091,8 +1106,13 @@ static uint64_t fnv1a64(const char *s) {
 void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64_t data_checksum) {
     const HParams *h = &job->families[t->family].configs[t->config];
     char tune[1200] = ""; /* absent without fine-tuning: other trials keep their keys */
+    size_t at = 0;
     if (h->init[0] || h->freeze || h->head_lr > 0)
-        snprintf(tune, sizeof tune, "finetune init=%s freeze=%d head_lr=%.9g\n", h->init, h->freeze, h->head_lr);
+        at += (size_t)snprintf(tune, sizeof tune, "finetune init=%s freeze=%d head_lr=%.9g\n", h->init, h->freeze,
+                               h->head_lr);
+    if (h->opt.warmup || h->label_smoothing > 0)
+        snprintf(tune + at, sizeof tune - at, "recipe warmup=%d label_smoothing=%.9g\n", h->opt.warmup,
+                 h->label_smoothing);
     char aug[256];
     augment_format(aug, sizeof aug, &h->aug);
     const OptConfig *o = &h->opt;

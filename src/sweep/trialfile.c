@@ -73,6 +73,8 @@ static int write_attrs(hid_t f, const TrialRecord *o) {
               h5_attr_write_str(f, "gradient_sum", train_sum_names[h->gradient_sum]) ||
               h5_attr_write_str(f, "init", h->init) || h5_attr_write_int(f, "freeze", &h->freeze, 1) ||
               h5_attr_write_double(f, "head_lr", h->head_lr) ||
+              h5_attr_write_int(f, "warmup", &h->opt.warmup, 1) ||
+              h5_attr_write_double(f, "label_smoothing", h->label_smoothing) ||
               h5_attr_write_str(f, "data", j->data) || h5_attr_write_str(f, "data_checksum", ck) ||
               h5_attr_write_str(f, "preprocessing", d->preprocessing) ||
               h5_attr_write_double(f, "lr", h->opt.lr) || h5_attr_write_double(f, "momentum", h->opt.momentum) ||

@@ -370,7 +370,7 @@ static int train_step(Trainer *t, StepScratch *sc, const int *order, int nb, con
         m->step = t->step;
         m->sample_base = lo;
         const float *z = model_forward(m, sc->x, n, 1);
-        float loss = softmax_xent(sc->dlogits, NULL, z, sc->y, t->class_w, n, K);
+        float loss = softmax_xent_ls(sc->dlogits, NULL, z, sc->y, t->class_w, n, K, cfg->label_smoothing);
         int correct = 0;
         for (int i = 0; i < n; i++) correct += argmax_row(z + (long)i * K, K) == sc->y[i];
         if (!isfinite(loss)) bad = 1;

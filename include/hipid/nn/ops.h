@@ -98,16 +98,22 @@ void batchnorm_backward_eval(float *dinp, float *dgamma, float *dbeta, const flo
 /* Inverted dropout: out = inp * mask, mask holds 0 or 1/(1-p); NULL mask copies. */
 void dropout_apply(float *out, const float *inp, const float *mask, long n);
 
+/* Class probabilities of logits (N,K) into prob (N,K), computed in double
+ * (max-shifted exp over their sum) and rounded to float once. */
+void softmax_rows(float *prob, const float *logits, int N, int K);
+
 /* Softmax cross-entropy, mean over the batch, weighted like
  * torch.nn.CrossEntropyLoss(weight=class_w): sum_i w[y_i] * nll_i / sum_i w[y_i].
  * logits: (N,K); labels: (N) in [0,K); class_w: (K) or NULL for all ones.
  * dlogits (N,K) receives d(loss)/d(logits), may be NULL. probs (N,K) may be NULL.
  * Returns the loss. */
-/* Class probabilities of logits (N,K) into prob (N,K), computed in double
- * (max-shifted exp over their sum) and rounded to float once. */
-void softmax_rows(float *prob, const float *logits, int N, int K);
-
 float softmax_xent(float *dlogits, float *probs, const float *logits, const int *labels,
                    const float *class_w, int N, int K);
+/* The same with label smoothing eps in [0, 1), as CrossEntropyLoss(weight,
+ * label_smoothing=eps): sample i contributes (1 - eps) w[y_i] nll(y_i) +
+ * eps / K sum_k w[k] nll(k), the sum divided by sum_i w[y_i]. eps 0 is
+ * softmax_xent, bit for bit. */
+float softmax_xent_ls(float *dlogits, float *probs, const float *logits, const int *labels,
+                      const float *class_w, int N, int K, float eps);
 
 #endif

@@ -19,7 +19,10 @@ typedef struct {
     SchedKind sched;
     int step_size;  /* SCHED_STEP: epochs between decays */
     float gamma;    /* SCHED_STEP: factor per decay */
-    int epochs;     /* SCHED_COSINE: T_max */
+    int epochs;     /* SCHED_COSINE: T_max (warm-up epochs included) */
+    int warmup;     /* epochs of linear warm-up: lr x (e + 1) / (warmup + 1) in epoch e < warmup,
+                     * then the schedule over the remaining epochs (PyTorch: SequentialLR of
+                     * LinearLR(1 / (warmup + 1), total_iters = warmup) and the schedule) */
 } OptConfig;
 
 /* Parameter groups: [lo, hi) of the block updated at lr x factor (as

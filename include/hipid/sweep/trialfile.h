@@ -10,7 +10,7 @@
  *               model (spec), optimizer, lr, momentum, weight_decay, batch,
  *               micro_batch, epochs, patience, augment, balance, standardize,
  *               gradient_sum ("fixed32" | "fixed64"), init (path, "" = none),
- *               freeze, head_lr,
+ *               freeze, head_lr, warmup, label_smoothing,
  *               data (path), data_checksum (hex), image_size, n_classes,
  *               preprocessing, best_epoch, epochs_run, seconds, ranks, threads,
  *               allreduce_seconds (time in group collectives, leader),

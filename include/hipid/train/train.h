@@ -71,6 +71,7 @@ typedef struct {
     int freeze;            /* the first `freeze` layers (spec tokens) keep their initial
                             * parameters and running statistics */
     float head_lr;         /* the classifier's learning rate (before the schedule); 0: lr */
+    float label_smoothing; /* of the training loss (softmax_xent_ls); validation stays plain NLL */
     FILE *log;             /* per-epoch lines go here; NULL for silence */
 } TrainConfig;
 
