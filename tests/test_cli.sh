@@ -131,6 +131,23 @@ run nan_loss 1 train --epochs 3 --batch 4 --threads 2 --lr 1000 --model dnn-pape
 grep -q 'NaN' "$err"
 expect "nan_loss: message should mention NaN, got: $(head -c 300 "$err")" $?
 
+# progress reaches a log file as it is printed: the first epoch line shows up
+# alone (a 4 KB stdio buffer would hold back about 40 of them)
+log="$dir/progress.log"
+"$HIPID" train --epochs 200 --batch 4 --threads 1 --model c32,r,c32,r,c32,r --data "$dir/ok.h5" >"$log" 2>&1 &
+pid=$!
+seen=0
+for _ in $(seq 1 600); do
+    seen=$(grep -c '^epoch' "$log")
+    [ "$seen" -gt 0 ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.05
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ "$seen" -ge 1 ] && [ "$seen" -lt 40 ]
+expect "progress: the first epoch lines reach the log file as printed (found $seen at first sight)" $?
+
 # help
 run help 0 --help
 grep -q 'train' "$out"

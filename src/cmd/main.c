@@ -31,6 +31,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* progress lines reach a log file (Slurm output, tail -f) as they are
+     * printed, not when a 4 KB buffer fills */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         usage(stderr);
         return HIPID_EXIT_USAGE;
