@@ -872,29 +872,64 @@ static void draw_config(int *idx, double *drawn, const Axis *axes, uint64_t seed
     }
 }
 
+/* A family's model (a preset or a spec that builds) and init (a readable
+ * file, or "" when absent). */
+static int family_model(const char **model, const char **init, const Parser *p, const Section *sec, ErrBuf *e) {
+    *model = raw(sec, F_MODEL);
+    if (!*model || !**model)
+        return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a preset (cnn-paper, dnn-paper) or a layer "
+                       "spec, found nothing");
+    if (strlen(*model) >= sizeof ((HParams *)0)->model)
+        return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a spec shorter than %zu characters, found %zu",
+                       sizeof ((HParams *)0)->model, strlen(*model));
+    ErrBuf me = {{0}};
+    Model *m = model_create(*model, (Shape){1, 64, 64}, 2, 2, 1, 1, &me);
+    if (!m)
+        return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a preset (cnn-paper, dnn-paper) or a layer "
+                       "spec valid for 64x64 images, found '%s' (%s)", *model, me.msg);
+    model_free(m);
+    *init = raw(sec, F_INIT) ? raw(sec, F_INIT) : "";
+    if (strlen(*init) >= sizeof ((HParams *)0)->init)
+        return key_err(p, sec, S_FAMILY, F_INIT, e, "expected a path shorter than %zu characters",
+                       sizeof ((HParams *)0)->init);
+    if (**init && access(*init, R_OK) != 0)
+        return key_err(p, sec, S_FAMILY, F_INIT, e, "expected a readable checkpoint (hipid train --save), found "
+                       "'%s' (%s)", *init, strerror(errno));
+    return HIPID_OK;
+}
+
+/* Every batch and micro_batch value against each other and ranks_per_trial
+ * (ranks_at: the line that set it). */
+static int check_batching(const Axis *batch, const Axis *micro, int ranks, int ranks_at, const Parser *p,
+                          ErrBuf *e) {
+    for (int i = 0; i < batch->n; i++)
+        for (int j = 0; j < micro->n; j++) {
+            int b = (int)batch->v[i], mb = (int)micro->v[j];
+            if (mb == 0 && ranks > 1)
+                return pair_err(p, ranks_at, "ranks_per_trial", micro->line, "micro_batch", e,
+                                "expected micro_batch set to batch/ranks_per_trial or less so each rank gets "
+                                "whole micro-batches, found micro_batch = 0 with ranks_per_trial = %d", ranks);
+            if (mb > 0 && b % mb != 0)
+                return pair_err(p, batch->line, "batch", micro->line, "micro_batch", e,
+                                "expected a micro_batch that divides batch, found micro_batch = %d with batch = %d",
+                                mb, b);
+            if (mb > 0 && b / mb < ranks) {
+                /* three keys: cite the latest */
+                int other = later(batch->line, ranks_at);
+                return pair_err(p, other, other == batch->line ? "batch" : "ranks_per_trial", micro->line,
+                                "micro_batch", e,
+                                "expected at least ranks_per_trial = %d micro-batches per batch, found "
+                                "batch/micro_batch = %d/%d = %d", ranks, b, mb, b / mb);
+            }
+        }
+    return HIPID_OK;
+}
+
 static int load_family(Family *fam, const Parser *p, const Section *sec, int f_index, const Job *job,
                        int run_ranks, int run_ranks_at, ErrBuf *e) {
     snprintf(fam->name, sizeof fam->name, "%s", sec->name);
-    const char *model = raw(sec, F_MODEL);
-    if (!model || !*model)
-        return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a preset (cnn-paper, dnn-paper) or a layer "
-                       "spec, found nothing");
-    if (strlen(model) >= sizeof fam->configs[0].model)
-        return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a spec shorter than %zu characters, found %zu",
-                       sizeof fam->configs[0].model, strlen(model));
-    ErrBuf me = {{0}};
-    Model *m = model_create(model, (Shape){1, 64, 64}, 2, 2, 1, 1, &me);
-    if (!m)
-        return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a preset (cnn-paper, dnn-paper) or a layer "
-                       "spec valid for 64x64 images, found '%s' (%s)", model, me.msg);
-    model_free(m);
-    const char *init = raw(sec, F_INIT) ? raw(sec, F_INIT) : "";
-    if (strlen(init) >= sizeof fam->configs[0].init)
-        return key_err(p, sec, S_FAMILY, F_INIT, e, "expected a path shorter than %zu characters",
-                       sizeof fam->configs[0].init);
-    if (*init && access(init, R_OK) != 0)
-        return key_err(p, sec, S_FAMILY, F_INIT, e, "expected a readable checkpoint (hipid train --save), found "
-                       "'%s' (%s)", init, strerror(errno));
+    const char *model = NULL, *init = "";
+    if (family_model(&model, &init, p, sec, e)) return HIPID_ERR;
 
     int ranks_at = sec->at[F_RANKS] ? sec->at[F_RANKS] : run_ranks_at;
     if (get_int(p, sec, S_FAMILY, F_RANKS, 1, 1 << 20, run_ranks, "a number of ranks >= 1",
@@ -906,34 +941,10 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
     for (int a = 0; a < N_HP; a++)
         if (parse_axis(&axes[a], p, sec, HP_FIRST + a, job->random, e)) goto done;
 
-    const Axis *batch = &axes[F_BATCH - HP_FIRST], *micro = &axes[F_MICRO_BATCH - HP_FIRST];
     const Axis *pat = &axes[F_PATIENCE - HP_FIRST], *drop = &axes[F_DROPOUT - HP_FIRST];
-    for (int i = 0; i < batch->n; i++)
-        for (int j = 0; j < micro->n; j++) {
-            int b = (int)batch->v[i], mb = (int)micro->v[j];
-            if (mb == 0 && fam->ranks_per_trial > 1) {
-                pair_err(p, ranks_at, "ranks_per_trial", micro->line, "micro_batch", e,
-                         "expected micro_batch set to batch/ranks_per_trial or less so each rank gets "
-                         "whole micro-batches, found micro_batch = 0 with ranks_per_trial = %d",
-                         fam->ranks_per_trial);
-                goto done;
-            }
-            if (mb > 0 && b % mb != 0) {
-                pair_err(p, batch->line, "batch", micro->line, "micro_batch", e,
-                         "expected a micro_batch that divides batch, found micro_batch = %d with batch = %d",
-                         mb, b);
-                goto done;
-            }
-            if (mb > 0 && b / mb < fam->ranks_per_trial) {
-                /* three keys: cite the latest */
-                int other = later(batch->line, ranks_at);
-                pair_err(p, other, other == batch->line ? "batch" : "ranks_per_trial", micro->line,
-                         "micro_batch", e,
-                         "expected at least ranks_per_trial = %d micro-batches per batch, found "
-                         "batch/micro_batch = %d/%d = %d", fam->ranks_per_trial, b, mb, b / mb);
-                goto done;
-            }
-        }
+    if (check_batching(&axes[F_BATCH - HP_FIRST], &axes[F_MICRO_BATCH - HP_FIRST], fam->ranks_per_trial, ranks_at,
+                       p, e))
+        goto done;
 
     int any_patience = 0;
     for (int i = 0; i < pat->n; i++) any_patience |= pat->v[i] > 0;
