@@ -333,6 +333,11 @@ if ft_files and os.path.exists(pre):
         moved = f["weights/last/05.dense/weight"][()] if "weights/last/05.dense/weight" in f else None
         check(moved is not None and not np.array_equal(moved, t["05.dense.weight"][()]),
               "fine-tuning: the layer after the frozen ones trained")
+r = run_hipid("report", ft_out)
+rep_md = os.path.join(ft_out, "report", "report.md")
+text = open(rep_md).read() if os.path.exists(rep_md) else ""
+check(r.returncode == 0 and f"init={pre}" in text and "freeze=3" in text and "head_lr=0.01" in text,
+      "fine-tuning: the report's configuration names init, freeze and head_lr")
 bad_ft, _ = job("finetune_bad", f"[family ft]\nmodel = {FT_MODEL}\ninit = {ROOT}/missing.h5\n")
 p = mpirun(1, [bad_ft], timeout=60)
 check(p.returncode == 2 and "init: expected a readable checkpoint" in p.stderr,

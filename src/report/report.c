@@ -98,8 +98,14 @@ static void hparams_text(char *buf, size_t cap, const TrialInfo *ti) {
     if (n < (int)cap && ti->weight_decay != 0) n += snprintf(buf + n, cap - n, " weight_decay=%.4g", ti->weight_decay);
     if (n < (int)cap && ti->dropout >= 0) n += snprintf(buf + n, cap - n, " dropout=%.3g", ti->dropout);
     if (n < (int)cap)
-        snprintf(buf + n, cap - n, " batch=%d epochs=%d patience=%d balance=%s augment=%s", ti->batch, ti->epochs,
-                 ti->patience, ti->balance, aug[0] ? aug : "none");
+        n += snprintf(buf + n, cap - n, " batch=%d epochs=%d patience=%d balance=%s augment=%s", ti->batch,
+                      ti->epochs, ti->patience, ti->balance, aug[0] ? aug : "none");
+    if (n < (int)cap && ti->warmup) n += snprintf(buf + n, cap - n, " warmup=%d", ti->warmup);
+    if (n < (int)cap && ti->label_smoothing > 0)
+        n += snprintf(buf + n, cap - n, " label_smoothing=%.3g", ti->label_smoothing);
+    if (n < (int)cap && ti->init[0]) n += snprintf(buf + n, cap - n, " init=%.255s", ti->init);
+    if (n < (int)cap && ti->freeze) n += snprintf(buf + n, cap - n, " freeze=%d", ti->freeze);
+    if (n < (int)cap && ti->head_lr > 0) snprintf(buf + n, cap - n, " head_lr=%.4g", ti->head_lr);
 }
 
 /* The class names of a done trial: the first trial's become the report's,

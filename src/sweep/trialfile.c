@@ -359,6 +359,11 @@ unsigned trialfile_read_info(TrialInfo *t, hid_t f) {
     no_int(f, "batch", &t->batch);
     no_int(f, "epochs", &t->epochs);
     no_int(f, "patience", &t->patience);
+    no_str(f, "init", t->init, sizeof t->init);
+    no_int(f, "freeze", &t->freeze);
+    no_int(f, "warmup", &t->warmup);
+    no_dbl(f, "head_lr", &t->head_lr);
+    no_dbl(f, "label_smoothing", &t->label_smoothing);
     return (id || k ? 0 : TRIALINFO_ID) | (prep ? 0 : TRIALINFO_PREP) | (size || k ? 0 : TRIALINFO_SHAPE);
 }
 

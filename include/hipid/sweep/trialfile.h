@@ -141,6 +141,10 @@ typedef struct {
     double lr, momentum, weight_decay, dropout;
     int batch, epochs, patience;
     double val_loss;
+    /* the recipe and fine-tuning keys; zero or "" in files written before them */
+    char init[1024];
+    int freeze, warmup;
+    double head_lr, label_smoothing;
 } TrialInfo;
 
 /* Groups of attributes, for what trialfile_read_info found complete. */
