@@ -175,38 +175,26 @@ static int bcast_status(int status, ErrBuf *e, MPI_Comm comm) {
 }
 
 /* The group's collectives for train.h; ctx is the Run, whose comm_seconds
- * counts the time spent in them (waiting for peers included). */
-static void grp_sum_i64(void *ctx, int64_t *v, long n) {
-    Run *r = ctx;
+ * counts the time spent in them (waiting for peers included). Each is an
+ * in-place allreduce waited for under the watchdog. */
+static void grp_allreduce(Run *r, void *v, long n, MPI_Datatype type, MPI_Op op, const char *what) {
     double t0 = now_seconds();
     MPI_Request q;
-    MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_INT64_T, MPI_SUM, r->c.group, &q);
-    wait_group(r, &q, "the gradient allreduce");
+    MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, type, op, r->c.group, &q);
+    wait_group(r, &q, what);
     r->comm_seconds += now_seconds() - t0;
+}
+static void grp_sum_i64(void *ctx, int64_t *v, long n) {
+    grp_allreduce(ctx, v, n, MPI_INT64_T, MPI_SUM, "the gradient allreduce");
 }
 static void grp_sum_i32(void *ctx, int32_t *v, long n) {
-    Run *r = ctx;
-    double t0 = now_seconds();
-    MPI_Request q;
-    MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_INT32_T, MPI_SUM, r->c.group, &q);
-    wait_group(r, &q, "the gradient allreduce");
-    r->comm_seconds += now_seconds() - t0;
+    grp_allreduce(ctx, v, n, MPI_INT32_T, MPI_SUM, "the gradient allreduce");
 }
 static void grp_max_f32(void *ctx, float *v, long n) {
-    Run *r = ctx;
-    double t0 = now_seconds();
-    MPI_Request q;
-    MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_MAX, r->c.group, &q);
-    wait_group(r, &q, "the gradient scale reduction");
-    r->comm_seconds += now_seconds() - t0;
+    grp_allreduce(ctx, v, n, MPI_FLOAT, MPI_MAX, "the gradient scale reduction");
 }
 static void grp_sum_f32(void *ctx, float *v, long n) {
-    Run *r = ctx;
-    double t0 = now_seconds();
-    MPI_Request q;
-    MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_FLOAT, MPI_SUM, r->c.group, &q);
-    wait_group(r, &q, "the prediction allreduce");
-    r->comm_seconds += now_seconds() - t0;
+    grp_allreduce(ctx, v, n, MPI_FLOAT, MPI_SUM, "the prediction allreduce");
 }
 static int grp_leader_flag(void *ctx, int flag) {
     bcast_int(ctx, &flag, "the leader's broadcast");
