@@ -191,7 +191,7 @@ static void grp_sum_i32(void *ctx, int32_t *v, long n) {
     grp_allreduce(ctx, v, n, MPI_INT32_T, MPI_SUM, "the gradient allreduce");
 }
 static void grp_max_f32(void *ctx, float *v, long n) {
-    grp_allreduce(ctx, v, n, MPI_FLOAT, MPI_MAX, "the gradient scale reduction");
+    grp_allreduce(ctx, v, n, MPI_FLOAT, MPI_MAX, "the gradient scale allreduce");
 }
 static void grp_sum_f32(void *ctx, float *v, long n) {
     grp_allreduce(ctx, v, n, MPI_FLOAT, MPI_SUM, "the prediction allreduce");
