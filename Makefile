@@ -4,7 +4,14 @@
 #   ARCH=...    code generation flags (default -march=native; set ARCH= for a
 #               portable binary when login and compute nodes differ)
 CC       := mpicc
-PKGS     := openblas hdf5 vips inih gsl
+CXX      := g++
+PKGS     := openblas hdf5 vips inih gsl libprotobuf-c
+# DCMTK's dcmtk.pc names libsndfile, which Debian's libdcmtk-dev does not pull
+# in, so its libraries are listed here: image modules and their codecs
+DCMTK_LIBS := -ldcmjpls -ldcmjpeg -ldcmimage -ldcmimgle -ldcmdata -loflog -lofstd
+# ONNX's message definitions, from Debian's python3-onnx; protoc-c turns them
+# into build/gen/onnx.pb-c.{c,h} (src/nn/onnx.c is their only user)
+ONNX_PROTO ?= /usr/lib/python3/dist-packages/onnx/onnx.proto
 ARCH     ?= -march=native
 SANITIZE ?= 0
 WERROR   ?= 0
@@ -20,17 +27,23 @@ endif
 
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-psabi \
            -Iinclude $(shell pkg-config --cflags $(PKGS))
+# the one C++ file per library that has no C interface (DICOM), behind a C header
+CXXFLAGS := -std=c++17 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Wshadow -Wno-unused-parameter -Iinclude
 ifeq ($(WERROR),1)
   CFLAGS += -Werror
+  CXXFLAGS += -Werror
 endif
 LDFLAGS := $(filter -fsanitize% -fopenmp,$(OPT) -fopenmp)
 # GSL's own CBLAS is left out: OpenBLAS provides those symbols, once
-LDLIBS  := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS))) -lm
+LDLIBS  := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS))) $(DCMTK_LIBS) -lstdc++ -lm
 
 # One folder per layer (README "Layout"); each lists its sources itself.
 LAYERS   := base nn data train sweep report cmd
 SRC      := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
-LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/cmd/main.c,$(SRC)))
+SRCXX    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.cc))
+GEN_OBJ  := $(BUILD)/gen/onnx.pb-c.o
+LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/cmd/main.c,$(SRC))) \
+            $(patsubst src/%.cc,$(BUILD)/%.o,$(SRCXX)) $(GEN_OBJ)
 # tests/test_*.c run on their own; tests/check_*.c are helpers that test
 # scripts call with fixtures (e.g. the PyTorch cross-check)
 TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
@@ -60,6 +73,19 @@ DEPFLAGS = -MMD -MP
 $(BUILD)/%.o: src/%.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: src/%.cc Makefile
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# generated code is compiled without the project's warning flags (not ours to fix)
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(@D) $(ONNX_PROTO)
+$(GEN_OBJ): $(BUILD)/gen/onnx.pb-c.c
+	$(CC) -std=c11 $(OPT) -I$(BUILD)/gen $(shell pkg-config --cflags libprotobuf-c) -c -o $@ $<
+$(BUILD)/nn/onnx.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/nn/onnx.o: $(BUILD)/gen/onnx.pb-c.h
 
 $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) Makefile
 	@mkdir -p $(@D)
