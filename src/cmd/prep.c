@@ -1,7 +1,9 @@
 /* cmd/prep.c: `hipid prep`: options -> PrepSetConfig -> prepset_build (the
  * work, prepset.h) -> the summary. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "hipid/cmd/cmd.h"
 #include "hipid/data/dupdesc.h"
@@ -33,11 +35,53 @@ static void prep_usage(FILE *f) {
         "  --preview-n N        images in the contact sheet                        [8]\n"
         "  --strict             any skipped file is an error (exit 1, nothing written)\n"
         "  -q, --quiet          list only the copy groups with conflicting labels\n"
+        "DICOM files (.dcm, or any file with the DICM preamble) are decoded with DCMTK:\n"
+        "first frame, Modality LUT, VOI step, MONOCHROME1 inverted, then 0..255.\n"
+        "  --window V           VOI step: file (the file's VOI LUT or first window, else\n"
+        "                       auto), auto (percentiles %g..%g of the modality values\n"
+        "                       to 0..255), or C,W (a linear window)              [file]\n"
+        "  --patient-from F     patient ids for grouped CV: patient (PatientID), study\n"
+        "                       (StudyInstanceUID) or none; a manifest's patient_id wins [patient]\n"
+        "  --keep-ids           store DICOM ids as they are (default: HMAC-SHA256 with a salt)\n"
+        "  --id-salt-file PATH  the HMAC key (at least 16 bytes; keep it secret): the same\n"
+        "                       patient gets the same id across preps (default: a random\n"
+        "                       salt per run, so ids of two runs cannot be linked)\n"
+        "Patient names and every other header field are never stored.\n"
         "Images are processed at a working size whose longer side is at most max(2S, 256).\n"
         "Skipped files (unreadable, truncated, too small, near-empty mask, missing manifest\n"
         "rows) are listed on stderr as 'skip <path>: <reason>' and kept in the output's\n"
         "'skipped' dataset. Exit status: 0 ok, 1 failure, 2 usage.\n",
-        c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, (int)DUP_DEFAULT_THRESHOLD);
+        c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, (int)DUP_DEFAULT_THRESHOLD, DICOM_AUTO_LO,
+        DICOM_AUTO_HI);
+}
+
+/* --window file|auto|C,W into w; 0 or the usage exit status. */
+static int parse_window(DicomWindow *w, const char *v) {
+    double c = 0, width = 0;
+    int end = -1;
+    if (strcmp(v, "file") == 0) {
+        w->mode = DICOM_VOI_FILE;
+    } else if (strcmp(v, "auto") == 0) {
+        w->mode = DICOM_VOI_AUTO;
+    } else if (sscanf(v, "%lf,%lf%n", &c, &width, &end) == 2 && end == (int)strlen(v) && width >= 1 && isfinite(c) &&
+               isfinite(width)) {
+        *w = (DicomWindow){.mode = DICOM_VOI_FIXED, .center = c, .width = width};
+    } else {
+        fprintf(stderr, "hipid prep: --window: expected file, auto or CENTER,WIDTH with WIDTH >= 1, found '%s'\n", v);
+        return HIPID_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int parse_patient_from(int *from, const char *v) {
+    static const char *names[] = {"patient", "study", "none"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *from = i; /* PREPSET_IDS_* in this order */
+            return 0;
+        }
+    fprintf(stderr, "hipid prep: --patient-from: expected patient, study or none, found '%s'\n", v);
+    return HIPID_EXIT_USAGE;
 }
 
 /* Options into c; returns 0 to go on, else the exit status (help, usage). */
@@ -50,6 +94,8 @@ static int parse_options(PrepSetConfig *c, int argc, char **argv) {
         {"dup-threshold", required_argument, 0, 'd'}, {"preview", required_argument, 0, 'p'},
         {"preview-n", required_argument, 0, 'n'},  {"strict", no_argument, 0, 'X'},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
+        {"window", required_argument, 0, 'W'},     {"patient-from", required_argument, 0, 'P'},
+        {"keep-ids", no_argument, 0, 'K'},         {"id-salt-file", required_argument, 0, 'F'},
         {0, 0, 0, 0}};
     PrepConfig *p = &c->prep;
     const char *steps = PREP_DEFAULT_STEPS;
@@ -67,6 +113,10 @@ static int parse_options(PrepSetConfig *c, int argc, char **argv) {
         case 'B': p->binary = 1; break;
         case 'X': c->strict = 1; break;
         case 'q': c->quiet = 1; break;
+        case 'K': c->keep_ids = 1; break;
+        case 'F': c->id_salt_file = optarg; break;
+        case 'W': bad = parse_window(&p->window, optarg); break;
+        case 'P': bad = parse_patient_from(&c->patient_from, optarg); break;
         case 'S': bad = cli_num("prep", "size", optarg, 8, 4096, 1, &v); size = (int)v; break;
         case 'z': bad = cli_num("prep", "min-size", optarg, 1, 1e6, 1, &v); p->min_size = (int)v; break;
         case 'k': bad = cli_num("prep", "min-mask", optarg, 0, 1, 0, &v); p->min_mask = v; break;
@@ -94,6 +144,7 @@ static int parse_options(PrepSetConfig *c, int argc, char **argv) {
     base.min_mask = p->min_mask;
     base.bg_radius = p->bg_radius;
     base.binary = p->binary;
+    base.window = p->window;
     *p = base;
     if (prep_parse_steps(&p->steps, steps, &e) != HIPID_OK) {
         fprintf(stderr, "hipid prep: %s\n", e.msg);

@@ -71,13 +71,52 @@ static void fmt_exact(char *buf, size_t cap, double v) {
     }
 }
 
+/* The VOI item of the dicom(...) step (see prep.h). */
+static void describe_voi(char *buf, size_t cap, const DicomWindow *w) {
+    char cs[32], ws[32];
+    if (w->mode == DICOM_VOI_FIXED) {
+        fmt_exact(cs, sizeof cs, w->center);
+        fmt_exact(ws, sizeof ws, w->width);
+        snprintf(buf, cap, "window(c=%s,w=%s)", cs, ws);
+    } else {
+        snprintf(buf, cap, "%sauto(p%g..p%g)", w->mode == DICOM_VOI_FILE ? "file-else-" : "", DICOM_AUTO_LO,
+                 DICOM_AUTO_HI);
+    }
+}
+
+/* Read a dicom(...) item back (the inverse of describe_voi inside it). */
+static int parse_dicom_item(PrepConfig *c, const char *tok) {
+    char voi[96], want[160];
+    int end = -1;
+    if (sscanf(tok, "dicom(modality,voi=%95[^)])%n", voi, &end) < 1 || end < 0) return 0;
+    DicomWindow w = {.mode = DICOM_VOI_FILE};
+    if (strncmp(voi, "window(", 7) == 0) {
+        w.mode = DICOM_VOI_FIXED;
+        if (sscanf(voi, "window(c=%lf,w=%lf", &w.center, &w.width) != 2) return 0;
+    } else if (strncmp(voi, "auto(", 5) == 0) {
+        w.mode = DICOM_VOI_AUTO;
+    }
+    describe_voi(voi, sizeof voi, &w);
+    snprintf(want, sizeof want, "dicom(modality,voi=%s,mono1-inverted)", voi);
+    if (strcmp(want, tok) != 0) return 0;
+    c->window = w;
+    c->dicom_inputs = 1;
+    return 1;
+}
+
 void prep_describe(char *buf, size_t cap, const PrepConfig *c) {
     size_t n = 0;
     char r[32], m[32];
     fmt_exact(r, sizeof r, c->bg_radius);
     fmt_exact(m, sizeof m, c->min_mask);
 #define ADD(...) (n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__))
-    ADD("grey8(autorot,alpha-on-black),work<=%d", c->work_max);
+    ADD("grey8(autorot,alpha-on-black)");
+    if (c->dicom_inputs) {
+        char voi[96];
+        describe_voi(voi, sizeof voi, &c->window);
+        ADD(",dicom(modality,voi=%s,mono1-inverted)", voi);
+    }
+    ADD(",work<=%d", c->work_max);
     if (c->steps & PREP_BACKGROUND)
         ADD(",background(median,r=%s*content,grid=%d,trim>%g)", r, PREP_BG_GRID, IMAGE_TRIM_THRESHOLD);
     if (c->steps & PREP_OTSU) ADD(",otsu(%s)", c->binary ? "binary" : "mask");
@@ -122,6 +161,7 @@ int prep_parse_describe(PrepConfig *out, const char *text, ErrBuf *e) {
             if (strcmp(tok, "grey8(autorot,alpha-on-black)") != 0)
                 return hipid_err(e, "preprocessing \"%.200s\" does not start with grey8(autorot,alpha-on-black): "
                                     "not made by hipid prep (a synthetic data set?)", text);
+        } else if (parse_dicom_item(&c, tok)) {
         } else if (SCAN_ALL(tok, "work<=%d", &c.work_max)) {
             have_work = 1;
         } else if (SCAN_ALL(tok, "background(median,r=%lf*content,grid=%d,trim>%lf)", &c.bg_radius, &grid, &trim)) {

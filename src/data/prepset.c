@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vips/vips.h>
@@ -23,6 +24,7 @@
 #include "hipid/data/dataset.h"
 #include "hipid/data/imgsrc.h"
 #include "hipid/data/audit.h"
+#include "hipid/data/dicom.h"
 #include "hipid/data/dupdesc.h"
 #include "hipid/data/phash.h"
 
@@ -112,6 +114,84 @@ static int list_sources(ImageList *l, const PrepSetConfig *c, ErrBuf *e) {
     return hipid_err(e, "%s: no such folder or manifest file", c->src);
 }
 
+/* How DICOM ids become the data set's patient ids: the HMAC key (owned) and
+ * the choices of PrepSetConfig. */
+typedef struct {
+    uint8_t *key;
+    size_t n_key;
+    int from, keep;
+} IdPolicy;
+
+#define SALT_BYTES 32
+#define SALT_FILE_MIN 16
+
+static int ids_start(IdPolicy *p, const PrepSetConfig *c, ErrBuf *e) {
+    gchar *text = NULL;
+    gsize len = 0;
+    GError *gerr = NULL;
+    memset(p, 0, sizeof *p);
+    p->from = c->patient_from;
+    p->keep = c->keep_ids;
+    if (!c->id_salt_file) { /* random per run: ids cannot be linked across runs */
+        p->key = g_malloc(SALT_BYTES);
+        p->n_key = SALT_BYTES;
+        if (getrandom(p->key, SALT_BYTES, 0) != SALT_BYTES)
+            return hipid_err(e, "cannot get %d random bytes for the patient id salt: %s", SALT_BYTES, strerror(errno));
+        return HIPID_OK;
+    }
+    if (!g_file_get_contents(c->id_salt_file, &text, &len, &gerr)) {
+        hipid_err(e, "%s: cannot read the --id-salt-file: %s", c->id_salt_file, gerr->message);
+        g_error_free(gerr);
+        return HIPID_ERR;
+    }
+    if (len < SALT_FILE_MIN) {
+        g_free(text);
+        return hipid_err(e, "%s: --id-salt-file holds %zu bytes, expected a secret of at least %d", c->id_salt_file,
+                         (size_t)len, SALT_FILE_MIN);
+    }
+    p->key = (uint8_t *)text;
+    p->n_key = len;
+    return HIPID_OK;
+}
+
+static void ids_free(IdPolicy *p) {
+    if (p->key) memset(p->key, 0, p->n_key);
+    g_free(p->key);
+    memset(p, 0, sizeof *p);
+}
+
+/* The patient id the data set stores for a DICOM file: the chosen element,
+ * hashed unless keep, "" if the file lacks it. */
+static void ids_from_dicom(char *out, size_t cap, const DicomInfo *di, const IdPolicy *p) {
+    const char *raw = p->from == PREPSET_IDS_STUDY ? di->study_uid : p->from == PREPSET_IDS_PATIENT ? di->patient_id : "";
+    if (!raw[0] || p->keep) {
+        snprintf(out, cap, "%s", raw);
+        return;
+    }
+    GHmac *h = g_hmac_new(G_CHECKSUM_SHA256, p->key, p->n_key);
+    g_hmac_update(h, (const guchar *)raw, (gssize)strlen(raw));
+    snprintf(out, cap, "%.*s", PREPSET_ID_HEX, g_hmac_get_string(h));
+    g_hmac_unref(h);
+}
+
+/* Decode one file into g: DICOM through dicom.h (pid gets its patient id as
+ * stored, a multi-frame file a note line), anything else through libvips. */
+static int decode(GreyBuf *g, char *pid, size_t pid_cap, int *is_dicom, const uint8_t *bytes, size_t n_bytes,
+                  const char *path, const char *rel, const PrepConfig *c, const IdPolicy *ids, ErrBuf *e) {
+    DicomInfo di;
+    char err[sizeof e->msg];
+    pid[0] = '\0';
+    *is_dicom = dicom_sniff(path, bytes, n_bytes);
+    if (!*is_dicom) return image_decode(g, bytes, n_bytes, e);
+    memset(g, 0, sizeof *g);
+    if (dicom_decode(&g->px, &g->w, &g->h, &di, bytes, n_bytes, &c->window, err, sizeof err) != 0)
+        return hipid_err(e, "%s", err);
+    if (di.n_frames > 1)
+        fprintf(stderr, "note %s: multi-frame DICOM (%d frames): the first frame is used\n", rel, di.n_frames);
+    ids_from_dicom(pid, pid_cap, &di, ids);
+    return HIPID_OK;
+}
+
 /* The duplicate-search descriptor of the decoded grey image g. */
 static int describe(DupDesc *out, const GreyBuf *g, ErrBuf *e) {
     if (dupdesc_compute(out, g->px, g->w, g->h, NULL) != 0)
@@ -121,15 +201,16 @@ static int describe(DupDesc *out, const GreyBuf *g, ErrBuf *e) {
 
 /* Prepare every listed image into d (rows 0..used), its hash into hashes;
  * unusable files go to skips. Returns the number of images kept. */
-static int prepare_all(Dataset *d, PHash *hashes, DupDesc *descs, int *per_class, Skips *skips, Preview *pv,
-                       const ImageList *l, const PrepConfig *c) {
+static int prepare_all(Dataset *d, PHash *hashes, DupDesc *descs, int *per_class, int *n_dicom, Skips *skips,
+                       Preview *pv, const ImageList *l, const PrepConfig *c, const IdPolicy *ids) {
     const int S = c->size;
     int used = 0;
     ErrBuf e = {{0}};
     for (int i = 0; i < l->n; i++) {
         uint8_t *bytes = NULL;
         size_t n_bytes = 0;
-        char sha[65], where[64] = "";
+        char sha[65], where[64] = "", pid[80];
+        int is_dicom = 0;
         GreyBuf g = {0};
         PrepInfo info;
         /* preview rows are spread over the list: take the first image at or
@@ -138,7 +219,7 @@ static int prepare_all(Dataset *d, PHash *hashes, DupDesc *descs, int *per_class
         uint8_t *tiles = want_tiles ? pv->tiles + (size_t)pv->n_rows * PREP_MAX_TILES * PREVIEW_TILE * PREVIEW_TILE : NULL;
         if (l->rows[i]) snprintf(where, sizeof where, "manifest row %d: ", l->rows[i]);
         if (imgsrc_read_file(&bytes, &n_bytes, sha, l->paths[i], &e) != HIPID_OK ||
-            image_decode(&g, bytes, n_bytes, &e) != HIPID_OK ||
+            decode(&g, pid, sizeof pid, &is_dicom, bytes, n_bytes, l->paths[i], l->rel_paths[i], c, ids, &e) != HIPID_OK ||
             (descs && describe(&descs[used], &g, &e) != HIPID_OK) ||
             prep_image(d->images + (size_t)used * S * S, &info, tiles, PREVIEW_TILE, &g, c, &e) != PREP_OK) {
             char reason[600];
@@ -157,7 +238,8 @@ static int prepare_all(Dataset *d, PHash *hashes, DupDesc *descs, int *per_class
         d->labels[used] = l->labels[i];
         d->source_paths[used] = strdup(l->rel_paths[i]);
         d->source_sha256[used] = strdup(sha);
-        d->patient_ids[used] = strdup(l->patient_ids[i]);
+        d->patient_ids[used] = strdup(l->patient_ids[i][0] ? l->patient_ids[i] : pid); /* the manifest wins */
+        *n_dicom += is_dicom;
         hashes[used] = info.hash;
         per_class[l->labels[i]]++;
         used++;
@@ -215,11 +297,15 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
     Dataset d = {0};
     Preview pv = {0};
     Skips skips = {0};
+    IdPolicy ids = {0};
+    PrepConfig pc = c->prep;
     PHash *hashes = NULL;
     DupDesc *descs = NULL;
     double t0 = now_seconds();
     memset(s, 0, sizeof *s);
-    if (check_output_dir(c->out, e) != HIPID_OK || list_sources(&l, c, e) != HIPID_OK) goto error;
+    if (check_output_dir(c->out, e) != HIPID_OK || ids_start(&ids, c, e) != HIPID_OK ||
+        list_sources(&l, c, e) != HIPID_OK)
+        goto error;
 
     dataset_alloc(&d, l.n, S, l.n_classes);
     for (int k = 0; k < l.n_classes; k++) d.class_names[k] = strdup(l.class_names[k]);
@@ -232,7 +318,8 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
     }
     printf("prep: %d candidate files, %d classes, from %s\n", l.n, l.n_classes, l.what);
     fflush(stdout);
-    d.n = prepare_all(&d, hashes, descs, s->per_class, &skips, &pv, &l, &c->prep);
+    d.n = prepare_all(&d, hashes, descs, s->per_class, &s->n_dicom, &skips, &pv, &l, &c->prep, &ids);
+    ids_free(&ids);
     /* arrays keep their capacity; the unused tail holds no strings */
 
     /* quality gates */
@@ -247,7 +334,8 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
         }
     s->n_skipped = skips.n;
     audit(s, &d, hashes, descs, &skips, c);
-    prep_describe(d.preprocessing, sizeof d.preprocessing, &c->prep);
+    pc.dicom_inputs = s->n_dicom > 0;
+    prep_describe(d.preprocessing, sizeof d.preprocessing, &pc);
     snprintf(d.source, sizeof d.source, "%.*s", (int)sizeof d.source - 1, l.what);
 
     if (c->preview && pv.n_rows > 0 && preview_save(&pv, c->preview, c->prep.steps, e) != HIPID_OK) goto error;
@@ -267,6 +355,7 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
     imgsrc_free(&l);
     return HIPID_OK;
 error:
+    ids_free(&ids);
     strv_free(skips.lines, skips.n);
     free(pv.tiles);
     free(hashes);
@@ -299,6 +388,14 @@ void prepset_print_summary(FILE *f, const PrepSetConfig *c, const PrepSetStats *
                        "them with hipid audit\n", s->n_dup_capped, DUP_DEFAULT_MAX_GROUP);
     } else
         fprintf(f, "duplicate audit off (--dup-threshold -1)\n");
+    if (s->n_dicom > 0) {
+        static const char *from[] = {"PatientID", "StudyInstanceUID", "none"};
+        fprintf(f, "DICOM: %d image(s); patient ids from %s, %s\n", s->n_dicom, from[c->patient_from],
+                c->patient_from == PREPSET_IDS_NONE ? "none stored"
+                : c->keep_ids ? "stored as they are (--keep-ids)"
+                : c->id_salt_file ? "stored as HMAC-SHA256 with the --id-salt-file key"
+                                  : "stored as HMAC-SHA256 with a random salt of this run (not linkable to other runs)");
+    }
     fprintf(f, "leakage groups (patient ids + duplicates): %d\n", s->n_groups);
     fprintf(f, "preprocessing: %s\n", s->preprocessing);
     if (s->n_preview > 0) fprintf(f, "preview: %s (%d images)\n", c->preview, s->n_preview);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "hipid/base/common.h"
+#include "hipid/data/dicom.h"
 #include "hipid/data/image.h"
 #include "hipid/data/phash.h"
 
@@ -46,6 +47,9 @@ typedef struct {
     double bg_radius; /* median window half-width, fraction of the content's longer side */
     double min_mask;  /* reject when the kept mask covers less than this fraction */
     int binary;       /* otsu writes 255 inside the mask instead of keeping grey values */
+    DicomWindow window; /* VOI step for DICOM inputs (dicom.h); default: the file's, else auto */
+    int dicom_inputs;   /* set by prepset when DICOM files were prepared: prep_describe then
+                         * records the DICOM display pipeline and its VOI step */
 } PrepConfig;
 
 /* Defaults for output size S (work_max = max(2S, 256)). */
@@ -57,7 +61,10 @@ int prep_parse_steps(unsigned *steps, const char *list, ErrBuf *e);
 
 /* The `preprocessing` attribute: steps with parameters, e.g.
  * "grey8,work<=256,background(median,r=0.2,grid=64),otsu(mask),largest(8-conn),invert,
- *  resize=128(aspect,pad=255,lanczos3),minmax(0..255)". */
+ *  resize=128(aspect,pad=255,lanczos3),minmax(0..255)". With DICOM inputs
+ * (c->dicom_inputs) a second item records their display pipeline:
+ * "dicom(modality,voi=V,mono1-inverted)", V one of file-else-auto(p0.5..p99.5),
+ * auto(p0.5..p99.5), window(c=C,w=W). */
 void prep_describe(char *buf, size_t cap, const PrepConfig *c);
 
 /* The inverse of prep_describe: read a `preprocessing` attribute back into

@@ -2,7 +2,8 @@
  * what `hipid prep` does, for the prep command and for the sweep (which
  * builds a job's phantom data set with it).
  *
- * One image at a time: read the file (SHA-256 of its bytes), decode, run the
+ * One image at a time: read the file (SHA-256 of its bytes), decode (DICOM
+ * through dicom.h, with its patient id hashed unless keep_ids), run the
  * standardisation pipeline (prep.h) into its slot of the output array, hash
  * it for the leakage audit (dupdesc.h). Only the output array grows with the
  * number of images. Afterwards: quality gates, near-duplicate clusters,
@@ -34,7 +35,17 @@ typedef struct {
     int dup_threshold;    /* copies: at least this many verified feature matches to a group's
                            * medoid (dupdesc.h); -1 = no duplicate search */
     PrepConfig prep;      /* the per-image pipeline, output size included */
+    /* DICOM inputs: where their patient ids come from and how they are stored.
+     * A manifest's non-empty patient_id always wins. */
+    int patient_from;         /* PREPSET_IDS_PATIENT (PatientID), _STUDY (StudyInstanceUID), _NONE */
+    int keep_ids;             /* store the DICOM ids as they are instead of their salted hash */
+    const char *id_salt_file; /* NULL: a random salt per run, else the key bytes (HMAC-SHA256) */
 } PrepSetConfig;
+
+enum { PREPSET_IDS_PATIENT = 0, PREPSET_IDS_STUDY, PREPSET_IDS_NONE };
+
+/* Hashed DICOM ids: this many hex digits of HMAC-SHA256(salt, id). */
+#define PREPSET_ID_HEX 32
 
 /* The defaults of `hipid prep` for output size S: every step, the
  * prep_config_default limits, DUP_DEFAULT_THRESHOLD, 8 preview images, no
@@ -53,6 +64,7 @@ typedef struct {
     double dup_seconds;  /* the duplicate search (descriptors not included) */
     int n_groups;        /* leakage groups (patient ids + duplicates) */
     int n_preview;       /* rows of the contact sheet, 0 if none was written */
+    int n_dicom;         /* of the images written, how many were DICOM */
     char **class_names;  /* (n_classes) */
     int *per_class;      /* (n_classes) images written per class */
     char preprocessing[512];
