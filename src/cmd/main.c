@@ -20,6 +20,7 @@ static const struct {
     {"report", cmd_report, "report a sweep: metrics, selection, CNN vs DNN tests, plots, errors"},
     {"slurm", cmd_slurm, "write (and submit) Slurm batch scripts sized for a job file's sweep"},
     {"predict", cmd_predict, "classify X-ray files with a sweep's trial, with saliency maps"},
+    {"export", cmd_export, "write a sweep's trial as an ONNX model (class names and preprocessing inside)"},
 };
 
 static void usage(FILE *f) {

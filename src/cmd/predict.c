@@ -98,36 +98,6 @@ typedef struct {
     int best, format, threads, zoom;
 } PredictArgs;
 
-/* trial gets the trial file --model names, or --best's pick from the
- * results folder --model names. Returns 0, or the exit status after a
- * message on stderr. */
-static int choose_trial(char *trial, size_t cap, const PredictArgs *a) {
-    struct stat st;
-    ErrBuf e = {{0}};
-    BestTrial b;
-    if (!(stat(a->model, &st) == 0 && S_ISDIR(st.st_mode))) {
-        if (a->best) {
-            fprintf(stderr, "hipid predict: --best needs a sweep's results folder as --model, found %s\n", a->model);
-            return HIPID_EXIT_USAGE;
-        }
-        snprintf(trial, cap, "%s", a->model);
-        return 0;
-    }
-    if (!a->best) {
-        fprintf(stderr, "hipid predict: %s is a folder: add --best (and --family F) to pick a trial from "
-                        "its sweep.h5, or give a trial file\n", a->model);
-        return HIPID_EXIT_USAGE;
-    }
-    if (predictor_pick_best(&b, a->model, a->family, &e) != HIPID_OK) {
-        fprintf(stderr, "hipid predict: %s\n", e.msg);
-        return HIPID_EXIT_FAIL;
-    }
-    fprintf(stderr, "predict: best of %d done trial(s): %s (family %s, config %d: mean val_loss %.6g; "
-                    "this trial %.6g)\n", b.n_done, b.path, b.family, b.config, b.mean_val_loss, b.val_loss);
-    snprintf(trial, cap, "%s", b.path);
-    return 0;
-}
-
 /* Classify images[i], print its result, write its saliency map if asked;
  * counts it in *n_ok when classified, in *n_bad when anything failed. */
 static void predict_one(int *n_ok, int *n_bad, Predictor *p, const PredictArgs *a, char **images, int i,
@@ -161,7 +131,7 @@ static int run_predict(const PredictArgs *a, char **images, int n_images) {
     char trial[4096];
     ErrBuf e = {{0}};
     Predictor p = {0};
-    int n_ok = 0, n_bad = 0, status = choose_trial(trial, sizeof trial, a);
+    int n_ok = 0, n_bad = 0, status = cmd_choose_trial(trial, sizeof trial, "predict", a->model, a->best, a->family);
     if (status != 0) return status;
     if (predictor_open(&p, trial, a->threads, &e) != HIPID_OK) {
         fprintf(stderr, "hipid predict: %s\n", e.msg);

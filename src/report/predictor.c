@@ -13,6 +13,7 @@
 #include "hipid/data/dataset.h"
 #include "hipid/data/image.h"
 #include "hipid/data/imgsrc.h"
+#include "hipid/nn/onnx.h"
 #include "hipid/nn/ops.h"
 #include "hipid/report/predictor.h"
 #include "hipid/report/saliency.h"
@@ -39,18 +40,18 @@ static int is_train_checkpoint(const char *path) {
     return is_ckpt;
 }
 
-/* The trial's attributes predict needs: done, the preprocessing (into
- * p->prep), image_size and n_classes (*S, *K). */
+/* The trial's attributes into p->info, and what predict needs of them:
+ * done, the preprocessing (into p->prep), image_size and n_classes (*S, *K). */
 static int read_trial_info(Predictor *p, int *S, int *K, hid_t file, const char *path, ErrBuf *e) {
-    TrialInfo ti;
-    unsigned have = trialfile_read_info(&ti, file);
-    *S = ti.image_size;
-    *K = ti.n_classes;
-    if (strcmp(ti.state, "done") != 0)
+    TrialInfo *t = &p->info;
+    unsigned have = trialfile_read_info(t, file);
+    *S = t->image_size;
+    *K = t->n_classes;
+    if (strcmp(t->state, "done") != 0)
         return hipid_err(e, "%s: trial state is \"%s\", not \"done\" (%.255s): it has no best weights", path,
-                         ti.state, ti.reason[0] ? ti.reason : "no reason recorded");
+                         t->state, t->reason[0] ? t->reason : "no reason recorded");
     if (!(have & TRIALINFO_PREP)) return hipid_err(e, "%s: the trial file lacks the preprocessing attribute", path);
-    if (prep_parse_describe(&p->prep, ti.preprocessing, e) != HIPID_OK) {
+    if (prep_parse_describe(&p->prep, t->preprocessing, e) != HIPID_OK) {
         char why[sizeof e->msg];
         snprintf(why, sizeof why, "%s", e->msg);
         return hipid_err(e, "%s: cannot re-apply the data set's preprocessing: %s", path, why);
@@ -66,9 +67,9 @@ int predictor_open(Predictor *p, const char *path, int threads, ErrBuf *e) {
     h5_quiet();
     if (is_train_checkpoint(path))
         return hipid_err(e, "%s: a hipid train checkpoint (format \"hipid-model\"), which records neither "
-                            "the preprocessing nor the class names; predict needs a sweep trial file "
+                            "the preprocessing nor the class names; predict and export need a sweep trial file "
                             "(results/<job>/trials/<family>-<hash>.h5)", path);
-    if ((file = trialfile_open(path, "predict reads the trial files of hipid sweep (results/<job>/trials/*.h5) "
+    if ((file = trialfile_open(path, "predict and export read the trial files of hipid sweep (results/<job>/trials/*.h5) "
                                      "written by this version", e)) < 0)
         return HIPID_ERR;
     if (read_trial_info(p, &S, &K, file, path, e) != HIPID_OK) goto error;
@@ -213,4 +214,18 @@ done:
     free(rgb);
     free(map);
     return rc;
+}
+
+int predictor_export_onnx(const Predictor *p, const char *trial, const char *out, ErrBuf *e) {
+    const TrialInfo *t = &p->info;
+    char config[32], val_loss[32];
+    snprintf(config, sizeof config, "%d", t->config);
+    snprintf(val_loss, sizeof val_loss, "%.9g", t->val_loss);
+    const char *keys[] = {"hipid.trial_file", "hipid.family", "hipid.label", "hipid.config", "hipid.hash",
+                          "hipid.data", "hipid.data_checksum", "hipid.val_loss"};
+    const char *values[] = {trial, t->family, t->label, config, t->hash, t->data, t->data_checksum, val_loss};
+    OnnxInfo info = {.class_names = p->class_names, .n_classes = p->n_classes,
+                     .preprocessing = t->preprocessing, .keys = keys, .values = values,
+                     .n_extra = (int)(sizeof keys / sizeof keys[0])};
+    return onnx_write(p->m, &info, out, e);
 }

@@ -23,6 +23,7 @@
 #include "hipid/base/common.h"
 #include "hipid/data/prep.h"
 #include "hipid/nn/model.h"
+#include "hipid/sweep/trialfile.h"
 
 /* Everything predict takes from a trial file, and the last image it saw. */
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     char **class_names;   /* (K), owned */
     uint8_t *px;          /* (S, S) the last prepared image, owned */
     float *x;             /* (1, S, S) its standardised model input, owned */
+    TrialInfo info;       /* the trial's attributes (family, config, hash, data set, preprocessing) */
 } Predictor;
 
 /* Open a done trial file (results/<job>/trials/<family>-<hash>.h5) for
@@ -74,5 +76,13 @@ int predictor_classify(float *prob, Predictor *p, const char *image, ErrBuf *e);
  * map's maximum (0: no region raises the class score). Fails with the PNG
  * writer's message in e. */
 int predictor_saliency(int *layer, float *peak, Predictor *p, int cls, const char *png, int zoom, ErrBuf *e);
+
+/* Write the trial's model as an ONNX file (nn/onnx.h) at out, with the class
+ * names, the preprocessing string and the trial's provenance as metadata:
+ * hipid.trial_file (trial, as given), hipid.family, hipid.label,
+ * hipid.config, hipid.hash, hipid.data, hipid.data_checksum,
+ * hipid.val_loss. Written to a temporary file and renamed; fails with one
+ * line in e naming out or the layer that has no ONNX form. */
+int predictor_export_onnx(const Predictor *p, const char *trial, const char *out, ErrBuf *e);
 
 #endif
