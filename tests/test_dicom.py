@@ -28,6 +28,7 @@ step, so the final min-max stretch is the identity too). Checked:
 
 Environment: HIPID, TEST_TMP, HIPID_ROOT; run by /usr/bin/python3 (pydicom).
 """
+import json
 import os
 import re
 import shutil
@@ -42,7 +43,7 @@ from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_voi_lut
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, require, run, run_hipid, tmp_dir  # noqa: E402
+from testlib import check, done, hipid, require, run, run_hipid, tmp_dir  # noqa: E402
 
 TMP = tmp_dir("dicom")
 S = 64
@@ -71,7 +72,7 @@ def write_dcm(path, stored, bits_stored=8, signed=False, mono="MONOCHROME2", pid
     ds.is_little_endian, ds.is_implicit_VR = True, False
     ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
     ds.PatientName, ds.PatientID, ds.Modality = NAME, pid, "CR"
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = STUDY[pid], generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = STUDY.setdefault(pid, generate_uid()), generate_uid()
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, mono
     ds.Rows, ds.Columns = stored.shape[-2:]
     if stored.ndim == 3:
@@ -346,4 +347,64 @@ errs = [ln for ln in r.stderr.splitlines() if not ln.startswith("skip ")]
 check(r.returncode == 1, "a folder of only bad files fails (exit %d)" % r.returncode)
 check(len(errs) == 1 and errs[0].startswith("hipid prep: "), "one clear error: %s" % errs)
 check(not os.path.exists(o) and not [f for f in os.listdir(TMP) if f.startswith("onlybad")], "nothing written")
+# ---- hipid predict reads DICOM as prep did --------------------------------------
+# two classes of phantoms (the disc left or right), 16-bit with a window, half
+# MONOCHROME1; a tiny sweep on their data set; predict on the raw .dcm files of
+# the test rows must give the trial's stored test probabilities
+pred_src = os.path.join(TMP, "pred")
+for k, side in enumerate(("left", "right")):
+    os.makedirs(os.path.join(pred_src, side))
+    for i in range(12):
+        f = base_image(100 + 12 * k + i)
+        f = f[:, ::-1] if side == "right" else f
+        st = stored_values(f, 16, False)
+        mono1 = i % 2 == 1
+        write_dcm(os.path.join(pred_src, side, "%02d.dcm" % i), 65535 - st if mono1 else st, 16,
+                  mono="MONOCHROME1" if mono1 else "MONOCHROME2", pid="P%d%02d" % (k, i),
+                  WindowCenter=(65535 - 30000 + 1) if mono1 else 30000, WindowWidth=50000)
+pred_data = os.path.join(TMP, "pred.h5")
+r = prep(pred_src, pred_data)
+require(r.returncode == 0, "prep of the two-class DICOM set: " + r.stderr[-300:])
+pred_out = os.path.join(TMP, "pred-res")
+with open(os.path.join(TMP, "pred.ini"), "w") as f:
+    f.write("[job]\nname = dcm\nseeds = 1\n[data]\npath = %s\n[cv]\nscheme = holdout\nrepeats = 1\n"
+            "fractions = 0.5, 0.25, 0.25\n[family cnn]\nmodel = c4,bn,r,mp2\noptimizer = adam\nlr = 0.003\n"
+            "batch = 4\nepochs = 2\n[run]\noutput = %s\n" % (pred_data, pred_out))
+env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+r = run(["mpirun", "--oversubscribe", "-np", "2", hipid(), "sweep", "--quiet", os.path.join(TMP, "pred.ini")],
+        timeout=600, env=env)
+require(r.returncode == 0, "tiny sweep on the DICOM set: " + r.stderr[-600:])
+trial = [os.path.join(pred_out, "trials", t) for t in os.listdir(os.path.join(pred_out, "trials"))
+         if t.endswith(".h5")][0]
+with h5py.File(trial) as f:
+    idx = f["predictions/test_index"][()]
+    prob = f["predictions/test_prob"][()]
+    names = [n.decode() if isinstance(n, bytes) else n for n in f["class_names"][()]]
+with h5py.File(pred_data) as f:
+    rel = [p_.decode() if isinstance(p_, bytes) else p_ for p_ in f["source_paths"][()]]
+r = run_hipid("predict", "--model", trial, "--format", "json", *[os.path.join(pred_src, rel[i]) for i in idx])
+try:
+    js = json.loads(r.stdout)
+    diff = max(abs(row["probs"][n] - prob[i][k]) for i, row in enumerate(js) for k, n in enumerate(names))
+except Exception as ex:  # noqa: BLE001
+    js, diff = [], float("inf")
+    print("info predict output:", ex, r.stdout[:300], r.stderr[-300:])
+print("max |predict on .dcm - stored test_prob|: %.3g over %d films" % (diff, len(idx)))
+check(r.returncode == 0 and len(js) == len(idx) and diff < 1e-5,
+      "predict on the raw DICOM files gives the stored test probabilities (max diff %.2e)" % diff)
+# control: the same films with another window in the file give other probabilities
+shifted = []
+for i in idx:
+    ds = pydicom.dcmread(os.path.join(pred_src, rel[i]))
+    ds.WindowCenter = float(ds.WindowCenter) + 8000
+    shifted.append(os.path.join(TMP, "shifted-%d.dcm" % i))
+    ds.save_as(shifted[-1])
+r = run_hipid("predict", "--model", trial, "--format", "json", *shifted)
+try:
+    js = json.loads(r.stdout)
+    alt = max(abs(row["probs"][n] - prob[i][k]) for i, row in enumerate(js) for k, n in enumerate(names))
+except Exception:  # noqa: BLE001
+    alt = 0.0
+check(r.returncode == 0 and alt > 1e-3, "control: a shifted window in the files changes the probabilities (%.3g)" % alt)
+
 done()

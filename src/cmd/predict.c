@@ -39,7 +39,7 @@ static void predict_usage(FILE *f) {
         "  --saliency-dir DIR   (any number) write DIR/<image name>.png for each IMAGE\n"
         "  --zoom Z             saliency PNGs show each input pixel as Z x Z   [256/S, >= 1]\n"
         "  --threads T          OpenMP threads                 [OMP_NUM_THREADS or all]\n"
-        "Each IMAGE (any format hipid prep reads) is prepared exactly as the trial's data set\n"
+        "Each IMAGE (any format hipid prep reads: PNG, JPEG, DICOM) is prepared exactly as the trial's data set\n"
         "was (its 'preprocessing' attribute) and classified with the trial's best weights.\n"
         "Output per image: path, predicted class and probability, runner-up class and\n"
         "probability. An IMAGE that cannot be read or that the preprocessing rejects (too\n"

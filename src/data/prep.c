@@ -313,6 +313,17 @@ static int add_tile(uint8_t *tiles, int tile, PrepInfo *info, const GreyBuf *g, 
     return HIPID_OK;
 }
 
+int prep_decode(GreyBuf *g, DicomInfo *di, int *is_dicom, const uint8_t *bytes, size_t n_bytes, const char *path,
+                const PrepConfig *c, ErrBuf *e) {
+    char err[sizeof e->msg];
+    *is_dicom = dicom_sniff(path, bytes, n_bytes);
+    if (!*is_dicom) return image_decode(g, bytes, n_bytes, e);
+    memset(g, 0, sizeof *g);
+    if (dicom_decode(&g->px, &g->w, &g->h, di, bytes, n_bytes, &c->window, err, sizeof err) != 0)
+        return hipid_err(e, "%s", err);
+    return HIPID_OK;
+}
+
 PrepReject prep_image(uint8_t *out, PrepInfo *info, uint8_t *tiles, int tile, GreyBuf *g,
                       const PrepConfig *c, ErrBuf *e) {
     size_t n_px;

@@ -174,18 +174,14 @@ static void ids_from_dicom(char *out, size_t cap, const DicomInfo *di, const IdP
     g_hmac_unref(h);
 }
 
-/* Decode one file into g: DICOM through dicom.h (pid gets its patient id as
- * stored, a multi-frame file a note line), anything else through libvips. */
+/* Decode one file into g (prep_decode); a DICOM file's patient id as stored
+ * into pid, a multi-frame one gets a note line. */
 static int decode(GreyBuf *g, char *pid, size_t pid_cap, int *is_dicom, const uint8_t *bytes, size_t n_bytes,
                   const char *path, const char *rel, const PrepConfig *c, const IdPolicy *ids, ErrBuf *e) {
     DicomInfo di;
-    char err[sizeof e->msg];
     pid[0] = '\0';
-    *is_dicom = dicom_sniff(path, bytes, n_bytes);
-    if (!*is_dicom) return image_decode(g, bytes, n_bytes, e);
-    memset(g, 0, sizeof *g);
-    if (dicom_decode(&g->px, &g->w, &g->h, &di, bytes, n_bytes, &c->window, err, sizeof err) != 0)
-        return hipid_err(e, "%s", err);
+    if (prep_decode(g, &di, is_dicom, bytes, n_bytes, path, c, e) != HIPID_OK) return HIPID_ERR;
+    if (!*is_dicom) return HIPID_OK;
     if (di.n_frames > 1)
         fprintf(stderr, "note %s: multi-frame DICOM (%d frames): the first frame is used\n", rel, di.n_frames);
     ids_from_dicom(pid, pid_cap, &di, ids);

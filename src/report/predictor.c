@@ -173,9 +173,11 @@ static int prepare_image(uint8_t *px, const char *path, const PrepConfig *c, Err
     char sha[65];
     GreyBuf g = {0};
     PrepInfo info;
-    int rc = HIPID_ERR;
+    DicomInfo di;
+    int rc = HIPID_ERR, is_dicom;
     if (imgsrc_read_file(&bytes, &n_bytes, sha, path, e) != HIPID_OK ||
-        image_decode(&g, bytes, n_bytes, e) != HIPID_OK || prep_image(px, &info, NULL, 0, &g, c, e) != PREP_OK) {
+        prep_decode(&g, &di, &is_dicom, bytes, n_bytes, path, c, e) != HIPID_OK ||
+        prep_image(px, &info, NULL, 0, &g, c, e) != PREP_OK) {
         char why[sizeof e->msg];
         snprintf(why, sizeof why, "%s", e->msg);
         hipid_err(e, "%s: %s", path, why);

@@ -98,6 +98,13 @@ typedef struct {
     PHash hash;        /* of the grey image before the steps (see phash.h) */
 } PrepInfo;
 
+/* Decode one file's bytes into g: DICOM (dicom_sniff on path and bytes)
+ * through dicom.h with c->window, into di (*is_dicom = 1); anything else
+ * through libvips (image_decode, *is_dicom = 0, di untouched). The one decode
+ * step of prep and predict. */
+int prep_decode(GreyBuf *g, DicomInfo *di, int *is_dicom, const uint8_t *bytes, size_t n_bytes, const char *path,
+                const PrepConfig *c, ErrBuf *e);
+
 /* Why prep_image rejected an image (quality filter), or PREP_OK. */
 typedef enum { PREP_OK = 0, PREP_REJECT_UNREADABLE, PREP_REJECT_SMALL, PREP_REJECT_EMPTY_MASK } PrepReject;
 
