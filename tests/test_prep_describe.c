@@ -25,6 +25,16 @@ static void check_same(const PrepConfig *a, const PrepConfig *b, const char *tex
     if (a->steps & (PREP_OTSU | PREP_LARGEST))
         EXPECT(a->min_mask == b->min_mask, "min_mask %.17g vs %.17g", a->min_mask, b->min_mask);
     if (a->steps & PREP_OTSU) EXPECT(a->binary == b->binary, "binary %d vs %d", a->binary, b->binary);
+    EXPECT(a->dicom_inputs == b->dicom_inputs, "dicom_inputs %d vs %d for \"%s\"", a->dicom_inputs,
+           b->dicom_inputs, text);
+    if (a->dicom_inputs) {
+        EXPECT(a->window.mode == b->window.mode, "window mode %d vs %d for \"%s\"", a->window.mode,
+               b->window.mode, text);
+        if (a->window.mode == DICOM_VOI_FIXED)
+            EXPECT(a->window.center == b->window.center && a->window.width == b->window.width,
+                   "window %.17g,%.17g vs %.17g,%.17g", a->window.center, a->window.width, b->window.center,
+                   b->window.width);
+    }
 }
 
 static void expect_reject(const char *text, const char *needle) {
@@ -49,6 +59,11 @@ int main(void) {
         a.bg_radius = t % 2 ? 0.01 + 0.99 * (double)rng_uniform(&r) / 3.0 : (double)(1 + rng_below(&r, 100)) / 100;
         a.min_mask = t % 3 ? (double)rng_uniform(&r) / 7.0 : (double)rng_below(&r, 1000) / 1000;
         a.binary = (int)rng_below(&r, 2);
+        /* DICOM inputs: the file's window, auto, or a fixed one (typed or full precision) */
+        a.dicom_inputs = (int)rng_below(&r, 2);
+        a.window.mode = (DicomVoiMode)rng_below(&r, 3);
+        a.window.center = t % 2 ? (double)rng_below(&r, 8000) - 1000 : 4000.0 * (double)rng_uniform(&r) / 3.0;
+        a.window.width = 1 + (t % 2 ? (double)rng_below(&r, 8000) : 4000.0 * (double)rng_uniform(&r) / 7.0);
         prep_describe(text, sizeof text, &a);
         if (prep_parse_describe(&b, text, &e) != HIPID_OK) {
             EXPECT(0, "cannot parse \"%s\": %s", text, e.msg);
@@ -70,12 +85,12 @@ int main(void) {
         {"grey8(autorot,alpha-on-black),work<=256,background(median,r=0.35*content,grid=64,trim>10),"
          "otsu(mask),largest(8-conn),invert,resize=64(aspect,pad=255,lanczos3),minmax(0..255),"
          "min_mask=0.005,min_size=32",
-         {PREP_ALL_STEPS, 64, 256, 32, 0.35, 0.005, 0}},
+         {.steps = PREP_ALL_STEPS, .size = 64, .work_max = 256, .min_size = 32, .bg_radius = 0.35, .min_mask = 0.005, .binary = 0}},
         {"grey8(autorot,alpha-on-black),work<=512,otsu(binary),resize=256(aspect,pad=0,lanczos3),"
          "minmax(0..255),min_mask=0.01,min_size=16",
-         {PREP_OTSU, 256, 512, 16, 0.35, 0.01, 1}},
+         {.steps = PREP_OTSU, .size = 256, .work_max = 512, .min_size = 16, .bg_radius = 0.35, .min_mask = 0.01, .binary = 1}},
         {"grey8(autorot,alpha-on-black),work<=256,resize=32(aspect,pad=0,lanczos3),minmax(0..255),min_size=32",
-         {0, 32, 256, 32, 0.35, 0.005, 0}},
+         {.steps = 0, .size = 32, .work_max = 256, .min_size = 32, .bg_radius = 0.35, .min_mask = 0.005, .binary = 0}},
     };
     for (size_t i = 0; i < sizeof legacy / sizeof legacy[0]; i++) {
         PrepConfig b;
