@@ -16,6 +16,7 @@ packages=(
     libdcmtk-dev dcmtk                       # DICOM in (dcmtk's img2dcm/dcmcjpeg write test files)
     libprotobuf-c-dev protobuf-c-compiler    # ONNX out (onnx.proto from python3-onnx)
     python3-pydicom python3-onnx             # tests: DICOM written independently, onnx.checker
+    python3-statsmodels                      # tests: Holm, proportion intervals (report statistics)
     python3-numpy python3-torch python3-scipy python3-sklearn python3-h5py python3-skimage
 )
 apt-get update

@@ -12,6 +12,13 @@
  *   mcnemar    n  correct_a[n]  correct_b[n]     (0/1)
  *   mcnemar_bc b c
  *   delong     n pos level  y[n]  score_a[n]  score_b[n]
+ *   sumcorr    J ratio level  x[J]
+ *   propci     k n level method            (method: 0 Wilson, 1 Clopper-Pearson)
+ *   bayes      J ratio rope  d[J]
+ *   friedman   N k  x[N*k]                   (row-major, one row per block)
+ *   holm       m  p[m]                       (nan allowed)
+ *   rankz      rank_i rank_j N k
+ *   nemenyi    k N
  * For each record it prints lines "key v1 v2 ..." (numbers with %.17g, so nan
  * and inf are spelt that way) and then a line "end". A malformed record
  * prints "error: ..." to stderr and exits 2. */
@@ -207,13 +214,93 @@ static void do_delong(void) {
     free(y), free(a), free(b);
 }
 
+static void do_sumcorr(void) {
+    int J = rd_int("J");
+    double ratio = rd("ratio"), level = rd("level");
+    if (J < 0 || ratio < 0) die_input("J >= 0, ratio >= 0");
+    double *x = rd_vec(J, "x");
+    Summary s;
+    stats_summary_corrected(&s, x, J, ratio, level);
+    put1("n", s.n);
+    put1("mean", s.mean);
+    put1("sd", s.sd);
+    put1("lo", s.lo);
+    put1("hi", s.hi);
+    free(x);
+}
+
+static void do_propci(void) {
+    long k, n;
+    int method;
+    double level;
+    if (scanf("%ld %ld %lf %d", &k, &n, &level, &method) != 4 || n < 0 || k < 0 || k > n || method < 0 ||
+        method > 1)
+        die_input("k n level method");
+    double lo, hi;
+    stats_prop_ci(&lo, &hi, k, n, level, (StatsPropMethod)method);
+    put1("lo", lo);
+    put1("hi", hi);
+}
+
+static void do_bayes(void) {
+    int J = rd_int("J");
+    double ratio = rd("ratio"), rope = rd("rope");
+    if (J < 0 || ratio < 0 || rope < 0) die_input("J >= 0, ratio >= 0, rope >= 0");
+    double *d = rd_vec(J, "d");
+    BayesCT r;
+    stats_bayes_correlated(&r, d, J, ratio, rope);
+    put1("mean", r.mean);
+    put1("scale", r.scale);
+    put1("df", r.df);
+    put1("p_left", r.p_left);
+    put1("p_rope", r.p_rope);
+    put1("p_right", r.p_right);
+    free(d);
+}
+
+static void do_friedman(void) {
+    int N = rd_int("N"), k = rd_int("k");
+    if (N < 0 || k < 1) die_input("N >= 0, k >= 1");
+    double *x = rd_vec((long)N * k, "x"), *rank = xmalloc(sizeof(double) * (size_t)k), stat, p;
+    stats_friedman(&stat, &p, rank, x, N, k);
+    put1("statistic", stat);
+    put1("p", p);
+    put("rank", rank, k);
+    free(x), free(rank);
+}
+
+static void do_holm(void) {
+    int m = rd_int("m");
+    if (m < 0) die_input("m >= 0");
+    double *p = rd_vec(m, "p"), *adj = xmalloc(sizeof(double) * (size_t)(m + 1));
+    stats_holm(adj, p, m);
+    put("adj", adj, m);
+    stats_holm(p, p, m); /* in place: the same answer */
+    put("inplace", p, m);
+    free(p), free(adj);
+}
+
+static void do_rankz(void) {
+    double ri = rd("rank_i"), rj = rd("rank_j");
+    int N = rd_int("N"), k = rd_int("k");
+    put1("p", stats_rank_z_p(ri, rj, N, k));
+}
+
+static void do_nemenyi(void) {
+    int k = rd_int("k"), N = rd_int("N");
+    put1("cd", stats_nemenyi_cd(k, N));
+}
+
 int main(void) {
     static const struct {
         const char *name;
         void (*run)(void);
     } cmds[] = {{"metrics", do_metrics}, {"roc", do_roc},         {"summary", do_summary},
                 {"ttest", do_ttest},     {"corrected", do_corrected}, {"5x2cv", do_5x2cv},
-                {"mcnemar", do_mcnemar}, {"mcnemar_bc", do_mcnemar_bc}, {"delong", do_delong}};
+                {"mcnemar", do_mcnemar}, {"mcnemar_bc", do_mcnemar_bc}, {"delong", do_delong},
+                {"sumcorr", do_sumcorr}, {"propci", do_propci},   {"bayes", do_bayes},
+                {"friedman", do_friedman}, {"holm", do_holm},      {"rankz", do_rankz},
+                {"nemenyi", do_nemenyi}};
     char name[32];
     while (scanf("%31s", name) == 1) {
         size_t k = 0, n_cmds = sizeof cmds / sizeof cmds[0];

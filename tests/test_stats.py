@@ -16,6 +16,19 @@ kernel psi(x, y) = [x > y] + 0.5 [x == y] in numpy, and with pROC's published
 results on its aSAH data set (the worked example). Summaries with numpy and
 scipy.stats.t.
 
+Report statistics (issue 15): the corrected (Nadeau-Bengio) summary interval
+with the formula in numpy and an mpmath t quantile, with scipy's t.ppf, and at
+ratio 0 with scipy.stats.t.interval/sem; Wilson and Clopper-Pearson intervals
+with statsmodels' proportion_confint on every k of n <= 60, 100, 333, 1000 and
+random n <= 20000 (plus n = 1e5, 2e5 at 1e-10); the Bayesian correlated t-test
+with Corani & Benavoli's posterior through scipy.stats.t(df, loc, scale);
+Friedman with scipy.stats.friedmanchisquare and rankdata; Holm with
+statsmodels' multipletests; the rank z test with scipy.stats.norm; Nemenyi's
+critical difference with scipy.stats.studentized_range (1e-3: the table's
+three decimals). Each has a control showing the check can fail (the correction
+widens, the two proportion methods differ, ties change Friedman's statistic,
+Holm is not Bonferroni).
+
 Tolerance: 1e-12 relative (values under 1e-13 in size compared absolutely).
 Prints "max REL-DIFF ..." per reference; exits 1 if any check failed.
 """
@@ -494,6 +507,253 @@ def test_delong_proc_asah():
           % (r1["t"][0], r1["p"][0]))
 
 
+# ---- intervals for resampled means and proportions -------------------------------
+
+def test_summary_corrected():
+    """Nadeau-Bengio corrected interval of a mean of J resampled scores."""
+    rng = np.random.default_rng(11)
+    cases = [(rng.normal(0.8, 0.05, J), ratio, lev) for J in (2, 3, 5, 10, 25, 50, 100)
+             for ratio in (0.0, 1 / 9, 0.25, 1.0) for lev in (0.9, 0.95, 0.99)]
+    cases += [(np.array([]), 0.25, 0.95), (np.array([0.7]), 0.25, 0.95), (np.full(6, 0.25), 0.25, 0.95)]
+    res = run([("sumcorr", [len(x), ratio, lev] + list(x)) for x, ratio, lev in cases])
+    for (x, ratio, lev), r in zip(cases, res):
+        J = len(x)
+        name = "summary_corrected J=%d ratio=%g level=%g" % (J, ratio, lev)
+        mean = x.mean() if J else np.nan
+        sd = x.std(ddof=1) if J > 1 else np.nan
+        se = np.sqrt((1.0 / J + ratio) * np.var(x, ddof=1)) if J > 1 else np.nan
+        lo, hi = t_ci(mean, se, J - 1, lev) if J > 1 else (np.nan, np.nan)
+        close("numpy mean/std", [r["n"][0], r["mean"][0], r["sd"][0]], [J, mean, sd], name)
+        close("corrected interval, mpmath t quantile", [r["lo"][0], r["hi"][0]], [lo, hi], name)
+        if J > 1:
+            t_ci_scipy(r["lo"][0], r["hi"][0], mean, se, J - 1, lev, name)
+    # ratio 0: scipy's t.interval around the mean with scipy's sem, and stats_summary itself
+    xs = [rng.normal(0.7, 0.1, J) for J in (2, 5, 30)]
+    res = run([("sumcorr", [len(x), 0.0, 0.95] + list(x)) for x in xs] +
+              [("summary", [len(x), 0.95] + list(x)) for x in xs])
+    for x, r, s in zip(xs, res[:len(xs)], res[len(xs):]):
+        lo, hi = stats.t.interval(0.95, len(x) - 1, loc=np.mean(x), scale=stats.sem(x))
+        close("scipy t.interval/sem (ratio 0, its own error ~2e-9)", [r["lo"][0], r["hi"][0]], [lo, hi],
+              "summary_corrected ratio 0 J=%d" % len(x), tol=1e-8)
+        close("stats_summary (ratio 0)", [r["lo"][0], r["hi"][0]], [s["lo"][0], s["hi"][0]],
+              "summary_corrected ratio 0 = summary J=%d" % len(x), tol=1e-14, track=False)
+    # the check can fail: the corrected interval of 10-fold CV is wider than the naive one
+    x = rng.normal(0.8, 0.05, 10)
+    a, b = run([("sumcorr", [10, 0.0, 0.95] + list(x)), ("sumcorr", [10, 1 / 9, 0.95] + list(x))])
+    w0, w1 = a["hi"][0] - a["lo"][0], b["hi"][0] - b["lo"][0]
+    check(abs(w1 / w0 - np.sqrt(1 + 10 / 9)) < 1e-12, "10-fold correction widens by sqrt(1 + J ratio): %g" % (w1 / w0))
+
+
+def test_prop_ci():
+    """Wilson and Clopper-Pearson against statsmodels' proportion_confint."""
+    from statsmodels.stats.proportion import proportion_confint
+    grid = [(k, n) for n in list(range(1, 61)) + [100, 333, 1000] for k in range(n + 1)]
+    rng = np.random.default_rng(12)
+    for _ in range(300):
+        n = int(rng.integers(1, 20001))
+        grid.append((int(rng.integers(0, n + 1)), n))
+    grid += [(k, n) for n in (5000, 20000) for k in (0, 1, 2, 3, n // 3, n // 2, n - 3, n - 2, n - 1, n)]
+    for method, code, label in (("wilson", 0, "Wilson"), ("beta", 1, "Clopper-Pearson")):
+        for lev in (0.9, 0.95, 0.99):
+            res = run([("propci", [k, n, lev, code]) for k, n in grid])
+            got = np.array([[r["lo"][0], r["hi"][0]] for r in res])
+            k, n = np.array(grid).T
+            ref_lo, ref_hi = proportion_confint(k, n, alpha=1 - lev, method=method)
+            for (kk, nn), g, rl, rh in zip(grid, got, ref_lo, ref_hi):
+                close("statsmodels proportion_confint %s" % method, g, [rl, rh],
+                      "%s k=%d n=%d level=%g" % (label, kk, nn, lev))
+            check(np.all((got >= 0) & (got <= 1)), "%s level=%g: a bound outside [0, 1]" % (label, lev))
+            check(np.all((got[:, 0] <= k / n) & (k / n <= got[:, 1])),
+                  "%s level=%g: k/n outside its interval" % (label, lev))
+            check(np.all(got[k == 0, 0] == 0) and np.all(got[k == n, 1] == 1),
+                  "%s: lo = 0 at k = 0 and hi = 1 at k = n" % label)
+    # n = 1 written out: Clopper-Pearson [0, 1 - (alpha/2)^1] for k = 0, Wilson z^2/(1+z^2) above
+    z2 = stats.norm.isf(0.025) ** 2
+    r = run([("propci", [0, 1, 0.95, 1]), ("propci", [1, 1, 0.95, 1]), ("propci", [0, 1, 0.95, 0])])
+    close("closed forms n = 1", [r[0]["lo"][0], r[0]["hi"][0], r[1]["lo"][0], r[1]["hi"][0], r[2]["hi"][0]],
+          [0.0, 0.975, 0.025, 1.0, z2 / (1 + z2)], "proportion n=1")
+    # n large: GSL's beta CDF still holds (1e-10; GSL's own quantile aborts on e.g. k=2, n=333)
+    big = [(k, n) for n in (100000, 200000) for k in (1, 3, n // 2, n - 1)]
+    res = run([("propci", [k, n, 0.95, 1]) for k, n in big])
+    for (k, n), r in zip(big, res):
+        close("statsmodels proportion_confint beta, n >= 1e5", [r["lo"][0], r["hi"][0]],
+              proportion_confint(k, n, alpha=0.05, method="beta"), "Clopper-Pearson k=%d n=%d" % (k, n), tol=1e-10)
+    z = run([("propci", [0, 0, 0.95, 0]), ("propci", [0, 0, 0.95, 1])])
+    check(all(np.isnan(r["lo"][0]) and np.isnan(r["hi"][0]) for r in z), "n = 0: NaN interval")
+    # the check can fail: the two methods differ
+    w, b = run([("propci", [3, 20, 0.95, 0]), ("propci", [3, 20, 0.95, 1])])
+    check(abs(w["lo"][0] - b["lo"][0]) > 1e-3, "Wilson and Clopper-Pearson must differ at k=3, n=20")
+
+
+# ---- Bayesian correlated t-test ------------------------------------------------
+
+def bayes_reference(d, rho, rope):
+    """Corani & Benavoli 2015: posterior Student t(J-1, mean(d), sqrt((1/J + rho/(1-rho)) s^2)),
+    rho = n_test / (n_test + n_train)."""
+    J = len(d)
+    mean, s2 = np.mean(d), np.var(d, ddof=1)
+    scale = np.sqrt((1.0 / J + rho / (1 - rho)) * s2)
+    post = stats.t(J - 1, loc=mean, scale=scale)
+    return dict(mean=mean, scale=scale, df=J - 1, p_left=post.cdf(-rope), p_right=post.sf(rope),
+                p_rope=post.cdf(rope) - post.cdf(-rope))
+
+
+def test_bayes_correlated():
+    rng = np.random.default_rng(13)
+    cases = []
+    for k, reps in ((10, 10), (10, 1), (5, 2), (5, 5), (2, 5), (3, 1)):
+        J, rho = k * reps, 1.0 / k  # k-fold: n_test / (n_test + n_train) = 1/k
+        for eff in (0.0, 0.005, 0.02, 0.1):
+            for rope in (0.0, 0.01, 0.05):
+                cases.append((rng.normal(eff, 0.03, J), rho, rope))
+    cases += [(rng.normal(0.02, 0.01, 30), 0.2, 0.01), (rng.normal(-0.3, 0.01, 10), 0.1, 0.01)]
+    res = run([("bayes", [len(d), rho / (1 - rho), rope] + list(d)) for d, rho, rope in cases])
+    for (d, rho, rope), r in zip(cases, res):
+        ref = bayes_reference(d, rho, rope)
+        name = "bayes J=%d rho=%g rope=%g" % (len(d), rho, rope)
+        close("Corani-Benavoli posterior (numpy)", [r[k][0] for k in ("mean", "scale", "df")],
+              [ref[k] for k in ("mean", "scale", "df")], name)
+        got = np.array([r[k][0] for k in ("p_left", "p_rope", "p_right")])
+        want = np.array([ref[k] for k in ("p_left", "p_rope", "p_right")])
+        diff = np.abs(got - want).max()
+        key = "scipy t(df, loc, scale) cdf/sf (absolute)"
+        worst[key] = max(worst.get(key, 0), diff)
+        check(diff <= 1e-12, "%s: probabilities %s, expected %s" % (name, got, want))
+        check(abs(got.sum() - 1) <= 1e-12 and np.all(got >= 0), "%s: probabilities must sum to 1" % name)
+        if rope == 0:
+            check(got[1] == 0, "%s: a rope of width 0 has probability 0" % name)
+    # the rope far in one tail: P(rope) ~ 1e-10 keeps its digits (a difference of two sf, not 1 - 1)
+    tails = [rng.normal(0.1, 0.005, 10), -rng.normal(0.1, 0.005, 10), rng.normal(0.2, 0.02, 20)]
+    res = run([("bayes", [len(d), 1 / 9, 0.01] + list(d)) for d in tails])
+    for d, r in zip(tails, res):
+        ref = bayes_reference(d, 0.1, 0.01)
+        post = stats.t(len(d) - 1, loc=ref["mean"], scale=ref["scale"])
+        # the rope lies in the tail away from the mean: cdf there if the mean is above it, else sf
+        want = post.cdf(0.01) - post.cdf(-0.01) if ref["mean"] > 0 else post.sf(-0.01) - post.sf(0.01)
+        check(0 < want < 1e-6, "tail case: P(rope) %g should be tiny" % want)
+        close("scipy t sf/cdf difference (P(rope) in a tail)", r["p_rope"], want, "bayes P(rope) in a tail", tol=1e-9)
+    # s^2 = 0: a point mass at the mean
+    deg = [(np.full(10, 0.02), 0.01, (0, 0, 1)), (np.full(10, 0.005), 0.01, (0, 1, 0)),
+           (np.full(10, -0.03), 0.01, (1, 0, 0)), (np.zeros(5), 0.0, (0, 1, 0)), (np.full(5, 0.01), 0.01, (0, 1, 0))]
+    res = run([("bayes", [len(d), 1 / 9, rope] + list(d)) for d, rope, _ in deg])
+    for (d, rope, want), r in zip(deg, res):
+        got = tuple(r[k][0] for k in ("p_left", "p_rope", "p_right"))
+        check(r["scale"][0] == 0 and r["mean"][0] == d[0] and got == want,
+              "s^2 = 0, d = %g, rope %g: %s, expected %s" % (d[0], rope, got, want))
+    small = run([("bayes", [1, 0.1, 0.01, 0.02]), ("bayes", [0, 0.1, 0.01]), ("bayes", [3, 0.1, 0.01, 0.02, np.nan, 0.01])])
+    for r in small:
+        check(all(np.isnan(r[k][0]) for k in ("mean", "scale", "p_left", "p_rope", "p_right")), "J < 2 or a NaN: NaN")
+    # the check can fail: without the correction (ratio 0) the posterior is narrower
+    d = rng.normal(0.01, 0.03, 10)
+    a, b = run([("bayes", [10, 0.0, 0.01] + list(d)), ("bayes", [10, 1 / 9, 0.01] + list(d))])
+    check(b["scale"][0] > 1.4 * a["scale"][0], "the correlation must widen the posterior")
+
+
+# ---- more than two models --------------------------------------------------------
+
+def test_friedman():
+    rng = np.random.default_rng(14)
+    cases = []
+    for N in (2, 3, 5, 10, 50):
+        for k in (3, 4, 5, 8):
+            x = rng.normal(0.8, 0.05, (N, k)) + np.linspace(0, 0.04, k)
+            cases.append((x, "continuous N=%d k=%d" % (N, k)))
+            cases.append((np.round(x * 20) / 20, "ties N=%d k=%d" % (N, k)))  # coarse grid: many ties
+    x = rng.normal(size=(6, 4))
+    x[2] = 0.5  # one block all tied
+    cases.append((x, "one block all tied"))
+    cases.append((np.array([[1.0, 2, 3], [2, 3, 1], [3, 1, 2]]), "Latin square (statistic 0)"))
+    res = run([("friedman", [x.shape[0], x.shape[1]] + list(x.ravel())) for x, _ in cases])
+    for (x, name), r in zip(cases, res):
+        N, k = x.shape
+        ref = stats.friedmanchisquare(*x.T)
+        ranks = stats.rankdata(-x, axis=1).mean(axis=0)  # higher is better -> rank 1
+        close("scipy rankdata (average ranks)", r["rank"], ranks, "friedman ranks " + name)
+        # scipy sums squared rank sums and subtracts 3N(k+1); compare on that scale
+        d = abs(r["statistic"][0] - ref.statistic) / max(abs(ref.statistic), 3 * N * (k + 1) / 100)
+        worst["scipy friedmanchisquare (statistic)"] = max(worst.get("scipy friedmanchisquare (statistic)", 0), d)
+        check(d <= TOL, "friedman %s: statistic %.17g, scipy %.17g" % (name, r["statistic"][0], ref.statistic))
+        if ref.statistic > 1e-9:
+            close("scipy friedmanchisquare (p)", r["p"], ref.pvalue, "friedman p " + name)
+        else:
+            check(abs(r["p"][0] - 1) < 1e-12, "friedman %s: statistic 0 gives p 1" % name)
+    # the check can fail: without the tie correction the statistic of a tied case differs
+    x = cases[1][0]
+    N, k = x.shape
+    R = stats.rankdata(x, axis=1).sum(axis=0)
+    plain = 12.0 / (N * k * (k + 1)) * np.sum(R ** 2) - 3 * N * (k + 1)
+    check(abs(plain - stats.friedmanchisquare(*x.T).statistic) > 1e-6, "ties must change Friedman's statistic")
+    # undefined: every block all tied, k < 3, N < 2, a NaN
+    und = [np.full((4, 3), 0.7), rng.normal(size=(5, 2)), rng.normal(size=(1, 4))]
+    nan = rng.normal(size=(4, 3))
+    nan[1, 2] = np.nan
+    res = run([("friedman", [x.shape[0], x.shape[1]] + list(x.ravel())) for x in und + [nan]])
+    for x, r in zip(und, res):
+        check(np.isnan(r["statistic"][0]) and np.isnan(r["p"][0]), "friedman %s: statistic NaN" % (x.shape,))
+        close("scipy rankdata (average ranks)", r["rank"], stats.rankdata(-x, axis=1).mean(axis=0),
+              "friedman ranks, no test %s" % (x.shape,))
+    check(np.all(np.isnan(res[-1]["rank"])) and np.isnan(res[-1]["statistic"][0]), "friedman with a NaN: all NaN")
+
+
+def test_holm():
+    from statsmodels.stats.multitest import multipletests
+    rng = np.random.default_rng(15)
+    cases = []
+    for m in (1, 2, 3, 6, 10, 28):
+        for kind in ("uniform", "small", "ties", "nan"):
+            p = rng.random(m) if kind != "small" else rng.random(m) ** 6
+            if kind == "ties" and m > 1:
+                p[: m // 2 + 1] = p[0]
+            if kind == "nan":
+                p[rng.random(m) < 0.3] = np.nan
+            cases.append(p)
+    cases += [np.array([0.01, 0.04, 0.03, 0.005]), np.array([1.0, 0.0, 0.5]), np.array([np.nan, np.nan]), np.array([])]
+    res = run([("holm", [len(p)] + list(p)) for p in cases])
+    for p, r in zip(cases, res):
+        ok = ~np.isnan(p)
+        ref = np.full(len(p), np.nan)
+        if ok.any():
+            ref[ok] = multipletests(p[ok], method="holm")[1]
+        name = "holm m=%d (%d NaN) %s" % (len(p), (~ok).sum(), np.round(p, 4))
+        close("statsmodels multipletests holm", r.get("adj", np.array([])), ref, name)
+        close("statsmodels multipletests holm", r.get("inplace", np.array([])), ref, name + " in place")
+    # the check can fail: Holm is not Bonferroni
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    check(np.abs(multipletests(p, method="holm")[1] - np.minimum(1, 4 * p)).max() > 0.01, "Holm must differ from Bonferroni")
+
+
+def test_rank_z_p():
+    rng = np.random.default_rng(16)
+    cases = []
+    for N in (2, 5, 10, 50):
+        for k in (2, 3, 5, 8):
+            ri, rj = rng.uniform(1, k, 2)
+            cases.append((ri, rj, N, k))
+    cases += [(1.0, 3.0, 10, 3), (2.0, 2.0, 5, 4), (1.0, 8.0, 100, 8)]
+    res = run([("rankz", list(c)) for c in cases])
+    for (ri, rj, N, k), r in zip(cases, res):
+        z = (ri - rj) / np.sqrt(k * (k + 1) / (6.0 * N))
+        close("scipy norm.sf (rank z)", r["p"], 2 * stats.norm.sf(abs(z)), "rank z N=%d k=%d" % (N, k))
+    r = run([("rankz", [1.0, 2.0, 0, 3]), ("rankz", [1.0, 2.0, 5, 1])])
+    check(np.isnan(r[0]["p"][0]) and np.isnan(r[1]["p"][0]), "rank z: N < 1 or k < 2 gives NaN")
+
+
+def test_nemenyi_cd():
+    """Demsar's table (three decimals) against the exact studentized range quantile."""
+    cases = [(k, N) for k in range(2, 11) for N in (1, 5, 10, 50, 100)]
+    res = run([("nemenyi", [k, N]) for k, N in cases])
+    for (k, N), r in zip(cases, res):
+        q = stats.studentized_range.ppf(0.95, k, np.inf) / np.sqrt(2)
+        f = np.sqrt(k * (k + 1) / (6.0 * N))
+        cd = r["cd"][0]
+        worst["scipy studentized_range q (table, absolute)"] = max(
+            worst.get("scipy studentized_range q (table, absolute)", 0), abs(cd / f - q))
+        check(abs(cd / f - q) <= 1e-3, "Nemenyi k=%d: q %.4f, scipy %.4f" % (k, cd / f, q))
+        check(abs(cd - q * f) / (q * f) <= 1e-3, "Nemenyi CD k=%d N=%d: %.5f, scipy %.5f" % (k, N, cd, q * f))
+    res = run([("nemenyi", [1, 10]), ("nemenyi", [11, 10]), ("nemenyi", [3, 0])])
+    check(all(np.isnan(r["cd"][0]) for r in res), "Nemenyi outside k = 2..10 or N < 1: NaN")
+
+
 if __name__ == "__main__":
     test_metrics()
     test_roc_curve()
@@ -505,6 +765,13 @@ if __name__ == "__main__":
     test_delong()
     test_delong_proc_asah()
     test_empty_and_tiny()
+    test_summary_corrected()
+    test_prop_ci()
+    test_bayes_correlated()
+    test_friedman()
+    test_holm()
+    test_rank_z_p()
+    test_nemenyi_cd()
     for name in sorted(worst):
         print("max %-52s %.3g" % (name, worst[name]))
     done()

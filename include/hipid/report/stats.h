@@ -14,8 +14,8 @@
  *  - ROC curves and AUC give tied scores half credit (trapezoidal rule);
  *  - p-values are two-sided; distributions come from GSL.
  *
- * What it does not do: multiple-comparison corrections, bootstrap intervals,
- * and anything that needs the raw images. */
+ * What it does not do: bootstrap intervals, and anything that needs the raw
+ * images. */
 #ifndef HIPID_STATS_H
 #define HIPID_STATS_H
 
@@ -188,5 +188,85 @@ typedef struct {
  * equal). score_a, score_b, y: (n_samples) */
 void stats_delong(DeLong *r, const int *y, const double *score_a, const double *score_b, int pos,
                   int n_samples, double level);
+
+/* ---- intervals for resampled means and for proportions ------------------- */
+
+/* The mean of J scores from overlapping resamples (k-fold, repeated k-fold,
+ * repeated hold-out) with the Nadeau-Bengio correction (see
+ * stats_ttest_corrected): se = sqrt((1/J + ratio) s^2), ratio = n_test /
+ * n_train of one split, interval mean -+ t_{J-1,(1+level)/2} se. s->sd stays
+ * the plain sample SD; s->lo/hi are the corrected bounds. J == 0: NaN; J == 1:
+ * sd and interval NaN. ratio == 0 gives stats_summary's naive interval. x: (J) */
+void stats_summary_corrected(Summary *s, const double *x, int J, double ratio, double level);
+
+typedef enum { STATS_CI_WILSON = 0, STATS_CI_CLOPPER_PEARSON } StatsPropMethod;
+
+/* Two-sided interval at level for a proportion k/n, inside [0, 1]:
+ * Wilson's score interval (no continuity correction), or the exact
+ * Clopper-Pearson interval from beta quantiles (lo = 0 when k == 0, hi = 1
+ * when k == n). As statsmodels' proportion_confint(k, n, alpha=1-level,
+ * method='wilson' | 'beta'); Wilson is clamped to [0, 1] (statsmodels leaves
+ * a rounding-sized excursion at k = 0 or n). The beta quantiles are found by
+ * bisection of GSL's beta CDF (GSL 2.7's own inverse aborts on inputs such as
+ * k = 2, n = 333); tested to n = 2e5. n == 0: NaN. 0 <= k <= n. */
+void stats_prop_ci(double *lo, double *hi, long k, long n, double level, StatsPropMethod method);
+
+/* ---- Bayesian correlated t-test ----------------------------------------- */
+
+typedef struct {
+    double mean, scale, df; /* posterior of the mean difference: Student t(df) located at
+                             * mean with this scale; df = J - 1 */
+    double p_left, p_rope, p_right; /* P(diff < -rope), P(|diff| <= rope), P(diff > rope) */
+} BayesCT;
+
+/* Corani & Benavoli 2015, "A Bayesian approach for comparing cross-validated
+ * algorithms on multiple data sets", Machine Learning 100:285-304, their
+ * correlated t-test for one data set: d holds J per-split differences a - b;
+ * with rho = n_test / (n_test + n_train) the correlation of two splits'
+ * differences, the posterior of the mean difference is a Student t with
+ * df = J - 1, location mean(d) and scale sqrt((1/J + rho/(1-rho)) s^2),
+ * s^2 the sample variance of d (so ratio = rho/(1-rho) = n_test/n_train, as
+ * stats_ttest_corrected). rope >= 0 is the half-width of the region of
+ * practical equivalence (closed: |diff| == rope counts as equivalent).
+ * p_left + p_rope + p_right = 1; each tail is computed from its own side, so
+ * a probability of 1e-12 keeps its digits. All d equal (s^2 == 0): a point
+ * mass at d[0] (the three probabilities 0 or 1, scale 0). J < 2 or a NaN in d:
+ * every field NaN (df too when J < 2). d: (J) */
+void stats_bayes_correlated(BayesCT *r, const double *d, int J, double ratio, double rope);
+
+/* ---- more than two models ------------------------------------------------ */
+
+/* Friedman's test over N blocks (CV units) of k treatments (families):
+ * x (N, k) row-major, higher is better. Ranks within each block (1 = best,
+ * ties get their mean rank) are averaged into avg_rank (k). statistic is
+ * Friedman's chi-square with scipy's tie correction (as
+ * scipy.stats.friedmanchisquare on the k columns), p = P(chi2_{k-1} >
+ * statistic). N < 2 or k < 3: statistic and p NaN (scipy needs k >= 3), the
+ * average ranks are still given (N >= 1); every block all ties: statistic and
+ * p NaN. N == 0, or a NaN anywhere in x (drop incomplete blocks first):
+ * everything NaN. */
+void stats_friedman(double *statistic, double *p, double *avg_rank, const double *x, int N, int k);
+
+/* Holm's step-down adjustment of m p-values (statsmodels' multipletests(p,
+ * method='holm')[1]): sorted ascending, p_(i) * (m - i) for i = 0..m-1,
+ * made monotone by a running maximum, capped at 1. NaN inputs stay NaN and
+ * are not counted in m. Tied p-values get the same adjusted value. A p
+ * outside [0, 1] aborts. adj, p: (m); adj may equal p. */
+void stats_holm(double *adj, const double *p, int m);
+
+/* Demsar 2006 ("Statistical comparisons of classifiers over multiple data
+ * sets", JMLR 7:1-30): the post-hoc z statistic of two treatments' average
+ * ranks over N blocks of k, z = (R_i - R_j) / sqrt(k (k + 1) / (6 N)), and its
+ * two-sided normal p-value (to be Holm-adjusted over the pairs), which is
+ * returned. NaN if N < 1, k < 2 or a rank is NaN. */
+double stats_rank_z_p(double rank_i, double rank_j, int N, int k);
+
+/* The Nemenyi critical difference of average ranks at level 0.95 for k
+ * treatments and N blocks: q_0.05(k) sqrt(k (k + 1) / (6 N)), q the
+ * studentized range quantile (infinite df) over sqrt 2 (Demsar's Table 5a,
+ * k = 2..10, as published to three decimals: within 7e-4 of
+ * scipy.stats.studentized_range.ppf(0.95, k, inf) / sqrt(2)).
+ * NaN outside k = 2..10 or N < 1. */
+double stats_nemenyi_cd(int k, int N);
 
 #endif
