@@ -1,8 +1,11 @@
 """hipid report on three tiny sweeps (3 classes repeated 3-fold; nested; binary
 5x2cv): files and plot sizes, every metric recomputed here with sklearn and
 scipy from the trial files (h5py), the selection rule, McNemar counts, the
-corrected t-test, DeLong's AUCs, 5x2cv, the JSON/CSV summaries, and the
-partial, truncated, other-version, missing-folder and no-gnuplot cases.
+corrected t-test, DeLong's AUCs, 5x2cv, the JSON/CSV summaries (intervals of
+means Nadeau-Bengio corrected), and the partial, truncated, other-version,
+missing-folder and no-gnuplot cases. test_report_stats.py checks the class
+intervals, the Bayesian, Friedman and Holm results and the error order on a
+three-family job.
 Runs with /usr/bin/python3; needs mpirun (Open MPI) and gnuplot."""
 import csv
 import glob
@@ -112,10 +115,12 @@ def load_trials(results):
 METRICS = ["accuracy", "balanced_accuracy", "macro_f1", "auc", "log_loss"]
 
 
-def summary(x):
+def summary(x, ratio=0.0):
+    """Mean, SD and the 95% interval of the mean: Nadeau-Bengio corrected,
+    se = sqrt((1/J + ratio) s^2), or the plain t interval with ratio 0."""
     x = np.asarray(x, float)
     m, sd = x.mean(), x.std(ddof=1)
-    h = stats.t.ppf(0.975, len(x) - 1) * sd / np.sqrt(len(x))
+    h = stats.t.ppf(0.975, len(x) - 1) * np.sqrt((1 / len(x) + ratio) * sd ** 2)
     return m, sd, m - h, m + h
 
 
@@ -144,19 +149,23 @@ def check_metrics(results, trials, what):
                         f"of every outer trial match sklearn")
     worst = 0.0
     rows = read_csv(os.path.join(rep, "configs.csv"))
+    # the corrected intervals' ratio: the mean test/fitted size over the outer trials
+    ratio = np.mean([len(t["y"]) / t["n_fit"] for t in outer])
+    check(all(r["interval"] == "nadeau_bengio" and close(r["ratio"], ratio, 1e-9) for r in rows),
+          f"{what}: configs.csv labels its intervals nadeau_bengio with ratio {ratio:.4f}")
     for r in rows:
         ts = [t for t in outer if t["family"] == r["family"] and t["config"] == int(r["config"])]
         check_n = int(r["n_trials"]) == len(ts)
         if not check_n:
             worst = np.inf
         for m in METRICS:
-            ref = summary([t[m] for t in ts])
+            ref = summary([t[m] for t in ts], ratio)
             got = [float(r[f"{m}_{s}"]) for s in ("mean", "sd", "lo", "hi")]
             worst = max([worst] + [abs(a - b) for a, b in zip(got, ref)])
         vl = np.mean([t["val_loss"] for t in ts])
         worst = max(worst, abs(float(r["val_loss"]) - vl))
-    print(f"max |configs.csv - numpy/scipy| (mean, sd, t interval): {worst:.2e}")
-    check(len(rows) == 4 and worst < 1e-7, f"{what}: configs.csv: n, mean, SD and 95% t-interval of every metric")
+    print(f"max |configs.csv - numpy/scipy| (mean, sd, corrected interval): {worst:.2e}")
+    check(len(rows) == 4 and worst < 1e-7, f"{what}: configs.csv: n, mean, SD and 95% corrected interval of every metric")
     return folds
 
 

@@ -4,7 +4,9 @@
  * stdout for scripts. A plain process: no MPI. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <vips/vips.h>
@@ -17,8 +19,10 @@
 #define SHEET_N 24
 
 static void report_usage(FILE *f) {
-    fprintf(f, "usage: hipid report RESULTS_DIR [--format md|csv|json] [--out DIR] [--no-plots]\n"
+    fprintf(f, "usage: hipid report RESULTS_DIR [--format md|csv|json] [--out DIR] [--no-plots] [--rope R]\n"
                "  --format F   the summary printed on stdout: md, csv or json        [md]\n"
+               "  --rope R     half-width of the Bayesian test's region of practical\n"
+               "               equivalence, as a difference of scores in [0, 1)      [%g = %g point]\n"
                "  --out DIR    where the report goes                                 [RESULTS_DIR/report]\n"
                "  --no-plots   no gnuplot plots and no contact sheet\n"
                "Reads RESULTS_DIR/trials/*.h5 and RESULTS_DIR/sweep.h5 (a finished or partial sweep) and\n"
@@ -26,7 +30,8 @@ static void report_usage(FILE *f) {
                "fold_scores, confusion and roc (.png and .svg, drawn by gnuplot) and errors.png.\n"
                "Missing, failed and unreadable trials are listed; unreadable trial files are skipped.\n"
                "Exit status: 0 ok, 1 failure (also: a trial file was skipped, or gnuplot failed; the\n"
-               "report is still written), 2 usage. How to read it: docs/report.md.\n");
+               "report is still written), 2 usage. How to read it: docs/report.md.\n",
+            REPORT_ROPE_DEFAULT, 100 * REPORT_ROPE_DEFAULT);
 }
 
 /* What became of the plots and the contact sheet, for report.md. */
@@ -64,14 +69,29 @@ static int plots_and_sheet(Extras *x, const Report *r, const char *out, const ch
     return status;
 }
 
+/* --rope: a number in [0, 1). */
+static int parse_rope(double *rope, const char *s) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || v >= 1) {
+        fprintf(stderr, "hipid report: --rope expects a difference of scores in [0, 1) (0.01 = 1 point), found '%s'\n", s);
+        return -1;
+    }
+    *rope = v;
+    return 0;
+}
+
 int cmd_report(int argc, char **argv) {
     static const struct option opts[] = {{"format", required_argument, 0, 'f'},
                                          {"out", required_argument, 0, 'o'},
                                          {"no-plots", no_argument, 0, 'n'},
+                                         {"rope", required_argument, 0, 'r'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *out_opt = NULL;
     int format = REPORT_MD, plots = 1, c;
+    double rope = REPORT_ROPE_DEFAULT;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -87,6 +107,9 @@ int cmd_report(int argc, char **argv) {
             break;
         case 'o': out_opt = optarg; break;
         case 'n': plots = 0; break;
+        case 'r':
+            if (parse_rope(&rope, optarg) != 0) return HIPID_EXIT_USAGE;
+            break;
         case 'h': report_usage(stdout); return 0;
         default: fprintf(stderr, "hipid report: unknown option or missing value (see hipid report --help)\n"); return HIPID_EXIT_USAGE;
         }
@@ -107,6 +130,7 @@ int cmd_report(int argc, char **argv) {
         return HIPID_EXIT_FAIL;
     }
     int status = r.n_skipped ? HIPID_EXIT_FAIL : 0;
+    r.rope = rope;
     report_analyse(&r);
     if (mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "hipid report: %s: cannot create the report folder (%s)\n", out, strerror(errno));

@@ -55,6 +55,9 @@ void report_free(Report *r) {
     for (int i = 0; i < r->n_configs; i++) {
         free(r->configs[i].sens);
         free(r->configs[i].spec);
+        free(r->configs[i].sens_ci);
+        free(r->configs[i].spec_ci);
+        free(r->configs[i].prec_ci);
     }
     free(r->configs);
     for (int f = 0; f < r->n_fam; f++) {
@@ -62,11 +65,19 @@ void report_free(Report *r) {
         free(r->fam[f].sens);
         free(r->fam[f].spec);
         free(r->fam[f].conf);
+        free(r->fam[f].sens_ci);
+        free(r->fam[f].spec_ci);
+        free(r->fam[f].prec_ci);
+        free(r->fam[f].auc_class);
+        free(r->fam[f].epoch_n);
     }
     for (int i = 0; i < r->n_cmp; i++) {
-        free(r->cmp[i].d_acc);
-        free(r->cmp[i].d_auc);
+        for (int m = 0; m < C_COUNT; m++) free(r->cmp[i].d[m]);
         free(r->cmp[i].groups);
+    }
+    for (int m = 0; m < C_COUNT; m++) {
+        free(r->p_rank[m]);
+        free(r->p_rank_holm[m]);
     }
     free(r->cmp);
     free(r->units);
@@ -303,6 +314,7 @@ done:
 
 int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e) {
     memset(r, 0, sizeof *r);
+    r->rope = REPORT_ROPE_DEFAULT;
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     char tdir[1100];
     snprintf(tdir, sizeof tdir, "%s/trials", dir);
@@ -375,18 +387,20 @@ static void trial_metrics(RTrial *t, int K) {
     free(conf);
 }
 
-/* Summary of the finite values among x[0..n). */
-static void summary_finite(Summary *s, const double *x, int n) {
+/* Summary of the finite values among x[0..n): the Nadeau-Bengio corrected
+ * interval when ratio > 0, else the plain t interval. */
+static void summary_finite(Summary *s, const double *x, int n, double ratio) {
     double *v = xmalloc(sizeof(double) * (size_t)(n + 1));
     int m = 0;
     for (int i = 0; i < n; i++)
         if (isfinite(x[i])) v[m++] = x[i];
-    stats_summary(s, v, m, 0.95);
+    if (ratio > 0) stats_summary_corrected(s, v, m, ratio, 0.95);
+    else stats_summary(s, v, m, 0.95);
     free(v);
 }
 
 /* Summaries of the metrics of trials ts[0..n) (NULL entries skipped). */
-static void summarise(Summary *m, Summary *sens, Summary *spec, RTrial *const *ts, int n, int K) {
+static void summarise(Summary *m, Summary *sens, Summary *spec, RTrial *const *ts, int n, int K, double ratio) {
     double *x = xmalloc(sizeof(double) * (size_t)(n + 1));
     for (int k = 0; k < M_COUNT + 2 * K; k++) {
         int j = 0;
@@ -395,9 +409,68 @@ static void summarise(Summary *m, Summary *sens, Summary *spec, RTrial *const *t
             x[j++] = k < M_COUNT ? ts[i]->m[k] : k < M_COUNT + K ? ts[i]->sens[k - M_COUNT] : ts[i]->spec[k - M_COUNT - K];
         }
         Summary *s = k < M_COUNT ? &m[k] : k < M_COUNT + K ? &sens[k - M_COUNT] : &spec[k - M_COUNT - K];
-        summary_finite(s, x, j);
+        summary_finite(s, x, j, ratio);
     }
     free(x);
+}
+
+/* Report.ratio (mean n_test / (n_train + n_val) over the done outer trials)
+ * and Report.corrected: 1 when the outer trials test at least two different
+ * splits (repeat, outer fold); one split, however many seeds, keeps the
+ * plain t interval. */
+static void design_ratio(Report *r) {
+    double sum = 0;
+    int n = 0, splits = 0;
+    for (int i = 0; i < r->n_trials; i++) {
+        const RTrial *t = &r->trials[i];
+        if (!t->done || t->inner >= 0 || t->n_train + t->n_val <= 0) continue;
+        sum += (double)t->n_test / (t->n_train + t->n_val);
+        n++;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) {
+            const RTrial *o = &r->trials[j];
+            seen = o->done && o->inner < 0 && o->repeat == t->repeat && o->outer == t->outer;
+        }
+        splits += !seen;
+    }
+    r->ratio = n ? sum / n : NAN;
+    r->corrected = splits >= 2 && isfinite(r->ratio) && r->ratio > 0;
+}
+
+static double summary_ratio(const Report *r) { return r->corrected ? r->ratio : 0.0; }
+
+/* conf (K,K) += the confusion matrix of t's test predictions. */
+static void add_conf(long *conf, const RTrial *t, int K) {
+    for (int i = 0; i < t->n_test; i++) conf[t->test_label[i] * K + t->test_pred[i]]++;
+}
+
+static void prop_set(PropCI *p, long k, long n) {
+    p->k = k;
+    p->n = n;
+    p->est = p->lo = p->hi = NAN;
+    if (n <= 0) return;
+    p->est = (double)k / n;
+    stats_prop_ci(&p->lo, &p->hi, k, n, 0.95, STATS_CI_WILSON);
+}
+
+/* One-vs-rest sensitivity, specificity and precision of each class from the
+ * pooled confusion matrix conf (K,K), with Wilson intervals. Each (K). */
+static void class_props(PropCI *sens, PropCI *spec, PropCI *prec, const long *conf, int K) {
+    long total = 0;
+    for (int i = 0; i < K * K; i++) total += conf[i];
+    for (int c = 0; c < K; c++) {
+        long tp = conf[c * K + c], row = 0, col = 0;
+        for (int j = 0; j < K; j++) row += conf[c * K + j], col += conf[j * K + c];
+        prop_set(&sens[c], tp, row);
+        prop_set(&spec[c], total - row - col + tp, total - row);
+        prop_set(&prec[c], tp, col);
+    }
+}
+
+static void alloc_props(PropCI **sens, PropCI **spec, PropCI **prec, int K) {
+    *sens = xcalloc((size_t)K, sizeof(PropCI));
+    *spec = xcalloc((size_t)K, sizeof(PropCI));
+    *prec = xcalloc((size_t)K, sizeof(PropCI));
 }
 
 static int unit_cmp(const void *a, const void *b) {
@@ -450,7 +523,12 @@ static void build_configs(Report *r) {
             rc->val_loss = n_vl ? vl / n_vl : NAN;
             rc->sens = xcalloc((size_t)K, sizeof(Summary));
             rc->spec = xcalloc((size_t)K, sizeof(Summary));
-            summarise(rc->m, rc->sens, rc->spec, ts, n, K);
+            summarise(rc->m, rc->sens, rc->spec, ts, n, K, summary_ratio(r));
+            long *conf = xcalloc((size_t)K * K, sizeof(long));
+            for (int i = 0; i < n; i++) add_conf(conf, ts[i], K);
+            alloc_props(&rc->sens_ci, &rc->spec_ci, &rc->prec_ci, K);
+            class_props(rc->sens_ci, rc->spec_ci, rc->prec_ci, conf, K);
+            free(conf);
             free(ts);
         }
     }
@@ -649,52 +727,83 @@ static void verdict_base(char *buf, size_t cap, const RCompare *c, const Report 
     }
 }
 
-static void verdict_pair(char *out, size_t cap, const RCompare *c, const Report *r) {
-    const char *A = r->fam[c->a].name, *B = r->fam[c->b].name;
-    if (c->n_pairs < 2 || !isfinite(c->acc.lo)) {
-        if (c->n_pairs >= 2 && c->acc.estimate == 0)
-            snprintf(out, cap, "%s and %s equal: the same accuracy on each of %d paired test folds", A,
-                     B, c->n_pairs);
-        else
-            snprintf(out, cap,
-                     "%s vs %s: cannot be compared, %d paired test fold(s) with a result for both (need 2)", A, B,
-                     c->n_pairs);
+/* "by 15.9 points of accuracy, 95% CI -14.7 to 46.5": estimate and interval
+ * of t in points, oriented so that the first-named family is ahead. */
+static void verdict_numbers(char *est, char *lo, char *hi, size_t cap, const TTest *t, int a_better) {
+    report_fmt_num(est, cap, 100 * fabs(t->estimate), 1);
+    report_fmt_num(lo, cap, 100 * (a_better ? t->lo : -t->hi), 1);
+    report_fmt_num(hi, cap, 100 * (a_better ? t->hi : -t->lo), 1);
+}
+
+/* The p-values of the verdict: "corrected t-test p = 0.030" and, with more
+ * than one pair, ", Holm-adjusted over 3 pairs p = 0.090". */
+static void verdict_p(char *buf, size_t cap, const RCompare *c, const Report *r) {
+    char p[32], ph[32];
+    report_fmt_p(p, sizeof p, c->t[M_ACC].p);
+    if (r->n_cmp < 2) {
+        snprintf(buf, cap, "corrected t-test %s", p);
         return;
     }
-    int a_better = c->acc.estimate >= 0;
+    report_fmt_p(ph, sizeof ph, c->p_holm[M_ACC]);
+    snprintf(buf, cap, "corrected t-test %s, Holm-adjusted over %d pairs %s", p, r->n_cmp, ph);
+}
+
+/* "; Bayesian correlated t-test: P(cnn better) = 0.91, P(within 1 point) =
+ * 0.06, P(dnn better) = 0.03" ("" when the test is undefined). */
+static void verdict_bayes(char *buf, size_t cap, const RCompare *c, const Report *r, int a_better) {
+    const BayesCT *b = &c->bayes[M_ACC];
+    const char *A = r->fam[c->a].name, *B = r->fam[c->b].name;
+    char rope[32];
+    buf[0] = '\0';
+    if (!isfinite(b->p_rope)) return;
+    snprintf(rope, sizeof rope, "%.3g", 100 * r->rope);
+    snprintf(buf, cap, "; Bayesian correlated t-test: P(%s better) = %.2f, P(within %s point%s) = %.2f, P(%s better) = %.2f",
+             a_better ? A : B, a_better ? b->p_right : b->p_left, rope, strcmp(rope, "1") ? "s" : "", b->p_rope,
+             a_better ? B : A, a_better ? b->p_left : b->p_right);
+}
+
+static void verdict_pair(char *out, size_t cap, const RCompare *c, const Report *r) {
+    const char *A = r->fam[c->a].name, *B = r->fam[c->b].name;
+    const TTest *t = &c->t[M_ACC];
+    if (c->n_pairs < 2 || !isfinite(t->lo)) {
+        if (c->n_pairs >= 2 && t->estimate == 0)
+            snprintf(out, cap, "%s and %s equal: the same accuracy on each of %d paired test folds", A, B, c->n_pairs);
+        else
+            snprintf(out, cap, "%s vs %s: cannot be compared, %d paired test fold(s) with a result for both (need 2)",
+                     A, B, c->n_pairs);
+        return;
+    }
+    int a_better = t->estimate >= 0;
     const char *W = a_better ? A : B, *L = a_better ? B : A;
-    double est = 100 * fabs(c->acc.estimate), lo = 100 * (a_better ? c->acc.lo : -c->acc.hi),
-           hi = 100 * (a_better ? c->acc.hi : -c->acc.lo);
-    char p[32];
-    report_fmt_p(p, sizeof p, c->acc.p);
-    if (c->acc.p < 0.05)
-        snprintf(out, cap, "%s better than %s by %.1f points of accuracy (95%% CI %.1f to %.1f, corrected t-test %s)",
-                 W, L, est, lo, hi, p);
+    char est[32], lo[32], hi[32], p[128], bayes[256];
+    verdict_numbers(est, lo, hi, sizeof est, t, a_better);
+    verdict_p(p, sizeof p, c, r);
+    verdict_bayes(bayes, sizeof bayes, c, r, a_better);
+    if (c->p_holm[M_ACC] < 0.05)
+        snprintf(out, cap, "%s better than %s by %s points of accuracy (95%% CI %s to %s, %s)%s", W, L, est, lo, hi, p,
+                 bayes);
     else
-        snprintf(out, cap,
-                 "%s better than %s by %.1f points of accuracy, 95%% CI %.1f to %.1f (corrected t-test %s): not "
-                 "distinguishable on this data",
-                 W, L, est, lo, hi, p);
+        snprintf(out, cap, "%s better than %s by %s points of accuracy, 95%% CI %s to %s (%s): not distinguishable on "
+                           "this data%s%s",
+                 W, L, est, lo, hi, p, t->p < 0.05 ? " once the other pairs are accounted for" : "", bayes);
 }
 
 static void verdict(RCompare *c, const Report *r) {
-    char base[400], rest[500];
+    char base[400], rest[800];
     verdict_base(base, sizeof base, c, r);
     verdict_pair(rest, sizeof rest, c, r);
     snprintf(c->verdict, sizeof c->verdict, "%s%s", base, rest);
 }
 
-static void compare(Report *r, RCompare *c) {
+/* Units u where both families of c have a selected trial on the same test
+ * set: paired[u] = 1, c->d[m] gets each compared metric's difference, and
+ * the ratio and pooled McNemar counts are accumulated. */
+static void pair_units(Report *r, RCompare *c, int *paired) {
     const RFamily *A = &r->fam[c->a], *B = &r->fam[c->b];
-    int K = r->K;
-    c->d_acc = xcalloc((size_t)r->n_units + 1, sizeof(double));
-    c->d_auc = xcalloc((size_t)r->n_units + 1, sizeof(double));
-    c->groups = xcalloc((size_t)r->n_units + 1, sizeof(RGroup));
-    int *paired = xcalloc((size_t)r->n_units + 1, sizeof(int));
     double ratio = 0;
     long b = 0, cc = 0;
-    int n_auc = 0, mismatched = 0;
-    double *d_auc = xcalloc((size_t)r->n_units + 1, sizeof(double));
+    int mismatched = 0;
+    for (int m = 0; m < C_COUNT; m++) c->d[m] = xcalloc((size_t)r->n_units + 1, sizeof(double));
     for (int u = 0; u < r->n_units; u++) {
         const RTrial *ta = A->sel[u], *tb = B->sel[u];
         if (!ta || !tb) continue;
@@ -703,9 +812,7 @@ static void compare(Report *r, RCompare *c) {
             continue;
         }
         paired[u] = 1;
-        c->d_acc[c->n_pairs] = ta->m[M_ACC] - tb->m[M_ACC];
-        c->d_auc[c->n_pairs] = ta->m[M_AUC] - tb->m[M_AUC];
-        if (isfinite(c->d_auc[c->n_pairs])) d_auc[n_auc++] = c->d_auc[c->n_pairs];
+        for (int m = 0; m < C_COUNT; m++) c->d[m][c->n_pairs] = ta->m[m] - tb->m[m];
         c->n_pairs++;
         ratio += (double)ta->n_test / (ta->n_train + ta->n_val);
         for (int i = 0; i < ta->n_test; i++) {
@@ -718,13 +825,63 @@ static void compare(Report *r, RCompare *c) {
         add_line(&r->notes, &r->n_notes, "%s vs %s: %d unit(s) left out because the two trials' test sets differ.",
                  A->name, B->name, mismatched);
     c->ratio = c->n_pairs ? ratio / c->n_pairs : NAN;
+    stats_mcnemar_counts(&c->mcnemar, b, cc);
+}
+
+/* The corrected t-test and the Bayesian correlated t-test of each compared
+ * metric, on its finite differences (AUC can be undefined on a fold). */
+static void compare_metrics(RCompare *c, double rope) {
+    double *v = xcalloc((size_t)c->n_pairs + 1, sizeof(double));
     /* no paired unit yet (a family without done trials): the tests say n/a */
     double rho = c->n_pairs ? c->ratio : 0.0;
-    stats_ttest_corrected(&c->acc, c->d_acc, c->n_pairs, rho, 0.95);
-    stats_ttest_corrected(&c->auc, d_auc, n_auc, rho, 0.95);
-    free(d_auc);
-    stats_mcnemar_counts(&c->mcnemar, b, cc);
-    /* per (repeat, seed): McNemar and DeLong on the pooled out-of-fold predictions */
+    for (int m = 0; m < C_COUNT; m++) {
+        int n = 0;
+        for (int j = 0; j < c->n_pairs; j++)
+            if (isfinite(c->d[m][j])) v[n++] = c->d[m][j];
+        stats_ttest_corrected(&c->t[m], v, n, rho, 0.95);
+        stats_bayes_correlated(&c->bayes[m], v, n, rho, rope);
+        c->p_holm[m] = c->t[m].p;
+    }
+    free(v);
+}
+
+/* McNemar and (K == 2) DeLong of group gr: the paired units of its
+ * (repeat, seed), from unit u on, pooled out of fold. */
+static void compare_group(const Report *r, const RCompare *c, RGroup *gr, const int *paired, int u) {
+    const RFamily *A = &r->fam[c->a], *B = &r->fam[c->b];
+    int K = r->K, n = 0, j = 0;
+    for (int v = u; v < r->n_units; v++)
+        if (paired[v] && r->units[v].repeat == gr->repeat && r->units[v].seed == gr->seed) n += A->sel[v]->n_test;
+    int *y = xcalloc((size_t)n + 1, sizeof(int));
+    uint8_t *ca = xcalloc((size_t)n + 1, 1), *cb = xcalloc((size_t)n + 1, 1);
+    double *sa = xcalloc((size_t)n + 1, sizeof(double)), *sb = xcalloc((size_t)n + 1, sizeof(double));
+    for (int v = u; v < r->n_units; v++) {
+        if (!paired[v] || r->units[v].repeat != gr->repeat || r->units[v].seed != gr->seed) continue;
+        const RTrial *ta = A->sel[v], *tb = B->sel[v];
+        for (int i = 0; i < ta->n_test; i++, j++) {
+            y[j] = ta->test_label[i];
+            ca[j] = ta->test_pred[i] == y[j];
+            cb[j] = tb->test_pred[i] == y[j];
+            sa[j] = ta->test_prob[(size_t)i * K + (K - 1)];
+            sb[j] = tb->test_prob[(size_t)i * K + (K - 1)];
+        }
+    }
+    gr->n = n;
+    stats_mcnemar(&gr->mcnemar, ca, cb, n);
+    if (K == 2) {
+        gr->have_delong = 1;
+        stats_delong(&gr->delong, y, sa, sb, 1, n, 0.95);
+    }
+    free(y);
+    free(ca);
+    free(cb);
+    free(sa);
+    free(sb);
+}
+
+/* Per (repeat, seed): McNemar and DeLong on the pooled out-of-fold predictions. */
+static void compare_groups(const Report *r, RCompare *c, const int *paired) {
+    c->groups = xcalloc((size_t)r->n_units + 1, sizeof(RGroup));
     for (int u = 0; u < r->n_units; u++) {
         if (!paired[u]) continue;
         int g = 0;
@@ -733,82 +890,124 @@ static void compare(Report *r, RCompare *c) {
         RGroup *gr = &c->groups[c->n_groups++];
         gr->repeat = r->units[u].repeat;
         gr->seed = r->units[u].seed;
-        int n = 0;
-        for (int v = u; v < r->n_units; v++)
-            if (paired[v] && r->units[v].repeat == gr->repeat && r->units[v].seed == gr->seed) n += A->sel[v]->n_test;
-        int *y = xcalloc((size_t)n + 1, sizeof(int));
-        uint8_t *ca = xcalloc((size_t)n + 1, 1), *cb = xcalloc((size_t)n + 1, 1);
-        double *sa = xcalloc((size_t)n + 1, sizeof(double)), *sb = xcalloc((size_t)n + 1, sizeof(double));
-        int j = 0;
-        for (int v = u; v < r->n_units; v++) {
-            if (!paired[v] || r->units[v].repeat != gr->repeat || r->units[v].seed != gr->seed) continue;
-            const RTrial *ta = A->sel[v], *tb = B->sel[v];
-            for (int i = 0; i < ta->n_test; i++, j++) {
-                y[j] = ta->test_label[i];
-                ca[j] = ta->test_pred[i] == y[j];
-                cb[j] = tb->test_pred[i] == y[j];
-                sa[j] = ta->test_prob[(size_t)i * K + (K - 1)];
-                sb[j] = tb->test_prob[(size_t)i * K + (K - 1)];
-            }
-        }
-        gr->n = n;
-        stats_mcnemar(&gr->mcnemar, ca, cb, n);
-        if (K == 2) {
-            gr->have_delong = 1;
-            stats_delong(&gr->delong, y, sa, sb, 1, n, 0.95);
-        }
-        free(y);
-        free(ca);
-        free(cb);
-        free(sa);
-        free(sb);
+        compare_group(r, c, gr, paired, u);
     }
-    /* 5x2cv: exactly repeats 0..4 x folds 0..1 x one seed, all paired */
+}
+
+/* 5x2cv: exactly repeats 0..4 x folds 0..1 x one seed, all paired. */
+static void compare_5x2(const Report *r, RCompare *c, const int *paired) {
+    const RFamily *A = &r->fam[c->a], *B = &r->fam[c->b];
     int ok5 = c->n_pairs == 10;
-    double p_acc[10], p_auc[10];
+    double p[C_COUNT][10];
     for (int u = 0, j = 0; ok5 && u < r->n_units; u++) {
         if (!paired[u]) continue;
         const RUnit *un = &r->units[u];
         ok5 = un->repeat == j / 2 && un->outer == j % 2 && un->seed == r->units[0].seed;
-        if (ok5) {
-            p_acc[j] = A->sel[u]->m[M_ACC] - B->sel[u]->m[M_ACC];
-            p_auc[j] = A->sel[u]->m[M_AUC] - B->sel[u]->m[M_AUC];
-            j++;
-        }
+        for (int m = 0; ok5 && m < C_COUNT; m++) p[m][j] = A->sel[u]->m[m] - B->sel[u]->m[m];
+        j++;
     }
-    if (ok5) {
-        c->have_5x2 = 1;
-        stats_5x2cv(&c->acc_5x2, p_acc, 0.95);
-        stats_5x2cv(&c->auc_5x2, p_auc, 0.95);
-    }
-    free(paired);
-    verdict(c, r);
+    if (!ok5) return;
+    c->have_5x2 = 1;
+    for (int m = 0; m < C_COUNT; m++) stats_5x2cv(&c->t5x2[m], p[m], 0.95);
 }
 
-static int img_cmp(const void *x, const void *y) {
+static void compare(Report *r, RCompare *c) {
+    int *paired = xcalloc((size_t)r->n_units + 1, sizeof(int));
+    pair_units(r, c, paired);
+    compare_metrics(c, r->rope);
+    compare_groups(r, c, paired);
+    compare_5x2(r, c, paired);
+    free(paired);
+}
+
+/* p_holm of every pair: each metric's corrected-t p-values Holm-adjusted
+ * over the pairs. */
+static void holm_pairs(Report *r) {
+    double *p = xcalloc((size_t)r->n_cmp + 1, sizeof(double)), *adj = xcalloc((size_t)r->n_cmp + 1, sizeof(double));
+    for (int m = 0; m < C_COUNT; m++) {
+        for (int i = 0; i < r->n_cmp; i++) p[i] = r->cmp[i].t[m].p;
+        stats_holm(adj, p, r->n_cmp);
+        for (int i = 0; i < r->n_cmp; i++) r->cmp[i].p_holm[m] = adj[i];
+    }
+    free(p);
+    free(adj);
+}
+
+/* x[m] (N, F): the compared metrics of every family on the units where all
+ * families have a selected trial on the same test set with finite metrics.
+ * Returns N. */
+static int friedman_blocks(const Report *r, double **x) {
+    int F = r->n_fam, N = 0;
+    for (int u = 0; u < r->n_units; u++) {
+        const RTrial *t0 = r->fam[0].sel[u];
+        int ok = t0 != NULL;
+        for (int f = 0; ok && f < F; f++) {
+            const RTrial *t = r->fam[f].sel[u];
+            ok = t && same_test_set(t0, t);
+            for (int m = 0; ok && m < C_COUNT; m++) ok = isfinite(t->m[m]);
+        }
+        if (!ok) continue;
+        for (int m = 0; m < C_COUNT; m++)
+            for (int f = 0; f < F; f++) x[m][(size_t)N * F + f] = r->fam[f].sel[u]->m[m];
+        N++;
+    }
+    return N;
+}
+
+/* Three or more families: Friedman's test, average ranks, the Nemenyi
+ * critical difference and Demsar's rank z post-hoc tests, Holm-adjusted. */
+static void friedman(Report *r) {
+    int F = r->n_fam;
+    for (int m = 0; m < C_COUNT; m++) {
+        r->friedman_stat[m] = r->friedman_p[m] = r->cd[m] = NAN;
+        for (int f = 0; f < REPORT_MAX_FAMILIES; f++) r->avg_rank[m][f] = NAN;
+    }
+    if (F < 3) return;
+    double *x[C_COUNT];
+    for (int m = 0; m < C_COUNT; m++) x[m] = xcalloc((size_t)r->n_units * F + 1, sizeof(double));
+    int N = r->n_friedman = friedman_blocks(r, x);
+    for (int m = 0; m < C_COUNT; m++) {
+        r->p_rank[m] = xcalloc((size_t)r->n_cmp + 1, sizeof(double));
+        r->p_rank_holm[m] = xcalloc((size_t)r->n_cmp + 1, sizeof(double));
+        if (N >= 1) stats_friedman(&r->friedman_stat[m], &r->friedman_p[m], r->avg_rank[m], x[m], N, F);
+        r->cd[m] = stats_nemenyi_cd(F, N);
+        for (int i = 0; i < r->n_cmp; i++)
+            r->p_rank[m][i] = N >= 2 ? stats_rank_z_p(r->avg_rank[m][r->cmp[i].a], r->avg_rank[m][r->cmp[i].b], N, F) : NAN;
+        stats_holm(r->p_rank_holm[m], r->p_rank[m], r->n_cmp);
+        free(x[m]);
+    }
+}
+
+/* p_true of each image: the mean probability its tests gave the true class. */
+static int img_cmp(const void *x, const void *y, void *ctx) {
     const RImage *a = x, *b = y;
-    if (a->score != b->score) return a->score < b->score ? 1 : -1;
-    if (a->n_disagree != b->n_disagree) return b->n_disagree - a->n_disagree;
+    const Report *r = ctx;
+    if (a->p_true != b->p_true) return a->p_true < b->p_true ? -1 : 1;
+    if (r->source_paths && a->index < r->n_source && b->index < r->n_source) {
+        int c = strcmp(r->source_paths[a->index], r->source_paths[b->index]);
+        if (c) return c;
+    }
     return a->index - b->index;
 }
 
-/* Images the first pair disagrees on, or any family gets wrong in more than
- * half of the selected trials that test it. */
-static void flag_images(Report *r) {
-    int N = r->n_rows, K = r->K, F = r->n_fam;
-    RImage *all = xcalloc((size_t)N + 1, sizeof(RImage));
-    int *votes = xcalloc((size_t)N * F * K + 1, sizeof(int));
-    for (int i = 0; i < N; i++) all[i].index = i, all[i].label = -1;
+/* Tally every selected test of every image into all (n_rows): tests, wrong
+ * answers, votes (N, F, K), the probability given to the true class, and the
+ * first pair's disagreements. */
+static void tally_images(const Report *r, RImage *all, int *votes, double *p_sum, int *p_n) {
+    int K = r->K, F = r->n_fam;
     for (int u = 0; u < r->n_units; u++) {
         for (int f = 0; f < F; f++) {
             const RTrial *t = r->fam[f].sel[u];
             if (!t) continue;
             for (int i = 0; i < t->n_test; i++) {
-                RImage *im = &all[t->test_index[i]];
+                int row = t->test_index[i];
+                RImage *im = &all[row];
                 im->label = t->test_label[i];
                 im->n_tested[f]++;
                 im->n_wrong[f] += t->test_pred[i] != t->test_label[i];
-                votes[((size_t)t->test_index[i] * F + f) * K + t->test_pred[i]]++;
+                votes[((size_t)row * F + f) * K + t->test_pred[i]]++;
+                p_sum[row] += t->test_prob[(size_t)i * K + t->test_label[i]];
+                p_n[row]++;
             }
         }
         if (F < 2 || !r->fam[0].sel[u] || !r->fam[1].sel[u] || !same_test_set(r->fam[0].sel[u], r->fam[1].sel[u]))
@@ -819,11 +1018,23 @@ static void flag_images(Report *r) {
             all[a->test_index[i]].n_disagree += a->test_pred[i] != b->test_pred[i];
         }
     }
+}
+
+/* Images the first pair disagrees on, or any family gets wrong in more than
+ * half of the selected trials that test it, most confidently wrong first. */
+static void flag_images(Report *r) {
+    int N = r->n_rows, K = r->K, F = r->n_fam;
+    RImage *all = xcalloc((size_t)N + 1, sizeof(RImage));
+    int *votes = xcalloc((size_t)N * F * K + 1, sizeof(int)), *p_n = xcalloc((size_t)N + 1, sizeof(int));
+    double *p_sum = xcalloc((size_t)N + 1, sizeof(double));
+    for (int i = 0; i < N; i++) all[i].index = i, all[i].label = -1;
+    tally_images(r, all, votes, p_sum, p_n);
     r->img = xcalloc((size_t)N + 1, sizeof(RImage));
     for (int i = 0; i < N; i++) {
         RImage *im = &all[i];
         int flagged = im->n_disagree > 0;
         im->score = 0;
+        im->p_true = p_n[i] ? p_sum[i] / p_n[i] : NAN;
         for (int f = 0; f < F; f++) {
             im->pred[f] = -1;
             for (int k = 0, best = 0; k < K; k++) {
@@ -836,39 +1047,76 @@ static void flag_images(Report *r) {
         }
         if (flagged) r->img[r->n_img++] = *im;
     }
-    qsort(r->img, r->n_img, sizeof(RImage), img_cmp);
+    qsort_r(r->img, r->n_img, sizeof(RImage), img_cmp, r);
     free(all);
     free(votes);
+    free(p_sum);
+    free(p_n);
+}
+
+/* The pooled out-of-fold AUC (macro and per class) of f's selected trials
+ * and how many of them reached each epoch. */
+static void family_pooled(Report *r, RFamily *fa) {
+    int K = r->K, n = 0, j = 0;
+    fa->auc_class = xcalloc((size_t)K, sizeof(double));
+    for (int u = 0; u < r->n_units; u++) {
+        const RTrial *t = fa->sel[u];
+        if (!t) continue;
+        n += t->n_test;
+        if (t->n_epochs > fa->n_epoch_max) fa->n_epoch_max = t->n_epochs;
+    }
+    fa->epoch_n = xcalloc((size_t)fa->n_epoch_max + 1, sizeof(int));
+    int *y = xcalloc((size_t)n + 1, sizeof(int));
+    double *P = xcalloc((size_t)n * K + 1, sizeof(double));
+    for (int u = 0; u < r->n_units; u++) {
+        const RTrial *t = fa->sel[u];
+        if (!t) continue;
+        for (int e = 0; e < t->n_epochs; e++) fa->epoch_n[e]++;
+        memcpy(y + j, t->test_label, sizeof(int) * (size_t)t->n_test);
+        memcpy(P + (size_t)j * K, t->test_prob, sizeof(double) * (size_t)t->n_test * K);
+        j += t->n_test;
+    }
+    fa->auc_pooled = NAN;
+    for (int k = 0; k < K; k++) fa->auc_class[k] = NAN;
+    if (n > 0) fa->auc_pooled = stats_auc(fa->auc_class, y, P, n, K);
+    free(y);
+    free(P);
+}
+
+/* Selection, summaries, class intervals and the baseline of family f. */
+static void analyse_family(Report *r, int f, int *by_test) {
+    RFamily *fa = &r->fam[f];
+    int K = r->K;
+    fa->sel = xcalloc((size_t)r->n_units + 1, sizeof(RTrial *));
+    fa->sens = xcalloc((size_t)K, sizeof(Summary));
+    fa->spec = xcalloc((size_t)K, sizeof(Summary));
+    fa->conf = xcalloc((size_t)K * K, sizeof(long));
+    if (r->nested) select_nested(r, f);
+    else {
+        int bt = 0;
+        select_by_validation(r, f, &bt);
+        *by_test |= bt && fa->chosen >= 0;
+    }
+    for (int u = 0; u < r->n_units; u++) {
+        if (!fa->sel[u]) continue;
+        fa->n_sel++;
+        add_conf(fa->conf, fa->sel[u], K);
+    }
+    summarise(fa->m, fa->sens, fa->spec, fa->sel, r->n_units, K, summary_ratio(r));
+    alloc_props(&fa->sens_ci, &fa->spec_ci, &fa->prec_ci, K);
+    class_props(fa->sens_ci, fa->spec_ci, fa->prec_ci, fa->conf, K);
+    family_pooled(r, fa);
+    baseline(r, f);
 }
 
 void report_analyse(Report *r) {
-    int K = r->K;
     for (int i = 0; i < r->n_trials; i++)
-        if (r->trials[i].done) trial_metrics(&r->trials[i], K);
+        if (r->trials[i].done) trial_metrics(&r->trials[i], r->K);
+    design_ratio(r);
     build_configs(r);
     build_units(r);
     int by_test = 0;
-    for (int f = 0; f < r->n_fam; f++) {
-        RFamily *fa = &r->fam[f];
-        fa->sel = xcalloc((size_t)r->n_units + 1, sizeof(RTrial *));
-        fa->sens = xcalloc((size_t)K, sizeof(Summary));
-        fa->spec = xcalloc((size_t)K, sizeof(Summary));
-        fa->conf = xcalloc((size_t)K * K, sizeof(long));
-        if (r->nested) select_nested(r, f);
-        else {
-            int bt = 0;
-            select_by_validation(r, f, &bt);
-            by_test |= bt && fa->chosen >= 0;
-        }
-        for (int u = 0; u < r->n_units; u++) {
-            const RTrial *t = fa->sel[u];
-            if (!t) continue;
-            fa->n_sel++;
-            for (int i = 0; i < t->n_test; i++) fa->conf[t->test_label[i] * K + t->test_pred[i]]++;
-        }
-        summarise(fa->m, fa->sens, fa->spec, fa->sel, r->n_units, K);
-        baseline(r, f);
-    }
+    for (int f = 0; f < r->n_fam; f++) analyse_family(r, f, &by_test);
     if (by_test)
         add_line(&r->notes, &r->n_notes,
                  "No validation loss was recorded (val_fraction 0?): configurations were chosen by mean test accuracy, "
@@ -881,7 +1129,17 @@ void report_analyse(Report *r) {
             c->b = b;
             compare(r, c);
         }
+    holm_pairs(r);
+    friedman(r);
+    for (int i = 0; i < r->n_cmp; i++) verdict(&r->cmp[i], r);
     flag_images(r);
+}
+
+void report_fmt_num(char *buf, size_t cap, double v, int dec) {
+    double a = fabs(v);
+    if (!isfinite(v)) snprintf(buf, cap, "n/a");
+    else if (a == 0 || a >= 0.95 * pow(10, 1 - dec)) snprintf(buf, cap, "%.*f", dec, v);
+    else snprintf(buf, cap, "%.*f", (int)ceil(-log10(a)) + 1, v);
 }
 
 void report_fmt_p(char *buf, size_t cap, double p) {

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hipid/report/report_write.h"
 
@@ -45,11 +46,27 @@ static void md_cell(FILE *f, const char *s) {
     }
 }
 
-/* "0.833 ± 0.059 [0.772, 0.894]" (mean, SD, 95% t interval). */
+/* "0.833 ± 0.059 [0.772, 0.894]" (mean, SD, 95% interval of the mean). */
 static void md_summary(FILE *f, const Summary *s) {
+    char lo[32], hi[32];
     if (s->n == 0) fprintf(f, "n/a");
     else if (s->n == 1 || !isfinite(s->lo)) fprintf(f, "%.3f", s->mean);
-    else fprintf(f, "%.3f ± %.3f [%.3f, %.3f]", s->mean, s->sd, s->lo, s->hi);
+    else {
+        report_fmt_num(lo, sizeof lo, s->lo, 3);
+        report_fmt_num(hi, sizeof hi, s->hi, 3);
+        fprintf(f, "%.3f ± %.3f [%s, %s]", s->mean, s->sd, lo, hi);
+    }
+}
+
+/* What the intervals of the means are, for captions: "95% interval of the
+ * mean, Nadeau-Bengio corrected (n_test/n_train = 0.5000)". */
+static void interval_text(char *buf, size_t cap, const Report *r) {
+    if (r->corrected)
+        snprintf(buf, cap, "95%% interval of the mean, Nadeau-Bengio corrected for the overlap of the training sets "
+                           "(n_test/n_train = %.4f, the mean over the outer trials)", r->ratio);
+    else
+        snprintf(buf, cap, "95%% t-interval of the mean (plain: the outer trials test a single split, so there is no "
+                           "overlap to correct for; over seeds it shows the seeds' spread only)");
 }
 
 static const char *design_name(const Report *r) { return r->nested ? "nested" : "not nested"; }
@@ -118,36 +135,59 @@ static void md_leaks(FILE *f, const Report *r) {
                                      "apart by label; `hipid audit` lists them)." : "");
 }
 
+static void summary_row(FILE *f, const Report *r, int fa) {
+    const RFamily *F = &r->fam[fa];
+    fprintf(f, "| %s | ", F->name);
+    if (r->nested) fprintf(f, "per outer fold (see Selection)");
+    else if (F->chosen >= 0) {
+        fprintf(f, "c%d: ", F->chosen);
+        md_cell(f, chosen_config(r, fa)->hparams);
+    } else fprintf(f, "none (no finished trial)");
+    fprintf(f, " | %d | ", F->n_sel);
+    md_summary(f, &F->m[M_ACC]);
+    fprintf(f, " | ");
+    md_base(f, r, F);
+    static const int rest[] = {M_BACC, M_F1, M_AUC};
+    for (int i = 0; i < 3; i++) {
+        fprintf(f, " | ");
+        md_summary(f, &F->m[rest[i]]);
+    }
+    if (isfinite(F->auc_pooled)) fprintf(f, " | %.3f |\n", F->auc_pooled);
+    else fprintf(f, " | n/a |\n");
+}
+
+/* Three or more families: one line per compared metric. */
+static void summary_friedman(FILE *f, const Report *r) {
+    if (r->n_fam < 3) return;
+    fprintf(f, "**Friedman test** over the %d test folds all %d families share (ranks within each fold, 1 = best):\n\n",
+            r->n_friedman, r->n_fam);
+    for (int m = 0; m < C_COUNT; m++) {
+        char p[32], cd[32];
+        report_fmt_p(p, sizeof p, r->friedman_p[m]);
+        report_fmt_num(cd, sizeof cd, r->cd[m], 2);
+        fprintf(f, "- %s: chi-square %.2f, %s; average ranks", metric_title[m], r->friedman_stat[m], p);
+        for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, "%s %s %.2f", fa ? "," : "", r->fam[fa].name, r->avg_rank[m][fa]);
+        fprintf(f, "; Nemenyi critical difference %s\n", cd);
+    }
+    fprintf(f, "\n");
+}
+
 static void summary_md(FILE *f, const Report *r, int level) {
-    char sel[1024];
-    selection_text(sel, sizeof sel, r);
+    char iv[400];
+    interval_text(iv, sizeof iv, r);
     fprintf(f, "%s Summary\n\n", level == 1 ? "#" : "##");
     fprintf(f, "Results: `%s`%s%s. Design: %s. %d of %d planned trials done (%d failed, %d missing, %d unreadable).\n\n",
             r->dir, r->job[0] ? ", job " : "", r->job, design_name(r), r->n_done,
             r->have_index ? r->n_planned : r->n_done + r->n_failed, r->n_failed, r->n_missing, r->n_skipped);
-    fprintf(f, "| family | selected configuration | test folds | accuracy | majority class | beats it? | ROC AUC | macro-F1 |\n"
-               "|---|---|---|---|---|---|---|---|\n");
-    for (int fa = 0; fa < r->n_fam; fa++) {
-        const RFamily *F = &r->fam[fa];
-        fprintf(f, "| %s | ", F->name);
-        if (r->nested) fprintf(f, "per outer fold (see Selection)");
-        else if (F->chosen >= 0) {
-            fprintf(f, "c%d: ", F->chosen);
-            md_cell(f, chosen_config(r, fa)->hparams);
-        } else fprintf(f, "none (no finished trial)");
-        fprintf(f, " | %d | ", F->n_sel);
-        md_summary(f, &F->m[M_ACC]);
-        fprintf(f, " | ");
-        md_base(f, r, F);
-        fprintf(f, " | ");
-        md_summary(f, &F->m[M_AUC]);
-        fprintf(f, " | ");
-        md_summary(f, &F->m[M_F1]);
-        fprintf(f, " |\n");
-    }
-    fprintf(f, "\nCells: mean ± SD over the test folds [95%% t-interval of the mean]. Majority class: the accuracy of "
-               "always answering the most frequent class; beats it?: exact one-sided binomial test of the correct "
-               "answers of one pass over the data (each image tested once).\n\n");
+    fprintf(f, "| family | selected configuration | test folds | accuracy | majority class | beats it? | balanced accuracy "
+               "| macro-F1 | ROC AUC, mean over folds | ROC AUC, pooled out-of-fold |\n"
+               "|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int fa = 0; fa < r->n_fam; fa++) summary_row(f, r, fa);
+    fprintf(f, "\nCells: mean ± SD over the test folds (the plain SD, for reference) [%s]. ROC AUC, pooled: one AUC of "
+               "the out-of-fold predictions of every selected test fold together (what the roc plot shows); no "
+               "interval. Majority class: the accuracy of always answering the most frequent class; beats it?: exact "
+               "one-sided binomial test of the correct answers of one pass over the data (each image tested once).\n\n",
+            iv);
     for (int fa = 0; fa < r->n_fam; fa++) {
         char s[700];
         report_base_sentence(s, sizeof s, r, fa);
@@ -155,10 +195,12 @@ static void summary_md(FILE *f, const Report *r, int level) {
     }
     md_leaks(f, r);
     for (int i = 0; i < r->n_cmp; i++) fprintf(f, "**Verdict%s:** %s.\n\n", i == 0 ? "" : " (further pair)", r->cmp[i].verdict);
+    summary_friedman(f, r);
 }
 
 static void summary_csv(FILE *f, const Report *r) {
-    fprintf(f, "kind,name,configuration,folds,accuracy,accuracy_lo,accuracy_hi,auc,auc_lo,auc_hi,p,text\n");
+    fprintf(f, "kind,name,configuration,folds,accuracy,accuracy_lo,accuracy_hi,auc,auc_lo,auc_hi,p,p_holm,"
+               "p_a_better,p_equivalent,p_b_better,text\n");
     for (int fa = 0; fa < r->n_fam; fa++) {
         const RFamily *F = &r->fam[fa];
         fprintf(f, "family,");
@@ -170,7 +212,7 @@ static void summary_csv(FILE *f, const Report *r) {
         csv_num(f, F->m[M_AUC].mean);
         csv_num(f, F->m[M_AUC].lo);
         csv_num(f, F->m[M_AUC].hi);
-        fprintf(f, ",nan,");
+        fprintf(f, ",nan,nan,nan,nan,nan,");
         csv_str(f, r->nested ? "nested: selected per outer fold" : F->chosen >= 0 ? chosen_config(r, fa)->hparams : "");
         fputc('\n', f);
     }
@@ -181,13 +223,10 @@ static void summary_csv(FILE *f, const Report *r) {
         fprintf(f, "comparison,");
         csv_str(f, name);
         fprintf(f, ",-1,%d", c->n_pairs);
-        csv_num(f, c->acc.estimate);
-        csv_num(f, c->acc.lo);
-        csv_num(f, c->acc.hi);
-        csv_num(f, c->auc.estimate);
-        csv_num(f, c->auc.lo);
-        csv_num(f, c->auc.hi);
-        csv_num(f, c->acc.p);
+        const TTest *ta = &c->t[M_ACC], *tu = &c->t[M_AUC];
+        double v[] = {ta->estimate, ta->lo, ta->hi, tu->estimate, tu->lo, tu->hi, ta->p, c->p_holm[M_ACC],
+                      c->bayes[M_ACC].p_right, c->bayes[M_ACC].p_rope, c->bayes[M_ACC].p_left};
+        for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) csv_num(f, v[j]);
         fputc(',', f);
         csv_str(f, c->verdict);
         fputc('\n', f);
@@ -222,6 +261,159 @@ static void json_ttest(FILE *f, const TTest *t) {
     fputc('}', f);
 }
 
+static void json_prop(FILE *f, const PropCI *p) {
+    fprintf(f, "{\"k\": %ld, \"n\": %ld, \"estimate\": ", p->k, p->n);
+    json_num(f, p->est);
+    fprintf(f, ", \"lo\": ");
+    json_num(f, p->lo);
+    fprintf(f, ", \"hi\": ");
+    json_num(f, p->hi);
+    fputc('}', f);
+}
+
+/* "per_class": sensitivity, specificity, precision with Wilson intervals. */
+static void json_classes(FILE *f, const Report *r, const RFamily *F) {
+    fprintf(f, ", \"auc_pooled\": ");
+    json_num(f, F->auc_pooled);
+    fprintf(f, ",\n     \"per_class\": [");
+    for (int k = 0; k < r->K; k++) {
+        fprintf(f, "%s{\"class\": ", k ? ", " : "");
+        json_write_string(f, r->class_names[k]);
+        fprintf(f, ", \"sensitivity\": ");
+        json_prop(f, &F->sens_ci[k]);
+        fprintf(f, ", \"specificity\": ");
+        json_prop(f, &F->spec_ci[k]);
+        fprintf(f, ", \"precision\": ");
+        json_prop(f, &F->prec_ci[k]);
+        fprintf(f, ", \"auc_pooled\": ");
+        json_num(f, F->auc_class[k]);
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
+static void json_family(FILE *f, const Report *r, int fa) {
+    const RFamily *F = &r->fam[fa];
+    fprintf(f, "%s\n    {\"name\": ", fa ? "," : "");
+    json_write_string(f, F->name);
+    fprintf(f, ", \"configuration\": ");
+    if (r->nested || F->chosen < 0) fprintf(f, "null, \"hparams\": null");
+    else {
+        fprintf(f, "%d, \"hparams\": ", F->chosen);
+        json_write_string(f, chosen_config(r, fa)->hparams);
+    }
+    fprintf(f, ", \"folds\": %d", F->n_sel);
+    for (int m = 0; m < M_COUNT; m++) {
+        fprintf(f, ", \"%s\": ", report_metric_names[m]);
+        json_summary_obj(f, &F->m[m]);
+    }
+    json_classes(f, r, F);
+    if (F->learned >= 0) {
+        fprintf(f, ",\n     \"majority\": {\"class\": ");
+        json_write_string(f, r->class_names ? r->class_names[F->base_class] : "?");
+        fprintf(f, ", \"rate\": %.17g, \"n\": %ld, \"correct\": %ld, \"p\": %.17g, \"learned\": %s}", F->base_rate,
+                F->base_n, F->base_correct, F->base_p, F->learned ? "true" : "false");
+    } else fprintf(f, ",\n     \"majority\": null");
+    fprintf(f, ", \"stuck_trials\": %d", F->n_stuck);
+    if (F->leak_group >= 0) fprintf(f, ", \"leaks\": {\"tested\": %ld, \"group\": %ld, \"duplicate\": ", F->base_n, F->leak_group);
+    if (F->leak_group >= 0 && F->leak_dup >= 0) fprintf(f, "%ld}", F->leak_dup);
+    else if (F->leak_group >= 0) fprintf(f, "null}");
+    fputc('}', f);
+}
+
+/* "tests": per compared metric, the corrected t-test with its Holm-adjusted
+ * p, the Bayesian correlated t-test and (5x2 designs) Dietterich's test. */
+static void json_metric_tests(FILE *f, const RCompare *c) {
+    fprintf(f, ",\n     \"tests\": {");
+    for (int m = 0; m < C_COUNT; m++) {
+        const BayesCT *b = &c->bayes[m];
+        fprintf(f, "%s\n       \"%s\": {\"corrected_t\": ", m ? "," : "", report_metric_names[m]);
+        json_ttest(f, &c->t[m]);
+        fprintf(f, ", \"p_holm\": ");
+        json_num(f, c->p_holm[m]);
+        fprintf(f, ",\n         \"bayes\": {\"mean\": ");
+        json_num(f, b->mean);
+        fprintf(f, ", \"scale\": ");
+        json_num(f, b->scale);
+        fprintf(f, ", \"df\": ");
+        json_num(f, b->df);
+        fprintf(f, ", \"p_a_better\": ");
+        json_num(f, b->p_right);
+        fprintf(f, ", \"p_equivalent\": ");
+        json_num(f, b->p_rope);
+        fprintf(f, ", \"p_b_better\": ");
+        json_num(f, b->p_left);
+        fputc('}', f);
+        if (c->have_5x2) {
+            fprintf(f, ", \"5x2cv\": ");
+            json_ttest(f, &c->t5x2[m]);
+        }
+        fputc('}', f);
+    }
+    fprintf(f, "}");
+}
+
+static void json_compare(FILE *f, const Report *r, int i) {
+    const RCompare *c = &r->cmp[i];
+    fprintf(f, "%s\n    {\"a\": ", i ? "," : "");
+    json_write_string(f, r->fam[c->a].name);
+    fprintf(f, ", \"b\": ");
+    json_write_string(f, r->fam[c->b].name);
+    fprintf(f, ", \"pairs\": %d, \"ratio\": ", c->n_pairs);
+    json_num(f, c->ratio);
+    fprintf(f, ",\n     \"accuracy_difference\": ");
+    json_ttest(f, &c->t[M_ACC]);
+    fprintf(f, ",\n     \"auc_difference\": ");
+    json_ttest(f, &c->t[M_AUC]);
+    json_metric_tests(f, c);
+    if (r->n_friedman > 0) {
+        fprintf(f, ",\n     \"rank_z\": {");
+        for (int m = 0; m < C_COUNT; m++) {
+            fprintf(f, "%s\"%s\": {\"p\": ", m ? ", " : "", report_metric_names[m]);
+            json_num(f, r->p_rank[m][i]);
+            fprintf(f, ", \"p_holm\": ");
+            json_num(f, r->p_rank_holm[m][i]);
+            fputc('}', f);
+        }
+        fputc('}', f);
+    }
+    fprintf(f, ",\n     \"mcnemar\": {\"b\": %ld, \"c\": %ld, \"exact\": %s, \"statistic\": ", c->mcnemar.b,
+            c->mcnemar.c, c->mcnemar.exact ? "true" : "false");
+    json_num(f, c->mcnemar.statistic);
+    fprintf(f, ", \"p\": ");
+    json_num(f, c->mcnemar.p);
+    fprintf(f, "},\n     \"verdict\": ");
+    json_write_string(f, c->verdict);
+    fputc('}', f);
+}
+
+/* "friedman": null below three families, else per compared metric. */
+static void json_friedman(FILE *f, const Report *r) {
+    fprintf(f, ",\n  \"friedman\": ");
+    if (r->n_fam < 3) {
+        fprintf(f, "null");
+        return;
+    }
+    fprintf(f, "{\"units\": %d", r->n_friedman);
+    for (int m = 0; m < C_COUNT; m++) {
+        fprintf(f, ",\n    \"%s\": {\"statistic\": ", report_metric_names[m]);
+        json_num(f, r->friedman_stat[m]);
+        fprintf(f, ", \"df\": %d, \"p\": ", r->n_fam - 1);
+        json_num(f, r->friedman_p[m]);
+        fprintf(f, ", \"cd\": ");
+        json_num(f, r->cd[m]);
+        fprintf(f, ", \"avg_rank\": {");
+        for (int fa = 0; fa < r->n_fam; fa++) {
+            fprintf(f, "%s", fa ? ", " : "");
+            json_write_string(f, r->fam[fa].name);
+            fprintf(f, ": ");
+            json_num(f, r->avg_rank[m][fa]);
+        }
+        fprintf(f, "}}");
+    }
+    fprintf(f, "}");
+}
+
 static void summary_json(FILE *f, const Report *r) {
     char sel[1024];
     selection_text(sel, sizeof sel, r);
@@ -235,57 +427,19 @@ static void summary_json(FILE *f, const Report *r) {
     json_write_string(f, sel);
     fprintf(f, ",\n  \"trials\": {\"planned\": %d, \"done\": %d, \"failed\": %d, \"missing\": %d, \"unreadable\": %d},\n",
             r->have_index ? r->n_planned : r->n_done + r->n_failed, r->n_done, r->n_failed, r->n_missing, r->n_skipped);
-    fprintf(f, "  \"families\": [");
-    for (int fa = 0; fa < r->n_fam; fa++) {
-        const RFamily *F = &r->fam[fa];
-        fprintf(f, "%s\n    {\"name\": ", fa ? "," : "");
-        json_write_string(f, F->name);
-        fprintf(f, ", \"configuration\": ");
-        if (r->nested || F->chosen < 0) fprintf(f, "null, \"hparams\": null");
-        else {
-            fprintf(f, "%d, \"hparams\": ", F->chosen);
-            json_write_string(f, chosen_config(r, fa)->hparams);
-        }
-        fprintf(f, ", \"folds\": %d", F->n_sel);
-        for (int m = 0; m < M_COUNT; m++) {
-            fprintf(f, ", \"%s\": ", report_metric_names[m]);
-            json_summary_obj(f, &F->m[m]);
-        }
-        if (F->learned >= 0) {
-            fprintf(f, ", \"majority\": {\"class\": ");
-            json_write_string(f, r->class_names ? r->class_names[F->base_class] : "?");
-            fprintf(f, ", \"rate\": %.17g, \"n\": %ld, \"correct\": %ld, \"p\": %.17g, \"learned\": %s}", F->base_rate,
-                    F->base_n, F->base_correct, F->base_p, F->learned ? "true" : "false");
-        } else fprintf(f, ", \"majority\": null");
-        fprintf(f, ", \"stuck_trials\": %d", F->n_stuck);
-        if (F->leak_group >= 0) fprintf(f, ", \"leaks\": {\"tested\": %ld, \"group\": %ld, \"duplicate\": ", F->base_n, F->leak_group);
-        if (F->leak_group >= 0 && F->leak_dup >= 0) fprintf(f, "%ld}", F->leak_dup);
-        else if (F->leak_group >= 0) fprintf(f, "null}");
-        fputc('}', f);
-    }
+    fprintf(f, "  \"interval\": {\"method\": \"%s\", \"level\": 0.95, \"ratio\": ",
+            r->corrected ? "nadeau_bengio" : "t");
+    json_num(f, r->ratio);
+    fprintf(f, "},\n  \"class_interval\": \"wilson\",\n  \"auc\": \"mean over folds; auc_pooled: pooled out-of-fold\",\n");
+    fprintf(f, "  \"rope\": ");
+    json_num(f, r->rope);
+    fprintf(f, ",\n  \"families\": [");
+    for (int fa = 0; fa < r->n_fam; fa++) json_family(f, r, fa);
     fprintf(f, "\n  ],\n  \"comparisons\": [");
-    for (int i = 0; i < r->n_cmp; i++) {
-        const RCompare *c = &r->cmp[i];
-        fprintf(f, "%s\n    {\"a\": ", i ? "," : "");
-        json_write_string(f, r->fam[c->a].name);
-        fprintf(f, ", \"b\": ");
-        json_write_string(f, r->fam[c->b].name);
-        fprintf(f, ", \"pairs\": %d, \"ratio\": ", c->n_pairs);
-        json_num(f, c->ratio);
-        fprintf(f, ",\n     \"accuracy_difference\": ");
-        json_ttest(f, &c->acc);
-        fprintf(f, ",\n     \"auc_difference\": ");
-        json_ttest(f, &c->auc);
-        fprintf(f, ",\n     \"mcnemar\": {\"b\": %ld, \"c\": %ld, \"exact\": %s, \"statistic\": ", c->mcnemar.b,
-                c->mcnemar.c, c->mcnemar.exact ? "true" : "false");
-        json_num(f, c->mcnemar.statistic);
-        fprintf(f, ", \"p\": ");
-        json_num(f, c->mcnemar.p);
-        fprintf(f, "},\n     \"verdict\": ");
-        json_write_string(f, c->verdict);
-        fputc('}', f);
-    }
-    fprintf(f, "\n  ]\n}\n");
+    for (int i = 0; i < r->n_cmp; i++) json_compare(f, r, i);
+    fprintf(f, "\n  ]");
+    json_friedman(f, r);
+    fprintf(f, "\n}\n");
 }
 
 void report_write_summary(FILE *f, const Report *r, int format) {
@@ -312,22 +466,32 @@ static void metric_summaries(FILE *f, const Summary *s, int n) {
 }
 
 static int write_configs_csv(const Report *r, const char *out, ErrBuf *e) {
+    static const char *const what[3] = {"sens", "spec", "prec"};
     FILE *f = report_open_file(out, NULL, "configs.csv", e);
     if (!f) return HIPID_ERR;
-    fprintf(f, "family,config,n_trials,n_failed,n_selected,val_loss");
+    fprintf(f, "family,config,n_trials,n_failed,n_selected,val_loss,interval,ratio");
     metric_header(f);
-    for (int c = 0; c < r->K; c++) fprintf(f, ",sens_%d_mean,sens_%d_sd,sens_%d_lo,sens_%d_hi", c, c, c, c);
-    for (int c = 0; c < r->K; c++) fprintf(f, ",spec_%d_mean,spec_%d_sd,spec_%d_lo,spec_%d_hi", c, c, c, c);
-    fprintf(f, ",hparams\n");
+    for (int w = 0; w < 3; w++)
+        for (int c = 0; c < r->K; c++) fprintf(f, ",%s_%d_k,%s_%d_n,%s_%d,%s_%d_lo,%s_%d_hi", what[w], c, what[w], c,
+                                               what[w], c, what[w], c, what[w], c);
+    fprintf(f, ",class_interval,hparams\n");
     for (int i = 0; i < r->n_configs; i++) {
         const RConfig *c = &r->configs[i];
         csv_str(f, r->fam[c->fam].name);
         fprintf(f, ",%d,%d,%d,%d", c->config, c->n_done, c->n_failed, c->n_selected);
         csv_num(f, c->val_loss);
+        fprintf(f, ",%s", r->corrected ? "nadeau_bengio" : "t");
+        csv_num(f, r->corrected ? r->ratio : 0.0);
         metric_summaries(f, c->m, M_COUNT);
-        metric_summaries(f, c->sens, r->K);
-        metric_summaries(f, c->spec, r->K);
-        fputc(',', f);
+        const PropCI *p[3] = {c->sens_ci, c->spec_ci, c->prec_ci};
+        for (int w = 0; w < 3; w++)
+            for (int k = 0; k < r->K; k++) {
+                fprintf(f, ",%ld,%ld", p[w][k].k, p[w][k].n);
+                csv_num(f, p[w][k].est);
+                csv_num(f, p[w][k].lo);
+                csv_num(f, p[w][k].hi);
+            }
+        fprintf(f, ",wilson,");
         csv_str(f, c->hparams);
         fputc('\n', f);
     }
@@ -366,52 +530,108 @@ static int write_folds_csv(const Report *r, const char *out, ErrBuf *e) {
     return report_close_file(f, out, NULL, "folds.csv", e);
 }
 
-static void cmp_row(FILE *f, const Report *r, const RCompare *c, const char *test, const char *scope, double est, double lo,
-                    double hi, double stat, double df, double p, long b, long cc, int n) {
-    csv_str(f, r->fam[c->a].name);
+/* One row of comparisons.csv; NaN where a column does not apply. */
+typedef struct {
+    const char *a, *b, *test, *scope;
+    double est, lo, hi, stat, df, p, p_holm, p_a, p_eq, p_b, rope;
+    long b_count, c_count;
+    int n;
+} CmpRow;
+
+static void cmp_row(FILE *f, const CmpRow *w) {
+    csv_str(f, w->a);
     fputc(',', f);
-    csv_str(f, r->fam[c->b].name);
-    fprintf(f, ",%s,%s", test, scope);
-    csv_num(f, est);
-    csv_num(f, lo);
-    csv_num(f, hi);
-    csv_num(f, stat);
-    csv_num(f, df);
-    csv_num(f, p);
-    fprintf(f, ",%ld,%ld,%d\n", b, cc, n);
+    csv_str(f, w->b);
+    fprintf(f, ",%s,", w->test);
+    csv_str(f, w->scope);
+    double v[] = {w->est, w->lo, w->hi, w->stat, w->df, w->p, w->p_holm, w->p_a, w->p_eq, w->p_b, w->rope};
+    for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) csv_num(f, v[j]);
+    fprintf(f, ",%ld,%ld,%d\n", w->b_count, w->c_count, w->n);
+}
+
+static CmpRow row_blank(const Report *r, const RCompare *c, const char *test, const char *scope, int n) {
+    CmpRow w = {r->fam[c->a].name, r->fam[c->b].name, test, scope, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN,
+                NAN, NAN, -1, -1, n};
+    return w;
+}
+
+static CmpRow row_ttest(const Report *r, const RCompare *c, const char *test, const char *scope, const TTest *t, int n) {
+    CmpRow w = row_blank(r, c, test, scope, n);
+    w.est = t->estimate, w.lo = t->lo, w.hi = t->hi, w.stat = t->t, w.df = t->df, w.p = t->p;
+    return w;
+}
+
+/* Per compared metric: corrected t (with Holm), Bayesian, 5x2cv, rank z. */
+static void cmp_metric_rows(FILE *f, const Report *r, int i) {
+    const RCompare *c = &r->cmp[i];
+    for (int m = 0; m < C_COUNT; m++) {
+        const char *s = report_metric_names[m];
+        CmpRow w = row_ttest(r, c, "corrected_t", s, &c->t[m], c->n_pairs);
+        w.p_holm = c->p_holm[m];
+        cmp_row(f, &w);
+        const BayesCT *b = &c->bayes[m];
+        w = row_blank(r, c, "bayes_correlated", s, c->n_pairs);
+        w.est = b->mean, w.stat = b->scale, w.df = b->df, w.rope = r->rope;
+        w.p_a = b->p_right, w.p_eq = b->p_rope, w.p_b = b->p_left;
+        cmp_row(f, &w);
+        if (c->have_5x2) {
+            w = row_ttest(r, c, "5x2cv", s, &c->t5x2[m], 10);
+            cmp_row(f, &w);
+        }
+        if (r->n_friedman > 0) {
+            int F = r->n_fam, N = r->n_friedman;
+            w = row_blank(r, c, "rank_z", s, N);
+            w.est = r->avg_rank[m][c->a] - r->avg_rank[m][c->b];
+            w.stat = w.est / sqrt(F * (F + 1) / (6.0 * N));
+            w.p = r->p_rank[m][i], w.p_holm = r->p_rank_holm[m][i];
+            cmp_row(f, &w);
+        }
+    }
+}
+
+/* McNemar pooled and per (repeat, seed), DeLong per (repeat, seed). */
+static void cmp_image_rows(FILE *f, const Report *r, const RCompare *c) {
+    long n_img = 0;
+    for (int g = 0; g < c->n_groups; g++) n_img += c->groups[g].n;
+    CmpRow w = row_blank(r, c, c->mcnemar.exact ? "mcnemar_exact" : "mcnemar_chi2", "pooled", (int)n_img);
+    w.stat = c->mcnemar.statistic, w.p = c->mcnemar.p, w.b_count = c->mcnemar.b, w.c_count = c->mcnemar.c;
+    cmp_row(f, &w);
+    for (int g = 0; g < c->n_groups; g++) {
+        const RGroup *G = &c->groups[g];
+        char scope[64];
+        snprintf(scope, sizeof scope, "repeat %d seed %d", G->repeat, G->seed);
+        w = row_blank(r, c, G->mcnemar.exact ? "mcnemar_exact" : "mcnemar_chi2", scope, G->n);
+        w.stat = G->mcnemar.statistic, w.p = G->mcnemar.p, w.b_count = G->mcnemar.b, w.c_count = G->mcnemar.c;
+        cmp_row(f, &w);
+        if (G->have_delong) {
+            w = row_ttest(r, c, "delong", scope, &G->delong.d, G->n);
+            cmp_row(f, &w);
+        }
+    }
+}
+
+/* Three or more families: Friedman and the Nemenyi CD per metric (a = b = "*"). */
+static void cmp_friedman_rows(FILE *f, const Report *r) {
+    if (r->n_fam < 3) return;
+    for (int m = 0; m < C_COUNT; m++) {
+        CmpRow w = {"*", "*", "friedman", report_metric_names[m], NAN, NAN, NAN, r->friedman_stat[m], r->n_fam - 1,
+                    r->friedman_p[m], NAN, NAN, NAN, NAN, NAN, -1, -1, r->n_friedman};
+        cmp_row(f, &w);
+        w.test = "nemenyi_cd", w.est = r->cd[m], w.stat = w.df = w.p = NAN;
+        cmp_row(f, &w);
+    }
 }
 
 static int write_comparisons_csv(const Report *r, const char *out, ErrBuf *e) {
     FILE *f = report_open_file(out, NULL, "comparisons.csv", e);
     if (!f) return HIPID_ERR;
-    fprintf(f, "a,b,test,scope,estimate,lo,hi,statistic,df,p,b_count,c_count,n\n");
+    fprintf(f, "a,b,test,scope,estimate,lo,hi,statistic,df,p,p_holm,p_a_better,p_equivalent,p_b_better,rope,"
+               "b_count,c_count,n\n");
     for (int i = 0; i < r->n_cmp; i++) {
-        const RCompare *c = &r->cmp[i];
-        cmp_row(f, r, c, "corrected_t", "accuracy", c->acc.estimate, c->acc.lo, c->acc.hi, c->acc.t, c->acc.df, c->acc.p, -1,
-                -1, c->n_pairs);
-        cmp_row(f, r, c, "corrected_t", "auc", c->auc.estimate, c->auc.lo, c->auc.hi, c->auc.t, c->auc.df, c->auc.p, -1, -1,
-                c->n_pairs);
-        long n_img = 0;
-        for (int g = 0; g < c->n_groups; g++) n_img += c->groups[g].n;
-        cmp_row(f, r, c, c->mcnemar.exact ? "mcnemar_exact" : "mcnemar_chi2", "pooled", NAN, NAN, NAN,
-                c->mcnemar.statistic, NAN, c->mcnemar.p, c->mcnemar.b, c->mcnemar.c, (int)n_img);
-        for (int g = 0; g < c->n_groups; g++) {
-            const RGroup *G = &c->groups[g];
-            char scope[64];
-            snprintf(scope, sizeof scope, "repeat %d seed %d", G->repeat, G->seed);
-            cmp_row(f, r, c, G->mcnemar.exact ? "mcnemar_exact" : "mcnemar_chi2", scope, NAN, NAN, NAN,
-                    G->mcnemar.statistic, NAN, G->mcnemar.p, G->mcnemar.b, G->mcnemar.c, G->n);
-            if (G->have_delong)
-                cmp_row(f, r, c, "delong", scope, G->delong.d.estimate, G->delong.d.lo, G->delong.d.hi, G->delong.d.t,
-                        G->delong.d.df, G->delong.d.p, -1, -1, G->n);
-        }
-        if (c->have_5x2) {
-            cmp_row(f, r, c, "5x2cv", "accuracy", c->acc_5x2.estimate, c->acc_5x2.lo, c->acc_5x2.hi, c->acc_5x2.t,
-                    c->acc_5x2.df, c->acc_5x2.p, -1, -1, 10);
-            cmp_row(f, r, c, "5x2cv", "auc", c->auc_5x2.estimate, c->auc_5x2.lo, c->auc_5x2.hi, c->auc_5x2.t,
-                    c->auc_5x2.df, c->auc_5x2.p, -1, -1, 10);
-        }
+        cmp_metric_rows(f, r, i);
+        cmp_image_rows(f, r, &r->cmp[i]);
     }
+    cmp_friedman_rows(f, r);
     return report_close_file(f, out, NULL, "comparisons.csv", e);
 }
 
@@ -424,7 +644,7 @@ static const char *class_name(const Report *r, int c) { return c >= 0 && c < r->
 static int write_errors_csv(const Report *r, const char *out, ErrBuf *e) {
     FILE *f = report_open_file(out, NULL, "errors.csv", e);
     if (!f) return HIPID_ERR;
-    fprintf(f, "rank,index,source_path,true");
+    fprintf(f, "rank,index,source_path,true,p_true");
     for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, ",%s_pred,%s_wrong,%s_tested", r->fam[fa].name, r->fam[fa].name, r->fam[fa].name);
     fprintf(f, ",both_tested,disagree\n");
     for (int i = 0; i < r->n_img; i++) {
@@ -433,6 +653,7 @@ static int write_errors_csv(const Report *r, const char *out, ErrBuf *e) {
         csv_str(f, img_path(r, im->index));
         fputc(',', f);
         csv_str(f, class_name(r, im->label));
+        csv_num(f, im->p_true);
         for (int fa = 0; fa < r->n_fam; fa++) {
             fputc(',', f);
             csv_str(f, class_name(r, im->pred[fa]));
@@ -464,9 +685,52 @@ static void md_trials(FILE *f, const Report *r) {
     for (int i = 0; i < r->n_notes; i++) fprintf(f, "Note: %s\n\n", r->notes[i]);
 }
 
+/* "0.750 [0.551, 0.880] (18/24)": a proportion with its Wilson interval. */
+static void md_prop(FILE *f, const PropCI *p) {
+    char lo[32], hi[32];
+    if (p->n == 0) {
+        fprintf(f, "n/a (0/0)");
+        return;
+    }
+    report_fmt_num(lo, sizeof lo, p->lo, 3);
+    report_fmt_num(hi, sizeof hi, p->hi, 3);
+    fprintf(f, "%.3f [%s, %s] (%ld/%ld)", p->est, lo, hi, p->k, p->n);
+}
+
+static void md_classes(FILE *f, const Report *r) {
+    fprintf(f, "### Per-class sensitivity, specificity and precision\n\nEach family's selected trials, one class against "
+               "the rest, on the counts pooled over their test folds (k/n in brackets; `configs.csv` has every "
+               "configuration): the proportion and its 95%% Wilson score interval, which stays inside [0, 1]. "
+               "Sensitivity = tp/(tp+fn), specificity = tn/(tn+fp), precision = tp/(tp+fp).%s\n\n",
+            r->repeats > 1 ? " With several repeats or seeds each image is counted once per repeat and seed, which the "
+                             "interval takes as independent: read it as too narrow by up to the square root of that "
+                             "number."
+                           : "");
+    fprintf(f, "| family | class | sensitivity | specificity | precision | ROC AUC, pooled |\n|---|---|---|---|---|---|\n");
+    for (int fa = 0; fa < r->n_fam; fa++) {
+        const RFamily *F = &r->fam[fa];
+        for (int k = 0; k < r->K; k++) {
+            fprintf(f, "| %s | ", F->name);
+            md_cell(f, r->class_names[k]);
+            fprintf(f, " | ");
+            md_prop(f, &F->sens_ci[k]);
+            fprintf(f, " | ");
+            md_prop(f, &F->spec_ci[k]);
+            fprintf(f, " | ");
+            md_prop(f, &F->prec_ci[k]);
+            if (isfinite(F->auc_class[k])) fprintf(f, " | %.3f |\n", F->auc_class[k]);
+            else fprintf(f, " | n/a |\n");
+        }
+    }
+    fputc('\n', f);
+}
+
 static void md_configs(FILE *f, const Report *r) {
+    char iv[400];
+    interval_text(iv, sizeof iv, r);
     fprintf(f, "## Configurations\n\nOuter test folds only (every configuration, not just the selected ones; "
-               "`configs.csv` has every column, `folds.csv` every fold). Cells: mean ± SD [95%% t-interval].\n\n");
+               "`configs.csv` has every column, `folds.csv` every fold). Cells: mean ± SD [%s]. ROC AUC: mean over "
+               "folds.\n\n", iv);
     fprintf(f, "| family | config | trials | failed | val loss");
     for (int m = 0; m < M_COUNT; m++) fprintf(f, " | %s", metric_title[m]);
     fprintf(f, " | hyperparameters |\n|---|---|---|---|---");
@@ -484,21 +748,8 @@ static void md_configs(FILE *f, const Report *r) {
         md_cell(f, c->hparams);
         fprintf(f, " |\n");
     }
-    fprintf(f, "\n### Per-class sensitivity and specificity\n\nOne-vs-rest, mean ± SD over the outer test folds.\n\n"
-               "| family | config | class | sensitivity | specificity |\n|---|---|---|---|---|\n");
-    for (int i = 0; i < r->n_configs; i++) {
-        const RConfig *c = &r->configs[i];
-        for (int k = 0; k < r->K; k++) {
-            fprintf(f, "| %s | c%d | ", r->fam[c->fam].name, c->config);
-            md_cell(f, r->class_names[k]);
-            fprintf(f, " | ");
-            md_summary(f, &c->sens[k]);
-            fprintf(f, " | ");
-            md_summary(f, &c->spec[k]);
-            fprintf(f, " |\n");
-        }
-    }
     fputc('\n', f);
+    md_classes(f, r);
 }
 
 static void md_selection(FILE *f, const Report *r) {
@@ -515,7 +766,10 @@ static void md_selection(FILE *f, const Report *r) {
         }
         fputc('\n', f);
     }
-    fprintf(f, "Estimate of each family (its selected trials' outer test folds):\n\n| family | folds");
+    char iv[400];
+    interval_text(iv, sizeof iv, r);
+    fprintf(f, "Estimate of each family (its selected trials' outer test folds; mean ± SD [%s]; ROC AUC: mean over "
+               "folds):\n\n| family | folds", iv);
     for (int m = 0; m < M_COUNT; m++) fprintf(f, " | %s", metric_title[m]);
     fprintf(f, " |\n|---|---");
     for (int m = 0; m < M_COUNT; m++) fprintf(f, "|---");
@@ -531,11 +785,100 @@ static void md_selection(FILE *f, const Report *r) {
     fputc('\n', f);
 }
 
-static void md_ttest(FILE *f, const char *what, const TTest *t, double scale, const char *unit) {
-    char p[32];
+/* One row of a pair's table: the difference of metric m in points
+ * (hundredths; ROC AUC in AUC units), its corrected t-test and, unless
+ * is_5x2, Holm and the Bayesian probabilities. */
+static void md_test_row(FILE *f, const Report *r, const RCompare *c, int m, const TTest *t, int is_5x2) {
+    double sc = m == M_AUC ? 1 : 100;
+    int dec = m == M_AUC ? 3 : 1;
+    char p[32], est[32], lo[32], hi[32];
     report_fmt_p(p, sizeof p, t->p);
-    fprintf(f, "| %s | %+.2f%s | %.2f to %.2f | %.2f | %.0f | %s |\n", what, scale * t->estimate, unit, scale * t->lo,
-            scale * t->hi, t->t, t->df, p);
+    report_fmt_num(est, sizeof est, sc * t->estimate, dec);
+    report_fmt_num(lo, sizeof lo, sc * t->lo, dec);
+    report_fmt_num(hi, sizeof hi, sc * t->hi, dec);
+    fprintf(f, "| %s%s | %s%s | %s to %s | %.2f | %.0f | %s", metric_title[m], m == M_AUC ? " (mean over folds)" : "",
+            t->estimate > 0 ? "+" : "", est, lo, hi, t->t, t->df, p);
+    if (is_5x2) {
+        fprintf(f, " |\n");
+        return;
+    }
+    if (r->n_cmp > 1) {
+        report_fmt_p(p, sizeof p, c->p_holm[m]);
+        fprintf(f, " | %s", p);
+    }
+    const BayesCT *b = &c->bayes[m];
+    fprintf(f, " | %.3f | %.3f | %.3f |\n", b->p_right, b->p_rope, b->p_left);
+}
+
+static void md_pair_tests(FILE *f, const Report *r, const RCompare *c) {
+    const char *A = r->fam[c->a].name, *B = r->fam[c->b].name;
+    fprintf(f, "| metric | difference | 95%% CI | t | df | p |%s P(%s better) | P(equivalent) | P(%s better) |\n"
+               "|---|---|---|---|---|---|%s---|---|---|\n",
+            r->n_cmp > 1 ? " p, Holm |" : "", A, B, r->n_cmp > 1 ? "---|" : "");
+    for (int m = 0; m < C_COUNT; m++) md_test_row(f, r, c, m, &c->t[m], 0);
+    if (!c->have_5x2) return;
+    fprintf(f, "\nDietterich's 5x2cv t-test (estimate = the first fold's difference):\n\n"
+               "| metric | estimate | 95%% CI | t | df | p |\n|---|---|---|---|---|---|\n");
+    for (int m = 0; m < C_COUNT; m++) md_test_row(f, r, c, m, &c->t5x2[m], 1);
+}
+
+static void md_pair_images(FILE *f, const Report *r, const RCompare *c) {
+    const char *A = r->fam[c->a].name, *B = r->fam[c->b].name;
+    char p[32];
+    report_fmt_p(p, sizeof p, c->mcnemar.p);
+    fprintf(f, "\nMcNemar on the pooled out-of-fold predictions (each test image once per repeat and seed): %s right "
+               "where %s is wrong b = %ld, the reverse c = %ld, %s %.3f, %s.%s\n\n",
+            A, B, c->mcnemar.b, c->mcnemar.c, c->mcnemar.exact ? "exact binomial test, min(b,c) =" : "chi-square (continuity corrected) =",
+            c->mcnemar.statistic, p,
+            c->n_groups > 1 ? " Pooled over repeats the images recur, which the test takes as independent: read this "
+                              "p as optimistic and prefer the per-repeat rows."
+                            : "");
+    fprintf(f, "| repeat | seed | images | McNemar b | c | p | DeLong AUC %s | AUC %s | difference (95%% CI) | p |\n"
+               "|---|---|---|---|---|---|---|---|---|---|\n",
+            A, B);
+    for (int g = 0; g < c->n_groups; g++) {
+        const RGroup *G = &c->groups[g];
+        char pm[32], pd[32], d[3][32];
+        report_fmt_p(pm, sizeof pm, G->mcnemar.p);
+        fprintf(f, "| %d | %d | %d | %ld | %ld | %s | ", G->repeat, G->seed, G->n, G->mcnemar.b, G->mcnemar.c, pm);
+        if (!G->have_delong) {
+            fprintf(f, "- | - | - | - |\n");
+            continue;
+        }
+        report_fmt_p(pd, sizeof pd, G->delong.d.p);
+        report_fmt_num(d[0], sizeof d[0], G->delong.d.estimate, 3);
+        report_fmt_num(d[1], sizeof d[1], G->delong.d.lo, 3);
+        report_fmt_num(d[2], sizeof d[2], G->delong.d.hi, 3);
+        fprintf(f, "%.3f | %.3f | %s%s (%s to %s) | %s |\n", G->delong.auc_a, G->delong.auc_b,
+                G->delong.d.estimate > 0 ? "+" : "", d[0], d[1], d[2], pd);
+    }
+    fprintf(f, "\n%s\n\n",
+            r->K == 2 ? "DeLong: per repeat and seed, on the out-of-fold P(class 1) pooled over that repeat's folds "
+                        "(each image once; the folds' models are taken as one scorer)."
+                      : "DeLong's test is for two classes; with more, compare AUCs with the corrected t-test above.");
+    if (!c->have_5x2)
+        fprintf(f, "Dietterich's 5x2cv test applies to 5 repeats of 2-fold CV with one seed; this design is not that.\n\n");
+}
+
+static void md_compare_intro(FILE *f, const Report *r) {
+    char rope[32];
+    snprintf(rope, sizeof rope, "%.3g", 100 * r->rope);
+    if (r->n_fam > 2)
+        fprintf(f, "%d families: every pair is compared below (the summary's first verdict is the first pair's, job "
+                   "order). The corrected t-tests' p-values are Holm-adjusted over the %d pairs, per metric (column "
+                   "\"p, Holm\"), and the verdicts use the adjusted p; the intervals are not adjusted. The Friedman "
+                   "test over all families is in the next section.\n\n",
+                r->n_fam, r->n_cmp);
+    fprintf(f, "Differences are first family minus second, in points (hundredths) for accuracy, balanced accuracy and "
+               "macro-F1 and in AUC units for ROC AUC, on the test folds both families were tested on.\n\n"
+               "**How to read the Bayesian columns** (correlated t-test of Corani & Benavoli 2015, region of practical "
+               "equivalence ±%s point%s, `--rope`, also ±%.3g in AUC units): given these folds, the probability that "
+               "the first family is better by more than the rope, that the two are practically equivalent (the "
+               "difference within the rope), and that the second is better by more than the rope; the three add up to "
+               "1. A probability above 0.95 is a decision at the usual level. Unlike a p-value, a high P(equivalent) is "
+               "evidence that the two are practically the same; when no probability dominates, the data cannot "
+               "decide. It uses the same correlation between folds as the corrected t-test and a flat prior.\n\n",
+            rope, strcmp(rope, "1") ? "s" : "", r->rope);
 }
 
 static void md_compare(FILE *f, const Report *r) {
@@ -544,87 +887,110 @@ static void md_compare(FILE *f, const Report *r) {
         fprintf(f, "Only one family: nothing to compare.\n\n");
         return;
     }
-    if (r->n_fam > 2)
-        fprintf(f, "%d families: every pair is compared below; the summary's first verdict is the first pair's (job order). "
-                   "No correction for multiple comparisons is applied.\n\n",
-                r->n_fam);
+    md_compare_intro(f, r);
     for (int i = 0; i < r->n_cmp; i++) {
         const RCompare *c = &r->cmp[i];
         const char *A = r->fam[c->a].name, *B = r->fam[c->b].name;
-        char p[32];
         fprintf(f, "### %s vs %s\n\n**%s.**\n\n", A, B, c->verdict);
         fprintf(f, "Each family's selected trial on the same %d test folds (repeat, fold, seed); differences are %s - %s. "
-                   "Corrected resampled t-test (Nadeau & Bengio) with n_test/n_train = %.4f (test fold over the data the "
-                   "model was fitted on, validation carve included).\n\n",
+                   "Corrected resampled t-test (Nadeau & Bengio) with n_test/n_train = %.4f (the mean over these folds "
+                   "of the test fold's size over the data the model was fitted on, validation carve included).\n\n",
                 c->n_pairs, A, B, c->ratio);
-        fprintf(f, "| test | difference | 95%% CI | statistic | df | p |\n|---|---|---|---|---|---|\n");
-        md_ttest(f, "accuracy, corrected t (points)", &c->acc, 100, "");
-        md_ttest(f, "ROC AUC, corrected t", &c->auc, 1, "");
-        if (c->have_5x2) {
-            md_ttest(f, "accuracy, 5x2cv t (points; estimate = first fold)", &c->acc_5x2, 100, "");
-            md_ttest(f, "ROC AUC, 5x2cv t (estimate = first fold)", &c->auc_5x2, 1, "");
-        }
-        report_fmt_p(p, sizeof p, c->mcnemar.p);
-        fprintf(f, "\nMcNemar on the pooled out-of-fold predictions (each test image once per repeat and seed): %s right "
-                   "where %s is wrong b = %ld, the reverse c = %ld, %s %.3f, %s.%s\n\n",
-                A, B, c->mcnemar.b, c->mcnemar.c, c->mcnemar.exact ? "exact binomial test, min(b,c) =" : "chi-square (continuity corrected) =",
-                c->mcnemar.statistic, p,
-                c->n_groups > 1 ? " Pooled over repeats the images recur, which the test takes as independent: read this "
-                                  "p as optimistic and prefer the per-repeat rows."
-                                : "");
-        fprintf(f, "| repeat | seed | images | McNemar b | c | p | DeLong AUC %s | AUC %s | difference (95%% CI) | p |\n"
-                   "|---|---|---|---|---|---|---|---|---|---|\n",
-                A, B);
-        for (int g = 0; g < c->n_groups; g++) {
-            const RGroup *G = &c->groups[g];
-            char pm[32], pd[32];
-            report_fmt_p(pm, sizeof pm, G->mcnemar.p);
-            fprintf(f, "| %d | %d | %d | %ld | %ld | %s | ", G->repeat, G->seed, G->n, G->mcnemar.b, G->mcnemar.c, pm);
-            if (G->have_delong) {
-                report_fmt_p(pd, sizeof pd, G->delong.d.p);
-                fprintf(f, "%.3f | %.3f | %+.3f (%.3f to %.3f) | %s |\n", G->delong.auc_a, G->delong.auc_b, G->delong.d.estimate,
-                        G->delong.d.lo, G->delong.d.hi, pd);
-            } else {
-                fprintf(f, "- | - | - | - |\n");
-            }
-        }
-        fprintf(f, "\n%s\n\n",
-                r->K == 2 ? "DeLong: per repeat and seed, on the out-of-fold P(class 1) pooled over that repeat's folds "
-                            "(each image once; the folds' models are taken as one scorer)."
-                          : "DeLong's test is for two classes; with more, compare AUCs with the corrected t-test above.");
-        if (!c->have_5x2)
-            fprintf(f, "Dietterich's 5x2cv test applies to 5 repeats of 2-fold CV with one seed; this design is not that.\n\n");
+        md_pair_tests(f, r, c);
+        md_pair_images(f, r, c);
     }
 }
 
-static void md_plots(FILE *f, int plots, const char *note) {
+/* Three or more families: Friedman, average ranks, Nemenyi CD, post-hoc tests. */
+static void md_friedman(FILE *f, const Report *r) {
+    if (r->n_fam < 3) return;
+    fprintf(f, "## More than two families\n\nFriedman's test over the %d test folds on which all %d families have a "
+               "result (the same test set): within each fold the families are ranked (1 = best, ties share their "
+               "mean rank), and the test asks whether the average ranks differ more than chance would make them. "
+               "Critical difference (Nemenyi, 0.05, Demsar 2006): two families whose average ranks differ by more "
+               "are different at the 0.05 level.\n\n| metric | Friedman chi-square | df | p | critical difference",
+            r->n_friedman, r->n_fam);
+    for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, " | rank %s", r->fam[fa].name);
+    fprintf(f, " |\n|---|---|---|---|---");
+    for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, "|---");
+    fprintf(f, "|\n");
+    for (int m = 0; m < C_COUNT; m++) {
+        char p[32];
+        report_fmt_p(p, sizeof p, r->friedman_p[m]);
+        fprintf(f, "| %s | %.3f | %d | %s | %.3f", metric_title[m], r->friedman_stat[m], r->n_fam - 1, p, r->cd[m]);
+        for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, " | %.3f", r->avg_rank[m][fa]);
+        fprintf(f, " |\n");
+    }
+    fprintf(f, "\nPost-hoc, per pair: Demsar's z test of the two average ranks and the corrected t-test of the mean "
+               "difference, each Holm-adjusted over the %d pairs (per metric).\n\n| pair | metric | rank difference | "
+               "rank z p, Holm | corrected t p, Holm |\n|---|---|---|---|---|\n",
+            r->n_cmp);
+    for (int i = 0; i < r->n_cmp; i++) {
+        const RCompare *c = &r->cmp[i];
+        for (int m = 0; m < C_COUNT; m++) {
+            char pr[32], pt[32];
+            report_fmt_p(pr, sizeof pr, r->p_rank_holm[m][i]);
+            report_fmt_p(pt, sizeof pt, c->p_holm[m]);
+            fprintf(f, "| %s - %s | %s | %+.3f | %s | %s |\n", r->fam[c->a].name, r->fam[c->b].name, metric_title[m],
+                    r->avg_rank[m][c->a] - r->avg_rank[m][c->b], pr, pt);
+        }
+    }
+    fprintf(f, "\nThe Friedman test needs several folds to have any power, and its folds overlap in training data "
+               "as the t-test's do (it takes them as independent blocks): read a small p as an indication, not as "
+               "proof.\n\n");
+}
+
+static int have_file(const char *out, const char *name) {
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", out, name);
+    return access(path, F_OK) == 0;
+}
+
+static void md_plots(FILE *f, const Report *r, const char *out, int plots, const char *note) {
+    char iv[400];
     fprintf(f, "## Plots\n\n");
     if (!plots) {
         fprintf(f, "No plots: %s\n\n", note && note[0] ? note : "not requested (--no-plots).");
         return;
     }
+    interval_text(iv, sizeof iv, r);
     fprintf(f, "Each as PNG and SVG; the data and gnuplot script are in `plotdata/` and `plots.gp` "
                "(rerun with `gnuplot plots.gp` in this folder).\n\n"
-               "- Learning curves of the selected trials: mean over the folds with a band of ±1 SD (epochs that "
-               "fewer folds reached, after early stopping, average fewer folds).\n\n![learning curves](learning_curves.png)\n\n"
-               "- Test-fold scores per family: one point per fold, the mean with its 95%% t-interval.\n\n![fold scores](fold_scores.png)\n\n"
-               "- Confusion matrices summed over the outer test folds (colour: share of the true class).\n\n![confusion](confusion.png)\n\n"
+               "- Learning curves of the selected trials: mean over the folds with a band of ±1 SD; after early "
+               "stopping, late epochs average fewer folds (the plot gives the number per epoch).\n\n"
+               "![learning curves](learning_curves.png)\n\n"
+               "- Test-fold scores per family: one point per fold, folds paired across families, the mean with its "
+               "%s.\n\n![fold scores](fold_scores.png)\n\n"
+               "- Confusion matrices summed over the outer test folds (colour: share of the true class).\n\n"
+               "![confusion](confusion.png)\n\n"
                "- ROC curves of the out-of-fold predictions pooled over folds and repeats (binary: class 1 positive; "
-               "more classes: one-vs-rest per class).\n\n![ROC](roc.png)\n\n");
+               "more classes: one-vs-rest per class); their AUCs are the pooled ones, not the summary's mean over "
+               "folds.\n\n![ROC](roc.png)\n\n",
+            iv);
+    if (r->n_cmp > 0 && have_file(out, "posterior.png"))
+        fprintf(f, "- Posterior of the mean accuracy difference of each pair (Bayesian correlated t-test), with the "
+                   "region of practical equivalence shaded: the areas left of, inside and right of it are the three "
+                   "probabilities of the Comparison tables.\n\n![posterior](posterior.png)\n\n");
+    if (r->n_friedman > 0 && isfinite(r->cd[M_ACC]) && have_file(out, "cd_diagram.png"))
+        fprintf(f, "- Critical-difference diagram (Demsar 2006): average ranks on accuracy over the folds all families "
+                   "share (1 = best); families joined by a bar differ by less than the Nemenyi critical difference "
+                   "and are not distinguishable.\n\n![critical difference](cd_diagram.png)\n\n");
 }
 
 static void md_errors(FILE *f, const Report *r, int sheet, const char *sheet_note) {
     fprintf(f, "## Error analysis\n\n");
     fprintf(f, "Test images that the first two families' selected trials classify differently in some fold, or that a "
                "family gets wrong in more than half of the repeats and seeds that test them: %d image(s), all in "
-               "`errors.csv`; the first 20 here, worst first (sum over families of the share of wrong tests).\n\n",
+               "`errors.csv`; the first 20 here, most confidently wrong first: by p(true), the mean probability the "
+               "models gave the true class over every test of the image by every family (ascending; ties by source "
+               "path).\n\n",
             r->n_img);
     if (r->n_img == 0) return;
     if (sheet) fprintf(f, "![errors](errors.png)\n\nThe contact sheet shows the first 24 images, numbered as in the first column; under each: the true class, then per family the most frequent prediction and wrong/tested.\n\n");
     else fprintf(f, "No contact sheet: %s\n\n", sheet_note && sheet_note[0] ? sheet_note : "not requested.");
-    fprintf(f, "| # | row | source path | true");
+    fprintf(f, "| # | row | source path | true | p(true)");
     for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, " | %s (wrong/tested)", r->fam[fa].name);
-    fprintf(f, " | disagree |\n|---|---|---|---");
+    fprintf(f, " | disagree |\n|---|---|---|---|---");
     for (int fa = 0; fa < r->n_fam + 1; fa++) fprintf(f, "|---");
     fprintf(f, "|\n");
     for (int i = 0; i < r->n_img && i < 20; i++) {
@@ -633,6 +999,7 @@ static void md_errors(FILE *f, const Report *r, int sheet, const char *sheet_not
         md_cell(f, img_path(r, im->index)[0] ? img_path(r, im->index) : "?");
         fprintf(f, " | ");
         md_cell(f, class_name(r, im->label));
+        fprintf(f, " | %.3f", im->p_true);
         for (int fa = 0; fa < r->n_fam; fa++) {
             fprintf(f, " | ");
             md_cell(f, class_name(r, im->pred[fa]));
@@ -664,7 +1031,8 @@ int report_write_files(const Report *r, const char *out, int plots, const char *
     md_selection(f, r);
     md_configs(f, r);
     md_compare(f, r);
-    md_plots(f, plots, plot_note);
+    md_friedman(f, r);
+    md_plots(f, r, out, plots, plot_note);
     md_errors(f, r, sheet, sheet_note);
     fprintf(f, "## Files\n\n- `report.md`: this report\n- `configs.csv`: one row per family and configuration\n"
                "- `folds.csv`: one row per outer trial (`selected` = 1 for the trials behind each family's estimate)\n"

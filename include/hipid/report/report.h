@@ -23,14 +23,21 @@
  *    report says that this estimate is optimistic.
  *  - The corrected resampled t-test's ratio is n_test / (n_train + n_val)
  *    from the trial's index sets (the data a model was fitted on, early
- *    stopping included: 1/(k-1) for k-fold), averaged over the paired units.
+ *    stopping included; near, not exactly, 1/(k-1) for k-fold), averaged
+ *    over the paired units; the intervals of the means (Report.ratio) use
+ *    its average over all outer trials.
+ *  - Compared metrics (C_COUNT): corrected t-test and Bayesian correlated
+ *    t-test per metric; p-values Holm-adjusted over the pairs (p_holm),
+ *    which the verdicts use. Three or more families: Friedman's test on the
+ *    units they all share, average ranks, Nemenyi CD, Demsar's rank z tests.
+ *  - Per-class proportions: Wilson intervals on counts pooled over folds.
  *  - McNemar: discordant counts pooled over every paired unit (each image
  *    once per repeat and seed), and per (repeat, seed) (each image once).
  *  - DeLong (K == 2): per (repeat, seed), on the out-of-fold scores P[:,1]
  *    pooled over that repeat's folds.
  *  - 5x2cv: when the paired units are exactly 5 repeats x 2 folds x 1 seed.
- *  - More than two families: every pair is compared; the summary's verdict
- *    is the first pair's (families in job order).
+ *  - More than two families: every pair is compared; the summary's first
+ *    verdict is the first pair's (families in job order).
  */
 #ifndef HIPID_REPORT_H
 #define HIPID_REPORT_H
@@ -45,12 +52,26 @@
 /* The per-trial metrics, in this order everywhere (tables, CSV, JSON). */
 enum { M_ACC, M_BACC, M_F1, M_AUC, M_LOGLOSS, M_COUNT };
 extern const char *const report_metric_names[M_COUNT]; /* "accuracy", ... */
+/* The metrics families are compared on: the first C_COUNT of M_* (accuracy,
+ * balanced accuracy, macro-F1, ROC AUC). */
+#define C_COUNT 4
+
+/* A proportion k/n with its interval (stats_prop_ci, Wilson, level 0.95);
+ * est, lo, hi NaN when n == 0. */
+typedef struct {
+    long k, n;
+    double est, lo, hi;
+} PropCI;
+
+/* Default half-width of the Bayesian test's region of practical
+ * equivalence: 1 point of accuracy (`hipid report --rope`). */
+#define REPORT_ROPE_DEFAULT 0.01
 
 /* Plot sizes in pixels (PNG; the SVGs have the same size). F = families. */
 #define REPORT_LC_W 1000
 #define REPORT_LC_H_PER_FAMILY 330  /* learning_curves: F rows of (loss, accuracy) */
 #define REPORT_FOLDS_W 900
-#define REPORT_FOLDS_H 420          /* fold_scores: accuracy and AUC panels */
+#define REPORT_FOLDS_H 420          /* fold_scores: accuracy, balanced accuracy, macro-F1, AUC panels */
 #define REPORT_PANEL 440            /* confusion and roc: F panels of PANEL x PANEL */
 
 typedef struct {
@@ -75,8 +96,12 @@ typedef struct {
     int fam, config;
     char hparams[512];
     int n_done, n_failed;  /* outer trials */
-    Summary m[M_COUNT];    /* over done outer trials, finite values only */
-    Summary *sens, *spec;  /* (K) */
+    Summary m[M_COUNT];    /* over done outer trials, finite values only; lo/hi corrected
+                            * (Nadeau-Bengio, Report.ratio) when Report.corrected */
+    Summary *sens, *spec;  /* (K) per-fold mean and SD (intervals not used: see *_ci) */
+    PropCI *sens_ci, *spec_ci, *prec_ci; /* (K) one-vs-rest, on counts pooled over the
+                            * outer test folds: sensitivity tp/(tp+fn), specificity
+                            * tn/(tn+fp), precision tp/(tp+fp) */
     double val_loss;       /* mean validation loss of the outer trials */
     int n_selected;        /* units where this configuration was selected */
 } RConfig;
@@ -86,9 +111,17 @@ typedef struct {
     int chosen;            /* not nested: the selected configuration; -1 nested or none */
     RTrial **sel;          /* (Report.n_units) the selected outer trial per unit, NULL if none */
     int n_sel;
-    Summary m[M_COUNT];    /* over the selected trials */
+    Summary m[M_COUNT];    /* over the selected trials; lo/hi corrected as RConfig.m */
     Summary *sens, *spec;  /* (K) */
+    PropCI *sens_ci, *spec_ci, *prec_ci; /* (K) as RConfig's, over the selected test folds */
     long *conf;            /* (K, K) summed over the selected trials' test folds */
+    double auc_pooled;     /* ROC AUC of the out-of-fold predictions pooled over the selected
+                            * trials (what the roc plot shows), beside m[M_AUC], the mean of
+                            * per-fold AUCs */
+    double *auc_class;     /* (K) pooled one-vs-rest AUC per class (K == 2: both columns) */
+    int *epoch_n;          /* (max n_epochs over sel) how many selected trials reached each
+                            * epoch (early stopping ends some sooner) */
+    int n_epoch_max;
     /* Against the class frequencies (caret's no-information rate): on the
      * first (repeat, seed) pass of the selected trials, where each image is
      * tested once, the share of the most frequent class among the tested
@@ -123,14 +156,16 @@ typedef struct {
     int a, b;              /* families; differences are a - b */
     int n_pairs;           /* units where both have a selected trial on the same test fold */
     double ratio;          /* n_test / (n_train + n_val) */
-    double *d_acc, *d_auc; /* (n_pairs) per-unit differences */
-    TTest acc, auc;        /* corrected resampled t-test */
+    double *d[C_COUNT];    /* (n_pairs) per-unit differences a - b of each compared metric */
+    TTest t[C_COUNT];      /* corrected resampled t-test per metric */
+    double p_holm[C_COUNT]; /* t[m].p Holm-adjusted over every pair of families (= p with one pair) */
+    BayesCT bayes[C_COUNT]; /* Bayesian correlated t-test per metric, rope Report.rope */
     int have_5x2;
-    TTest acc_5x2, auc_5x2;
+    TTest t5x2[C_COUNT];
     McNemar mcnemar;       /* pooled over every paired unit */
     int n_groups;
     RGroup *groups;        /* (n_groups) per (repeat, seed) */
-    char verdict[900];
+    char verdict[1200];
 } RCompare;
 
 typedef struct {
@@ -139,7 +174,10 @@ typedef struct {
     int n_tested[REPORT_MAX_FAMILIES], n_wrong[REPORT_MAX_FAMILIES];
     int pred[REPORT_MAX_FAMILIES]; /* most frequent prediction, -1 if never tested */
     int n_both, n_disagree; /* first pair: units testing both, with different predictions */
-    double score;          /* sum over families of the wrong fraction (sort key) */
+    double score;          /* sum over families of the wrong fraction */
+    double p_true;         /* mean probability given to the true class over every test of the
+                            * image by every family: the sort key (ascending = most
+                            * confidently wrong first; ties by source path, then row) */
 } RImage;
 
 typedef struct {
@@ -159,6 +197,23 @@ typedef struct {
     int n_units;
     RCompare *cmp;         /* pairs of families, first pair first */
     int n_cmp;
+    /* intervals of resampled means: Nadeau-Bengio corrected with ratio = mean
+     * n_test / (n_train + n_val) over the outer trials; corrected = 0 (naive t
+     * intervals) for a single hold-out split or one test fold */
+    int corrected;
+    double ratio;
+    double rope;           /* Bayesian test's rope half-width (set before report_analyse;
+                            * report_load sets REPORT_ROPE_DEFAULT) */
+    /* three or more families: Friedman test over the units every family has
+     * a selected trial on, per compared metric; average ranks (1 = best),
+     * Nemenyi critical difference (0.05), Demsar's rank z post-hoc p-values
+     * Holm-adjusted over the pairs (in cmp order) */
+    int n_friedman;        /* units in the test; 0 when fewer than 3 families */
+    double friedman_stat[C_COUNT], friedman_p[C_COUNT];
+    double avg_rank[C_COUNT][REPORT_MAX_FAMILIES];
+    double cd[C_COUNT];
+    double *p_rank[C_COUNT];      /* (n_cmp) the rank z tests' p-values, unadjusted */
+    double *p_rank_holm[C_COUNT]; /* (n_cmp) */
     RImage *img;           /* flagged images: disagreement or wrong in most of their tests */
     int n_img;
     int n_rows;            /* data-set rows seen in the index sets (max index + 1) */
@@ -198,6 +253,11 @@ int report_trial_stuck(const RTrial *t, int K);
 /* The sentence "F did not learn more than the class frequencies: ..." for a
  * family with learned == 0 (buf gets "" otherwise). */
 void report_base_sentence(char *buf, size_t cap, const Report *r, int f);
+
+/* Format v with dec decimals, or with two significant digits when fixed
+ * decimals would show fewer (0.0026 at dec 2: "0.0026", never "0.00");
+ * NaN: "n/a". */
+void report_fmt_num(char *buf, size_t cap, double v, int dec);
 
 /* Format p as "p = 0.034" or "p < 0.001" (NaN: "p n/a"). */
 void report_fmt_p(char *buf, size_t cap, double p);
