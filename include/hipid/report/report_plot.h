@@ -5,9 +5,22 @@
 
 #include "hipid/report/report.h"
 
-/* Write out/plots.gp and its data (out/plotdata/) and run gnuplot in out:
- * learning_curves, fold_scores, confusion, roc as .png and .svg. Fails with
- * one line if gnuplot is missing or exits non-zero. */
+/* Sizes in pixels of the plots added with the Bayesian and multi-family
+ * comparisons (the others: report.h). P = pairs of families drawn, at most
+ * REPORT_POST_MAX (the first ones, in Report.cmp order); F = families. */
+#define REPORT_POST_W 460          /* posterior: min(P, 3) columns of POST_W, */
+#define REPORT_POST_H 380          /*   ceil(P / 3) rows of POST_H */
+#define REPORT_POST_MAX 12
+#define REPORT_CD_W 800            /* cd_diagram: CD_W x (CD_H + CD_H_PER_FAMILY F) */
+#define REPORT_CD_H 160
+#define REPORT_CD_H_PER_FAMILY 30
+
+/* Write out/plots.gp and its data (out/plotdata/) and run gnuplot in out,
+ * each plot as .png and .svg: learning_curves, fold_scores, confusion, roc;
+ * posterior when there is a pair of families (Report.n_cmp > 0);
+ * cd_diagram when the Friedman test ran (Report.n_friedman > 0) and its
+ * critical difference is defined. Only families with a selected trial are
+ * drawn. Fails with one line if gnuplot is missing or exits non-zero. */
 int report_plots(const Report *r, const char *out, ErrBuf *e);
 
 /* The contact sheet out/errors.png of the first n flagged images (libvips,
