@@ -584,7 +584,9 @@ static void gp_posterior(FILE *g, const Report *r, int svg) {
     fprintf(g, "set multiplot layout %d,%d title ", rows, cols);
     gp_strf(g, "Bayesian correlated t-test (Corani & Benavoli 2015):%sposterior of the mean accuracy difference%s",
             cols == 1 ? "\n" : " ", r->n_cmp > P ? " (first pairs)" : "");
-    fprintf(g, "\nset ylabel \"posterior density\"\nset yrange [0:*]\nset key below Left reverse samplen 2 maxcols 1\n");
+    /* room for the panel title and the rope label under a two-line figure title */
+    fprintf(g, "\nset ylabel \"posterior density\"\nset yrange [0:*]\nset key below Left reverse samplen 2 maxcols 1\n"
+               "set tmargin %d\n", cols == 1 ? 6 : 4);
     for (int i = 0; i < P; i++) gp_post_panel(g, r, i);
     gp_end(g, 1);
 }
