@@ -1,5 +1,5 @@
 /* cmd/report.c: `hipid report RESULTS`: the report of a sweep's results
- * folder (report.h): report.md, CSV tables, plots (gnuplot) and a contact
+ * folder (report.h): report.md, index.html, CSV tables, plots (gnuplot) and a contact
  * sheet of the images the models get wrong (libvips), then a summary on
  * stdout for scripts. A plain process: no MPI. */
 #include <errno.h>
@@ -13,6 +13,7 @@
 
 #include "hipid/cmd/cmd.h"
 #include "hipid/report/report.h"
+#include "hipid/report/report_html.h"
 #include "hipid/report/report_plot.h"
 #include "hipid/report/report_write.h"
 
@@ -26,7 +27,8 @@ static void report_usage(FILE *f) {
                "  --out DIR    where the report goes                                 [RESULTS_DIR/report]\n"
                "  --no-plots   no gnuplot plots and no contact sheet\n"
                "Reads RESULTS_DIR/trials/*.h5 and RESULTS_DIR/sweep.h5 (a finished or partial sweep) and\n"
-               "writes report.md, configs.csv, folds.csv, comparisons.csv, errors.csv, learning_curves,\n"
+               "writes report.md, index.html (the report as one self-contained page), configs.csv, folds.csv,\n"
+               "comparisons.csv, errors.csv, learning_curves,\n"
                "fold_scores, confusion and roc (.png and .svg, drawn by gnuplot) and errors.png.\n"
                "Missing, failed and unreadable trials are listed; unreadable trial files are skipped.\n"
                "Exit status: 0 ok, 1 failure (also: a trial file was skipped, or gnuplot failed; the\n"
@@ -139,13 +141,14 @@ int cmd_report(int argc, char **argv) {
     }
     Extras x = {0, 0, "not requested (--no-plots).", "not requested (--no-plots)."};
     if (plots && plots_and_sheet(&x, &r, out, argv[0]) != 0) status = HIPID_EXIT_FAIL;
-    if (report_write_files(&r, out, x.plots, x.plot_note, x.sheet, x.sheet_note, &e) != HIPID_OK) {
+    if (report_write_files(&r, out, x.plots, x.plot_note, x.sheet, x.sheet_note, &e) != HIPID_OK ||
+        report_write_html(&r, out, x.plots, x.plot_note, x.sheet, x.sheet_note, &e) != HIPID_OK) {
         fprintf(stderr, "hipid report: %s\n", e.msg);
         report_free(&r);
         return HIPID_EXIT_FAIL;
     }
     report_write_summary(stdout, &r, format);
-    if (format == REPORT_MD) printf("\nreport: %s/report.md\n", out);
+    if (format == REPORT_MD) printf("\nreport: %s/report.md\npage:   %s/index.html\n", out, out);
     report_free(&r);
     return status;
 }

@@ -148,6 +148,20 @@ error:
     return rc;
 }
 
+/* The attributes the trial recorded about its run (TrialSummary); NaN and
+ * -1 when the file lacks them. */
+static void read_summary(RTrial *t, const char *path, const char *hash) {
+    TrialSummary s;
+    trialfile_summary(&s, path, strtoull(hash, NULL, 16));
+    int ok = s.state == TRIAL_DONE || s.state == TRIAL_FAILED;
+    t->best_epoch = ok ? s.best_epoch : -1;
+    t->epochs_run = ok ? s.epochs_run : -1;
+    t->ranks = ok ? s.ranks : -1;
+    t->seconds = ok ? s.seconds : NAN;
+    t->val_acc = ok ? s.val_acc : NAN;
+    t->test_acc = ok ? s.test_acc : NAN;
+}
+
 /* Read one trial file into t (fam resolved by the caller through name).
  * Returns HIPID_ERR with a one-line message for an unreadable file. */
 static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
@@ -172,6 +186,7 @@ static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
     t->inner = ti.inner;
     t->seed = ti.seed;
     t->val_loss = ti.val_loss;
+    read_summary(t, path, ti.hash);
     hparams_text(t->hparams, sizeof t->hparams, &ti);
     t->fam = family_index(r, ti.family);
     if (t->fam < 0) {

@@ -39,6 +39,8 @@ static const char *const palette[8] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7
 
 static const char *fam_colour(int f) { return palette[f % 8]; }
 
+const char *report_family_colour(int f) { return fam_colour(f); }
+
 /* The colour as the integer gnuplot's `lc rgb variable` reads. */
 static long colour_int(const char *hex) { return strtol(hex + 1, NULL, 16); }
 

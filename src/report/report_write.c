@@ -11,7 +11,7 @@
 
 #include "hipid/report/report_write.h"
 
-static const char *metric_title[M_COUNT] = {"accuracy", "balanced accuracy", "macro-F1", "ROC AUC", "log loss"};
+const char *const report_metric_titles[M_COUNT] = {"accuracy", "balanced accuracy", "macro-F1", "ROC AUC", "log loss"};
 
 /* ---- small formatters ---- */
 
@@ -60,7 +60,7 @@ static void md_summary(FILE *f, const Summary *s) {
 
 /* What the intervals of the means are, for captions: "95% interval of the
  * mean, Nadeau-Bengio corrected (n_test/n_train = 0.5000)". */
-static void interval_text(char *buf, size_t cap, const Report *r) {
+void report_interval_text(char *buf, size_t cap, const Report *r) {
     if (r->corrected)
         snprintf(buf, cap, "95%% interval of the mean, Nadeau-Bengio corrected for the overlap of the training sets "
                            "(n_test/n_train = %.4f, the mean over the outer trials)", r->ratio);
@@ -71,7 +71,7 @@ static void interval_text(char *buf, size_t cap, const Report *r) {
 
 static const char *design_name(const Report *r) { return r->nested ? "nested" : "not nested"; }
 
-static void selection_text(char *buf, size_t cap, const Report *r) {
+void report_selection_text(char *buf, size_t cap, const Report *r) {
     if (r->nested)
         snprintf(buf, cap,
                  "Nested cross-validation: for each outer fold (repeat, seed) and family, the configuration with the "
@@ -165,7 +165,7 @@ static void summary_friedman(FILE *f, const Report *r) {
         char p[32], cd[32];
         report_fmt_p(p, sizeof p, r->friedman_p[m]);
         report_fmt_num(cd, sizeof cd, r->cd[m], 2);
-        fprintf(f, "- %s: chi-square %.2f, %s; average ranks", metric_title[m], r->friedman_stat[m], p);
+        fprintf(f, "- %s: chi-square %.2f, %s; average ranks", report_metric_titles[m], r->friedman_stat[m], p);
         for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, "%s %s %.2f", fa ? "," : "", r->fam[fa].name, r->avg_rank[m][fa]);
         fprintf(f, "; Nemenyi critical difference %s\n", cd);
     }
@@ -174,7 +174,7 @@ static void summary_friedman(FILE *f, const Report *r) {
 
 static void summary_md(FILE *f, const Report *r, int level) {
     char iv[400];
-    interval_text(iv, sizeof iv, r);
+    report_interval_text(iv, sizeof iv, r);
     fprintf(f, "%s Summary\n\n", level == 1 ? "#" : "##");
     fprintf(f, "Results: `%s`%s%s. Design: %s. %d of %d planned trials done (%d failed, %d missing, %d unreadable).\n\n",
             r->dir, r->job[0] ? ", job " : "", r->job, design_name(r), r->n_done,
@@ -416,7 +416,7 @@ static void json_friedman(FILE *f, const Report *r) {
 
 static void summary_json(FILE *f, const Report *r) {
     char sel[1024];
-    selection_text(sel, sizeof sel, r);
+    report_selection_text(sel, sizeof sel, r);
     fprintf(f, "{\n  \"results\": ");
     json_write_string(f, r->dir);
     fprintf(f, ",\n  \"job\": ");
@@ -727,12 +727,12 @@ static void md_classes(FILE *f, const Report *r) {
 
 static void md_configs(FILE *f, const Report *r) {
     char iv[400];
-    interval_text(iv, sizeof iv, r);
+    report_interval_text(iv, sizeof iv, r);
     fprintf(f, "## Configurations\n\nOuter test folds only (every configuration, not just the selected ones; "
                "`configs.csv` has every column, `folds.csv` every fold). Cells: mean ± SD [%s]. ROC AUC: mean over "
                "folds.\n\n", iv);
     fprintf(f, "| family | config | trials | failed | val loss");
-    for (int m = 0; m < M_COUNT; m++) fprintf(f, " | %s", metric_title[m]);
+    for (int m = 0; m < M_COUNT; m++) fprintf(f, " | %s", report_metric_titles[m]);
     fprintf(f, " | hyperparameters |\n|---|---|---|---|---");
     for (int m = 0; m < M_COUNT + 1; m++) fprintf(f, "|---");
     fprintf(f, "|\n");
@@ -754,7 +754,7 @@ static void md_configs(FILE *f, const Report *r) {
 
 static void md_selection(FILE *f, const Report *r) {
     char sel[1024];
-    selection_text(sel, sizeof sel, r);
+    report_selection_text(sel, sizeof sel, r);
     fprintf(f, "## Selection\n\n%s\n\n", sel);
     if (r->nested) {
         fprintf(f, "How often each configuration was selected (outer folds):\n\n| family | config | selected | hyperparameters |\n|---|---|---|---|\n");
@@ -767,10 +767,10 @@ static void md_selection(FILE *f, const Report *r) {
         fputc('\n', f);
     }
     char iv[400];
-    interval_text(iv, sizeof iv, r);
+    report_interval_text(iv, sizeof iv, r);
     fprintf(f, "Estimate of each family (its selected trials' outer test folds; mean ± SD [%s]; ROC AUC: mean over "
                "folds):\n\n| family | folds", iv);
-    for (int m = 0; m < M_COUNT; m++) fprintf(f, " | %s", metric_title[m]);
+    for (int m = 0; m < M_COUNT; m++) fprintf(f, " | %s", report_metric_titles[m]);
     fprintf(f, " |\n|---|---");
     for (int m = 0; m < M_COUNT; m++) fprintf(f, "|---");
     fprintf(f, "|\n");
@@ -796,7 +796,7 @@ static void md_test_row(FILE *f, const Report *r, const RCompare *c, int m, cons
     report_fmt_num(est, sizeof est, sc * t->estimate, dec);
     report_fmt_num(lo, sizeof lo, sc * t->lo, dec);
     report_fmt_num(hi, sizeof hi, sc * t->hi, dec);
-    fprintf(f, "| %s%s | %s%s | %s to %s | %.2f | %.0f | %s", metric_title[m], m == M_AUC ? " (mean over folds)" : "",
+    fprintf(f, "| %s%s | %s%s | %s to %s | %.2f | %.0f | %s", report_metric_titles[m], m == M_AUC ? " (mean over folds)" : "",
             t->estimate > 0 ? "+" : "", est, lo, hi, t->t, t->df, p);
     if (is_5x2) {
         fprintf(f, " |\n");
@@ -917,7 +917,7 @@ static void md_friedman(FILE *f, const Report *r) {
     for (int m = 0; m < C_COUNT; m++) {
         char p[32];
         report_fmt_p(p, sizeof p, r->friedman_p[m]);
-        fprintf(f, "| %s | %.3f | %d | %s | %.3f", metric_title[m], r->friedman_stat[m], r->n_fam - 1, p, r->cd[m]);
+        fprintf(f, "| %s | %.3f | %d | %s | %.3f", report_metric_titles[m], r->friedman_stat[m], r->n_fam - 1, p, r->cd[m]);
         for (int fa = 0; fa < r->n_fam; fa++) fprintf(f, " | %.3f", r->avg_rank[m][fa]);
         fprintf(f, " |\n");
     }
@@ -931,7 +931,7 @@ static void md_friedman(FILE *f, const Report *r) {
             char pr[32], pt[32];
             report_fmt_p(pr, sizeof pr, r->p_rank_holm[m][i]);
             report_fmt_p(pt, sizeof pt, c->p_holm[m]);
-            fprintf(f, "| %s - %s | %s | %+.3f | %s | %s |\n", r->fam[c->a].name, r->fam[c->b].name, metric_title[m],
+            fprintf(f, "| %s - %s | %s | %+.3f | %s | %s |\n", r->fam[c->a].name, r->fam[c->b].name, report_metric_titles[m],
                     r->avg_rank[m][c->a] - r->avg_rank[m][c->b], pr, pt);
         }
     }
@@ -953,7 +953,7 @@ static void md_plots(FILE *f, const Report *r, const char *out, int plots, const
         fprintf(f, "No plots: %s\n\n", note && note[0] ? note : "not requested (--no-plots).");
         return;
     }
-    interval_text(iv, sizeof iv, r);
+    report_interval_text(iv, sizeof iv, r);
     fprintf(f, "Each as PNG and SVG; the data and gnuplot script are in `plotdata/` and `plots.gp` "
                "(rerun with `gnuplot plots.gp` in this folder).\n\n"
                "- Learning curves of the selected trials: mean over the folds with a band of ±1 SD; after early "

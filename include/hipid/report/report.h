@@ -82,6 +82,10 @@ typedef struct {
     int done;          /* 1 done, 0 failed */
     char reason[256];  /* failed: why */
     double val_loss;   /* attribute: loss on the validation carve (best weights) */
+    /* attributes as the trial recorded them (trialfile_summary; the report's
+     * metrics m[] are recomputed from the predictions instead) */
+    int best_epoch, epochs_run, ranks;
+    double seconds, val_acc, test_acc;
     int n_train, n_val, n_test;
     int *test_index, *test_label, *test_pred; /* (n_test) */
     int *fit_index;    /* (n_train + n_val) rows the model was fitted on */

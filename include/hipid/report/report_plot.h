@@ -15,6 +15,10 @@
 #define REPORT_CD_H 160
 #define REPORT_CD_H_PER_FAMILY 30
 
+/* Family f's colour in every plot ("#0072B2", Okabe & Ito's palette), for
+ * pages that show the plots beside their tables. */
+const char *report_family_colour(int f);
+
 /* Write out/plots.gp and its data (out/plotdata/) and run gnuplot in out,
  * each plot as .png and .svg: learning_curves, fold_scores, confusion, roc;
  * posterior when there is a pair of families (Report.n_cmp > 0);

@@ -20,6 +20,14 @@ int report_write_files(const Report *r, const char *out, int plots, const char *
  * in one of REPORT_MD, REPORT_CSV, REPORT_JSON. */
 void report_write_summary(FILE *f, const Report *r, int format);
 
+/* Texts and titles report.md and index.html (report_html.h) share. */
+extern const char *const report_metric_titles[M_COUNT]; /* "accuracy", "balanced accuracy", ... */
+/* What the intervals of the means are: "95% interval of the mean,
+ * Nadeau-Bengio corrected ... (n_test/n_train = 0.2500, ...)". */
+void report_interval_text(char *buf, size_t cap, const Report *r);
+/* How the configurations were selected (nested or not), a paragraph. */
+void report_selection_text(char *buf, size_t cap, const Report *r);
+
 /* Files of the report folder: OUT/NAME, or OUT/SUB/NAME when sub is not
  * NULL; errors name the path. report_close_file reports write errors. */
 FILE *report_open_file(const char *out, const char *sub, const char *name, ErrBuf *e);
