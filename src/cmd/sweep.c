@@ -19,6 +19,7 @@ static void sweep_usage(FILE *f) {
         "  --reindex      rebuild sweep.h5 from the trial files and stop\n"
         "  --quiet        only the closing summary\n"
         "  --verbose      also per-epoch lines of group leaders\n"
+        "  --no-status    do not write RESULTS/status.html (a live page, rewritten every 5 s)\n"
         "Trains every trial of the job (README: \"Job files\"), results in [run] output\n"
         "(default results/<job name>/). Rerun the same command to resume after a kill.\n"
         "HIPID_THREADS overrides [run] threads. Exit status: 0 done (failed trials are\n"
@@ -34,6 +35,7 @@ static const char *parse_options(SweepOptions *o, int *help, int argc, char **ar
                                          {"link-gbit", required_argument, 0, 'g'},
                                          {"link-us", required_argument, 0, 'u'},
                                          {"quiet", no_argument, 0, 'q'},   {"verbose", no_argument, 0, 'v'},
+                                         {"no-status", no_argument, 0, 'S'},
                                          {"help", no_argument, 0, 'h'},    {0, 0, 0, 0}};
     const char *bad = NULL;
     int c;
@@ -45,6 +47,7 @@ static const char *parse_options(SweepOptions *o, int *help, int argc, char **ar
         case 'r': o->reindex = 1; break;
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose = 1; break;
+        case 'S': o->no_status = 1; break;
         case 's':
             if (sscanf(optarg, "%d/%d", &o->shard, &o->n_shards) != 2 || o->n_shards < 1 || o->shard < 0 ||
                 o->shard >= o->n_shards)

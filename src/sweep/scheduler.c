@@ -20,6 +20,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "hipid/sweep/scheduler.h"
 
+#include <limits.h>
 #include <math.h>
 #include <mpi.h>
 #include <sched.h>
@@ -30,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hipid/sweep/status_html.h"
 #include "hipid/sweep/study.h"
 #include "hipid/sweep/trialfile.h"
 #include "hipid/train/train.h"
@@ -76,6 +78,7 @@ typedef struct {
     char (*hosts)[HOST_LEN]; /* (size) every rank's host name */
     int trial;              /* plan index of this rank's current trial, -1 between trials */
     double beat_sent;       /* when this leader last sent the master a heartbeat */
+    StatusHtml *page;       /* world rank 0: status.html; NULL when off (--no-status) */
 } Run;
 
 /* ---- small MPI helpers ---- */
@@ -225,13 +228,27 @@ typedef struct {
     int attempts;
     double t0;
     TrialParts p;
+    const Trainer *tr;      /* once training started: its history feeds the progress file */
+    int n_noted;            /* epochs written to the progress file */
+    char progress[1400];    /* status_html.h: the progress file (leader) */
 } TrialRun;
 
 static int master_poll(Run *r);
 
+/* Leader: the progress file for status.html after each new epoch (read by
+ * the master only; nothing here touches the trial's numbers). */
+static void progress_note(TrialRun *x) {
+    if (x->r->c.grank != 0 || x->r->o->no_status || !x->tr || x->tr->n_hist == x->n_noted) return;
+    ErrBuf e = {{0}};
+    if (status_progress_write(x->progress, x->tr->hist, x->tr->n_hist, &e) != HIPID_OK)
+        fprintf(stderr, "hipid sweep: %s (the trial goes on)\n", e.msg);
+    x->n_noted = x->tr->n_hist;
+}
+
 static int poll_cb(void *ctx) {
     Run *r = ((TrialRun *)ctx)->r;
     if (r->c.grank != 0) return 0;
+    progress_note(ctx);
     if (r->c.rank == 0) return master_poll(r);
     double now = now_seconds(), lim = stall_limit(r);
     if (lim > 0 && now - r->beat_sent > fmin(lim / 4, 5.0)) { /* the master watches for these */
@@ -358,6 +375,7 @@ static int run_trial(Run *r, int idx) {
     job_trial_key(x.key, sizeof x.key, &st->job, x.t, st->checksum);
     study_trial_path(x.ckpt, sizeof x.ckpt, st, x.t, ".ckpt.h5");
     study_trial_path(x.path, sizeof x.path, st, x.t, ".h5");
+    status_progress_path(x.progress, sizeof x.progress, st, x.t);
     x.attempts = (r->sum[idx].state == TRIAL_FAILED ? r->sum[idx].attempts : 0) + 1;
     r->comm_seconds = 0.0;
     r->trial = idx;
@@ -379,8 +397,10 @@ static int run_trial(Run *r, int idx) {
         goto done;
     }
     tr = resume(&x, tr, &cfg, &e);
+    x.tr = tr;
     TrainComm gc = group_comm(r);
     int rc = trainer_run(tr, &gc, poll_cb, ckpt_cb, &x, st->job.checkpoint_every, &e);
+    progress_note(&x); /* the last epochs, before the master learns that the trial ended */
     if (rc == TRAIN_STOPPED) {
         status = RUN_STOPPED;
     } else if (rc != TRAIN_DONE) {
@@ -430,6 +450,7 @@ static void master_record(Run *r, int idx, int st, int group) {
     if (idx < 0 || st == RUN_NONE) return;
     Master *m = &r->m;
     m->running[group] = -1;
+    if (st == RUN_STOPPED) status_html_ended(r->page, idx, 1);
     if (st == RUN_STOPPED) {
         r->stopped = 1;
         master_notify_halt(r);
@@ -453,6 +474,16 @@ static void master_record(Run *r, int idx, int st, int group) {
         print_status(r);
     }
     write_index(r, NULL, NULL);
+    status_html_ended(r->page, idx, 0);
+}
+
+/* Group g was handed trial idx (or told the phase is over, idx < 0). */
+static void master_assign(Run *r, int g, int idx) {
+    Master *m = &r->m;
+    m->running[g] = idx >= 0 ? idx : -1;
+    if (idx < 0) return;
+    int end = g + 1 < r->c.n_groups ? m->leaders[g + 1] : r->c.size;
+    status_html_started(r->page, idx, m->leaders[g], end - m->leaders[g]);
 }
 
 static int master_next(Run *r) {
@@ -493,6 +524,7 @@ static void master_serve(Run *r, int block) {
         MPI_Status st;
         if (g_signal) master_notify_halt(r);
         master_watch(r);
+        status_html_tick(r->page);
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQ, MPI_COMM_WORLD, &flag, &st);
         if (!flag) {
             if (!block || m->active == 0) return;
@@ -503,7 +535,7 @@ static void master_serve(Run *r, int block) {
         MPI_Recv(msg, 3, MPI_INT, st.MPI_SOURCE, TAG_REQ, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         master_record(r, msg[1], msg[2], msg[0]);
         int next = master_next(r);
-        if (next >= 0) m->running[msg[0]] = next;
+        if (next >= 0) master_assign(r, msg[0], next);
         else m->active--;
         m->heard[msg[0]] = now_seconds();
         MPI_Send(&next, 1, MPI_INT, st.MPI_SOURCE, TAG_ASSIGN, MPI_COMM_WORLD);
@@ -582,7 +614,7 @@ static void run_phase(Run *r, int rpt, const int *phase_todo, int n_phase) {
         if (c->grank == 0) {
             if (c->rank == 0) {
                 idx = master_next(r);
-                r->m.running[0] = idx >= 0 ? idx : -1;
+                master_assign(r, 0, idx);
             } else {
                 int msg[3] = {c->group_id, last, last_st};
                 MPI_Send(msg, 3, MPI_INT, 0, TAG_REQ, MPI_COMM_WORLD);
@@ -704,6 +736,26 @@ static int dry_run(Run *r) {
     return 0;
 }
 
+/* Rank 0: status.html, written once now, its path printed. A folder that
+ * refuses it costs the page, not the sweep. */
+static void page_open(Run *r) {
+    ErrBuf e = {{0}};
+    r->page = status_html_create(&r->st, r->o->shard, r->o->n_shards, r->sum, r->todo, r->n_todo, r->c.size, r->hosts[0], HOST_LEN, &e);
+    if (r->page && status_html_write(r->page, STATUS_RUNNING, NULL, NULL, &e) != HIPID_OK) {
+        status_html_free(r->page);
+        r->page = NULL;
+    }
+    if (!r->page) {
+        fprintf(stderr, "hipid sweep: %s (no status page)\n", e.msg);
+        return;
+    }
+    char abs[PATH_MAX];
+    const char *p = status_html_path(r->page);
+    if (!r->o->quiet) printf("status page: %s (rewritten every %.0f s while the sweep runs)\n", realpath(p, abs) ? abs : p,
+                             STATUS_HTML_EVERY);
+    fflush(stdout);
+}
+
 /* 5. Every rank learns the todo list and the states rank 0 found (the
  * attempts of failed trials); rank 0 says what is ahead. */
 static void share_plan(Run *r) {
@@ -718,6 +770,16 @@ static void share_plan(Run *r) {
            r->st.job.name, r->st.n_plan, done, failed, r->n_todo, r->c.size, r->st.threads);
     fflush(stdout);
     write_index(r, NULL, NULL);
+    if (!r->o->no_status) page_open(r);
+}
+
+/* Rank 0: the page's last version (no more reloading), then it is gone. */
+static void page_close(Run *r, int stopped, const double *busy, const double *elapsed) {
+    ErrBuf e = {{0}};
+    if (r->page && status_html_write(r->page, stopped ? STATUS_INTERRUPTED : STATUS_FINISHED, busy, elapsed, &e) != HIPID_OK)
+        fprintf(stderr, "hipid sweep: %s\n", e.msg);
+    status_html_free(r->page);
+    r->page = NULL;
 }
 
 /* 7. The index with busy time per rank, the summary, the verdict. */
@@ -734,6 +796,7 @@ static int finish(Run *r) {
     if (r->c.rank == 0) {
         study_rescan(r->sum, &r->st); /* shards may share the folder */
         write_index(r, busy, elapsed);
+        page_close(r, stopped, busy, elapsed);
         study_print_summary(&r->st, r->sum);
         printf("busy:");
         for (int k = 0; k < r->c.size; k++) printf(" rank %d %.0f%%", k, 100.0 * busy[k] / (elapsed[k] > 0 ? elapsed[k] : 1));

@@ -28,6 +28,7 @@ typedef struct {
     int reindex;    /* rebuild sweep.h5 from the trial files and stop */
     int quiet;      /* only the closing summary */
     int verbose;    /* also per-epoch lines of group leaders */
+    int no_status;  /* no status.html and no progress files (status_html.h) */
     int shard, n_shards; /* run plan indices i with i % n_shards == shard; n_shards <= 1: all */
     double link_gbit, link_us; /* --dry-run: the link to cost collectives on; 0 = measure (or assume) */
 } SweepOptions;
