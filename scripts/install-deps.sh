@@ -18,6 +18,7 @@ packages=(
     python3-pydicom python3-onnx             # tests: DICOM written independently, onnx.checker
     python3-statsmodels                      # tests: Holm, proportion intervals (report statistics)
     python3-numpy python3-torch python3-scipy python3-sklearn python3-h5py python3-skimage
+    chromium tidy python3-websocket          # tests: HTML pages in headless Chromium (DevTools protocol), HTML validator
 )
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
