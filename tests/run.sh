@@ -21,6 +21,10 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_sup
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 PY=/usr/bin/python3
 TMP_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/hipid-test.XXXXXX")
+# what a test keeps for people to look at (the browser test's screenshots):
+# outlives the run, unlike TEST_TMP
+export HIPID_TEST_ARTEFACTS="${HIPID_TEST_ARTEFACTS:-$PWD/results/test-artefacts}"
+[ "$SANITIZE" = 1 ] && HIPID_TEST_ARTEFACTS="$HIPID_TEST_ARTEFACTS/san"
 trap 'rm -rf "$TMP_ROOT"' EXIT
 export TEST_TMP="$TMP_ROOT"
 

@@ -57,7 +57,7 @@ T0 = time.monotonic()
 HIPID = hipid()
 ROOT = tmp_dir("html_browser")
 # the screenshots and a copy of the running status.html: $HIPID_TEST_ARTEFACTS if set (tests/run.sh removes
-# $TEST_TMP when it ends: a CI job that keeps them sets this), else $TEST_TMP/html-artefacts
+# $TEST_TMP when it ends: it sets this to results/test-artefacts), else $TEST_TMP/html-artefacts
 ART = os.environ.get("HIPID_TEST_ARTEFACTS") or os.path.join(os.environ.get("TEST_TMP") or ROOT, "html-artefacts")
 os.makedirs(ART, exist_ok=True)
 UPDATE = os.environ.get("HIPID_UPDATE_SCREENSHOTS") == "1"
