@@ -351,6 +351,19 @@ check(not os.path.exists(os.path.join(rep2, "cd_diagram.png")) and png_size(os.p
 if os.path.isfile(os.path.join(rep2, "posterior.svg")):
     run_check(check_posterior(open(os.path.join(rep2, "posterior.svg"), encoding="utf-8").read(), post_refs[:1]))
 
+# ---- a family whose every trial failed: its comparisons have no posterior, the plots still draw ----
+dead = os.path.join(ROOT, "dead")
+shutil.copytree(results, dead, ignore=shutil.ignore_patterns("report"))
+for t in glob.glob(os.path.join(dead, "trials", "lin-*.h5")):
+    with h5py.File(t, "r+") as f:
+        f.attrs["state"] = "failed"
+        f.attrs["reason"] = "made to fail by the test"
+os.remove(os.path.join(dead, "sweep.h5"))
+rep3 = os.path.join(ROOT, "rep3")
+p = run_hipid("report", dead, "--out", rep3, timeout=120, env=ENV)
+check(p.returncode == 0 and os.path.isfile(os.path.join(rep3, "posterior.png")),
+      f"a family with only failed trials: report exits 0 and draws the posterior ({p.stderr[-300:]})")
+
 # ---- negative controls: every SVG check fails on a tampered copy ----
 fs = svg["fold_scores"]
 i = fs.find("M", fs.find(PAIR_RGB, fs.find('<g id="gnuplot_plot_2a"')))

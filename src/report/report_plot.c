@@ -564,7 +564,8 @@ static void gp_post_panel(FILE *g, const Report *r, int i) {
         fputs("set label ", g);
         if (isfinite(b->mean)) gp_strf(g, "every paired difference equals %.4f: no spread to draw", b->mean);
         else gp_strf(g, "fewer than 2 paired units: no posterior");
-        fputs(" at graph 0.5, graph 0.5 center\nplot NaN notitle\n", g);
+        /* gnuplot refuses to autoscale a plot without a point */
+        fputs(" at graph 0.5, graph 0.5 center\nset yrange [0:1]\nplot NaN notitle\nset yrange [0:*]\n", g);
         return;
     }
     fprintf(g, "plot \"plotdata/post_%d.dat\" index 0 u 1:2 w filledcurves y1=0 fs transparent solid 0.5 noborder "
