@@ -8,9 +8,16 @@ stored predictions) in data-value; the summary rows equal `hipid report
 meta); no reference outside the file (http://, https://, src="//", src= other
 than data:), every id unique and every #reference resolved after the SVGs are
 inlined; tidy finds no error (skipped with an info line when tidy is not
-installed); --no-plots says so and inlines nothing. Negative controls: the
-trial comparison fails on a copy with one number changed, and the id check
-on a page with two plots sharing an id.
+installed); --no-plots says so and inlines no gnuplot SVG. Per configuration (one
+figure.cfg per row of #config-table): the learning curve's data-val-loss,
+data-train-loss and data-folds equal the per-epoch means over the
+configuration's done outer trials that ran the epoch, recomputed from the
+trial files' history (h5py, within 1e-6), its fold-score dots' data-value
+the test accuracies of the stored predictions (within 1e-6), and the drawn
+path and dot positions those numbers; a configuration without a done trial
+has no SVG. Negative controls: the trial comparison fails on a copy with one
+number changed, the configuration comparison on a copy with one loss or one
+fold score changed, and the id check on a page with two plots sharing an id.
 Runs with /usr/bin/python3; needs mpirun (Open MPI) and gnuplot."""
 import glob
 import html
@@ -223,6 +230,125 @@ def compare_summary(page, js):
     return bad
 
 
+class ConfigPlots(HTMLParser):
+    """Each figure.cfg of #config-plots: its data-family/data-config, the
+    attributes of its two SVGs (curve, folds), the d of the curve's paths by
+    class and the fold dots' attributes."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.cards, self._card, self._svg = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "figure" and "cfg" in a.get("class", "").split():
+            self._card = dict(family=a.get("data-family"), config=a.get("data-config"), id=a.get("id"), svgs={},
+                              paths={}, dots=[])
+            self.cards.append(self._card)
+        elif self._card is not None and tag == "svg":
+            self._svg = [c for c in a.get("class", "").split() if c in ("curve", "folds")][0]
+            self._card["svgs"][self._svg] = a
+        elif self._card is not None and tag == "path" and self._svg == "curve" and a.get("class"):
+            self._card["paths"][a["class"]] = a.get("d", "")
+        elif self._card is not None and tag == "circle" and "fold" in a.get("class", "").split():
+            self._card["dots"].append(a)
+
+    def handle_endtag(self, tag):
+        if tag == "svg":
+            self._svg = None
+        elif tag == "figure":
+            self._card = None
+
+
+def config_reference(results):
+    """(family, config) -> dict(val, train, folds, acc) from the done outer
+    trials' files: per-epoch means of history/val_loss and train_loss over
+    the trials that ran the epoch (finite values only), how many ran it, and
+    each trial's test accuracy (argmax of the stored test_prob)."""
+    groups = {}
+    for path in glob.glob(os.path.join(results, "trials", "*.h5")):
+        if path.endswith(".ckpt.h5"):
+            continue
+        with h5py.File(path, "r") as f:
+            at = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            if int(at["inner"]) >= 0:
+                continue
+            g = groups.setdefault((at["family"], str(int(at["config"]))), [])
+            if at["state"] != "done":
+                continue
+            P, y = f["predictions/test_prob"][()], f["predictions/test_label"][()]
+            g.append(dict(val=f["history/val_loss"][()].astype(np.float64),
+                          train=f["history/train_loss"][()].astype(np.float64),
+                          acc=float(np.mean(np.argmax(P, axis=1) == y))))
+    ref = {}
+    for key, ts in groups.items():
+        E = max((len(t["val"]) for t in ts), default=0)
+        r = dict(val=[], train=[], folds=[], acc=sorted(t["acc"] for t in ts))
+        for ep in range(E):
+            ran = [t for t in ts if len(t["val"]) > ep]
+            r["folds"].append(len(ran))
+            for k in ("val", "train"):
+                v = [t[k][ep] for t in ran if math.isfinite(t[k][ep])]
+                r[k].append(sum(v) / len(v) if v else float("nan"))
+        ref[key] = r
+    return ref
+
+
+def floats(s):
+    return [float(x) for x in s.split()] if s else []
+
+
+def near(a, b, tol):
+    return len(a) == len(b) and all((math.isnan(x) and math.isnan(y)) or abs(x - y) <= tol for x, y in zip(a, b))
+
+
+def path_values(d, lo, hi):
+    """The loss values a curve path draws (y of each point back on the
+    loss axis; LC_Y0 = 8, LC_Y1 = 76 in report_html.c)."""
+    ys = [float(m[1]) for m in re.findall(r"[ML]([-0-9.]+) ([-0-9.]+)", d or "")]
+    return [hi - (y - 8.0) / 68.0 * (hi - lo) for y in ys]
+
+
+def compare_configs(cards, config_rows, ref):
+    """Mismatches between the per-configuration plots and the trial files."""
+    bad = []
+    rows = sorted((r["attrs"].get("data-family"), r["attrs"].get("data-config")) for r in config_rows)
+    got = sorted((c["family"], c["config"]) for c in cards)
+    if got != rows or sorted(ref) != rows:
+        bad.append(f"cards {got}, table rows {rows}, trial files {sorted(ref)}")
+    for c in cards:
+        name, r = f"{c['family']} c{c['config']}", ref.get((c["family"], c["config"]))
+        if r is None:
+            continue
+        if not r["acc"]:
+            if c["svgs"] or c["dots"]:
+                bad.append(f"{name}: no done trial, yet {len(c['svgs'])} SVGs")
+            continue
+        cu, fo = c["svgs"].get("curve"), c["svgs"].get("folds")
+        if cu is None or fo is None:
+            bad.append(f"{name}: svgs {sorted(c['svgs'])}")
+            continue
+        for svg in (cu, fo):
+            if svg.get("role") != "img" or not svg.get("aria-label"):
+                bad.append(f"{name}: role/aria-label {svg.get('role')!r} {svg.get('aria-label')!r}")
+        for k, attr in (("val", "data-val-loss"), ("train", "data-train-loss")):
+            if not near(floats(cu.get(attr, "")), r[k], 1e-6):
+                bad.append(f"{name}: {attr} {cu.get(attr)!r}, trial files {r[k]}")
+        if floats(cu.get("data-folds", "")) != r["folds"]:
+            bad.append(f"{name}: data-folds {cu.get('data-folds')!r}, trial files {r['folds']}")
+        dots = sorted(float(d.get("data-value", "nan")) for d in c["dots"])
+        if not near(dots, r["acc"], 1e-6):
+            bad.append(f"{name}: fold dots {dots}, trial files {r['acc']}")
+        lo, hi = floats(cu.get("data-range", ""))
+        if hi > lo and not near(path_values(c["paths"].get("val"), lo, hi), [v for v in r["val"] if math.isfinite(v)],
+                                1e-3 * (hi - lo)):
+            bad.append(f"{name}: the drawn validation path is not data-val-loss")
+        xs = sorted((float(d["cx"]) - 8.0) / 224.0 for d in c["dots"])  # FS_X0 = 8, FS_X1 = 232
+        if not near(xs, r["acc"], 1e-4):
+            bad.append(f"{name}: dot positions {xs}")
+    return bad
+
+
 def id_problems(page):
     dup = sorted({i for i in page.ids if page.ids.count(i) > 1})
     missing = sorted(set(page.refs) - set(page.ids))
@@ -275,6 +401,18 @@ check(not bad, "#summary equals the JSON summary: " + "; ".join(bad[:5]))
 verdict = js["comparisons"][0]["verdict"]
 check(verdict in html.unescape(text), "the first verdict is in the page")
 
+# ---- per-configuration learning curves and fold scores ----
+cp = ConfigPlots()
+cp.feed(text)
+cref = config_reference(results)
+check(len(cp.cards) == 4 and any(not r["acc"] for r in cref.values()),
+      f"one figure per configuration, 4, one of them without a done trial ({len(cp.cards)})")
+bad = compare_configs(cp.cards, page.tables["config-table"]["rows"], cref)
+check(not bad, "per-configuration curves and fold scores equal the trial files: " + "; ".join(bad[:5]))
+links = re.findall(r'<a href="#(cfg-[0-9]+-[0-9]+)">', text)
+check(len(links) == 4 and sorted(links) == sorted(c["id"] for c in cp.cards),
+      "each #config-table row links to its figure")
+
 # ---- self-contained ----
 for pat in ("http://", "https://", 'src="//', "src='//", "@import", "url(http"):
     check(pat not in text, f"no {pat} anywhere in the page")
@@ -298,14 +436,25 @@ rep2 = os.path.join(ROOT, "rep-noplots")
 p = run_hipid("report", results, "--out", rep2, "--no-plots", timeout=120, env=ENV)
 require(p.returncode == 0, "hipid report --no-plots exits 0")
 page2, text2 = parse(os.path.join(rep2, "index.html"))
-check("<svg" not in text2 and "No plots: not requested (--no-plots)." in text2,
-      "--no-plots: no SVG, and the plots section says why")
+check('<svg class="plot"' not in text2 and "No plots: not requested (--no-plots)." in text2,
+      "--no-plots: no gnuplot SVG, and the plots section says why")
+cp3 = ConfigPlots()
+cp3.feed(text2)
+check(not compare_configs(cp3.cards, page2.tables["config-table"]["rows"], cref),
+      "--no-plots: the per-configuration curves and fold scores (drawn by the page, not gnuplot) are the same")
 check(not compare_trials(page2, results), "--no-plots: the trials table is the same")
 
 # ---- negative controls ----
 row = page.tables["trials"]["rows"][0]
 row["cells"][KEYS.index("val_loss")]["attrs"]["data-value"] = "0.125"
 check(compare_trials(page, results), "control: a changed val_loss is caught")
+card = next(c for c in cp.cards if c["dots"])
+card["svgs"]["curve"]["data-val-loss"] = re.sub(r"^\S+", "0.5", card["svgs"]["curve"]["data-val-loss"])
+check(compare_configs(cp.cards, page.tables["config-table"]["rows"], cref), "control: a changed mean loss is caught")
+cp2 = ConfigPlots()
+cp2.feed(text)
+next(c for c in cp2.cards if c["dots"])["dots"][0]["data-value"] = "0.123"
+check(compare_configs(cp2.cards, page.tables["config-table"]["rows"], cref), "control: a changed fold score is caught")
 dup = Page()
 dup.feed('<svg><g id="fig-a"></g></svg><svg><g id="fig-a"></g><use href="#nowhere"/></svg>')
 check(len(id_problems(dup)) == 2, "control: a duplicate id and an unresolved reference are caught")

@@ -2,7 +2,9 @@
  * report_html.h). Only formatting: the numbers come from report.c, the
  * texts shared with report.md from report_write.c, the plots are the SVGs
  * report_plot.c made (inlined here: prolog and namespaces dropped, ids
- * prefixed so that two plots never share one). Does not draw anything. */
+ * prefixed so that two plots never share one). The only drawing done here:
+ * the small per-configuration SVGs (learning curve, fold scores), from the
+ * trials' histories and test accuracies. */
 #include "hipid/report/report_html.h"
 
 #include <errno.h>
@@ -132,6 +134,12 @@ static const char CSS[] =
     ".filters label{font-weight:600}.filters select{margin-left:.3rem;font:inherit}\n"
     "figure{margin:1rem 0 1.6rem}figcaption{font-size:.9rem;color:var(--muted);max-width:60rem}\n"
     "svg.plot,img.sheet{display:block;max-width:100%;height:auto;border:1px solid var(--line)}\n"
+    ".cfgs{display:grid;grid-template-columns:repeat(auto-fill,minmax(15rem,1fr));gap:.8rem;margin:.6rem 0 1rem}\n"
+    "figure.cfg{margin:0;padding:.4rem .6rem;border:1px solid var(--line);border-radius:4px}\n"
+    "figure.cfg figcaption{color:var(--fg);font-weight:600}\n"
+    "svg.spark{display:block;width:100%;height:auto;margin:.2rem 0}svg.spark text{font:10px system-ui,sans-serif;"
+    "fill:#555}\n"
+    ".cfg .caption{margin:0}\n"
     "footer{border-top:1px solid var(--line);margin-top:2rem;padding-bottom:2rem;color:var(--muted);"
     "font-size:.9rem}\n"
     "@media (max-width:700px){body{font-size:14px}h1{font-size:1.3rem}nav a{display:inline-block;"
@@ -497,8 +505,8 @@ static void config_row(FILE *f, const Report *r, const RConfig *c) {
     esc(f, r->fam[c->fam].name);
     fprintf(f, "\" data-config=\"%d\"><th scope=\"row\">", c->config);
     fam_label(f, r, c->fam);
-    fprintf(f, "</th><td>c%d%s</td><td class=\"n\">%d</td><td class=\"n\">%d</td>", c->config,
-            sel ? " <strong>(selected)</strong>" : "", c->n_done, c->n_failed);
+    fprintf(f, "</th><td><a href=\"#cfg-%d-%d\">c%d</a>%s</td><td class=\"n\">%d</td><td class=\"n\">%d</td>",
+            c->fam, c->config, c->config, sel ? " <strong>(selected)</strong>" : "", c->n_done, c->n_failed);
     if (r->nested) fprintf(f, "<td class=\"n\">%d</td>", c->n_selected);
     td_real(f, c->val_loss, 4, 1);
     for (int m = 0; m < M_COUNT; m++) td_summary(f, &c->m[m]);
@@ -522,6 +530,275 @@ static void config_table(FILE *f, const Report *r) {
           "± SD [", f);
     esc(f, iv);
     fputs("]. ROC AUC: mean over folds.</p>\n", f);
+}
+
+/* ---- per-configuration plots ----
+ * Two small SVGs per configuration, drawn here (report_plot.c's gnuplot
+ * figures show the selected configurations only): the learning curve and
+ * the fold scores of its done outer trials. The plotted numbers are in
+ * data- attributes (%.9g, "NaN" for an epoch without a finite value). */
+
+#define SPARK_W 240.0
+#define LC_H 100.0
+#define LC_X0 36.0
+#define LC_X1 232.0
+#define LC_Y0 8.0
+#define LC_Y1 76.0
+#define FS_H 50.0
+#define FS_X0 8.0
+#define FS_X1 232.0
+#define FS_AXIS 32.0
+
+/* The mean of history row `row` at epoch ep over the trials that ran it
+ * (finite values only; NaN if none); *n_ran: how many ran it. */
+static double hist_mean(const RTrial *const *ts, int n, int row, int ep, int *n_ran) {
+    double s = 0;
+    int m = 0, ran = 0;
+    for (int i = 0; i < n; i++) {
+        if (!ts[i]->hist || ep >= ts[i]->n_epochs) continue;
+        ran++;
+        double v = ts[i]->hist[(size_t)row * ts[i]->n_epochs + ep];
+        if (isfinite(v)) s += v, m++;
+    }
+    if (n_ran) *n_ran = ran;
+    return m ? s / m : NAN;
+}
+
+typedef struct {
+    int E;               /* epochs of the longest trial */
+    double *val, *train; /* (E) mean validation and train loss per epoch */
+    int *ran;            /* (E) trials that ran the epoch */
+    double lo, hi;       /* range of the finite means of both; NaN if none */
+} CfgCurve;
+
+static void curve_make(CfgCurve *c, const RTrial *const *ts, int n) {
+    c->E = 0;
+    for (int i = 0; i < n; i++)
+        if (ts[i]->hist && ts[i]->n_epochs > c->E) c->E = ts[i]->n_epochs;
+    c->val = xcalloc((size_t)c->E + 1, sizeof(double));
+    c->train = xcalloc((size_t)c->E + 1, sizeof(double));
+    c->ran = xcalloc((size_t)c->E + 1, sizeof(int));
+    c->lo = INFINITY, c->hi = -INFINITY;
+    for (int ep = 0; ep < c->E; ep++) {
+        c->val[ep] = hist_mean(ts, n, 2, ep, &c->ran[ep]);
+        c->train[ep] = hist_mean(ts, n, 0, ep, NULL);
+        double v[2] = {c->val[ep], c->train[ep]};
+        for (int k = 0; k < 2; k++)
+            if (isfinite(v[k])) c->lo = fmin(c->lo, v[k]), c->hi = fmax(c->hi, v[k]);
+    }
+    if (c->lo > c->hi) c->lo = c->hi = NAN;
+}
+
+static void curve_free(CfgCurve *c) {
+    free(c->val);
+    free(c->train);
+    free(c->ran);
+}
+
+/* ` NAME="v0 v1 ..."` with %.9g, NaN as "NaN". */
+static void data_list(FILE *f, const char *name, const double *v, int n) {
+    fprintf(f, " %s=\"", name);
+    for (int i = 0; i < n; i++) {
+        if (i) fputc(' ', f);
+        if (isfinite(v[i])) fprintf(f, "%.9g", v[i]);
+        else fputs("NaN", f);
+    }
+    fputc('"', f);
+}
+
+/* First and last finite value of v (n), NaN if none. */
+static void ends(const double *v, int n, double *first, double *last) {
+    *first = *last = NAN;
+    for (int i = 0; i < n; i++)
+        if (isfinite(v[i])) {
+            if (!isfinite(*first)) *first = v[i];
+            *last = v[i];
+        }
+}
+
+/* The curve's description: aria-label and <title>. */
+static void curve_text(char *buf, size_t cap, const CfgCurve *c, int n) {
+    double v0, v1, t0, t1;
+    ends(c->val, c->E, &v0, &v1);
+    ends(c->train, c->E, &t0, &t1);
+    size_t k = 0;
+    if (isfinite(v0)) k = (size_t)snprintf(buf, cap, "validation loss from %.3g to %.3g", v0, v1);
+    else k = (size_t)snprintf(buf, cap, "no validation loss recorded");
+    k += (size_t)snprintf(buf + k, cap - k, " over %d epoch%s, %d fold%s", c->E, c->E == 1 ? "" : "s", n,
+                          n == 1 ? "" : "s");
+    if (c->E > 0 && c->ran[c->E - 1] < n && k < cap)
+        k += (size_t)snprintf(buf + k, cap - k, " (%d ran all %d epochs; later epochs average fewer folds)",
+                              c->ran[c->E - 1], c->E);
+    if (isfinite(t0) && k < cap)
+        k += (size_t)snprintf(buf + k, cap - k, "; train loss (dashed) from %.3g to %.3g", t0, t1);
+    if (isfinite(c->lo) && k < cap) snprintf(buf + k, cap - k, "; loss axis %.3g to %.3g", c->lo, c->hi);
+}
+
+static double curve_x(const CfgCurve *c, int ep) {
+    return c->E > 1 ? LC_X0 + (LC_X1 - LC_X0) * ep / (c->E - 1) : (LC_X0 + LC_X1) / 2;
+}
+
+static double curve_y(const CfgCurve *c, double v) {
+    return c->hi > c->lo ? LC_Y0 + (LC_Y1 - LC_Y0) * (c->hi - v) / (c->hi - c->lo) : (LC_Y0 + LC_Y1) / 2;
+}
+
+/* One series as a path (a gap where an epoch has no value), a dot when it
+ * has a single point. */
+static void curve_line(FILE *f, const CfgCurve *c, const double *v, const char *style) {
+    int pts = 0, last = -1;
+    for (int ep = 0; ep < c->E; ep++) pts += isfinite(v[ep]) != 0;
+    if (pts == 0) return;
+    fprintf(f, "<path fill=\"none\" %s d=\"", style);
+    for (int ep = 0; ep < c->E; ep++) {
+        if (!isfinite(v[ep])) continue;
+        fprintf(f, "%s%.2f %.2f ", last >= 0 && last == ep - 1 ? "L" : "M", curve_x(c, ep), curve_y(c, v[ep]));
+        last = ep;
+    }
+    fputs("\"/>", f);
+    for (int ep = 0; ep < c->E && pts == 1; ep++)
+        if (isfinite(v[ep]))
+            fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" fill=\"#555\"/>", curve_x(c, ep), curve_y(c, v[ep]));
+}
+
+/* Axis labels: the loss range on the left, the epochs below. */
+static void curve_axes(FILE *f, const CfgCurve *c) {
+    fprintf(f, "<path fill=\"none\" stroke=\"#999\" d=\"M%.0f %.0f V%.0f H%.0f\"/>", LC_X0 - 4, LC_Y0, LC_Y1 + 4,
+            LC_X1);
+    if (isfinite(c->lo))
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.3g</text><text x=\"%.0f\" y=\"%.0f\" "
+                   "text-anchor=\"end\">%.3g</text><text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">loss</text>",
+                LC_X0 - 7, LC_Y0 + 4, c->hi, LC_X0 - 7, LC_Y1 + 3, c->lo, LC_X0 - 7, (LC_Y0 + LC_Y1) / 2 + 3);
+    fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">1</text><text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">epoch"
+               "</text><text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%d</text>", LC_X0, LC_Y1 + 17,
+            (LC_X0 + LC_X1) / 2, LC_Y1 + 17, LC_X1, LC_Y1 + 17, c->E);
+}
+
+static void curve_svg(FILE *f, const RConfig *cf, const RTrial *const *ts, int n) {
+    CfgCurve c;
+    curve_make(&c, ts, n);
+    char text[400];
+    curve_text(text, sizeof text, &c, n);
+    fprintf(f, "<svg class=\"spark curve\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"", SPARK_W, LC_H);
+    esc(f, text);
+    fputc('"', f);
+    data_list(f, "data-val-loss", c.val, c.E);
+    data_list(f, "data-train-loss", c.train, c.E);
+    fputs(" data-folds=\"", f);
+    for (int ep = 0; ep < c.E; ep++) fprintf(f, "%s%d", ep ? " " : "", c.ran[ep]);
+    fputs("\"", f);
+    data_list(f, "data-range", (double[2]){c.lo, c.hi}, 2);
+    fputs("><title>", f);
+    esc(f, text);
+    fputs("</title>", f);
+    curve_axes(f, &c);
+    if (isfinite(c.lo)) {
+        curve_line(f, &c, c.train, "stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\" class=\"train\"");
+        char style[96];
+        snprintf(style, sizeof style, "stroke=\"%s\" stroke-width=\"2.2\" class=\"val\"",
+                 report_family_colour(cf->fam));
+        curve_line(f, &c, c.val, style);
+    }
+    fputs("</svg>\n", f);
+    curve_free(&c);
+}
+
+static double fold_x(double v) { return FS_X0 + (FS_X1 - FS_X0) * fmin(1.0, fmax(0.0, v)); }
+
+/* The 0..1 axis with ticks at 0, 0.5, 1. */
+static void fold_axis(FILE *f) {
+    fprintf(f, "<path fill=\"none\" stroke=\"#999\" d=\"M%.0f %.0f H%.0f", FS_X0, FS_AXIS, FS_X1);
+    for (int k = 0; k <= 4; k++) fprintf(f, " M%.0f %.0f v%d", fold_x(k / 4.0), FS_AXIS, k % 2 ? 3 : 5);
+    fprintf(f, "\"/><text x=\"%.0f\" y=\"%.0f\">0</text><text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">0.5"
+               "</text><text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">1</text>", FS_X0, FS_AXIS + 16,
+            fold_x(0.5), FS_AXIS + 16, FS_X1, FS_AXIS + 16);
+}
+
+/* One dot per trial: its test accuracy (m[M_ACC]), three rows of jitter. */
+static void fold_dots(FILE *f, const RConfig *cf, const RTrial *const *ts, int n) {
+    for (int i = 0; i < n; i++) {
+        double v = ts[i]->m[M_ACC];
+        if (!isfinite(v)) continue;
+        fprintf(f, "<circle class=\"fold\" cx=\"%.2f\" cy=\"%.0f\" r=\"4\" fill=\"%s\" fill-opacity=\"0.75\" "
+                   "stroke=\"#fff\" data-value=\"%.9g\"><title>repeat %d, fold %d, seed %d: accuracy %.3f</title>"
+                   "</circle>", fold_x(v), 20.0 + 6 * (i % 3 - 1), report_family_colour(cf->fam), v,
+                ts[i]->repeat, ts[i]->outer, ts[i]->seed, v);
+    }
+}
+
+static void fold_svg(FILE *f, const Report *r, const RConfig *cf, const RTrial *const *ts, int n) {
+    double base = r->fam[cf->fam].learned >= 0 ? r->fam[cf->fam].base_rate : NAN, mean = cf->m[M_ACC].mean;
+    char text[300];
+    size_t k = (size_t)snprintf(text, sizeof text, "test accuracy of %d fold%s on a 0 to 1 axis:", n,
+                                n == 1 ? "" : "s");
+    for (int i = 0; i < n && k < sizeof text; i++)
+        k += (size_t)snprintf(text + k, sizeof text - k, "%s %.3f", i ? "," : "", ts[i]->m[M_ACC]);
+    if (k < sizeof text) k += (size_t)snprintf(text + k, sizeof text - k, "; mean %.3f (solid bar)", mean);
+    if (isfinite(base) && k < sizeof text)
+        snprintf(text + k, sizeof text - k, "; majority class %.3f (dashed)", base);
+    fprintf(f, "<svg class=\"spark folds\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"", SPARK_W, FS_H);
+    esc(f, text);
+    fputc('"', f);
+    data_list(f, "data-mean", &mean, 1);
+    data_list(f, "data-base-rate", &base, 1);
+    fputs("><title>", f);
+    esc(f, text);
+    fputs("</title>", f);
+    fold_axis(f);
+    if (isfinite(base))
+        fprintf(f, "<path stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"3 2\" class=\"base\" d=\"M%.2f 6 "
+                   "V%.0f\"/>", fold_x(base), FS_AXIS + 4);
+    fold_dots(f, cf, ts, n);
+    if (isfinite(mean))
+        fprintf(f, "<path stroke=\"#1a1a1a\" stroke-width=\"2\" class=\"mean\" d=\"M%.2f 8 V%.0f\"/>", fold_x(mean),
+                FS_AXIS);
+    fputs("</svg>\n", f);
+}
+
+/* The done outer trials of cf in reading order; *n: how many. Caller frees. */
+static const RTrial **config_trials(const Report *r, const RConfig *cf, int *n) {
+    const RTrial **ts = xcalloc((size_t)r->n_trials + 1, sizeof *ts);
+    *n = 0;
+    for (int i = 0; i < r->n_trials; i++) {
+        const RTrial *t = &r->trials[i];
+        if (t->fam == cf->fam && t->config == cf->config && t->inner < 0 && t->done) ts[(*n)++] = t;
+    }
+    qsort(ts, (size_t)*n, sizeof *ts, trial_order);
+    return ts;
+}
+
+static void config_card(FILE *f, const Report *r, const RConfig *cf) {
+    int n = 0, sel = !r->nested && r->fam[cf->fam].chosen == cf->config;
+    const RTrial **ts = config_trials(r, cf, &n);
+    fprintf(f, "<figure class=\"cfg\" id=\"cfg-%d-%d\" data-family=\"", cf->fam, cf->config);
+    esc(f, r->fam[cf->fam].name);
+    fprintf(f, "\" data-config=\"%d\">\n<figcaption>", cf->config);
+    fam_label(f, r, cf->fam);
+    fprintf(f, " c%d%s: %d fold%s</figcaption>\n", cf->config, sel ? " (selected)" : "", n, n == 1 ? "" : "s");
+    if (n == 0) fputs("<p class=\"caption\">No finished outer trial: nothing to draw.</p>\n", f);
+    else {
+        curve_svg(f, cf, ts, n);
+        fold_svg(f, r, cf, ts, n);
+        fputs("<p class=\"caption\">Test accuracy: mean ", f);
+        num(f, cf->m[M_ACC].mean, 3);
+        if (r->fam[cf->fam].learned >= 0) {
+            fputs(", majority class ", f);
+            num(f, r->fam[cf->fam].base_rate, 3);
+        }
+        fputs(".</p>\n", f);
+    }
+    fputs("</figure>\n", f);
+    free(ts);
+}
+
+static void config_plots(FILE *f, const Report *r) {
+    fputs("<h3>Learning curves and fold scores per configuration</h3>\n<p class=\"caption\">Top: the mean validation "
+          "loss per epoch (solid, family colour) and the mean train loss (dashed grey) over the configuration's "
+          "finished outer trials, each epoch averaged over the trials that ran it (early stopping ends some sooner); "
+          "left, the loss axis's range. Bottom: each outer test fold's accuracy as a dot on a 0 to 1 axis, the mean as "
+          "a solid bar, the majority-class rate (always answering the most frequent class) as a dashed tick.</p>\n"
+          "<div class=\"cfgs\" id=\"config-plots\">\n", f);
+    for (int i = 0; i < r->n_configs; i++) config_card(f, r, &r->configs[i]);
+    fputs("</div>\n", f);
 }
 
 /* "0.750 [0.551, 0.880] (18/24)" */
@@ -575,6 +852,7 @@ static void section_configs(FILE *f, const Report *r) {
     esc(f, sel);
     fputs("</p>\n", f);
     config_table(f, r);
+    config_plots(f, r);
     class_table(f, r);
     fputs("</section>\n", f);
 }

@@ -14,7 +14,16 @@
  *    (numbers as %.17g, "" when not finite); clicking a <th> sorts by it
  *    (ascending, then descending) and sets its aria-sort;
  *  - <select id="filter-family">, <select id="filter-state"> (value "" = all);
- *  - sections verdict, trial-list, configs, comparisons, plots, errors. */
+ *  - sections verdict, trial-list, configs, comparisons, plots, errors;
+ *  - <div id="config-plots">: one <figure class="cfg" id="cfg-F-C"
+ *    data-family="NAME" data-config="C"> per #config-table row (F: family
+ *    index; the row's config cell links to it). With done outer trials it
+ *    holds <svg class="spark curve" role="img"> with data-val-loss and
+ *    data-train-loss (mean per epoch over the trials that ran it, finite
+ *    values only, %.9g, "NaN" if none), data-folds (trials that ran each
+ *    epoch), data-range (loss axis lo hi), and <svg class="spark folds"
+ *    role="img"> with one <circle class="fold" data-value="ACC"> per done
+ *    outer trial, data-mean and data-base-rate. Drawn with --no-plots too. */
 #ifndef HIPID_REPORT_HTML_H
 #define HIPID_REPORT_HTML_H
 
