@@ -20,6 +20,7 @@ static void sweep_usage(FILE *f) {
         "  --quiet        only the closing summary\n"
         "  --verbose      also per-epoch lines of group leaders\n"
         "  --no-status    do not write RESULTS/status.html (a live page, rewritten every 5 s)\n"
+        "  --status-every S  seconds between rewrites of status.html and its reload, >= 1  [5]\n"
         "Trains every trial of the job (README: \"Job files\"), results in [run] output\n"
         "(default results/<job name>/). Rerun the same command to resume after a kill.\n"
         "HIPID_THREADS overrides [run] threads. Exit status: 0 done (failed trials are\n"
@@ -36,6 +37,7 @@ static const char *parse_options(SweepOptions *o, int *help, int argc, char **ar
                                          {"link-us", required_argument, 0, 'u'},
                                          {"quiet", no_argument, 0, 'q'},   {"verbose", no_argument, 0, 'v'},
                                          {"no-status", no_argument, 0, 'S'},
+                                         {"status-every", required_argument, 0, 'E'},
                                          {"help", no_argument, 0, 'h'},    {0, 0, 0, 0}};
     const char *bad = NULL;
     int c;
@@ -48,6 +50,10 @@ static const char *parse_options(SweepOptions *o, int *help, int argc, char **ar
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose = 1; break;
         case 'S': o->no_status = 1; break;
+        case 'E':
+            if (cmd_parse_positive(optarg, &o->status_every) || o->status_every < 1)
+                bad = "--status-every expects seconds >= 1, e.g. 5";
+            break;
         case 's':
             if (sscanf(optarg, "%d/%d", &o->shard, &o->n_shards) != 2 || o->n_shards < 1 || o->shard < 0 ||
                 o->shard >= o->n_shards)

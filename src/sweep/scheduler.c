@@ -741,6 +741,7 @@ static int dry_run(Run *r) {
 static void page_open(Run *r) {
     ErrBuf e = {{0}};
     r->page = status_html_create(&r->st, r->o->shard, r->o->n_shards, r->sum, r->todo, r->n_todo, r->c.size, r->hosts[0], HOST_LEN, &e);
+    if (r->page && r->o->status_every > 0) status_html_set_every(r->page, r->o->status_every);
     if (r->page && status_html_write(r->page, STATUS_RUNNING, NULL, NULL, &e) != HIPID_OK) {
         status_html_free(r->page);
         r->page = NULL;
@@ -751,8 +752,8 @@ static void page_open(Run *r) {
     }
     char abs[PATH_MAX];
     const char *p = status_html_path(r->page);
-    if (!r->o->quiet) printf("status page: %s (rewritten every %.0f s while the sweep runs)\n", realpath(p, abs) ? abs : p,
-                             STATUS_HTML_EVERY);
+    if (!r->o->quiet) printf("status page: %s (rewritten every %g s while the sweep runs)\n", realpath(p, abs) ? abs : p,
+                             r->o->status_every > 0 ? r->o->status_every : STATUS_HTML_EVERY);
     fflush(stdout);
 }
 

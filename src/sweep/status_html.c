@@ -41,6 +41,7 @@ struct StatusHtml {
     Recent recent[N_RECENT];   /* ring of trials ended in this run */
     int n_recent, n_ended;
     double t0, last_write, write_seconds;
+    double every;              /* seconds between rewrites, and the refresh */
     int n_writes, warned;
     char path[1100], dir[1100];
 };
@@ -131,6 +132,7 @@ StatusHtml *status_html_create(const Study *st, int shard, int n_shards, const T
     s->busy = xcalloc((size_t)n_ranks, sizeof(double));
     for (int i = 0; i < n_todo; i++) s->slot[todo[i]] = SLOT_QUEUED;
     s->t0 = now_seconds();
+    s->every = STATUS_HTML_EVERY;
     if (n_shards > 1)
         snprintf(s->path, sizeof s->path, "%s/status-shard%dof%d.html", st->out, shard, n_shards);
     else
@@ -156,6 +158,8 @@ void status_html_free(StatusHtml *s) {
 }
 
 const char *status_html_path(const StatusHtml *s) { return s->path; }
+
+void status_html_set_every(StatusHtml *s, double seconds) { s->every = seconds; }
 
 void status_html_started(StatusHtml *s, int idx, int first, int n) {
     if (!s) return;
@@ -341,7 +345,7 @@ static const char CSS[] =
 static void put_head(FILE *f, const StatusHtml *s, int state) {
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n", f);
-    if (state == STATUS_RUNNING) fprintf(f, "<meta http-equiv=\"refresh\" content=\"%.0f\">\n", STATUS_HTML_EVERY);
+    if (state == STATUS_RUNNING) fprintf(f, "<meta http-equiv=\"refresh\" content=\"%.0f\">\n", s->every);
     fputs("<title>hipid sweep ", f);
     put_text(f, s->st->job.name);
     fprintf(f, ": %s</title>\n<style>%s</style>\n</head>\n<body>\n", state == STATUS_RUNNING ? "running"
@@ -363,7 +367,7 @@ static void put_title(FILE *f, const StatusHtml *s, int state, double now) {
     if (state == STATUS_RUNNING)
         fprintf(f, "; this page reloads itself every %.0f s. If the time above stops moving for more than a minute, "
                 "the sweep is no longer running (killed or crashed; rerun the same command to resume).</p>\n",
-                STATUS_HTML_EVERY);
+                s->every);
     else if (state == STATUS_FINISHED) fputs(": the sweep has ended; this page no longer changes.</p>\n", f);
     else fputs(": stopped by a signal after checkpointing; rerun the same command to resume.</p>\n", f);
 }
@@ -644,7 +648,7 @@ int status_html_write(StatusHtml *s, int state, const double *busy, const double
 }
 
 void status_html_tick(StatusHtml *s) {
-    if (!s || now_seconds() - s->last_write < STATUS_HTML_EVERY) return;
+    if (!s || now_seconds() - s->last_write < s->every) return;
     ErrBuf e = {{0}};
     if (status_html_write(s, STATUS_RUNNING, NULL, NULL, &e) != HIPID_OK) {
         if (!s->warned) fprintf(stderr, "hipid sweep: %s (the sweep goes on)\n", e.msg);

@@ -29,6 +29,7 @@ typedef struct {
     int quiet;      /* only the closing summary */
     int verbose;    /* also per-epoch lines of group leaders */
     int no_status;  /* no status.html and no progress files (status_html.h) */
+    double status_every; /* seconds between rewrites of status.html (0: STATUS_HTML_EVERY) */
     int shard, n_shards; /* run plan indices i with i % n_shards == shard; n_shards <= 1: all */
     double link_gbit, link_us; /* --dry-run: the link to cost collectives on; 0 = measure (or assume) */
 } SweepOptions;

@@ -27,7 +27,8 @@
 #include "hipid/sweep/trialfile.h"
 #include "hipid/train/train.h"
 
-#define STATUS_HTML_EVERY 5.0 /* seconds between rewrites, and the page's refresh */
+#define STATUS_HTML_EVERY 5.0 /* default seconds between rewrites, and the page's refresh
+                               * (hipid sweep --status-every) */
 
 /* ---- the leader's side ---- */
 
@@ -67,7 +68,11 @@ void status_html_started(StatusHtml *s, int idx, int first, int n);
  * from the progress file, then removes the file. */
 void status_html_ended(StatusHtml *s, int idx, int stopped);
 
-/* Rewrite the page if STATUS_HTML_EVERY seconds have passed since the last
+/* Seconds between rewrites and the page's refresh (>= 1; default
+ * STATUS_HTML_EVERY). */
+void status_html_set_every(StatusHtml *s, double seconds);
+
+/* Rewrite the page if its interval (status_html_set_every) in seconds have passed since the last
  * write; cheap otherwise (one clock read). Errors are printed once. */
 void status_html_tick(StatusHtml *s);
 
