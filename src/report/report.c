@@ -1162,3 +1162,15 @@ void report_fmt_p(char *buf, size_t cap, double p) {
     else if (p < 0.001) snprintf(buf, cap, "p < 0.001");
     else snprintf(buf, cap, "p = %.3f", p);
 }
+
+int report_leak_totals(const Report *r, long *worst, long *dup_only) {
+    int any = 0;
+    *worst = *dup_only = 0;
+    for (int fa = 0; fa < r->n_fam; fa++) {
+        const RFamily *F = &r->fam[fa];
+        any |= F->leak_group >= 0 && F->base_n > 0;
+        if (F->leak_group > *worst) *worst = F->leak_group;
+        if (F->leak_dup > *dup_only) *dup_only = F->leak_dup;
+    }
+    return any;
+}

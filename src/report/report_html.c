@@ -287,15 +287,8 @@ static void summary_table(FILE *f, const Report *r) {
 
 /* The leakage line, as report.md's. */
 static void leaks(FILE *f, const Report *r) {
-    long worst = 0, dup_only = 0;
-    int any = 0;
-    for (int fa = 0; fa < r->n_fam; fa++) {
-        const RFamily *F = &r->fam[fa];
-        any |= F->leak_group >= 0 && F->base_n > 0;
-        worst = F->leak_group > worst ? F->leak_group : worst;
-        dup_only = F->leak_dup > dup_only ? F->leak_dup : dup_only;
-    }
-    if (!any) return;
+    long worst, dup_only;
+    if (!report_leak_totals(r, &worst, &dup_only)) return;
     fprintf(f, "<p id=\"leakage\"%s><strong>%s</strong> (first pass, each image tested once):", worst ? " class=\"warn\"" : "",
             worst ? "Warning: leakage." : "Leakage check");
     for (int fa = 0; fa < r->n_fam; fa++) {

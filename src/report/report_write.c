@@ -111,15 +111,8 @@ static void md_base(FILE *f, const Report *r, const RFamily *F) {
 /* The leakage check: test images with a near-duplicate or a leakage-group
  * mate among the rows their model was fitted on (first pass). */
 static void md_leaks(FILE *f, const Report *r) {
-    long worst = 0, dup_only = 0;
-    int any = 0;
-    for (int fa = 0; fa < r->n_fam; fa++) {
-        const RFamily *F = &r->fam[fa];
-        any |= F->leak_group >= 0 && F->base_n > 0;
-        worst = F->leak_group > worst ? F->leak_group : worst;
-        dup_only = F->leak_dup > dup_only ? F->leak_dup : dup_only;
-    }
-    if (!any) return;
+    long worst, dup_only;
+    if (!report_leak_totals(r, &worst, &dup_only)) return;
     fprintf(f, "%s (first pass, each image tested once):", worst ? "**Warning: leakage.**" : "**Leakage check**");
     for (int fa = 0; fa < r->n_fam; fa++) {
         const RFamily *F = &r->fam[fa];

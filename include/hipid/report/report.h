@@ -258,6 +258,11 @@ int report_trial_stuck(const RTrial *t, int K);
  * family with learned == 0 (buf gets "" otherwise). */
 void report_base_sentence(char *buf, size_t cap, const Report *r, int f);
 
+/* The leakage line's totals over the families: *worst the largest leak_group,
+ * *dup_only the largest leak_dup. Returns 1 if some family has a leakage
+ * count on a tested pass (the line is written), else 0. */
+int report_leak_totals(const Report *r, long *worst, long *dup_only);
+
 /* Format v with dec decimals, or with two significant digits when fixed
  * decimals would show fewer (0.0026 at dec 2: "0.0026", never "0.00");
  * NaN: "n/a". */
