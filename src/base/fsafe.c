@@ -1,0 +1,209 @@
+/* fsafe.c: see fsafe.h. */
+#include "hipid/base/fsafe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* "a FIFO", "a directory", ... for messages. */
+static const char *kind_of(mode_t m) {
+    if (S_ISREG(m)) return "a regular file";
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+static int check_stat(const struct stat *st, const char *path, const char *what, size_t max_bytes, ErrBuf *e) {
+    if (!S_ISREG(st->st_mode))
+        return hipid_err(e, "%s: the %s must be a regular file, found %s", path, what, kind_of(st->st_mode));
+    if (max_bytes && (unsigned long long)st->st_size > (unsigned long long)max_bytes)
+        return hipid_err(e, "%s: the %s is %lld bytes, more than the %zu bytes hipid reads", path, what,
+                         (long long)st->st_size, max_bytes);
+    return HIPID_OK;
+}
+
+int fsafe_input(const char *path, const char *what, size_t max_bytes, ErrBuf *e) {
+    struct stat st;
+    if (stat(path, &st) != 0) return hipid_err(e, "%s: cannot read the %s: %s", path, what, strerror(errno));
+    return check_stat(&st, path, what, max_bytes, e);
+}
+
+int fsafe_read_text(char **out, size_t *n, const char *path, const char *what, size_t max_bytes,
+                    size_t max_line, ErrBuf *e) {
+    struct stat st;
+    char *buf = NULL;
+    size_t used = 0;
+    int fd = -1;
+    *out = NULL;
+    *n = 0;
+    if (fsafe_input(path, what, max_bytes, e) != HIPID_OK) return HIPID_ERR;
+    if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+        return hipid_err(e, "%s: cannot open the %s: %s", path, what, strerror(errno));
+    if (fstat(fd, &st) != 0 || check_stat(&st, path, what, max_bytes, e) != HIPID_OK) {
+        close(fd);
+        return e && e->msg[0] ? HIPID_ERR : hipid_err(e, "%s: cannot stat the %s", path, what);
+    }
+    /* read up to max_bytes + 1: a file that grew after fstat is caught too */
+    size_t cap = (size_t)st.st_size + 1, limit = max_bytes ? max_bytes : (size_t)-2;
+    buf = xmalloc(cap + 1);
+    for (;;) {
+        if (used == cap) {
+            if (used > limit) break;
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            if (!buf) hipid_die(__FILE__, __LINE__, "out of memory reading %s", path);
+        }
+        ssize_t got = read(fd, buf + used, cap - used);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int err = errno;
+            close(fd);
+            free(buf);
+            return hipid_err(e, "%s: cannot read the %s: %s", path, what, strerror(err));
+        }
+        if (got == 0) break;
+        used += (size_t)got;
+    }
+    close(fd);
+    if (used > limit) {
+        free(buf);
+        return hipid_err(e, "%s: the %s is more than the %zu bytes hipid reads", path, what, max_bytes);
+    }
+    buf[used] = '\0';
+    size_t line = 1, start = 0;
+    for (size_t i = 0; i <= used; i++) {
+        if (i < used && buf[i] == '\0') {
+            free(buf);
+            return hipid_err(e, "%s:%zu: the %s holds a NUL byte (binary, not text)", path, line, what);
+        }
+        if (i == used || buf[i] == '\n') {
+            if (max_line && i - start > max_line) {
+                free(buf);
+                return hipid_err(e, "%s:%zu: line of %zu bytes, longer than the %zu a %s may have", path, line,
+                                 i - start, max_line, what);
+            }
+            line++;
+            start = i + 1;
+        }
+    }
+    *out = buf;
+    *n = used;
+    return HIPID_OK;
+}
+
+int fsafe_output(const char *path, const char *what, const char *const *inputs, int n_inputs, ErrBuf *e) {
+    struct stat st, in;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) return HIPID_OK;
+        return hipid_err(e, "%s: cannot check the %s: %s", path, what, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode))
+        return hipid_err(e, "%s: refusing to write the %s over %s (only a regular file is replaced)", path, what,
+                         kind_of(st.st_mode));
+    for (int i = 0; i < n_inputs; i++) {
+        if (!inputs[i] || stat(inputs[i], &in) != 0) continue;
+        if (in.st_dev == st.st_dev && in.st_ino == st.st_ino)
+            return hipid_err(e, "%s: refusing to write the %s over an input of the same command (%s)", path,
+                             what, inputs[i]);
+    }
+    return HIPID_OK;
+}
+
+static void host_name(char *buf, size_t cap) {
+    if (gethostname(buf, cap) != 0) snprintf(buf, cap, "unknown");
+    buf[cap - 1] = '\0';
+    for (char *p = buf; *p; p++)
+        if (*p == '/' || *p == ' ' || *p == '\n') *p = '_';
+}
+
+int fsafe_tmp_name(char *buf, size_t cap, const char *path, ErrBuf *e) {
+    char host[256];
+    host_name(host, sizeof host);
+    if (snprintf(buf, cap, "%s.tmp.%s.%ld", path, host, (long)getpid()) >= (int)cap)
+        return hipid_err(e, "%s: path too long", path);
+    return HIPID_OK;
+}
+
+int fsafe_tmp_is_stale(const char *name) {
+    char host[256];
+    const char *t = strstr(name, ".tmp."), *next;
+    if (!t) return 0;
+    while ((next = strstr(t + 1, ".tmp.")) != NULL) t = next; /* the last ".tmp." */
+    const char *h = t + 5, *dot = strrchr(h, '.');
+    if (!dot || dot == h) return 0;
+    char *end = NULL;
+    long pid = strtol(dot + 1, &end, 10);
+    if (!end || *end || pid <= 0) return 0;
+    host_name(host, sizeof host);
+    if ((size_t)(dot - h) != strlen(host) || strncmp(h, host, (size_t)(dot - h)) != 0) return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+int fsafe_lock(FsafeLock *l, const char *lock_path, const char *what, int shared, char *stale_holder,
+               ErrBuf *e) {
+    char old[256] = "", line[600], host[256];
+    l->fd = -1;
+    l->shared = shared;
+    snprintf(l->path, sizeof l->path, "%s", lock_path);
+    if (stale_holder) stale_holder[0] = '\0';
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
+    if (fd < 0) return hipid_err(e, "%s: cannot open the lock file of the %s: %s", lock_path, what, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return hipid_err(e, "%s: the lock file of the %s is not a regular file", lock_path, what);
+    }
+    ssize_t got = pread(fd, old, sizeof old - 1, 0);
+    old[got > 0 ? got : 0] = '\0';
+    old[strcspn(old, "\n")] = '\0';
+    if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+        int err = errno;
+        close(fd);
+        if (err == EWOULDBLOCK)
+            return hipid_err(e, "%s is in use by %s (lock file %s); wait for it to finish or stop it", what,
+                             old[0] ? old : "another process", lock_path);
+        return hipid_err(e, "%s: cannot lock the %s: %s", lock_path, what, strerror(err));
+    }
+    /* taken: a holder named in the file whose lock is gone was stale (for a
+     * shared lock the named holder may still be alive beside us: not stale) */
+    if (stale_holder && old[0] && !shared) snprintf(stale_holder, 256, "%s", old);
+    host_name(host, sizeof host);
+    char since[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char cmd[128] = "hipid";
+    FILE *c = fopen("/proc/self/comm", "r");
+    if (c) {
+        if (fgets(cmd, sizeof cmd, c)) cmd[strcspn(cmd, "\n")] = '\0';
+        fclose(c);
+    }
+    int len = snprintf(line, sizeof line, "host=%s pid=%ld since=%s cmd=%s\n", host, (long)getpid(), since, cmd);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+        /* the lock holds; only the holder's name could not be written */
+    }
+    l->fd = fd;
+    l->shared = shared;
+    return HIPID_OK;
+}
+
+void fsafe_unlock(FsafeLock *l) {
+    if (l->fd < 0) return;
+    if (!l->shared && ftruncate(l->fd, 0) != 0) {
+        /* the next holder will call this one stale: harmless */
+    }
+    flock(l->fd, LOCK_UN);
+    close(l->fd);
+    l->fd = -1;
+}
