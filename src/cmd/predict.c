@@ -20,6 +20,7 @@
 #include <vips/vips.h>
 
 #include "hipid/cmd/cmd.h"
+#include "hipid/data/imgsrc.h"
 #include "hipid/report/predictor.h"
 
 enum { FMT_TEXT, FMT_TSV, FMT_JSON };
@@ -105,8 +106,12 @@ static void predict_one(int *n_ok, int *n_bad, Predictor *p, const PredictArgs *
     ErrBuf e = {{0}};
     int K = p->n_classes, S = p->prep.size, layer;
     float prob[K], peak;
-    if (predictor_classify(prob, p, images[i], &e) != HIPID_OK) {
-        fprintf(stderr, "hipid predict: %s\n", e.msg);
+    /* an IMAGE is opened only when it is a regular file (a FIFO would block,
+     * a device has effects of its own); messages name it escaped, one line */
+    if (imgsrc_check_file(images[i], &e) != HIPID_OK || predictor_classify(prob, p, images[i], &e) != HIPID_OK) {
+        char *msg = imgsrc_escape_text(e.msg);
+        fprintf(stderr, "hipid predict: %s\n", msg);
+        free(msg);
         (*n_bad)++;
         return;
     }

@@ -1,18 +1,60 @@
 /* imgsrc.c: list source images from a class-folder tree or a manifest CSV;
- * read a file and its SHA-256. See imgsrc.h. */
+ * read a file and its SHA-256; escape names. See imgsrc.h. */
 #include "hipid/data/imgsrc.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_DEPTH 16 /* nested folders inside a class folder; guards symlink loops */
+#include "hipid/base/fsafe.h"
 
+/* --- names ---------------------------------------------------------------- */
+
+static char *escape(const char *raw, int is_name) {
+    GString *out = g_string_sized_new(strlen(raw) + 8);
+    const unsigned char *p = (const unsigned char *)raw;
+    while (*p) {
+        unsigned c = *p;
+        if (c == '\\' && is_name) {
+            g_string_append(out, "\\\\");
+            p++;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            g_string_append(out, c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t");
+            p++;
+        } else if (c < 0x20 || c == 0x7f) {
+            g_string_append_printf(out, "\\x%02x", c);
+            p++;
+        } else if (c < 0x80) {
+            g_string_append_c(out, (char)c);
+            p++;
+        } else {
+            size_t left = strlen((const char *)p);
+            gunichar u = g_utf8_get_char_validated((const gchar *)p, (gssize)left);
+            int len = u == (gunichar)-1 || u == (gunichar)-2 ? 1 : (int)(g_utf8_next_char(p) - (const gchar *)p);
+            int keep = len > 1 && !(u >= 0x80 && u <= 0x9f);
+            if (keep) g_string_append_len(out, (const gchar *)p, len);
+            else
+                for (int k = 0; k < len; k++) g_string_append_printf(out, "\\x%02x", p[k]);
+            p += len;
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* GLib's allocator is malloc (GLib >= 2.46), so these may be freed with free. */
+char *imgsrc_escape(const char *raw) { return escape(raw, 1); }
+char *imgsrc_escape_text(const char *raw) { return escape(raw, 0); }
+
+/* --- the list --------------------------------------------------------------- */
+
+/* Append; rel and patient are raw (escaped here), path is kept raw. */
 static void list_push(ImageList *l, int *cap, const char *path, const char *rel, int label,
                       const char *patient, int row) {
     if (l->n == *cap) {
@@ -25,12 +67,28 @@ static void list_push(ImageList *l, int *cap, const char *path, const char *rel,
         HIPID_CHECK(l->paths && l->rel_paths && l->patient_ids && l->labels && l->rows);
     }
     l->paths[l->n] = strdup(path);
-    l->rel_paths[l->n] = strdup(rel);
-    l->patient_ids[l->n] = strdup(patient ? patient : "");
+    l->rel_paths[l->n] = imgsrc_escape(rel);
+    l->patient_ids[l->n] = imgsrc_escape(patient ? patient : "");
     HIPID_CHECK(l->paths[l->n] && l->rel_paths[l->n] && l->patient_ids[l->n]);
     l->labels[l->n] = label;
     l->rows[l->n] = row;
     l->n++;
+}
+
+/* A skip line "<rel escaped>: <reason>" (the reason may hold escaped names). */
+static void list_skip(ImageList *l, const char *rel, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void list_skip(ImageList *l, const char *rel, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *reason = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    char *name = imgsrc_escape(rel), *why = imgsrc_escape_text(reason);
+    l->skips = realloc(l->skips, sizeof(char *) * (l->n_skips + 1));
+    HIPID_CHECK(l->skips);
+    l->skips[l->n_skips++] = g_strdup_printf("%s: %s", name, why);
+    free(name);
+    free(why);
+    g_free(reason);
 }
 
 void imgsrc_free(ImageList *l) {
@@ -39,6 +97,7 @@ void imgsrc_free(ImageList *l) {
     strv_free(l->paths, l->n);
     strv_free(l->rel_paths, l->n);
     strv_free(l->patient_ids, l->n);
+    strv_free(l->skips, l->n_skips);
     free(l->labels);
     free(l->rows);
     memset(l, 0, sizeof *l);
@@ -56,12 +115,62 @@ static int path_join(char *out, size_t cap, const char *a, const char *b) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Sorted names of the visible entries of dir that are folders (want_dirs)
- * or regular files; NULL with *n = -1 if dir cannot be read. */
-static char **list_dir(const char *dir, int want_dirs, int *n) {
+/* "a FIFO", "a directory", ... for messages. */
+static const char *kind_of(mode_t m) {
+    if (S_ISREG(m)) return "a regular file";
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISSOCK(m)) return "a socket";
+    return "an unknown kind of file";
+}
+
+/* What path is after following symlinks, into *st (0 = ok); otherwise the
+ * reason it cannot be followed, in why. */
+static int follow(struct stat *st, char *why, size_t cap, const char *path) {
+    struct stat lst;
+    if (stat(path, st) == 0) return 0;
+    int err = errno;
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        char target[4096];
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        char *t = imgsrc_escape(target);
+        if (err == ENOENT) snprintf(why, cap, "dangling symlink (its target %s does not exist)", t);
+        else if (err == ELOOP) snprintf(why, cap, "symlink loop (the link to %s cannot be resolved)", t);
+        else snprintf(why, cap, "broken symlink to %s: %s", t, strerror(err));
+        free(t);
+    } else
+        snprintf(why, cap, "%s", err == ENOENT ? "no such file" : strerror(err));
+    return -1;
+}
+
+/* --- folder tree -------------------------------------------------------------- */
+
+typedef struct {
+    ImageList *l;
+    int cap;
+    GHashTable *dirs;  /* "dev:ino" -> raw rel path of a folder entered (or a class folder) */
+    GHashTable *files; /* "dev:ino" -> raw rel path of a file listed */
+} Scan;
+
+static char *devino(const struct stat *st) {
+    return g_strdup_printf("%llx:%llx", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino);
+}
+
+/* Is folder a (raw rel) the folder b or one of its ancestors? "" is the root. */
+static int is_ancestor(const char *a, const char *b) {
+    size_t n = strlen(a);
+    return n == 0 || (strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/'));
+}
+
+/* The visible entry names of dir, sorted; *n_hidden counts the others. NULL
+ * with *n = -1 (errno set) if dir cannot be read. */
+static char **read_names(const char *dir, int *n, int *n_hidden) {
     DIR *d = opendir(dir);
     struct dirent *ent;
-    char **names = NULL, path[8192];
+    char **names = NULL;
     int cap = 0;
     *n = 0;
     if (!d) {
@@ -69,11 +178,11 @@ static char **list_dir(const char *dir, int want_dirs, int *n) {
         return NULL;
     }
     while ((ent = readdir(d))) {
-        struct stat st;
-        if (ent->d_name[0] == '.') continue;
-        if (path_join(path, sizeof path, dir, ent->d_name) != HIPID_OK) continue;
-        if (stat(path, &st) != 0) continue; /* dangling link */
-        if (want_dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) continue;
+        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0) continue;
+        if (ent->d_name[0] == '.') {
+            if (n_hidden) (*n_hidden)++;
+            continue;
+        }
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
             names = realloc(names, sizeof(char *) * cap);
@@ -86,63 +195,185 @@ static char **list_dir(const char *dir, int want_dirs, int *n) {
     return names;
 }
 
-/* Add every file under dir (recursively, sorted; rel is dir relative to the root). */
-static int scan_class(ImageList *l, int *cap, const char *dir, const char *rel, int label, int depth,
-                      ErrBuf *e) {
-    int n_files, n_dirs, rc = HIPID_OK;
-    char path[8192], relp[8192];
-    char **files = list_dir(dir, 0, &n_files);
-    if (n_files < 0) return hipid_err(e, "%s: cannot read folder: %s", dir, strerror(errno));
-    for (int i = 0; i < n_files && rc == HIPID_OK; i++) {
-        if (path_join(path, sizeof path, dir, files[i]) || path_join(relp, sizeof relp, rel, files[i]))
-            rc = hipid_err(e, "%s: path too long", dir);
+static int scan_dir(Scan *s, const char *dir, const char *rel, int label, int depth, ErrBuf *e);
+
+/* Enter the folder path (rel) unless it was entered before or is too deep. */
+static int enter_dir(Scan *s, const struct stat *st, const char *path, const char *rel, const char *parent_rel,
+                     int label, int depth, ErrBuf *e) {
+    char *key = devino(st);
+    const char *seen = g_hash_table_lookup(s->dirs, key);
+    if (seen) {
+        char *as = imgsrc_escape(seen[0] ? seen : ".");
+        if (is_ancestor(seen, parent_rel))
+            list_skip(s->l, rel, "symlink loop (already scanned as %s%s)", seen[0] ? "" : "the root folder ", as);
         else
-            list_push(l, cap, path, relp, label, "", 0);
+            list_skip(s->l, rel, "the same folder as %s, scanned once (as %s)", as, as);
+        free(as);
+        g_free(key);
+        return HIPID_OK;
     }
-    strv_free(files, n_files);
-    if (rc != HIPID_OK) return rc;
-    if (depth >= MAX_DEPTH) return HIPID_OK;
-    char **dirs = list_dir(dir, 1, &n_dirs);
-    for (int i = 0; i < n_dirs && rc == HIPID_OK; i++) {
-        if (path_join(path, sizeof path, dir, dirs[i]) || path_join(relp, sizeof relp, rel, dirs[i]))
-            rc = hipid_err(e, "%s: path too long", dir);
-        else
-            rc = scan_class(l, cap, path, relp, label, depth + 1, e);
+    if (depth >= IMGSRC_MAX_DEPTH) {
+        list_skip(s->l, rel, "too deep: more than %d nested folders in a class folder", IMGSRC_MAX_DEPTH);
+        g_free(key);
+        return HIPID_OK;
     }
-    strv_free(dirs, n_dirs > 0 ? n_dirs : 0);
+    g_hash_table_insert(s->dirs, key, g_strdup(rel));
+    return scan_dir(s, path, rel, label, depth, e);
+}
+
+/* Every visible entry of dir (rel from the root): regular files first, then
+ * folders, each in sorted order; everything else a skip line. A class folder
+ * (depth 0) that cannot be read or has no entries is an error. */
+static int scan_dir(Scan *s, const char *dir, const char *rel, int label, int depth, ErrBuf *e) {
+    int n, n_hidden = 0, rc = HIPID_OK;
+    char path[8192], relp[8192], why[4400];
+    char **names = read_names(dir, &n, &n_hidden);
+    if (n < 0) {
+        if (depth == 0) {
+            char *d = imgsrc_escape(dir);
+            hipid_err(e, "%s: cannot read the class folder: %s", d, strerror(errno));
+            free(d);
+            return HIPID_ERR;
+        }
+        list_skip(s->l, rel, "cannot read the folder: %s", strerror(errno));
+        return HIPID_OK;
+    }
+    s->l->n_hidden += n_hidden;
+    if (n == 0 && depth == 0) {
+        char *d = imgsrc_escape(dir), *c = imgsrc_escape(rel);
+        hipid_err(e, "%s: empty class folder (class '%s' has no files); remove it or add images", d, c);
+        free(d);
+        free(c);
+        return HIPID_ERR;
+    }
+    struct stat *st = xmalloc(sizeof *st * (n ? n : 1));
+    int *ok = xmalloc(sizeof(int) * (n ? n : 1));
+    for (int pass = 0; pass < 2 && rc == HIPID_OK; pass++)
+        for (int i = 0; i < n && rc == HIPID_OK; i++) {
+            if (path_join(path, sizeof path, dir, names[i]) || path_join(relp, sizeof relp, rel, names[i])) {
+                if (pass == 0) list_skip(s->l, names[i], "path too long (in %s)", rel);
+                ok[i] = 0;
+                continue;
+            }
+            if (pass == 0) {
+                ok[i] = follow(&st[i], why, sizeof why, path) == 0;
+                if (!ok[i]) {
+                    list_skip(s->l, relp, "%s", why);
+                    continue;
+                }
+                if (S_ISDIR(st[i].st_mode)) continue; /* second pass */
+                struct stat lst;
+                int link = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
+                if (!S_ISREG(st[i].st_mode)) {
+                    list_skip(s->l, relp, "%s%s, not a regular file", link ? "a symlink to " : "",
+                              kind_of(st[i].st_mode));
+                    continue;
+                }
+                char *key = devino(&st[i]);
+                const char *first = g_hash_table_lookup(s->files, key);
+                if (first) {
+                    char *f = imgsrc_escape(first);
+                    list_skip(s->l, relp, "the same file as %s (%s), counted once", f,
+                              link ? "a symlink to it" : "a hard link");
+                    free(f);
+                    g_free(key);
+                    continue;
+                }
+                g_hash_table_insert(s->files, key, g_strdup(relp));
+                list_push(s->l, &s->cap, path, relp, label, "", 0);
+            } else if (ok[i] && S_ISDIR(st[i].st_mode))
+                rc = enter_dir(s, &st[i], path, relp, rel, label, depth + 1, e);
+        }
+    free(ok);
+    free(st);
+    strv_free(names, n);
     return rc;
 }
 
 int imgsrc_scan_folder(ImageList *l, const char *root, ErrBuf *e) {
-    int n_dirs, cap = 0;
-    char dir[8192];
+    int n, n_classes = 0;
+    char dir[8192], why[4400];
+    Scan s = {.l = l};
+    struct stat rst;
     memset(l, 0, sizeof *l);
     snprintf(l->root, sizeof l->root, "%s", root);
-    snprintf(l->what, sizeof l->what, "folder %s", root);
-    char **dirs = list_dir(root, 1, &n_dirs);
-    if (n_dirs < 0) return hipid_err(e, "%s: cannot read folder: %s", root, strerror(errno));
-    if (n_dirs == 0) {
-        free(dirs);
-        return hipid_err(e, "%s: no class folders found; expected %s/<class>/<image files> "
-                            "or a manifest CSV", root, root);
+    char *root_esc = imgsrc_escape(root);
+    snprintf(l->what, sizeof l->what, "folder %s", root_esc);
+    char **names = read_names(root, &n, NULL);
+    if (n < 0) {
+        hipid_err(e, "%s: cannot read folder: %s", root_esc, strerror(errno));
+        free(root_esc);
+        return HIPID_ERR;
     }
-    l->class_names = dirs;
-    l->n_classes = n_dirs;
-    for (int k = 0; k < n_dirs; k++) {
-        int before = l->n;
-        if (path_join(dir, sizeof dir, root, dirs[k]) != HIPID_OK) {
-            hipid_err(e, "%s: path too long", root);
-            goto error;
+    s.dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    s.files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    if (stat(root, &rst) == 0) g_hash_table_insert(s.dirs, devino(&rst), g_strdup(""));
+    /* the classes: folders after following symlinks; all of them are
+     * registered before any is scanned, so a link from one class into
+     * another is not read as images of the first */
+    struct stat *st = xmalloc(sizeof *st * (n ? n : 1));
+    int *is_class = xcalloc(n ? n : 1, sizeof(int));
+    char **dup_of = xcalloc(n ? n : 1, sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        if (path_join(dir, sizeof dir, root, names[i]) != HIPID_OK) {
+            list_skip(l, names[i], "path too long");
+            continue;
         }
-        if (scan_class(l, &cap, dir, dirs[k], k, 0, e) != HIPID_OK) goto error;
-        if (l->n == before) {
-            hipid_err(e, "%s: empty class folder (class '%s' has no files); remove it or add images", dir,
-                      dirs[k]);
-            goto error;
+        if (follow(&st[i], why, sizeof why, dir) != 0) {
+            list_skip(l, names[i], "%s", why);
+            continue;
         }
+        if (S_ISREG(st[i].st_mode)) continue; /* a README beside the class folders */
+        if (!S_ISDIR(st[i].st_mode)) {
+            list_skip(l, names[i], "%s, not a class folder", kind_of(st[i].st_mode));
+            continue;
+        }
+        is_class[i] = 1;
+        n_classes++;
+        char *key = devino(&st[i]);
+        const char *seen = g_hash_table_lookup(s.dirs, key);
+        if (seen) {
+            dup_of[i] = g_strdup(seen);
+            g_free(key);
+        } else
+            g_hash_table_insert(s.dirs, key, g_strdup(names[i]));
     }
+    if (n_classes == 0) {
+        hipid_err(e, "%s: no class folders found; expected %s/<class>/<image files> or a manifest CSV", root_esc,
+                  root_esc);
+        goto error;
+    }
+    l->class_names = xcalloc(n_classes, sizeof(char *));
+    for (int i = 0; i < n; i++)
+        if (is_class[i]) l->class_names[l->n_classes++] = imgsrc_escape(names[i]);
+    for (int i = 0, k = 0; i < n; i++) {
+        if (!is_class[i]) continue;
+        path_join(dir, sizeof dir, root, names[i]);
+        if (dup_of[i]) {
+            char *as = imgsrc_escape(dup_of[i][0] ? dup_of[i] : ".");
+            list_skip(l, names[i], "the same folder as %s%s, scanned once (class '%s' gets no images from it)",
+                      dup_of[i][0] ? "" : "the root folder ", as, l->class_names[k]);
+            free(as);
+        } else if (scan_dir(&s, dir, names[i], k, 0, e) != HIPID_OK)
+            goto error;
+        k++;
+    }
+    free(root_esc);
+    free(st);
+    free(is_class);
+    strv_free(dup_of, n);
+    strv_free(names, n);
+    g_hash_table_destroy(s.dirs);
+    g_hash_table_destroy(s.files);
     return HIPID_OK;
 error:
+    free(root_esc);
+    free(st);
+    free(is_class);
+    strv_free(dup_of, n);
+    strv_free(names, n);
+    g_hash_table_destroy(s.dirs);
+    g_hash_table_destroy(s.files);
     imgsrc_free(l);
     return HIPID_ERR;
 }
@@ -196,17 +427,20 @@ static void trim(char *s) {
 }
 
 int imgsrc_read_manifest(ImageList *l, const char *csv, const char *root, ErrBuf *e) {
-    char *text = NULL, buf[16384], *f[64];
-    gsize len = 0;
-    GError *gerr = NULL;
+    char *text = NULL, *buf = NULL, *f[64];
+    size_t len = 0;
     int line = 1, col_path = -1, col_label = -1, col_pid = -1, cap = 0, n_labels_cap = 0;
     char **labels = NULL; /* per row, owned until classes are known */
     memset(l, 0, sizeof *l);
-    if (!g_file_get_contents(csv, &text, &len, &gerr)) {
-        hipid_err(e, "%s: cannot read manifest: %s", csv, gerr->message);
-        g_error_free(gerr);
+    /* a regular file of bounded size only: a FIFO is refused, never read */
+    if (fsafe_read_text(&text, &len, csv, "manifest", FSAFE_TEXT_MAX, FSAFE_LINE_MAX, e) != HIPID_OK) {
+        char *msg = imgsrc_escape_text(e->msg);
+        hipid_err(e, "%s", msg);
+        free(msg);
         return HIPID_ERR;
     }
+    /* one record is never longer than the whole text: fields are never cut */
+    buf = xmalloc(len + 2);
     if (root) {
         snprintf(l->root, sizeof l->root, "%s", root);
     } else {
@@ -214,11 +448,13 @@ int imgsrc_read_manifest(ImageList *l, const char *csv, const char *root, ErrBuf
         snprintf(l->root, sizeof l->root, "%s", dir);
         g_free(dir);
     }
-    snprintf(l->what, sizeof l->what, "manifest %s (root %s)", csv, l->root);
+    char *csv_esc = imgsrc_escape(csv), *root_esc = imgsrc_escape(l->root);
+    snprintf(l->what, sizeof l->what, "manifest %s (root %s)", csv_esc, root_esc);
+    free(root_esc);
     const char *p = text, *end = text + len;
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* UTF-8 BOM */
     /* header */
-    int nf = csv_record(&p, end, buf, sizeof buf, f, 64, &line);
+    int nf = csv_record(&p, end, buf, len + 2, f, 64, &line);
     for (int i = 0; i < nf; i++) {
         trim(f[i]);
         if (g_ascii_strcasecmp(f[i], "path") == 0) col_path = i;
@@ -226,29 +462,32 @@ int imgsrc_read_manifest(ImageList *l, const char *csv, const char *root, ErrBuf
         else if (g_ascii_strcasecmp(f[i], "patient_id") == 0) col_pid = i;
     }
     if (nf < 0 || col_path < 0 || col_label < 0) {
+        char *f0 = imgsrc_escape(nf > 0 ? f[0] : ""), *f1 = imgsrc_escape(nf > 1 ? f[1] : "");
         hipid_err(e, "%s:1: expected a header row naming the columns path,label[,patient_id,...], found '%s%s%s'",
-                  csv, nf > 0 ? f[0] : "", nf > 1 ? "," : "", nf > 1 ? f[1] : "");
+                  csv_esc, f0, nf > 1 ? "," : "", f1);
+        free(f0);
+        free(f1);
         goto error;
     }
     int need = (col_path > col_label ? col_path : col_label) + 1;
     while (p < end) {
         int row = line;
-        nf = csv_record(&p, end, buf, sizeof buf, f, 64, &line);
+        nf = csv_record(&p, end, buf, len + 2, f, 64, &line);
         if (nf < 0) {
-            hipid_err(e, "%s:%d: unterminated quoted field", csv, row);
+            hipid_err(e, "%s:%d: unterminated quoted field", csv_esc, row);
             goto error;
         }
         for (int i = 0; i < nf; i++) trim(f[i]);
         if (nf == 1 && f[0][0] == '\0') continue; /* blank line */
         if (nf < need || !f[col_path][0] || !f[col_label][0]) {
-            hipid_err(e, "%s:%d: expected a path and a label (columns %d and %d), found %d field(s)%s", csv, row,
+            hipid_err(e, "%s:%d: expected a path and a label (columns %d and %d), found %d field(s)%s", csv_esc, row,
                       col_path + 1, col_label + 1, nf, nf >= need ? " with an empty path or label" : "");
             goto error;
         }
         char full[8192];
         if (f[col_path][0] == '/' ? strlen(f[col_path]) >= sizeof full
                                   : path_join(full, sizeof full, l->root, f[col_path]) != HIPID_OK) {
-            hipid_err(e, "%s:%d: path too long", csv, row);
+            hipid_err(e, "%s:%d: path too long", csv_esc, row);
             goto error;
         }
         if (f[col_path][0] == '/') memcpy(full, f[col_path], strlen(f[col_path]) + 1);
@@ -258,10 +497,10 @@ int imgsrc_read_manifest(ImageList *l, const char *csv, const char *root, ErrBuf
             labels = realloc(labels, sizeof(char *) * n_labels_cap);
             HIPID_CHECK(labels);
         }
-        labels[l->n - 1] = strdup(f[col_label]);
+        labels[l->n - 1] = imgsrc_escape(f[col_label]); /* class names are stored escaped */
     }
     if (l->n == 0) {
-        hipid_err(e, "%s: the manifest lists no images (only a header)", csv);
+        hipid_err(e, "%s: the manifest lists no images (only a header)", csv_esc);
         goto error;
     }
     /* classes: sorted distinct labels */
@@ -278,52 +517,91 @@ int imgsrc_read_manifest(ImageList *l, const char *csv, const char *root, ErrBuf
         l->labels[i] = (int32_t)(hit - l->class_names);
     }
     strv_free(labels, l->n);
-    g_free(text);
+    free(csv_esc);
+    free(buf);
+    free(text);
     return HIPID_OK;
 error:
     strv_free(labels, l->n);
     imgsrc_free(l);
-    g_free(text);
+    free(csv_esc);
+    free(buf);
+    free(text);
     return HIPID_ERR;
 }
 
 /* --- file bytes ----------------------------------------------------------- */
 
+/* Why path cannot be read as an image, into e (HIPID_ERR), or HIPID_OK with
+ * its stat in *st. */
+static int check_image(struct stat *st, const char *path, ErrBuf *e) {
+    char why[4400];
+    if (follow(st, why, sizeof why, path) != 0) {
+        if (strcmp(why, "no such file") == 0) return hipid_err(e, "cannot open: no such file");
+        return hipid_err(e, "%s", why);
+    }
+    if (!S_ISREG(st->st_mode)) return hipid_err(e, "%s, not a regular file", kind_of(st->st_mode));
+    if ((unsigned long long)st->st_size > (unsigned long long)IMGSRC_FILE_MAX)
+        return hipid_err(e, "file too large for an image (%lld bytes, more than the %zu hipid reads)",
+                         (long long)st->st_size, IMGSRC_FILE_MAX);
+    return HIPID_OK;
+}
+
+int imgsrc_check_file(const char *path, ErrBuf *e) {
+    struct stat st;
+    if (check_image(&st, path, e) == HIPID_OK) return HIPID_OK;
+    char *name = imgsrc_escape(path), *why = imgsrc_escape_text(e->msg);
+    hipid_err(e, "%s: %s", name, why);
+    free(name);
+    free(why);
+    return HIPID_ERR;
+}
+
 int imgsrc_read_file(uint8_t **bytes, size_t *n_bytes, char sha256_hex[65], const char *path, ErrBuf *e) {
     int fd = -1;
-    struct stat st;
+    struct stat st, fst = {0};
     uint8_t *buf = NULL;
-    size_t got = 0;
+    size_t got = 0, want;
     *bytes = NULL;
     *n_bytes = 0;
-    sha256_hex[0] = '\0';
-    if ((fd = open(path, O_RDONLY)) < 0)
+    if (sha256_hex) sha256_hex[0] = '\0';
+    /* nothing but a regular file is opened: opening a device can have
+     * effects of its own, opening a FIFO would wait for a writer */
+    if (check_image(&st, path, e) != HIPID_OK) return HIPID_ERR;
+    if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
         return hipid_err(e, "cannot open: %s", errno == ENOENT ? "no such file" : strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) ||
+        (unsigned long long)fst.st_size > (unsigned long long)IMGSRC_FILE_MAX) {
         close(fd);
-        return hipid_err(e, "not a regular file");
+        return hipid_err(e, "changed while opening (now %s of %lld bytes)", kind_of(fst.st_mode),
+                         (long long)fst.st_size);
     }
-    if (st.st_size > ((off_t)1 << 30)) {
-        close(fd);
-        return hipid_err(e, "file too large for an image (%lld bytes)", (long long)st.st_size);
-    }
-    buf = xmalloc((size_t)st.st_size + 1);
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+    /* read up to the size found + 1, so a file that grows is caught */
+    want = (size_t)fst.st_size + 1;
+    buf = xmalloc(want + 1);
+    while (got < want) {
+        ssize_t r = read(fd, buf + got, want - got);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
+        if (r < 0) {
             int err = errno;
             free(buf);
             close(fd);
-            return hipid_err(e, "read error: %s", r < 0 ? strerror(err) : "file shrank while reading");
+            return hipid_err(e, "read error: %s", strerror(err));
         }
+        if (r == 0) break;
         got += (size_t)r;
     }
     close(fd);
-    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(sum, buf, got);
-    snprintf(sha256_hex, 65, "%s", g_checksum_get_string(sum));
-    g_checksum_free(sum);
+    if (got != (size_t)fst.st_size) {
+        free(buf);
+        return hipid_err(e, "read error: the file %s while reading", got < (size_t)fst.st_size ? "shrank" : "grew");
+    }
+    if (sha256_hex) {
+        GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+        g_checksum_update(sum, buf, got);
+        snprintf(sha256_hex, 65, "%s", g_checksum_get_string(sum));
+        g_checksum_free(sum);
+    }
     *bytes = buf;
     *n_bytes = got;
     return HIPID_OK;

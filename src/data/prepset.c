@@ -88,30 +88,45 @@ static int check_output_dir(const char *out, ErrBuf *e) {
     return ok ? HIPID_OK : HIPID_ERR;
 }
 
-static void add_skip(Skips *s, const char *path, const char *reason) {
+/* One skip line "<name>: <reason>": name is already escaped (imgsrc.h), the
+ * reason is made one line of valid UTF-8 here (a library's message may hold
+ * anything). reason NULL: name is a whole line of imgsrc's, escaped. */
+static void add_skip(Skips *s, const char *name, const char *reason) {
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 16;
         s->lines = realloc(s->lines, sizeof(char *) * s->cap);
         HIPID_CHECK(s->lines);
     }
-    char *line = NULL;
-    if (asprintf(&line, "%s: %s", path, reason) < 0) hipid_die(__FILE__, __LINE__, "out of memory");
+    char *line = NULL, *why = imgsrc_escape_text(reason ? reason : "");
+    if (asprintf(&line, "%s%s%s", name, reason ? ": " : "", reason ? why : "") < 0)
+        hipid_die(__FILE__, __LINE__, "out of memory");
+    free(why);
     s->lines[s->n++] = line;
-    fprintf(stderr, "skip %s: %s\n", path, reason);
+    fprintf(stderr, "skip %s\n", line);
 }
 
 /* The image list of c->src (and c->manifest). */
 static int list_sources(ImageList *l, const PrepSetConfig *c, ErrBuf *e) {
     struct stat st;
+    char *src = imgsrc_escape(c->src);
+    int rc;
     if (c->manifest) {
         if (stat(c->src, &st) != 0 || !S_ISDIR(st.st_mode))
-            return hipid_err(e, "%s: with --manifest, SRC must be the folder the manifest's paths are relative to",
-                             c->src);
-        return imgsrc_read_manifest(l, c->manifest, c->src, e);
-    }
-    if (stat(c->src, &st) == 0 && S_ISREG(st.st_mode)) return imgsrc_read_manifest(l, c->src, NULL, e);
-    if (stat(c->src, &st) == 0 && S_ISDIR(st.st_mode)) return imgsrc_scan_folder(l, c->src, e);
-    return hipid_err(e, "%s: no such folder or manifest file", c->src);
+            rc = hipid_err(e, "%s: with --manifest, SRC must be the folder the manifest's paths are relative to",
+                           src);
+        else
+            rc = imgsrc_read_manifest(l, c->manifest, c->src, e);
+    } else if (stat(c->src, &st) != 0)
+        rc = hipid_err(e, "%s: no such folder or manifest file", src);
+    else if (S_ISREG(st.st_mode))
+        rc = imgsrc_read_manifest(l, c->src, NULL, e);
+    else if (S_ISDIR(st.st_mode))
+        rc = imgsrc_scan_folder(l, c->src, e);
+    else
+        rc = hipid_err(e, "%s: expected a folder of class folders or a manifest CSV, found %s", src,
+                       S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device");
+    free(src);
+    return rc;
 }
 
 /* How DICOM ids become the data set's patient ids: the HMAC key (owned) and
@@ -126,9 +141,8 @@ typedef struct {
 #define SALT_FILE_MIN 16
 
 static int ids_start(IdPolicy *p, const PrepSetConfig *c, ErrBuf *e) {
-    gchar *text = NULL;
-    gsize len = 0;
-    GError *gerr = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
     memset(p, 0, sizeof *p);
     p->from = c->patient_from;
     p->keep = c->keep_ids;
@@ -139,17 +153,26 @@ static int ids_start(IdPolicy *p, const PrepSetConfig *c, ErrBuf *e) {
             return hipid_err(e, "cannot get %d random bytes for the patient id salt: %s", SALT_BYTES, strerror(errno));
         return HIPID_OK;
     }
-    if (!g_file_get_contents(c->id_salt_file, &text, &len, &gerr)) {
-        hipid_err(e, "%s: cannot read the --id-salt-file: %s", c->id_salt_file, gerr->message);
-        g_error_free(gerr);
+    if (imgsrc_read_file(&bytes, &len, NULL, c->id_salt_file, e) != HIPID_OK) {
+        char *name = imgsrc_escape(c->id_salt_file), *why = imgsrc_escape_text(e->msg);
+        hipid_err(e, "%s: cannot read the --id-salt-file: %s", name, why);
+        free(name);
+        free(why);
         return HIPID_ERR;
     }
     if (len < SALT_FILE_MIN) {
-        g_free(text);
-        return hipid_err(e, "%s: --id-salt-file holds %zu bytes, expected a secret of at least %d", c->id_salt_file,
-                         (size_t)len, SALT_FILE_MIN);
+        free(bytes);
+        char *name = imgsrc_escape(c->id_salt_file);
+        hipid_err(e, "%s: --id-salt-file holds %zu bytes, expected a secret of at least %d", name, len,
+                  SALT_FILE_MIN);
+        free(name);
+        return HIPID_ERR;
     }
-    p->key = (uint8_t *)text;
+    /* the key is g_free'd in ids_free */
+    p->key = g_malloc(len);
+    memcpy(p->key, bytes, len);
+    memset(bytes, 0, len);
+    free(bytes);
     p->n_key = len;
     return HIPID_OK;
 }
@@ -164,8 +187,10 @@ static void ids_free(IdPolicy *p) {
  * hashed unless keep, "" if the file lacks it. */
 static void ids_from_dicom(char *out, size_t cap, const DicomInfo *di, const IdPolicy *p) {
     const char *raw = p->from == PREPSET_IDS_STUDY ? di->study_uid : p->from == PREPSET_IDS_PATIENT ? di->patient_id : "";
-    if (!raw[0] || p->keep) {
-        snprintf(out, cap, "%s", raw);
+    if (!raw[0] || p->keep) { /* stored as a UTF-8 string: escaped (imgsrc.h) */
+        char *esc = imgsrc_escape(raw);
+        snprintf(out, cap, "%s", esc);
+        free(esc);
         return;
     }
     GHmac *h = g_hmac_new(G_CHECKSUM_SHA256, p->key, p->n_key);
@@ -205,7 +230,7 @@ static int prepare_all(Dataset *d, PHash *hashes, DupDesc *descs, int *per_class
     for (int i = 0; i < l->n; i++) {
         uint8_t *bytes = NULL;
         size_t n_bytes = 0;
-        char sha[65], where[64] = "", pid[80];
+        char sha[65], where[64] = "", pid[320]; /* a kept DICOM id, escaped: up to 4 x 64 bytes */
         int is_dicom = 0;
         GreyBuf g = {0};
         PrepInfo info;
@@ -312,8 +337,12 @@ int prepset_build(PrepSetStats *s, const PrepSetConfig *c, ErrBuf *e) {
         pv.cap_rows = c->preview_n < l.n ? c->preview_n : l.n;
         pv.tiles = xcalloc((size_t)pv.cap_rows * PREP_MAX_TILES * PREVIEW_TILE * PREVIEW_TILE, 1);
     }
-    printf("prep: %d candidate files, %d classes, from %s\n", l.n, l.n_classes, l.what);
+    printf("prep: %d candidate files, %d classes, from %s", l.n, l.n_classes, l.what);
+    if (l.n_hidden) printf(" (%d hidden entr%s ignored: names starting with '.')", l.n_hidden, l.n_hidden == 1 ? "y" : "ies");
+    printf("\n");
     fflush(stdout);
+    /* folder entries that are not candidates: one skip line each, first */
+    for (int i = 0; i < l.n_skips; i++) add_skip(&skips, l.skips[i], NULL);
     d.n = prepare_all(&d, hashes, descs, s->per_class, &s->n_dicom, &skips, &pv, &l, &c->prep, &ids);
     ids_free(&ids);
     /* arrays keep their capacity; the unused tail holds no strings */
@@ -395,7 +424,9 @@ void prepset_print_summary(FILE *f, const PrepSetConfig *c, const PrepSetStats *
     fprintf(f, "leakage groups (patient ids + duplicates): %d\n", s->n_groups);
     fprintf(f, "preprocessing: %s\n", s->preprocessing);
     if (s->n_preview > 0) fprintf(f, "preview: %s (%d images)\n", c->preview, s->n_preview);
-    fprintf(f, "wrote %s\n", c->out);
+    char *out = imgsrc_escape(c->out);
+    fprintf(f, "wrote %s\n", out);
+    free(out);
 }
 
 /* libvips logs warnings ("error in tile 0 x 56") on stderr as it decodes; a
