@@ -163,7 +163,7 @@ static int make_splits(Study *s, ErrBuf *e) {
 int study_load_data(Study *s, ErrBuf *e) {
     if (dataset_load(&s->d, s->job.data, e) != HIPID_OK) return HIPID_ERR;
     s->have_data = 1;
-    s->checksum = split_data_checksum(s->d.labels, s->d.groups, s->d.n);
+    s->checksum = dataset_identity(&s->d); /* pixels and preprocessing too, not only labels and groups */
     return make_splits(s, e);
 }
 
