@@ -178,6 +178,18 @@ static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
                      "val_loss); truncated?", path);
         goto error;
     }
+    {
+        /* a file renamed (or copied) onto another trial's name is that trial's
+         * slot holding something else: not done */
+        char want[200];
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        snprintf(want, sizeof want, "%s-%s.h5", ti.family, ti.hash);
+        if (strcmp(base, want) != 0) {
+            hipid_err(e, "%s: its name does not match its content (it holds trial %s, file name %s); not counted "
+                         "as done", path, ti.hash, want);
+            goto error;
+        }
+    }
     snprintf(t->label, sizeof t->label, "%.*s", (int)sizeof t->label - 1, ti.label);
     snprintf(t->hash, sizeof t->hash, "%s", ti.hash);
     snprintf(t->reason, sizeof t->reason, "%.*s", (int)sizeof t->reason - 1, ti.reason);
@@ -348,7 +360,7 @@ int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e) {
         if (read_trial(r, t, path, &te) != HIPID_OK) {
             r->n_skipped++;
             add_line(&r->lines, &r->n_lines, "unreadable, skipped: %s", te.msg);
-            if (warn) fprintf(warn, "hipid report: skipping %s\n", te.msg);
+            if (warn) fprintf(warn, "hipid report: warning: skipping %s (not counted as done)\n", te.msg);
             continue;
         }
         r->n_trials++;

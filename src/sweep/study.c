@@ -295,8 +295,9 @@ int study_scan(TrialSummary *sum, int *todo, const Study *s, int shard, int n_sh
         TrialSummary *x = &sum[i];
         trialfile_summary(x, path, t->hash);
         if (x->state == TRIAL_BAD) {
-            fprintf(stderr, "hipid sweep: %s; redoing the trial\n", x->reason);
-            remove(path);
+            /* unreadable, another trial's, or failing its checksums: not done.
+             * The file stays until the redone trial's rename replaces it. */
+            fprintf(stderr, "hipid sweep: warning: %s; redoing the trial\n", x->reason);
             x->state = TRIAL_TODO;
             x->reason[0] = 0;
         }
