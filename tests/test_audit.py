@@ -46,7 +46,8 @@ def subset(src, dst, rows):
     with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
         n = len(f["labels"])
         for k, v in f.attrs.items():
-            g.attrs[k] = v
+            if k != "images_sha256":  # other images: like a data set written before the attribute
+                g.attrs[k] = v
         for name, ds in f.items():
             if ds.shape and ds.shape[0] == n and name != "class_names":
                 data = ds[()][rows]

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_ref  # noqa: E402
+import trialsum  # noqa: E402
 from testlib import check, done, hipid, require, run, run_hipid, data_dir, test_bin, tmp_dir  # noqa: E402
 
 HIPID = hipid()
@@ -164,6 +165,7 @@ with h5py.File(alt, "r+") as f:
     pre = f.attrs["preprocessing"]
     pre = pre.decode() if isinstance(pre, bytes) else pre
     f.attrs["preprocessing"] = pre.replace(",invert", "").replace("pad=255", "pad=0")
+trialsum.reseal(alt)
 p = predict(["--model", alt, "--format", "tsv"] + raw_paths(idx))
 rows = tsv_rows(p.stdout) if p.returncode == 0 else []
 alt_diff = max((abs(float(r[2]) - prob[i][names.index(r[1])]) for i, r in enumerate(rows)), default=0.0)
@@ -212,6 +214,7 @@ synth = os.path.join(TMP, "synth.h5")
 shutil.copy(t0, synth)
 with h5py.File(synth, "r+") as f:
     f.attrs["preprocessing"] = "synth phantoms 64x64"
+trialsum.reseal(synth)
 text = os.path.join(TMP, "notes.txt")
 open(text, "w").write("not a model\n")
 for path, needle, what in [(v2, "format version 2", "another format version"),

@@ -23,6 +23,7 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, f1_score, 
                              roc_auc_score)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import trialsum  # noqa: E402
 from testlib import check, done, hipid, require, run, run_hipid, tmp_dir  # noqa: E402
 
 HIPID = hipid()
@@ -275,6 +276,7 @@ with h5py.File(victim, "r+") as f:
     P = np.full(f["predictions/test_prob"].shape, 0.01, np.float32)
     P[np.arange(len(y)), y] = 0.98
     f["predictions/test_prob"][...] = P
+trialsum.reseal(victim)  # a consistent file that says so
 report(neg, "--no-plots")
 r = {x["file"]: x for x in read_csv(os.path.join(neg, "report", "folds.csv"))}[os.path.basename(victim)]
 check(float(r["accuracy"]) == 1.0 and float(folds[os.path.basename(victim)]["accuracy"]) < 1.0,

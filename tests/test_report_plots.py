@@ -26,6 +26,7 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import trialsum  # noqa: E402
 from testlib import check, done, hipid, require, run, run_hipid, tmp_dir  # noqa: E402
 
 HIPID = hipid()
@@ -358,6 +359,7 @@ for t in glob.glob(os.path.join(dead, "trials", "lin-*.h5")):
     with h5py.File(t, "r+") as f:
         f.attrs["state"] = "failed"
         f.attrs["reason"] = "made to fail by the test"
+    trialsum.reseal(t)
 os.remove(os.path.join(dead, "sweep.h5"))
 rep3 = os.path.join(ROOT, "rep3")
 p = run_hipid("report", dead, "--out", rep3, timeout=120, env=ENV)

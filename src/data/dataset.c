@@ -2,11 +2,15 @@
 #include "hipid/data/dataset.h"
 
 #include <errno.h>
+#include <glib.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hipid/base/h5util.h"
+#include "hipid/data/split.h"
 
 void dataset_alloc(Dataset *d, int n, int size, int n_classes) {
     memset(d, 0, sizeof *d);
@@ -36,6 +40,36 @@ void dataset_free(Dataset *d) {
     free(d->dup_groups);
     strv_free(d->skipped, d->n_skipped);
     memset(d, 0, sizeof *d);
+}
+
+void dataset_images_sha256(char hex[65], const uint8_t *images, size_t n) {
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    /* g_checksum_update takes a gssize: feed large sets in pieces */
+    for (size_t off = 0; off < n;) {
+        size_t piece = n - off < ((size_t)1 << 30) ? n - off : ((size_t)1 << 30);
+        g_checksum_update(sum, images + off, (gssize)piece);
+        off += piece;
+    }
+    snprintf(hex, 65, "%s", g_checksum_get_string(sum));
+    g_checksum_free(sum);
+}
+
+uint64_t dataset_identity(const Dataset *d) {
+    char head[256];
+    int len = snprintf(head, sizeof head, "hipid-data-identity 1\nn=%d\nlabels_groups=%016" PRIx64
+                       "\nimages_sha256=%s\npreprocessing=", d->n, split_data_checksum(d->labels, d->groups, d->n),
+                       d->images_sha256);
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(sum, (const guchar *)head, len);
+    g_checksum_update(sum, (const guchar *)d->preprocessing, (gssize)strlen(d->preprocessing));
+    g_checksum_update(sum, (const guchar *)"\n", 1);
+    guint8 digest[32];
+    gsize n = sizeof digest;
+    g_checksum_get_digest(sum, digest, &n);
+    g_checksum_free(sum);
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++) id = id << 8 | digest[i];
+    return id;
 }
 
 /* A hash dataset [n] (words 1) or [n, words] with its method and threshold. */
@@ -87,7 +121,10 @@ int dataset_save(const Dataset *d, const char *path, ErrBuf *e) {
     char tmp[4096];
     hid_t file = h5_create_versioned(tmp, sizeof tmp, path, DATASET_FORMAT, DATASET_FORMAT_VERSION, e);
     if (file < 0) return HIPID_ERR;
+    char sha[65];
+    dataset_images_sha256(sha, d->images, (size_t)d->n * d->size * d->size);
     int ok = !(h5_attr_write_int(file, "image_size", &d->size, 1) ||
+        h5_attr_write_str(file, "images_sha256", sha) ||
         h5_attr_write_int(file, "n_classes", &d->n_classes, 1) ||
         h5_attr_write_str(file, "preprocessing", d->preprocessing) ||
         h5_attr_write_str(file, "source", d->source) || write_images(file, d) ||
@@ -203,6 +240,14 @@ int dataset_load(Dataset *d, const char *path, ErrBuf *e) {
     dataset_alloc(d, (int)dims[0], size, k);
     if (d->n > 0 && H5Dread(dset, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->images) < 0) {
         hipid_err(e, "%s: cannot read 'images' (truncated or corrupt?)", path);
+        goto error;
+    }
+    dataset_images_sha256(d->images_sha256, d->images, (size_t)d->n * size * size);
+    char stored[80] = "";
+    if (H5Aexists(file, "images_sha256") > 0 &&
+        (h5_attr_read_str(file, "images_sha256", stored, sizeof stored) != HIPID_OK ||
+         strcmp(stored, d->images_sha256) != 0)) {
+        hipid_err(e, "%s: images do not match their stored SHA-256 (changed or corrupt since prep)", path);
         goto error;
     }
     if (read_ints(file, "labels", d->labels, d->n, path, e) ||

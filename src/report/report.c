@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hipid/data/dataset.h"
 #include "hipid/base/h5util.h"
@@ -177,6 +178,18 @@ static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
                      "val_loss); truncated?", path);
         goto error;
     }
+    {
+        /* a file renamed (or copied) onto another trial's name is that trial's
+         * slot holding something else: not done */
+        char want[200];
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        snprintf(want, sizeof want, "%s-%s.h5", ti.family, ti.hash);
+        if (strcmp(base, want) != 0) {
+            hipid_err(e, "%s: its name does not match its content (it holds trial %s, file name %s); not counted "
+                         "as done", path, ti.hash, want);
+            goto error;
+        }
+    }
     snprintf(t->label, sizeof t->label, "%.*s", (int)sizeof t->label - 1, ti.label);
     snprintf(t->hash, sizeof t->hash, "%s", ti.hash);
     snprintf(t->reason, sizeof t->reason, "%.*s", (int)sizeof t->reason - 1, ti.reason);
@@ -278,53 +291,41 @@ static void read_index(Report *r, FILE *warn) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The data set's source paths, checked against the trials' checksum. */
-static void read_data(Report *r) {
+/* The data set's source paths and groups, checked against the trials'
+ * data_checksum (dataset_identity: labels, groups, the images' SHA-256 and
+ * the preprocessing). A data set that differs, or fails to load, leaves a
+ * note (and a warning line) instead. */
+static void read_data(Report *r, FILE *warn) {
     if (!r->data[0]) {
         snprintf(r->data_note, sizeof r->data_note, "the trial files name no data set");
         return;
     }
     ErrBuf e = {{0}};
-    hid_t f = h5_open_versioned(r->data, DATASET_FORMAT, DATASET_FORMAT_VERSION, "data set", "the error analysis lists row numbers only", &e);
-    if (f < 0) {
+    Dataset d;
+    if (dataset_load(&d, r->data, &e) != HIPID_OK) {
         snprintf(r->data_note, sizeof r->data_note, "%s", e.msg);
+        if (warn && access(r->data, F_OK) == 0) /* a data set moved away was never worth a warning */
+            fprintf(warn, "hipid report: warning: %s; the error analysis lists row numbers only\n", e.msg);
         return;
     }
-    long n = h5_len(f, "labels");
-    int32_t *lab = xcalloc((size_t)(n > 0 ? n : 1), sizeof(int32_t)), *grp = xcalloc((size_t)(n > 0 ? n : 1), sizeof(int32_t));
-    hsize_t dim = (hsize_t)(n > 0 ? n : 0);
     char ck[24];
-    if (n < 0 || h5_read(f, "labels", H5T_NATIVE_INT32, lab, 1, &dim, r->data, &e) ||
-        h5_read(f, "groups", H5T_NATIVE_INT32, grp, 1, &dim, r->data, &e)) {
-        snprintf(r->data_note, sizeof r->data_note, "%s: cannot read labels and groups (%s)", r->data, e.msg);
-        goto done;
-    }
-    snprintf(ck, sizeof ck, "%016" PRIx64, split_data_checksum(lab, grp, (int)n));
+    snprintf(ck, sizeof ck, "%016" PRIx64, dataset_identity(&d));
     if (r->data_checksum[0] && strcmp(ck, r->data_checksum) != 0) {
         snprintf(r->data_note, sizeof r->data_note,
-                 "%s is not the data set the trials were trained on (checksum %s, the trials say %s)", r->data, ck,
-                 r->data_checksum);
-        goto done;
+                 "%s is not the data set the trials were trained on (data checksum %s, the trials say %s: other "
+                 "images, preprocessing, labels or groups)", r->data, ck, r->data_checksum);
+        if (warn) fprintf(warn, "hipid report: warning: %s\n", r->data_note);
+        dataset_free(&d);
+        return;
     }
-    if (h5_read_strings(f, "source_paths", &r->source_paths, &r->n_source, r->data, &e)) {
-        snprintf(r->data_note, sizeof r->data_note, "%s", e.msg);
-        goto done;
-    }
-    if (r->n_source == (int)n) {
-        r->data_groups = grp;
-        grp = NULL;
-        if (H5Lexists(f, "dup_groups", H5P_DEFAULT) > 0) {
-            r->dup_groups = xcalloc((size_t)(n > 0 ? n : 1), sizeof(int32_t));
-            if (h5_read(f, "dup_groups", H5T_NATIVE_INT32, r->dup_groups, 1, &dim, r->data, &e)) {
-                free(r->dup_groups);
-                r->dup_groups = NULL;
-            }
-        }
-    }
-done:
-    free(lab);
-    free(grp);
-    H5Fclose(f);
+    r->n_source = d.n;
+    r->source_paths = d.source_paths;
+    r->data_groups = d.groups;
+    r->dup_groups = d.dup_groups;
+    d.source_paths = NULL;
+    d.groups = NULL;
+    d.dup_groups = NULL;
+    dataset_free(&d);
 }
 
 int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e) {
@@ -359,7 +360,7 @@ int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e) {
         if (read_trial(r, t, path, &te) != HIPID_OK) {
             r->n_skipped++;
             add_line(&r->lines, &r->n_lines, "unreadable, skipped: %s", te.msg);
-            if (warn) fprintf(warn, "hipid report: skipping %s\n", te.msg);
+            if (warn) fprintf(warn, "hipid report: warning: skipping %s (not counted as done)\n", te.msg);
             continue;
         }
         r->n_trials++;
@@ -381,7 +382,7 @@ int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e) {
             if (r->trials[i].repeat + 1 > r->repeats) r->repeats = r->trials[i].repeat + 1;
         }
     }
-    read_data(r);
+    read_data(r, warn);
     return HIPID_OK;
 }
 

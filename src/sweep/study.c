@@ -163,7 +163,7 @@ static int make_splits(Study *s, ErrBuf *e) {
 int study_load_data(Study *s, ErrBuf *e) {
     if (dataset_load(&s->d, s->job.data, e) != HIPID_OK) return HIPID_ERR;
     s->have_data = 1;
-    s->checksum = split_data_checksum(s->d.labels, s->d.groups, s->d.n);
+    s->checksum = dataset_identity(&s->d); /* pixels and preprocessing too, not only labels and groups */
     return make_splits(s, e);
 }
 
@@ -295,8 +295,9 @@ int study_scan(TrialSummary *sum, int *todo, const Study *s, int shard, int n_sh
         TrialSummary *x = &sum[i];
         trialfile_summary(x, path, t->hash);
         if (x->state == TRIAL_BAD) {
-            fprintf(stderr, "hipid sweep: %s; redoing the trial\n", x->reason);
-            remove(path);
+            /* unreadable, another trial's, or failing its checksums: not done.
+             * The file stays until the redone trial's rename replaces it. */
+            fprintf(stderr, "hipid sweep: warning: %s; redoing the trial\n", x->reason);
             x->state = TRIAL_TODO;
             x->reason[0] = 0;
         }

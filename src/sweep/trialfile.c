@@ -3,8 +3,10 @@
  * writes when; the report, predict and eval read. */
 #include "hipid/sweep/trialfile.h"
 
+#include <glib.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,189 @@
 int trialfile_path(char *buf, size_t cap, const char *results, const char *family, const char *hash_hex,
                    const char *suffix) {
     return snprintf(buf, cap, "%s/trials/%s-%s%s", results, family, hash_hex, suffix);
+}
+
+/* ---- checksums ----
+ *
+ * weights_sha256 and predictions_sha256 (root attributes, 64 hex digits) are
+ * SHA-256 over a canonical walk of the saved objects, so they depend on the
+ * bytes as stored and nothing else (no times, hosts or rank counts):
+ *   - objects in name order (H5Literate by name, increasing), groups
+ *     recursively; for each, "G <path>\n" or "D <path>\n", then its
+ *     attributes in name order as "A <name>\n" + value;
+ *   - a value (attribute or dataset) is "<class> <size> <sign> <ndims> <dims...>\n"
+ *     then its elements: numbers little-endian in their stored width,
+ *     fixed-length strings as stored, variable-length strings each followed
+ *     by a NUL byte.
+ * weights_sha256 covers weights/ (every tensor of "best" and "last" with the
+ * model attributes). predictions_sha256 covers class_names, indices/,
+ * history/ (but history/seconds, a wall time), predictions/ and metrics/,
+ * then the root attributes of CHECKED_ATTRS (what identifies the trial and
+ * how it scored); an absent object or attribute hashes as "- <name>\n". */
+
+static const char *const CHECKED_OBJECTS[] = {"class_names", "indices", "history", "predictions", "metrics"};
+static const char *const CHECKED_ATTRS[] = {
+    "state", "reason", "hash", "key", "label", "family", "config", "repeat", "outer", "inner", "seed",
+    "n_classes", "image_size", "data", "data_checksum", "preprocessing", "best_epoch", "epochs_run",
+    "test_acc", "test_loss", "val_acc", "val_loss"};
+
+static void sum_text(GChecksum *s, const char *fmt, ...) {
+    char buf[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    g_checksum_update(s, (const guchar *)buf, n < (int)sizeof buf ? n : (int)sizeof buf - 1);
+}
+
+/* The value of an attribute (is_attr) or dataset id into s; HIPID_ERR if it
+ * cannot be read. */
+static int sum_value(GChecksum *s, hid_t id, int is_attr) {
+    int rc = HIPID_ERR;
+    hid_t type = is_attr ? H5Aget_type(id) : H5Dget_type(id), space = is_attr ? H5Aget_space(id) : H5Dget_space(id);
+    hid_t mem = H5I_INVALID_HID;
+    void *buf = NULL;
+    if (type < 0 || space < 0) goto error;
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
+    int nd = H5Sget_simple_extent_ndims(space), vstr = cls == H5T_STRING && H5Tis_variable_str(type) > 0;
+    hssize_t np = H5Sget_simple_extent_npoints(space);
+    hsize_t dims[H5S_MAX_RANK];
+    if (nd < 0 || nd > H5S_MAX_RANK || np < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) goto error;
+    int sign = cls == H5T_INTEGER ? (int)H5Tget_sign(type) : -1;
+    sum_text(s, "%d %zu %d %d", (int)cls, vstr ? (size_t)0 : size, sign, nd);
+    for (int i = 0; i < nd; i++) sum_text(s, " %llu", (unsigned long long)dims[i]);
+    sum_text(s, "\n");
+    if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+        if ((mem = H5Tcopy(type)) < 0 || H5Tset_order(mem, H5T_ORDER_LE) < 0) goto error;
+    } else if (cls == H5T_STRING) {
+        if ((mem = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mem, vstr ? H5T_VARIABLE : size) < 0) goto error;
+        if (!vstr && H5Tset_strpad(mem, H5Tget_strpad(type)) < 0) goto error;
+        if (H5Tset_cset(mem, H5Tget_cset(type)) < 0) goto error;
+    } else {
+        goto error; /* hipid writes no other kind */
+    }
+    size_t each = vstr ? sizeof(char *) : size;
+    buf = xcalloc((size_t)np + 1, each);
+    if (np > 0 && (is_attr ? H5Aread(id, mem, buf) : H5Dread(id, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)) < 0)
+        goto error;
+    if (vstr) {
+        char **str = buf;
+        for (hssize_t i = 0; i < np; i++) g_checksum_update(s, (const guchar *)(str[i] ? str[i] : ""), (gssize)strlen(str[i] ? str[i] : "") + 1);
+        if (np > 0) H5Dvlen_reclaim(mem, space, H5P_DEFAULT, buf);
+    } else {
+        g_checksum_update(s, buf, (gssize)((size_t)np * each));
+    }
+    rc = HIPID_OK;
+error:
+    free(buf);
+    if (mem >= 0) H5Tclose(mem);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return rc;
+}
+
+typedef struct {
+    GChecksum *s;
+    int bad;
+    char path[1024];
+} SumWalk;
+
+static herr_t sum_attr_cb(hid_t obj, const char *name, const H5A_info_t *info, void *data) {
+    (void)info;
+    SumWalk *w = data;
+    sum_text(w->s, "A %s\n", name);
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0 || sum_value(w->s, a, 1) != HIPID_OK) w->bad = 1;
+    if (a >= 0) H5Aclose(a);
+    return w->bad ? -1 : 0;
+}
+
+static int sum_object(SumWalk *w, hid_t loc, const char *name);
+
+static herr_t sum_link_cb(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+    (void)info;
+    SumWalk *w = data;
+    return sum_object(w, g, name) == HIPID_OK ? 0 : -1;
+}
+
+/* name (under loc) and everything below it, into w->s. */
+static int sum_object(SumWalk *w, hid_t loc, const char *name) {
+    size_t len = strlen(w->path);
+    int n = snprintf(w->path + len, sizeof w->path - len, "%s%s", len ? "/" : "", name);
+    if (n < 0 || (size_t)n >= sizeof w->path - len) return w->bad = 1, HIPID_ERR;
+    if (strcmp(w->path, "history/seconds") == 0) { /* a wall time: differs between equal runs */
+        w->path[len] = 0;
+        return HIPID_OK;
+    }
+    H5O_info_t oi;
+    hid_t o = H5I_INVALID_HID;
+    if (H5Oget_info_by_name(loc, name, &oi, H5P_DEFAULT) < 0 || (oi.type != H5O_TYPE_GROUP && oi.type != H5O_TYPE_DATASET) ||
+        (o = H5Oopen(loc, name, H5P_DEFAULT)) < 0) {
+        w->bad = 1;
+    } else {
+        int group = oi.type == H5O_TYPE_GROUP;
+        sum_text(w->s, "%c %s\n", group ? 'G' : 'D', w->path);
+        hsize_t idx = 0;
+        if (H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_INC, &idx, sum_attr_cb, w) < 0) w->bad = 1;
+        if (!w->bad && group) {
+            idx = 0;
+            if (H5Literate(o, H5_INDEX_NAME, H5_ITER_INC, &idx, sum_link_cb, w) < 0) w->bad = 1;
+        } else if (!w->bad && sum_value(w->s, o, 0) != HIPID_OK) {
+            w->bad = 1;
+        }
+    }
+    if (o >= 0) H5Oclose(o);
+    w->path[len] = 0;
+    return w->bad ? HIPID_ERR : HIPID_OK;
+}
+
+/* The checksum (64 hex digits) of the weights (which 0) or the predictions
+ * (which 1) of an open trial file; HIPID_ERR if something is unreadable. */
+static int trial_sha256(char hex[65], hid_t f, int which) {
+    SumWalk w = {g_checksum_new(G_CHECKSUM_SHA256), 0, ""};
+    const char *const *objs = which ? CHECKED_OBJECTS : (const char *const[]){"weights"};
+    size_t n_objs = which ? sizeof CHECKED_OBJECTS / sizeof *CHECKED_OBJECTS : 1;
+    sum_text(w.s, "hipid-trial-%s 1\n", which ? "predictions" : "weights");
+    for (size_t i = 0; !w.bad && i < n_objs; i++) {
+        if (H5Lexists(f, objs[i], H5P_DEFAULT) > 0) sum_object(&w, f, objs[i]);
+        else sum_text(w.s, "- %s\n", objs[i]);
+    }
+    for (size_t i = 0; which && !w.bad && i < sizeof CHECKED_ATTRS / sizeof *CHECKED_ATTRS; i++) {
+        hid_t a = H5Aexists(f, CHECKED_ATTRS[i]) > 0 ? H5Aopen(f, CHECKED_ATTRS[i], H5P_DEFAULT) : H5I_INVALID_HID;
+        sum_text(w.s, "%s %s\n", a >= 0 ? "A" : "-", CHECKED_ATTRS[i]);
+        if (a >= 0 && sum_value(w.s, a, 1) != HIPID_OK) w.bad = 1;
+        if (a >= 0) H5Aclose(a);
+    }
+    snprintf(hex, 65, "%s", g_checksum_get_string(w.s));
+    g_checksum_free(w.s);
+    return w.bad ? HIPID_ERR : HIPID_OK;
+}
+
+static const char *const SUM_ATTR[2] = {"weights_sha256", "predictions_sha256"};
+static const char *const SUM_WHAT[2] = {"weights", "predictions"};
+
+/* Before the file is closed: both checksums as root attributes. */
+static int write_checksums(hid_t f) {
+    for (int k = 0; k < 2; k++) {
+        char hex[65];
+        if (trial_sha256(hex, f, k) != HIPID_OK || h5_attr_write_str(f, SUM_ATTR[k], hex) != HIPID_OK)
+            return HIPID_ERR;
+    }
+    return HIPID_OK;
+}
+
+int trialfile_verify(hid_t f, const char *path, ErrBuf *e) {
+    for (int k = 0; k < 2; k++) {
+        char want[80] = "", got[65];
+        if (H5Aexists(f, SUM_ATTR[k]) <= 0) continue; /* written before checksums */
+        if (h5_attr_read_str(f, SUM_ATTR[k], want, sizeof want) != HIPID_OK || trial_sha256(got, f, k) != HIPID_OK)
+            return hipid_err(e, "%s: %s unreadable (corrupt; rerun the sweep to redo the trial)", path, SUM_WHAT[k]);
+        if (strcmp(want, got) != 0)
+            return hipid_err(e, "%s: %s do not match their checksum (corrupt; rerun the sweep to redo the trial)",
+                             path, SUM_WHAT[k]);
+    }
+    return HIPID_OK;
 }
 
 /* ---- writing ---- */
@@ -125,6 +310,7 @@ hid_t trialfile_create(char *tmp, size_t cap, const char *path, ErrBuf *e) {
 }
 
 int trialfile_finish(hid_t f, int ok, const char *tmp, const char *path, ErrBuf *e) {
+    ok = ok && write_checksums(f) == HIPID_OK;
     return h5_finish_versioned(f, ok, tmp, path, "trial file", e);
 }
 
@@ -288,7 +474,11 @@ void trialfile_summary(TrialSummary *s, const char *path, uint64_t hash) {
     int ints[4];
     if (h5_attr_read_str(f, "hash", got, sizeof got) || strcmp(got, want) != 0) {
         s->state = TRIAL_BAD;
-        snprintf(s->reason, sizeof s->reason, "%s: holds trial %s, expected %s", path, got, want);
+        snprintf(s->reason, sizeof s->reason, "%s: holds trial %s, expected %s (its name does not match its content)",
+                 path, got, want);
+    } else if (trialfile_verify(f, path, &e) != HIPID_OK) {
+        s->state = TRIAL_BAD;
+        snprintf(s->reason, sizeof s->reason, "%.*s", (int)sizeof s->reason - 1, e.msg);
     } else if (h5_attr_read_str(f, "state", state, sizeof state) ||
                h5_attr_read_int(f, "attempts", &ints[0], 1) ||
                h5_attr_read_int(f, "best_epoch", &ints[1], 1) ||
@@ -325,7 +515,12 @@ int trialfile_is_trial(const char *path) {
 }
 
 hid_t trialfile_open(const char *path, const char *hint, ErrBuf *e) {
-    return h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file", hint, e);
+    hid_t f = h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file", hint, e);
+    if (f >= 0 && trialfile_verify(f, path, e) != HIPID_OK) {
+        H5Fclose(f);
+        return H5I_INVALID_HID;
+    }
+    return f;
 }
 
 /* 1 if the attribute is missing (or of another type) */

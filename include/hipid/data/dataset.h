@@ -10,6 +10,10 @@
  *                             prep_describe writes them (prep_parse_describe reads
  *                             them back; hipid predict re-applies them)
  *     source          string  what the images came from (folder, manifest, "synth ...")
+ *     images_sha256   string  SHA-256 (64 lowercase hex digits) of the images dataset's
+ *                             N*S*S bytes in row-major order, as stored; dataset_load
+ *                             recomputes it and refuses a mismatch (files written
+ *                             before this attribute load, the hash computed then)
  *   datasets
  *     images          uint8  [N,S,S]  chunked [1,S,S], deflate
  *     labels          int32  [N]      in [0,K)
@@ -59,6 +63,8 @@ typedef struct {
     int dup_threshold;    /* stored with phash */
     char preprocessing[512];
     char source[512];
+    char images_sha256[65];  /* filled by dataset_load (and by dataset_save's caller through
+                              * dataset_images_sha256 if wanted); dataset_save recomputes it */
 } Dataset;
 
 /* Allocate arrays for n images of size x size and K classes (all zeroed,
@@ -71,6 +77,19 @@ void dataset_free(Dataset *d);
  * or attribute, what was expected and what was found. */
 int dataset_load(Dataset *d, const char *path, ErrBuf *e);
 int dataset_save(const Dataset *d, const char *path, ErrBuf *e);
+
+/* SHA-256 of n bytes of images as 64 lowercase hex digits (GLib GChecksum). */
+void dataset_images_sha256(char hex[65], const uint8_t *images, size_t n);
+
+/* The data set's identity: what trial keys and trial files' data_checksum
+ * name. The first 8 bytes (big-endian) of SHA-256 over the text
+ *   "hipid-data-identity 1\nn=<n>\nlabels_groups=<16 hex>\nimages_sha256=<64 hex>\n"
+ *   "preprocessing=<preprocessing>\n"
+ * where labels_groups is split_data_checksum's FNV-1a of n, labels and groups
+ * (the splits' checksum). So new pixels or another preprocessing give another
+ * identity even when labels and groups are the same. d->images_sha256 must
+ * be set (dataset_load does it). */
+uint64_t dataset_identity(const Dataset *d);
 
 /* Images idx[0..n) as float (n,1,S,S): pixel/255 standardised as
  * (v - mean) / std (mean 0, std 1 leaves [0,1] values). */

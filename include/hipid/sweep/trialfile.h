@@ -14,7 +14,12 @@
  *               data (path), data_checksum (hex), image_size, n_classes,
  *               preprocessing, best_epoch, epochs_run, seconds, ranks, threads,
  *               allreduce_seconds (time in group collectives, leader),
- *               test_acc, test_loss, val_acc, val_loss
+ *               test_acc, test_loss, val_acc, val_loss,
+ *               weights_sha256, predictions_sha256 (64 hex digits each, written
+ *               last by trialfile_finish: SHA-256 of weights/, and of the datasets
+ *               the report reads with the attributes naming and scoring the
+ *               trial; the walk is described in trialfile.c; bytes as saved
+ *               only, so equal across rank counts)
  *   class_names              string [K]
  *   indices/train|val|test   int32 [n]      data-set row numbers
  *   history/epoch, lr, train_loss, train_acc, val_loss, val_acc, seconds   [E]
@@ -115,19 +120,28 @@ int trialfile_write_index(const char *results, const Job *job, const Trial *plan
 
 /* ---- reading ---- */
 
-/* Read a trial file's summary and check that it belongs to `hash`. A missing
- * file is TRIAL_TODO; an unreadable one or one of another hash TRIAL_BAD with
- * the reason filled. Never fails. */
+/* Read a trial file's summary and check that it belongs to `hash` and
+ * passes trialfile_verify. A missing file is TRIAL_TODO; an unreadable one,
+ * one of another hash (its name does not match its content) or one that
+ * fails its checksums TRIAL_BAD with the reason filled. Never fails. */
 void trialfile_summary(TrialSummary *s, const char *path, uint64_t hash);
 
 /* Whether path is an HDF5 file whose format attribute says "hipid-trial"
  * (of any version: trialfile_open then names the version). */
 int trialfile_is_trial(const char *path);
 
-/* Open a trial file read-only: format and version are checked, else
- * H5I_INVALID_HID with a message in e that ends with hint (what the user of
- * this reader should do). Close with H5Fclose. */
+/* Open a trial file read-only: format and version are checked, and the
+ * weights and predictions against their checksums (trialfile_verify), else
+ * H5I_INVALID_HID with a message in e (a version mismatch's ends with hint,
+ * what the user of this reader should do). Close with H5Fclose. */
 hid_t trialfile_open(const char *path, const char *hint, ErrBuf *e);
+
+/* Recompute weights_sha256 and predictions_sha256 of an open trial file and
+ * compare: "<path>: weights do not match their checksum (corrupt; rerun the
+ * sweep to redo the trial)" (or predictions, or "... unreadable ..." when
+ * HDF5 cannot read them). A file written before checksums (no attribute)
+ * passes. */
+int trialfile_verify(hid_t f, const char *path, ErrBuf *e);
 
 /* A trial's attributes as the readers use them. Strings are "" and numbers
  * 0 (lr, momentum, weight_decay, dropout: NaN) when the file lacks them. */
