@@ -255,19 +255,32 @@ for args, what in [(["--model", t0, "--saliency", "a.png"] + good, "--saliency w
     check(p.returncode == 2 and p.stderr.strip(), f"usage error, exit 2: {what}: {p.stderr.strip().splitlines()[0]}")
 
 # ---- saliency PNGs ------------------------------------------------------------------
-cnn = [t for t in trials if os.path.basename(t).startswith("cnn")][0]
-dnn = [t for t in trials if os.path.basename(t).startswith("dnn")][0]
+# the trial of each family with the lowest validation loss: a 3-epoch model
+# that learned nothing can have Grad-CAM maps that are all zero, and which
+# trial comes first by file name changes with every change of the trial keys
+
+
+def best_of(family):
+    mine = [t for t in trials if os.path.basename(t).startswith(family)]
+    return min(mine, key=lambda t: (float(h5py.File(t, "r").attrs["val_loss"]), t))
+
+
+cnn, dnn = best_of("cnn"), best_of("dnn")
 for t in (cnn, dnn):
-    png = os.path.join(TMP, os.path.basename(t) + ".png")
-    p = predict(["--model", t, "--saliency", png] + raw_paths([3]))
-    im = skimage.io.imread(png) if os.path.exists(png) else np.zeros((0, 0, 3), np.uint8)
-    left = im[:, :256, 0] if im.shape == (256, 512, 3) else None
-    want = np.kron(images[3], np.ones((4, 4), np.uint8))
-    check(p.returncode == 0 and im.shape == (256, 512, 3), f"{os.path.basename(t)}: --saliency writes a 512x256 RGB PNG "
-          f"(2 panels of 64 px x zoom 4): {im.shape}")
-    check(left is not None and np.array_equal(left, want), "its left half is the prepared image (the data set's row)")
-    check(left is not None and np.abs(im[:, 256:].astype(int) - np.stack([want] * 3, -1)).max() > 50,
-          "its right half carries a colour overlay")
+    # a 3-epoch model's Grad-CAM can be all zero for one image (no region
+    # raises the class score): the overlay must show on at least one of four
+    overlays = 0
+    for row in (3, 2, 11, 27):
+        png = os.path.join(TMP, f"{os.path.basename(t)}.{row}.png")
+        p = predict(["--model", t, "--saliency", png] + raw_paths([row]))
+        im = skimage.io.imread(png) if os.path.exists(png) else np.zeros((0, 0, 3), np.uint8)
+        left = im[:, :256, 0] if im.shape == (256, 512, 3) else None
+        want = np.kron(images[row], np.ones((4, 4), np.uint8))
+        check(p.returncode == 0 and im.shape == (256, 512, 3), f"{os.path.basename(t)} row {row}: --saliency writes a "
+              f"512x256 RGB PNG (2 panels of 64 px x zoom 4): {im.shape}")
+        check(left is not None and np.array_equal(left, want), "its left half is the prepared image (the data set's row)")
+        overlays += left is not None and np.abs(im[:, 256:].astype(int) - np.stack([want] * 3, -1)).max() > 50
+    check(overlays >= 1, f"{os.path.basename(t)}: the right half carries a colour overlay ({overlays} of 4 images)")
 sal_dir = os.path.join(TMP, "sal")
 p = predict(["--model", cnn, "--saliency-dir", sal_dir, "--zoom", "2"] + raw_paths([4, 5, 6]))
 pngs = sorted(glob.glob(os.path.join(sal_dir, "*.png")))
