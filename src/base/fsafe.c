@@ -149,41 +149,20 @@ int fsafe_tmp_is_stale(const char *name) {
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-int fsafe_lock(FsafeLock *l, const char *lock_path, const char *what, int shared, char *stale_holder,
-               ErrBuf *e) {
-    char old[256] = "", line[600], host[256];
-    l->fd = -1;
-    l->shared = shared;
-    snprintf(l->path, sizeof l->path, "%s", lock_path);
-    if (stale_holder) stale_holder[0] = '\0';
-    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
-    if (fd < 0) return hipid_err(e, "%s: cannot open the lock file of the %s: %s", lock_path, what, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return hipid_err(e, "%s: the lock file of the %s is not a regular file", lock_path, what);
-    }
-    ssize_t got = pread(fd, old, sizeof old - 1, 0);
-    old[got > 0 ? got : 0] = '\0';
-    old[strcspn(old, "\n")] = '\0';
-    if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
-        int err = errno;
-        close(fd);
-        if (err == EWOULDBLOCK)
-            return hipid_err(e, "%s is in use by %s (lock file %s); wait for it to finish or stop it", what,
-                             old[0] ? old : "another process", lock_path);
-        return hipid_err(e, "%s: cannot lock the %s: %s", lock_path, what, strerror(err));
-    }
-    /* taken: a holder named in the file whose lock is gone was stale (for a
-     * shared lock the named holder may still be alive beside us: not stale) */
-    if (stale_holder && old[0] && !shared) snprintf(stale_holder, 256, "%s", old);
-    host_name(host, sizeof host);
-    char since[32];
+/* The holder line of an open lock file (first line, at most cap-1 bytes). */
+static void read_holder(int fd, char *buf, size_t cap) {
+    ssize_t got = pread(fd, buf, cap - 1, 0);
+    buf[got > 0 ? got : 0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+static void write_holder(int fd) {
+    char line[600], host[256], since[32], cmd[128] = "hipid";
     time_t now = time(NULL);
     struct tm tm;
+    host_name(host, sizeof host);
     gmtime_r(&now, &tm);
     strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char cmd[128] = "hipid";
     FILE *c = fopen("/proc/self/comm", "r");
     if (c) {
         if (fgets(cmd, sizeof cmd, c)) cmd[strcspn(cmd, "\n")] = '\0';
@@ -193,16 +172,62 @@ int fsafe_lock(FsafeLock *l, const char *lock_path, const char *what, int shared
     if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) {
         /* the lock holds; only the holder's name could not be written */
     }
-    l->fd = fd;
+}
+
+int fsafe_lock(FsafeLock *l, const char *lock_path, const char *what, int shared, char *stale_holder,
+               ErrBuf *e) {
+    char old[256] = "";
+    l->fd = -1;
     l->shared = shared;
-    return HIPID_OK;
+    snprintf(l->path, sizeof l->path, "%s", lock_path);
+    if (stale_holder) stale_holder[0] = '\0';
+    /* An exclusive holder removes its lock file when it lets go, so the file
+     * we locked may have been unlinked meanwhile: then lock the new one. */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
+        if (fd < 0)
+            return hipid_err(e, "%s: cannot open the lock file of the %s: %s", lock_path, what, strerror(errno));
+        struct stat st, now;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return hipid_err(e, "%s: the lock file of the %s is not a regular file", lock_path, what);
+        }
+        if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+            int err = errno;
+            if (err == EWOULDBLOCK) {
+                /* the holder writes its line just after taking the lock */
+                for (int i = 0; i < 20 && !old[0]; i++) {
+                    read_holder(fd, old, sizeof old);
+                    if (!old[0]) usleep(10000);
+                }
+            }
+            close(fd);
+            if (err == EWOULDBLOCK)
+                return hipid_err(e, "%s is in use by %s (lock file %s); wait for it to finish or stop it", what,
+                                 old[0] ? old : "another process", lock_path);
+            return hipid_err(e, "%s: cannot lock the %s: %s", lock_path, what, strerror(err));
+        }
+        if (stat(lock_path, &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+            close(fd); /* unlinked by its last holder between our open and flock */
+            continue;
+        }
+        /* a clean exclusive holder removes the file, so a line left in it is a
+         * dead holder's (for a shared lock the named holder may still be
+         * alive beside us: not stale) */
+        read_holder(fd, old, sizeof old);
+        if (stale_holder && old[0] && !shared) snprintf(stale_holder, 256, "%s", old);
+        write_holder(fd);
+        l->fd = fd;
+        return HIPID_OK;
+    }
+    return hipid_err(e, "%s: the lock file of the %s keeps being replaced", lock_path, what);
 }
 
 void fsafe_unlock(FsafeLock *l) {
     if (l->fd < 0) return;
-    if (!l->shared && ftruncate(l->fd, 0) != 0) {
-        /* the next holder will call this one stale: harmless */
-    }
+    /* exclusive: remove the file while still holding it (a waiter that opened
+     * it sees the unlink after its flock and opens the new one) */
+    if (!l->shared) unlink(l->path);
     flock(l->fd, LOCK_UN);
     close(l->fd);
     l->fd = -1;

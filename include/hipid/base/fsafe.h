@@ -9,8 +9,10 @@
  *    is caught too).
  *  - Temporary files are named per process ("<path>.tmp.<host>.<pid>"), so
  *    two processes writing the same output never share one.
- *  - Advisory locks (flock on a lock file that stays in place) name their
- *    holder: the file holds "host=<h> pid=<p> since=<ISO 8601 UTC> cmd=<c>".
+ *  - Advisory locks (flock on a lock file) name their holder: the file holds
+ *    "host=<h> pid=<p> since=<ISO 8601 UTC> cmd=<c>". An exclusive holder
+ *    removes its lock file when it lets go (unlinked while still locked; a
+ *    taker checks after flock that the path still names the file it locked).
  *    The kernel drops a lock when its process dies, so a lock file left by a
  *    killed process is simply taken over ("stale"); nothing is ever deleted
  *    on the strength of a guess.
@@ -72,8 +74,8 @@ typedef struct {
  * else "". */
 int fsafe_lock(FsafeLock *l, const char *lock_path, const char *what, int shared, char *stale_holder,
                ErrBuf *e);
-/* Release; a no-op for a lock not held. The lock file stays (emptied when
- * the lock was exclusive, so a line found at takeover is a dead holder's). */
+/* Release; a no-op for a lock not held. An exclusive lock's file is removed
+ * (so a line found at takeover is a dead holder's); a shared lock's stays. */
 void fsafe_unlock(FsafeLock *l);
 
 #endif
