@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hipid/base/outclaim.h"
 #include "hipid/cmd/cmd.h"
 #include "hipid/data/dupdesc.h"
 #include "hipid/data/prepset.h"
@@ -153,14 +154,33 @@ static int parse_options(PrepSetConfig *c, int argc, char **argv) {
     return 0;
 }
 
+/* The data set and the preview may be written (neither replaces a device,
+ * a FIFO, a folder or one of the inputs) and the data set is ours until we
+ * are done (an exclusive lock on OUT.lock): 0, or the exit status, printed. */
+static int claim_outputs(FsafeLock *lk, const PrepSetConfig *c) {
+    const char *const in[] = {c->src, c->manifest, c->id_salt_file, c->out};
+    char stale[256];
+    ErrBuf e = {{0}};
+    if (c->preview && fsafe_output(c->preview, "preview", in, 4, &e) != HIPID_OK) goto error;
+    if (outclaim_take(lk, c->out, "data set", in, 3, stale, &e) != HIPID_OK) goto error;
+    if (stale[0]) fprintf(stderr, "hipid prep: note: took over the lock of %s from %s (no longer running)\n", c->out, stale);
+    return 0;
+error:
+    fprintf(stderr, "hipid prep: %s\n", e.msg);
+    return HIPID_EXIT_FAIL;
+}
+
 int cmd_prep(int argc, char **argv) {
     PrepSetConfig c = prepset_config_default(128);
     int status = parse_options(&c, argc, argv);
     if (status) return status < 0 ? 0 : status;
     ErrBuf e = {{0}};
     PrepSetStats s = {0};
+    FsafeLock lk = {.fd = -1};
+    if ((status = claim_outputs(&lk, &c)) != 0) return status;
     if (prepset_start_vips(argv[0], &e) != HIPID_OK) {
         fprintf(stderr, "hipid prep: %s\n", e.msg);
+        fsafe_unlock(&lk);
         return HIPID_EXIT_FAIL;
     }
     if (prepset_build(&s, &c, &e) == HIPID_OK) {
@@ -172,5 +192,6 @@ int cmd_prep(int argc, char **argv) {
     }
     prepset_stats_free(&s);
     prepset_stop_vips();
+    fsafe_unlock(&lk);
     return status;
 }
