@@ -41,7 +41,8 @@ static int run_export(const char *out, const char *model, int best, const char *
     int status = cmd_choose_trial(trial, sizeof trial, "export", model, best, family);
     if (status != 0) return status;
     const char *const in[] = {trial};
-    if (fsafe_output(out, "ONNX file", in, 1, &e) != HIPID_OK) {
+    /* a FIFO as --model would block the predictor's first look at it */
+    if (fsafe_input(trial, "trial file", 0, &e) != HIPID_OK || fsafe_output(out, "ONNX file", in, 1, &e) != HIPID_OK) {
         fprintf(stderr, "hipid export: %s\n", e.msg);
         return HIPID_EXIT_FAIL;
     }
