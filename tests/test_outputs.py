@@ -32,7 +32,7 @@ def p(*parts):
 
 def hip(*args):
     """hipid under `timeout 20`: a hang is exit 124."""
-    return run(["timeout", "20", HIPID] + [str(a) for a in args], env=ENV)
+    return run(["timeout", "20", HIPID] + [str(a) for a in args], env=ENV, errors="replace")
 
 
 def one_line(r):

@@ -156,7 +156,7 @@ static int lock_out_dir(FsafeLock *lk, const char *out) {
     ErrBuf e = {{0}};
     while (n > 1 && out[n - 1] == '/') n--;
     snprintf(lock, sizeof lock, "%.*s.lock", (int)n, out);
-    snprintf(what, sizeof what, "the output folder %.*s", (int)n, out);
+    snprintf(what, sizeof what, "output folder %.*s", (int)n, out);
     if (fsafe_lock(lk, lock, what, 0, stale, &e) != HIPID_OK) {
         fprintf(stderr, "hipid synth: %s\n", e.msg);
         return HIPID_EXIT_FAIL;

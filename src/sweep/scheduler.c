@@ -671,12 +671,12 @@ static int lock_results(Run *r, ErrBuf *e) {
     char path[1200], what[1300], stale[256];
     if (mkdir_p(out, e) != HIPID_OK) return HIPID_ERR;
     snprintf(path, sizeof path, "%s/sweep.lock", out);
-    snprintf(what, sizeof what, "the results folder %s", out);
+    snprintf(what, sizeof what, "results folder %s", out);
     if (fsafe_lock(&r->lock, path, what, sharded, stale, e) != HIPID_OK) return HIPID_ERR;
     if (stale[0]) fprintf(stderr, "hipid sweep: note: took over the lock %s from %s (no longer running)\n", path, stale);
     if (!sharded) return HIPID_OK;
     snprintf(path, sizeof path, "%s/sweep.shard-%d-of-%d.lock", out, r->o->shard, r->o->n_shards);
-    snprintf(what, sizeof what, "shard %d/%d of the results folder %s", r->o->shard, r->o->n_shards, out);
+    snprintf(what, sizeof what, "shard %d/%d of results folder %s", r->o->shard, r->o->n_shards, out);
     if (fsafe_lock(&r->shard_lock, path, what, 0, stale, e) != HIPID_OK) {
         fsafe_unlock(&r->lock);
         return HIPID_ERR;

@@ -87,7 +87,7 @@ enum { DATA_WAIT_SECONDS = 3600 };
 static int lock_data(FsafeLock *lk, const char *data, int *ready, ErrBuf *e) {
     char path[1100], what[1200], stale[256];
     snprintf(path, sizeof path, "%s.lock", data);
-    snprintf(what, sizeof what, "the data set %s (being built)", data);
+    snprintf(what, sizeof what, "data set %s (being built)", data);
     *ready = 0;
     if (make_parent(data, e) != HIPID_OK) return HIPID_ERR;
     double t0 = now_seconds();
