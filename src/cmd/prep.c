@@ -51,7 +51,9 @@ static void prep_usage(FILE *f) {
         "Images are processed at a working size whose longer side is at most max(2S, 256).\n"
         "Skipped files (unreadable, truncated, too small, near-empty mask, missing manifest\n"
         "rows) are listed on stderr as 'skip <path>: <reason>' and kept in the output's\n"
-        "'skipped' dataset. Exit status: 0 ok, 1 failure, 2 usage.\n",
+        "'skipped' dataset. OUT is never one of the inputs, a device, a FIFO or a folder, and\n"
+        "is locked while written (OUT.lock beside it: a second prep to OUT exits 1 naming the\n"
+        "holder). Exit status: 0 ok, 1 failure, 2 usage.\n",
         c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, (int)DUP_DEFAULT_THRESHOLD, DICOM_AUTO_LO,
         DICOM_AUTO_HI);
 }

@@ -26,7 +26,7 @@ static void split_usage(FILE *f) {
         "  --seed S                                                          [1]\n"
         "  --ignore-groups      treat every image as its own group (leaks across patients\n"
         "                       and near-duplicates: for comparisons only)\n"
-        "  -o, --out PATH       splits file to write                         (required)\n"
+        "  -o, --out PATH       splits file to write, locked while written (PATH.lock)  (required)\n"
         "Groups (patients, near-duplicates) are kept whole by every scheme when the data\n"
         "set has any: kfold/repeated/nested then use stratified group k-fold; 'group'\n"
         "always does. See docs/splits.md for the schemes and the file layout.\n");

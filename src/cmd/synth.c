@@ -21,7 +21,8 @@
 static void synth_usage(FILE *f) {
     fprintf(f,
         "usage: hipid synth --out DIR [options]\n"
-        "  --out DIR            output folder, created if missing; must be empty  (required)\n"
+        "  --out DIR            output folder, created if missing; must be empty;\n"
+        "                       locked while written (DIR.lock beside it)        (required)\n"
         "  --per-class N        images of the first class                         [50]\n"
         "  --classes K          number of stem designs, 1..%d                      [6]\n"
         "  --size S             image side in pixels, 16..4096                    [128]\n"

@@ -39,7 +39,7 @@ static void train_usage(FILE *f) {
         "  --no-standardize     feed pixel/255 as is; by default inputs are\n"
         "                       (v - mean) / std with training-set statistics\n"
         "  --threads T          OpenMP threads (OpenBLAS runs inside them)  [OMP_NUM_THREADS or all]\n"
-        "  --save PATH          write the trained model (HDF5 checkpoint)\n"
+        "  --save PATH          write the trained model (HDF5 checkpoint; PATH.lock held meanwhile)\n"
         "  --init PATH          start from a checkpoint's weights (--save of a pretraining run)\n"
         "                       in every layer whose token and shapes match   [the seed's]\n"
         "  --freeze N           the first N spec tokens keep their weights and\n"

@@ -350,9 +350,11 @@ int study_check_output(const Study *s, ErrBuf *e) {
     if (mkdir_p(trials, e) != HIPID_OK) return HIPID_ERR;
     char path[1100], have[512] = "", want[512], progress[1100];
     snprintf(path, sizeof path, "%s/sweep.h5", s->out);
-    snprintf(progress, sizeof progress, "%s/progress", s->out);
     const char *const in[] = {s->job.path, s->job.data};
     if (fsafe_output(path, "sweep index", in, 2, e) != HIPID_OK) return HIPID_ERR;
+    snprintf(progress, sizeof progress, "%s/status.html", s->out);
+    if (fsafe_output(progress, "status page", in, 2, e) != HIPID_OK) return HIPID_ERR;
+    snprintf(progress, sizeof progress, "%s/progress", s->out);
     /* the caller holds the folder's lock: no live run of ours writes here,
      * and another host's or a live process's files are never called stale */
     int gone = remove_stale_tmp(s->out) + remove_stale_tmp(trials) + remove_stale_tmp(progress);
