@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "hipid/base/fsafe.h"
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -14,6 +17,8 @@ hid_t h5_open_versioned(const char *path, const char *format, int version, const
     int got = 0;
     hid_t file = H5I_INVALID_HID;
     h5_quiet();
+    /* a FIFO or a device would block H5Fis_hdf5's open() or read forever */
+    if (access(path, F_OK) == 0 && fsafe_input(path, kind, 0, e) != HIPID_OK) return H5I_INVALID_HID;
     if (H5Fis_hdf5(path) <= 0) {
         hipid_err(e, "%s: not a readable HDF5 file (missing, truncated or not HDF5)", path);
         return H5I_INVALID_HID;
@@ -40,10 +45,8 @@ hid_t h5_open_versioned(const char *path, const char *format, int version, const
 hid_t h5_create_versioned(char *tmp, size_t cap, const char *path, const char *format, int version,
                           ErrBuf *e) {
     hid_t file = H5I_INVALID_HID;
-    if (snprintf(tmp, cap, "%s.tmp", path) >= (int)cap) {
-        hipid_err(e, "%s: path too long", path);
-        return H5I_INVALID_HID;
-    }
+    /* per process: two writers of one path never share a temporary file */
+    if (fsafe_tmp_name(tmp, cap, path, e) != HIPID_OK) return H5I_INVALID_HID;
     h5_quiet();
     if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
         hipid_err(e, "%s: cannot create file (does the folder exist and is it writable?)", tmp);
@@ -64,6 +67,11 @@ int h5_finish_versioned(hid_t file, int ok, const char *tmp, const char *path, c
     if (!ok) {
         remove(tmp);
         return hipid_err(e, "%s: writing the %s failed (disk full?)", tmp, what);
+    }
+    /* the last look before rename: it would replace a device or a FIFO */
+    if (fsafe_output(path, what, NULL, 0, e) != HIPID_OK) {
+        remove(tmp);
+        return HIPID_ERR;
     }
     if (rename(tmp, path) != 0) {
         int err = errno;

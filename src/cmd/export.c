@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/cmd/cmd.h"
 #include "hipid/report/predictor.h"
 
@@ -39,6 +40,12 @@ static int run_export(const char *out, const char *model, int best, const char *
     Predictor p = {0};
     int status = cmd_choose_trial(trial, sizeof trial, "export", model, best, family);
     if (status != 0) return status;
+    const char *const in[] = {trial};
+    /* a FIFO as --model would block the predictor's first look at it */
+    if (fsafe_input(trial, "trial file", 0, &e) != HIPID_OK || fsafe_output(out, "ONNX file", in, 1, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid export: %s\n", e.msg);
+        return HIPID_EXIT_FAIL;
+    }
     if (predictor_open(&p, trial, 1, &e) != HIPID_OK || predictor_export_onnx(&p, trial, out, &e) != HIPID_OK) {
         fprintf(stderr, "hipid export: %s\n", e.msg);
         predictor_free(&p);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hipid/base/outclaim.h"
 #include "hipid/cmd/cmd.h"
 #include "hipid/data/dupdesc.h"
 #include "hipid/data/prepset.h"
@@ -50,7 +51,9 @@ static void prep_usage(FILE *f) {
         "Images are processed at a working size whose longer side is at most max(2S, 256).\n"
         "Skipped files (unreadable, truncated, too small, near-empty mask, missing manifest\n"
         "rows) are listed on stderr as 'skip <path>: <reason>' and kept in the output's\n"
-        "'skipped' dataset. Exit status: 0 ok, 1 failure, 2 usage.\n",
+        "'skipped' dataset. OUT is never one of the inputs, a device, a FIFO or a folder, and\n"
+        "is locked while written (OUT.lock beside it: a second prep to OUT exits 1 naming the\n"
+        "holder). Exit status: 0 ok, 1 failure, 2 usage.\n",
         c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, (int)DUP_DEFAULT_THRESHOLD, DICOM_AUTO_LO,
         DICOM_AUTO_HI);
 }
@@ -153,14 +156,33 @@ static int parse_options(PrepSetConfig *c, int argc, char **argv) {
     return 0;
 }
 
+/* The data set and the preview may be written (neither replaces a device,
+ * a FIFO, a folder or one of the inputs) and the data set is ours until we
+ * are done (an exclusive lock on OUT.lock): 0, or the exit status, printed. */
+static int claim_outputs(FsafeLock *lk, const PrepSetConfig *c) {
+    const char *const in[] = {c->src, c->manifest, c->id_salt_file, c->out};
+    char stale[256];
+    ErrBuf e = {{0}};
+    if (c->preview && fsafe_output(c->preview, "preview", in, 4, &e) != HIPID_OK) goto error;
+    if (outclaim_take(lk, c->out, "data set", in, 3, stale, &e) != HIPID_OK) goto error;
+    if (stale[0]) fprintf(stderr, "hipid prep: note: took over the lock of %s from %s (no longer running)\n", c->out, stale);
+    return 0;
+error:
+    fprintf(stderr, "hipid prep: %s\n", e.msg);
+    return HIPID_EXIT_FAIL;
+}
+
 int cmd_prep(int argc, char **argv) {
     PrepSetConfig c = prepset_config_default(128);
     int status = parse_options(&c, argc, argv);
     if (status) return status < 0 ? 0 : status;
     ErrBuf e = {{0}};
     PrepSetStats s = {0};
+    FsafeLock lk = {.fd = -1};
+    if ((status = claim_outputs(&lk, &c)) != 0) return status;
     if (prepset_start_vips(argv[0], &e) != HIPID_OK) {
         fprintf(stderr, "hipid prep: %s\n", e.msg);
+        fsafe_unlock(&lk);
         return HIPID_EXIT_FAIL;
     }
     if (prepset_build(&s, &c, &e) == HIPID_OK) {
@@ -172,5 +194,6 @@ int cmd_prep(int argc, char **argv) {
     }
     prepset_stats_free(&s);
     prepset_stop_vips();
+    fsafe_unlock(&lk);
     return status;
 }

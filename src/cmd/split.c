@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hipid/base/outclaim.h"
 #include "hipid/cmd/cmd.h"
 #include "hipid/data/dataset.h"
 #include "hipid/data/split.h"
@@ -25,7 +26,7 @@ static void split_usage(FILE *f) {
         "  --seed S                                                          [1]\n"
         "  --ignore-groups      treat every image as its own group (leaks across patients\n"
         "                       and near-duplicates: for comparisons only)\n"
-        "  -o, --out PATH       splits file to write                         (required)\n"
+        "  -o, --out PATH       splits file to write, locked while written (PATH.lock)  (required)\n"
         "Groups (patients, near-duplicates) are kept whole by every scheme when the data\n"
         "set has any: kfold/repeated/nested then use stratified group k-fold; 'group'\n"
         "always does. See docs/splits.md for the schemes and the file layout.\n");
@@ -181,8 +182,17 @@ int cmd_split(int argc, char **argv) {
     if (status >= 0) return status;
     ErrBuf e = {{0}};
     Dataset d;
+    FsafeLock lk = {.fd = -1};
+    char stale[256];
+    const char *const in[] = {a.data};
+    if (outclaim_take(&lk, a.out, "splits file", in, 1, stale, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid split: %s\n", e.msg);
+        return HIPID_EXIT_FAIL;
+    }
+    if (stale[0]) fprintf(stderr, "hipid split: note: took over the lock of %s from %s (no longer running)\n", a.out, stale);
     if (dataset_load(&d, a.data, &e) != HIPID_OK) {
         fprintf(stderr, "hipid split: %s\n", e.msg);
+        fsafe_unlock(&lk);
         return HIPID_EXIT_FAIL;
     }
     status = HIPID_EXIT_FAIL;
@@ -201,5 +211,6 @@ int cmd_split(int argc, char **argv) {
 done:
     split_free(&s);
     dataset_free(&d);
+    fsafe_unlock(&lk);
     return status;
 }

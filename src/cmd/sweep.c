@@ -23,6 +23,9 @@ static void sweep_usage(FILE *f) {
         "  --status-every S  seconds between rewrites of status.html and its reload, >= 1  [5]\n"
         "Trains every trial of the job (README: \"Job files\"), results in [run] output\n"
         "(default results/<job name>/). Rerun the same command to resume after a kill.\n"
+        "The folder is locked while a sweep runs (RESULTS/sweep.lock; --shard I/N shares it and\n"
+        "locks RESULTS/sweep.shard-I-of-N.lock): a second sweep on it exits 1 naming the holder.\n"
+        "A data set built on first use is locked too (DATA.lock): a second sweep waits for it.\n"
         "HIPID_THREADS overrides [run] threads. Exit status: 0 done (failed trials are\n"
         "recorded), 1 failure, 2 usage or job-file error, 3 interrupted by SIGUSR1/SIGTERM\n"
         "after checkpointing (rerun to resume).\n");

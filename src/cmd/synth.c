@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <vips/vips.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/cmd/cmd.h"
 #include "hipid/data/synth.h"
 #include "hipid/data/synth_set.h"
@@ -20,7 +21,8 @@
 static void synth_usage(FILE *f) {
     fprintf(f,
         "usage: hipid synth --out DIR [options]\n"
-        "  --out DIR            output folder, created if missing; must be empty  (required)\n"
+        "  --out DIR            output folder, created if missing; must be empty;\n"
+        "                       locked while written (DIR.lock beside it)        (required)\n"
         "  --per-class N        images of the first class                         [50]\n"
         "  --classes K          number of stem designs, 1..%d                      [6]\n"
         "  --size S             image side in pixels, 16..4096                    [128]\n"
@@ -146,17 +148,43 @@ static int check_out_dir(const char *out, int force) {
     return -1;
 }
 
+/* The output folder is ours while we write it: an exclusive lock on
+ * DIR.lock beside it (a second synth into DIR fails naming the holder). -1
+ * to go on, else the exit status (printed here). */
+static int lock_out_dir(FsafeLock *lk, const char *out) {
+    char lock[4200], what[4200], stale[256];
+    size_t n = strlen(out);
+    ErrBuf e = {{0}};
+    while (n > 1 && out[n - 1] == '/') n--;
+    snprintf(lock, sizeof lock, "%.*s.lock", (int)n, out);
+    snprintf(what, sizeof what, "output folder %.*s", (int)n, out);
+    if (fsafe_lock(lk, lock, what, 0, stale, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid synth: %s\n", e.msg);
+        return HIPID_EXIT_FAIL;
+    }
+    if (stale[0]) fprintf(stderr, "hipid synth: note: took over the lock of %s from %s (no longer running)\n", out, stale);
+    return -1;
+}
+
 int cmd_synth(int argc, char **argv) {
     SynthSetConfig cfg;
     int force, threads, status = synth_parse(&cfg, &force, &threads, argc, argv);
     if (status >= 0) return status;
     if ((status = check_out_dir(cfg.out_dir, force)) >= 0) return status;
-    omp_set_num_threads(threads);
     ErrBuf e = {{0}};
+    FsafeLock lk = {.fd = -1};
+    if ((status = lock_out_dir(&lk, cfg.out_dir)) >= 0) return status;
+    /* again under the lock: a synth that held it may have filled the folder */
+    if ((status = check_out_dir(cfg.out_dir, force)) >= 0) {
+        fsafe_unlock(&lk);
+        return status;
+    }
+    omp_set_num_threads(threads);
     double t0 = now_seconds();
     int n = synth_write_set(&cfg, &e);
     double dt = now_seconds() - t0;
     vips_shutdown();
+    fsafe_unlock(&lk);
     if (n < 0) {
         fprintf(stderr, "hipid synth: %s\n", e.msg);
         return HIPID_EXIT_FAIL;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "hipid/base/outclaim.h"
 #include "hipid/cmd/cmd.h"
 #include "hipid/train/fit.h"
 
@@ -38,7 +39,7 @@ static void train_usage(FILE *f) {
         "  --no-standardize     feed pixel/255 as is; by default inputs are\n"
         "                       (v - mean) / std with training-set statistics\n"
         "  --threads T          OpenMP threads (OpenBLAS runs inside them)  [OMP_NUM_THREADS or all]\n"
-        "  --save PATH          write the trained model (HDF5 checkpoint)\n"
+        "  --save PATH          write the trained model (HDF5 checkpoint; PATH.lock held meanwhile)\n"
         "  --init PATH          start from a checkpoint's weights (--save of a pretraining run)\n"
         "                       in every layer whose token and shapes match   [the seed's]\n"
         "  --freeze N           the first N spec tokens keep their weights and\n"
@@ -156,15 +157,24 @@ int cmd_train(int argc, char **argv) {
     FitResult r;
     Model *m = NULL, *start = NULL;
     ErrBuf e = {{0}};
-    char aug[256];
+    char aug[256], stale[256];
+    FsafeLock lk = {.fd = -1};
+    const char *const in[] = {o.data, o.splits, init};
+    if (save && outclaim_take(&lk, save, "checkpoint", in, 3, stale, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: --save: %s\n", e.msg);
+        return HIPID_EXIT_FAIL;
+    }
+    if (save && stale[0]) fprintf(stderr, "hipid train: note: took over the lock of %s from %s (no longer running)\n", save, stale);
     if (init && !(start = model_load(init, 1, 1, &e))) {
         fprintf(stderr, "hipid train: --init: %s\n", e.msg);
+        fsafe_unlock(&lk);
         return HIPID_EXIT_FAIL;
     }
     o.cfg.init = start;
     if ((rc = fit_data_load(&f, &o, &e)) != HIPID_OK) {
         fprintf(stderr, "hipid train: %s\n", e.msg);
         model_free(start);
+        fsafe_unlock(&lk);
         return train_status(rc);
     }
     augment_format(aug, sizeof aug, &o.cfg.aug);
@@ -184,5 +194,6 @@ done:
     model_free(m);
     model_free(start);
     fit_data_free(&f);
+    fsafe_unlock(&lk);
     return status;
 }

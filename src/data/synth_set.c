@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <vips/vips.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/data/synth.h"
 #include "hipid/data/synth_set.h"
 
@@ -72,9 +73,9 @@ static int png_write(const char *path, const uint8_t *img, int size, ErrBuf *e) 
 static const char *side_name(int side) { return side == SYNTH_LEFT ? "left" : "right"; }
 
 static int write_manifest(const SynthSetConfig *c, const SynthItem *it, const int *sides, int n, ErrBuf *e) {
-    char path[4096], tmp[4200];
+    char path[4096], tmp[4400];
     snprintf(path, sizeof path, "%s/manifest.csv", c->out_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (fsafe_tmp_name(tmp, sizeof tmp, path, e) != HIPID_OK) return HIPID_ERR;
     FILE *f = fopen(tmp, "w");
     if (!f) return hipid_err(e, "cannot write %s: %s", tmp, strerror(errno));
     fprintf(f, "path,label,patient_id,side\n");

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hipid/base/fsafe.h"
 #include "onnx.pb-c.h"
 
 /* The graph under construction and everything allocated for it. */
@@ -339,12 +340,15 @@ static void g_metadata(Graph *g, Onnx__ModelProto *mp, const Model *m, const Onn
 
 /* ---- the file ---- */
 
-/* Write buf to a temporary file beside path (PATH.tmp.<pid>, created
+/* Write buf to a temporary file beside path (fsafe_tmp_name, created
  * exclusively, mode 0666 less the umask), then rename it over path. */
 static int write_atomic(const char *path, const uint8_t *buf, size_t n, ErrBuf *e) {
-    size_t cap = strlen(path) + 32;
+    size_t cap = strlen(path) + 320; /* ".tmp.<host>.<pid>" */
     char *tmp = xmalloc(cap);
-    snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
+    if (fsafe_tmp_name(tmp, cap, path, e) != HIPID_OK) {
+        free(tmp);
+        return HIPID_ERR;
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666), rc = HIPID_ERR;
     if (fd < 0) {
         hipid_err(e, "%s: cannot create a file there: %s", path, strerror(errno));

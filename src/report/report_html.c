@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/report/report_plot.h"
 #include "hipid/report/report_write.h"
 
@@ -1232,9 +1233,9 @@ static void footer(FILE *f, int plots, int sheet) {
 
 int report_write_html(const Report *r, const char *out, int plots, const char *plot_note, int sheet,
                       const char *sheet_note, ErrBuf *e) {
-    char path[1400], tmp[1420];
+    char path[1400], tmp[1700];
     snprintf(path, sizeof path, "%s/index.html", out);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (fsafe_tmp_name(tmp, sizeof tmp, path, e) != HIPID_OK) return HIPID_ERR;
     FILE *f = fopen(tmp, "w");
     if (!f) return hipid_err(e, "%s: cannot write (%s)", tmp, strerror(errno));
     head(f, r);

@@ -28,9 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/sweep/status_html.h"
 #include "hipid/sweep/study.h"
 #include "hipid/sweep/trialfile.h"
@@ -79,6 +81,7 @@ typedef struct {
     int trial;              /* plan index of this rank's current trial, -1 between trials */
     double beat_sent;       /* when this leader last sent the master a heartbeat */
     StatusHtml *page;       /* world rank 0: status.html; NULL when off (--no-status) */
+    FsafeLock lock, shard_lock; /* world rank 0: the results folder's (lock_results) */
 } Run;
 
 /* ---- small MPI helpers ---- */
@@ -656,6 +659,44 @@ static void run_phases(Run *r) {
 
 /* ---- the run ---- */
 
+/* Rank 0, before anything is written: the results folder is this run's.
+ * A whole sweep takes RESULTS/sweep.lock exclusively; --shard I/N takes it
+ * shared (the shards of one array run side by side) and
+ * RESULTS/sweep.shard-I-of-N.lock exclusively, so a whole sweep and a
+ * shard, or one shard twice, exclude each other. A dead holder's lock is
+ * taken over with a note naming it. */
+static int lock_results(Run *r, ErrBuf *e) {
+    const char *out = r->st.out;
+    int sharded = r->o->n_shards > 1;
+    char path[1200], what[1300], stale[256];
+    if (mkdir_p(out, e) != HIPID_OK) return HIPID_ERR;
+    snprintf(path, sizeof path, "%s/sweep.lock", out);
+    snprintf(what, sizeof what, "results folder %s", out);
+    if (fsafe_lock(&r->lock, path, what, sharded, stale, e) != HIPID_OK) return HIPID_ERR;
+    if (stale[0]) fprintf(stderr, "hipid sweep: note: took over the lock %s from %s (no longer running)\n", path, stale);
+    if (!sharded) return HIPID_OK;
+    snprintf(path, sizeof path, "%s/sweep.shard-%d-of-%d.lock", out, r->o->shard, r->o->n_shards);
+    snprintf(what, sizeof what, "shard %d/%d of results folder %s", r->o->shard, r->o->n_shards, out);
+    if (fsafe_lock(&r->shard_lock, path, what, 0, stale, e) != HIPID_OK) {
+        fsafe_unlock(&r->lock);
+        return HIPID_ERR;
+    }
+    if (stale[0]) fprintf(stderr, "hipid sweep: note: took over the lock %s from %s (no longer running)\n", path, stale);
+    return HIPID_OK;
+}
+
+/* Rank 0: release the folder. The last shard out empties the shared lock
+ * file as an exclusive holder would (fsafe_unlock leaves a shared holder's
+ * line, which the next sweep would report as a stale holder). */
+static void unlock_results(Run *r) {
+    if (r->lock.fd >= 0 && r->lock.shared && flock(r->lock.fd, LOCK_EX | LOCK_NB) == 0 &&
+        ftruncate(r->lock.fd, 0) != 0) {
+        /* only the holder's line stays: harmless */
+    }
+    fsafe_unlock(&r->shard_lock);
+    fsafe_unlock(&r->lock);
+}
+
 /* Steps 2 to 4 and rank 0's scan of the results folder: 0 to go on, else
  * HIPID_EXIT_FAIL (printed). */
 static int prepare(Run *r, ErrBuf *e) {
@@ -847,6 +888,14 @@ int scheduler_run(const SweepOptions *o) {
         fprintf(stderr, "hipid sweep: rank %d: %s (the file changed under us?)\n", r.c.rank, e.msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
+    /* 1b. the results folder's lock (--dry-run writes nothing and takes none) */
+    r.lock.fd = r.shard_lock.fd = -1;
+    rc = r.c.rank == 0 && !o->dry_run ? lock_results(&r, &e) : HIPID_OK;
+    if (bcast_status(rc, &e, MPI_COMM_WORLD) != HIPID_OK) {
+        if (r.c.rank == 0) fprintf(stderr, "hipid sweep: %s\n", e.msg);
+        study_free(&r.st);
+        return HIPID_EXIT_FAIL;
+    }
     int status = prepare(&r, &e);
     if (status == 0) {
         if (o->reindex) {
@@ -858,6 +907,7 @@ int scheduler_run(const SweepOptions *o) {
             status = o->dry_run ? dry_run(&r) : train_all(&r);
         }
     }
+    unlock_results(&r);
     free(r.sum);
     free(r.todo);
     free(r.hosts);

@@ -4,6 +4,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "hipid/sweep/slurm_plan.h"
 
+#include "hipid/base/fsafe.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -286,10 +288,13 @@ static int sbatch_key(const char *line, char *key, size_t cap) {
 static int write_script(const char *src, const char *dst, const char *header, const Setting *set, int n_set,
                         const char *const *vars, int n_vars, const char *env, ErrBuf *e) {
     FILE *in = fopen(src, "r"), *out = NULL;
-    char tmp[1300]; /* dst (at most 1199 characters) and .tmp */
+    char tmp[1500]; /* dst (at most 1199 characters) and .tmp.<host>.<pid> */
     int used[16] = {0}, in_block = 0, ok = 1;
     if (!in) return hipid_err(e, "%s: cannot read: %s", src, strerror(errno));
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    if (fsafe_tmp_name(tmp, sizeof tmp, dst, e) != HIPID_OK) {
+        fclose(in);
+        return HIPID_ERR;
+    }
     if (!(out = fopen(tmp, "w"))) {
         fclose(in);
         return hipid_err(e, "%s: cannot write: %s", tmp, strerror(errno));

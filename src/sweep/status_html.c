@@ -5,6 +5,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "hipid/sweep/status_html.h"
 
+#include "hipid/base/fsafe.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -71,8 +73,8 @@ static int make_parent(const char *path, ErrBuf *e) {
 }
 
 int status_progress_write(const char *path, const EpochRecord *hist, int n, ErrBuf *e) {
-    char tmp[1500];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char tmp[1800];
+    if (fsafe_tmp_name(tmp, sizeof tmp, path, e) != HIPID_OK) return HIPID_ERR;
     FILE *f = fopen(tmp, "w");
     if (!f && errno == ENOENT && make_parent(path, e) == HIPID_OK) f = fopen(tmp, "w");
     if (!f) return hipid_err(e, "%s: cannot write the progress file: %s", tmp, strerror(errno));
@@ -630,8 +632,8 @@ static void put_page(FILE *f, StatusHtml *s, int state, const double *busy, cons
 
 int status_html_write(StatusHtml *s, int state, const double *busy, const double *elapsed, ErrBuf *e) {
     double t0 = now_seconds();
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
+    char tmp[1500];
+    if (fsafe_tmp_name(tmp, sizeof tmp, s->path, e) != HIPID_OK) return HIPID_ERR;
     FILE *f = fopen(tmp, "w");
     if (!f) return hipid_err(e, "%s: cannot write the status page: %s", tmp, strerror(errno));
     put_page(f, s, state, busy, elapsed);

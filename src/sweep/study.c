@@ -11,9 +11,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/data/prepset.h"
 #include "hipid/data/synth_set.h"
 #include "hipid/sweep/estimate.h"
@@ -73,11 +76,57 @@ static int make_parent(const char *path, ErrBuf *e) {
     return mkdir_p(parent, e);
 }
 
-/* The job's [data] synth recipe: the PNGs of synth_write_set, prepared
- * into the data set. Independent jobs (array tasks) building the same data
- * at once write identical files and the last rename wins. */
+/* Seconds a sweep waits for another process building the same data set. */
+enum { DATA_WAIT_SECONDS = 3600 };
+
+/* The data set is built by one process at a time: an exclusive lock on
+ * DATA.lock. If another process holds it (a sweep of another job, or an
+ * array task, with the same [data] path), wait for it, checking every
+ * second, at most DATA_WAIT_SECONDS, then use what it built: *ready is 1 if
+ * the data set exists once the lock is ours (the caller builds nothing). */
+static int lock_data(FsafeLock *lk, const char *data, int *ready, ErrBuf *e) {
+    char path[1100], what[1200], stale[256];
+    snprintf(path, sizeof path, "%s.lock", data);
+    snprintf(what, sizeof what, "data set %s (being built)", data);
+    *ready = 0;
+    if (make_parent(data, e) != HIPID_OK) return HIPID_ERR;
+    double t0 = now_seconds();
+    for (int said = 0;; said = 1) {
+        if (fsafe_lock(lk, path, what, 0, stale, e) == HIPID_OK) break;
+        /* anything but a held lock (a lock file we cannot open) is final */
+        if (!strstr(e->msg, " is in use by ")) return HIPID_ERR;
+        if (now_seconds() - t0 > DATA_WAIT_SECONDS) {
+            char held[sizeof e->msg];
+            snprintf(held, sizeof held, "%s", e->msg);
+            return hipid_err(e, "%s; waited %d s for it", held, (int)DATA_WAIT_SECONDS);
+        }
+        if (!said) { /* the holder's line, as fsafe_lock wrote it */
+            char holder[256] = "";
+            FILE *h = fopen(path, "r");
+            if (h && fgets(holder, sizeof holder, h)) holder[strcspn(holder, "\n")] = '\0';
+            if (h) fclose(h);
+            printf("data %s is being built by %s (lock file %s): waiting for it, at most %d s\n", data,
+                   holder[0] ? holder : "another process", path, (int)DATA_WAIT_SECONDS);
+            fflush(stdout);
+        }
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
+    e->msg[0] = '\0';
+    if (stale[0]) fprintf(stderr, "hipid sweep: note: took over the lock %s from %s (no longer running)\n", path, stale);
+    *ready = access(data, F_OK) == 0;
+    if (*ready) {
+        printf("data %s: built by another run meanwhile; using it\n", data);
+        fflush(stdout);
+    }
+    return HIPID_OK;
+}
+
+/* The job's [data] synth recipe: the PNGs of synth_write_set (in a folder
+ * of this process, removed afterwards), prepared into the data set (written
+ * to a temporary name and renamed), under lock_data. */
 static int build_synth(const Job *j, ErrBuf *e) {
-    char classes[16] = "6", per[16] = "80", size[16] = "64", seed[16] = "1", dir[1100], spec[256], tmp_h5[1100];
+    char classes[16] = "6", per[16] = "80", size[16] = "64", seed[16] = "1", dir[1400], spec[256], images[1100];
     snprintf(spec, sizeof spec, "%s", j->synth);
     for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
         char *eq = strchr(tok, '=');
@@ -87,39 +136,52 @@ static int build_synth(const Job *j, ErrBuf *e) {
                   : !strcmp(tok, "size") ? size : !strcmp(tok, "seed") ? seed : NULL;
         if (dst) snprintf(dst, 16, "%s", eq + 1);
     }
-    snprintf(dir, sizeof dir, "%s.images.%ld", j->data, (long)getpid());
-    snprintf(tmp_h5, sizeof tmp_h5, "%s.%ld.h5", j->data, (long)getpid());
+    snprintf(images, sizeof images, "%s.images", j->data);
+    if (fsafe_tmp_name(dir, sizeof dir, images, e) != HIPID_OK) return HIPID_ERR;
+    FsafeLock lk;
+    int ready, rc = HIPID_ERR;
+    if (lock_data(&lk, j->data, &ready, e) != HIPID_OK) return HIPID_ERR;
+    if (ready) {
+        fsafe_unlock(&lk);
+        return HIPID_OK;
+    }
     printf("data %s is missing: building it from [data] synth = %s\n", j->data, j->synth);
     fflush(stdout);
-    if (make_parent(j->data, e) != HIPID_OK) return HIPID_ERR;
     /* synth_write_set, not cmd_synth: that shuts libvips down, and libvips
      * cannot start twice in one process */
     SynthSetConfig sc = {.out_dir = dir, .per_class = atoi(per), .n_classes = atoi(classes), .size = atoi(size),
                          .seed = (uint64_t)strtoull(seed, NULL, 10), .imbalance = 1.0};
-    if (synth_write_set(&sc, e) < 0) return HIPID_ERR;
-    char manifest[1200];
-    snprintf(manifest, sizeof manifest, "%s/manifest.csv", dir);
-    int rc = prep_images(dir, manifest, tmp_h5, atoi(size));
-    char cmd[2400];
+    if (synth_write_set(&sc, e) >= 0) {
+        char manifest[1500];
+        snprintf(manifest, sizeof manifest, "%s/manifest.csv", dir);
+        rc = prep_images(dir, manifest, j->data, atoi(size)) == 0
+                 ? HIPID_OK
+                 : hipid_err(e, "%s: building the phantom data set failed (see above)", j->data);
+    }
+    char cmd[3000];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir); /* the PNGs were only the way in */
-    if (system(cmd) != 0) fprintf(stderr, "hipid sweep: could not remove %s\n", dir);
-    if (rc != 0) return hipid_err(e, "%s: building the phantom data set failed (see above)", j->data);
-    if (rename(tmp_h5, j->data) != 0) return hipid_err(e, "%s: cannot rename %s into place: %s", j->data, tmp_h5, strerror(errno));
-    return HIPID_OK;
+    if (access(dir, F_OK) == 0 && system(cmd) != 0) fprintf(stderr, "hipid sweep: could not remove %s\n", dir);
+    fsafe_unlock(&lk);
+    return rc;
 }
 
-/* The job's [data] source: hipid prep of that folder or manifest. */
+/* The job's [data] source: hipid prep of that folder or manifest, under
+ * lock_data. */
 static int build_source(const Job *j, ErrBuf *e) {
-    char tmp_h5[1100];
-    printf("data %s is missing: building it from [data] source = %s at %d px (hipid prep)\n", j->data, j->source,
-           j->prep_size);
-    fflush(stdout);
-    if (make_parent(j->data, e) != HIPID_OK) return HIPID_ERR;
-    snprintf(tmp_h5, sizeof tmp_h5, "%s.%ld.h5", j->data, (long)getpid());
-    if (prep_images(j->source, NULL, tmp_h5, j->prep_size) != 0)
-        return hipid_err(e, "%s: building the data set from %s failed (see above)", j->data, j->source);
-    if (rename(tmp_h5, j->data) != 0) return hipid_err(e, "%s: cannot rename %s into place: %s", j->data, tmp_h5, strerror(errno));
-    return HIPID_OK;
+    FsafeLock lk;
+    int ready, rc = HIPID_OK;
+    const char *const in[] = {j->source, j->path};
+    if (fsafe_output(j->data, "data set", in, 2, e) != HIPID_OK) return HIPID_ERR;
+    if (lock_data(&lk, j->data, &ready, e) != HIPID_OK) return HIPID_ERR;
+    if (!ready) {
+        printf("data %s is missing: building it from [data] source = %s at %d px (hipid prep)\n", j->data,
+               j->source, j->prep_size);
+        fflush(stdout);
+        if (prep_images(j->source, NULL, j->data, j->prep_size) != 0)
+            rc = hipid_err(e, "%s: building the data set from %s failed (see above)", j->data, j->source);
+    }
+    fsafe_unlock(&lk);
+    return rc;
 }
 
 int study_build_data(const Study *s, ErrBuf *e) {
@@ -265,12 +327,38 @@ void study_key(char *buf, size_t cap, const Study *s) {
              j->fractions[2], j->val_fraction, j->cv_seed, j->use_groups);
 }
 
+/* Temporary files of dead processes of this host (fsafe_tmp_is_stale: a
+ * kill -9'd run's leftovers) in folder dir, removed; how many. */
+static int remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        char path[1400];
+        if (!fsafe_tmp_is_stale(ent->d_name) || snprintf(path, sizeof path, "%s/%s", dir, ent->d_name) >= (int)sizeof path)
+            continue;
+        n += remove(path) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
 int study_check_output(const Study *s, ErrBuf *e) {
     char trials[1100];
     snprintf(trials, sizeof trials, "%s/trials", s->out);
     if (mkdir_p(trials, e) != HIPID_OK) return HIPID_ERR;
-    char path[1100], have[512] = "", want[512];
+    char path[1100], have[512] = "", want[512], progress[1100];
     snprintf(path, sizeof path, "%s/sweep.h5", s->out);
+    const char *const in[] = {s->job.path, s->job.data};
+    if (fsafe_output(path, "sweep index", in, 2, e) != HIPID_OK) return HIPID_ERR;
+    snprintf(progress, sizeof progress, "%s/status.html", s->out);
+    if (fsafe_output(progress, "status page", in, 2, e) != HIPID_OK) return HIPID_ERR;
+    snprintf(progress, sizeof progress, "%s/progress", s->out);
+    /* the caller holds the folder's lock: no live run of ours writes here,
+     * and another host's or a live process's files are never called stale */
+    int gone = remove_stale_tmp(s->out) + remove_stale_tmp(trials) + remove_stale_tmp(progress);
+    if (gone) fprintf(stderr, "hipid sweep: note: removed %d temporary file(s) left in %s by runs that were stopped\n", gone, s->out);
     study_key(want, sizeof want, s);
     if (access(path, F_OK) != 0) return HIPID_OK;
     ErrBuf ie = {{0}};

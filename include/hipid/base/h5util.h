@@ -11,7 +11,8 @@
 /* Turn off HDF5's automatic error printing for this process. */
 void h5_quiet(void);
 
-/* Open one of hipid's versioned files read-only: it must be HDF5 with the
+/* Open one of hipid's versioned files read-only: it must be a regular file
+ * (fsafe_input: a FIFO or a device is refused, never waited on), HDF5 with the
  * root attributes format == `format` and format_version == `version`.
  * Returns the file id, or H5I_INVALID_HID with a one-line message in e that
  * names the file, what kind of file was expected (`kind`, e.g. "checkpoint")
@@ -19,13 +20,16 @@ void h5_quiet(void);
 hid_t h5_open_versioned(const char *path, const char *format, int version, const char *kind,
                         const char *hint, ErrBuf *e);
 
-/* Start writing one of hipid's versioned files: creates PATH.tmp (its name is
- * left in tmp, cap bytes) with the format and format_version attributes.
+/* Start writing one of hipid's versioned files: creates PATH.tmp.<host>.<pid>
+ * (fsafe_tmp_name, so concurrent writers of one path never share it; its name
+ * is left in tmp, cap bytes) with the format and format_version attributes.
  * Returns the file, or H5I_INVALID_HID with a message in e. */
 hid_t h5_create_versioned(char *tmp, size_t cap, const char *path, const char *format, int version,
                           ErrBuf *e);
 /* Finish it: close file; if ok, rename tmp to path, otherwise (or if closing
- * fails) remove tmp and report "writing the <what> failed". A crash at any
+ * fails) remove tmp and report "writing the <what> failed". A path that is
+ * no longer missing or a regular file (a device, a FIFO, a directory) is
+ * refused (fsafe_output) and tmp removed. A crash at any
  * point leaves no half-written file under path. */
 int h5_finish_versioned(hid_t file, int ok, const char *tmp, const char *path, const char *what,
                         ErrBuf *e);
