@@ -246,7 +246,9 @@ static void model_free_layers(Model *m) {
 /* Split the spec into tokens and build the layer list (no memory for data yet). */
 static int model_parse(Model *m, const char *spec, ErrBuf *e) {
     char buf[1024];
-    if (strlen(spec) + 16 >= sizeof buf) return hipid_err(e, "spec is longer than %zu characters", sizeof buf - 16);
+    char cut[128];
+    if (strlen(spec) + 16 >= sizeof buf)
+        return hipid_err(e, "spec '%s' is longer than %zu characters", str_cut(cut, sizeof cut, spec), sizeof buf - 16);
     snprintf(buf, sizeof buf, "%s", spec);
     int cap = 8;
     m->layers = xcalloc(cap, sizeof *m->layers);
@@ -263,6 +265,9 @@ static int model_parse(Model *m, const char *spec, ErrBuf *e) {
             }
         }
         while (*tok == ' ') tok++;
+        if (strlen(tok) > 40)
+            return hipid_err(e, "spec token '%s': expected a layer token of at most 40 characters",
+                             str_cut(cut, sizeof cut, tok));
         if (tok[0] == 'f' && tok[1] == 'c' && (cur.h != 1 || cur.w != 1)) {
             /* implicit flatten before a dense layer on an image */
             if (m->n_layers == cap) m->layers = realloc(m->layers, sizeof *m->layers * (cap *= 2));
@@ -483,8 +488,9 @@ Model *model_create(const char *spec_or_preset, Shape in, int n_classes, int max
     return m;
 }
 
-int model_check_memory(const char *spec_or_preset, Shape in, int n_classes, int max_batch, int n_threads,
-                       int extra_copies, double *bytes, ErrBuf *e) {
+/* model_check_spec (budget 0) and model_check_memory. */
+static int model_check(const char *spec_or_preset, Shape in, int n_classes, int max_batch, int n_threads,
+                       int extra_copies, int budget, double *bytes, ErrBuf *e) {
     const char *spec = model_preset_spec(spec_or_preset);
     if (!spec) spec = spec_or_preset;
     if (in.c < 1 || in.h < 1 || in.w < 1 || n_classes < 2 || max_batch < 1 || n_threads < 1 || extra_copies < 0)
@@ -492,9 +498,19 @@ int model_check_memory(const char *spec_or_preset, Shape in, int n_classes, int 
                             "%dx%dx%d, %d classes, batch %d, threads %d", in.c, in.h, in.w, n_classes, max_batch,
                          n_threads);
     Model m = {.in = in, .n_classes = n_classes, .max_batch = max_batch, .n_threads = n_threads};
-    int rc = model_parse(&m, spec, e) == HIPID_OK ? model_budget(&m, extra_copies, bytes, e) : HIPID_ERR;
+    int rc = model_parse(&m, spec, e);
+    if (rc == HIPID_OK && budget) rc = model_budget(&m, extra_copies, bytes, e);
     model_free_layers(&m);
     return rc;
+}
+
+int model_check_spec(const char *spec_or_preset, Shape in, int n_classes, ErrBuf *e) {
+    return model_check(spec_or_preset, in, n_classes, 1, 1, 0, 0, NULL, e);
+}
+
+int model_check_memory(const char *spec_or_preset, Shape in, int n_classes, int max_batch, int n_threads,
+                       int extra_copies, double *bytes, ErrBuf *e) {
+    return model_check(spec_or_preset, in, n_classes, max_batch, n_threads, extra_copies, 1, bytes, e);
 }
 
 void model_free(Model *m) {

@@ -908,7 +908,7 @@ static int family_model(const char **model, const char **init, const Parser *p, 
                        sizeof ((HParams *)0)->model, strlen(*model));
     ErrBuf me = {{0}};
     char cut[128];
-    if (model_check_memory(*model, (Shape){1, 64, 64}, 2, 2, 1, 0, NULL, &me) != HIPID_OK)
+    if (model_check_spec(*model, (Shape){1, 64, 64}, 2, &me) != HIPID_OK)
         return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a preset (cnn-paper, dnn-paper) or a layer "
                        "spec valid for 64x64 images, found '%s' (%s)", str_cut(cut, sizeof cut, *model), me.msg);
     *init = raw(sec, F_INIT) ? raw(sec, F_INIT) : "";
@@ -989,17 +989,17 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
     int any_dropout = drop->dist != DIST_LIST;
     for (int i = 0; i < drop->n; i++) any_dropout |= drop->v[i] >= 0;
     if (any_dropout) {
-        char spec[1024];
+        char spec[1024], cut[128];
         int n = rewrite_dropout(spec, sizeof spec, model_full_spec(model), 0.5f);
         if (n == 0) {
             pair_err(p, sec->at[F_MODEL], "model", drop->line, "dropout", e,
                      "expected a model with do<P> layers, found spec without dropout ('%s')",
-                     model_full_spec(model));
+                     str_cut(cut, sizeof cut, model_full_spec(model)));
             goto done;
         }
         if (n < 0) {
             key_err(p, sec, S_FAMILY, F_DROPOUT, e, "expected a spec that stays below %zu characters "
-                    "with dropout rewritten, found '%s'", sizeof spec, model);
+                    "with dropout rewritten, found '%s'", sizeof spec, str_cut(cut, sizeof cut, model));
             goto done;
         }
     }

@@ -132,7 +132,10 @@ int train_init_from(Model *dst, const Model *src, const char *what, ErrBuf *e) {
             memcpy(a->tensors[k].data, b->tensors[k].data, sizeof(float) * a->tensors[k].size);
         copied += a->n_tensors > 0;
     }
-    if (copied == 0) return hipid_err(e, "%s: no layer with weights matches the model (%s)", what, src->spec), -1;
+    char cut[128];
+    if (copied == 0)
+        return hipid_err(e, "%s: no layer with weights matches the model (%s)", what,
+                         str_cut(cut, sizeof cut, src->spec)), -1;
     return copied;
 }
 

@@ -85,6 +85,10 @@ Model *model_create(const char *spec_or_preset, Shape in, int n_classes, int max
                     int n_threads, uint64_t seed, ErrBuf *e);
 void model_free(Model *m);
 
+/* Does the spec build for inputs of shape `in` (its tokens, their bounds and
+ * the shapes they meet)? Allocates nothing for data, checks no memory. */
+int model_check_spec(const char *spec_or_preset, Shape in, int n_classes, ErrBuf *e);
+
 /* Would model_create(spec_or_preset, in, n_classes, max_batch, n_threads)
  * fit in memory, with extra_copies more copies of its parameters and buffers
  * (a trainer's optimiser state and best weights)? Every layer's parameters
