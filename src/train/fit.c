@@ -85,7 +85,7 @@ int fit_train(Model **m, FitResult *r, const FitData *f, const FitOpts *o, ErrBu
     if (train_run(m, &r->last, &f->d, f->train, f->n_train, f->val, f->n_val, &cfg, e) != HIPID_OK)
         /* trainer_create's checks of --batch and --epochs are the options' fault */
         return cfg.batch < 1 || cfg.epochs < 1 || cfg.batch > f->n_train || !(cfg.opt.lr > 0.0f) ||
-                       !(cfg.opt.lr <= TRAIN_MAX_LR) ? FIT_ERR_OPTION : HIPID_ERR;
+                       !(cfg.opt.lr <= (float)TRAIN_MAX_LR) ? FIT_ERR_OPTION : HIPID_ERR;
     if (f->n_test > 0) train_evaluate(&r->test_loss, &r->test_acc, *m, &f->d, f->test, f->n_test, NULL);
     return HIPID_OK;
 }

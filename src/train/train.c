@@ -170,8 +170,8 @@ Trainer *trainer_create(const TrainConfig *cfg, const Dataset *d, const int *tra
                   n_train, n_train);
         return NULL;
     }
-    if (!(cfg->opt.lr > 0.0f && cfg->opt.lr <= TRAIN_MAX_LR) ||
-        !(cfg->head_lr >= 0.0f && cfg->head_lr <= TRAIN_MAX_LR)) {
+    if (!(cfg->opt.lr > 0.0f && cfg->opt.lr <= (float)TRAIN_MAX_LR) ||
+        !(cfg->head_lr >= 0.0f && cfg->head_lr <= (float)TRAIN_MAX_LR)) {
         hipid_err(e, "lr %g, head_lr %g: expected a learning rate in (0, %g] (head_lr 0: lr)", (double)cfg->opt.lr,
                   (double)cfg->head_lr, TRAIN_MAX_LR);
         return NULL;
