@@ -3,12 +3,14 @@
 #include "hipid/base/common.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int hipid_err(ErrBuf *e, const char *fmt, ...) {
     if (e) {
@@ -158,4 +160,66 @@ void uf_union(int32_t *parent, int32_t a, int32_t b) {
     b = uf_find(parent, b);
     if (a < b) parent[b] = a;
     else if (b < a) parent[a] = b;
+}
+
+double mem_available_bytes(void) {
+    double avail = -1.0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+                avail = (double)kb * 1024.0;
+                break;
+            }
+        fclose(f);
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (avail < 0 || (double)rl.rlim_cur < avail))
+        avail = (double)rl.rlim_cur;
+    return avail < 0 || avail > MEM_UNKNOWN_CAP ? MEM_UNKNOWN_CAP : avail;
+}
+
+const char *fmt_bytes(char *buf, size_t cap, double bytes) {
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+    int u = 0;
+    while (bytes >= 999.95 && u < 6) bytes /= 1000.0, u++;
+    if (u == 0) snprintf(buf, cap, "%.0f B", bytes);
+    else snprintf(buf, cap, "%.1f %s", bytes, units[u]);
+    return buf;
+}
+
+const char *str_cut(char *buf, size_t cap, const char *s) {
+    size_t n = strlen(s);
+    if (n <= STR_CUT_KEEP) snprintf(buf, cap, "%s", s);
+    else snprintf(buf, cap, "%.*s...(%zu characters)", STR_CUT_KEEP, s, n);
+    return buf;
+}
+
+int threads_max(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > INT_MAX / 4) n = INT_MAX / 4;
+    return 4 * (int)n;
+}
+
+int threads_parse(const char *name, const char *s, int *out, ErrBuf *e) {
+    int hi = threads_max();
+    char *end = NULL;
+    errno = 0;
+    long v = s && *s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || v < 1 || v > hi)
+        return hipid_err(e, "%s expects an integer in [1, %d] (4 x %d cores), found '%.40s'", name, hi, hi / 4,
+                         s ? s : "");
+    *out = (int)v;
+    return 0;
+}
+
+int cli_threads(const char *cmd, const char *s, int *out) {
+    ErrBuf e = {{0}};
+    if (threads_parse("--threads", s, out, &e) == 0) return HIPID_OK;
+    fprintf(stderr, "hipid %s: %s\n", cmd, e.msg);
+    return HIPID_ERR;
 }

@@ -99,12 +99,9 @@ int cmd_eval(int argc, char **argv) {
         switch (c) {
         case 'c': ckpt = optarg; break;
         case 'd': data = optarg; break;
-        case 't': {
-            double v;
-            if (cli_num("eval", "threads", optarg, 1, 1024, 1, &v) != HIPID_OK) return HIPID_EXIT_USAGE;
-            threads = (int)v;
+        case 't':
+            if (cli_threads("eval", optarg, &threads) != HIPID_OK) return HIPID_EXIT_USAGE;
             break;
-        }
         case 'h': eval_usage(stdout); return 0;
         default: fprintf(stderr, "hipid eval: see hipid eval --help\n"); return HIPID_EXIT_USAGE;
         }

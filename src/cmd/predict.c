@@ -196,7 +196,7 @@ int cmd_predict(int argc, char **argv) {
             }
             break;
         case 'z': bad = cli_num("predict", "zoom", optarg, 1, 64, 1, &v); a.zoom = (int)v; break;
-        case 't': bad = cli_num("predict", "threads", optarg, 1, 1024, 1, &v); a.threads = (int)v; break;
+        case 't': bad = cli_threads("predict", optarg, &a.threads); break;
         case 'h': predict_usage(stdout); return 0;
         default: predict_usage(stderr); return HIPID_EXIT_USAGE;
         }

@@ -108,7 +108,7 @@ static int synth_parse(SynthSetConfig *cfg, int *force, int *threads, int argc, 
         case 'k': bad = cli_num("synth", "classes", optarg, 1, synth_n_designs(), 1, &v); cfg->n_classes = (int)v; break;
         case 'S': bad = cli_num("synth", "size", optarg, 16, 4096, 1, &v); cfg->size = (int)v; break;
         case 'r': bad = cli_num("synth", "imbalance", optarg, 1, 1e6, 0, &v); cfg->imbalance = v; break;
-        case 't': bad = cli_num("synth", "threads", optarg, 1, 1024, 1, &v); *threads = (int)v; break;
+        case 't': bad = cli_threads("synth", optarg, threads); break;
         case 's': bad = opt_seed(optarg, &cfg->seed); break;
         case 'l': synth_list_designs(); return 0;
         case 'h': synth_usage(stdout); return 0;

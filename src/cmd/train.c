@@ -109,7 +109,7 @@ static int train_parse(FitOpts *o, const char **save, const char **init, int arg
         case 'R': bad = cli_num("train", "repeat", optarg, 0, 1e6, 1, &v); o->repeat = (int)v; break;
         case 'e': bad = cli_num("train", "epochs", optarg, 1, 1e6, 1, &v); cfg->epochs = (int)v; break;
         case 'b': bad = cli_num("train", "batch", optarg, 1, 1e6, 1, &v); cfg->batch = (int)v; break;
-        case 't': bad = cli_num("train", "threads", optarg, 1, 1024, 1, &v); cfg->threads = (int)v; break;
+        case 't': bad = cli_threads("train", optarg, &cfg->threads); break;
         case 'l': bad = cli_num("train", "lr", optarg, 0, 1e3, 0, &v); cfg->opt.lr = (float)v; break;
         case 'M': bad = cli_num("train", "momentum", optarg, 0, 1, 0, &v); cfg->opt.momentum = (float)v; break;
         case 'w': bad = cli_num("train", "weight-decay", optarg, 0, 1e3, 0, &v); cfg->opt.weight_decay = (float)v; break;

@@ -49,6 +49,9 @@ int prep_parse_steps(unsigned *steps, const char *list, ErrBuf *e) {
         int found = 0;
         for (int i = 0; i < N_STEP_NAMES; i++)
             if (strlen(step_names[i].name) == len && strncmp(p, step_names[i].name, len) == 0) {
+                if (bits & step_names[i].bit)
+                    return hipid_err(e, "--steps: step '%s' given twice in '%.200s'; expected each step once",
+                                     step_names[i].name, list);
                 bits |= step_names[i].bit;
                 found = 1;
             }

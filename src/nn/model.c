@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,22 @@ const char *model_preset_spec(const char *name) {
 
 /* ---- parsing ---- */
 
-/* Parse "<int>" at s (all of it); returns -1 if s is not a positive integer. */
+/* Parse "<int>" at s; returns -1 if s does not start with a positive
+ * integer of at most 2e9 (the layer bounds of model.h are checked after). */
 static int parse_posint(const char *s, const char **end) {
     if (!isdigit((unsigned char)*s)) return -1;
+    errno = 0;
     long v = strtol(s, (char **)end, 10);
-    if (v <= 0 || v > 1 << 20) return -1;
+    if (errno || v <= 0 || v > 2000000000L) return -1;
     return (int)v;
+}
+
+/* A flat vector longer than an int (the dense weight's dims are ints). */
+static int flat_too_long(const char *tok, Shape in, ErrBuf *e) {
+    if (shape_size(in) <= INT_MAX) return 0;
+    hipid_err(e, "spec token '%s': its input %dx%dx%d has %ld values, more than the %d a flat vector may have",
+              tok, in.c, in.h, in.w, shape_size(in), INT_MAX);
+    return 1;
 }
 
 static Layer *layer_alloc(size_t size, const LayerOps *ops, const char *tok, Shape in) {
@@ -104,6 +115,14 @@ static Layer *parse_token(const char *tok, Shape in, int index, ErrBuf *e) {
             hipid_err(e, "spec token '%s': expected c<out>[k<odd kernel>][s<1|2>], e.g. c32k5s2", tok);
             return NULL;
         }
+        if (oc > MODEL_MAX_CHANNELS) {
+            hipid_err(e, "spec token '%s': expected at most %d channels, found %d", tok, MODEL_MAX_CHANNELS, oc);
+            return NULL;
+        }
+        if (k > MODEL_MAX_KERNEL) {
+            hipid_err(e, "spec token '%s': expected a kernel of at most %d, found %d", tok, MODEL_MAX_KERNEL, k);
+            return NULL;
+        }
         if (flat) {
             hipid_err(e, "spec token '%s': convolution needs an image input, found a flat vector of %d", tok, in.c);
             return NULL;
@@ -121,6 +140,10 @@ static Layer *parse_token(const char *tok, Shape in, int index, ErrBuf *e) {
         if (n > 0 && *end == 's') s = parse_posint(end + 1, &end);
         if (n <= 0 || *end || (s != 1 && s != 2)) {
             hipid_err(e, "spec token '%s': expected res<out>[s<1|2>], e.g. res64s2", tok);
+            return NULL;
+        }
+        if (n > MODEL_MAX_CHANNELS) {
+            hipid_err(e, "spec token '%s': expected at most %d channels, found %d", tok, MODEL_MAX_CHANNELS, n);
             return NULL;
         }
         if (flat) {
@@ -148,6 +171,11 @@ static Layer *parse_token(const char *tok, Shape in, int index, ErrBuf *e) {
             hipid_err(e, "spec token '%s': expected fc<units>, e.g. fc128", tok);
             return NULL;
         }
+        if (o > MODEL_MAX_UNITS) {
+            hipid_err(e, "spec token '%s': expected at most %d units, found %d", tok, MODEL_MAX_UNITS, o);
+            return NULL;
+        }
+        if (flat_too_long(tok, in, e)) return NULL;
         Layer *l = layer_alloc(sizeof *l, &dense_ops, tok, in);
         l->out = (Shape){o, 1, 1};
         add_tensor(l, "weight", 2, (int[]){o, (int)shape_size(in)});
@@ -199,6 +227,7 @@ static Layer *parse_token(const char *tok, Shape in, int index, ErrBuf *e) {
         return &d->base;
     }
     if (strcmp(tok, "fl") == 0) {
+        if (flat_too_long(tok, in, e)) return NULL;
         Layer *l = layer_alloc(sizeof *l, &flatten_ops, tok, in);
         l->out = (Shape){(int)shape_size(in), 1, 1};
         l->in_place = 1;
@@ -217,7 +246,9 @@ static void model_free_layers(Model *m) {
 /* Split the spec into tokens and build the layer list (no memory for data yet). */
 static int model_parse(Model *m, const char *spec, ErrBuf *e) {
     char buf[1024];
-    if (strlen(spec) + 16 >= sizeof buf) return hipid_err(e, "spec is longer than %zu characters", sizeof buf - 16);
+    char cut[128];
+    if (strlen(spec) + 16 >= sizeof buf)
+        return hipid_err(e, "spec '%s' is longer than %zu characters", str_cut(cut, sizeof cut, spec), sizeof buf - 16);
     snprintf(buf, sizeof buf, "%s", spec);
     int cap = 8;
     m->layers = xcalloc(cap, sizeof *m->layers);
@@ -234,10 +265,14 @@ static int model_parse(Model *m, const char *spec, ErrBuf *e) {
             }
         }
         while (*tok == ' ') tok++;
+        if (strlen(tok) > 40)
+            return hipid_err(e, "spec token '%s': expected a layer token of at most 40 characters",
+                             str_cut(cut, sizeof cut, tok));
         if (tok[0] == 'f' && tok[1] == 'c' && (cur.h != 1 || cur.w != 1)) {
             /* implicit flatten before a dense layer on an image */
             if (m->n_layers == cap) m->layers = realloc(m->layers, sizeof *m->layers * (cap *= 2));
             Layer *fl = parse_token("fl", cur, m->n_layers, e);
+            if (!fl) return HIPID_ERR;
             m->layers[m->n_layers++] = fl;
             cur = fl->out;
         }
@@ -253,6 +288,74 @@ static int model_parse(Model *m, const char *spec, ErrBuf *e) {
     }
     snprintf(m->spec, sizeof m->spec, "%s", spec);
     return HIPID_OK;
+}
+
+/* conv2d_scratch_floats (ops.c) in double: no overflow for any size. */
+static double conv_scratch_d(double T, double C, double H, double W, double OC, double K, double OH, double OW) {
+    double mx = C > OC ? C : OC, blocked = ceil(mx / 16.0) * 16.0 * mx * K * K;
+    double col = C * K * K * OH * OW, pad = mx * (H + K - 1) * (W + K - 1) + 32.0;
+    return blocked + T * (col > pad ? col : pad);
+}
+
+/* What model_alloc will take, in double arithmetic (so no size can
+ * overflow), with `extra` more copies of the parameters and buffers (an
+ * optimiser's state, a trainer's best weights); refused when more than
+ * mem_available_bytes(), naming the layer that takes the most. */
+static int model_budget(const Model *m, int extra, double *bytes, ErrBuf *e) {
+    static const char *const kinds[3] = {"parameters", "activations", "convolution scratch"};
+    double B = m->max_batch, T = m->n_threads, total = 0.0;
+    double max_act = (double)shape_size(m->in), max_col = 1, max_dw = T, max_res = 1, worst_bytes = -1.0;
+    int owned = 0, worst = 0, worst_kind = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *l = m->layers[i];
+        double part[3] = {0, 0, 0}; /* parameters, activations, scratch (floats) */
+        for (int t = 0; t < l->n_tensors; t++)
+            part[0] += (double)l->tensors[t].size * (is_buffer(&l->tensors[t]) ? 1 + extra : 2 + extra);
+        double out = (double)shape_size(l->out), in = (double)shape_size(l->in);
+        if (out > max_act) max_act = out;
+        int view = l->ops == &flatten_ops;
+        if (!(view || (l->in_place && owned))) { /* as model_alloc shares buffers */
+            part[1] += B * out;
+            owned = 1;
+        }
+        if (l->ops == &bn_ops) part[1] += 2.0 * l->in.c;
+        else if (l->ops == &pool_ops) part[1] += B * out;
+        else if (l->ops == &dropout_ops) part[1] += B * in;
+        if (l->ops == &conv_ops) {
+            const ConvLayer *c = (const ConvLayer *)l;
+            double col = conv_scratch_d(T, l->in.c, l->in.h, l->in.w, l->out.c, c->k, l->out.h, l->out.w),
+                   dw = T * (double)(l->tensors[0].size + l->tensors[1].size);
+            if (col > max_col) max_col = col;
+            if (dw > max_dw) max_dw = dw;
+            part[2] = col + dw;
+        } else if (l->ops == &res_ops) {
+            const ResLayer *r = (const ResLayer *)l;
+            part[1] += (r->proj ? 4.0 : 3.0) * B * out + 6.0 * l->out.c;
+            for (int j = 0; j < (r->proj ? 3 : 2); j++) {
+                const TensorView *w = &l->tensors[res_convs[j]];
+                Shape s = j == 1 ? l->out : l->in;
+                double col = conv_scratch_d(T, s.c, s.h, s.w, w->dims[0], w->dims[2], l->out.h, l->out.w),
+                       dw = T * (double)(w->size + w[1].size);
+                if (col > max_col) max_col = col;
+                if (dw > max_dw) max_dw = dw;
+                if (col + dw > part[2]) part[2] = col + dw;
+            }
+            double rs = B * (2.0 * out + (in > out ? in : out));
+            if (rs > max_res) max_res = rs;
+        }
+        total += part[0] + part[1];
+        for (int k = 0; k < 3; k++)
+            if (4.0 * part[k] > worst_bytes) worst_bytes = 4.0 * part[k], worst = i, worst_kind = k;
+    }
+    total = 4.0 * (total + 2.0 * B * max_act + max_col + max_dw + max_res);
+    if (bytes) *bytes = total;
+    double avail = mem_available_bytes();
+    if (total <= avail) return HIPID_OK;
+    char need[32], all[32], have[32];
+    return hipid_err(e, "layer %d '%s': %s of %s for batch %d at %dx%d (%s in all), more than the %s available",
+                     worst + 1, m->layers[worst]->label, fmt_bytes(need, sizeof need, worst_bytes), kinds[worst_kind],
+                     m->max_batch, m->in.w, m->in.h, fmt_bytes(all, sizeof all, total),
+                     fmt_bytes(have, sizeof have, avail));
 }
 
 static void model_alloc(Model *m) {
@@ -375,7 +478,7 @@ Model *model_create(const char *spec_or_preset, Shape in, int n_classes, int max
     m->seed = seed;
     m->input_mean = 0.0f;
     m->input_std = 1.0f;
-    if (model_parse(m, spec, e) != HIPID_OK) {
+    if (model_parse(m, spec, e) != HIPID_OK || model_budget(m, 0, NULL, e) != HIPID_OK) {
         model_free_layers(m);
         free(m);
         return NULL;
@@ -383,6 +486,31 @@ Model *model_create(const char *spec_or_preset, Shape in, int n_classes, int max
     model_alloc(m);
     model_init_params(m, seed);
     return m;
+}
+
+/* model_check_spec (budget 0) and model_check_memory. */
+static int model_check(const char *spec_or_preset, Shape in, int n_classes, int max_batch, int n_threads,
+                       int extra_copies, int budget, double *bytes, ErrBuf *e) {
+    const char *spec = model_preset_spec(spec_or_preset);
+    if (!spec) spec = spec_or_preset;
+    if (in.c < 1 || in.h < 1 || in.w < 1 || n_classes < 2 || max_batch < 1 || n_threads < 1 || extra_copies < 0)
+        return hipid_err(e, "model: need input >= 1x1x1, >= 2 classes, batch >= 1, threads >= 1; found input "
+                            "%dx%dx%d, %d classes, batch %d, threads %d", in.c, in.h, in.w, n_classes, max_batch,
+                         n_threads);
+    Model m = {.in = in, .n_classes = n_classes, .max_batch = max_batch, .n_threads = n_threads};
+    int rc = model_parse(&m, spec, e);
+    if (rc == HIPID_OK && budget) rc = model_budget(&m, extra_copies, bytes, e);
+    model_free_layers(&m);
+    return rc;
+}
+
+int model_check_spec(const char *spec_or_preset, Shape in, int n_classes, ErrBuf *e) {
+    return model_check(spec_or_preset, in, n_classes, 1, 1, 0, 0, NULL, e);
+}
+
+int model_check_memory(const char *spec_or_preset, Shape in, int n_classes, int max_batch, int n_threads,
+                       int extra_copies, double *bytes, ErrBuf *e) {
+    return model_check(spec_or_preset, in, n_classes, max_batch, n_threads, extra_copies, 1, bytes, e);
 }
 
 void model_free(Model *m) {

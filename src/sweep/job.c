@@ -2,7 +2,9 @@
  * See job.h for the interface and docs/jobs.md for the file format.
  *
  * Loading runs in three passes, so that the order of sections never matters:
- *  1. libinih reads the file through job_read_line, which counts lines (the
+ *  0. fsafe_read_text reads the whole file: a regular file of at most
+ *     FSAFE_TEXT_MAX bytes and lines of at most FSAFE_LINE_MAX.
+ *  1. libinih reads the text through job_read_line, which counts lines (the
  *     Debian build has no INI_HANDLER_LINENO) and tracks section headers; the
  *     handler only files each raw value under its section and key. Bad lines,
  *     unknown sections and keys, repeated sections and keys fail here.
@@ -17,6 +19,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <ini.h>
 #include <math.h>
 #include <stdarg.h>
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/nn/model.h"
 #include "hipid/base/rng.h"
 #include "hipid/train/train.h"
@@ -84,7 +88,7 @@ static const char *const mode_names[] = {"grid", "random", NULL};
 
 static const HpKey hp_keys[N_HP] = {
     [F_OPTIMIZER - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, optim_kind_names, "adam", "sgd, adam or adamw"},
-    [F_LR - HP_FIRST] = {V_REAL, 0, INFINITY, 1, 0, NULL, "1e-3", "a learning rate > 0"},
+    [F_LR - HP_FIRST] = {V_REAL, 0, TRAIN_MAX_LR, 1, 0, NULL, "1e-3", "a learning rate > 0"},
     [F_MOMENTUM - HP_FIRST] = {V_REAL, 0, 1, 0, 1, NULL, "0.9", "a momentum in [0, 1)"},
     [F_WEIGHT_DECAY - HP_FIRST] = {V_REAL, 0, INFINITY, 0, 0, NULL, "0", "a weight decay >= 0"},
     [F_SCHEDULE - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, optim_sched_names, "constant", "constant, step or cosine"},
@@ -102,7 +106,7 @@ static const HpKey hp_keys[N_HP] = {
     [F_STANDARDIZE - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, yesno_names, "yes", "yes or no"},
     [F_GRADIENT_SUM - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, train_sum_names, "fixed32", "fixed32 or fixed64"},
     [F_FREEZE - HP_FIRST] = {V_INT, 0, 1e4, 0, 0, NULL, "0", "a number of layers >= 0 (spec tokens kept as init has them)"},
-    [F_HEAD_LR - HP_FIRST] = {V_REAL, 0, INFINITY, 0, 0, NULL, "0", "a learning rate >= 0 (0: lr)"},
+    [F_HEAD_LR - HP_FIRST] = {V_REAL, 0, TRAIN_MAX_LR, 0, 0, NULL, "0", "a learning rate >= 0 (0: lr)"},
     [F_WARMUP - HP_FIRST] = {V_INT, 0, 1e6, 0, 0, NULL, "0", "a number of warm-up epochs >= 0, below epochs"},
     [F_LABEL_SMOOTHING - HP_FIRST] = {V_REAL, 0, 1, 0, 1, NULL, "0", "a label smoothing in [0, 1)"},
 };
@@ -118,13 +122,13 @@ typedef struct {
 
 typedef struct {
     const char *path;
-    FILE *f;
+    char *text;            /* the whole file (fsafe_read_text), owned */
+    size_t n_text, at;     /* its length and the read position */
     int line;              /* lines read so far */
     char *buf;
     size_t buf_cap;
     char **lines;          /* every line read, for syntax error messages */
     int n_lines, cap_lines;
-    int read_errno;
     Section fixed[N_FIXED];
     Section fam[JOB_MAX_FAMILIES];
     int n_fam;
@@ -215,12 +219,17 @@ static void open_section(Parser *p, char *name) {
  * handler is called for. */
 static char *job_read_line(char *str, int num, void *stream) {
     Parser *p = stream;
-    errno = 0;
-    ssize_t len = getline(&p->buf, &p->buf_cap, p->f);
-    if (len < 0) {
-        if (ferror(p->f)) p->read_errno = errno ? errno : EIO;
-        return NULL;
+    if (p->at >= p->n_text) return NULL;
+    const char *nl = memchr(p->text + p->at, '\n', p->n_text - p->at);
+    size_t len = nl ? (size_t)(nl - (p->text + p->at)) + 1 : p->n_text - p->at;
+    if (len + 1 > p->buf_cap) {
+        p->buf_cap = len + 1;
+        free(p->buf);
+        p->buf = xmalloc(p->buf_cap);
     }
+    memcpy(p->buf, p->text + p->at, len);
+    p->buf[len] = '\0';
+    p->at += len;
     p->line++;
     if (p->n_lines == p->cap_lines) {
         p->cap_lines = p->cap_lines ? 2 * p->cap_lines : 64;
@@ -234,10 +243,10 @@ static char *job_read_line(char *str, int num, void *stream) {
     size_t body = (size_t)len;
     while (body > 0 && (p->buf[body - 1] == '\n' || p->buf[body - 1] == '\r')) body--;
     /* libinih needs room for "\r\n\0" */
-    if ((long)body > num - 3)
+    if (body > (size_t)num - 3)
         parse_fail(p, "%s:%d: expected a line of at most %d characters, found %zu", p->path, p->line,
                    num - 3, body);
-    size_t n_copy = (size_t)len < (size_t)num - 1 ? (size_t)len : (size_t)num - 1;
+    size_t n_copy = len < (size_t)num - 1 ? len : (size_t)num - 1;
     memcpy(str, p->buf, n_copy);
     str[n_copy] = '\0';
 
@@ -310,7 +319,7 @@ static void parser_free(Parser *p) {
         for (int k = 0; k < MAX_KEYS; k++) free(p->fam[f].val[k]);
     strv_free(p->lines, p->n_lines);
     free(p->buf);
-    if (p->f) fclose(p->f);
+    free(p->text);
 }
 
 /* ---- pass 2: values ---- */
@@ -677,8 +686,18 @@ typedef struct {
     int line;                    /* 0 = default */
 } Axis;
 
+/* Values are stored as floats: one that is not finite as a float is out of
+ * range whatever the key's bounds. */
 static int real_allowed(const HpKey *k, double x) {
-    return (k->lo_open ? x > k->lo : x >= k->lo) && (k->hi_open ? x < k->hi : x <= k->hi);
+    return (k->lo_open ? x > k->lo : x >= k->lo) && (k->hi_open ? x < k->hi : x <= k->hi) && isfinite((float)x);
+}
+
+/* Why a real x is refused, when its bounds are not in the expect text. */
+static void real_why(const HpKey *k, double x, char *why, size_t cap) {
+    if (!isfinite((float)x))
+        snprintf(why, cap, " (beyond the range of a 32-bit float, %g)", (double)FLT_MAX);
+    else if (isfinite(k->hi) && k->hi > 1 && x > k->hi)
+        snprintf(why, cap, " (the largest allowed is %g)", k->hi);
 }
 
 /* One list value; 0 on success, else why holds a parenthesised detail or "". */
@@ -694,6 +713,7 @@ static int parse_hp_value(double *x, AugConfig *aug, int key, const char *tok, c
     }
     case V_INT: {
         long l;
+        if (!parse_long(tok, &l) && l > k->hi) snprintf(why, cap, " (the largest allowed is %.0f)", k->hi);
         if (parse_long(tok, &l) || l < k->lo || l > k->hi) return -1;
         if (key == F_MICRO_BATCH && l == 1) return -1;
         *x = (double)l;
@@ -704,7 +724,9 @@ static int parse_hp_value(double *x, AugConfig *aug, int key, const char *tok, c
             *x = -1.0;
             return 0;
         }
-        if (parse_double(tok, x) || !real_allowed(k, *x)) return -1;
+        if (parse_double(tok, x)) return -1;
+        real_why(k, *x, why, cap);
+        if (!real_allowed(k, *x)) return -1;
         return 0;
     case V_AUG: {
         ErrBuf ae = {{0}};
@@ -735,7 +757,7 @@ static int parse_axis(Axis *ax, const Parser *p, const Section *sec, int key, in
     const char *given = raw(sec, key);
     const char *text = given ? given : k->def;
     const char *kname = section_keys[S_FAMILY][key];
-    char buf[512], why[320];
+    char buf[512], why[320] = "";
     memset(ax, 0, sizeof *ax);
     ax->line = sec->at[key];
     snprintf(buf, sizeof buf, "%s", text);
@@ -755,8 +777,10 @@ static int parse_axis(Axis *ax, const Parser *p, const Section *sec, int key, in
                            dist == DIST_UNIFORM ? "uniform" : "loguniform", text);
         if (dist == DIST_LOGUNIFORM && !(a > 0))
             return key_err(p, sec, S_FAMILY, key, e, "expected loguniform(a, b) with a > 0, found '%s'", text);
-        if (!(a < b) || !real_allowed(k, a) || !real_allowed(k, b))
-            return key_err(p, sec, S_FAMILY, key, e, "expected a < b, both %s, found '%s'", k->expect, text);
+        if (!(a < b) || !real_allowed(k, a) || !real_allowed(k, b)) {
+            real_why(k, real_allowed(k, a) ? b : a, why, sizeof why);
+            return key_err(p, sec, S_FAMILY, key, e, "expected a < b, both %s, found '%s'%s", k->expect, text, why);
+        }
         if (!random)
             return pair_err(p, p->fixed[S_SEARCH].at[K_MODE], "mode", ax->line, kname, e,
                             "expected a list of values in grid mode (ranges need [search] mode = random), "
@@ -883,11 +907,10 @@ static int family_model(const char **model, const char **init, const Parser *p, 
         return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a spec shorter than %zu characters, found %zu",
                        sizeof ((HParams *)0)->model, strlen(*model));
     ErrBuf me = {{0}};
-    Model *m = model_create(*model, (Shape){1, 64, 64}, 2, 2, 1, 1, &me);
-    if (!m)
+    char cut[128];
+    if (model_check_spec(*model, (Shape){1, 64, 64}, 2, &me) != HIPID_OK)
         return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a preset (cnn-paper, dnn-paper) or a layer "
-                       "spec valid for 64x64 images, found '%s' (%s)", *model, me.msg);
-    model_free(m);
+                       "spec valid for 64x64 images, found '%s' (%s)", str_cut(cut, sizeof cut, *model), me.msg);
     *init = raw(sec, F_INIT) ? raw(sec, F_INIT) : "";
     if (strlen(*init) >= sizeof ((HParams *)0)->init)
         return key_err(p, sec, S_FAMILY, F_INIT, e, "expected a path shorter than %zu characters",
@@ -966,17 +989,17 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
     int any_dropout = drop->dist != DIST_LIST;
     for (int i = 0; i < drop->n; i++) any_dropout |= drop->v[i] >= 0;
     if (any_dropout) {
-        char spec[1024];
+        char spec[1024], cut[128];
         int n = rewrite_dropout(spec, sizeof spec, model_full_spec(model), 0.5f);
         if (n == 0) {
             pair_err(p, sec->at[F_MODEL], "model", drop->line, "dropout", e,
                      "expected a model with do<P> layers, found spec without dropout ('%s')",
-                     model_full_spec(model));
+                     str_cut(cut, sizeof cut, model_full_spec(model)));
             goto done;
         }
         if (n < 0) {
             key_err(p, sec, S_FAMILY, F_DROPOUT, e, "expected a spec that stays below %zu characters "
-                    "with dropout rewritten, found '%s'", sizeof spec, model);
+                    "with dropout rewritten, found '%s'", sizeof spec, str_cut(cut, sizeof cut, model));
             goto done;
         }
     }
@@ -1029,6 +1052,18 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
         }
         free(ids);
     }
+    /* memory at the job's batch sizes, on 64x64 images (the data set's own
+     * size is checked by study_check_plan once it is known) */
+    for (int c = 0; c < fam->n_configs; c++) {
+        ErrBuf me = {{0}};
+        if (job_check_model(&fam->configs[c], (Shape){1, 64, 64}, 2, job->threads, &me) != HIPID_OK) {
+            key_err(p, sec, S_FAMILY, F_MODEL, e, "%s", me.msg);
+            free(fam->configs);
+            fam->configs = NULL;
+            fam->n_configs = 0;
+            goto done;
+        }
+    }
     for (int c = 0; c < fam->n_configs; c++) {
         snprintf(fam->configs[c].init, sizeof fam->configs[c].init, "%s", init);
         if (fam->configs[c].opt.warmup >= fam->configs[c].epochs) {
@@ -1046,20 +1081,28 @@ done:
     return rc;
 }
 
+/* ---- the model of a configuration ---- */
+
+int job_check_model(const HParams *h, Shape in, int n_classes, int threads, ErrBuf *e) {
+    /* as trainer_create allocates: the model at the whole batch, the
+     * optimiser's state (SGD one copy of the parameters, Adam two) and the
+     * best weights */
+    int copies = (h->opt.kind == OPT_SGD ? 1 : 2) + 1;
+    return model_check_memory(h->model, in, n_classes, h->batch, threads, copies, NULL, e);
+}
+
 /* ---- job_load / job_free ---- */
 
 int job_load(Job *job, const char *path, ErrBuf *e) {
     Parser p = {.path = path, .e = e};
     memset(job, 0, sizeof *job);
     snprintf(job->path, sizeof job->path, "%s", path);
-    p.f = fopen(path, "r");
-    if (!p.f) return hipid_err(e, "%s: cannot read job file: %s", path, strerror(errno));
+    /* a regular file of bounded size and line length: a FIFO, a device or a
+     * folder given as the job is one line here, not a hang or an unbounded read */
+    if (fsafe_read_text(&p.text, &p.n_text, path, "job file", FSAFE_TEXT_MAX, FSAFE_LINE_MAX, e) != HIPID_OK)
+        return HIPID_ERR;
     int rc = ini_parse_stream(job_read_line, &p, job_ini_handler, &p);
     int run_ranks = 1;
-    if (p.read_errno) {
-        hipid_err(e, "%s: cannot read job file: %s", path, strerror(p.read_errno));
-        goto error;
-    }
     if (rc > 0 && rc <= p.n_lines) {
         /* a line libinih could not read; unless an earlier line failed already */
         if (!p.failed || rc < p.failed) {

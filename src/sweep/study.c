@@ -24,7 +24,11 @@
 int study_load_job(Study *s, const char *path, ErrBuf *e) {
     if (job_load(&s->job, path, e) != HIPID_OK) return HIPID_ERR;
     const char *env_threads = getenv("HIPID_THREADS");
-    s->threads = env_threads && atoi(env_threads) > 0 ? atoi(env_threads) : s->job.threads;
+    s->threads = s->job.threads;
+    if (env_threads && threads_parse("HIPID_THREADS", env_threads, &s->threads, e) != 0) {
+        job_free(&s->job);
+        return HIPID_ERR;
+    }
     snprintf(s->out, sizeof s->out, "%s", s->job.output);
     return HIPID_OK;
 }
@@ -297,15 +301,51 @@ int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) 
 }
 
 int study_check_plan(const Study *s, ErrBuf *e) {
+    const Job *j = &s->job;
+    /* every configuration's model on the data set's own images: its shapes
+     * (an mp64 on 32 px) and its memory at its batch */
+    Shape in = {1, s->d.size, s->d.size};
+    for (int f = 0; f < j->n_families; f++)
+        for (int c = 0; c < j->families[f].n_configs; c++) {
+            const HParams *h = &j->families[f].configs[c];
+            int seen = 0; /* configurations often differ only in learning rate */
+            for (int c2 = 0; c2 < c && !seen; c2++)
+                seen = j->families[f].configs[c2].batch == h->batch &&
+                       j->families[f].configs[c2].opt.kind == h->opt.kind &&
+                       strcmp(j->families[f].configs[c2].model, h->model) == 0;
+            ErrBuf me = {{0}};
+            char cut[128];
+            if (!seen && job_check_model(h, in, s->d.n_classes, s->threads, &me) != HIPID_OK)
+                return hipid_err(e, "%s: [family %s] model '%s' on %s (%dx%d images, %d classes): %s", j->path,
+                                 j->families[f].name, str_cut(cut, sizeof cut, h->model), j->data, s->d.size,
+                                 s->d.size, s->d.n_classes, me.msg);
+        }
     int rc = HIPID_OK;
     for (int i = 0; i < s->n_plan && rc == HIPID_OK; i++) {
         const Trial *t = &s->plan[i];
-        const Family *fa = &s->job.families[t->family];
+        const Family *fa = &j->families[t->family];
         TrialParts p;
+        char why[512];
         rc = study_trial_parts(&p, s, t, e);
-        if (rc == HIPID_OK && p.n_train < fa->configs[t->config].batch)
-            rc = hipid_err(e, "%s: family %s: batch %d is larger than a training set (%d images)", s->job.path,
+        if (rc == HIPID_OK && p.n_train == 0) { /* say where the images went */
+            if (j->scheme == CV_HOLDOUT)
+                snprintf(why, sizeof why, "hold-out repeat %d: fractions %g, %g, %g of %d images leave none for "
+                         "training (%d validation, %d test)", t->repeat, j->fractions[0], j->fractions[1],
+                         j->fractions[2], s->d.n, p.n_val, p.n_test);
+            else if (t->inner >= 0)
+                snprintf(why, sizeof why, "repeat %d, outer fold %d, inner fold %d: %d images in %d outer and %d "
+                         "inner folds with val_fraction %g leave none for training (%d validation, %d test); use "
+                         "fewer folds, a smaller val_fraction or more images", t->repeat, t->outer, t->inner,
+                         s->d.n, j->k, j->inner_k, j->val_fraction, p.n_val, p.n_test);
+            else
+                snprintf(why, sizeof why, "repeat %d, fold %d: %d images in %d folds with val_fraction %g leave "
+                         "none for training (%d validation, %d test); use fewer folds, a smaller val_fraction or "
+                         "more images", t->repeat, t->outer, s->d.n, j->k, j->val_fraction, p.n_val, p.n_test);
+            rc = hipid_err(e, "%s: family %s: the training part is empty: %s", j->path, fa->name, why);
+        } else if (rc == HIPID_OK && p.n_train < fa->configs[t->config].batch) {
+            rc = hipid_err(e, "%s: family %s: batch %d is larger than a training set (%d images)", j->path,
                            fa->name, fa->configs[t->config].batch, p.n_train);
+        }
         study_free_parts(&p);
     }
     return rc;

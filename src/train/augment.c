@@ -54,9 +54,19 @@ int augment_parse(AugConfig *cfg, const char *spec, ErrBuf *e) {
     if (snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf)
         return hipid_err(e, "augmentation spec '%.40s...' is too long", spec);
     char *save = NULL;
+    /* each key once: "rot=5,rot=6" would silently keep the last;
+     * seen[N_AUG_KEYS] is none/default, seen[N_AUG_KEYS + 1] fill */
+    int seen[N_AUG_KEYS + 2] = {0};
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *val = strchr(tok, '=');
         if (val) *val++ = '\0';
+        int slot = strcmp(tok, "none") == 0 || strcmp(tok, "default") == 0 ? (int)N_AUG_KEYS
+                 : strcmp(tok, "fill") == 0 ? (int)N_AUG_KEYS + 1 : -1;
+        for (size_t i = 0; slot < 0 && i < N_AUG_KEYS; i++)
+            if (strcmp(tok, aug_keys[i].key) == 0) slot = (int)i;
+        if (slot >= 0 && seen[slot]++)
+            return hipid_err(e, "augmentation: '%s' given twice in '%.200s'; expected each key once%s", tok, spec,
+                             slot == (int)N_AUG_KEYS ? " (none or default, then keys that change it)" : "");
         if (strcmp(tok, "none") == 0 || strcmp(tok, "default") == 0) {
             if (val) return hipid_err(e, "augmentation '%s=%s': '%s' takes no value", tok, val, tok);
             c = strcmp(tok, "none") == 0 ? augment_none() : augment_defaults();

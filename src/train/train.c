@@ -132,7 +132,10 @@ int train_init_from(Model *dst, const Model *src, const char *what, ErrBuf *e) {
             memcpy(a->tensors[k].data, b->tensors[k].data, sizeof(float) * a->tensors[k].size);
         copied += a->n_tensors > 0;
     }
-    if (copied == 0) return hipid_err(e, "%s: no layer with weights matches the model (%s)", what, src->spec), -1;
+    char cut[128];
+    if (copied == 0)
+        return hipid_err(e, "%s: no layer with weights matches the model (%s)", what,
+                         str_cut(cut, sizeof cut, src->spec)), -1;
     return copied;
 }
 
@@ -158,16 +161,32 @@ Trainer *trainer_create(const TrainConfig *cfg, const Dataset *d, const int *tra
         hipid_err(e, "--batch and --epochs must be at least 1, found %d and %d", B, cfg->epochs);
         return NULL;
     }
+    if (n_train == 0) {
+        hipid_err(e, "the training set is empty (0 images; %d for validation): nothing to train on", n_val);
+        return NULL;
+    }
     if (B > n_train) {
         hipid_err(e, "--batch %d is larger than the training set (%d images); use --batch %d or less", B,
                   n_train, n_train);
+        return NULL;
+    }
+    if (!(cfg->opt.lr > 0.0f && cfg->opt.lr <= (float)TRAIN_MAX_LR) ||
+        !(cfg->head_lr >= 0.0f && cfg->head_lr <= (float)TRAIN_MAX_LR)) {
+        hipid_err(e, "lr %g, head_lr %g: expected a learning rate in (0, %g] (head_lr 0: lr)", (double)cfg->opt.lr,
+                  (double)cfg->head_lr, TRAIN_MAX_LR);
         return NULL;
     }
     if (cfg->micro_batch < 0 || (cfg->micro_batch > 0 && (cfg->micro_batch < 2 || B % cfg->micro_batch))) {
         hipid_err(e, "micro_batch %d must be 0 or a divisor of batch %d of at least 2", cfg->micro_batch, B);
         return NULL;
     }
-    Model *m = model_create(cfg->model, (Shape){1, d->size, d->size}, K, B, cfg->threads, cfg->seed, e);
+    /* everything below at once: the model at the whole batch, the
+     * optimiser's state (SGD one copy of the parameters, Adam two) and the
+     * best weights */
+    Shape in = {1, d->size, d->size};
+    if (model_check_memory(cfg->model, in, K, B, cfg->threads, (cfg->opt.kind == OPT_SGD ? 1 : 2) + 1, NULL, e))
+        return NULL;
+    Model *m = model_create(cfg->model, in, K, B, cfg->threads, cfg->seed, e);
     if (!m) return NULL;
     if (cfg->freeze < 0 || cfg->freeze >= m->n_layers) {
         hipid_err(e, "freeze %d: expected 0 to %d (the model has %d layers; the classifier always trains)",

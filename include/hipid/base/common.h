@@ -59,6 +59,36 @@ long peak_rss_kb(void);
 int cli_num(const char *cmd, const char *name, const char *s, double lo, double hi, int whole,
             double *out);
 
+/* Bytes this process may still allocate: MemAvailable from /proc/meminfo,
+ * or the address-space limit (RLIMIT_AS) when that is lower. When neither is
+ * known, MEM_UNKNOWN_CAP, so a size checked against it cannot overflow a
+ * size_t either. */
+#define MEM_UNKNOWN_CAP 0x1p50
+double mem_available_bytes(void);
+
+/* bytes in powers of 1000 ("3.2 TB", "512 MB", "840 B") into buf; returns buf. */
+const char *fmt_bytes(char *buf, size_t cap, double bytes);
+
+/* s for a message: as is when at most STR_CUT_KEEP characters, else its
+ * first STR_CUT_KEEP, "..." and its length ("c16,c16,...(20480 characters)");
+ * returns buf (cap >= 96 holds every result). */
+#define STR_CUT_KEEP 60
+const char *str_cut(char *buf, size_t cap, const char *s);
+
+/* Thread counts (--threads, HIPID_THREADS) are integers in [1, threads_max()],
+ * threads_max() being 4 x the online cores. threads_parse: 0 and *out set
+ * when s is one, else -1 and e holds "NAME expects an integer in [1, MAX]
+ * (4 x N cores), found 'S'". cli_threads prints that as
+ * "hipid CMD: --threads ..." and returns HIPID_ERR. */
+int threads_max(void);
+int threads_parse(const char *name, const char *s, int *out, ErrBuf *e);
+int cli_threads(const char *cmd, const char *s, int *out);
+
+/* The largest learning rate hipid trains with (lr and head_lr, in job files
+ * and on the command line): large enough for a test to make a trial diverge
+ * on purpose, small enough to stay finite as a float. */
+#define TRAIN_MAX_LR 1e30
+
 /* Name tables: a NULL-terminated array of names whose index is the enum value
  * (e.g. optim_kind_names). Returns the index of s, or -1 if s is not in it. */
 int names_index(const char *const *names, const char *s);

@@ -56,7 +56,7 @@ typedef struct {
 PrepConfig prep_config_default(int size);
 
 /* Parse a comma list of step names ("background,otsu,largest,invert", "none")
- * into PREP_* bits. Fails naming the unknown word. */
+ * into PREP_* bits. Fails naming an unknown word or a step given twice. */
 int prep_parse_steps(unsigned *steps, const char *list, ErrBuf *e);
 
 /* The `preprocessing` attribute: steps with parameters, e.g.

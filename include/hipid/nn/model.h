@@ -18,6 +18,9 @@
  *   do<P>              inverted dropout with probability P in [0,1)
  *   fl                 flatten (inserted automatically before fc on images)
  *   fc<N>              dense layer with N outputs
+ * Bounds: at most MODEL_MAX_CHANNELS channels (c, res), kernels of at most
+ * MODEL_MAX_KERNEL, at most MODEL_MAX_UNITS units (fc), flat vectors of at
+ * most INT_MAX values; and a model must fit in memory (model_check_memory).
  * Presets: "cnn-paper", "dnn-paper" and "resnet-small" (see model.c for their
  * spec strings).
  *
@@ -67,15 +70,38 @@ struct Model {
     int last_train;       /* `train` of the last model_forward; backward follows that mode */
 };
 
+#define MODEL_MAX_CHANNELS 65535
+#define MODEL_MAX_KERNEL 255
+#define MODEL_MAX_UNITS 100000000
+
 /* Expand a preset name to its spec; returns NULL if name is not a preset. */
 const char *model_preset_spec(const char *name);
 
 /* Build a model for inputs of shape `in` and n_classes outputs, parameters
  * initialised as PyTorch's defaults from `seed`. Returns NULL and fills e
- * on a malformed spec (message names the token and what was expected). */
+ * on a malformed spec (message names the token and what was expected) or
+ * one that does not fit in memory (model_check_memory). */
 Model *model_create(const char *spec_or_preset, Shape in, int n_classes, int max_batch,
                     int n_threads, uint64_t seed, ErrBuf *e);
 void model_free(Model *m);
+
+/* Does the spec build for inputs of shape `in` (its tokens, their bounds and
+ * the shapes they meet)? Allocates nothing for data, checks no memory. */
+int model_check_spec(const char *spec_or_preset, Shape in, int n_classes, ErrBuf *e);
+
+/* Would model_create(spec_or_preset, in, n_classes, max_batch, n_threads)
+ * fit in memory, with extra_copies more copies of its parameters and buffers
+ * (a trainer's optimiser state and best weights)? Every layer's parameters
+ * (with gradients), activations for max_batch and convolution scratch are
+ * summed in double arithmetic, so no size overflows, and compared with
+ * mem_available_bytes(); nothing is allocated for data. HIPID_ERR with the
+ * spec's parse error, or one line naming the layer that takes the most (its
+ * 1-based index among the built layers and its token), e.g. "layer 1
+ * 'c4096': 8.6 GB of activations for batch 512 at 64x64 (9.1 GB in all),
+ * more than the 7.8 GB available". *bytes (if not NULL) gets the total.
+ * model_create runs this check (extra_copies 0) before allocating. */
+int model_check_memory(const char *spec_or_preset, Shape in, int n_classes, int max_batch, int n_threads,
+                       int extra_copies, double *bytes, ErrBuf *e);
 
 /* Re-initialise parameters and buffers as PyTorch does, from seed. */
 void model_init_params(Model *m, uint64_t seed);

@@ -27,6 +27,7 @@
 
 #include "hipid/train/augment.h"
 #include "hipid/base/common.h"
+#include "hipid/nn/layers.h"
 #include "hipid/nn/optim.h"
 
 #define JOB_MAX_FAMILIES 8
@@ -98,6 +99,12 @@ typedef struct {
  * "FILE:LINE: KEY: expected ..., found ..." and job owning nothing. */
 int job_load(Job *job, const char *path, ErrBuf *e);
 void job_free(Job *job);
+
+/* Does configuration h's model build for images of shape `in` with
+ * n_classes classes, and fit in memory at its batch with `threads` threads
+ * and the copies a trainer keeps (model_check_memory)? HIPID_ERR with the
+ * model's one-line reason (a spec token, or the layer and bytes) in e. */
+int job_check_model(const HParams *h, Shape in, int n_classes, int threads, ErrBuf *e);
 
 /* One unit of work. */
 typedef struct {

@@ -72,8 +72,9 @@ int augment_is_identity(const AugConfig *cfg);
  * e.g. "flip,rot=5,scale=0.1,shift=0.05,bright=0.1,contrast=0.1,gamma=0.1,noise=0.01"
  * or "default,noise=0". A bare "flip" means flip=0.5. Ranges: flip [0,1],
  * rot [0,180], scale [0,0.95], shift [0,0.5], bright [0,1], contrast [0,1],
- * gamma [0,0.95], noise [0,1]. On error cfg is unchanged and e names the bad
- * key or value and what was expected. */
+ * gamma [0,0.95], noise [0,1]. Each key at most once (none and default
+ * count as one key). On error cfg is unchanged and e names the bad or
+ * repeated key or value and what was expected. */
 int augment_parse(AugConfig *cfg, const char *spec, ErrBuf *e);
 
 /* The canonical spec of cfg ("none" or key=value pairs), which
