@@ -368,11 +368,11 @@ static void test_errors(void) {
     char missing[512], want[600];
     tu_tmp_path(missing, sizeof missing, "no-such-job.ini");
     EXPECT(job_load(&j, missing, &e) == HIPID_ERR, "missing file accepted");
-    snprintf(want, sizeof want, "%s: cannot read job file: No such file or directory", missing);
+    snprintf(want, sizeof want, "%s: cannot read the job file: No such file or directory", missing);
     EXPECT(strcmp(e.msg, want) == 0, "missing file: '%s'", e.msg);
     const char *dir = getenv("TEST_TMP") && *getenv("TEST_TMP") ? getenv("TEST_TMP") : "/tmp";
     EXPECT(job_load(&j, dir, &e) == HIPID_ERR, "folder accepted");
-    snprintf(want, sizeof want, "%s: cannot read job file: Is a directory", dir);
+    snprintf(want, sizeof want, "%s: the job file must be a regular file, found a directory", dir);
     EXPECT(strcmp(e.msg, want) == 0, "folder: '%s'", e.msg);
     char long_job[1024];
     snprintf(long_job, sizeof long_job, "[data]\npath = %0300d\n[family a]\nmodel = dnn-paper\n", 7);
