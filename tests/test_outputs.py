@@ -60,6 +60,7 @@ r = hip("sweep", "--quiet", "--no-status", p("job.ini"))
 require(r.returncode == 0, f"sweep: {r.stderr}")
 TRIAL = sorted(glob.glob(p("res", "trials", "*.h5")))[0]
 
+IMAGE = sorted(glob.glob(p("imgs", "*", "*.png")))[0]
 TRAIN = ["train", "--data", p("data.h5"), "--epochs", 1, "--batch", 4, "--model", "fl,fc8"]
 
 
@@ -122,6 +123,15 @@ with open(p("data.h5"), "rb") as f:
     check(f.read() == data_bytes, "the data set is intact after the refusals")
 with open(TRIAL, "rb") as f:
     check(f.read() == trial_bytes, "the trial file is intact after the refusals")
+# predict's saliency PNG over the image it explains (or the model) is refused
+with open(IMAGE, "rb") as f:
+    image_bytes = f.read()
+for name, out in [("predict --saliency over its IMAGE", IMAGE), ("predict --saliency over its model", TRIAL)]:
+    r = hip("predict", "--model", TRIAL, "--saliency", out, IMAGE)
+    check(r.returncode == 1 and "input" in r.stderr and r.stdout.strip(),
+          f"{name}: classified, the PNG refused as an input ({r.returncode}: {r.stderr.strip()[:300]})")
+with open(IMAGE, "rb") as f:
+    check(f.read() == image_bytes, "the image is intact after predict's refusal")
 # negative control: an ordinary new output is written
 r = hip("split", "--data", p("data.h5"), "--k", 3, "-o", p("splits2.h5"))
 check(r.returncode == 0 and stat.S_ISREG(os.stat(p("splits2.h5")).st_mode), f"an ordinary output is written: {r.stderr}")
@@ -135,7 +145,8 @@ for name, args in [("sweep --dry-run with [data] path a FIFO", ["sweep", "--dry-
                    ("train --data FIFO", ["train", "--data", p("fifo"), "--epochs", 1]),
                    ("train --splits FIFO", TRAIN + ["--splits", p("fifo")]),
                    ("train --init FIFO", TRAIN + ["--init", p("fifo")]),
-                   ("export --model FIFO", ["export", "--onnx", p("x.onnx"), "--model", p("fifo")])]:
+                   ("export --model FIFO", ["export", "--onnx", p("x.onnx"), "--model", p("fifo")]),
+                   ("predict --model FIFO", ["predict", "--model", p("fifo"), IMAGE])]:
     r = hip(*args)
     check(r.returncode not in (0, 124) and one_line(r) and "FIFO" in r.stderr,
           f"{name}: one line naming the FIFO, no hang ({r.returncode}: {r.stderr.strip()[:300]})")

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <vips/vips.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/cmd/cmd.h"
 #include "hipid/data/imgsrc.h"
 #include "hipid/report/predictor.h"
@@ -122,7 +123,10 @@ static void predict_one(int *n_ok, int *n_bad, Predictor *p, const PredictArgs *
     int top = top_class(prob, K), zoom = a->zoom > 0 ? a->zoom : (256 + S - 1) / S;
     if (a->saliency) snprintf(out, sizeof out, "%s", a->saliency);
     else saliency_name(out, sizeof out, a->saliency_dir, images[i], i, used);
-    if (predictor_saliency(&layer, &peak, p, top, out, zoom, &e) != HIPID_OK) {
+    /* never over a device, a folder, the model or the image itself */
+    const char *inputs[] = {a->model, images[i]};
+    if (fsafe_output(out, "saliency PNG", inputs, 2, &e) != HIPID_OK ||
+        predictor_saliency(&layer, &peak, p, top, out, zoom, &e) != HIPID_OK) {
         fprintf(stderr, "hipid predict: %s\n", e.msg);
         (*n_bad)++;
         return;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/base/h5util.h"
 #include "hipid/data/dataset.h"
 #include "hipid/data/image.h"
@@ -16,6 +17,7 @@
 #include "hipid/nn/onnx.h"
 #include "hipid/nn/ops.h"
 #include "hipid/report/predictor.h"
+
 #include "hipid/report/saliency.h"
 #include "hipid/sweep/trialfile.h"
 
@@ -33,7 +35,7 @@ static int is_train_checkpoint(const char *path) {
     char fmt[64] = "";
     int is_ckpt = 0;
     hid_t file = H5I_INVALID_HID;
-    if (H5Fis_hdf5(path) > 0 && (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
+    if (fsafe_input(path, "model", 0, NULL) == HIPID_OK && H5Fis_hdf5(path) > 0 && (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0) {
         is_ckpt = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK && strcmp(fmt, MODEL_FORMAT) == 0;
         H5Fclose(file);
     }

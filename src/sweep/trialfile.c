@@ -3,6 +3,7 @@
  * writes when; the report, predict and eval read. */
 #include "hipid/sweep/trialfile.h"
 
+
 #include <glib.h>
 #include <inttypes.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/base/h5util.h"
 #include "hipid/nn/ops.h"
 
@@ -424,11 +426,11 @@ static void index_columns_free(IndexColumns *c, int n) {
 int trialfile_write_index(const char *results, const Job *job, const Trial *plan, const TrialSummary *sum,
                           int n, const char *study, const double *busy, const double *elapsed, int n_ranks,
                           ErrBuf *e) {
-    char path[1100], tmpname[1200], tmp[1300];
+    char path[1100], tmp[1300];
     ErrBuf fe = {{0}};
     snprintf(path, sizeof path, "%s/sweep.h5", results);
-    snprintf(tmpname, sizeof tmpname, "%s/.sweep.%ld.h5", results, (long)getpid());
-    hid_t f = h5_create_versioned(tmp, sizeof tmp, tmpname, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, e);
+    /* written under a per-process temporary name and renamed into place */
+    hid_t f = h5_create_versioned(tmp, sizeof tmp, path, SWEEP_FORMAT, SWEEP_FORMAT_VERSION, e);
     if (f < 0) return HIPID_ERR;
     IndexColumns c;
     index_columns(&c, job, plan, sum, n);
@@ -446,7 +448,7 @@ int trialfile_write_index(const char *results, const Job *job, const Trial *plan
               h5_write(f, "rank_elapsed_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, elapsed, 1, &r, 0);
     }
     index_columns_free(&c, n);
-    if (h5_finish_versioned(f, !bad, tmp, tmpname, "sweep index", &fe) != HIPID_OK || rename(tmpname, path) != 0)
+    if (h5_finish_versioned(f, !bad, tmp, path, "sweep index", &fe) != HIPID_OK)
         return hipid_err(e, "%s: cannot write the sweep index%s%s", path, fe.msg[0] ? ": " : "", fe.msg);
     return HIPID_OK;
 }
@@ -508,7 +510,9 @@ int trialfile_is_trial(const char *path) {
     char fmt[64] = "";
     hid_t file = H5I_INVALID_HID;
     h5_quiet();
-    if (H5Fis_hdf5(path) <= 0 || (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) return 0;
+    if (fsafe_input(path, "trial file", 0, NULL) != HIPID_OK || H5Fis_hdf5(path) <= 0 ||
+        (file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        return 0;
     int is_trial = h5_attr_read_str(file, "format", fmt, sizeof fmt) == HIPID_OK && strcmp(fmt, TRIAL_FORMAT) == 0;
     H5Fclose(file);
     return is_trial;
