@@ -118,7 +118,7 @@ typedef struct {
 } Trial;
 
 /* Expand into trials, ordered family, config, repeat, outer, inner (-1
- * last), seed; data_checksum (split_data_checksum of the data set, 0 when not
+ * last), seed; data_checksum (dataset_identity of the data set, 0 when not
  * known yet) enters every hash. *trials is malloc'd (caller frees). */
 int job_expand(Trial **trials, int *n_trials, const Job *job, uint64_t data_checksum, ErrBuf *e);
 

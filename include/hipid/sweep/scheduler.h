@@ -13,6 +13,13 @@
  * trials, resumes partial ones from their checkpoint and retries failed ones
  * up to [run] retries.
  *
+ * The results folder is locked by the master before anything is written
+ * (fsafe.h): RESULTS/sweep.lock exclusively for a whole sweep; with --shard
+ * I/N shared, plus RESULTS/sweep.shard-I-of-N.lock exclusively, so the shards
+ * of one array run together while a whole sweep and a shard, or one shard
+ * twice, exclude each other. The loser leaves on every rank with one line
+ * naming the holder; --dry-run takes no lock.
+ *
  * SIGUSR1 / SIGTERM: every group finishes its step, checkpoints, the master
  * writes the index, and every rank returns SWEEP_EXIT_INTERRUPTED (rerun to
  * resume).

@@ -28,7 +28,8 @@ typedef struct {
     char out[1024];               /* [run] output: sweep.h5 and trials/ */
     Dataset d;
     int have_data;                /* d is loaded (a dry run may go without) */
-    uint64_t checksum;            /* split_data_checksum of d; 0 without data */
+    uint64_t checksum;            /* dataset_identity of d (labels, groups, pixels,
+                                   * preprocessing); 0 without data */
     Splits sp;                    /* k-fold schemes: folds of every repeat (and inner folds) */
     int8_t *hold;                 /* holdout: (repeats, n) SPLIT_* parts */
     Trial *plan;                  /* (n_plan), job_expand's order */
@@ -40,10 +41,12 @@ typedef struct {
  * and the study owns nothing. */
 int study_load_job(Study *s, const char *path, ErrBuf *e);
 
-/* The job's data set is missing: build it from [data] synth (a phantom set,
- * made under names of this process and renamed into place, so independent
- * jobs building the same data at once do not clash), or fail saying how to
- * make it. Prints what it does on stdout. */
+/* The job's data set is missing: build it from [data] synth or [data]
+ * source under an exclusive lock on DATA.lock (written under a per-process
+ * temporary name and renamed into place); a second sweep finding the lock
+ * held waits for the builder (at most an hour) and then uses its file. Fails
+ * saying how to make the data when neither key is given. Prints what it does
+ * on stdout. */
 int study_build_data(const Study *s, ErrBuf *e);
 
 /* Load the data set, its checksum and the splits of the job's CV design. */
@@ -57,7 +60,9 @@ int study_expand(Study *s, ErrBuf *e);
 int study_check_plan(const Study *s, ErrBuf *e);
 
 /* Create the trials folder; refuse an output folder whose sweep.h5 holds
- * another study (data or [cv] differ). */
+ * another study (data or [cv] differ). The caller holds the folder's lock
+ * (sweep.lock, see scheduler.h), so stale temporary files of killed runs of
+ * this host are removed here. */
 int study_check_output(const Study *s, ErrBuf *e);
 
 void study_free(Study *s); /* no-op on a zeroed Study */
