@@ -3,14 +3,17 @@ the job within a bound, with one line naming the rank and host waited for,
 instead of a silent hang; the rerun resumes to the same trial files as an
 uninterrupted run (h5same, bit for bit but wall-clock attributes).
 
-Three cases on one host under mpirun -np 2 (the multi-host harness of issue
-#12 is not built yet), stall_timeout = 5 s:
+Five cases on one host under mpirun -np 2 (tests/multinode has the same
+faults across hosts), stall_timeout = 5 s:
   - ranks_per_trial 2, rank 1 frozen: rank 0 waits in the group's gradient
     allreduce and names rank 1;
   - ranks_per_trial 1, rank 1 frozen while it trains: the master misses its
     heartbeats and names rank 1;
   - ranks_per_trial 1, rank 0 (the master) frozen: rank 1, asking for its next
-    trial, names rank 0.
+    trial, names rank 0;
+  - one trial for two ranks: rank 1 has nothing to do and waits at the end of
+    the phase while the master trains. Rank 1 frozen there: the master, done,
+    names it; the master frozen: rank 1, missing its heartbeats, names it.
 Each must end within BOUND seconds of the freeze. A negative control: the same
 freeze with stall_timeout = 0 (wait forever) is still running after the bound.
 """
@@ -40,12 +43,12 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
            ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
 
 
-def job(name, rpt, stall, epochs=EPOCHS):
+def job(name, rpt, stall, epochs=EPOCHS, cv="scheme = kfold\nk = 2\nval_fraction = 0.2"):
     path = os.path.join(ROOT, name + ".ini")
     with open(path, "w") as f:
         f.write(f"[job]\nname = {name}\nseeds = 1\n"
                 f"[data]\npath = {DATA}\nsynth = classes=2,per_class=24,size=32,seed=4\n"
-                f"[cv]\nscheme = kfold\nk = 2\nval_fraction = 0.2\n"
+                f"[cv]\n{cv}\n"
                 f"[family cnn]\nmodel = c8,r,mp2,fl,fc16\nlr = 0.003\nbatch = 8\nmicro_batch = 4\nepochs = {epochs}\n"
                 f"[run]\nranks_per_trial = {rpt}\nthreads = 1\ncheckpoint_every = 5\nstall_timeout = {stall}\n"
                 f"output = {os.path.join(ROOT, name)}\n")
@@ -109,8 +112,8 @@ def end(p, pids, timeout):
         p.wait()
 
 
-def stall_case(name, rpt, rank, words):
-    path, out = job(name, rpt, STALL)
+def stall_case(name, rpt, rank, words, **kw):
+    path, out = job(name, rpt, STALL, **kw)
     p = start(path)
     t_freeze, pids = freeze(p, rank, out)
     _, err, ended = end(p, pids, BOUND)
@@ -142,6 +145,10 @@ def main():
 
     stall_case("worker", 1, 1, ["rank 0", "heard nothing", "from rank 1", "host"])
     stall_case("master", 1, 0, ["rank 1", "rank 0", "the master"])
+    one = "scheme = holdout"  # one trial: the master trains it, rank 1 waits at the phase's end
+    # frozen after its arrival: the master names it at the closing exchange
+    stall_case("end-waiter", 1, 1, ["rank 0", "the master", "rank 1", "host"], cv=one)
+    stall_case("end-master", 1, 0, ["rank 1", "end of the phase", "rank 0", "the master"], cv=one)
     print(f"info host names in the lines: {host}")
 
     # negative control: with stall_timeout = 0 the frozen job just waits

@@ -14,9 +14,13 @@
  * Group collectives are non-blocking and polled; group leaders send the
  * master a heartbeat at most every few seconds while they train, and the
  * master checks them; a leader waiting for the master's answer waits at most
- * the timeout. A rank that waited too long prints one line naming the rank(s)
- * and host(s) it waited for and the trial, then stops the job (MPI_Abort);
- * a rerun resumes from the trial files and checkpoints. */
+ * the timeout. At the end of a phase, ranks whose group has ended wait for
+ * the others (who may train for hours): the master sends them a heartbeat
+ * meanwhile, and once every group has ended it waits at most the timeout
+ * for each rank's arrival, so neither a frozen waiter nor a frozen master
+ * hangs the job there. A rank that waited too long prints one line naming
+ * the rank(s) and host(s) it waited for and the trial, then stops the job
+ * (MPI_Abort); a rerun resumes from the trial files and checkpoints. */
 #define _POSIX_C_SOURCE 200809L
 #include "hipid/sweep/scheduler.h"
 
@@ -43,7 +47,15 @@ static volatile sig_atomic_t g_signal;
 
 static void on_signal(int sig) { g_signal = sig; }
 
-enum { TAG_REQ = 11, TAG_ASSIGN = 12, TAG_HALT = 13, TAG_BEAT = 14 };
+/* REQ/ASSIGN: a leader asks the master for work; HALT: the master stops a
+ * leader; BEAT: a training leader is alive; ARRIVE/GO: a rank reached the
+ * end of the phase, the master lets every rank past it; MBEAT: the master is
+ * alive, to ranks waiting at the end of the phase; TIMES: the closing
+ * exchange of busy times and stop flags. */
+enum {
+    TAG_REQ = 11, TAG_ASSIGN = 12, TAG_HALT = 13, TAG_BEAT = 14, TAG_ARRIVE = 15, TAG_GO = 16, TAG_MBEAT = 17,
+    TAG_TIMES = 18, /* a rank's closing numbers to the master; the master's verdict back */
+};
 enum { HOST_LEN = 64 };
 enum { RUN_DONE = 0, RUN_FAILED = 1, RUN_STOPPED = 2, RUN_NONE = 3 };
 enum { ASSIGN_END = -1, ASSIGN_HALT = -2 };
@@ -62,6 +74,9 @@ typedef struct {
     int *running;        /* (n_groups) plan index per group, -1 idle */
     int *leaders;        /* (n_groups) world rank of each group's leader */
     double *heard;       /* (n_groups) when each group's leader was last heard of (its assignment, a heartbeat) */
+    int *ended;          /* (n_groups) 1 once the group was told the phase is over */
+    int rpt, all_ended;  /* ranks per group; 1 when the master itself is at the phase's end */
+    double mbeat_sent;   /* when the waiting ranks last got a master heartbeat */
     int n_finished, n_failed;
 } Master;
 
@@ -89,16 +104,6 @@ typedef struct {
 static void nap(void) {
     struct timespec ts = {0, 1000000}; /* 1 ms */
     nanosleep(&ts, NULL);
-}
-
-/* Wait for a request without spinning a core. */
-static void wait_sleeping(MPI_Request *r) {
-    int done = 0;
-    for (int i = 0; i < 50 && !done; i++) MPI_Test(r, &done, MPI_STATUS_IGNORE);
-    while (!done) {
-        nap();
-        MPI_Test(r, &done, MPI_STATUS_IGNORE);
-    }
 }
 
 /* ---- the watchdog ---- */
@@ -495,9 +500,25 @@ static int master_next(Run *r) {
     return r->m.next < r->m.n_queue ? r->m.queue[r->m.next++] : ASSIGN_END;
 }
 
+/* Ranks waiting at the end of the phase (their group has ended; group 0's
+ * members once the master is there too) hear from the master every
+ * min(limit / 4, 5 s), so they can tell a master still serving from a frozen
+ * one. */
+static void master_beat_waiting(Run *r) {
+    Master *m = &r->m;
+    double lim = stall_limit(r), now = now_seconds();
+    if (lim <= 0 || now - m->mbeat_sent <= fmin(lim / 4, 5.0)) return;
+    for (int k = 1; k < r->c.size; k++) {
+        int g = k / m->rpt, v = 0;
+        if (g == 0 ? m->all_ended : m->ended[g]) MPI_Send(&v, 1, MPI_INT, k, TAG_MBEAT, MPI_COMM_WORLD);
+    }
+    m->mbeat_sent = now;
+}
+
 /* Heartbeats received; a group silent past the stall limit stops the job. */
 static void master_watch(Run *r) {
     Master *m = &r->m;
+    master_beat_waiting(r);
     int flag = 1;
     MPI_Status st;
     while (flag) {
@@ -539,7 +560,7 @@ static void master_serve(Run *r, int block) {
         master_record(r, msg[1], msg[2], msg[0]);
         int next = master_next(r);
         if (next >= 0) master_assign(r, msg[0], next);
-        else m->active--;
+        else m->active--, m->ended[msg[0]] = 1;
         m->heard[msg[0]] = now_seconds();
         MPI_Send(&next, 1, MPI_INT, st.MPI_SOURCE, TAG_ASSIGN, MPI_COMM_WORLD);
     }
@@ -570,7 +591,76 @@ static void phase_begin(Run *r, int rpt, const int *phase_todo, int n_phase) {
     m->active = c->n_groups - 1;
     m->running = xmalloc(sizeof(int) * c->n_groups);
     m->heard = xmalloc(sizeof(double) * c->n_groups);
+    m->ended = xcalloc(c->n_groups, sizeof(int));
+    m->rpt = rpt;
+    m->all_ended = 0;
+    m->mbeat_sent = now_seconds();
     for (int g = 0; g < c->n_groups; g++) m->running[g] = -1, m->heard[g] = now_seconds();
+}
+
+/* The master, once every group has ended: each rank's arrival, waited for
+ * at most the stall limit (naming the ranks that did not come), then GO to
+ * all. Ranks waiting meanwhile keep getting heartbeats. */
+static void master_gather(Run *r) {
+    int n = r->c.size, got = 0, v;
+    char *arrived = xcalloc(n, 1);
+    double t0 = now_seconds(), lim = stall_limit(r);
+    while (got < n - 1) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_ARRIVE, MPI_COMM_WORLD, &flag, &st);
+        if (flag) {
+            MPI_Recv(&v, 1, MPI_INT, st.MPI_SOURCE, TAG_ARRIVE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            got += !arrived[st.MPI_SOURCE];
+            arrived[st.MPI_SOURCE] = 1;
+            continue;
+        }
+        if (lim > 0 && now_seconds() - t0 > lim) {
+            char msg[1600];
+            size_t o = (size_t)snprintf(msg, sizeof msg, "(the master) waited %.0f s at the end of the phase for ",
+                                        now_seconds() - t0);
+            for (int k = 1, m = 0; k < n && o < sizeof msg; k++)
+                if (!arrived[k])
+                    o += (size_t)snprintf(msg + o, sizeof msg - o, "%srank %d (host %s)", m++ ? ", " : "", k,
+                                          r->hosts[k]);
+            stall_abort(r, msg);
+        }
+        master_watch(r);
+        nap();
+    }
+    free(arrived);
+    for (int k = 1; k < n; k++) MPI_Send(&v, 1, MPI_INT, k, TAG_GO, MPI_COMM_WORLD);
+}
+
+/* Any other rank: arrive, then wait for GO, hearing from the master at
+ * least every stall limit (it may be serving groups that still train). */
+static void await_go(Run *r) {
+    int v = r->c.rank, flag = 0;
+    double heard = now_seconds(), lim = stall_limit(r);
+    MPI_Send(&v, 1, MPI_INT, 0, TAG_ARRIVE, MPI_COMM_WORLD);
+    for (;;) {
+        MPI_Iprobe(0, TAG_GO, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+        if (flag) break;
+        MPI_Iprobe(0, TAG_MBEAT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+        if (flag) {
+            MPI_Recv(&v, 1, MPI_INT, 0, TAG_MBEAT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            heard = now_seconds();
+            continue;
+        }
+        if (lim > 0 && now_seconds() - heard > lim) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "waited %.0f s at the end of the phase for rank 0 (host %s), the master",
+                     now_seconds() - heard, r->hosts[0]);
+            stall_abort(r, msg);
+        }
+        nap();
+    }
+    MPI_Recv(&v, 1, MPI_INT, 0, TAG_GO, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    /* heartbeats sent before GO arrived before it: none is left for the next phase */
+    for (flag = 1; flag;) {
+        MPI_Iprobe(0, TAG_MBEAT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+        if (flag) MPI_Recv(&v, 1, MPI_INT, 0, TAG_MBEAT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
 }
 
 /* Every group has ended; halt notices that crossed a last request are gone. */
@@ -578,11 +668,14 @@ static void phase_end(Run *r) {
     Comm *c = &r->c;
     if (c->rank == 0) {
         /* halt notices go to leaders still training */
+        r->m.all_ended = 1; /* group 0's other members wait here from now on */
         master_serve(r, 1);
+        master_gather(r);
         free(r->m.running);
         free(r->m.leaders);
         free(r->m.heard);
-        r->m.running = r->m.leaders = NULL;
+        free(r->m.ended);
+        r->m.running = r->m.leaders = r->m.ended = NULL;
         r->m.heard = NULL;
     } else if (c->grank == 0) { /* drain a halt notice that crossed our last request */
         int flag = 1;
@@ -601,9 +694,7 @@ static void phase_end(Run *r) {
             if (flag) MPI_Recv(&g, 1, MPI_INT, MPI_ANY_SOURCE, TAG_BEAT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         }
     }
-    MPI_Request req;
-    MPI_Ibarrier(MPI_COMM_WORLD, &req);
-    wait_sleeping(&req);
+    if (c->rank != 0) await_go(r);
     MPI_Comm_free(&c->group);
 }
 
@@ -650,7 +741,9 @@ static void run_phases(Run *r) {
         for (int i = 0; i < r->n_todo; i++)
             if (j->families[r->st.plan[r->todo[i]].family].ranks_per_trial == rpt) phase[n_phase++] = r->todo[i];
         int halt = r->halting || r->stopped;
-        MPI_Allreduce(MPI_IN_PLACE, &halt, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Request q;
+        MPI_Iallreduce(MPI_IN_PLACE, &halt, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &q);
+        wait_peer(r, &q, "the check for a stop before a phase", "every other rank");
         if (halt) break;
         if (n_phase > 0) run_phase(r, rpt, phase, n_phase);
     }
@@ -824,6 +917,61 @@ static void page_close(Run *r, int stopped, const double *busy, const double *el
     r->page = NULL;
 }
 
+/* Every rank's busy and elapsed seconds to the master (busy, elapsed: rank
+ * 0's arrays of size ranks) and the stop flag's maximum back to all, point to
+ * point so that the master can name a rank that never sends (frozen after
+ * the last phase) and a rank can name a master that never answers; each
+ * wait is bounded by the stall limit. */
+static void closing_exchange(Run *r, double *busy, double *elapsed, double el, int *stopped) {
+    int n = r->c.size;
+    double lim = stall_limit(r), t0 = now_seconds();
+    if (r->c.rank != 0) {
+        double mine[3] = {r->busy, el, *stopped}, verdict = 0;
+        MPI_Request q;
+        MPI_Send(mine, 3, MPI_DOUBLE, 0, TAG_TIMES, MPI_COMM_WORLD);
+        MPI_Irecv(&verdict, 1, MPI_DOUBLE, 0, TAG_TIMES, MPI_COMM_WORLD, &q);
+        char who[160];
+        snprintf(who, sizeof who, "rank 0 (host %s), the master,", r->hosts[0]);
+        wait_peer(r, &q, "the closing exchange of busy times", who);
+        *stopped = verdict != 0;
+        return;
+    }
+    double (*got)[3] = xcalloc(n, sizeof *got);
+    char *in = xcalloc(n, 1);
+    busy[0] = r->busy, elapsed[0] = el;
+    for (int have = 1; have < n;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_TIMES, MPI_COMM_WORLD, &flag, &st);
+        if (flag) {
+            int k = st.MPI_SOURCE;
+            MPI_Recv(got[k], 3, MPI_DOUBLE, k, TAG_TIMES, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            have += !in[k];
+            in[k] = 1;
+            continue;
+        }
+        if (lim > 0 && now_seconds() - t0 > lim) {
+            char msg[1600];
+            size_t o = (size_t)snprintf(msg, sizeof msg, "(the master) waited %.0f s in the closing exchange for ",
+                                        now_seconds() - t0);
+            for (int k = 1, m = 0; k < n && o < sizeof msg; k++)
+                if (!in[k])
+                    o += (size_t)snprintf(msg + o, sizeof msg - o, "%srank %d (host %s)", m++ ? ", " : "", k,
+                                          r->hosts[k]);
+            stall_abort(r, msg);
+        }
+        nap();
+    }
+    for (int k = 1; k < n; k++) {
+        busy[k] = got[k][0], elapsed[k] = got[k][1];
+        *stopped |= got[k][2] != 0;
+    }
+    double verdict = *stopped;
+    for (int k = 1; k < n; k++) MPI_Send(&verdict, 1, MPI_DOUBLE, k, TAG_TIMES, MPI_COMM_WORLD);
+    free(got);
+    free(in);
+}
+
 /* 7. The index with busy time per rank, the summary, the verdict. */
 static int finish(Run *r) {
     double el = now_seconds() - r->t0, *busy = NULL, *elapsed = NULL;
@@ -831,10 +979,8 @@ static int finish(Run *r) {
         busy = xmalloc(sizeof(double) * r->c.size);
         elapsed = xmalloc(sizeof(double) * r->c.size);
     }
-    MPI_Gather(&r->busy, 1, MPI_DOUBLE, busy, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
-    MPI_Gather(&el, 1, MPI_DOUBLE, elapsed, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
     int stopped = r->stopped || r->halting;
-    MPI_Allreduce(MPI_IN_PLACE, &stopped, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    closing_exchange(r, busy, elapsed, el, &stopped);
     if (r->c.rank == 0) {
         study_rescan(r->sum, &r->st); /* shards may share the folder */
         write_index(r, busy, elapsed);

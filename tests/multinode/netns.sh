@@ -52,10 +52,15 @@ net_up() {
 cable() { ip -n "${P}sw" link set "hv$$-$1" "$2"; }
 
 # ---- running ----
+# The "hosts" share this machine's cores, but each one's daemon sees them all
+# and would bind its first rank to core 0: every rank on one core, compute
+# twice as slow as on a real cluster (hwloc_base_binding_policy none; a real
+# cluster keeps Open MPI's binding).
 export HIPID_NS_PREFIX=$P OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 MCA=(--mca plm_rsh_agent "$HIPID_NS_DIR/ns-rsh" --mca btl tcp,self
      --mca btl_tcp_if_include "$NET.0/24" --mca oob_tcp_if_include "$NET.0/24"
      --mca mpi_yield_when_idle 1
+     --mca hwloc_base_binding_policy none
      --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 1 --mca oob_tcp_keepalive_probes 3)
 
 # on_hosts HOSTLIST NP ARGS...: mpirun in h2's namespace (its own host name)
