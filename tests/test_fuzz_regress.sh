@@ -36,7 +36,7 @@ for src in tests/fuzz/fuzz_*.c; do
 done
 # the failure path works: a driver that aborts after its inputs (its
 # FUZZ_SELFTEST_ABORT hook) must be reported
-if [ -x "$TEST_BIN/fuzz/fuzz_prep" ] && FUZZ_SELFTEST_ABORT=1 "$TEST_BIN/fuzz/fuzz_prep" tests/fuzz/seeds/prep >/dev/null 2>&1; then
+if [ -x "$TEST_BIN/fuzz/fuzz_prep" ] && { FUZZ_SELFTEST_ABORT=1 "$TEST_BIN/fuzz/fuzz_prep" tests/fuzz/seeds/prep; } >/dev/null 2>&1; then
     echo "FAIL: a driver that aborts exited 0"
     fail=1
 fi
