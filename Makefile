@@ -1,6 +1,7 @@
 # hipid Makefile. Toggles:
 #   SANITIZE=1  AddressSanitizer + UndefinedBehaviorSanitizer build in build/san
 #   WERROR=1    warnings are errors (CI sets it)
+#   FUZZ_S=N    seconds per harness for `make fuzz` (default 60)
 #   ARCH=...    code generation flags (default -march=native; set ARCH= for a
 #               portable binary when login and compute nodes differ)
 CC       := mpicc
@@ -50,7 +51,7 @@ TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH    := $(BUILD)/bench/bench_train
 
-.PHONY: all test test-slurm test-multinode bench demo clean
+.PHONY: all test test-slurm test-multinode bench demo clean fuzz fuzz-build
 all: $(BIN)/hipid
 
 $(BIN)/hipid: $(BUILD)/cmd/main.o $(LIB_OBJ) | $(BIN)
@@ -91,6 +92,15 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
+# The fuzz harnesses (tests/fuzz/fuzz_*.c) linked with a plain main that
+# runs files through them: tests/test_fuzz_regress.sh runs the seeds and the
+# regression inputs with these, in this build's flags (gcc, or the sanitizers).
+FUZZERS      := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REGRESS := $(patsubst %,$(BUILD)/tests/fuzz/%,$(FUZZERS))
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/main.c tests/fuzz/fuzz.h $(LIB_OBJ) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/fuzz $(LDFLAGS) -o $@ $< tests/fuzz/main.c $(LIB_OBJ) $(LDLIBS)
+
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
@@ -101,7 +111,7 @@ $(BIN):
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Every test program and script; fails if any fails.
-test: $(BIN)/hipid $(TESTS)
+test: $(BIN)/hipid $(TESTS) $(FUZZ_REGRESS)
 	HIPID=$(BIN)/hipid TEST_BIN=$(BUILD)/tests SANITIZE=$(SANITIZE) tests/run.sh
 
 # The slurm/ scripts on a throwaway single-node Slurm cluster with the real
@@ -114,6 +124,34 @@ test-slurm: $(BIN)/hipid
 # rank, the master's host lost. Not part of `test`.
 test-multinode: $(BIN)/hipid
 	HIPID=$(BIN)/hipid tests/multinode/test_multinode.sh
+
+# libFuzzer: the harnesses and the library layers they reach (not cmd,
+# report or ONNX) compiled by clang with coverage, ASan and UBSan into
+# build/fuzz/; `make fuzz FUZZ_S=N` runs each N seconds (tests/fuzz/run.sh).
+FUZZ_S     ?= 60
+FUZZ_DIR   := build/fuzz
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS := -D_GNU_SOURCE -O1 -g $(ARCH) -fno-omit-frame-pointer -fopenmp -Wno-psabi -Wno-pass-failed -Iinclude \
+              $(shell pkg-config --cflags $(PKGS) ompi-c)
+FUZZ_SRC   := $(filter-out src/cmd/% src/report/% src/nn/onnx.c,$(SRC))
+FUZZ_OBJ   := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC)) \
+              $(patsubst src/%.cc,$(FUZZ_DIR)/obj/%.o,$(SRCXX))
+FUZZ_BINS  := $(patsubst %,$(FUZZ_DIR)/%,$(FUZZERS))
+$(FUZZ_DIR)/obj/%.o: src/%.c Makefile
+	@mkdir -p $(@D)
+	clang -std=c11 $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -MMD -MP -c -o $@ $<
+$(FUZZ_DIR)/obj/%.o: src/%.cc Makefile
+	@mkdir -p $(@D)
+	clang++ -std=c++17 $(FUZZ_FLAGS) $(FUZZ_SAN) -fno-sanitize=vptr -MMD -MP -c -o $@ $<
+$(FUZZ_DIR)/libhipid.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_DIR)/libhipid.a
+	clang -std=c11 $(FUZZ_FLAGS) -Itests/fuzz -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< $(FUZZ_DIR)/libhipid.a \
+	    $(LDLIBS) $(shell pkg-config --libs ompi-c)
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
+fuzz-build: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_S) $(FUZZERS)
 
 bench: $(BIN)/hipid $(BENCH)
 	HIPID=$(BIN)/hipid BENCH_BIN=$(BENCH) bench/run.sh

@@ -12,6 +12,7 @@ packages=(
     libinih-dev                              # job files (INI)
     libgsl-dev gnuplot-nox                   # statistics and plots of reports
     time                                     # peak memory in benchmarks
+    clang libclang-rt-14-dev libomp-14-dev   # make fuzz: clang 14, libFuzzer/ASan runtimes (libclang_rt.fuzzer*.a), OpenMP
     iproute2                                 # make test-multinode: network namespaces, tc
     libdcmtk-dev dcmtk                       # DICOM in (dcmtk's img2dcm/dcmcjpeg write test files)
     libprotobuf-c-dev protobuf-c-compiler    # ONNX out (onnx.proto from python3-onnx)

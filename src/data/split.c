@@ -648,6 +648,23 @@ static int validate_splits(const Splits *s, const int32_t *groups, const char *p
     return rc;
 }
 
+/* 1 if loc has a dataset name of exactly this shape (read nothing). */
+static int dset_has_shape(hid_t loc, const char *name, int ndim, const hsize_t *dims) {
+    hsize_t got[H5S_MAX_RANK];
+    int same = 0;
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return 0;
+    hid_t dset = H5Dopen2(loc, name, H5P_DEFAULT);
+    hid_t space = dset >= 0 ? H5Dget_space(dset) : H5I_INVALID_HID;
+    if (space >= 0 && H5Sget_simple_extent_ndims(space) == ndim) {
+        H5Sget_simple_extent_dims(space, got, NULL);
+        same = 1;
+        for (int d = 0; d < ndim; d++) same = same && got[d] == dims[d];
+    }
+    if (space >= 0) H5Sclose(space);
+    if (dset >= 0) H5Dclose(dset);
+    return same;
+}
+
 int split_load(Splits *s, const char *path, const int32_t *labels, const int32_t *groups, int n,
                ErrBuf *e) {
     int is_holdout, is_nested;
@@ -700,10 +717,17 @@ int split_load(Splits *s, const char *path, const int32_t *labels, const int32_t
             goto error;
         }
         hsize_t d2[2] = {(hsize_t)s->repeats, (hsize_t)n};
+        hsize_t d3[3] = {(hsize_t)s->repeats, (hsize_t)s->k, (hsize_t)n};
+        /* the shapes first: repeats and k come from attributes, and an absurd
+         * value must be a message, not an allocation of that size */
+        if (!dset_has_shape(file, "fold_of", 2, d2) || (is_nested && !dset_has_shape(file, "inner_fold_of", 3, d3))) {
+            hipid_err(e, "%s: fold_of/inner_fold_of do not have the shape that repeats = %d, k = %d and %d images "
+                         "give; re-run hipid split", path, s->repeats, s->k, n);
+            goto error;
+        }
         s->fold_of = xmalloc(sizeof(int) * (size_t)s->repeats * (size_t)(n ? n : 1));
         if (h5_read(file, "fold_of", H5T_NATIVE_INT, s->fold_of, 2, d2, path, e)) goto error;
         if (is_nested) {
-            hsize_t d3[3] = {(hsize_t)s->repeats, (hsize_t)s->k, (hsize_t)n};
             s->inner_fold_of = xmalloc(sizeof(int) * (size_t)s->repeats * s->k * (size_t)(n ? n : 1));
             if (h5_read(file, "inner_fold_of", H5T_NATIVE_INT, s->inner_fold_of, 3, d3, path, e))
                 goto error;
