@@ -175,6 +175,26 @@ double mem_available_bytes(void) {
             }
         fclose(f);
     }
+    /* a cgroup v2 limit (Slurm's --mem, a container): what is left of it */
+    unsigned long long max = 0, cur = 0;
+    FILE *cg = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (cg) {
+        if (fscanf(cg, "%llu", &max) == 1) {
+            FILE *cc = fopen("/sys/fs/cgroup/memory.current", "r");
+            if (cc) {
+                if (fscanf(cc, "%llu", &cur) != 1) cur = 0;
+                fclose(cc);
+            }
+            double left = max > cur ? (double)(max - cur) : 0.0;
+            if (avail < 0 || left < avail) avail = left;
+        }
+        fclose(cg);
+    }
+    /* HIPID_MEM_LIMIT=BYTES: a lower budget of one's own (a shared node) */
+    const char *lim = getenv("HIPID_MEM_LIMIT");
+    char *end = NULL;
+    double own = lim ? strtod(lim, &end) : -1.0;
+    if (lim && end != lim && !*end && own > 0 && (avail < 0 || own < avail)) avail = own;
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         (avail < 0 || (double)rl.rlim_cur < avail))

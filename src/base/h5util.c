@@ -103,6 +103,11 @@ int h5_attr_read_str(hid_t obj, const char *name, char *buf, size_t cap) {
     char *tmp = NULL;
     if (H5Aexists(obj, name) <= 0) return HIPID_ERR;
     if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto error;
+    /* one string, never an array of them (it would be read over buf) */
+    hid_t space = H5Aget_space(attr);
+    hssize_t n_points = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    if (space >= 0) H5Sclose(space);
+    if (n_points != 1) goto error;
     if ((ftype = H5Aget_type(attr)) < 0 || H5Tget_class(ftype) != H5T_STRING) goto error;
     if (H5Tis_variable_str(ftype) > 0) {
         /* same character set as the file: HDF5 cannot convert between sets,

@@ -237,6 +237,11 @@ int dataset_load(Dataset *d, const char *path, ErrBuf *e) {
         hipid_err(e, "%s: dataset 'images' should be uint8 [N,%d,%d]", path, size, size);
         goto error;
     }
+    /* n_classes sizes an allocation: it must agree with class_names first */
+    if (h5_len(file, "class_names") != k) {
+        hipid_err(e, "%s: attribute n_classes = %d, but dataset 'class_names' does not hold %d names", path, k, k);
+        goto error;
+    }
     dataset_alloc(d, (int)dims[0], size, k);
     if (d->n > 0 && H5Dread(dset, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->images) < 0) {
         hipid_err(e, "%s: cannot read 'images' (truncated or corrupt?)", path);

@@ -93,7 +93,9 @@ int augment_parse(AugConfig *cfg, const char *spec, ErrBuf *e) {
             char *end = NULL;
             errno = 0;
             double d = strtod(val, &end);
-            if (!*val || *end || errno || !(d >= k->lo && d <= k->hi))
+            /* compared as the float it becomes: 0.95 is the documented
+             * maximum although the double 0.95 exceeds the float 0.95f */
+            if (!*val || *end || errno || !((float)d >= k->lo && (float)d <= k->hi))
                 return hipid_err(e, "augmentation '%s=%s': expected %s in [%g, %g], found '%s'", tok, val,
                                  k->what, k->lo, k->hi, val);
             v = (float)d;

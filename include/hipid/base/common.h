@@ -59,10 +59,11 @@ long peak_rss_kb(void);
 int cli_num(const char *cmd, const char *name, const char *s, double lo, double hi, int whole,
             double *out);
 
-/* Bytes this process may still allocate: MemAvailable from /proc/meminfo,
- * or the address-space limit (RLIMIT_AS) when that is lower. When neither is
- * known, MEM_UNKNOWN_CAP, so a size checked against it cannot overflow a
- * size_t either. */
+/* Bytes this process may still allocate: the lowest of MemAvailable from
+ * /proc/meminfo, what is left of a cgroup v2 memory.max (Slurm's --mem, a
+ * container), HIPID_MEM_LIMIT (bytes, e.g. 4e9) and the address-space limit
+ * (RLIMIT_AS). When none is known, MEM_UNKNOWN_CAP, so a size checked against
+ * it cannot overflow a size_t either. */
 #define MEM_UNKNOWN_CAP 0x1p50
 double mem_available_bytes(void);
 
