@@ -250,6 +250,12 @@ static int model_parse(Model *m, const char *spec, ErrBuf *e) {
     if (strlen(spec) + 16 >= sizeof buf)
         return hipid_err(e, "spec '%s' is longer than %zu characters", str_cut(cut, sizeof cut, spec), sizeof buf - 16);
     snprintf(buf, sizeof buf, "%s", spec);
+    /* sizes below are ints: an input beyond these bounds would overflow them
+     * (a checkpoint's input_shape is read from a file) */
+    if (m->in.c < 1 || m->in.c > MODEL_MAX_CHANNELS || m->in.h < 1 || m->in.h > MODEL_MAX_SIDE || m->in.w < 1 ||
+        m->in.w > MODEL_MAX_SIDE)
+        return hipid_err(e, "input shape %dx%dx%d: expected 1..%d channels and sides of 1..%d px", m->in.c, m->in.h,
+                         m->in.w, MODEL_MAX_CHANNELS, MODEL_MAX_SIDE);
     int cap = 8;
     m->layers = xcalloc(cap, sizeof *m->layers);
     Shape cur = m->in;

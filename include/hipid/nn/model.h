@@ -72,6 +72,7 @@ struct Model {
 
 #define MODEL_MAX_CHANNELS 65535
 #define MODEL_MAX_KERNEL 255
+#define MODEL_MAX_SIDE 65536 /* input height and width */
 #define MODEL_MAX_UNITS 100000000
 
 /* Expand a preset name to its spec; returns NULL if name is not a preset. */
