@@ -1,7 +1,8 @@
 # hipid Makefile. Toggles:
 #   SANITIZE=1  AddressSanitizer + UndefinedBehaviorSanitizer build in build/san
 #   WERROR=1    warnings are errors (CI sets it)
-#   FUZZ_S=N    seconds per harness for `make fuzz` (default 60)
+#   FUZZ_S=N    seconds per harness for `make fuzz` (default 60); FUZZ_RUNS=N
+#               instead runs exactly N inputs each, repeatably (what CI does)
 #   ARCH=...    code generation flags (default -march=native; set ARCH= for a
 #               portable binary when login and compute nodes differ)
 CC       := mpicc

@@ -8,6 +8,10 @@
 # Prints one line per harness (runs, seconds, new corpus files, crashes) and
 # exits 1 if any harness crashed.
 # Usage: tests/fuzz/run.sh SECONDS HARNESS...
+# With FUZZ_RUNS=N set instead, each harness runs exactly N inputs from
+# libFuzzer's seed 1 on a fresh corpus (the seeds only): the same inputs on
+# every machine, so a CI pass is repeatable and a crash it reports can be
+# reproduced (what CI runs; the timed form explores further).
 set -u
 cd "$(dirname "$0")/../.."
 secs=$1; shift
@@ -18,11 +22,16 @@ export OMP_NUM_THREADS=1
 crashed=()
 for h in "$@"; do
     corpus=build/fuzz/corpus/$h crashes=build/fuzz/crashes/$h log=build/fuzz/$h.log
+    budget=(-max_total_time="$secs")
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        corpus=build/fuzz/corpus-runs/$h budget=(-runs="$FUZZ_RUNS" -seed=1)
+        rm -rf "$corpus"
+    fi
     mkdir -p "$corpus" "$crashes"
     t0=$SECONDS
     # absurd sizes (a spec c99999) are out-of-memory reports, not hangs:
     # -rss_limit_mb / -malloc_limit_mb turn them into crashes to look at
-    build/fuzz/$h -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+    build/fuzz/$h "${budget[@]}" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "tests/fuzz/seeds/${h#fuzz_}" >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
