@@ -12,20 +12,19 @@
 #include <time.h>
 #include <unistd.h>
 
-/* "a FIFO", "a directory", ... for messages. */
-static const char *kind_of(mode_t m) {
+const char *fsafe_kind(mode_t m) {
     if (S_ISREG(m)) return "a regular file";
     if (S_ISDIR(m)) return "a directory";
     if (S_ISCHR(m)) return "a character device";
     if (S_ISBLK(m)) return "a block device";
     if (S_ISFIFO(m)) return "a FIFO";
     if (S_ISSOCK(m)) return "a socket";
-    return "not a regular file";
+    return "an unknown kind of file";
 }
 
 static int check_stat(const struct stat *st, const char *path, const char *what, size_t max_bytes, ErrBuf *e) {
     if (!S_ISREG(st->st_mode))
-        return hipid_err(e, "%s: the %s must be a regular file, found %s", path, what, kind_of(st->st_mode));
+        return hipid_err(e, "%s: the %s must be a regular file, found %s", path, what, fsafe_kind(st->st_mode));
     if (max_bytes && (unsigned long long)st->st_size > (unsigned long long)max_bytes)
         return hipid_err(e, "%s: the %s is %lld bytes, more than the %zu bytes hipid reads", path, what,
                          (long long)st->st_size, max_bytes);
@@ -109,7 +108,7 @@ int fsafe_output(const char *path, const char *what, const char *const *inputs, 
     }
     if (!S_ISREG(st.st_mode))
         return hipid_err(e, "%s: refusing to write the %s over %s (only a regular file is replaced)", path, what,
-                         kind_of(st.st_mode));
+                         fsafe_kind(st.st_mode));
     for (int i = 0; i < n_inputs; i++) {
         if (!inputs[i] || stat(inputs[i], &in) != 0) continue;
         if (in.st_dev == st.st_dev && in.st_ino == st.st_ino)

@@ -115,17 +115,6 @@ static int path_join(char *out, size_t cap, const char *a, const char *b) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* "a FIFO", "a directory", ... for messages. */
-static const char *kind_of(mode_t m) {
-    if (S_ISREG(m)) return "a regular file";
-    if (S_ISDIR(m)) return "a directory";
-    if (S_ISCHR(m)) return "a character device";
-    if (S_ISBLK(m)) return "a block device";
-    if (S_ISFIFO(m)) return "a FIFO";
-    if (S_ISSOCK(m)) return "a socket";
-    return "an unknown kind of file";
-}
-
 /* What path is after following symlinks, into *st (0 = ok); otherwise the
  * reason it cannot be followed, in why. */
 static int follow(struct stat *st, char *why, size_t cap, const char *path) {
@@ -266,7 +255,7 @@ static int scan_dir(Scan *s, const char *dir, const char *rel, int label, int de
                 int link = lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode);
                 if (!S_ISREG(st[i].st_mode)) {
                     list_skip(s->l, relp, "%s%s, not a regular file", link ? "a symlink to " : "",
-                              kind_of(st[i].st_mode));
+                              fsafe_kind(st[i].st_mode));
                     continue;
                 }
                 char *key = devino(&st[i]);
@@ -291,7 +280,7 @@ static int scan_dir(Scan *s, const char *dir, const char *rel, int label, int de
 }
 
 int imgsrc_scan_folder(ImageList *l, const char *root, ErrBuf *e) {
-    int n, n_classes = 0;
+    int n, n_classes = 0, rc = HIPID_ERR;
     char dir[8192], why[4400];
     Scan s = {.l = l};
     struct stat rst;
@@ -325,7 +314,7 @@ int imgsrc_scan_folder(ImageList *l, const char *root, ErrBuf *e) {
         }
         if (S_ISREG(st[i].st_mode)) continue; /* a README beside the class folders */
         if (!S_ISDIR(st[i].st_mode)) {
-            list_skip(l, names[i], "%s, not a class folder", kind_of(st[i].st_mode));
+            list_skip(l, names[i], "%s, not a class folder", fsafe_kind(st[i].st_mode));
             continue;
         }
         is_class[i] = 1;
@@ -358,14 +347,7 @@ int imgsrc_scan_folder(ImageList *l, const char *root, ErrBuf *e) {
             goto error;
         k++;
     }
-    free(root_esc);
-    free(st);
-    free(is_class);
-    strv_free(dup_of, n);
-    strv_free(names, n);
-    g_hash_table_destroy(s.dirs);
-    g_hash_table_destroy(s.files);
-    return HIPID_OK;
+    rc = HIPID_OK;
 error:
     free(root_esc);
     free(st);
@@ -374,8 +356,8 @@ error:
     strv_free(names, n);
     g_hash_table_destroy(s.dirs);
     g_hash_table_destroy(s.files);
-    imgsrc_free(l);
-    return HIPID_ERR;
+    if (rc != HIPID_OK) imgsrc_free(l);
+    return rc;
 }
 
 /* --- manifest CSV ------------------------------------------------------- */
@@ -540,7 +522,7 @@ static int check_image(struct stat *st, const char *path, ErrBuf *e) {
         if (strcmp(why, "no such file") == 0) return hipid_err(e, "cannot open: no such file");
         return hipid_err(e, "%s", why);
     }
-    if (!S_ISREG(st->st_mode)) return hipid_err(e, "%s, not a regular file", kind_of(st->st_mode));
+    if (!S_ISREG(st->st_mode)) return hipid_err(e, "%s, not a regular file", fsafe_kind(st->st_mode));
     if ((unsigned long long)st->st_size > (unsigned long long)IMGSRC_FILE_MAX)
         return hipid_err(e, "file too large for an image (%lld bytes, more than the %zu hipid reads)",
                          (long long)st->st_size, IMGSRC_FILE_MAX);
@@ -573,7 +555,7 @@ int imgsrc_read_file(uint8_t **bytes, size_t *n_bytes, char sha256_hex[65], cons
     if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) ||
         (unsigned long long)fst.st_size > (unsigned long long)IMGSRC_FILE_MAX) {
         close(fd);
-        return hipid_err(e, "changed while opening (now %s of %lld bytes)", kind_of(fst.st_mode),
+        return hipid_err(e, "changed while opening (now %s of %lld bytes)", fsafe_kind(fst.st_mode),
                          (long long)fst.st_size);
     }
     /* read up to the size found + 1, so a file that grows is caught */

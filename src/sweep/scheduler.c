@@ -598,46 +598,56 @@ static void phase_begin(Run *r, int rpt, const int *phase_todo, int n_phase) {
     for (int g = 0; g < c->n_groups; g++) m->running[g] = -1, m->heard[g] = now_seconds();
 }
 
-/* The master, once every group has ended: each rank's arrival, waited for
- * at most the stall limit (naming the ranks that did not come), then GO to
- * all. Ranks waiting meanwhile keep getting heartbeats. */
-static void master_gather(Run *r) {
-    int n = r->c.size, got = 0, v;
-    char *arrived = xcalloc(n, 1);
-    double t0 = now_seconds(), lim = stall_limit(r);
-    while (got < n - 1) {
+/* The master: one message of n doubles from every other rank on tag (into
+ * got[k * n], if got is not NULL), waiting at most the stall limit from now
+ * and naming the ranks that never sent; with watch, the phase's watchdog
+ * (heartbeats to ranks waiting, leaders' heartbeats) runs meanwhile. */
+static void master_collect(Run *r, int tag, double *got, int n, int watch, const char *where) {
+    int size = r->c.size, have = 1;
+    double t0 = now_seconds(), lim = stall_limit(r), v[8];
+    char *in = xcalloc(size, 1);
+    HIPID_CHECK(n <= 8);
+    while (have < size) {
         int flag = 0;
         MPI_Status st;
-        MPI_Iprobe(MPI_ANY_SOURCE, TAG_ARRIVE, MPI_COMM_WORLD, &flag, &st);
+        MPI_Iprobe(MPI_ANY_SOURCE, tag, MPI_COMM_WORLD, &flag, &st);
         if (flag) {
-            MPI_Recv(&v, 1, MPI_INT, st.MPI_SOURCE, TAG_ARRIVE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            got += !arrived[st.MPI_SOURCE];
-            arrived[st.MPI_SOURCE] = 1;
+            int k = st.MPI_SOURCE;
+            MPI_Recv(got ? got + (size_t)k * n : v, n, MPI_DOUBLE, k, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            have += !in[k];
+            in[k] = 1;
             continue;
         }
         if (lim > 0 && now_seconds() - t0 > lim) {
             char msg[1600];
-            size_t o = (size_t)snprintf(msg, sizeof msg, "(the master) waited %.0f s at the end of the phase for ",
-                                        now_seconds() - t0);
-            for (int k = 1, m = 0; k < n && o < sizeof msg; k++)
-                if (!arrived[k])
+            size_t o = (size_t)snprintf(msg, sizeof msg, "(the master) waited %.0f s %s for ", now_seconds() - t0,
+                                        where);
+            for (int k = 1, m = 0; k < size && o < sizeof msg; k++)
+                if (!in[k])
                     o += (size_t)snprintf(msg + o, sizeof msg - o, "%srank %d (host %s)", m++ ? ", " : "", k,
                                           r->hosts[k]);
             stall_abort(r, msg);
         }
-        master_watch(r);
+        if (watch) master_watch(r);
         nap();
     }
-    free(arrived);
-    for (int k = 1; k < n; k++) MPI_Send(&v, 1, MPI_INT, k, TAG_GO, MPI_COMM_WORLD);
+    free(in);
+}
+
+/* The master, once every group has ended: each rank's arrival, then GO to
+ * all. Ranks waiting meanwhile keep getting heartbeats. */
+static void master_gather(Run *r) {
+    int v = 0;
+    master_collect(r, TAG_ARRIVE, NULL, 1, 1, "at the end of the phase");
+    for (int k = 1; k < r->c.size; k++) MPI_Send(&v, 1, MPI_INT, k, TAG_GO, MPI_COMM_WORLD);
 }
 
 /* Any other rank: arrive, then wait for GO, hearing from the master at
  * least every stall limit (it may be serving groups that still train). */
 static void await_go(Run *r) {
     int v = r->c.rank, flag = 0;
-    double heard = now_seconds(), lim = stall_limit(r);
-    MPI_Send(&v, 1, MPI_INT, 0, TAG_ARRIVE, MPI_COMM_WORLD);
+    double heard = now_seconds(), lim = stall_limit(r), me = r->c.rank;
+    MPI_Send(&me, 1, MPI_DOUBLE, 0, TAG_ARRIVE, MPI_COMM_WORLD);
     for (;;) {
         MPI_Iprobe(0, TAG_GO, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
         if (flag) break;
@@ -924,7 +934,6 @@ static void page_close(Run *r, int stopped, const double *busy, const double *el
  * wait is bounded by the stall limit. */
 static void closing_exchange(Run *r, double *busy, double *elapsed, double el, int *stopped) {
     int n = r->c.size;
-    double lim = stall_limit(r), t0 = now_seconds();
     if (r->c.rank != 0) {
         double mine[3] = {r->busy, el, *stopped}, verdict = 0;
         MPI_Request q;
@@ -937,31 +946,8 @@ static void closing_exchange(Run *r, double *busy, double *elapsed, double el, i
         return;
     }
     double (*got)[3] = xcalloc(n, sizeof *got);
-    char *in = xcalloc(n, 1);
+    master_collect(r, TAG_TIMES, got[0], 3, 0, "in the closing exchange");
     busy[0] = r->busy, elapsed[0] = el;
-    for (int have = 1; have < n;) {
-        int flag = 0;
-        MPI_Status st;
-        MPI_Iprobe(MPI_ANY_SOURCE, TAG_TIMES, MPI_COMM_WORLD, &flag, &st);
-        if (flag) {
-            int k = st.MPI_SOURCE;
-            MPI_Recv(got[k], 3, MPI_DOUBLE, k, TAG_TIMES, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            have += !in[k];
-            in[k] = 1;
-            continue;
-        }
-        if (lim > 0 && now_seconds() - t0 > lim) {
-            char msg[1600];
-            size_t o = (size_t)snprintf(msg, sizeof msg, "(the master) waited %.0f s in the closing exchange for ",
-                                        now_seconds() - t0);
-            for (int k = 1, m = 0; k < n && o < sizeof msg; k++)
-                if (!in[k])
-                    o += (size_t)snprintf(msg + o, sizeof msg - o, "%srank %d (host %s)", m++ ? ", " : "", k,
-                                          r->hosts[k]);
-            stall_abort(r, msg);
-        }
-        nap();
-    }
     for (int k = 1; k < n; k++) {
         busy[k] = got[k][0], elapsed[k] = got[k][1];
         *stopped |= got[k][2] != 0;
@@ -969,7 +955,6 @@ static void closing_exchange(Run *r, double *busy, double *elapsed, double el, i
     double verdict = *stopped;
     for (int k = 1; k < n; k++) MPI_Send(&verdict, 1, MPI_DOUBLE, k, TAG_TIMES, MPI_COMM_WORLD);
     free(got);
-    free(in);
 }
 
 /* 7. The index with busy time per rank, the summary, the verdict. */

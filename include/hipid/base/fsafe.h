@@ -24,6 +24,7 @@
 #define HIPID_FSAFE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "hipid/base/common.h"
 
@@ -31,6 +32,10 @@
  * one line. Larger inputs are refused with the cap in the message. */
 #define FSAFE_TEXT_MAX ((size_t)16 << 20) /* 16 MiB */
 #define FSAFE_LINE_MAX ((size_t)64 << 10) /* 64 KiB */
+
+/* "a regular file", "a directory", "a FIFO", "a character device", ... of a
+ * stat's st_mode, for messages. */
+const char *fsafe_kind(mode_t mode);
 
 /* path must exist and be a regular file after following symlinks, of at most
  * max_bytes bytes (0: no cap). `what` names it in the message. */
