@@ -3,8 +3,8 @@
  * them: fsafe_output (the path is missing or a regular file, and none of the
  * command's inputs), then an exclusive fsafe_lock on "<out>.lock", so two
  * commands writing one output never interleave: the second one fails at
- * once with the first one's holder line. The lock file stays beside the
- * output (emptied on release); nothing here deletes anything. */
+ * once with the first one's holder line. The lock file is removed when the
+ * lock is released (fsafe_unlock); one left by a killed writer is taken over. */
 #ifndef HIPID_OUTCLAIM_H
 #define HIPID_OUTCLAIM_H
 
