@@ -221,13 +221,7 @@ int estimate_memory(EstMemory *m, const Job *j, const EstData *d, int threads, E
     for (int f = 0; f < j->n_families; f++)
         for (int c = 0; c < j->families[f].n_configs; c++) {
             const HParams *h = &j->families[f].configs[c];
-            int seen = 0; /* configurations often differ only in learning rate */
-            for (int c2 = 0; c2 < c && !seen; c2++)
-                seen = j->families[f].configs[c2].batch == h->batch &&
-                       j->families[f].configs[c2].micro_batch == h->micro_batch &&
-                       j->families[f].configs[c2].opt.kind == h->opt.kind &&
-                       strcmp(j->families[f].configs[c2].model, h->model) == 0;
-            if (seen) continue;
+            if (job_config_model_seen(&j->families[f], c, 1)) continue;
             /* as the trainer builds it: activations for the whole batch */
             Model *mo = model_create(h->model, (Shape){1, d->size, d->size}, d->n_classes, h->batch, threads, 1, &last);
             if (!mo) continue;

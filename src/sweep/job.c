@@ -1083,6 +1083,17 @@ done:
 
 /* ---- the model of a configuration ---- */
 
+int job_config_model_seen(const Family *fa, int c, int same_micro) {
+    const HParams *h = &fa->configs[c];
+    for (int c2 = 0; c2 < c; c2++) {
+        const HParams *g = &fa->configs[c2];
+        if (g->batch == h->batch && g->opt.kind == h->opt.kind && strcmp(g->model, h->model) == 0 &&
+            (!same_micro || g->micro_batch == h->micro_batch))
+            return 1;
+    }
+    return 0;
+}
+
 int job_check_model(const HParams *h, Shape in, int n_classes, int threads, ErrBuf *e) {
     /* as trainer_create allocates: the model at the whole batch, the
      * optimiser's state (SGD one copy of the parameters, Adam two) and the

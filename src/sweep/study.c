@@ -308,11 +308,7 @@ int study_check_plan(const Study *s, ErrBuf *e) {
     for (int f = 0; f < j->n_families; f++)
         for (int c = 0; c < j->families[f].n_configs; c++) {
             const HParams *h = &j->families[f].configs[c];
-            int seen = 0; /* configurations often differ only in learning rate */
-            for (int c2 = 0; c2 < c && !seen; c2++)
-                seen = j->families[f].configs[c2].batch == h->batch &&
-                       j->families[f].configs[c2].opt.kind == h->opt.kind &&
-                       strcmp(j->families[f].configs[c2].model, h->model) == 0;
+            int seen = job_config_model_seen(&j->families[f], c, 0);
             ErrBuf me = {{0}};
             char cut[128];
             if (!seen && job_check_model(h, in, s->d.n_classes, s->threads, &me) != HIPID_OK)

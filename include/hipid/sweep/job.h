@@ -100,6 +100,11 @@ typedef struct {
 int job_load(Job *job, const char *path, ErrBuf *e);
 void job_free(Job *job);
 
+/* 1 if an earlier configuration of fa than c has the same model, batch and
+ * optimiser (and micro_batch, if same_micro): its model's shapes and memory
+ * were checked already (configurations often differ only in learning rate). */
+int job_config_model_seen(const Family *fa, int c, int same_micro);
+
 /* Does configuration h's model build for images of shape `in` with
  * n_classes classes, and fit in memory at its batch with `threads` threads
  * and the copies a trainer keeps (model_check_memory)? HIPID_ERR with the
