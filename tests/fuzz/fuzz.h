@@ -337,4 +337,16 @@ static inline void fuzz_h5_mutate(const char *path, FuzzIn *in) {
     if (H5Fclose(f) < 0) abort();
 }
 
+/* The HDF5 harnesses' first steps: the fuzz input's first byte picks one of
+ * n_variants valid base files, a copy of it is written to path (cap bytes,
+ * in the private folder) and edited by the rest of the input. Returns the
+ * variant. */
+static inline int fuzz_h5_variant(char *path, size_t cap, FuzzIn *in, uint8_t *const *base, const size_t *base_n,
+                                  int n_variants) {
+    int v = (int)(fz_u8(in) % (unsigned)n_variants);
+    fuzz_write(fuzz_path(path, cap, "work.h5"), base[v], base_n[v]);
+    fuzz_h5_mutate(path, in);
+    return v;
+}
+
 #endif

@@ -27,10 +27,8 @@ static void make_base(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!base[0]) make_base();
     FuzzIn in = {data, size, 0};
-    int v = fz_u8(&in) % 2;
     char path[128];
-    fuzz_write(fuzz_path(path, sizeof path, "work.h5"), base[v], base_n[v]);
-    fuzz_h5_mutate(path, &in);
+    fuzz_h5_variant(path, sizeof path, &in, base, base_n, 2);
     ErrBuf e = {{0}};
     Model *m = model_load(path, 2, 1, &e);
     if (fuzz_note(m != NULL, "model_load", e.msg)) {

@@ -41,10 +41,8 @@ static void make_base(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!base[0]) make_base();
     FuzzIn in = {data, size, 0};
-    int v = fz_u8(&in) % NV;
     char path[128];
-    fuzz_write(fuzz_path(path, sizeof path, "work.h5"), base[v], base_n[v]);
-    fuzz_h5_mutate(path, &in);
+    int v = fuzz_h5_variant(path, sizeof path, &in, base, base_n, NV);
     Splits s;
     memset(&s, 0, sizeof s);
     ErrBuf e = {{0}};

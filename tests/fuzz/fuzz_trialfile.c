@@ -150,10 +150,8 @@ static void read_index(const char *path) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!base[0]) make_base();
     FuzzIn in = {data, size, 0};
-    int v = fz_u8(&in) % NV;
     char path[128];
-    fuzz_write(fuzz_path(path, sizeof path, "work.h5"), base[v], base_n[v]);
-    fuzz_h5_mutate(path, &in);
+    int v = fuzz_h5_variant(path, sizeof path, &in, base, base_n, NV);
     if (v == 2) read_index(path);
     else read_trial(path);
     return 0;
