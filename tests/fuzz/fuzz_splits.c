@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!base[0]) make_base();
     FuzzIn in = {data, size, 0};
     char path[128];
-    int v = fuzz_h5_variant(path, sizeof path, &in, base, base_n, NV);
+    fuzz_h5_variant(path, sizeof path, &in, base, base_n, NV);
     Splits s;
     memset(&s, 0, sizeof s);
     ErrBuf e = {{0}};
