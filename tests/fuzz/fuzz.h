@@ -32,6 +32,8 @@
 
 #include <hdf5.h>
 
+#include "hipid/nn/model.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Models are checked against the memory hipid may use (mem_available_bytes);
@@ -335,6 +337,18 @@ static inline void fuzz_h5_mutate(const char *path, FuzzIn *in) {
         H5Oclose(loc);
     }
     if (H5Fclose(f) < 0) abort();
+}
+
+/* A loaded model's one evaluation forward pass on zeros (when small enough to
+ * be quick), then freed: wrong shapes show as bad reads or writes. */
+static inline void fuzz_forward_free(Model *m) {
+    long n = shape_size(m->in);
+    if (n > 0 && n < (1 << 20) && m->n_params < (1u << 22)) {
+        float *x = calloc((size_t)n, sizeof(float));
+        model_forward(m, x, 1, 0);
+        free(x);
+    }
+    model_free(m);
 }
 
 /* The HDF5 harnesses' first steps: the fuzz input's first byte picks one of

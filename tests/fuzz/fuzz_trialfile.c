@@ -86,16 +86,6 @@ static void make_base(void) {
     job_free(&job);
 }
 
-static void forward_once(Model *m) {
-    long n = shape_size(m->in);
-    if (n > 0 && n < (1 << 20) && m->n_params < (1u << 22)) {
-        float *x = calloc((size_t)n, sizeof(float));
-        model_forward(m, x, 1, 0);
-        free(x);
-    }
-    model_free(m);
-}
-
 static void read_trial(const char *path) {
     ErrBuf e = {{0}};
     TrialSummary s;
@@ -127,7 +117,7 @@ static void read_trial(const char *path) {
     const char *which[2] = {"best", "last"};
     for (int j = 0; j < 2; j++) {
         Model *m = trialfile_load_model(path, which[j], 2, 1, &e);
-        if (fuzz_note(m != NULL, "trialfile_load_model", e.msg)) forward_once(m);
+        if (fuzz_note(m != NULL, "trialfile_load_model", e.msg)) fuzz_forward_free(m);
     }
 }
 
