@@ -47,7 +47,8 @@ static const char *const section_names[] = {"job", "data", "cv", "search", "run"
 enum { K_NAME, K_SEEDS };
 enum { K_PATH, K_SYNTH, K_SOURCE, K_SIZE };
 enum { K_SCHEME, K_K, K_REPEATS, K_INNER_K, K_FRACTIONS, K_VAL_FRACTION, K_CV_SEED, K_GROUPS };
-enum { K_MODE, K_SAMPLES, K_SEARCH_SEED };
+enum { K_MODE, K_SAMPLES, K_SEARCH_SEED, K_MIN_EPOCHS, K_MAX_EPOCHS, K_ETA, K_METRIC, K_PRUNE, K_PRUNE_AFTER,
+       K_PRUNE_ALPHA };
 enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES, K_STALL };
 /* family keys; F_OPTIMIZER..F_LABEL_SMOOTHING are the hyperparameters, in grid
  * order (the first varies slowest) */
@@ -63,7 +64,8 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_JOB] = {"name", "seeds"},
     [S_DATA] = {"path", "synth", "source", "size"},
     [S_CV] = {"scheme", "k", "repeats", "inner_k", "fractions", "val_fraction", "seed", "groups"},
-    [S_SEARCH] = {"mode", "samples", "seed"},
+    [S_SEARCH] = {"mode", "samples", "seed", "min_epochs", "max_epochs", "eta", "metric", "prune", "prune_after",
+                  "prune_alpha"},
     [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries", "stall_timeout"},
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
@@ -84,7 +86,9 @@ typedef struct {
 
 static const char *const yesno_names[] = {"no", "yes", NULL};
 static const char *const scheme_names[] = {"holdout", "kfold", "repeated", "group", "nested", NULL};
-static const char *const mode_names[] = {"grid", "random", NULL};
+const char *const search_mode_names[] = {"grid", "random", "halving", "hyperband", NULL};
+const char *const search_metric_names[] = {"val_loss", "val_acc", NULL};
+const char *const search_prune_names[] = {"none", "median", "wilcoxon", NULL};
 
 static const HpKey hp_keys[N_HP] = {
     [F_OPTIMIZER - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, optim_kind_names, "adam", "sgd, adam or adamw"},
@@ -639,17 +643,72 @@ static int load_cv_section(Job *job, const Parser *p, ErrBuf *e) {
     return HIPID_OK;
 }
 
+/* [search]: the mode, and the rungs and pruning of halving.h. Needs [cv]
+ * (pruning and promotion compare validation metrics). */
 static int load_search_section(Job *job, const Parser *p, ErrBuf *e) {
     const Section *sec = &p->fixed[S_SEARCH];
-    if (get_choice(p, sec, S_SEARCH, K_MODE, mode_names, 0, "grid or random", &job->random, e) ||
+    if (get_choice(p, sec, S_SEARCH, K_MODE, search_mode_names, SEARCH_GRID, "grid, random, halving or hyperband",
+                   &job->search, e) ||
         get_int(p, sec, S_SEARCH, K_SAMPLES, 1, MAX_CONFIGS, 10, "a number of configurations in [1, 10000]",
                 &job->samples, e) ||
-        get_u64(p, sec, S_SEARCH, K_SEARCH_SEED, 1, &job->search_seed, e))
+        get_u64(p, sec, S_SEARCH, K_SEARCH_SEED, 1, &job->search_seed, e) ||
+        get_int(p, sec, S_SEARCH, K_MIN_EPOCHS, 1, 1000000, 1, "a whole number of epochs >= 1", &job->min_epochs, e) ||
+        get_int(p, sec, S_SEARCH, K_MAX_EPOCHS, 1, 1000000, 0, "a whole number of epochs >= 1", &job->max_epochs, e) ||
+        get_int(p, sec, S_SEARCH, K_ETA, 2, 1000, 3, "a whole number >= 2 (the share kept per rung is 1/eta)",
+                &job->eta, e) ||
+        get_choice(p, sec, S_SEARCH, K_METRIC, search_metric_names, SEARCH_METRIC_VAL_LOSS, "val_loss or val_acc",
+                   &job->metric, e) ||
+        get_choice(p, sec, S_SEARCH, K_PRUNE, search_prune_names, SEARCH_PRUNE_NONE, "none, median or wilcoxon",
+                   &job->prune, e) ||
+        get_int(p, sec, S_SEARCH, K_PRUNE_AFTER, 1, 1000000, 0,
+                "a number of CV units >= 1 before a configuration can be pruned", &job->prune_after, e))
         return HIPID_ERR;
+    job->prune_alpha = 0.05;
+    const char *v = raw(sec, K_PRUNE_ALPHA);
+    if (v && (parse_double(v, &job->prune_alpha) || !(job->prune_alpha > 0 && job->prune_alpha < 1)))
+        return key_err(p, sec, S_SEARCH, K_PRUNE_ALPHA, e, "expected a p-value threshold in (0, 1), found '%s'", v);
+    int staged = job->search >= SEARCH_HALVING, mode_at = sec->at[K_MODE];
+    const char *mode = search_mode_names[job->search];
+    job->random = job->search == SEARCH_RANDOM || (staged && sec->at[K_SAMPLES]);
     if (!job->random && sec->at[K_SAMPLES])
-        return pair_err(p, sec->at[K_SAMPLES], "samples", sec->at[K_MODE], "mode", e,
-                        "expected samples only with mode = random, found mode = grid");
+        return pair_err(p, sec->at[K_SAMPLES], "samples", mode_at, "mode", e,
+                        "expected samples only with mode = random, halving or hyperband, found mode = %s", mode);
     if (!job->random) job->samples = 0;
+    static const int rung_keys[] = {K_MIN_EPOCHS, K_MAX_EPOCHS, K_ETA};
+    for (int k = 0; k < 3 && !staged; k++)
+        if (sec->at[rung_keys[k]])
+            return pair_err(p, sec->at[rung_keys[k]], section_keys[S_SEARCH][rung_keys[k]], mode_at, "mode", e,
+                            "expected %s only with mode = halving or hyperband, found mode = %s",
+                            section_keys[S_SEARCH][rung_keys[k]], mode);
+    if ((sec->at[K_PRUNE_AFTER] || sec->at[K_PRUNE_ALPHA]) && job->prune == SEARCH_PRUNE_NONE) {
+        int k = sec->at[K_PRUNE_AFTER] ? K_PRUNE_AFTER : K_PRUNE_ALPHA;
+        return pair_err(p, sec->at[k], section_keys[S_SEARCH][k], sec->at[K_PRUNE], "prune", e,
+                        "expected %s only with prune = median or wilcoxon, found prune = none",
+                        section_keys[S_SEARCH][k]);
+    }
+    if (sec->at[K_PRUNE_ALPHA] && job->prune != SEARCH_PRUNE_WILCOXON)
+        return pair_err(p, sec->at[K_PRUNE_ALPHA], "prune_alpha", sec->at[K_PRUNE], "prune", e,
+                        "expected prune_alpha only with prune = wilcoxon, found prune = median");
+    if (!staged) {
+        job->min_epochs = job->max_epochs = job->eta = 0;
+    } else {
+        if (!sec->at[K_MAX_EPOCHS])
+            return key_err(p, sec, S_SEARCH, K_MODE, e, "expected max_epochs (the last rung's epochs) with "
+                           "mode = %s, found none", mode);
+        if (job->min_epochs > job->max_epochs)
+            return pair_err(p, sec->at[K_MIN_EPOCHS], "min_epochs", sec->at[K_MAX_EPOCHS], "max_epochs", e,
+                            "expected min_epochs <= max_epochs, found %d > %d", job->min_epochs, job->max_epochs);
+    }
+    /* promotion and pruning compare validation metrics */
+    double val = job->scheme == CV_HOLDOUT ? job->fractions[1] : job->val_fraction;
+    if ((staged || job->prune != SEARCH_PRUNE_NONE) && !(val > 0)) {
+        const Section *cv = &p->fixed[S_CV];
+        int at = cv->at[job->scheme == CV_HOLDOUT ? K_FRACTIONS : K_VAL_FRACTION];
+        return pair_err(p, staged ? mode_at : sec->at[K_PRUNE], staged ? "mode" : "prune", at ? at : cv->line,
+                        job->scheme == CV_HOLDOUT ? "fractions" : "val_fraction", e,
+                        "expected a validation share > 0 in [cv] (%s compares validation %s), found none",
+                        staged ? mode : search_prune_names[job->prune], job->metric ? "accuracy" : "loss");
+    }
     return HIPID_OK;
 }
 
@@ -959,10 +1018,20 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
                 &fam->ranks_per_trial, e))
         return HIPID_ERR;
 
+    if (job->search >= SEARCH_HALVING && sec->at[F_EPOCHS])
+        return pair_err(p, sec->at[F_EPOCHS], "epochs", p->fixed[S_SEARCH].at[K_MAX_EPOCHS], "max_epochs", e,
+                        "expected no epochs in a family with mode = %s ([search] max_epochs sets them), "
+                        "found '%s'", search_mode_names[job->search], raw(sec, F_EPOCHS));
     Axis *axes = xcalloc(N_HP, sizeof(Axis));
     int rc = HIPID_ERR;
     for (int a = 0; a < N_HP; a++)
         if (parse_axis(&axes[a], p, sec, HP_FIRST + a, job->random, e)) goto done;
+    if (job->search >= SEARCH_HALVING) { /* every configuration's schedule runs over max_epochs (halving.h) */
+        Axis *ep = &axes[F_EPOCHS - HP_FIRST];
+        ep->n = 1;
+        ep->v[0] = job->max_epochs;
+        ep->dist = DIST_LIST;
+    }
 
     const Axis *pat = &axes[F_PATIENCE - HP_FIRST], *drop = &axes[F_DROPOUT - HP_FIRST];
     if (check_batching(&axes[F_BATCH - HP_FIRST], &axes[F_MICRO_BATCH - HP_FIRST], fam->ranks_per_trial, ranks_at,

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "hipid/base/fsafe.h"
+#include "hipid/sweep/halving.h"
 #include "hipid/sweep/status_html.h"
 #include "hipid/sweep/study.h"
 #include "hipid/sweep/trialfile.h"
@@ -58,7 +59,7 @@ enum {
 };
 enum { HOST_LEN = 64 };
 enum { RUN_DONE = 0, RUN_FAILED = 1, RUN_STOPPED = 2, RUN_NONE = 3 };
-enum { ASSIGN_END = -1, ASSIGN_HALT = -2 };
+enum { ASSIGN_END = -1, ASSIGN_HALT = -2, ASSIGN_WAIT = -3 }; /* END, WAIT as HALVING_* */
 
 typedef struct {
     int rank, size;      /* world */
@@ -78,6 +79,8 @@ typedef struct {
     int rpt, all_ended;  /* ranks per group; 1 when the master itself is at the phase's end */
     double mbeat_sent;   /* when the waiting ranks last got a master heartbeat */
     int n_finished, n_failed;
+    int budget;          /* of the trial master_next last handed out (halving.h; 0: to its end) */
+    int *given;          /* (n_plan) budget each trial was handed out with */
 } Master;
 
 /* This rank's run of the study. */
@@ -87,6 +90,7 @@ typedef struct {
     const SweepOptions *o;
     TrialSummary *sum;      /* (n_plan): rank 0's scan, then broadcast; rank 0 keeps it current */
     int *todo, n_todo;      /* plan indices this run trains, in plan order */
+    int n_runs;             /* rank 0: trial runs expected (n_todo; staged: one per trial and rung, at most) */
     Master m;               /* world rank 0 only */
     int halting;            /* a stop was decided (master) or announced to this leader */
     int stopped;            /* this rank saw a stop */
@@ -97,6 +101,8 @@ typedef struct {
     double beat_sent;       /* when this leader last sent the master a heartbeat */
     StatusHtml *page;       /* world rank 0: status.html; NULL when off (--no-status) */
     FsafeLock lock, shard_lock; /* world rank 0: the results folder's (lock_results) */
+    Halving *hv[JOB_MAX_FAMILIES]; /* world rank 0, staged searches: one engine per phase */
+    int n_hv;
 } Run;
 
 /* ---- small MPI helpers ---- */
@@ -218,11 +224,31 @@ static TrainComm group_comm(Run *r) {
                        .leader_flag = grp_leader_flag};
 }
 
-/* Rank 0: sweep.h5 from r->sum (plus busy seconds per rank when known). */
+/* Rank 0: sweep.h5 from r->sum (plus busy seconds per rank when known), with
+ * the rung table and pruned flags of a staged search. */
 static void write_index(const Run *r, const double *busy, const double *elapsed) {
     ErrBuf e = {{0}};
-    if (study_write_index(&r->st, r->sum, busy, elapsed, r->c.size, &e) != HIPID_OK)
+    RungRow *rows = NULL;
+    int n_rows = 0, n = r->st.n_plan;
+    if (r->n_hv > 0) {
+        int *bud = xmalloc(sizeof(int) * (n + 1)), *pr = xmalloc(sizeof(int) * (n + 1));
+        for (int i = 0; i < n; i++) bud[i] = -1, pr[i] = r->sum[i].pruned;
+        for (int k = 0; k < r->n_hv; k++) {
+            RungRow *t = NULL;
+            int nt = halving_table(r->hv[k], &t);
+            rows = realloc(rows, sizeof(RungRow) * (n_rows + nt + 1));
+            memcpy(rows + n_rows, t, sizeof(RungRow) * nt);
+            n_rows += nt;
+            free(t);
+            halving_trial_states(r->hv[k], bud, pr);
+        }
+        for (int i = 0; i < n; i++) r->sum[i].pruned = pr[i];
+        free(bud);
+        free(pr);
+    }
+    if (study_write_index(&r->st, r->sum, busy, elapsed, r->c.size, rows, n_rows, &e) != HIPID_OK)
         fprintf(stderr, "hipid sweep: %s\n", e.msg);
+    free(rows);
 }
 
 /* ---- one trial, on every rank of a group ---- */
@@ -237,6 +263,7 @@ typedef struct {
     double t0;
     TrialParts p;
     const Trainer *tr;      /* once training started: its history feeds the progress file */
+    int budget;             /* halving: the rung's epochs this run trains to; 0 = to the end */
     int n_noted;            /* epochs written to the progress file */
     char progress[1400];    /* status_html.h: the progress file (leader) */
 } TrialRun;
@@ -336,8 +363,9 @@ static Trainer *resume(TrialRun *x, Trainer *tr, const TrainConfig *cfg, ErrBuf 
 }
 
 /* A trained trial: last weights first, then the best (by validation loss)
- * and their predictions, computed by the whole group, written by its leader. */
-static void finish_done(TrialRun *x, Trainer *tr) {
+ * and their predictions, computed by the whole group, written by its leader.
+ * A trial paused at a rung (paused) keeps its checkpoint for the next rung. */
+static void finish_done(TrialRun *x, Trainer *tr, int paused) {
     Run *r = x->r;
     const Dataset *d = &r->st.d;
     const TrialParts *p = &x->p;
@@ -360,6 +388,7 @@ static void finish_done(TrialRun *x, Trainer *tr) {
         o.state = "done";
         o.reason = "";
         o.tr = tr;
+        o.budget = paused ? x->budget : 0;
         o.val_logits = zv;
         o.test_logits = zt;
         train_score(&o.val_loss, &o.val_acc, zv, d->labels, p->val, p->n_val, K, NULL);
@@ -369,16 +398,16 @@ static void finish_done(TrialRun *x, Trainer *tr) {
             fprintf(stderr, "hipid sweep: %s\n", e.msg);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
-        remove(x->ckpt);
+        if (!paused) remove(x->ckpt);
     }
     free(zv);
     free(zt);
 }
 
 /* Returns RUN_DONE, RUN_FAILED or RUN_STOPPED (same on every rank). */
-static int run_trial(Run *r, int idx) {
+static int run_trial(Run *r, int idx, int budget) {
     const Study *st = &r->st;
-    TrialRun x = {.r = r, .t = &st->plan[idx], .t0 = now_seconds()};
+    TrialRun x = {.r = r, .t = &st->plan[idx], .t0 = now_seconds(), .budget = budget};
     x.h = &st->job.families[x.t->family].configs[x.t->config];
     job_trial_key(x.key, sizeof x.key, &st->job, x.t, st->checksum);
     study_trial_path(x.ckpt, sizeof x.ckpt, st, x.t, ".ckpt.h5");
@@ -406,15 +435,19 @@ static int run_trial(Run *r, int idx) {
     }
     tr = resume(&x, tr, &cfg, &e);
     x.tr = tr;
+    if (budget > 0 && budget < cfg.epochs) tr->pause_at = budget;
     TrainComm gc = group_comm(r);
     int rc = trainer_run(tr, &gc, poll_cb, ckpt_cb, &x, st->job.checkpoint_every, &e);
     progress_note(&x); /* the last epochs, before the master learns that the trial ended */
+    int paused = rc == TRAIN_DONE && tr->epoch < cfg.epochs && !tr->stopped_early;
     if (rc == TRAIN_STOPPED) {
         status = RUN_STOPPED;
     } else if (rc != TRAIN_DONE) {
         if (r->c.grank == 0) write_failed(&x, &x.p, now_seconds() - x.t0, e.msg);
     } else {
-        finish_done(&x, tr);
+        /* at a rung: the state to continue from, before the best weights replace the last */
+        if (paused && ckpt_cb(&x, tr, &e) != HIPID_OK) paused = 0;
+        finish_done(&x, tr, paused);
         status = RUN_DONE;
     }
 done:
@@ -442,7 +475,8 @@ static void print_status(const Run *r) {
     const Master *m = &r->m;
     int running = 0;
     for (int g = 0; g < r->c.n_groups; g++) running += m->running[g] >= 0;
-    int left = r->n_todo - m->n_finished - running; /* over all phases of this run */
+    int left = r->n_runs - m->n_finished - running; /* over all phases of this run */
+    if (left < 0) left = 0;                         /* staged: n_todo is an upper bound */
     double el = now_seconds() - r->t0;
     int done = m->n_finished;
     char a[32], b[32];
@@ -469,15 +503,22 @@ static void master_record(Run *r, int idx, int st, int group) {
     study_trial_path(path, sizeof path, &r->st, t, ".h5");
     trialfile_summary(&r->sum[idx], path, t->hash);
     const TrialSummary *s = &r->sum[idx];
+    if (r->n_hv > 0) { /* a failed trial scores +inf now; a rerun retries it */
+        double metric = INFINITY;
+        if (!trialfile_rung_metric(path, t->hash, m->given[idx], r->st.job.metric, -1, &metric)) metric = INFINITY;
+        halving_done(r->hv[r->n_hv - 1], idx, metric);
+    }
     m->n_finished++;
     if (s->state != TRIAL_DONE) m->n_failed++;
     job_trial_label(label, sizeof label, &r->st.job, t);
+    char rung[48] = "";
+    if (s->budget > 0) snprintf(rung, sizeof rung, "  (rung: %d epochs)", s->budget);
     if (!r->o->quiet) {
         if (s->state == TRIAL_DONE)
-            printf("[%4d/%d] %-24s test acc %.3f  val acc %.3f  best epoch %d  %.1fs  %d rank(s)\n", m->n_finished,
-                   r->n_todo, label, s->test_acc, s->val_acc, s->best_epoch, s->seconds, s->ranks);
+            printf("[%4d/%d] %-24s test acc %.3f  val acc %.3f  best epoch %d  %.1fs  %d rank(s)%s\n", m->n_finished,
+                   r->n_runs, label, s->test_acc, s->val_acc, s->best_epoch, s->seconds, s->ranks, rung);
         else
-            printf("[%4d/%d] %-24s FAILED (attempt %d): %s\n", m->n_finished, r->n_todo, label, s->attempts,
+            printf("[%4d/%d] %-24s FAILED (attempt %d): %s\n", m->n_finished, r->n_runs, label, s->attempts,
                    s->reason);
         print_status(r);
     }
@@ -497,6 +538,14 @@ static void master_assign(Run *r, int g, int idx) {
 static int master_next(Run *r) {
     if (g_signal) master_notify_halt(r);
     if (r->halting) return ASSIGN_HALT;
+    r->m.budget = 0;
+    if (r->n_hv > 0) {
+        int idx = -1, rc = halving_next(r->hv[r->n_hv - 1], &idx, &r->m.budget);
+        if (rc == HALVING_WAIT) return ASSIGN_WAIT;
+        if (rc == HALVING_END) return ASSIGN_END;
+        r->m.given[idx] = r->m.budget;
+        return idx;
+    }
     return r->m.next < r->m.n_queue ? r->m.queue[r->m.next++] : ASSIGN_END;
 }
 
@@ -560,9 +609,10 @@ static void master_serve(Run *r, int block) {
         master_record(r, msg[1], msg[2], msg[0]);
         int next = master_next(r);
         if (next >= 0) master_assign(r, msg[0], next);
-        else m->active--, m->ended[msg[0]] = 1;
+        else if (next != ASSIGN_WAIT) m->active--, m->ended[msg[0]] = 1;
         m->heard[msg[0]] = now_seconds();
-        MPI_Send(&next, 1, MPI_INT, st.MPI_SOURCE, TAG_ASSIGN, MPI_COMM_WORLD);
+        int out[2] = {next, m->budget};
+        MPI_Send(out, 2, MPI_INT, st.MPI_SOURCE, TAG_ASSIGN, MPI_COMM_WORLD);
     }
 }
 
@@ -594,6 +644,8 @@ static void phase_begin(Run *r, int rpt, const int *phase_todo, int n_phase) {
     m->ended = xcalloc(c->n_groups, sizeof(int));
     m->rpt = rpt;
     m->all_ended = 0;
+    free(m->given);
+    m->given = xcalloc(r->st.n_plan + 1, sizeof(int));
     m->mbeat_sent = now_seconds();
     for (int g = 0; g < c->n_groups; g++) m->running[g] = -1, m->heard[g] = now_seconds();
 }
@@ -714,48 +766,101 @@ static void run_phase(Run *r, int rpt, const int *phase_todo, int n_phase) {
     phase_begin(r, rpt > c->size ? c->size : rpt, phase_todo, n_phase);
     int last = -1, last_st = RUN_NONE;
     for (;;) {
-        int idx = ASSIGN_END;
+        int asg[2] = {ASSIGN_END, 0}; /* trial, budget */
         if (c->grank == 0) {
             if (c->rank == 0) {
-                idx = master_next(r);
-                master_assign(r, 0, idx);
+                asg[0] = master_next(r);
+                asg[1] = r->m.budget;
+                master_assign(r, 0, asg[0] == ASSIGN_WAIT ? -1 : asg[0]);
             } else {
                 int msg[3] = {c->group_id, last, last_st};
                 MPI_Send(msg, 3, MPI_INT, 0, TAG_REQ, MPI_COMM_WORLD);
                 MPI_Request req;
                 char who[160];
                 snprintf(who, sizeof who, "rank 0 (host %s), the master,", r->hosts[0]);
-                MPI_Irecv(&idx, 1, MPI_INT, 0, TAG_ASSIGN, MPI_COMM_WORLD, &req);
+                MPI_Irecv(asg, 2, MPI_INT, 0, TAG_ASSIGN, MPI_COMM_WORLD, &req);
                 wait_peer(r, &req, "its request for the next trial", who);
             }
         }
-        bcast_int(r, &idx, "the group's wait for its next trial");
+        bcast_int(r, &asg[0], "the group's wait for its next trial");
+        bcast_int(r, &asg[1], "the group's wait for its next trial");
+        int idx = asg[0];
+        if (idx == ASSIGN_WAIT) { /* halving: the rung waits for trials of other groups */
+            last = -1, last_st = RUN_NONE;
+            if (c->rank == 0) master_serve(r, 0);
+            for (int k = 0; k < (c->rank == 0 ? 1 : 20); k++) nap();
+            continue;
+        }
         if (idx < 0) break;
         last = idx;
-        last_st = run_trial(r, idx);
+        last_st = run_trial(r, idx, asg[1]);
         if (last_st == RUN_STOPPED) r->stopped = 1;
         if (c->rank == 0) master_record(r, idx, last_st, 0);
     }
     phase_end(r);
 }
 
+/* Rank 0, staged searches: has plan trial idx a result at `epochs` on disk? */
+static int search_lookup(void *ctx, int idx, int epochs, double *metric) {
+    const Run *r = ctx;
+    char path[1400];
+    study_trial_path(path, sizeof path, &r->st, &r->st.plan[idx], ".h5");
+    return trialfile_rung_metric(path, r->st.plan[idx].hash, epochs, r->st.job.metric, r->st.job.retries, metric);
+}
+
+/* Rank 0: the phase's halving engine (the plan was checked: it cannot fail
+ * but on a changed data set, which stops the job). */
+static Halving *search_engine(Run *r, const int *phase, int n_phase) {
+    ErrBuf e = {{0}};
+    Halving *h = halving_create(&r->st.job, r->st.plan, r->st.n_plan, phase, n_phase, search_lookup, r, &e);
+    if (!h) {
+        fprintf(stderr, "hipid sweep: %s\n", e.msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    return h;
+}
+
+/* Rank 0, after a phase: rung checkpoints of configurations that stopped
+ * before their bracket's last rung are never continued (the decisions are
+ * the same on a rerun; were one continued after all, it would train from the
+ * start to the same result). */
+static void drop_checkpoints(const Run *r, const Halving *h) {
+    int n = r->st.n_plan, *bud = xmalloc(sizeof(int) * (n + 1)), *pr = xcalloc(n + 1, sizeof(int));
+    halving_trial_states(h, bud, pr);
+    for (int i = 0; i < n; i++) {
+        char ckpt[1400];
+        if (!pr[i]) continue;
+        study_trial_path(ckpt, sizeof ckpt, &r->st, &r->st.plan[i], ".ckpt.h5");
+        remove(ckpt);
+    }
+    free(bud);
+    free(pr);
+}
+
 /* One phase per distinct ranks_per_trial, in family order, until a stop. */
 static void run_phases(Run *r) {
     const Job *j = &r->st.job;
-    int *phase = xmalloc(sizeof(int) * (r->n_todo ? r->n_todo : 1));
+    int *phase = xmalloc(sizeof(int) * (r->st.n_plan ? r->st.n_plan : 1));
     for (int f = 0; f < j->n_families; f++) {
         int rpt = j->families[f].ranks_per_trial, seen = 0;
         for (int g = 0; g < f; g++) seen |= j->families[g].ranks_per_trial == rpt;
         if (seen) continue;
         int n_phase = 0;
-        for (int i = 0; i < r->n_todo; i++)
-            if (j->families[r->st.plan[r->todo[i]].family].ranks_per_trial == rpt) phase[n_phase++] = r->todo[i];
+        if (JOB_STAGED(j)) { /* the engine decides what runs; every trial of the phase is its to look up */
+            for (int i = 0; i < r->st.n_plan; i++)
+                if (j->families[r->st.plan[i].family].ranks_per_trial == rpt) phase[n_phase++] = i;
+        } else {
+            for (int i = 0; i < r->n_todo; i++)
+                if (j->families[r->st.plan[r->todo[i]].family].ranks_per_trial == rpt) phase[n_phase++] = r->todo[i];
+        }
         int halt = r->halting || r->stopped;
         MPI_Request q;
         MPI_Iallreduce(MPI_IN_PLACE, &halt, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &q);
         wait_peer(r, &q, "the check for a stop before a phase", "every other rank");
         if (halt) break;
+        if (n_phase > 0 && JOB_STAGED(j) && r->c.rank == 0) r->hv[r->n_hv++] = search_engine(r, phase, n_phase);
         if (n_phase > 0) run_phase(r, rpt, phase, n_phase);
+        if (n_phase > 0 && JOB_STAGED(j) && r->c.rank == 0) drop_checkpoints(r, r->hv[r->n_hv - 1]);
     }
     free(phase);
 }
@@ -877,6 +982,12 @@ static int dry_run(Run *r) {
     if (r->o->link_gbit > 0) link.gbit = r->o->link_gbit, link.source = EST_LINK_STATED;
     if (r->o->link_us > 0) link.us = r->o->link_us, link.source = EST_LINK_STATED;
     if (r->c.rank == 0) study_print_estimate(&r->st, r->n_todo, p, &link);
+    if (r->c.rank == 0 && JOB_STAGED(&r->st.job)) { /* brackets, rungs, and the epochs against the grid's */
+        int *all = xmalloc(sizeof(int) * (r->st.n_plan + 1));
+        for (int i = 0; i < r->st.n_plan; i++) all[i] = i;
+        halving_print_plan(&r->st.job, r->st.plan, all, r->st.n_plan);
+        free(all);
+    }
     return 0;
 }
 
@@ -909,6 +1020,15 @@ static void share_plan(Run *r) {
     MPI_Bcast(r->todo, r->n_todo, MPI_INT, 0, MPI_COMM_WORLD);
     MPI_Bcast(r->sum, (int)(sizeof(TrialSummary) * r->st.n_plan), MPI_BYTE, 0, MPI_COMM_WORLD);
     if (r->c.rank != 0) return;
+    r->n_runs = r->n_todo;
+    if (JOB_STAGED(&r->st.job)) { /* the engine looks every trial up; count its runs (rungs) at most */
+        int *all = xmalloc(sizeof(int) * (r->st.n_plan + 1)), runs = 0;
+        double grid, hv;
+        for (int i = 0; i < r->st.n_plan; i++) all[i] = i;
+        halving_expected(&r->st.job, r->st.plan, all, r->st.n_plan, &grid, &hv, &runs);
+        free(all);
+        r->n_runs = runs;
+    }
     int done = 0, failed = 0;
     for (int i = 0; i < r->st.n_plan; i++) done += r->sum[i].state == TRIAL_DONE, failed += r->sum[i].state == TRIAL_FAILED;
     printf("sweep %s: %d trials (%d done, %d failed before), %d to run on %d rank(s), %d thread(s) each\n",
@@ -992,6 +1112,26 @@ static void gather_hosts(Run *r) {
     MPI_Allgather(mine, HOST_LEN, MPI_CHAR, r->hosts, HOST_LEN, MPI_CHAR, MPI_COMM_WORLD);
 }
 
+/* --reindex of a staged search: every decision the trial files allow, taken
+ * again (trials that would have to run are left open). */
+static void replay_search(Run *r) {
+    const Job *j = &r->st.job;
+    if (!JOB_STAGED(j)) return;
+    int *phase = xmalloc(sizeof(int) * (r->st.n_plan + 1));
+    for (int f = 0; f < j->n_families; f++) {
+        int rpt = j->families[f].ranks_per_trial, seen = 0, n_phase = 0;
+        for (int g = 0; g < f; g++) seen |= j->families[g].ranks_per_trial == rpt;
+        if (seen) continue;
+        for (int i = 0; i < r->st.n_plan; i++)
+            if (j->families[r->st.plan[i].family].ranks_per_trial == rpt) phase[n_phase++] = i;
+        Halving *h = search_engine(r, phase, n_phase);
+        int idx, budget;
+        while (halving_next(h, &idx, &budget) == 0) {} /* handed out, never done: stays open */
+        r->hv[r->n_hv++] = h;
+    }
+    free(phase);
+}
+
 static int train_all(Run *r) {
     gather_hosts(r);
     r->trial = -1;
@@ -1019,6 +1159,14 @@ int scheduler_run(const SweepOptions *o) {
         fprintf(stderr, "hipid sweep: rank %d: %s (the file changed under us?)\n", r.c.rank, e.msg);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
+    if (JOB_STAGED(&r.st.job) && o->n_shards > 1) { /* known on every rank: the job file was read by all */
+        if (r.c.rank == 0)
+            fprintf(stderr, "hipid sweep: --shard %d/%d: [search] mode = %s, prune = %s decides from the results of "
+                    "every configuration; run it as one sweep (more ranks, not shards)\n", o->shard, o->n_shards,
+                    search_mode_names[r.st.job.search], search_prune_names[r.st.job.prune]);
+        study_free(&r.st);
+        return HIPID_EXIT_USAGE;
+    }
     /* 1b. the results folder's lock (--dry-run writes nothing and takes none) */
     r.lock.fd = r.shard_lock.fd = -1;
     rc = r.c.rank == 0 && !o->dry_run ? lock_results(&r, &e) : HIPID_OK;
@@ -1031,6 +1179,7 @@ int scheduler_run(const SweepOptions *o) {
     if (status == 0) {
         if (o->reindex) {
             if (r.c.rank == 0) {
+                replay_search(&r);
                 write_index(&r, NULL, NULL);
                 study_print_summary(&r.st, r.sum);
             }
@@ -1039,6 +1188,8 @@ int scheduler_run(const SweepOptions *o) {
         }
     }
     unlock_results(&r);
+    for (int k = 0; k < r.n_hv; k++) halving_free(r.hv[k]);
+    free(r.m.given);
     free(r.sum);
     free(r.todo);
     free(r.hosts);

@@ -440,16 +440,18 @@ void study_rescan(TrialSummary *sum, const Study *s) {
         char path[1400], ckpt[1400];
         study_trial_path(path, sizeof path, s, &s->plan[i], ".h5");
         study_trial_path(ckpt, sizeof ckpt, s, &s->plan[i], ".ckpt.h5");
+        int pruned = sum[i].pruned; /* the master's, not the file's */
         trialfile_summary(&sum[i], path, s->plan[i].hash);
+        sum[i].pruned = pruned;
         if (sum[i].state == TRIAL_TODO && access(ckpt, F_OK) == 0) sum[i].state = TRIAL_PARTIAL;
     }
 }
 
 int study_write_index(const Study *s, const TrialSummary *sum, const double *busy, const double *elapsed,
-                      int n_ranks, ErrBuf *e) {
+                      int n_ranks, const RungRow *rungs, int n_rungs, ErrBuf *e) {
     char study[512];
     study_key(study, sizeof study, s);
-    return trialfile_write_index(s->out, &s->job, s->plan, sum, s->n_plan, study, busy, elapsed, n_ranks, e);
+    return trialfile_write_index(s->out, &s->job, s->plan, sum, s->n_plan, study, busy, elapsed, n_ranks, rungs, n_rungs, e);
 }
 
 /* ---- what the sweep prints ---- */

@@ -243,10 +243,10 @@ static int write_attrs(hid_t f, const TrialRecord *o) {
     int seed = (int)t->seed, best = o->tr ? o->tr->best_epoch : 0, run = o->tr ? o->tr->n_hist : 0;
     int one[] = {t->config, t->repeat, t->outer, t->inner, seed, o->attempts, h->batch, h->micro_batch,
                  h->epochs, h->patience, h->standardize, d->size, d->n_classes, best, run, o->ranks,
-                 o->threads};
+                 o->threads, o->budget};
     const char *one_names[] = {"config", "repeat", "outer", "inner", "seed", "attempts", "batch",
                                "micro_batch", "epochs", "patience", "standardize", "image_size",
-                               "n_classes", "best_epoch", "epochs_run", "ranks", "threads"};
+                               "n_classes", "best_epoch", "epochs_run", "ranks", "threads", "budget"};
     int bad = h5_attr_write_str(f, "state", o->state) || h5_attr_write_str(f, "reason", o->reason) ||
               h5_attr_write_str(f, "hash", hash) || h5_attr_write_str(f, "key", key) ||
               h5_attr_write_str(f, "label", label) ||
@@ -380,11 +380,13 @@ static const char *state_name(int s) {
 /* The index's columns, in the order written. */
 typedef struct {
     char **lab, **fam, **state, **hash, **reason; /* (n) */
-    int *iv;                                       /* (8, n) */
+    int *iv;                                       /* (N_INDEX_INT, n) */
     double *dv;                                    /* (5, n) */
 } IndexColumns;
 
-static const char *const index_int_names[] = {"config", "repeat", "outer", "inner", "seed", "attempts", "best_epoch", "ranks"};
+static const char *const index_int_names[] = {"config", "repeat", "outer", "inner", "seed", "attempts", "best_epoch", "ranks",
+                                              "budget", "pruned"};
+#define N_INDEX_INT ((int)(sizeof index_int_names / sizeof *index_int_names))
 static const char *const index_dbl_names[] = {"test_acc", "test_loss", "val_acc", "val_loss", "seconds"};
 
 static void index_columns(IndexColumns *c, const Job *job, const Trial *plan, const TrialSummary *sum, int n) {
@@ -393,7 +395,7 @@ static void index_columns(IndexColumns *c, const Job *job, const Trial *plan, co
     c->state = xcalloc(n ? n : 1, sizeof(char *));
     c->hash = xcalloc(n ? n : 1, sizeof(char *));
     c->reason = xcalloc(n ? n : 1, sizeof(char *));
-    c->iv = xmalloc(sizeof(int) * 8 * (n ? n : 1));
+    c->iv = xmalloc(sizeof(int) * N_INDEX_INT * (n ? n : 1));
     c->dv = xmalloc(sizeof(double) * 5 * (n ? n : 1));
     for (int i = 0; i < n; i++) {
         const Trial *t = &plan[i];
@@ -406,8 +408,9 @@ static void index_columns(IndexColumns *c, const Job *job, const Trial *plan, co
         snprintf(buf, sizeof buf, "%016" PRIx64, t->hash);
         c->hash[i] = strdup(buf);
         c->reason[i] = strdup(s->reason);
-        int row[8] = {t->config, t->repeat, t->outer, t->inner, (int)t->seed, s->attempts, s->best_epoch, s->ranks};
-        for (int k = 0; k < 8; k++) c->iv[k * n + i] = row[k];
+        int row[N_INDEX_INT] = {t->config, t->repeat, t->outer, t->inner, (int)t->seed, s->attempts, s->best_epoch,
+                                s->ranks, s->budget, s->pruned};
+        for (int k = 0; k < N_INDEX_INT; k++) c->iv[k * n + i] = row[k];
         double drow[5] = {s->test_acc, s->test_loss, s->val_acc, s->val_loss, s->seconds};
         for (int k = 0; k < 5; k++) c->dv[k * n + i] = drow[k];
     }
@@ -423,9 +426,46 @@ static void index_columns_free(IndexColumns *c, int n) {
     free(c->dv);
 }
 
+/* The search's attributes and, with halving or pruning, the rung table. */
+static int write_search(hid_t f, const Job *job, const Trial *plan, int n, const RungRow *rows, int n_rows) {
+    double grid = 0.0;
+    for (int i = 0; i < n; i++) grid += job->families[plan[i].family].configs[plan[i].config].epochs;
+    int bad = h5_attr_write_str(f, "search", search_mode_names[job->search]) ||
+              h5_attr_write_str(f, "metric", search_metric_names[job->metric]) ||
+              h5_attr_write_str(f, "prune", search_prune_names[job->prune]) ||
+              h5_attr_write_int(f, "eta", &job->eta, 1) || h5_attr_write_int(f, "min_epochs", &job->min_epochs, 1) ||
+              h5_attr_write_int(f, "max_epochs", &job->max_epochs, 1) || h5_attr_write_double(f, "grid_epochs", grid);
+    if (bad || n_rows <= 0) return bad;
+    hid_t g = H5Gcreate2(f, "rungs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return 1;
+    enum { NI = 7 };
+    static const char *const names[NI] = {"config", "bracket", "repeat", "outer", "rung", "epochs", "n_units"};
+    int32_t *iv = xmalloc(sizeof(int32_t) * NI * n_rows);
+    double *score = xmalloc(sizeof(double) * n_rows);
+    char **fam = xcalloc(n_rows, sizeof(char *)), **state = xcalloc(n_rows, sizeof(char *));
+    for (int i = 0; i < n_rows; i++) {
+        const RungRow *r = &rows[i];
+        int32_t row[NI] = {r->config, r->bracket, r->repeat, r->outer, r->rung, r->epochs, r->n_units};
+        for (int k = 0; k < NI; k++) iv[k * n_rows + i] = row[k];
+        score[i] = r->score;
+        fam[i] = strdup(job->families[r->family].name);
+        state[i] = strdup(rung_state_names[r->state]);
+    }
+    hsize_t dim = (hsize_t)n_rows;
+    bad = h5_write_strings(g, "family", fam, n_rows) || h5_write_strings(g, "state", state, n_rows) ||
+          h5_write(g, "score", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, score, 1, &dim, 0);
+    for (int k = 0; !bad && k < NI; k++) bad = h5_write_i32(g, names[k], iv + k * n_rows, n_rows);
+    strv_free(fam, n_rows);
+    strv_free(state, n_rows);
+    free(iv);
+    free(score);
+    H5Gclose(g);
+    return bad;
+}
+
 int trialfile_write_index(const char *results, const Job *job, const Trial *plan, const TrialSummary *sum,
                           int n, const char *study, const double *busy, const double *elapsed, int n_ranks,
-                          ErrBuf *e) {
+                          const RungRow *rungs, int n_rungs, ErrBuf *e) {
     char path[1100], tmp[1300];
     ErrBuf fe = {{0}};
     snprintf(path, sizeof path, "%s/sweep.h5", results);
@@ -439,7 +479,8 @@ int trialfile_write_index(const char *results, const Job *job, const Trial *plan
               h5_attr_write_str(f, "study", study) || h5_write_strings(f, "label", c.lab, n) ||
               h5_write_strings(f, "family", c.fam, n) || h5_write_strings(f, "state", c.state, n) ||
               h5_write_strings(f, "hash", c.hash, n) || h5_write_strings(f, "reason", c.reason, n);
-    for (int k = 0; !bad && k < 8; k++) bad = h5_write_i32(f, index_int_names[k], c.iv + k * n, n);
+    for (int k = 0; !bad && k < N_INDEX_INT; k++) bad = h5_write_i32(f, index_int_names[k], c.iv + k * n, n);
+    if (!bad) bad = write_search(f, job, plan, n, rungs, n_rungs);
     for (int k = 0; !bad && k < 5; k++)
         bad = h5_write(f, index_dbl_names[k], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, c.dv + k * n, 1, &dim, 0);
     if (!bad && busy) {
@@ -501,9 +542,38 @@ void trialfile_summary(TrialSummary *s, const char *path, uint64_t hash) {
         s->val_acc = v[2];
         s->val_loss = v[3];
         s->seconds = v[4];
+        if (h5_attr_read_int(f, "budget", &s->budget, 1)) s->budget = 0; /* written before halving */
         if (s->state == TRIAL_FAILED) h5_attr_read_str(f, "reason", s->reason, sizeof s->reason);
     }
     H5Fclose(f);
+}
+
+int trialfile_rung_metric(const char *path, uint64_t hash, int epochs, int metric, int retries, double *out) {
+    TrialSummary s;
+    trialfile_summary(&s, path, hash);
+    if (s.state == TRIAL_FAILED && s.attempts > retries) {
+        *out = INFINITY;
+        return 1;
+    }
+    int final = s.budget == 0 || s.epochs_run < s.budget;
+    if (s.state != TRIAL_DONE || s.epochs_run < 1 || (!final && (epochs <= 0 || s.epochs_run < epochs))) return 0;
+    hid_t f = h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file", "it is redone", NULL);
+    if (f < 0) return 0;
+    int n = s.epochs_run, use = epochs > 0 && epochs < n ? epochs : n;
+    float *loss = xmalloc_f32((size_t)n), *acc = xmalloc_f32((size_t)n);
+    hsize_t dim = (hsize_t)n;
+    int ok = h5_read(f, "history/val_loss", H5T_NATIVE_FLOAT, loss, 1, &dim, path, NULL) == HIPID_OK &&
+             h5_read(f, "history/val_acc", H5T_NATIVE_FLOAT, acc, 1, &dim, path, NULL) == HIPID_OK;
+    H5Fclose(f);
+    if (ok) {
+        int best = -1;
+        for (int i = 0; i < use; i++)
+            if (isfinite(loss[i]) && (best < 0 || loss[i] < loss[best])) best = i;
+        *out = best < 0 ? INFINITY : metric == SEARCH_METRIC_VAL_ACC ? -(double)acc[best] : (double)loss[best];
+    }
+    free(loss);
+    free(acc);
+    return ok;
 }
 
 int trialfile_is_trial(const char *path) {
@@ -659,10 +729,67 @@ void trialfile_index_free(SweepIndex *x) {
     free(x->config);
     free(x->inner);
     free(x->val_loss);
+    free(x->budget);
+    free(x->pruned);
+    free(x->rungs);
+    strv_free(x->rung_family, x->n_rungs);
+    x->rung_family = NULL;
+    x->rungs = NULL;
+    x->n_rungs = 0;
+    x->budget = x->pruned = NULL;
     x->family = x->state = x->hash = x->label = NULL;
     x->config = x->inner = NULL;
     x->val_loss = NULL;
     x->n = 0;
+}
+
+/* The search's attributes and the rung table, when the index has them. */
+static int read_search(SweepIndex *x, hid_t f, const char *path, ErrBuf *e) {
+    x->grid_epochs = NAN;
+    h5_attr_read_str(f, "search", x->search, sizeof x->search);
+    h5_attr_read_str(f, "metric", x->metric, sizeof x->metric);
+    h5_attr_read_str(f, "prune", x->prune, sizeof x->prune);
+    h5_attr_read_int(f, "eta", &x->eta, 1);
+    h5_attr_read_int(f, "min_epochs", &x->min_epochs, 1);
+    h5_attr_read_int(f, "max_epochs", &x->max_epochs, 1);
+    h5_attr_read_double(f, "grid_epochs", &x->grid_epochs);
+    if (H5Lexists(f, "rungs", H5P_DEFAULT) <= 0) return 0;
+    hid_t g = H5Gopen2(f, "rungs", H5P_DEFAULT);
+    if (g < 0) return hipid_err(e, "%s: rungs: cannot open the rung table", path) != HIPID_OK;
+    enum { NI = 7 };
+    static const char *const names[NI] = {"config", "bracket", "repeat", "outer", "rung", "epochs", "n_units"};
+    int nf = 0, ns = 0, bad = 0;
+    char **state = NULL;
+    bad = h5_read_strings(g, "family", &x->rung_family, &nf, path, e) ||
+          h5_read_strings(g, "state", &state, &ns, path, e);
+    if (!bad && ns != nf) bad = hipid_err(e, "%s: rungs/family and rungs/state differ in length (%d, %d)", path, nf, ns) != HIPID_OK;
+    int n = bad ? 0 : nf;
+    int32_t *iv = xmalloc(sizeof(int32_t) * NI * (n + 1));
+    double *score = xmalloc(sizeof(double) * (n + 1));
+    hsize_t dim = (hsize_t)n;
+    for (int k = 0; !bad && k < NI; k++) bad = h5_read(g, names[k], H5T_NATIVE_INT32, iv + k * n, 1, &dim, path, e);
+    if (!bad) bad = h5_read(g, "score", H5T_NATIVE_DOUBLE, score, 1, &dim, path, e);
+    x->rungs = xcalloc((size_t)n + 1, sizeof(RungRow));
+    for (int i = 0; !bad && i < n; i++) {
+        RungRow *r = &x->rungs[i];
+        int32_t *c = iv + i;
+        *r = (RungRow){.family = -1, .config = c[0], .bracket = c[n], .repeat = c[2 * n], .outer = c[3 * n],
+                       .rung = c[4 * n], .epochs = c[5 * n], .n_units = c[6 * n], .score = score[i], .state = -1};
+        for (int k = 0; rung_state_names[k]; k++)
+            if (strcmp(state[i], rung_state_names[k]) == 0) r->state = k;
+        if (r->state < 0) bad = hipid_err(e, "%s: rungs/state: expected promoted, stopped, pruned, top or open, found '%s'",
+                                          path, state[i]) != HIPID_OK;
+    }
+    if (!bad) x->n_rungs = n;
+    strv_free(state, ns);
+    free(iv);
+    free(score);
+    H5Gclose(g);
+    if (bad) { /* the columns are dropped with the table */
+        strv_free(x->rung_family, nf);
+        x->rung_family = NULL;
+    }
+    return bad;
 }
 
 int trialfile_read_index(SweepIndex *x, hid_t f, const char *path, ErrBuf *e) {
@@ -682,9 +809,15 @@ int trialfile_read_index(SweepIndex *x, hid_t f, const char *path, ErrBuf *e) {
     x->inner = xcalloc((size_t)n + 1, sizeof(int));
     x->val_loss = xcalloc((size_t)n + 1, sizeof(double));
     hsize_t dim = (hsize_t)n;
+    x->budget = xcalloc((size_t)n + 1, sizeof(int));
+    x->pruned = xcalloc((size_t)n + 1, sizeof(int));
     bad = bad || h5_read(f, "config", H5T_NATIVE_INT, x->config, 1, &dim, path, e) ||
           h5_read(f, "inner", H5T_NATIVE_INT, x->inner, 1, &dim, path, e) ||
           h5_read(f, "val_loss", H5T_NATIVE_DOUBLE, x->val_loss, 1, &dim, path, e);
+    if (!bad && H5Lexists(f, "pruned", H5P_DEFAULT) > 0) /* an index written before halving has neither */
+        bad = h5_read(f, "budget", H5T_NATIVE_INT, x->budget, 1, &dim, path, e) ||
+              h5_read(f, "pruned", H5T_NATIVE_INT, x->pruned, 1, &dim, path, e);
+    if (!bad) bad = read_search(x, f, path, e);
     if (!bad) {
         x->n = n;
         return HIPID_OK;

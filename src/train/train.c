@@ -494,7 +494,7 @@ int trainer_run(Trainer *t, const TrainComm *c, TrainPoll poll, TrainCheckpoint 
     }
     int *order = xmalloc(sizeof(int) * t->n_train);
     int rc = TRAIN_DONE;
-    while (t->epoch < t->cfg.epochs && !t->stopped_early) {
+    while (t->epoch < t->cfg.epochs && !t->stopped_early && !(t->pause_at > 0 && t->epoch >= t->pause_at)) {
         float lr = optim_lr_at(&t->cfg.opt, t->epoch);
         epoch_order(order, t);
         while (t->pos < t->n_train) {

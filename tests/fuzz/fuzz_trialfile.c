@@ -74,7 +74,7 @@ static void make_base(void) {
     if (n_plan > 1) sum[1].state = TRIAL_FAILED, snprintf(sum[1].reason, sizeof sum[1].reason, "diverged");
     double busy[2] = {1, 2}, elapsed[2] = {3, 4};
     fuzz_path(results, sizeof results, "");
-    if (trialfile_write_index(results, &job, plan, sum, n_plan, "study text", busy, elapsed, 2, &e) != HIPID_OK)
+    if (trialfile_write_index(results, &job, plan, sum, n_plan, "study text", busy, elapsed, 2, NULL, 0, &e) != HIPID_OK)
         die("index", &e);
     fuzz_path(path, sizeof path, "sweep.h5");
     base[2] = fuzz_read(path, &base_n[2]);

@@ -7,7 +7,8 @@
  *   [job]      name, seeds
  *   [data]     path, synth, source, size
  *   [cv]       scheme, k, repeats, inner_k, fractions, val_fraction, seed, groups
- *   [search]   mode, samples, seed
+ *   [search]   mode, samples, seed, min_epochs, max_epochs, eta, metric, prune,
+ *              prune_after, prune_alpha (halving.h)
  *   [family NAME]  model, optimizer, lr, momentum, weight_decay, schedule,
  *              step_size, gamma, batch, micro_batch, epochs, patience, dropout,
  *              augment, balance, standardize, gradient_sum, freeze, head_lr, warmup,
@@ -62,6 +63,16 @@ typedef struct {
 
 typedef enum { CV_HOLDOUT, CV_KFOLD, CV_REPEATED, CV_GROUP, CV_NESTED } CvScheme;
 
+enum { SEARCH_GRID = 0, SEARCH_RANDOM, SEARCH_HALVING, SEARCH_HYPERBAND };
+enum { SEARCH_METRIC_VAL_LOSS = 0, SEARCH_METRIC_VAL_ACC };
+enum { SEARCH_PRUNE_NONE = 0, SEARCH_PRUNE_MEDIAN, SEARCH_PRUNE_WILCOXON };
+/* "grid", "random", "halving", "hyperband"; "val_loss", "val_acc"; "none",
+ * "median", "wilcoxon": indexed by the enums above, NULL-terminated. */
+extern const char *const search_mode_names[], *const search_metric_names[], *const search_prune_names[];
+
+/* Does the job's search go through halving.h (halving, hyperband, or a prune)? */
+#define JOB_STAGED(job) ((job)->search >= SEARCH_HALVING || (job)->prune != SEARCH_PRUNE_NONE)
+
 typedef struct {
     char path[1024];          /* the job file as given */
     char name[64];            /* [job] name, default: the file's base name without .ini */
@@ -81,9 +92,16 @@ typedef struct {
     uint64_t cv_seed;
     int use_groups;
     /* [search] */
-    int random;               /* 0 grid, 1 random */
+    int search;               /* SEARCH_*: the mode */
+    int random;               /* configurations drawn at random (mode = random, or halving /
+                               * hyperband with samples); else the grid's cartesian product */
     int samples;              /* random: configurations per family */
     uint64_t search_seed;
+    int min_epochs, max_epochs, eta; /* halving, hyperband: rungs (halving.h); 0 otherwise */
+    int metric;               /* SEARCH_METRIC_*: what promotion and pruning compare */
+    int prune;                /* SEARCH_PRUNE_*: per-fold pruning within a rung */
+    int prune_after;          /* units of a configuration before its pruning decision */
+    double prune_alpha;       /* wilcoxon: prune below this one-sided p-value */
     /* families */
     int n_families;
     Family families[JOB_MAX_FAMILIES];

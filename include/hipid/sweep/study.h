@@ -91,7 +91,7 @@ void study_rescan(TrialSummary *sum, const Study *s);
 
 /* sweep.h5 from sum; busy and elapsed (n_ranks) when known (trialfile_write_index). */
 int study_write_index(const Study *s, const TrialSummary *sum, const double *busy, const double *elapsed,
-                      int n_ranks, ErrBuf *e);
+                      int n_ranks, const RungRow *rungs, int n_rungs, ErrBuf *e);
 
 /* The closing table: per family done, failed, left and test accuracy. */
 void study_print_summary(const Study *s, const TrialSummary *sum);

@@ -13,6 +13,8 @@
  *               freeze, head_lr, warmup, label_smoothing,
  *               data (path), data_checksum (hex), image_size, n_classes,
  *               preprocessing, best_epoch, epochs_run, seconds, ranks, threads,
+ *               budget (epochs this file was trained to under successive halving:
+ *               its rung's; 0 = to the trial's epochs; halving.h),
  *               allreduce_seconds (time in group collectives, leader),
  *               test_acc, test_loss, val_acc, val_loss,
  *               weights_sha256, predictions_sha256 (64 hex digits each, written
@@ -43,6 +45,7 @@
 #include "hipid/base/common.h"
 #include "hipid/data/dataset.h"
 #include "hipid/nn/model.h"
+#include "hipid/sweep/halving.h"
 #include "hipid/sweep/job.h"
 #include "hipid/train/train.h"
 
@@ -81,6 +84,7 @@ typedef struct {
     const float *val_logits;   /* (n_val, K), best weights */
     const float *test_logits;  /* (n_test, K), best weights */
     float val_loss, val_acc, test_loss, test_acc;
+    int budget;                /* epochs trained to under halving (a rung's); 0 = the trial's epochs */
 } TrialRecord;
 
 /* A done trial is written in steps around the group's collectives:
@@ -102,21 +106,42 @@ enum { TRIAL_TODO = 0, TRIAL_PARTIAL, TRIAL_DONE, TRIAL_FAILED, TRIAL_BAD };
 typedef struct {
     int state;             /* TRIAL_*; TRIAL_BAD: the file is unreadable (truncated) */
     int attempts, best_epoch, epochs_run, ranks;
+    int budget;            /* the file's budget attribute (0: trained to its epochs, or absent) */
+    int pruned;            /* set by the sweep's master (halving.h), never read from the trial file:
+                            * the trial's configuration stopped before its bracket's last rung */
     double test_acc, test_loss, val_acc, val_loss, seconds;
     char reason[512];
 } TrialSummary;
 
 /* RESULTS/sweep.h5, one row per planned trial: columns label, family, state
  * (todo, partial, done, failed, bad), hash, reason (strings), config, repeat,
- * outer, inner, seed, attempts, best_epoch, ranks (int32), test_acc,
- * test_loss, val_acc, val_loss, seconds (float64); attributes job, job_file
- * and study (the data checksum and CV design: a results folder holds one
- * study). busy and elapsed (seconds per world rank, n_ranks) are written as
- * rank_busy_seconds and rank_elapsed_seconds when not NULL. Written to a
- * temporary name and renamed. */
+ * outer, inner, seed, attempts, best_epoch, ranks, budget, pruned (int32),
+ * test_acc, test_loss, val_acc, val_loss, seconds (float64); attributes job,
+ * job_file and study (the data checksum and CV design: a results folder holds
+ * one study), search ("grid", "random", "halving", "hyperband"), metric
+ * ("val_loss" | "val_acc"), prune ("none" | "median" | "wilcoxon"), eta,
+ * min_epochs, max_epochs (int; 0 when not halving) and grid_epochs (float64:
+ * the epochs every planned trial would train to its end, a full grid's
+ * cost). busy and elapsed (seconds per world rank, n_ranks) are written as
+ * rank_busy_seconds and rank_elapsed_seconds when not NULL. With halving or
+ * pruning (n_rungs > 0) the group rungs/ holds the rung table (halving.h's
+ * RungRow), one row per (selection group, configuration, rung):
+ *   rungs/family, rungs/state ("promoted", "stopped", "pruned", "top", "open")  strings
+ *   rungs/config, bracket, repeat, outer, rung, epochs, n_units                int32
+ *   rungs/score                                                                float64
+ * Written to a temporary name and renamed. */
 int trialfile_write_index(const char *results, const Job *job, const Trial *plan, const TrialSummary *sum,
                           int n_plan, const char *study, const double *busy, const double *elapsed, int n_ranks,
-                          ErrBuf *e);
+                          const RungRow *rungs, int n_rungs, ErrBuf *e);
+
+/* The metric of a done trial's file at a budget of `epochs` (halving.h: the
+ * lowest validation loss over its first `epochs` epochs, or minus the
+ * validation accuracy at that epoch, per job->metric); 1 if the file holds at
+ * least that many epochs or ended before them (early stopping, or trained to
+ * its own epochs), 0 if it must be trained further (or is missing, failed or
+ * unreadable: *metric untouched). A failed file with no attempts left gives
+ * 1 and +inf. */
+int trialfile_rung_metric(const char *path, uint64_t hash, int epochs, int metric, int retries, double *metric_out);
 
 /* ---- reading ---- */
 
@@ -205,7 +230,14 @@ typedef struct {
     int n;
     char **family, **state, **hash, **label;  /* (n) */
     int *config, *inner;                      /* (n + 1) */
+    int *budget, *pruned;                     /* (n + 1); zeros in an index written before halving */
     double *val_loss;                         /* (n + 1) */
+    char search[16], metric[16], prune[16];   /* "" if missing */
+    int eta, min_epochs, max_epochs;
+    double grid_epochs;                       /* NaN if missing */
+    int n_rungs;                              /* the rung table; 0 without halving or pruning */
+    RungRow *rungs;                           /* (n_rungs + 1), family -1: see rung_family */
+    char **rung_family;                       /* (n_rungs) family names */
 } SweepIndex;
 
 /* Read the attributes, then the columns; on failure the columns are empty

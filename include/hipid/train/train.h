@@ -129,6 +129,9 @@ struct Trainer {
     /* fine-tuning: buffers [0, n_frozen_buf) are put back after every step */
     long n_frozen_buf;
     float *frozen_buf;
+    /* successive halving: stop after this many epochs (a rung) as if asked to
+     * pause, with TRAIN_DONE; the caller checkpoints and continues later; 0 = never */
+    int pause_at;
     /* history */
     int n_hist;
     EpochRecord *hist;     /* (cfg.epochs) */
