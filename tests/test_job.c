@@ -266,7 +266,7 @@ static const ErrCase err_cases[] = {
     {"[data]\npath = d\n[cv]\nscheme = holdout\nfractions = 0.5, 0.5\n[family a]\nmodel = dnn-paper\n",
      ":5: fractions: expected three shares"},
     {"[data]\npath = d\n[cv]\ngroups = maybe\n[family a]\nmodel = dnn-paper\n", ":4: groups: expected yes or no"},
-    {"[data]\npath = d\n[search]\nmode = bayes\n[family a]\nmodel = dnn-paper\n", ":4: mode: expected grid or random"},
+    {"[data]\npath = d\n[search]\nmode = bayes\n[family a]\nmodel = dnn-paper\n", ":4: mode: expected grid, random, halving or hyperband"},
     {"[data]\npath = d\n[search]\nmode = random\nsamples = 0\n[family a]\nmodel = dnn-paper\n", ":5: samples: expected"},
     {"[data]\npath = d\n[run]\nthreads = 0\n[family a]\nmodel = dnn-paper\n", ":4: threads: expected"},
     {"[data]\npath = d\n[run]\nretries = -1\n[family a]\nmodel = dnn-paper\n", ":4: retries: expected"},

@@ -108,7 +108,7 @@ static int best_row(const SweepIndex *x, const char *family, double *mean, int *
     *n_done = 0;
     for (int i = 0; i < n; i++) {
         int usable = (!family || strcmp(x->family[i], family) == 0) && strcmp(x->state[i], "done") == 0 &&
-                     isfinite(x->val_loss[i]);
+                     isfinite(x->val_loss[i]) && !x->pruned[i]; /* halving: never a stopped configuration's */
         if (!usable) continue;
         (*n_done)++;
         int first = 1;
@@ -119,7 +119,7 @@ static int best_row(const SweepIndex *x, const char *family, double *mean, int *
         int cnt = 0;
         for (int j = i; j < n; j++)
             if (strcmp(x->family[j], x->family[i]) == 0 && x->config[j] == x->config[i] &&
-                strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]))
+                strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]) && !x->pruned[j])
                 sum += x->val_loss[j], cnt++;
         if (sum / cnt < best_mean) {
             best_mean = sum / cnt;
@@ -128,7 +128,8 @@ static int best_row(const SweepIndex *x, const char *family, double *mean, int *
     }
     for (int j = best_first; best_first >= 0 && j < n; j++)
         if (strcmp(x->family[j], x->family[best_first]) == 0 && x->config[j] == x->config[best_first] &&
-            strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]) && (best < 0 || x->val_loss[j] < x->val_loss[best]))
+            strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]) && !x->pruned[j] &&
+            (best < 0 || x->val_loss[j] < x->val_loss[best]))
             best = j;
     *mean = best_mean;
     return best;

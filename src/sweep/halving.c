@@ -585,11 +585,11 @@ void halving_trial_states(const Halving *h, int *budget, int *pruned) {
     for (int i = 0; i < h->n_plan; i++) {
         if (h->grp_of[i] < 0) continue;
         const Group *g = &h->g[h->grp_of[i]];
-        int c = h->slot_of[i], u = h->unit_of[i];
+        int c = h->slot_of[i];
         int out = !g->alive[c] && !g->top_reached[c];
         int b = h->budget[i];
         budget[i] = b > 0 && b >= h->job->max_epochs ? 0 : b;
-        pruned[i] = u < 0 ? 0 : out;
+        pruned[i] = out; /* nested outer trials too: never run for such a configuration */
     }
 }
 

@@ -107,7 +107,9 @@ int halving_table(const Halving *h, RungRow **rows);
 
 /* Per plan trial (n_plan): budget[i] the epochs it has been (or is being)
  * trained to (0: to its end, -1: not needed), pruned[i] 1 if its
- * configuration stopped before its bracket's last rung in the trial's group. */
+ * configuration stopped before its bracket's last rung in the trial's group
+ * (a nested outer trial of such a configuration is never trained). Trials of
+ * other phases are left as they are. */
 void halving_trial_states(const Halving *h, int *budget, int *pruned);
 
 /* Epochs a full grid would train (every trial of the phase to its epochs)
