@@ -5,6 +5,7 @@
 #include "hipid/sweep/slurm_plan.h"
 
 #include "hipid/base/fsafe.h"
+#include "hipid/sweep/halving.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -115,6 +116,10 @@ int slurm_plan_init(SlurmPlan *p, const SlurmOpts *o, const Job *job, const Tria
     p->n_trials = n_trials;
     p->n_shards = o->array ? o->n_shards : 1;
     if (n_trials == 0) return hipid_err(e, "%s: the job expands to no trials", o->job_path);
+    if (o->array && JOB_STAGED(job))
+        return hipid_err(e, "%s: --array: [search] mode = %s, prune = %s decides from the results of every "
+                            "configuration, so it runs as one job (more tasks, not an array)", o->job_path,
+                         search_mode_names[job->search], search_prune_names[job->prune]);
     p->rpt = 1;
     for (int f = 0; f < job->n_families; f++)
         p->rpt = job->families[f].ranks_per_trial > p->rpt ? job->families[f].ranks_per_trial : p->rpt;
@@ -163,6 +168,14 @@ int slurm_plan_estimate(SlurmPlan *p, ErrBuf *e) {
     p->link = link;
     estimate_work(&p->est, job, &p->data, p->trials, p->n_trials, p->ntasks, p->cpus, &link);
     p->work = longest_shard(p);
+    if (JOB_STAGED(job)) { /* halving trains a share of the grid's epochs (its bound, without early stopping) */
+        int *all = xmalloc(sizeof(int) * (p->n_trials + 1)), runs = 0;
+        double grid = 0, hv = 0;
+        for (int i = 0; i < p->n_trials; i++) all[i] = i;
+        halving_expected(job, p->trials, all, p->n_trials, &grid, &hv, &runs);
+        free(all);
+        if (grid > 0) p->work *= hv / grid;
+    }
     if (p->o.time) snprintf(p->limit, sizeof p->limit, "%s", p->o.time);
     else if (!isfinite(p->work)) return hipid_err(e, "%s: a model could not be timed; give --time", p->o.job_path);
     else {
