@@ -563,7 +563,7 @@ int halving_table(const Halving *h, RungRow **rows) {
     int n = h->n_rows, cap = h->n_rows;
     for (int k = 0; k < h->n_groups; k++) cap += h->g[k].n_cfg;
     RungRow *out = malloc(sizeof(RungRow) * (cap + 1));
-    memcpy(out, h->rows, sizeof(RungRow) * h->n_rows);
+    if (h->n_rows) memcpy(out, h->rows, sizeof(RungRow) * h->n_rows);
     for (int k = 0; k < h->n_groups; k++) { /* the rung under way */
         const Group *g = &h->g[k];
         if (g->rung > g->top) continue;
