@@ -1223,7 +1223,8 @@ static void section_plots(FILE *f, const Report *r, const char *out, int plots, 
         snprintf(cap, sizeof cap, "The search (%s): mean validation loss per epoch of each configuration over the "
                                   "units its rung decisions used (%s); the configurations that reached the top rung "
                                   "in colour, those stopped or pruned at a lower rung in grey (pruned dashed); dotted "
-                                  "vertical lines at the rungs' epochs.",
+                                  "vertical lines at the rungs' epochs. Here the colours tell configurations apart, not "
+                                  "families.",
                  report_search_title(r), r->nested ? "the inner-fold trials of every outer fold" : "its outer trials");
         figure(f, out, "rungs", "validation loss per configuration and rung", cap);
     }

@@ -832,10 +832,14 @@ static void gp_rung_panel(FILE *g, const Report *r, int f) {
     for (int k = 0; k < nc; k++) {
         if (!rung_has(r, f, cs[k], RUNG_TOP)) continue;
         char st[400];
+        int bracket = 0;
         report_config_stage(st, sizeof st, r, f, cs[k]);
+        for (int i = 0; i < r->n_rungs; i++) /* a configuration is dealt to one bracket (halving.h) */
+            if (r->rungs[i].family == f && r->rungs[i].config == cs[k]) bracket = r->rungs[i].bracket;
         fprintf(g, "%s \"plotdata/rung_%d_%d.dat\" u 1:2 w linespoints pt 7 ps 0.8 lw 2.5 lc rgb \"%s\" title ",
                 n_grey + n_pruned + n_top ? ", \\\n " : "", f, cs[k], palette[n_top % 6]);
-        gp_strf(g, "c%d: %s", cs[k], st);
+        if (strcmp(r->search, "hyperband") == 0) gp_strf(g, "c%d: %s, bracket %d (entered at rung %d)", cs[k], st, bracket, bracket);
+        else gp_strf(g, "c%d: %s", cs[k], st);
         n_top++;
     }
     if (n_grey + n_pruned + n_top == 0) fputs(" NaN notitle", g);

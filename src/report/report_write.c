@@ -1135,7 +1135,8 @@ static void md_plots(FILE *f, const Report *r, const char *out, int plots, const
     if (r->staged && have_file(out, "rungs.png"))
         fprintf(f, "- The search (%s): mean validation loss per epoch of each configuration over the units its rung "
                    "decisions used (%s), the configurations that reached the top rung in colour, those stopped or "
-                   "pruned at a lower rung in grey (pruned dashed); dotted vertical lines at the rungs' epochs.\n\n"
+                   "pruned at a lower rung in grey (pruned dashed); dotted vertical lines at the rungs' epochs. Here the colours "
+                   "tell configurations apart, not families.\n\n"
                    "![rungs](rungs.png)\n\n",
                 report_search_title(r), r->nested ? "the inner-fold trials of every outer fold" : "its outer trials");
     if (r->n_friedman > 0 && isfinite(r->cd[M_ACC]) && have_file(out, "cd_diagram.png"))
