@@ -305,16 +305,6 @@ static int index_row(const Report *r, const SweepIndex *x, const RTrial *t) {
     return -1;
 }
 
-/* Whether (fam, config) has a rung row in group (repeat, outer) with state st. */
-static int rung_state_in(const Report *r, int fam, int config, int repeat, int outer, int st) {
-    for (int i = 0; i < r->n_rungs; i++) {
-        const RungRow *g = &r->rungs[i];
-        if (g->family == fam && g->config == config && g->repeat == repeat && g->outer == outer && g->state == st)
-            return 1;
-    }
-    return 0;
-}
-
 /* Nested staged search: outer trials are trained only for the configurations
  * that end at the top rung of their outer fold, and the index (which has no
  * repeat or outer column to read) does not tell which planned outer trial
@@ -323,29 +313,30 @@ static int rung_state_in(const Report *r, int fam, int config, int repeat, int o
  * against those present; when none of them is missing, every outer trial of
  * it without a file was not needed. Returns that (1) or 0 (some are due). */
 static int outer_not_needed(const Report *r, const SweepIndex *x, int fam, int config) {
-    int n_rows = 0, n_groups = 0, n_due = 0, present = 0;
+    int n_rows = 0, n_groups = 0, n_due = 0, present = 0, m = 0;
     for (int i = 0; i < x->n; i++)
         n_rows += x->inner[i] < 0 && x->config[i] == config && strcmp(x->family[i], r->fam[fam].name) == 0;
-    for (int i = 0; i < r->n_rungs; i++) {
-        const RungRow *g = &r->rungs[i];
-        if (g->family != fam || g->config != config) continue;
-        int seen = 0;
-        for (int j = 0; j < i && !seen; j++) {
-            const RungRow *h = &r->rungs[j];
-            seen = h->family == fam && h->config == config && h->repeat == g->repeat && h->outer == g->outer;
-        }
+    /* its rows, then per distinct (repeat, outer): top or open anywhere in it */
+    const RungRow **own = xcalloc((size_t)r->n_rungs + 1, sizeof *own);
+    for (int i = 0; i < r->n_rungs; i++)
+        if (r->rungs[i].family == fam && r->rungs[i].config == config) own[m++] = &r->rungs[i];
+    for (int i = 0; i < m; i++) {
+        int seen = 0, due = 0;
+        for (int j = 0; j < i && !seen; j++) seen = own[j]->repeat == own[i]->repeat && own[j]->outer == own[i]->outer;
         if (seen) continue;
         n_groups++;
-        if (!rung_state_in(r, fam, config, g->repeat, g->outer, RUNG_TOP) &&
-            !rung_state_in(r, fam, config, g->repeat, g->outer, RUNG_OPEN))
-            continue;
+        for (int j = i; j < m; j++)
+            due |= own[j]->repeat == own[i]->repeat && own[j]->outer == own[i]->outer &&
+                   (own[j]->state == RUNG_TOP || own[j]->state == RUNG_OPEN);
+        if (!due) continue;
         n_due++;
         for (int t = 0; t < r->n_trials; t++) {
             const RTrial *tr = &r->trials[t];
-            present += tr->fam == fam && tr->config == config && tr->inner < 0 && tr->repeat == g->repeat &&
-                       tr->outer == g->outer;
+            present += tr->fam == fam && tr->config == config && tr->inner < 0 && tr->repeat == own[i]->repeat &&
+                       tr->outer == own[i]->outer;
         }
     }
+    free(own);
     if (n_groups == 0 || n_rows % n_groups) return 0;
     return present >= n_due * (n_rows / n_groups);
 }
@@ -358,14 +349,24 @@ static void match_index(Report *r, const SweepIndex *x) {
         int k = index_row(r, x, &r->trials[i]);
         r->trials[i].pruned = k >= 0 ? x->pruned[k] : 0;
     }
+    /* outer_not_needed per (family, config), once: -1 not asked yet */
+    int max_c = 0;
+    for (int i = 0; i < x->n; i++)
+        if (x->config[i] > max_c) max_c = x->config[i];
+    signed char *memo = xmalloc((size_t)REPORT_MAX_FAMILIES * (max_c + 1) + 1);
+    memset(memo, -1, (size_t)REPORT_MAX_FAMILIES * (max_c + 1) + 1);
     for (int i = 0; i < x->n; i++) {
         char tp[1400];
         trialfile_path(tp, sizeof tp, r->dir, x->family[i], x->hash[i], ".h5");
         struct stat sb;
         if (stat(tp, &sb) == 0) continue;
-        int fam = family_index(r, x->family[i]);
-        if (r->staged && (x->pruned[i] || (r->nested && x->inner[i] < 0 && fam >= 0 &&
-                                           outer_not_needed(r, x, fam, x->config[i])))) {
+        int fam = family_index(r, x->family[i]), nn = 0;
+        if (r->staged && r->nested && x->inner[i] < 0 && fam >= 0 && x->config[i] >= 0) {
+            signed char *v = &memo[(size_t)fam * (max_c + 1) + x->config[i]];
+            if (*v < 0) *v = (signed char)outer_not_needed(r, x, fam, x->config[i]);
+            nn = *v;
+        }
+        if (r->staged && (x->pruned[i] || nn)) {
             r->n_not_needed++;
             continue;
         }
@@ -373,6 +374,7 @@ static void match_index(Report *r, const SweepIndex *x) {
         add_line(&r->lines, &r->n_lines, "missing: %s (%s trial; index state %s; no file trials/%s-%s.h5)", x->label[i],
                  x->inner[i] < 0 ? "outer" : "inner", x->state[i], x->family[i], x->hash[i]);
     }
+    free(memo);
     for (int i = 0; i < r->n_rungs; i++) r->n_open += r->rungs[i].state == RUNG_OPEN;
     if (r->n_open)
         add_line(&r->lines, &r->n_lines, "the search is unfinished: %d rung decision(s) still open", r->n_open);
