@@ -87,6 +87,7 @@ void report_free(Report *r) {
     strv_free(r->source_paths, r->n_source);
     free(r->data_groups);
     free(r->dup_groups);
+    free(r->rungs);
     strv_free(r->lines, r->n_lines);
     strv_free(r->notes, r->n_notes);
     memset(r, 0, sizeof *r);
@@ -161,6 +162,7 @@ static void read_summary(RTrial *t, const char *path, const char *hash) {
     t->seconds = ok ? s.seconds : NAN;
     t->val_acc = ok ? s.val_acc : NAN;
     t->test_acc = ok ? s.test_acc : NAN;
+    t->budget = ok ? s.budget : 0;
 }
 
 /* Read one trial file into t (fam resolved by the caller through name).
@@ -245,10 +247,13 @@ static void parse_study(Report *r) {
     r->nested = scheme == 4;
 }
 
-/* sweep.h5: families in job order, and what is missing or failed. */
-static void read_index(Report *r, FILE *warn) {
+/* sweep.h5: families in job order, the design and the search. The index
+ * stays in x (zeroed if unreadable) for match_index once the trials are read. */
+static void read_index(Report *r, SweepIndex *x, FILE *warn) {
     char path[1200];
     ErrBuf e = {{0}};
+    memset(x, 0, sizeof *x);
+    r->grid_epochs = NAN;
     snprintf(path, sizeof path, "%s/sweep.h5", r->dir);
     hid_t f = trialfile_open_index(path, "rerun the sweep to rebuild it", &e);
     if (f < 0) {
@@ -256,37 +261,123 @@ static void read_index(Report *r, FILE *warn) {
         if (warn) fprintf(warn, "hipid report: %s; reporting the trial files alone\n", e.msg);
         return;
     }
-    SweepIndex x;
-    int bad = trialfile_read_index(&x, f, path, &e) != HIPID_OK;
+    int bad = trialfile_read_index(x, f, path, &e) != HIPID_OK;
     H5Fclose(f);
-    snprintf(r->job, sizeof r->job, "%s", x.job);
-    snprintf(r->job_file, sizeof r->job_file, "%s", x.job_file);
-    snprintf(r->study, sizeof r->study, "%s", x.study);
+    snprintf(r->job, sizeof r->job, "%s", x->job);
+    snprintf(r->job_file, sizeof r->job_file, "%s", x->job_file);
+    snprintf(r->study, sizeof r->study, "%s", x->study);
     if (bad) {
         add_line(&r->notes, &r->n_notes, "The sweep index %s is unreadable (%s): missing trials cannot be listed.", path,
                  e.msg);
         if (warn) fprintf(warn, "hipid report: %s\n", e.msg);
+        trialfile_index_free(x);
+        memset(x, 0, sizeof *x);
         return;
     }
     r->have_index = 1;
     parse_study(r);
-    r->n_planned = x.n;
-    for (int i = 0; i < x.n; i++) {
-        family_index(r, x.family[i]);
-        r->n_outer_planned += x.inner[i] < 0;
+    r->n_planned = x->n;
+    for (int i = 0; i < x->n; i++) {
+        family_index(r, x->family[i]);
+        r->n_outer_planned += x->inner[i] < 0;
     }
-    /* the states are matched with the trial files after these are read */
-    for (int i = 0; i < x.n; i++) {
-        char tp[1400];
-        trialfile_path(tp, sizeof tp, r->dir, x.family[i], x.hash[i], ".h5");
-        struct stat sb;
-        if (stat(tp, &sb) != 0) {
-            r->n_missing++;
-            add_line(&r->lines, &r->n_lines, "missing: %s (%s trial; index state %s; no file trials/%s-%s.h5)",
-                     x.label[i], x.inner[i] < 0 ? "outer" : "inner", x.state[i], x.family[i], x.hash[i]);
+    snprintf(r->search, sizeof r->search, "%s", x->search);
+    snprintf(r->metric, sizeof r->metric, "%s", x->metric);
+    snprintf(r->prune, sizeof r->prune, "%s", x->prune);
+    r->eta = x->eta;
+    r->min_epochs = x->min_epochs;
+    r->max_epochs = x->max_epochs;
+    r->grid_epochs = x->grid_epochs;
+    r->rungs = xcalloc((size_t)x->n_rungs + 1, sizeof(RungRow));
+    for (int i = 0; i < x->n_rungs; i++) {
+        int fam = family_index(r, x->rung_family[i]);
+        if (fam < 0) continue; /* a family beyond REPORT_MAX_FAMILIES: its trials are refused too */
+        r->rungs[r->n_rungs] = x->rungs[i];
+        r->rungs[r->n_rungs++].family = fam;
+    }
+    r->staged = r->n_rungs > 0;
+}
+
+/* The index row of trial t (same family and hash), -1 if none. */
+static int index_row(const Report *r, const SweepIndex *x, const RTrial *t) {
+    for (int i = 0; i < x->n; i++)
+        if (strcmp(x->hash[i], t->hash) == 0 && strcmp(x->family[i], r->fam[t->fam].name) == 0) return i;
+    return -1;
+}
+
+/* Nested staged search: outer trials are trained only for the configurations
+ * that end at the top rung of their outer fold, and the index (which has no
+ * repeat or outer column to read) does not tell which planned outer trial
+ * belongs to which fold. Per (fam, config): the outer trials its top and
+ * still open groups need (seeds per group = its outer rows / its groups)
+ * against those present; when none of them is missing, every outer trial of
+ * it without a file was not needed. Returns that (1) or 0 (some are due). */
+static int outer_not_needed(const Report *r, const SweepIndex *x, int fam, int config) {
+    int n_rows = 0, n_groups = 0, n_due = 0, present = 0, m = 0;
+    for (int i = 0; i < x->n; i++)
+        n_rows += x->inner[i] < 0 && x->config[i] == config && strcmp(x->family[i], r->fam[fam].name) == 0;
+    /* its rows, then per distinct (repeat, outer): top or open anywhere in it */
+    const RungRow **own = xcalloc((size_t)r->n_rungs + 1, sizeof *own);
+    for (int i = 0; i < r->n_rungs; i++)
+        if (r->rungs[i].family == fam && r->rungs[i].config == config) own[m++] = &r->rungs[i];
+    for (int i = 0; i < m; i++) {
+        int seen = 0, due = 0;
+        for (int j = 0; j < i && !seen; j++) seen = own[j]->repeat == own[i]->repeat && own[j]->outer == own[i]->outer;
+        if (seen) continue;
+        n_groups++;
+        for (int j = i; j < m; j++)
+            due |= own[j]->repeat == own[i]->repeat && own[j]->outer == own[i]->outer &&
+                   (own[j]->state == RUNG_TOP || own[j]->state == RUNG_OPEN);
+        if (!due) continue;
+        n_due++;
+        for (int t = 0; t < r->n_trials; t++) {
+            const RTrial *tr = &r->trials[t];
+            present += tr->fam == fam && tr->config == config && tr->inner < 0 && tr->repeat == own[i]->repeat &&
+                       tr->outer == own[i]->outer;
         }
     }
-    trialfile_index_free(&x);
+    free(own);
+    if (n_groups == 0 || n_rows % n_groups) return 0;
+    return present >= n_due * (n_rows / n_groups);
+}
+
+/* After the trials are read: each trial's pruned flag from its index row,
+ * and the planned trials without a file: missing, or not needed by the
+ * search (their configuration was pruned or stopped first). */
+static void match_index(Report *r, const SweepIndex *x) {
+    for (int i = 0; i < r->n_trials; i++) {
+        int k = index_row(r, x, &r->trials[i]);
+        r->trials[i].pruned = k >= 0 ? x->pruned[k] : 0;
+    }
+    /* outer_not_needed per (family, config), once: -1 not asked yet */
+    int max_c = 0;
+    for (int i = 0; i < x->n; i++)
+        if (x->config[i] > max_c) max_c = x->config[i];
+    signed char *memo = xmalloc((size_t)REPORT_MAX_FAMILIES * (max_c + 1) + 1);
+    memset(memo, -1, (size_t)REPORT_MAX_FAMILIES * (max_c + 1) + 1);
+    for (int i = 0; i < x->n; i++) {
+        char tp[1400];
+        trialfile_path(tp, sizeof tp, r->dir, x->family[i], x->hash[i], ".h5");
+        struct stat sb;
+        if (stat(tp, &sb) == 0) continue;
+        int fam = family_index(r, x->family[i]), nn = 0;
+        if (r->staged && r->nested && x->inner[i] < 0 && fam >= 0 && x->config[i] >= 0) {
+            signed char *v = &memo[(size_t)fam * (max_c + 1) + x->config[i]];
+            if (*v < 0) *v = (signed char)outer_not_needed(r, x, fam, x->config[i]);
+            nn = *v;
+        }
+        if (r->staged && (x->pruned[i] || nn)) {
+            r->n_not_needed++;
+            continue;
+        }
+        r->n_missing++;
+        add_line(&r->lines, &r->n_lines, "missing: %s (%s trial; index state %s; no file trials/%s-%s.h5)", x->label[i],
+                 x->inner[i] < 0 ? "outer" : "inner", x->state[i], x->family[i], x->hash[i]);
+    }
+    free(memo);
+    for (int i = 0; i < r->n_rungs; i++) r->n_open += r->rungs[i].state == RUNG_OPEN;
+    if (r->n_open)
+        add_line(&r->lines, &r->n_lines, "the search is unfinished: %d rung decision(s) still open", r->n_open);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -350,7 +441,8 @@ int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e) {
     if (n_names == 0) return hipid_err(e, "%s: no trial files (*.h5) yet: run hipid sweep first", tdir);
     qsort(names, n_names, sizeof *names, cmp_str);
     h5_quiet();
-    read_index(r, warn);
+    SweepIndex x;
+    read_index(r, &x, warn);
     r->trials = xcalloc((size_t)n_names, sizeof(RTrial));
     for (int i = 0; i < n_names; i++) {
         char path[1300];
@@ -372,6 +464,8 @@ int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e) {
         }
     }
     strv_free(names, n_names);
+    match_index(r, &x);
+    trialfile_index_free(&x);
     if (r->n_done == 0)
         return hipid_err(e, "%s: none of the %d trial file(s) holds a finished trial (%d failed, %d unreadable)", tdir,
                          r->n_trials + r->n_skipped, r->n_failed, r->n_skipped);
@@ -430,7 +524,12 @@ static void summarise(Summary *m, Summary *sens, Summary *spec, RTrial *const *t
     free(x);
 }
 
-/* Report.ratio (mean n_test / (n_train + n_val) over the done outer trials)
+/* A trial that may stand for its configuration: not marked pruned by the
+ * index and trained to its end (a file stopped at a rung has budget > 0).
+ * Every trial of a grid is one. */
+static int candidate(const RTrial *t) { return !t->pruned && t->budget == 0; }
+
+/* Report.ratio (mean n_test / (n_train + n_val) over the done outer trials
  * and Report.corrected: 1 when the outer trials test at least two different
  * splits (repeat, outer fold); one split, however many seeds, keeps the
  * plain t interval. */
@@ -439,13 +538,13 @@ static void design_ratio(Report *r) {
     int n = 0, splits = 0;
     for (int i = 0; i < r->n_trials; i++) {
         const RTrial *t = &r->trials[i];
-        if (!t->done || t->inner >= 0 || t->n_train + t->n_val <= 0) continue;
+        if (!t->done || t->inner >= 0 || t->n_train + t->n_val <= 0 || !candidate(t)) continue;
         sum += (double)t->n_test / (t->n_train + t->n_val);
         n++;
         int seen = 0;
         for (int j = 0; j < i && !seen; j++) {
             const RTrial *o = &r->trials[j];
-            seen = o->done && o->inner < 0 && o->repeat == t->repeat && o->outer == t->outer;
+            seen = o->done && o->inner < 0 && o->repeat == t->repeat && o->outer == t->outer && candidate(o);
         }
         splits += !seen;
     }
@@ -502,22 +601,37 @@ static RConfig *config_of(Report *r, int fam, int config) {
     return NULL;
 }
 
+/* Whether (fam, config) is in the rung table. */
+static int in_rungs(const Report *r, int fam, int config) {
+    for (int i = 0; i < r->n_rungs; i++)
+        if (r->rungs[i].family == fam && r->rungs[i].config == config) return 1;
+    return 0;
+}
+
+/* One RConfig per configuration with an outer trial, and (staged) per
+ * configuration of the rung table, which nested has outer trials only where
+ * it reached the top rung. */
 static void build_configs(Report *r) {
     int K = r->K;
-    r->configs = xcalloc((size_t)r->n_trials + 1, sizeof(RConfig));
+    r->configs = xcalloc((size_t)r->n_trials + r->n_rungs + 1, sizeof(RConfig));
     for (int f = 0; f < r->n_fam; f++) {
         int max_c = -1;
         for (int i = 0; i < r->n_trials; i++)
             if (r->trials[i].fam == f && r->trials[i].inner < 0 && r->trials[i].config > max_c) max_c = r->trials[i].config;
+        for (int i = 0; i < r->n_rungs; i++)
+            if (r->rungs[i].family == f && r->rungs[i].config > max_c) max_c = r->rungs[i].config;
         for (int c = 0; c <= max_c; c++) {
             RTrial **ts = xcalloc((size_t)r->n_trials + 1, sizeof(RTrial *));
-            int n = 0, failed = 0;
+            int n = 0, failed = 0, excluded = 0;
             double vl = 0;
             int n_vl = 0;
-            const char *hp = NULL;
+            const char *hp = NULL, *hp_inner = NULL;
             for (int i = 0; i < r->n_trials; i++) {
                 RTrial *t = &r->trials[i];
-                if (t->fam != f || t->config != c || t->inner >= 0) continue;
+                if (t->fam != f || t->config != c) continue;
+                excluded |= !candidate(t);
+                if (t->done && !hp_inner) hp_inner = t->hparams;
+                if (t->inner >= 0) continue;
                 if (!t->done) {
                     failed++;
                     continue;
@@ -526,7 +640,7 @@ static void build_configs(Report *r) {
                 ts[n++] = t;
                 if (isfinite(t->val_loss)) vl += t->val_loss, n_vl++;
             }
-            if (n + failed == 0) {
+            if (n + failed == 0 && !in_rungs(r, f, c)) {
                 free(ts);
                 continue;
             }
@@ -535,7 +649,8 @@ static void build_configs(Report *r) {
             rc->config = c;
             rc->n_done = n;
             rc->n_failed = failed;
-            snprintf(rc->hparams, sizeof rc->hparams, "%s", hp ? hp : "(every trial failed)");
+            rc->excluded = excluded;
+            snprintf(rc->hparams, sizeof rc->hparams, "%s", hp ? hp : hp_inner ? hp_inner : "(every trial failed)");
             rc->val_loss = n_vl ? vl / n_vl : NAN;
             rc->sens = xcalloc((size_t)K, sizeof(Summary));
             rc->spec = xcalloc((size_t)K, sizeof(Summary));
@@ -573,7 +688,8 @@ static RTrial *find_outer(Report *r, int fam, int config, const RUnit *u) {
     return NULL;
 }
 
-/* Nested: per unit, the configuration with the best mean inner accuracy. */
+/* Nested: per unit, the configuration with the best mean inner accuracy
+ * among those whose inner trials of the unit are candidates. */
 static void select_nested(Report *r, int f) {
     RFamily *fa = &r->fam[f];
     for (int u = 0; u < r->n_units; u++) {
@@ -584,17 +700,19 @@ static void select_nested(Report *r, int f) {
             const RConfig *c = &r->configs[ci];
             if (c->fam != f) continue;
             double acc = 0, ll = 0;
-            int n = 0;
+            int n = 0, out = 0;
             for (int i = 0; i < r->n_trials; i++) {
                 const RTrial *t = &r->trials[i];
-                if (!t->done || t->fam != f || t->config != c->config || t->inner < 0 || t->repeat != un->repeat ||
+                if (t->fam != f || t->config != c->config || t->inner < 0 || t->repeat != un->repeat ||
                     t->outer != un->outer || t->seed != un->seed)
                     continue;
+                out |= !candidate(t);
+                if (!t->done) continue;
                 acc += t->m[M_ACC];
                 ll += t->m[M_LOGLOSS];
                 n++;
             }
-            if (n == 0) continue;
+            if (n == 0 || out) continue;
             acc /= n;
             ll /= n;
             if (acc > best_acc || (acc == best_acc && ll < best_ll)) best = c->config, best_acc = acc, best_ll = ll;
@@ -605,18 +723,20 @@ static void select_nested(Report *r, int f) {
     }
 }
 
-/* Not nested: the configuration with the lowest mean validation loss. */
+/* Not nested: the configuration with the lowest mean validation loss among
+ * those not excluded by a staged search. */
 static void select_by_validation(Report *r, int f, int *by_test) {
     RFamily *fa = &r->fam[f];
     int best = -1;
     double best_v = INFINITY;
     int any_val = 0;
     for (int ci = 0; ci < r->n_configs; ci++)
-        any_val |= r->configs[ci].fam == f && r->configs[ci].n_done > 0 && isfinite(r->configs[ci].val_loss);
+        any_val |= r->configs[ci].fam == f && r->configs[ci].n_done > 0 && !r->configs[ci].excluded &&
+                   isfinite(r->configs[ci].val_loss);
     *by_test = !any_val;
     for (int ci = 0; ci < r->n_configs; ci++) {
         const RConfig *c = &r->configs[ci];
-        if (c->fam != f || c->n_done == 0) continue;
+        if (c->fam != f || c->n_done == 0 || c->excluded) continue;
         double v = any_val ? c->val_loss : -c->m[M_ACC].mean;
         if (isfinite(v) && v < best_v) best = c->config, best_v = v;
     }
@@ -1099,6 +1219,110 @@ static void family_pooled(Report *r, RFamily *fa) {
     free(P);
 }
 
+/* ---- the search's rung table ---- */
+
+static int rung_cmp(const void *a, const void *b) {
+    const RungRow *x = a, *y = b;
+    int kx[] = {x->family, x->bracket, x->repeat, x->outer, x->rung}, ky[] = {y->family, y->bracket, y->repeat, y->outer, y->rung};
+    for (int i = 0; i < 5; i++)
+        if (kx[i] != ky[i]) return kx[i] < ky[i] ? -1 : 1;
+    if (x->score != y->score) {
+        if (isnan(x->score) || isnan(y->score)) return isnan(x->score) - isnan(y->score);
+        return x->score < y->score ? -1 : 1;
+    }
+    return x->config - y->config;
+}
+
+/* The rung table sorted, the compute spent and the counts the report gives. */
+static void analyse_search(Report *r) {
+    for (int i = 0; i < r->n_trials; i++)
+        if (r->trials[i].done && r->trials[i].epochs_run > 0) r->epochs_spent += r->trials[i].epochs_run;
+    qsort(r->rungs, (size_t)r->n_rungs, sizeof(RungRow), rung_cmp);
+    for (int i = 0; i < r->n_rungs; i++) {
+        const RungRow *g = &r->rungs[i];
+        int new_cfg = 1, new_group = 1, top_before = 0;
+        for (int j = 0; j < i; j++) {
+            const RungRow *h = &r->rungs[j];
+            int same_cfg = h->family == g->family && h->config == g->config;
+            new_cfg &= !same_cfg;
+            top_before |= same_cfg && h->state == RUNG_TOP;
+            new_group &= !(h->family == g->family && h->bracket == g->bracket && h->repeat == g->repeat &&
+                           h->outer == g->outer);
+        }
+        r->n_staged_configs += new_cfg;
+        r->n_groups += new_group;
+        r->n_top += g->state == RUNG_TOP && !top_before;
+    }
+}
+
+/* The last rung row of (fam, config) in the group (repeat, outer): the
+ * highest rung it entered. NULL if none. */
+static const RungRow *last_rung(const Report *r, int fam, int config, int repeat, int outer) {
+    const RungRow *last = NULL;
+    for (int i = 0; i < r->n_rungs; i++) {
+        const RungRow *g = &r->rungs[i];
+        if (g->family == fam && g->config == config && g->repeat == repeat && g->outer == outer &&
+            (!last || g->rung > last->rung))
+            last = g;
+    }
+    return last;
+}
+
+static int stage_text(char *buf, size_t cap, const RungRow *g) {
+    const char *ep = g->epochs == 1 ? "epoch" : "epochs";
+    if (g->state == RUNG_TOP) return snprintf(buf, cap, "top rung (%d %s)", g->epochs, ep);
+    return snprintf(buf, cap, "%s at rung %d (%d %s)",
+                    g->state == RUNG_PRUNED ? "pruned" : g->state == RUNG_OPEN ? "open" : "stopped", g->rung, g->epochs, ep);
+}
+
+void report_config_stage(char *buf, size_t cap, const Report *r, int fam, int config) {
+    buf[0] = '\0';
+    /* the groups of (fam, config), each with its last row */
+    const RungRow **last = xcalloc((size_t)r->n_rungs + 1, sizeof *last);
+    int n = 0;
+    for (int i = 0; i < r->n_rungs; i++) {
+        const RungRow *g = &r->rungs[i];
+        if (g->family != fam || g->config != config) continue;
+        const RungRow *l = last_rung(r, fam, config, g->repeat, g->outer);
+        int seen = 0;
+        for (int j = 0; j < n && !seen; j++) seen = last[j] == l;
+        if (!seen) last[n++] = l;
+    }
+    if (n == 1 && !r->nested) stage_text(buf, cap, last[0]);
+    else if (n > 0) {
+        /* nested: distinct outcomes (state, rung), counted over the outer folds, top first */
+        size_t at = 0;
+        int *done = xcalloc((size_t)n, sizeof(int));
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < n; i++) {
+                if (done[i] || (pass == 0) != (last[i]->state == RUNG_TOP)) continue;
+                int k = 0;
+                for (int j = i; j < n; j++)
+                    if (!done[j] && last[j]->state == last[i]->state && last[j]->rung == last[i]->rung) k++, done[j] = 1;
+                char one[96];
+                stage_text(one, sizeof one, last[i]);
+                if (at < cap)
+                    at += at == 0 ? (size_t)snprintf(buf + at, cap - at, "%s in %d of %d outer folds", one, k, n)
+                                  : (size_t)snprintf(buf + at, cap - at, ", %s in %d", one, k);
+            }
+        free(done);
+    }
+    free(last);
+}
+
+int report_rung_epochs(const Report *r, int *ep, int cap) {
+    int n = 0;
+    for (int i = 0; i < r->n_rungs; i++) {
+        int e = r->rungs[i].epochs, j = 0;
+        while (j < n && ep[j] < e) j++;
+        if ((j < n && ep[j] == e) || n == cap) continue;
+        memmove(ep + j + 1, ep + j, sizeof(int) * (size_t)(n - j));
+        ep[j] = e;
+        n++;
+    }
+    return n;
+}
+
 /* Selection, summaries, class intervals and the baseline of family f. */
 static void analyse_family(Report *r, int f, int *by_test) {
     RFamily *fa = &r->fam[f];
@@ -1128,6 +1352,7 @@ static void analyse_family(Report *r, int f, int *by_test) {
 void report_analyse(Report *r) {
     for (int i = 0; i < r->n_trials; i++)
         if (r->trials[i].done) trial_metrics(&r->trials[i], r->K);
+    analyse_search(r);
     design_ratio(r);
     build_configs(r);
     build_units(r);

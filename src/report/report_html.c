@@ -141,6 +141,8 @@ static const char CSS[] =
     "svg.spark{display:block;width:100%;height:auto;margin:.2rem 0}svg.spark text{font:10px system-ui,sans-serif;"
     "fill:#555}\n"
     ".cfg .caption{margin:0}\n"
+    ".rung-cfg{white-space:nowrap}.rung-cfg.stopped,.rung-cfg.pruned{color:var(--muted)}"
+    ".rung-cfg.top{font-weight:600}td.stage{white-space:nowrap}\n"
     "footer{border-top:1px solid var(--line);margin-top:2rem;padding-bottom:2rem;color:var(--muted);"
     "font-size:.9rem}\n"
     "@media (max-width:700px){body{font-size:14px}h1{font-size:1.3rem}nav a{display:inline-block;"
@@ -221,10 +223,10 @@ static void header(FILE *f, const Report *r) {
         fputs(c ? ", " : " ", f);
         esc(f, r->class_names[c]);
     }
-    fputs(". Metrics are recomputed from each trial's stored test predictions.</p>\n<nav aria-label=\"sections\">"
-          "<a href=\"#verdict\">Summary</a><a href=\"#trial-list\">Trials</a><a href=\"#configs\">Configurations</a>"
-          "<a href=\"#comparisons\">Comparisons</a><a href=\"#plots\">Plots</a><a href=\"#errors\">Error analysis</a>"
-          "</nav>\n</header>\n<main>\n", f);
+    fprintf(f, ". Metrics are recomputed from each trial's stored test predictions.</p>\n<nav aria-label=\"sections\">"
+               "<a href=\"#verdict\">Summary</a><a href=\"#trial-list\">Trials</a>%s<a href=\"#configs\">Configurations"
+               "</a><a href=\"#comparisons\">Comparisons</a><a href=\"#plots\">Plots</a><a href=\"#errors\">Error "
+               "analysis</a></nav>\n</header>\n<main>\n", r->staged ? "<a href=\"#search\">Search</a>" : "");
 }
 
 /* ---- summary and verdicts ---- */
@@ -466,12 +468,16 @@ static void section_trials(FILE *f, const Report *r) {
     fputs("<section id=\"trial-list\">\n<h2>Trials</h2>\n", f);
     if (r->have_index)
         fprintf(f, "<p>The sweep index plans %d trials (%d outer, %d inner). Trial files read: %d done, %d failed; %d "
-                   "missing, %d unreadable.</p>\n", r->n_planned, r->n_outer_planned,
+                   "missing, %d unreadable", r->n_planned, r->n_outer_planned,
                 r->n_planned - r->n_outer_planned, r->n_done, r->n_failed, r->n_missing, r->n_skipped);
+    if (r->have_index && r->staged)
+        fprintf(f, "; %d not needed by the search (their configuration was stopped or pruned before them)",
+                r->n_not_needed);
+    if (r->have_index) fputs(".</p>\n", f);
     else
         fprintf(f, "<p>No sweep index: trial files read: %d done, %d failed, %d unreadable.</p>\n", r->n_done,
                 r->n_failed, r->n_skipped);
-    if (r->n_missing || r->n_failed || r->n_skipped)
+    if (r->n_missing || r->n_failed || r->n_skipped || r->n_open)
         fputs("<p class=\"warn\"><strong>The sweep is incomplete</strong>: the tables use the finished trials only. "
               "Rerun <code>hipid sweep</code> on the same job file to finish it.</p>\n", f);
     if (r->n_lines) fputs("<ul>\n", f);
@@ -491,6 +497,78 @@ static void section_trials(FILE *f, const Report *r) {
     fputs("</section>\n", f);
 }
 
+/* ---- the search (staged sweeps only) ---- */
+
+/* One row per selection group and rung: counts per outcome, then each
+ * configuration with its score as a span (DOM contract in report_html.h). */
+static void rung_row(FILE *f, const Report *r, int i, int j) {
+    const RungRow *a = &r->rungs[i];
+    int n_st[RUNG_OPEN + 1] = {0};
+    for (int k = i; k < j; k++) n_st[r->rungs[k].state]++;
+    fputs("<tr data-family=\"", f);
+    esc(f, r->fam[a->family].name);
+    fprintf(f, "\" data-bracket=\"%d\" data-repeat=\"%d\" data-outer=\"%d\" data-rung=\"%d\" data-epochs=\"%d\">"
+               "<th scope=\"row\">", a->bracket, a->repeat, a->outer, a->rung, a->epochs);
+    fam_label(f, r, a->family);
+    fprintf(f, "</th><td class=\"n\">%d</td>", a->bracket);
+    if (r->nested) fprintf(f, "<td>repeat %d, fold %d</td>", a->repeat, a->outer);
+    fprintf(f, "<td class=\"n\">%d</td><td class=\"n\">%d</td><td class=\"n\">%d</td>", a->rung, a->epochs, j - i);
+    for (int st = RUNG_PROMOTED; st <= (r->n_open ? RUNG_OPEN : RUNG_TOP); st++)
+        fprintf(f, "<td class=\"n\">%d</td>", n_st[st]);
+    fputs("<td>", f);
+    for (int k = i; k < j; k++) {
+        const RungRow *g = &r->rungs[k];
+        fprintf(f, "%s<span class=\"rung-cfg %s\" data-config=\"%d\" data-n-units=\"%d\" data-state=\"%s\" "
+                   "data-score=\"", k > i ? ", " : "", rung_state_names[g->state], g->config, g->n_units,
+                rung_state_names[g->state]);
+        raw(f, g->score);
+        fprintf(f, "\">c%d ", g->config);
+        num(f, report_rung_shown(r, g->score), 4);
+        fprintf(f, " %s</span>", rung_state_names[g->state]);
+    }
+    fputs("</td></tr>\n", f);
+}
+
+static void section_search(FILE *f, const Report *r) {
+    if (!r->staged) return;
+    char txt[2000];
+    int acc = strcmp(r->metric, "val_acc") == 0;
+    report_search_text(txt, sizeof txt, r);
+    fputs("<section id=\"search\">\n<h2>Search: ", f);
+    esc(f, report_search_title(r));
+    fputs("</h2>\n<p id=\"search-compute\" data-epochs-spent=\"", f);
+    raw(f, r->epochs_spent);
+    fputs("\" data-grid-epochs=\"", f);
+    raw(f, r->grid_epochs);
+    fprintf(f, "\" data-configs=\"%d\" data-top=\"%d\" data-groups=\"%d\">", r->n_staged_configs, r->n_top,
+            r->n_groups);
+    esc(f, txt);
+    fputs("</p>\n<div class=\"wrap\"><table id=\"rung-table\">\n<thead><tr><th scope=\"col\">family</th>"
+          "<th scope=\"col\">bracket</th>", f);
+    if (r->nested) fputs("<th scope=\"col\">outer fold</th>", f);
+    fputs("<th scope=\"col\">rung</th><th scope=\"col\">epochs</th><th scope=\"col\">entered</th>"
+          "<th scope=\"col\">promoted</th><th scope=\"col\">stopped</th><th scope=\"col\">pruned</th>"
+          "<th scope=\"col\">top</th>", f);
+    if (r->n_open) fputs("<th scope=\"col\">open</th>", f);
+    fprintf(f, "<th scope=\"col\">configurations (%s, outcome)</th></tr></thead>\n<tbody>\n", acc ? "val acc" : "val loss");
+    for (int i = 0; i < r->n_rungs;) {
+        int j = i + 1;
+        const RungRow *a = &r->rungs[i];
+        while (j < r->n_rungs && r->rungs[j].family == a->family && r->rungs[j].bracket == a->bracket &&
+               r->rungs[j].repeat == a->repeat && r->rungs[j].outer == a->outer && r->rungs[j].rung == a->rung)
+            j++;
+        rung_row(f, r, i, j);
+        i = j;
+    }
+    fprintf(f, "</tbody></table></div>\n<p class=\"caption\">Per selection group and rung: the configurations that "
+               "entered it and what became of them (promoted to the next rung; stopped: not among the best 1/%d; "
+               "pruned after the rung's first wave; top: reached the bracket's last rung%s), each with its mean %s "
+               "over the group's units at the rung's epochs (%s), best first. <code>rungs.csv</code> has the same "
+               "rows.</p>\n</section>\n",
+            r->eta, r->n_open ? "; open: not decided yet" : "", acc ? "validation accuracy" : "lowest validation loss",
+            acc ? "higher is better" : "lower is better");
+}
+
 /* ---- configurations ---- */
 
 static void config_row(FILE *f, const Report *r, const RConfig *c) {
@@ -499,8 +577,16 @@ static void config_row(FILE *f, const Report *r, const RConfig *c) {
     esc(f, r->fam[c->fam].name);
     fprintf(f, "\" data-config=\"%d\"><th scope=\"row\">", c->config);
     fam_label(f, r, c->fam);
-    fprintf(f, "</th><td><a href=\"#cfg-%d-%d\">c%d</a>%s</td><td class=\"n\">%d</td><td class=\"n\">%d</td>",
-            c->fam, c->config, c->config, sel ? " <strong>(selected)</strong>" : "", c->n_done, c->n_failed);
+    fprintf(f, "</th><td><a href=\"#cfg-%d-%d\">c%d</a>%s</td>", c->fam, c->config, c->config,
+            sel ? " <strong>(selected)</strong>" : "");
+    if (r->staged) {
+        char st[400];
+        report_config_stage(st, sizeof st, r, c->fam, c->config);
+        fputs("<td class=\"stage\">", f);
+        esc(f, st[0] ? st : "-");
+        fputs("</td>", f);
+    }
+    fprintf(f, "<td class=\"n\">%d</td><td class=\"n\">%d</td>", c->n_done, c->n_failed);
     if (r->nested) fprintf(f, "<td class=\"n\">%d</td>", c->n_selected);
     td_real(f, c->val_loss, 4, 1);
     for (int m = 0; m < M_COUNT; m++) td_summary(f, &c->m[m]);
@@ -513,7 +599,9 @@ static void config_table(FILE *f, const Report *r) {
     char iv[400];
     report_interval_text(iv, sizeof iv, r);
     fputs("<div class=\"wrap\"><table id=\"config-table\">\n<thead><tr><th scope=\"col\">family</th>"
-          "<th scope=\"col\">config</th><th scope=\"col\">trials</th><th scope=\"col\">failed</th>", f);
+          "<th scope=\"col\">config</th>", f);
+    if (r->staged) fputs("<th scope=\"col\">rung reached</th>", f);
+    fputs("<th scope=\"col\">trials</th><th scope=\"col\">failed</th>", f);
     if (r->nested) fputs("<th scope=\"col\">selected (outer folds)</th>", f);
     fputs("<th scope=\"col\">val loss</th>", f);
     for (int m = 0; m < M_COUNT; m++) fprintf(f, "<th scope=\"col\">%s</th>", report_metric_titles[m]);
@@ -523,7 +611,11 @@ static void config_table(FILE *f, const Report *r) {
           "selected ones; <code>configs.csv</code> has every column, <code>folds.csv</code> every fold). Cells: mean "
           "± SD [", f);
     esc(f, iv);
-    fputs("]. ROC AUC: mean over folds.</p>\n", f);
+    fputs("]. ROC AUC: mean over folds.", f);
+    if (r->staged)
+        fputs(" Rung reached: how far the search took the configuration; only those at the top rung are candidates "
+              "for selection, the others were trained for fewer epochs and enter no family's estimate.", f);
+    fputs("</p>\n", f);
 }
 
 /* ---- per-configuration plots ----
@@ -1127,6 +1219,15 @@ static void section_plots(FILE *f, const Report *r, const char *out, int plots, 
         figure(f, out, "posterior", "posterior of the accuracy difference",
                "Posterior of the mean accuracy difference of each pair (Bayesian correlated t-test), the region of "
                "practical equivalence shaded: the areas are the three probabilities of the comparison tables.");
+    if (r->staged && have_file(out, "rungs.svg")) {
+        snprintf(cap, sizeof cap, "The search (%s): mean validation loss per epoch of each configuration over the "
+                                  "units its rung decisions used (%s); the configurations that reached the top rung "
+                                  "in colour, those stopped or pruned at a lower rung in grey (pruned dashed); dotted "
+                                  "vertical lines at the rungs' epochs. Here the colours tell configurations apart, not "
+                                  "families.",
+                 report_search_title(r), r->nested ? "the inner-fold trials of every outer fold" : "its outer trials");
+        figure(f, out, "rungs", "validation loss per configuration and rung", cap);
+    }
     if (r->n_friedman > 0 && isfinite(r->cd[M_ACC]) && have_file(out, "cd_diagram.svg"))
         figure(f, out, "cd_diagram", "critical-difference diagram",
                "Critical-difference diagram (Demsar 2006): average ranks on accuracy (1 = best); families joined by a "
@@ -1242,6 +1343,7 @@ int report_write_html(const Report *r, const char *out, int plots, const char *p
     header(f, r);
     section_verdict(f, r);
     section_trials(f, r);
+    section_search(f, r);
     section_configs(f, r);
     section_comparisons(f, r);
     section_plots(f, r, out, plots, plot_note);

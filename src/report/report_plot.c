@@ -699,6 +699,173 @@ static void gp_cd(FILE *g, const Report *r, int svg) {
 
 static int have_cd(const Report *r) { return r->n_friedman > 0 && isfinite(r->cd[M_ACC]); }
 
+/* ---- the search's rungs ---- */
+
+/* Families with rung rows. */
+static int rung_fams(const Report *r, int *fams) {
+    int n = 0;
+    for (int f = 0; f < r->n_fam; f++)
+        for (int i = 0; i < r->n_rungs; i++)
+            if (r->rungs[i].family == f) {
+                fams[n++] = f;
+                break;
+            }
+    return n;
+}
+
+/* Family f's configurations in the rung table, ascending; *n how many.
+ * Caller frees. */
+static int *rung_configs(const Report *r, int f, int *n) {
+    int *c = xcalloc((size_t)r->n_rungs + 1, sizeof(int));
+    *n = 0;
+    for (int i = 0; i < r->n_rungs; i++) {
+        if (r->rungs[i].family != f) continue;
+        int v = r->rungs[i].config, j = 0;
+        while (j < *n && c[j] < v) j++;
+        if (j < *n && c[j] == v) continue;
+        memmove(c + j + 1, c + j, sizeof(int) * (size_t)(*n - j));
+        c[j] = v;
+        (*n)++;
+    }
+    return c;
+}
+
+/* Whether (f, c) has a rung row of state st. */
+static int rung_has(const Report *r, int f, int c, int st) {
+    for (int i = 0; i < r->n_rungs; i++)
+        if (r->rungs[i].family == f && r->rungs[i].config == c && r->rungs[i].state == st) return 1;
+    return 0;
+}
+
+/* The trials whose metrics took (f, c)'s rung decisions: not nested its
+ * outer trials, nested its inner ones (halving.h's selection groups). */
+static int rung_unit(const Report *r, const RTrial *t, int f, int c) {
+    return t->done && t->hist && t->fam == f && t->config == c && (r->nested ? t->inner >= 0 : t->inner < 0);
+}
+
+/* rung_F_C.dat: epoch, mean validation loss over (f, c)'s units that ran
+ * it (finite values only), how many ran it. */
+static int data_rung(const Report *r, const char *out, int f, int c, ErrBuf *e) {
+    char name[48];
+    snprintf(name, sizeof name, "rung_%d_%d.dat", f, c);
+    FILE *d = report_open_file(out, "plotdata", name, e);
+    if (!d) return HIPID_ERR;
+    int max_ep = 0;
+    for (int i = 0; i < r->n_trials; i++)
+        if (rung_unit(r, &r->trials[i], f, c) && r->trials[i].n_epochs > max_ep) max_ep = r->trials[i].n_epochs;
+    fprintf(d, "# epoch mean_val_loss units (the %s trials of %s c%d that ran the epoch)\n",
+            r->nested ? "inner" : "outer", r->fam[f].name, c);
+    for (int ep = 0; ep < max_ep; ep++) {
+        double sum = 0;
+        int n = 0, ran = 0;
+        for (int i = 0; i < r->n_trials; i++) {
+            const RTrial *t = &r->trials[i];
+            if (!rung_unit(r, t, f, c) || ep >= t->n_epochs) continue;
+            ran++;
+            double v = t->hist[(size_t)2 * t->n_epochs + ep]; /* row 2: val_loss */
+            if (isfinite(v)) sum += v, n++;
+        }
+        fprintf(d, "%d %.6g %d\n", ep + 1, n ? sum / n : NAN, ran);
+    }
+    return report_close_file(d, out, "plotdata", name, e);
+}
+
+static int data_rungs(const Report *r, const char *out, ErrBuf *e) {
+    int fams[REPORT_MAX_FAMILIES], n = rung_fams(r, fams), rc = HIPID_OK;
+    for (int i = 0; i < n && rc == HIPID_OK; i++) {
+        int nc = 0, *cs = rung_configs(r, fams[i], &nc);
+        for (int k = 0; k < nc && rc == HIPID_OK; k++) rc = data_rung(r, out, fams[i], cs[k], e);
+        free(cs);
+    }
+    return rc;
+}
+
+#define RUNG_GREY "#A8A8A8"
+#define RUNG_LINE "#666666"
+
+/* The rungs' epochs as dotted vertical lines, labelled above the frame. */
+static void gp_rung_lines(FILE *g, const Report *r, int f) {
+    int ep[64], n = 0;
+    for (int i = 0; i < r->n_rungs; i++) { /* this family's rungs: (rung, epochs) pairs */
+        const RungRow *w = &r->rungs[i];
+        int seen = 0;
+        for (int j = 0; j < n && !seen; j++) seen = ep[j] == w->epochs;
+        if (w->family != f || seen || n == 64) continue;
+        ep[n++] = w->epochs;
+        fprintf(g, "set arrow from %d, graph 0 to %d, graph 1 nohead dt 3 lw 1.2 lc rgb \"%s\"\n", w->epochs, w->epochs,
+                RUNG_LINE);
+        fprintf(g, "set label \"rung %d: %d epoch%s\" at %d, graph 1 center offset 0,0.7 tc rgb \"%s\" font \",9\"\n",
+                w->rung, w->epochs, w->epochs == 1 ? "" : "s", w->epochs, RUNG_LINE);
+    }
+}
+
+/* Family f's panel: grey lines first (stopped solid, pruned dashed), then
+ * the top-rung configurations in colour on top, each with its key entry. */
+static void gp_rung_panel(FILE *g, const Report *r, int f) {
+    int nc = 0, *cs = rung_configs(r, f, &nc), n_top = 0, n_grey = 0, n_pruned = 0;
+    char grey[400] = "", pruned[400] = "";
+    fputs("unset arrow\nunset label\nset title ", g);
+    gp_strf(g, "%s: mean validation loss per epoch of each configuration (%s)", r->fam[f].name,
+            r->nested ? "its inner-fold trials, every outer fold" : "its outer trials");
+    fputc('\n', g);
+    gp_rung_lines(g, r, f);
+    fputs("plot", g);
+    for (int k = 0; k < nc; k++) {
+        if (rung_has(r, f, cs[k], RUNG_TOP)) continue;
+        int pr = rung_has(r, f, cs[k], RUNG_PRUNED);
+        char *list = pr ? pruned : grey;
+        size_t l = strlen(list);
+        snprintf(list + l, 400 - l, "%sc%d", l ? ", " : "", cs[k]);
+        n_grey += !pr;
+        n_pruned += pr;
+        fprintf(g, "%s \"plotdata/rung_%d_%d.dat\" u 1:2 w linespoints pt 7 ps 0.5 lw 1.2 dt %d lc rgb \"%s\" notitle",
+                n_grey + n_pruned > 1 ? ", \\\n " : "", f, cs[k], pr ? 2 : 1, RUNG_GREY);
+    }
+    if (n_grey) {
+        fprintf(g, "%s NaN w linespoints pt 7 ps 0.5 lw 1.2 lc rgb \"%s\" title ", n_grey + n_pruned ? ", \\\n " : "", RUNG_GREY);
+        gp_strf(g, "stopped below the top rung: %s", grey);
+    }
+    if (n_pruned) {
+        fprintf(g, ", \\\n NaN w linespoints pt 7 ps 0.5 lw 1.2 dt 2 lc rgb \"%s\" title ", RUNG_GREY);
+        gp_strf(g, "pruned: %s", pruned);
+    }
+    for (int k = 0; k < nc; k++) {
+        if (!rung_has(r, f, cs[k], RUNG_TOP)) continue;
+        char st[400];
+        int bracket = 0;
+        report_config_stage(st, sizeof st, r, f, cs[k]);
+        for (int i = 0; i < r->n_rungs; i++) /* a configuration is dealt to one bracket (halving.h) */
+            if (r->rungs[i].family == f && r->rungs[i].config == cs[k]) bracket = r->rungs[i].bracket;
+        fprintf(g, "%s \"plotdata/rung_%d_%d.dat\" u 1:2 w linespoints pt 7 ps 0.8 lw 2.5 lc rgb \"%s\" title ",
+                n_grey + n_pruned + n_top ? ", \\\n " : "", f, cs[k], palette[n_top % 6]);
+        if (strcmp(r->search, "hyperband") == 0) gp_strf(g, "c%d: %s, bracket %d (entered at rung %d)", cs[k], st, bracket, bracket);
+        else gp_strf(g, "c%d: %s", cs[k], st);
+        n_top++;
+    }
+    if (n_grey + n_pruned + n_top == 0) fputs(" NaN notitle", g);
+    fputc('\n', g);
+    free(cs);
+}
+
+static void gp_rungs(FILE *g, const Report *r, int svg) {
+    int fams[REPORT_MAX_FAMILIES], n = rung_fams(r, fams), H = REPORT_RUNG_H_PER_FAMILY * n, max_ep = 0;
+    for (int i = 0; i < r->n_rungs; i++)
+        if (r->rungs[i].epochs > max_ep) max_ep = r->rungs[i].epochs;
+    gp_terminal(g, svg, REPORT_RUNG_W, H, "rungs");
+    fprintf(g, "set multiplot title ");
+    gp_strf(g, "%s: validation loss of every configuration; colour = reached the top rung%s, grey = stopped or pruned "
+               "below it", report_search_title(r), r->nested ? " in some outer fold" : "");
+    fprintf(g, "\nset xlabel \"epoch\"\nset ylabel \"validation loss (mean over the units)\"\n"
+               "set key below Left reverse maxcols 1 samplen 3\nset tmargin 4\nset title offset 0,0.9\n");
+    if (max_ep > 30) fprintf(g, "set logscale x\nset xrange [0.8:%g]\n", max_ep * 1.15);
+    else fprintf(g, "set xrange [0.5:%g]\nset xtics 1\n", max_ep + 0.5);
+    for (int i = 0; i < n; i++) {
+        gp_cell(g, i, 0, n, 1, 0, 1 - 24.0 / H);
+        gp_rung_panel(g, r, fams[i]);
+    }
+    gp_end(g, 1);
+}
+
 /* ---- running gnuplot ---- */
 
 /* Run `gnuplot plots.gp` in out; its output in plotdata/gnuplot.log. */
@@ -747,6 +914,7 @@ static int write_data(const Report *r, const char *out, ErrBuf *e) {
             return HIPID_ERR;
     for (int i = 0; i < post_count(r); i++)
         if (data_posterior(r, out, i, e)) return HIPID_ERR;
+    if (r->staged && data_rungs(r, out, e)) return HIPID_ERR;
     return HIPID_OK;
 }
 
@@ -769,6 +937,7 @@ int report_plots(const Report *r, const char *out, ErrBuf *e) {
         gp_roc(g, r, svg);
         if (r->n_cmp > 0) gp_posterior(g, r, svg);
         if (have_cd(r)) gp_cd(g, r, svg);
+        if (r->staged) gp_rungs(g, r, svg);
     }
     int bad = ferror(g);
     if (fclose(g) != 0 || bad) return hipid_err(e, "%s: write failed", path);

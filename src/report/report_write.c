@@ -85,6 +85,63 @@ void report_selection_text(char *buf, size_t cap, const Report *r) {
                  "folds are reported. The test folds played no part in the choice, but the configurations were "
                  "compared on data drawn from the same training sets, so with non-nested selection the test estimate "
                  "of the best-by-validation configuration is only mildly optimistic.");
+    size_t at = strlen(buf);
+    if (r->staged && at < cap)
+        snprintf(buf + at, cap - at, " %s: only configurations that reached their bracket's last rung%s are "
+                                     "candidates; those stopped or pruned at a lower rung (trained for fewer epochs) "
+                                     "are listed with the rung they reached but never selected.",
+                 report_search_title(r), r->nested ? " in the outer fold's inner trials" : " (none of whose trials "
+                                                                                          "was pruned)");
+}
+
+static const char *prune_text(const Report *r) {
+    if (strcmp(r->prune, "median") == 0) return "median pruning after each rung's first wave";
+    if (strcmp(r->prune, "wilcoxon") == 0) return "Wilcoxon signed-rank pruning after each rung's first wave";
+    return "no pruning";
+}
+
+const char *report_search_title(const Report *r) {
+    int pr = strcmp(r->prune, "median") == 0 || strcmp(r->prune, "wilcoxon") == 0;
+    if (strcmp(r->search, "halving") == 0) return "Successive halving";
+    if (strcmp(r->search, "hyperband") == 0) return "Hyperband";
+    if (strcmp(r->search, "random") == 0) return pr ? "Random search with pruning" : "Random search";
+    return pr ? "Grid search with pruning" : "Grid search";
+}
+
+double report_rung_shown(const Report *r, double score) { return strcmp(r->metric, "val_acc") == 0 ? -score : score; }
+
+void report_search_text(char *buf, size_t cap, const Report *r) {
+    buf[0] = '\0';
+    if (!r->staged) return;
+    int ep[64], n_ep = report_rung_epochs(r, ep, 64);
+    size_t at = (size_t)snprintf(buf, cap, "%s (", report_search_title(r));
+    if (r->eta > 0 && at < cap) at += (size_t)snprintf(buf + at, cap - at, "eta %d, ", r->eta);
+    for (int i = 0; i < n_ep && at < cap; i++)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%d", i == 0 ? (n_ep > 1 ? "rungs at " : "one rung at ") : ", ", ep[i]);
+    if (at < cap)
+        at += (size_t)snprintf(buf + at, cap - at, " epochs; metric %s; %s): within each selection group (family, "
+                                                   "bracket%s) the configurations ",
+                               r->metric[0] ? r->metric : "val_loss", prune_text(r), r->nested ? ", outer fold" : "");
+    if (at < cap && n_ep > 1)
+        at += (size_t)snprintf(buf + at, cap - at, "were trained to a rung's epochs and the best 1/%d by their mean %s "
+                                                   "over the group's units went on to the next; ", r->eta, strcmp(r->metric, "val_acc") == 0 ?
+                                                   "validation accuracy" : "lowest validation loss");
+    else if (at < cap) at += (size_t)snprintf(buf + at, cap - at, "ran their units to their own epochs; ");
+    if (at < cap)
+        at += (size_t)snprintf(buf + at, cap - at, "only those that reached their bracket's last rung%s are candidates "
+                                                   "for selection. ", r->nested ? " in an outer fold" : "");
+    if (at < cap && isfinite(r->grid_epochs) && r->grid_epochs > 0)
+        at += (size_t)snprintf(buf + at, cap - at, "Compute: %.0f epochs trained (the sum of epochs_run over the %d done "
+                                                   "trial files) against %.0f for the full grid (every planned trial to "
+                                                   "its epochs), %.1f%%. ",
+                               r->epochs_spent, r->n_done, r->grid_epochs, 100 * r->epochs_spent / r->grid_epochs);
+    else if (at < cap)
+        at += (size_t)snprintf(buf + at, cap - at, "Compute: %.0f epochs trained (the sum of epochs_run over the %d done "
+                                                   "trial files); the index does not give the full grid's. ",
+                               r->epochs_spent, r->n_done);
+    if (at < cap)
+        snprintf(buf + at, cap - at, "%d of %d configurations reached the top rung%s.", r->n_top, r->n_staged_configs,
+                 r->nested ? " in at least one outer fold" : "");
 }
 
 /* ---- the summary (report.md's first section and stdout) ---- */
@@ -169,9 +226,16 @@ static void summary_md(FILE *f, const Report *r, int level) {
     char iv[400];
     report_interval_text(iv, sizeof iv, r);
     fprintf(f, "%s Summary\n\n", level == 1 ? "#" : "##");
-    fprintf(f, "Results: `%s`%s%s. Design: %s. %d of %d planned trials done (%d failed, %d missing, %d unreadable).\n\n",
+    fprintf(f, "Results: `%s`%s%s. Design: %s. %d of %d planned trials done (%d failed, %d missing, %d unreadable",
             r->dir, r->job[0] ? ", job " : "", r->job, design_name(r), r->n_done,
             r->have_index ? r->n_planned : r->n_done + r->n_failed, r->n_failed, r->n_missing, r->n_skipped);
+    if (r->staged) fprintf(f, ", %d not needed by the search", r->n_not_needed);
+    fprintf(f, ").\n\n");
+    if (r->staged && isfinite(r->grid_epochs) && r->grid_epochs > 0)
+        fprintf(f, "Search: %s; %.0f epochs trained against %.0f for the full grid (%.1f%%); %d of %d configurations "
+                   "reached the top rung%s.\n\n",
+                report_search_title(r), r->epochs_spent, r->grid_epochs, 100 * r->epochs_spent / r->grid_epochs,
+                r->n_top, r->n_staged_configs, r->nested ? " in at least one outer fold" : "");
     fprintf(f, "| family | selected configuration | test folds | accuracy | majority class | beats it? | balanced accuracy "
                "| macro-F1 | ROC AUC, mean over folds | ROC AUC, pooled out-of-fold |\n"
                "|---|---|---|---|---|---|---|---|---|---|\n");
@@ -424,6 +488,18 @@ static void summary_json(FILE *f, const Report *r) {
             r->corrected ? "nadeau_bengio" : "t");
     json_num(f, r->ratio);
     fprintf(f, "},\n  \"class_interval\": \"wilson\",\n  \"auc\": \"mean over folds; auc_pooled: pooled out-of-fold\",\n");
+    if (r->staged) {
+        fprintf(f, "  \"search\": {\"mode\": ");
+        json_write_string(f, r->search);
+        fprintf(f, ", \"metric\": ");
+        json_write_string(f, r->metric);
+        fprintf(f, ", \"prune\": ");
+        json_write_string(f, r->prune);
+        fprintf(f, ", \"eta\": %d, \"epochs_spent\": %.17g, \"grid_epochs\": ", r->eta, r->epochs_spent);
+        json_num(f, r->grid_epochs);
+        fprintf(f, ", \"configurations\": %d, \"top\": %d, \"groups\": %d, \"open\": %d, \"not_needed\": %d},\n",
+                r->n_staged_configs, r->n_top, r->n_groups, r->n_open, r->n_not_needed);
+    }
     fprintf(f, "  \"rope\": ");
     json_num(f, r->rope);
     fprintf(f, ",\n  \"families\": [");
@@ -661,7 +737,13 @@ static int write_errors_csv(const Report *r, const char *out, ErrBuf *e) {
 
 static void md_trials(FILE *f, const Report *r) {
     fprintf(f, "## Trials\n\n");
-    if (r->have_index)
+    if (r->have_index && r->staged)
+        fprintf(f, "The sweep index plans %d trials (%d outer, %d inner). Trial files read: %d done, %d failed; %d missing, "
+                   "%d unreadable; %d not needed by the search (their configuration was stopped or pruned before "
+                   "them).\n\n",
+                r->n_planned, r->n_outer_planned, r->n_planned - r->n_outer_planned, r->n_done, r->n_failed, r->n_missing,
+                r->n_skipped, r->n_not_needed);
+    else if (r->have_index)
         fprintf(f, "The sweep index plans %d trials (%d outer, %d inner). Trial files read: %d done, %d failed; %d missing, "
                    "%d unreadable.\n\n",
                 r->n_planned, r->n_outer_planned, r->n_planned - r->n_outer_planned, r->n_done, r->n_failed, r->n_missing,
@@ -669,7 +751,7 @@ static void md_trials(FILE *f, const Report *r) {
     else
         fprintf(f, "No sweep index: trial files read: %d done, %d failed, %d unreadable.\n\n", r->n_done, r->n_failed,
                 r->n_skipped);
-    if (r->n_missing || r->n_failed || r->n_skipped)
+    if (r->n_missing || r->n_failed || r->n_skipped || r->n_open)
         fprintf(f, "**The sweep is incomplete**: the tables below use the finished trials only. Rerun `hipid sweep` on "
                    "the same job file to finish it.\n\n");
     for (int i = 0; i < r->n_lines && i < 50; i++) fprintf(f, "- %s\n", r->lines[i]);
@@ -724,15 +806,26 @@ static void md_configs(FILE *f, const Report *r) {
     fprintf(f, "## Configurations\n\nOuter test folds only (every configuration, not just the selected ones; "
                "`configs.csv` has every column, `folds.csv` every fold). Cells: mean ± SD [%s]. ROC AUC: mean over "
                "folds.\n\n", iv);
-    fprintf(f, "| family | config | trials | failed | val loss");
+    if (r->staged)
+        fprintf(f, "Rung reached: how far the search (%s) took the configuration; only those at the top rung are "
+                   "candidates for selection, the others' outer folds were trained for fewer epochs and their numbers "
+                   "enter no family's estimate.\n\n", report_search_title(r));
+    fprintf(f, "| family | config | %strials | failed | val loss", r->staged ? "rung reached | " : "");
     for (int m = 0; m < M_COUNT; m++) fprintf(f, " | %s", report_metric_titles[m]);
-    fprintf(f, " | hyperparameters |\n|---|---|---|---|---");
+    fprintf(f, " | hyperparameters |\n|---|---|---|---|---%s", r->staged ? "|---" : "");
     for (int m = 0; m < M_COUNT + 1; m++) fprintf(f, "|---");
     fprintf(f, "|\n");
     for (int i = 0; i < r->n_configs; i++) {
         const RConfig *c = &r->configs[i];
-        fprintf(f, "| %s | c%d%s | %d | %d | %.4f", r->fam[c->fam].name, c->config,
-                !r->nested && r->fam[c->fam].chosen == c->config ? " (selected)" : "", c->n_done, c->n_failed, c->val_loss);
+        fprintf(f, "| %s | c%d%s | ", r->fam[c->fam].name, c->config,
+                !r->nested && r->fam[c->fam].chosen == c->config ? " (selected)" : "");
+        if (r->staged) {
+            char st[400];
+            report_config_stage(st, sizeof st, r, c->fam, c->config);
+            fprintf(f, "%s | ", st[0] ? st : "-");
+        }
+        if (isfinite(c->val_loss)) fprintf(f, "%d | %d | %.4f", c->n_done, c->n_failed, c->val_loss);
+        else fprintf(f, "%d | %d | n/a", c->n_done, c->n_failed);
         for (int m = 0; m < M_COUNT; m++) {
             fprintf(f, " | ");
             md_summary(f, &c->m[m]);
@@ -745,15 +838,90 @@ static void md_configs(FILE *f, const Report *r) {
     md_classes(f, r);
 }
 
+/* Rung rows [i, j) of r->rungs that share a group (family, bracket,
+ * repeat, outer) and a rung: j from i. */
+static int rung_block_end(const Report *r, int i) {
+    const RungRow *a = &r->rungs[i];
+    int j = i + 1;
+    while (j < r->n_rungs && r->rungs[j].family == a->family && r->rungs[j].bracket == a->bracket &&
+           r->rungs[j].repeat == a->repeat && r->rungs[j].outer == a->outer && r->rungs[j].rung == a->rung)
+        j++;
+    return j;
+}
+
+#define MD_RUNG_ROWS 200
+
+/* Staged searches: the paragraph and one table row per (group, rung). */
+static void md_search(FILE *f, const Report *r) {
+    if (!r->staged) return;
+    char txt[2000];
+    report_search_text(txt, sizeof txt, r);
+    int acc = strcmp(r->metric, "val_acc") == 0, rows = 0;
+    fprintf(f, "## Search: %s\n\n%s\n\nPer selection group and rung: the configurations that entered it and what "
+               "became of them (promoted to the next rung, stopped: not among the best 1/%d, pruned after the rung's "
+               "first wave, top: reached the bracket's last rung%s). Each configuration with its mean %s over the "
+               "group's units at the rung's epochs (%s), best first. `rungs.csv` has one row per configuration and "
+               "rung.\n\n| family | bracket | %srung | epochs | entered | promoted | stopped | pruned | top%s | "
+               "configurations (%s, outcome) |\n|---|---|---|---|---|---|---|---|---|---%s%s|\n",
+            report_search_title(r), txt, r->eta, r->n_open ? "; open: not decided yet" : "",
+            acc ? "validation accuracy" : "lowest validation loss", acc ? "higher is better" : "lower is better",
+            r->nested ? "outer fold | " : "", r->n_open ? " | open" : "", acc ? "val acc" : "val loss",
+            r->nested ? "|---" : "", r->n_open ? "|---" : "");
+    for (int i = 0; i < r->n_rungs; i = rung_block_end(r, i), rows++) {
+        if (rows == MD_RUNG_ROWS) {
+            fprintf(f, "\n... and more rows: see `rungs.csv`.\n");
+            break;
+        }
+        const RungRow *a = &r->rungs[i];
+        int j = rung_block_end(r, i), n_st[RUNG_OPEN + 1] = {0};
+        for (int k = i; k < j; k++) n_st[r->rungs[k].state]++;
+        fprintf(f, "| %s | %d | ", r->fam[a->family].name, a->bracket);
+        if (r->nested) fprintf(f, "repeat %d, fold %d | ", a->repeat, a->outer);
+        fprintf(f, "%d | %d | %d | %d | %d | %d | %d", a->rung, a->epochs, j - i, n_st[RUNG_PROMOTED], n_st[RUNG_STOPPED],
+                n_st[RUNG_PRUNED], n_st[RUNG_TOP]);
+        if (r->n_open) fprintf(f, " | %d", n_st[RUNG_OPEN]);
+        fprintf(f, " |");
+        for (int k = i; k < j; k++) {
+            char v[32];
+            report_fmt_num(v, sizeof v, report_rung_shown(r, r->rungs[k].score), 4);
+            fprintf(f, "%s c%d %s %s", k > i ? "," : "", r->rungs[k].config, v, rung_state_names[r->rungs[k].state]);
+        }
+        fprintf(f, " |\n");
+    }
+    fputc('\n', f);
+}
+
+static int write_rungs_csv(const Report *r, const char *out, ErrBuf *e) {
+    if (!r->staged) return HIPID_OK;
+    FILE *f = report_open_file(out, NULL, "rungs.csv", e);
+    if (!f) return HIPID_ERR;
+    fprintf(f, "family,bracket,repeat,outer,rung,epochs,config,n_units,score,state\n");
+    for (int i = 0; i < r->n_rungs; i++) {
+        const RungRow *g = &r->rungs[i];
+        csv_str(f, r->fam[g->family].name);
+        fprintf(f, ",%d,%d,%d,%d,%d,%d,%d", g->bracket, g->repeat, g->outer, g->rung, g->epochs, g->config, g->n_units);
+        if (isfinite(g->score)) fprintf(f, ",%.17g", g->score);
+        else fprintf(f, ",%s", isnan(g->score) ? "nan" : g->score > 0 ? "inf" : "-inf");
+        fprintf(f, ",%s\n", rung_state_names[g->state]);
+    }
+    return report_close_file(f, out, NULL, "rungs.csv", e);
+}
+
 static void md_selection(FILE *f, const Report *r) {
     char sel[1024];
     report_selection_text(sel, sizeof sel, r);
     fprintf(f, "## Selection\n\n%s\n\n", sel);
     if (r->nested) {
-        fprintf(f, "How often each configuration was selected (outer folds):\n\n| family | config | selected | hyperparameters |\n|---|---|---|---|\n");
+        fprintf(f, "How often each configuration was selected (outer folds):\n\n| family | config | selected | %s"
+                   "hyperparameters |\n|---|---|---|%s---|\n", r->staged ? "rung reached | " : "", r->staged ? "---|" : "");
         for (int i = 0; i < r->n_configs; i++) {
             const RConfig *c = &r->configs[i];
             fprintf(f, "| %s | c%d | %d | ", r->fam[c->fam].name, c->config, c->n_selected);
+            if (r->staged) {
+                char st[400];
+                report_config_stage(st, sizeof st, r, c->fam, c->config);
+                fprintf(f, "%s | ", st[0] ? st : "-");
+            }
             md_cell(f, c->hparams);
             fprintf(f, " |\n");
         }
@@ -964,6 +1132,13 @@ static void md_plots(FILE *f, const Report *r, const char *out, int plots, const
         fprintf(f, "- Posterior of the mean accuracy difference of each pair (Bayesian correlated t-test), with the "
                    "region of practical equivalence shaded: the areas left of, inside and right of it are the three "
                    "probabilities of the Comparison tables.\n\n![posterior](posterior.png)\n\n");
+    if (r->staged && have_file(out, "rungs.png"))
+        fprintf(f, "- The search (%s): mean validation loss per epoch of each configuration over the units its rung "
+                   "decisions used (%s), the configurations that reached the top rung in colour, those stopped or "
+                   "pruned at a lower rung in grey (pruned dashed); dotted vertical lines at the rungs' epochs. Here the colours "
+                   "tell configurations apart, not families.\n\n"
+                   "![rungs](rungs.png)\n\n",
+                report_search_title(r), r->nested ? "the inner-fold trials of every outer fold" : "its outer trials");
     if (r->n_friedman > 0 && isfinite(r->cd[M_ACC]) && have_file(out, "cd_diagram.png"))
         fprintf(f, "- Critical-difference diagram (Demsar 2006): average ranks on accuracy over the folds all families "
                    "share (1 = best); families joined by a bar differ by less than the Nemenyi critical difference "
@@ -1007,7 +1182,7 @@ static void md_errors(FILE *f, const Report *r, int sheet, const char *sheet_not
 int report_write_files(const Report *r, const char *out, int plots, const char *plot_note, int sheet,
                        const char *sheet_note, ErrBuf *e) {
     if (write_configs_csv(r, out, e) || write_folds_csv(r, out, e) || write_comparisons_csv(r, out, e) ||
-        write_errors_csv(r, out, e))
+        write_errors_csv(r, out, e) || write_rungs_csv(r, out, e))
         return HIPID_ERR;
     FILE *f = report_open_file(out, NULL, "report.md", e);
     if (!f) return HIPID_ERR;
@@ -1021,6 +1196,7 @@ int report_write_files(const Report *r, const char *out, int plots, const char *
     fprintf(f, ". Metrics are recomputed from each trial's stored test predictions.\n\n");
     summary_md(f, r, 2);
     md_trials(f, r);
+    md_search(f, r);
     md_selection(f, r);
     md_configs(f, r);
     md_compare(f, r);
@@ -1030,7 +1206,9 @@ int report_write_files(const Report *r, const char *out, int plots, const char *
     fprintf(f, "## Files\n\n- `report.md`: this report\n- `configs.csv`: one row per family and configuration\n"
                "- `folds.csv`: one row per outer trial (`selected` = 1 for the trials behind each family's estimate)\n"
                "- `comparisons.csv`: every test of every pair of families\n- `errors.csv`: the flagged images\n");
-    if (plots) fprintf(f, "- `learning_curves`, `fold_scores`, `confusion`, `roc` (.png, .svg), `plots.gp`, `plotdata/`\n");
+    if (r->staged) fprintf(f, "- `rungs.csv`: the search's rung table, one row per selection group, configuration and rung\n");
+    if (plots) fprintf(f, "- `learning_curves`, `fold_scores`, `confusion`, `roc`%s (.png, .svg), `plots.gp`, `plotdata/`\n",
+                       r->staged ? ", `rungs`" : "");
     if (sheet) fprintf(f, "- `errors.png`: contact sheet of the flagged images\n");
     fprintf(f, "\nHow to read the tests: see docs/report.md.\n");
     return report_close_file(f, out, NULL, "report.md", e);

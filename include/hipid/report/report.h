@@ -21,6 +21,14 @@
  *    set; ties: lower configuration number); its test folds are reported.
  *    Without a validation set (val_fraction 0), by mean test accuracy, and the
  *    report says that this estimate is optimistic.
+ *  - Staged searches (halving, hyperband, a prune; halving.h): a trial is a
+ *    candidate only if the index does not mark it pruned and its file was
+ *    trained to its end (budget 0). Not nested, a configuration is a
+ *    candidate when every trial of it is; nested, per unit, when its inner
+ *    trials of that unit are. Non-candidates stay in the per-configuration
+ *    tables, marked with the rung they stopped at, and never reach a
+ *    family's numbers. A grid (no rung table, budget 0 everywhere) is
+ *    unaffected.
  *  - The corrected resampled t-test's ratio is n_test / (n_train + n_val)
  *    from the trial's index sets (the data a model was fitted on, early
  *    stopping included; near, not exactly, 1/(k-1) for k-fold), averaged
@@ -46,6 +54,7 @@
 
 #include "hipid/base/common.h"
 #include "hipid/report/stats.h"
+#include "hipid/sweep/halving.h"
 
 #define REPORT_MAX_FAMILIES 8
 
@@ -94,6 +103,8 @@ typedef struct {
     float *hist;       /* (4, n_epochs): train_loss, train_acc, val_loss, val_acc */
     double m[M_COUNT]; /* from the test predictions */
     double *sens, *spec; /* (K) */
+    int budget;        /* the file's budget attribute: a rung's epochs, 0 = trained to its end */
+    int pruned;        /* the index marks its configuration stopped or pruned in its group */
 } RTrial;
 
 typedef struct {
@@ -108,6 +119,8 @@ typedef struct {
                             * tn/(tn+fp), precision tp/(tp+fp) */
     double val_loss;       /* mean validation loss of the outer trials */
     int n_selected;        /* units where this configuration was selected */
+    int excluded;          /* not nested: a trial of it is pruned or stopped at a rung, so it is
+                            * never selected (see Staged searches above) */
 } RConfig;
 
 typedef struct {
@@ -226,8 +239,25 @@ typedef struct {
     int32_t *dup_groups;   /* (n_source) near-duplicate groups, NULL if unread or absent */
     int n_source;
     char data_note[2200];   /* why the data set could not be used ("" if it could) */
+    /* The search (sweep.h5's attributes, halving.h); "" and 0 for an index
+     * without them. staged: the index has a rung table (rungs, sorted by
+     * family, bracket, repeat, outer, rung, score, config; family = index
+     * into fam). */
+    char search[16], metric[16], prune[16];
+    int eta, min_epochs, max_epochs;
+    double grid_epochs;    /* epochs a full grid would train (sweep.h5); NaN if unknown */
+    int staged;
+    RungRow *rungs;
+    int n_rungs;
+    double epochs_spent;   /* sum of epochs_run over the done trials */
+    int n_staged_configs;  /* configurations (family, config) in the rung table */
+    int n_top;             /* of them, those that reached their bracket's last rung in some group */
+    int n_groups;          /* selection groups (family, bracket, repeat, outer) */
+    int n_open;            /* rung rows not decided yet (an interrupted sweep) */
     /* bookkeeping for the "Trials" section */
     int n_planned, n_outer_planned, n_done, n_failed, n_missing, n_skipped;
+    int n_not_needed;      /* planned trials without a file that the search did not need (their
+                            * configuration stopped or was pruned first): not missing */
     char **lines;          /* one line per failed, missing or unreadable trial */
     int n_lines;
     char **notes;          /* caveats the report must mention */
@@ -262,6 +292,17 @@ void report_base_sentence(char *buf, size_t cap, const Report *r, int f);
  * *dup_only the largest leak_dup. Returns 1 if some family has a leakage
  * count on a tested pass (the line is written), else 0. */
 int report_leak_totals(const Report *r, long *worst, long *dup_only);
+
+/* How configuration `config` of family fam fared in the rung table: ""
+ * without one; not nested "top rung (9 epochs)", "stopped at rung 1 (3
+ * epochs)", "pruned at rung 0 (1 epochs)", "open at rung 1 (3 epochs)";
+ * nested the same per outer fold, counted: "top rung in 2 of 3 outer folds,
+ * stopped at rung 1 (3 epochs) in 1". */
+void report_config_stage(char *buf, size_t cap, const Report *r, int fam, int config);
+
+/* The distinct epochs of the rung table's rungs, ascending, into ep (cap
+ * entries at most); returns how many. */
+int report_rung_epochs(const Report *r, int *ep, int cap);
 
 /* Format v with dec decimals, or with two significant digits when fixed
  * decimals would show fewer (0.0026 at dec 2: "0.0026", never "0.00");

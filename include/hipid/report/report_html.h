@@ -23,7 +23,15 @@
  *    values only, %.9g, "NaN" if none), data-folds (trials that ran each
  *    epoch), data-range (loss axis lo hi), and <svg class="spark folds"
  *    role="img"> with one <circle class="fold" data-value="ACC"> per done
- *    outer trial, data-mean and data-base-rate. Drawn with --no-plots too. */
+ *    outer trial, data-mean and data-base-rate. Drawn with --no-plots too.
+ *  - a staged search only (Report.staged): section search (and its nav
+ *    link), <p id="search-compute" data-epochs-spent data-grid-epochs
+ *    data-configs data-top data-groups>, <table id="rung-table"> with one
+ *    <tr data-family data-bracket data-repeat data-outer data-rung
+ *    data-epochs> per selection group and rung, holding one <span
+ *    class="rung-cfg STATE" data-config data-n-units data-state
+ *    data-score="RAW"> per configuration (score as sweep.h5 stores it);
+ *    #config-table gets a "rung reached" column; figure fig-rungs. */
 #ifndef HIPID_REPORT_HTML_H
 #define HIPID_REPORT_HTML_H
 

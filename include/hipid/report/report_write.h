@@ -27,6 +27,17 @@ extern const char *const report_metric_titles[M_COUNT]; /* "accuracy", "balanced
 void report_interval_text(char *buf, size_t cap, const Report *r);
 /* How the configurations were selected (nested or not), a paragraph. */
 void report_selection_text(char *buf, size_t cap, const Report *r);
+/* A staged search (Report.staged), a paragraph ("" otherwise): the mode,
+ * eta, the rungs' epochs, metric and prune; the epochs trained (the sum of
+ * the done trials' epochs_run) against a full grid's (sweep.h5's
+ * grid_epochs) as a percentage; the configurations that reached the top rung. */
+void report_search_text(char *buf, size_t cap, const Report *r);
+/* The search's title: "Successive halving", "Hyperband", "Grid search with
+ * median pruning", ... */
+const char *report_search_title(const Report *r);
+/* A rung score as shown: the mean validation loss, or (metric val_acc) the
+ * mean validation accuracy, which halving.h stores negated. */
+double report_rung_shown(const Report *r, double score);
 
 /* Files of the report folder: OUT/NAME, or OUT/SUB/NAME when sub is not
  * NULL; errors name the path. report_close_file reports write errors. */
