@@ -1,0 +1,300 @@
+"""hipid sweep with [search] mode = halving | hyperband and prune = median |
+wilcoxon, checked against tests/halving_ref.py (an independent reading of
+include/hipid/sweep/halving.h) and against grid-mode runs; never against the
+engine's own output.
+
+1. the reference itself: exact signed-rank p-values against scipy (tie-free)
+   and against listing every sign pattern (ties, zeros); rung epochs and
+   bracket shares worked out by hand;
+2. the engine alone ($TEST_BIN/test_halving_engine): its p-values, and its
+   rung tables, trial budgets, pruned flags, rung epochs, bracket shares and
+   --dry-run epoch counts on simulated histories (ties, failures), each
+   recomputed by halving_ref.py;
+3. real sweeps: the rung table in sweep.h5, the budget and pruned columns and
+   the trial files' budget attributes equal halving_ref.py's recomputation
+   from the trial files' histories (halving, hyperband, prune = wilcoxon and
+   median, nested with inner folds, grid with a prune);
+4. mpirun -np 1, 2 and 4 (ranks_per_trial 1, and 2 with micro_batch): the same
+   rung table and bit-identical trial files;
+5. kill -9 of the whole job mid-rung, then a rerun: the same rung table and
+   trial files as an uninterrupted run; a rerun of a finished sweep trains
+   nothing; --reindex rebuilds the same table;
+6. a trial promoted through every rung (continued from its rung checkpoints)
+   is bit-identical to a grid-mode trial trained straight to max_epochs;
+7. --dry-run: brackets, rungs, and "epochs: at most X ... against Y" equal
+   halving_ref.py's arithmetic;
+8. job errors: one line naming FILE:LINE and the key, exit 2; --shard with
+   halving refused;
+9. hipid report succeeds on a halving results folder.
+SANITIZE=1 shrinks the sweeps (fewer configurations, no 4-rank runs)."""
+import glob
+import math
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+
+import h5py
+import numpy as np
+import scipy.stats
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import halving_ref as R  # noqa: E402
+from h5same import differences, read_all, same  # noqa: E402
+import testlib  # noqa: E402
+from testlib import check, done, hipid, require, test_bin, tmp_dir  # noqa: E402
+
+T_START = time.time()
+HIPID = hipid()
+ENGINE = test_bin("test_halving_engine")
+ROOT = tmp_dir("halving")
+DATA = os.path.join(ROOT, "data.h5")
+SAN = os.environ.get("SANITIZE") == "1"
+
+
+def info(msg):
+    print(f"info {msg}", flush=True)
+
+
+# ============================================================================
+# 1. the reference against scipy, brute force and hand values
+# ============================================================================
+
+rng = random.Random(7)
+n_scipy = 0
+for n in range(1, 13):
+    for _ in range(6):
+        # tie-free, zero-free: distinct magnitudes, random signs
+        mags = rng.sample(range(1, 1000), n)
+        d = [m / 7.0 * rng.choice((-1, 1)) for m in mags]
+        ours = R.wilcoxon_greater(d)
+        theirs = scipy.stats.wilcoxon(d, alternative="greater", method="exact").pvalue
+        check(abs(float(ours) - theirs) <= 1e-12 * max(1.0, theirs),
+              f"reference p-value {float(ours):.15g} = scipy's exact {theirs:.15g} for {n} tie-free differences")
+        n_scipy += 1
+for n in range(1, 11):
+    for _ in range(8):
+        d = [rng.choice((-3, -2, -1, 0, 1, 2, 3, 2.5, float("inf"))) for _ in range(n)]
+        check(R.wilcoxon_greater(d) == R.wilcoxon_brute(d),
+              f"reference p-value = every sign pattern listed, with ties and zeros: {d}")
+check(R.wilcoxon_greater([1, 2, 3]) == Fraction(1, 8) and R.wilcoxon_greater([1, 1, -1]) == Fraction(1, 2)
+      and R.wilcoxon_greater([0, 0]) == 1 and R.wilcoxon_greater([-1, 2, 3, 4, 5]) == Fraction(2, 32),
+      "reference p-values of hand-worked tables")
+J = dict(search="halving", eta=3, min_epochs=1, max_epochs=9)
+check(R.s_max(J) == 2 and R.rung_epochs(J) == [1, 3, 9], "reference rungs: 1 3 9 for min 1 max 9 eta 3")
+check(R.rung_epochs(dict(J, eta=2)) == [1, 2, 5, 9], "reference rungs: 9/8 9/4 9/2 9 round (halves up) to 1 2 5 9")
+check(R.rung_epochs(dict(J, min_epochs=2, max_epochs=8, eta=2)) == [2, 4, 8], "reference rungs: 2 4 8")
+check(R.rung_epochs(dict(J, min_epochs=4, max_epochs=4)) == [4], "reference rungs: min = max gives one rung")
+check(R.deal(dict(J, search="hyperband"), 9) == [5, 3, 1],
+      "reference Hyperband shares of 9 configurations over n_s = 9, 6, 3: 4.5, 3, 1.5 -> 5 3 1")
+check(R.deal(dict(J, search="hyperband", max_epochs=16, eta=2), 7) == [2, 2, 1, 1, 1],
+      "reference Hyperband shares of 7 over n_s = 16 16 8 6 5 -> 2 2 1 1 1")
+
+# ============================================================================
+# 2. the engine alone, on simulated histories
+# ============================================================================
+
+require(os.access(ENGINE, os.X_OK), f"the engine driver {ENGINE} is built")
+# its p-values: exactly the reference's (both are sums of k / 2^n), and scipy's
+table = []
+for n in range(1, 15):
+    for _ in range(4):
+        table.append([rng.choice((-4, -3, -2, -1, 0, 1, 2, 3, 4, 0.5, 1.5)) for _ in range(n)])
+        table.append([rng.uniform(-1, 1) for _ in range(n)])
+table.append([float("inf"), 1.0, -2.0])
+table.append([0.0] * 5)
+p = testlib.run([ENGINE, "wilcoxon"], input="".join(f"{len(d)} " + " ".join(repr(x) for x in d) + "\n" for d in table))
+got = [float(x) for x in p.stdout.split()]
+require(p.returncode == 0 and len(got) == len(table), f"the engine driver prints {len(table)} p-values ({len(got)})")
+bad = [(d, g, float(R.wilcoxon_greater(d))) for d, g in zip(table, got) if Fraction(g) != R.wilcoxon_greater(d)]
+check(not bad, f"halving_wilcoxon_greater equals the exact reference on {len(table)} tables "
+      f"(ties, zeros, +inf){'' if not bad else ': ' + str(bad[:2])}")
+tie_free = [(d, g) for d, g in zip(table, got) if len(set(abs(x) for x in d)) == len(d) and 0 not in d
+            and all(math.isfinite(x) for x in d)]
+worst = max(abs(g - scipy.stats.wilcoxon(d, alternative="greater", method="exact").pvalue) for d, g in tie_free)
+check(worst <= 1e-12, f"halving_wilcoxon_greater = scipy exact on {len(tie_free)} tie-free tables (worst {worst:.2g})")
+
+
+def engine_job(name, search, cv, families, seeds="1, 2"):
+    path = os.path.join(ROOT, name + ".ini")
+    with open(path, "w") as f:
+        f.write(f"[job]\nname = {name}\nseeds = {seeds}\n[data]\npath = none.h5\n[cv]\n{cv}\n[search]\n{search}\n"
+                f"{families}\n")
+    return path
+
+
+def parse_job(search, cv):
+    """The job dict halving_ref reads, from the [search] and [cv] text."""
+    kv = dict(ln.split("=", 1) for ln in search.strip().splitlines() if "=" in ln)
+    kv = {k.strip(): v.strip() for k, v in kv.items()}
+    mode = kv.get("mode", "grid")
+    st = mode in ("halving", "hyperband")
+    return dict(search=mode, metric=kv.get("metric", "val_loss"), prune=kv.get("prune", "none"),
+                eta=int(kv.get("eta", 3)) if st else 0, min_epochs=int(kv.get("min_epochs", 1)) if st else 0,
+                max_epochs=int(kv.get("max_epochs", 0)) if st else 0, prune_after=int(kv.get("prune_after", 0)),
+                prune_alpha=float(kv.get("prune_alpha", 0.05)), nested="nested" in cv)
+
+
+def parse_dump(text):
+    plan, hist, rows, trials, expected, lines = [], {}, [], {}, None, []
+    for ln in text.splitlines():
+        w = ln.split()
+        if not w:
+            continue
+        if w[0] == "plan":
+            plan.append(dict(idx=int(w[1]), family=w[2], config=int(w[3]), repeat=int(w[4]), outer=int(w[5]),
+                             inner=int(w[6]), seed=int(w[7]), hash=int(w[8], 16), epochs=int(w[9])))
+        elif w[0] == "hist":
+            hist[int(w[1])] = (int(w[2]), [float(np.float32(x)) for x in w[3:]])
+        elif w[0] == "row":
+            rows.append((w[1], int(w[2]), int(w[3]), int(w[4]), int(w[5]), int(w[6]), int(w[7]), int(w[8]),
+                         float(w[9]), w[10]))
+        elif w[0] == "trial":
+            trials[int(w[1])] = (int(w[2]), int(w[3]))
+        elif w[0] == "expected":
+            expected = (float(w[1]), float(w[2]), int(w[3]))
+        else:
+            lines.append(ln)
+    return plan, hist, rows, trials, expected, lines
+
+
+def sort_rows(rows):
+    return sorted(rows, key=lambda r: (r[0], r[2], r[3], r[4], r[5], r[1], r[9]))
+
+
+def rows_diff(want, got):
+    """First difference of two rung tables (as sets of rows), or ''."""
+    a, b = sort_rows(want), sort_rows(got)
+    if a == b:
+        return ""
+    only_a = [r for r in a if r not in b]
+    only_b = [r for r in b if r not in a]
+    return f"{len(a)} rows expected, {len(b)} found; expected only: {only_a[:3]}; found only: {only_b[:3]}"
+
+
+def plan_text_checks(job, plan, lines, expected_line, what):
+    """halving_print_plan's text (the --dry-run plan) against the reference.
+    Returns {family: shares} where the engine resolved equal remainders in
+    another (valid) order than the reference, for the rest of the comparison."""
+    head = next((ln for ln in lines if ln.startswith("search ")), "")
+    if R.staged(job):
+        m = re.search(r"rungs of ([\d ]+) epochs", head)
+        got = [int(x) for x in m.group(1).split()] if m else None
+        check(got == R.rung_epochs(job), f"{what}: rungs of {got} epochs, reference {R.rung_epochs(job)}")
+    # configurations per bracket, per family
+    shares, other = {}, {}
+    for ln in lines:
+        m = re.match(r"\s+(\S+)\s+bracket (\d+): (\d+) configuration", ln)
+        if m:
+            shares.setdefault(m.group(1), {})[int(m.group(2))] = int(m.group(3))
+    for fam in dict.fromkeys(t["family"] for t in plan):
+        n = len({t["config"] for t in plan if t["family"] == fam})
+        want = R.deal(job, n)
+        got = [shares.get(fam, {}).get(b, 0) for b in range(len(want))]
+        if got != want and job["search"] == "hyperband":
+            # equal remainders: the contract names no order; any largest-remainder share is one
+            w = R.bracket_weights(job)
+            quota = [Fraction(n * x, sum(w)) for x in w]
+            fl = [math.floor(q) for q in quota]
+            extra = [g - f for g, f in zip(got, fl)]
+            given = [q - f for q, f, e in zip(quota, fl, extra) if e == 1]
+            left = [q - f for q, f, e in zip(quota, fl, extra) if e == 0]
+            valid = sum(got) == n and all(e in (0, 1) for e in extra) and (not given or not left
+                                                                          or min(given) >= max(left))
+            check(valid, f"{what}: family {fam}: {got} configurations per bracket, not a largest-remainder share "
+                  f"(reference {want})")
+            if valid:
+                info(f"{what}: family {fam}: equal remainders shared as {got}, the reference's order gives {want}")
+                other[fam] = got
+            continue
+        check(got == want, f"{what}: family {fam}: {got} configurations per bracket, reference {want}")
+    grid, most, runs = R.expected(job, plan, other)
+    m = re.search(r"epochs: at most (\d+) in (\d+) trial runs .* against (\d+) for the full grid", expected_line)
+    check(m is not None and (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (most, runs, grid),
+          f"{what}: '{expected_line.strip()}' against the reference's at most {most} in {runs} runs, grid {grid}")
+    return other
+
+
+FAMS = """[family a]
+model = fl,fc3
+lr = {lrs}
+{extra}
+[family b]
+model = fl,fc8,r,fc3
+lr = 1e-3, 2e-3, 3e-3
+{extra_b}
+"""
+
+
+def lrs(n):
+    return ", ".join(f"{k + 1}e-4" for k in range(n)) if n else "loguniform(1e-4, 1e-2)"
+
+
+SCEN = [
+    # (search, cv, configurations of family a, extra family keys, seeds, levels, p_fail)
+    ("mode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3", "scheme = kfold\nk = 3\nval_fraction = 0.2", 9, "", "1, 2", 3, 0.05),
+    ("mode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 2", "scheme = kfold\nk = 2\nval_fraction = 0.2", 11, "", "1", 2, 0.1),
+    ("mode = hyperband\nmin_epochs = 1\nmax_epochs = 9\neta = 3", "scheme = kfold\nk = 3\nval_fraction = 0.2", 9, "", "1", 3, 0.05),
+    ("mode = hyperband\nmin_epochs = 1\nmax_epochs = 16\neta = 2", "scheme = kfold\nk = 2\nval_fraction = 0.2", 7, "", "1, 2", 2, 0.1),
+    ("mode = hyperband\nmin_epochs = 1\nmax_epochs = 9\neta = 6", "scheme = kfold\nk = 2\nval_fraction = 0.2", 8, "", "1", 3, 0.0),
+    ("mode = halving\nmin_epochs = 4\nmax_epochs = 4\neta = 3", "scheme = kfold\nk = 2\nval_fraction = 0.2", 5, "", "1", 3, 0.1),
+    ("mode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3\nprune = median", "scheme = kfold\nk = 4\nval_fraction = 0.2", 9, "", "1", 3, 0.05),
+    ("mode = halving\nmin_epochs = 2\nmax_epochs = 8\neta = 2\nprune = wilcoxon\nprune_alpha = 0.3",
+     "scheme = kfold\nk = 3\nval_fraction = 0.2", 8, "", "1, 2", 4, 0.05),
+    ("mode = hyperband\nmin_epochs = 1\nmax_epochs = 9\neta = 3\nprune = wilcoxon\nprune_alpha = 0.2\nprune_after = 3",
+     "scheme = kfold\nk = 3\nval_fraction = 0.2", 10, "", "1, 2", 3, 0.05),
+    ("mode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3\nprune = median\nprune_after = 1",
+     "scheme = nested\nk = 3\ninner_k = 2\nval_fraction = 0.2", 7, "", "1, 2", 2, 0.05),
+    ("mode = hyperband\nmin_epochs = 1\nmax_epochs = 9\neta = 3\nmetric = val_acc",
+     "scheme = nested\nk = 2\ninner_k = 2\nval_fraction = 0.2", 9, "", "1", 2, 0.1),
+    ("mode = halving\nmin_epochs = 1\nmax_epochs = 4\neta = 2\nprune = wilcoxon\nprune_alpha = 0.4\nprune_after = 2",
+     "scheme = nested\nk = 2\ninner_k = 3\nval_fraction = 0.2", 6, "", "1", 2, 0.0),
+    ("prune = wilcoxon\nprune_alpha = 0.3", "scheme = kfold\nk = 3\nval_fraction = 0.2", 4, "epochs = 2, 3", "1, 2", 3, 0.05),
+    ("prune = median", "scheme = nested\nk = 2\ninner_k = 3\nval_fraction = 0.2", 5, "epochs = 2", "1", 2, 0.05),
+    ("mode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3\nprune = median\nprune_after = 9",
+     "scheme = kfold\nk = 3\nval_fraction = 0.2", 6, "", "1", 3, 0.0),
+    # equal remainders in the Hyperband shares (60 configurations over n_s 32 32 16 8 6 6)
+    ("mode = hyperband\nsamples = 60\nmin_epochs = 1\nmax_epochs = 32\neta = 2", "scheme = kfold\nk = 2\nval_fraction = 0.2",
+     0, "", "1", 4, 0.0),
+]
+if SAN:
+    SCEN = SCEN[::2]
+n_rows_compared = 0
+for k, (search, cv, n_a, extra, seeds, levels, p_fail) in enumerate(SCEN):
+    what = f"engine case {k} ({search.splitlines()[0]}{', nested' if 'nested' in cv else ''})"
+    extra_b = "epochs = 4" if extra else ""
+    path = engine_job(f"engine{k}", search, cv, FAMS.format(lrs=lrs(n_a), extra=extra, extra_b=extra_b), seeds)
+    for seed in (1, 2):
+        p = testlib.run([ENGINE, "dump", path, str(seed + 10 * k), str(levels), str(p_fail)])
+        fails = [ln for ln in p.stdout.splitlines() if ln.startswith("FAIL")]
+        check(p.returncode == 0 and not fails, f"{what} seed {seed}: the driver's own checks pass "
+              f"(order, resume, structure){'' if not fails else ': ' + fails[0]}{p.stderr[-300:]}")
+        plan, hist, rows, trials, expected, lines = parse_dump(p.stdout)
+        if not plan:
+            continue
+        job = parse_job(search, cv)
+
+        def metric(i, b):
+            fail_at, loss = hist[i]
+            E = b if b > 0 else plan[i]["epochs"]
+            return math.inf if fail_at and E >= fail_at else R.history_metric(loss, loss, E, "val_loss")
+        other = plan_text_checks(job, plan, lines, next((ln for ln in lines if "epochs: at most" in ln), ""),
+                                 f"{what} seed {seed}")
+        want_rows, want_budget, want_pruned = R.run(job, plan, metric, other)
+        diff = rows_diff(want_rows, rows)
+        check(not diff, f"{what} seed {seed}: the engine's rung table = the reference's: {diff}")
+        n_rows_compared += len(rows)
+        bad = [i for i in trials if trials[i] != (want_budget[i], want_pruned[i])]
+        check(not bad, f"{what} seed {seed}: trial budgets and pruned flags = the reference's"
+              + ("" if not bad else f" (trial {bad[0]}: {trials[bad[0]]} against "
+                 f"{(want_budget[bad[0]], want_pruned[bad[0]])})"))
+        grid, most, runs = R.expected(job, plan, other)
+        check(expected == (grid, most, runs), f"{what}: halving_expected {expected} = reference {(grid, most, runs)}")
+info(f"engine against the reference: {len(SCEN)} cases x 2 seeds, {n_rows_compared} rung-table rows compared; "
+     f"{time.time() - T_START:.1f} s so far")
+
+done()
