@@ -545,6 +545,34 @@ static void hand_cases(void) {
     outcome_free(&o);
     world_free(&w);
 
+    /* 3b. median pruning with the default first wave, ceil(3 / 2) = 2 units;
+     *     rungs 9/8 9/4 9/2 9 round to 1 2 5 9. First-wave scores: config 0
+     *     1, config 1 2 (the median: kept), config 2 (1.5 + 4.5) / 2 = 3:
+     *     pruned. A first wave of one unit would prune config 1 instead. */
+    path = write_job("hv_hand3b.ini", HEAD "[cv]\nscheme = kfold\nk = 3\nval_fraction = 0.2\n"
+                     "[search]\nmode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 2\nprune = median\n"
+                     "[family f]\nmodel = fl,fc3\nlr = 1e-4, 2e-4, 3e-4\n");
+    REQUIRE(world_load(&w, path), "hand case 3b loads");
+    static const float v3b[3][3] = {{1, 1, 1}, {2, 2, 2}, {1.5f, 4.5f, 1}};
+    for (int c = 0; c < 3; c++)
+        for (int u = 0; u < 3; u++) world_const(&w, trial_of(&w, c, u), v3b[c][u]);
+    check_orders(&w, 6, "hand 3b (median, default wave)", &o);
+    x = find_row(&o, 2, 0);
+    EXPECT(x && x->state == RUNG_PRUNED && x->n_units == 2 && x->score == 3.0,
+           "hand 3b: config 2 pruned after a first wave of 2 units, score 3");
+    x = find_row(&o, 1, 0);
+    EXPECT(x && x->state == RUNG_STOPPED && x->n_units == 3, "hand 3b: config 1 at the median kept, then stopped (keep 1 of 3)");
+    static const int e3b[4] = {1, 2, 5, 9};
+    for (int r = 0; r < 4; r++) {
+        x = find_row(&o, 0, r);
+        EXPECT(x && x->epochs == e3b[r] && x->state == (r < 3 ? RUNG_PROMOTED : RUNG_TOP),
+               "hand 3b: config 0 at rung %d: %d epochs, expected %d", r, x ? x->epochs : -1, e3b[r]);
+    }
+    EXPECT(o.budget[trial_of(&w, 1, 2)] == 1 && o.budget[trial_of(&w, 2, 2)] == -1,
+           "hand 3b: config 1 ran its third unit, pruned config 2 did not");
+    outcome_free(&o);
+    world_free(&w);
+
     /* 4. Wilcoxon pruning, alpha 0.2, a first wave of 3 of 6 units, one rung
      *    (grid): config 1 is worse on all three (p = 1/8), pruned; config 2
      *    worse by 1 and 2, better by 2.5 (W+ = 3, p = 5/8), kept; config 3
