@@ -297,4 +297,224 @@ for k, (search, cv, n_a, extra, seeds, levels, p_fail) in enumerate(SCEN):
 info(f"engine against the reference: {len(SCEN)} cases x 2 seeds, {n_rows_compared} rung-table rows compared; "
      f"{time.time() - T_START:.1f} s so far")
 
+# ============================================================================
+# 3. real sweeps against the reference
+# ============================================================================
+
+
+def job(name, families, search, cv="scheme = kfold\nk = 3\nval_fraction = 0.2", run="", seeds="1"):
+    path = os.path.join(ROOT, name + ".ini")
+    out = os.path.join(ROOT, name)
+    with open(path, "w") as f:
+        f.write(f"[job]\nname = {name}\nseeds = {seeds}\n"
+                f"[data]\npath = {DATA}\nsynth = classes=3,per_class=24,size=32,seed=3\n"
+                f"[cv]\n{cv}\n[search]\n{search}\n{families}\n[run]\noutput = {out}\nthreads = 1\n{run}\n")
+    return path, out
+
+
+def mpirun(np_, args, timeout=300, **kw):
+    return testlib.run(["mpirun", "--oversubscribe", "-np", str(np_), HIPID, "sweep"] + args, timeout=timeout, **kw)
+
+
+def trial_files(out):
+    return sorted(p for p in glob.glob(os.path.join(out, "trials", "*.h5")) if not p.endswith(".ckpt.h5"))
+
+
+def s(x):
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def read_index(out):
+    """sweep.h5: the plan (halving_ref's trial dicts), per-trial columns, the
+    rung table as rows, and the attributes."""
+    with h5py.File(os.path.join(out, "sweep.h5"), "r") as f:
+        n = len(f["family"])
+        col = {k: f[k][()] for k in ("family", "config", "repeat", "outer", "inner", "seed", "hash", "state",
+                                     "budget", "pruned")}
+        attrs = {k: (s(v) if isinstance(v, (bytes, str)) else v.item() if hasattr(v, "item") else v)
+                 for k, v in f.attrs.items()}
+        rows = []
+        if "rungs" in f:
+            g = f["rungs"]
+            for i in range(len(g["family"])):
+                rows.append((s(g["family"][i]), int(g["config"][i]), int(g["bracket"][i]), int(g["repeat"][i]),
+                             int(g["outer"][i]), int(g["rung"][i]), int(g["epochs"][i]), int(g["n_units"][i]),
+                             float(g["score"][i]), s(g["state"][i])))
+    plan = [dict(idx=i, family=s(col["family"][i]), config=int(col["config"][i]), repeat=int(col["repeat"][i]),
+                 outer=int(col["outer"][i]), inner=int(col["inner"][i]), seed=int(col["seed"][i]),
+                 hash=int(s(col["hash"][i]), 16), epochs=0) for i in range(n)]
+    per = [dict(state=s(col["state"][i]), budget=int(col["budget"][i]), pruned=int(col["pruned"][i])) for i in range(n)]
+    return plan, per, rows, attrs
+
+
+def trial_path(out, t):
+    return os.path.join(out, "trials", f"{t['family']}-{t['hash']:016x}.h5")
+
+
+def job_dict(search, cv):
+    return parse_job(search, cv)
+
+
+def recompute(out, search, cv, what, max_epochs=None):
+    """halving_ref's decisions from the trial files' histories, against the
+    rung table, budget and pruned columns of sweep.h5 and the files' budget
+    attributes. Returns (plan, rows) for later comparisons."""
+    require(os.path.exists(os.path.join(out, "sweep.h5")), f"{what}: sweep.h5 written")
+    plan, per, rows, attrs = read_index(out)
+    jd = job_dict(search, cv)
+    problems = []
+    files = {}
+    for t in plan:
+        p = trial_path(out, t)
+        if os.path.exists(p):
+            with h5py.File(p, "r") as f:
+                a = dict(f.attrs)
+                files[t["idx"]] = dict(state=s(a["state"]), budget=int(a.get("budget", 0)), epochs=int(a["epochs"]),
+                                       loss=f["history/val_loss"][()] if "history/val_loss" in f else [],
+                                       acc=f["history/val_acc"][()] if "history/val_acc" in f else [])
+            t["epochs"] = files[t["idx"]]["epochs"]
+    for t in plan:  # trials never run: their configuration's epochs from a sibling
+        if not t["epochs"]:
+            sib = [u["epochs"] for u in plan if u["family"] == t["family"] and u["config"] == t["config"] and u["epochs"]]
+            t["epochs"] = sib[0] if sib else (jd["max_epochs"] or 0)
+
+    def metric(i, b):
+        fi = files.get(i)
+        if fi is None:
+            problems.append(f"trial {i} needed at {b} epochs has no file")
+            return math.inf
+        if fi["state"] != "done":
+            return math.inf
+        E = b if b > 0 else plan[i]["epochs"]
+        if len(fi["loss"]) < E and fi["budget"] != 0:
+            problems.append(f"trial {i} needed at {E} epochs holds {len(fi['loss'])} (budget {fi['budget']})")
+        return R.history_metric(fi["loss"], fi["acc"], b, jd["metric"])
+    want_rows, want_budget, want_pruned = R.run(jd, plan, metric)
+    check(not problems, f"{what}: every trial file holds the epochs of the rungs its configuration reached"
+          + ("" if not problems else f": {problems[:2]}"))
+    diff = rows_diff(want_rows, rows)
+    check(not diff and rows, f"{what}: sweep.h5's rung table ({len(rows)} rows) = halving_ref's recomputation from "
+          f"the trial histories{': ' + diff if diff else ''}")
+    bad = []
+    for t in plan:
+        i = t["idx"]
+        fb = files[i]["budget"] if i in files else -1
+        if i in files and files[i]["state"] != "done":
+            fb = want_budget[i] if want_budget[i] >= 0 else -2  # a failed file records no budget, but it exists
+        if (fb, per[i]["pruned"]) != (want_budget[i], want_pruned[i]):
+            bad.append(f"trial {i} ({t['family']} c{t['config']} o{t['outer']} i{t['inner']}): file budget {fb} "
+                       f"pruned {per[i]['pruned']}, reference {want_budget[i]} {want_pruned[i]}")
+        if i in files and files[i]["state"] == "done" and per[i]["budget"] != fb:
+            bad.append(f"trial {i}: sweep.h5 budget {per[i]['budget']} against the file's {fb}")
+    check(not bad, f"{what}: trial budgets (file attribute, sweep.h5) and pruned flags = the reference's"
+          + ("" if not bad else f": {bad[:2]}"))
+    ckpts = glob.glob(os.path.join(out, "trials", "*.ckpt.h5"))
+    check(not ckpts, f"{what}: no rung checkpoint left at the end ({len(ckpts)})")
+    grid = sum(t["epochs"] for t in plan)
+    check(attrs.get("search") == jd["search"] and attrs.get("prune") == jd["prune"]
+          and attrs.get("metric") == jd["metric"] and attrs.get("eta") == jd["eta"]
+          and attrs.get("min_epochs") == jd["min_epochs"] and attrs.get("max_epochs") == jd["max_epochs"]
+          and attrs.get("grid_epochs") == grid,
+          f"{what}: sweep.h5 attributes search/metric/prune/eta/min/max/grid_epochs = the job's "
+          f"({[attrs.get(k) for k in ('search', 'metric', 'prune', 'eta', 'min_epochs', 'max_epochs', 'grid_epochs')]}"
+          f", grid {grid})")
+    return plan, rows
+
+
+MODEL = "c8,bn,r,mp2,fl,do0.2,fc3"
+LRS = ["0.001", "0.003", "0.01", "0.03", "0.1", "0.3"][:4 if SAN else 6]
+CNN = (f"[family cnn]\nmodel = {MODEL}\nlr = {{lrs}}\nschedule = cosine\naugment = default\nbatch = 16\n"
+       f"micro_batch = 4\n")
+HALV = "mode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3"
+KF3 = "scheme = kfold\nk = 3\nval_fraction = 0.2"
+
+
+def sweep_ok(p, what):
+    return check(p.returncode == 0, f"{what}: exits 0" + ("" if p.returncode == 0 else f" ({p.returncode}): "
+                                                                                        f"{p.stderr[-600:]}"))
+
+
+# J1: halving, k-fold, cosine schedule, augmentation, dropout (the main job)
+t0 = time.time()
+j1_path, j1 = job("halv_np2", CNN.format(lrs=", ".join(LRS)), HALV, KF3, run="checkpoint_every = 1")
+p = mpirun(2, ["--quiet", j1_path])
+sweep_ok(p, "halving sweep on 2 ranks")
+info(f"halving sweep ({len(LRS)} configurations x 3 folds, rungs 1 3 9) on 2 ranks: {time.time() - t0:.1f} s")
+j1_plan, j1_rows = recompute(j1, HALV, KF3, "halving")
+check(len({r[1] for r in j1_rows if r[9] == "top"}) == 1 and len({r[1] for r in j1_rows if r[5] == 1}) == len(LRS) // 3,
+      f"halving: {len(LRS)} configurations, {len(LRS) // 3} at rung 1, one at the top (rows {len(j1_rows)})")
+
+# J2: Hyperband (9 configurations over brackets 5 3 1) and a family whose
+# trials all fail (+inf: ties broken by configuration hash); no retries
+SIMPLE = "[family {name}]\nmodel = {model}\nlr = {lrs}\nbatch = 16\n{extra}"
+HYPER = "mode = hyperband\nmin_epochs = 1\nmax_epochs = 9\neta = 3"
+KF2 = "scheme = kfold\nk = 2\nval_fraction = 0.2"
+n_hb = 5 if SAN else 9
+j2_path, j2 = job("hyper", SIMPLE.format(name="hb", model="c8,bn,r,mp2,fl,fc3", extra="",
+                                         lrs=", ".join(f"{(k + 1) * 0.002:g}" for k in range(n_hb)))
+                  + SIMPLE.format(name="bad", model="fl,fc16,r,fc3", extra="optimizer = sgd\n",
+                                  lrs="1e30, 5e29, 2e29"), HYPER, KF2, run="retries = 0")
+t0 = time.time()
+p = mpirun(2, ["--quiet", j2_path])
+sweep_ok(p, "hyperband sweep")
+info(f"hyperband sweep: {time.time() - t0:.1f} s")
+j2_plan, j2_rows = recompute(j2, HYPER, KF2, "hyperband")
+check(sorted({r[2] for r in j2_rows if r[0] == "hb"}) == list(range(len([c for c in R.deal(job_dict(HYPER, KF2), n_hb) if c]))),
+      f"hyperband: the configurations spread over the brackets {sorted({r[2] for r in j2_rows if r[0] == 'hb'})}")
+bad_rows = [r for r in j2_rows if r[0] == "bad"]
+check(bad_rows and all(math.isinf(r[8]) for r in bad_rows) and any(r[9] == "promoted" for r in bad_rows),
+      "hyperband: the failing family scores +inf and still promotes one configuration (by hash)")
+
+# J3: halving with Wilcoxon pruning after 3 of 6 units (k = 3, two seeds), alpha 0.2
+WILC = "mode = halving\nmin_epochs = 1\nmax_epochs = 3\neta = 3\nprune = wilcoxon\nprune_alpha = 0.2"
+t0 = time.time()
+j3_path, j3 = job("wilc", SIMPLE.format(name="w", model="c8,bn,r,mp2,fl,fc3", extra="",
+                                        lrs="0.003, 0.01, 0.3, 1, 3" if not SAN else "0.01, 1, 3"),
+                  WILC, KF3, seeds="1, 2")
+p = mpirun(2, ["--quiet", j3_path])
+sweep_ok(p, "halving sweep with wilcoxon pruning")
+info(f"wilcoxon sweep: {time.time() - t0:.1f} s")
+j3_plan, j3_rows = recompute(j3, WILC, KF3, "prune = wilcoxon")
+check(any(r[9] == "pruned" and r[7] == 3 for r in j3_rows),
+      f"prune = wilcoxon: a configuration is pruned after its first 3 units ({[r[9] for r in j3_rows]})")
+
+# J4: halving with median pruning on val_acc (ties are common on 10 validation images)
+MED = "mode = halving\nmin_epochs = 1\nmax_epochs = 4\neta = 2\nprune = median\nmetric = val_acc"
+t0 = time.time()
+j4_path, j4 = job("median", SIMPLE.format(name="m", model="fl,fc16,r,fc3", extra="",
+                                          lrs="0.001, 0.003, 0.01, 0.03, 0.1"),
+                  MED, KF3, seeds="1, 2")
+p = mpirun(2, ["--quiet", j4_path])
+sweep_ok(p, "halving sweep with median pruning on val_acc")
+info(f"median sweep: {time.time() - t0:.1f} s")
+j4_plan, j4_rows = recompute(j4, MED, KF3, "prune = median, metric = val_acc")
+check(any(r[9] == "pruned" for r in j4_rows), "prune = median: some configuration is pruned")
+
+# J5: nested CV: inner folds decide per outer fold, the outer trials train
+# the configurations left at the top; median pruning after one inner unit
+NEST = "mode = halving\nmin_epochs = 1\nmax_epochs = 4\neta = 2\nprune = median\nprune_after = 1"
+NCV = "scheme = nested\nk = 3\ninner_k = 2\nval_fraction = 0.2"
+t0 = time.time()
+j5_path, j5 = job("nested", SIMPLE.format(name="n", model="fl,fc16,r,fc3", extra="",
+                                          lrs="0.001, 0.01, 0.1, 1").replace("batch = 16", "batch = 8"), NEST, NCV)
+p = mpirun(2, ["--quiet", j5_path])
+sweep_ok(p, "nested halving sweep")
+info(f"nested sweep: {time.time() - t0:.1f} s")
+j5_plan, j5_rows = recompute(j5, NEST, NCV, "nested")
+check(sorted({r[4] for r in j5_rows}) == [0, 1, 2], "nested: decisions per outer fold 0, 1, 2")
+_, j5_per, _, _ = read_index(j5)
+outer_done = [t for t in j5_plan if t["inner"] < 0 and j5_per[t["idx"]]["state"] == "done"]
+check(len(outer_done) == sum(1 for r in j5_rows if r[9] == "top"),
+      f"nested: one outer trial per configuration at the top of its outer fold ({len(outer_done)})")
+
+# J6: grid with a prune (one rung: each configuration to its own epochs)
+GRIDP = "prune = wilcoxon\nprune_alpha = 0.2\nprune_after = 3"
+t0 = time.time()
+j6_path, j6 = job("gridprune", SIMPLE.format(name="g", model="fl,fc16,r,fc3", extra="epochs = 2, 3\n",
+                                             lrs="0.01, 3"), GRIDP, KF3, seeds="1, 2")
+p = mpirun(2, ["--quiet", j6_path])
+sweep_ok(p, "grid sweep with wilcoxon pruning")
+info(f"grid + prune sweep: {time.time() - t0:.1f} s")
+recompute(j6, GRIDP, KF3, "grid with prune = wilcoxon")
+
 done()
