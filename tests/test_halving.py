@@ -313,7 +313,8 @@ def job(name, families, search, cv="scheme = kfold\nk = 3\nval_fraction = 0.2", 
 
 
 def mpirun(np_, args, timeout=300, **kw):
-    return testlib.run(["mpirun", "--oversubscribe", "-np", str(np_), HIPID, "sweep"] + args, timeout=timeout, **kw)
+    return testlib.run(["mpirun", "--oversubscribe", "-np", str(np_), HIPID, "sweep", "--no-status"] + args,
+                       timeout=timeout, **kw)
 
 
 def trial_files(out):
@@ -430,8 +431,8 @@ KF3 = "scheme = kfold\nk = 3\nval_fraction = 0.2"
 
 
 def sweep_ok(p, what):
-    return check(p.returncode == 0, f"{what}: exits 0" + ("" if p.returncode == 0 else f" ({p.returncode}): "
-                                                                                        f"{p.stderr[-600:]}"))
+    why = [ln for ln in p.stderr.splitlines() if ln.startswith("hipid")] or [p.stderr[-300:]]
+    return check(p.returncode == 0, f"{what}: exits 0" + ("" if p.returncode == 0 else f" ({p.returncode}): {why[:2]}"))
 
 
 # J1: halving, k-fold, cosine schedule, augmentation, dropout (the main job)
@@ -468,8 +469,8 @@ check(bad_rows and all(math.isinf(r[8]) for r in bad_rows) and any(r[9] == "prom
 # J3: halving with Wilcoxon pruning after 3 of 6 units (k = 3, two seeds), alpha 0.2
 WILC = "mode = halving\nmin_epochs = 1\nmax_epochs = 3\neta = 3\nprune = wilcoxon\nprune_alpha = 0.2"
 t0 = time.time()
-j3_path, j3 = job("wilc", SIMPLE.format(name="w", model="c8,bn,r,mp2,fl,fc3", extra="",
-                                        lrs="0.003, 0.01, 0.3, 1, 3" if not SAN else "0.01, 1, 3"),
+j3_path, j3 = job("wilc", SIMPLE.format(name="w", model="fl,fc16,r,fc3", extra="",
+                                        lrs="0.003, 0.03, 1, 3" if not SAN else "0.01, 1, 3"),
                   WILC, KF3, seeds="1, 2")
 p = mpirun(2, ["--quiet", j3_path])
 sweep_ok(p, "halving sweep with wilcoxon pruning")
@@ -483,7 +484,7 @@ MED = "mode = halving\nmin_epochs = 1\nmax_epochs = 4\neta = 2\nprune = median\n
 t0 = time.time()
 j4_path, j4 = job("median", SIMPLE.format(name="m", model="fl,fc16,r,fc3", extra="",
                                           lrs="0.001, 0.003, 0.01, 0.03, 0.1"),
-                  MED, KF3, seeds="1, 2")
+                  MED, KF3)
 p = mpirun(2, ["--quiet", j4_path])
 sweep_ok(p, "halving sweep with median pruning on val_acc")
 info(f"median sweep: {time.time() - t0:.1f} s")
@@ -510,11 +511,291 @@ check(len(outer_done) == sum(1 for r in j5_rows if r[9] == "top"),
 # J6: grid with a prune (one rung: each configuration to its own epochs)
 GRIDP = "prune = wilcoxon\nprune_alpha = 0.2\nprune_after = 3"
 t0 = time.time()
-j6_path, j6 = job("gridprune", SIMPLE.format(name="g", model="fl,fc16,r,fc3", extra="epochs = 2, 3\n",
+j6_path, j6 = job("gridprune", SIMPLE.format(name="g", model="fl,fc16,r,fc3", extra="epochs = 1, 2\n",
                                              lrs="0.01, 3"), GRIDP, KF3, seeds="1, 2")
 p = mpirun(2, ["--quiet", j6_path])
 sweep_ok(p, "grid sweep with wilcoxon pruning")
 info(f"grid + prune sweep: {time.time() - t0:.1f} s")
 recompute(j6, GRIDP, KF3, "grid with prune = wilcoxon")
 
+
+def compare_dirs(ref, other, what):
+    names = [os.path.basename(p) for p in trial_files(ref)]
+    got = [os.path.basename(p) for p in trial_files(other)]
+    check(names == got and names, f"{what}: the same {len(names)} trial files ({len(got)} found)")
+    worst = []
+    for name in names:
+        if name in got:
+            diff = differences(os.path.join(ref, "trials", name), os.path.join(other, "trials", name))
+            if diff:
+                worst.append(f"{name}: {diff[:4]}")
+    check(not worst, f"{what}: every dataset and attribute bit-identical (but wall times and group size)"
+          + ("" if not worst else f" ({len(worst)} files differ: {worst[:2]})"))
+
+
+def compare_tables(ref, other, what):
+    a, b = read_index(ref)[2], read_index(other)[2]
+    diff = rows_diff(a, b)
+    check(not diff and a, f"{what}: the same rung table ({len(a)} rows){': ' + diff if diff else ''}")
+
+
+info(f"sections 1-3: {time.time() - T_START:.1f} s")
+# ============================================================================
+# 4. rank counts and group sizes: the same decisions, bit-identical files
+# ============================================================================
+
+J1_TEXT = CNN.format(lrs=", ".join(LRS))
+cases = [(1, 1), (4, 1), (2, 2)] if not SAN else [(1, 1), (2, 2)]
+for np_, rpt in cases:
+    t0 = time.time()
+    path, out = job(f"halv_np{np_}_rpt{rpt}", J1_TEXT, HALV, KF3, run=f"ranks_per_trial = {rpt}")
+    p = mpirun(np_, ["--quiet", path])
+    sweep_ok(p, f"halving on {np_} rank(s), ranks_per_trial {rpt}")
+    info(f"halving on {np_} rank(s), ranks_per_trial {rpt}: {time.time() - t0:.1f} s")
+    compare_tables(j1, out, f"{np_} rank(s), ranks_per_trial {rpt} against 2 ranks")
+    compare_dirs(j1, out, f"{np_} rank(s), ranks_per_trial {rpt} against 2 ranks")
+    if rpt > 1 and trial_files(out):
+        with h5py.File(trial_files(out)[0], "r") as f:
+            check(int(f.attrs["ranks"]) == rpt, f"ranks_per_trial {rpt}: trials trained by {rpt} ranks "
+                  f"({int(f.attrs['ranks'])})")
+
+# a configuration that fails, yet is promoted (the least bad by hash), is
+# handed out again at the next rung: with retries left it trains again; its
+# file must not depend on which rank ran it
+FAILING = SIMPLE.format(name="bad", model="fl,fc16,r,fc3", extra="optimizer = sgd\n", lrs="1e30, 5e29, 2e29")
+fouts = []
+for np_ in (1, 2):
+    path, out = job(f"failing_np{np_}", FAILING, HYPER, KF2)
+    p = mpirun(np_, ["--quiet", path])
+    sweep_ok(p, f"all-failing hyperband family on {np_} rank(s)")
+    fouts.append(out)
+compare_tables(fouts[0], fouts[1], "failing family: 1 rank against 2")
+compare_dirs(fouts[0], fouts[1], "failing family, retried within the sweep: 1 rank against 2")
+
+info(f"sections 1-4: {time.time() - T_START:.1f} s")
+# ============================================================================
+# 5. kill -9 mid-rung, rerun; a finished sweep rerun; --reindex
+# ============================================================================
+
+
+def session_pids(sid):
+    """Processes of session sid (started by this test in a session of its own) that are not zombies."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{d}/stat").read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
+def kill_session(proc):
+    """SIGKILL to every process of the job's session (Open MPI gives ranks process groups of their own)."""
+    for _ in range(200):
+        pids = session_pids(proc.pid)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+    proc.communicate()
+
+
+def budgets(out):
+    got = {}
+    for p in trial_files(out):
+        try:
+            with h5py.File(p, "r") as f:
+                got[os.path.basename(p)] = int(f.attrs.get("budget", 0))
+        except OSError:
+            pass
+    return got
+
+
+full_budgets = budgets(j1)
+n_final = sum(1 for b in full_budgets.values() if b == 0)
+killed = None
+for attempt in range(3):
+    kpath, kout = job(f"halv_kill{attempt}", J1_TEXT, HALV, KF3, run="checkpoint_every = 1")
+    proc = subprocess.Popen(["mpirun", "-np", "2", HIPID, "sweep", "--no-status", "--quiet", kpath], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    t0 = time.time()
+    while time.time() - t0 < 120 and proc.poll() is None:
+        if any(b == 3 for b in budgets(kout).values()):  # rung 1 (3 epochs) under way
+            break
+        time.sleep(0.005)
+    kill_session(proc)
+    at_kill = budgets(kout)
+    if sum(1 for b in at_kill.values() if b == 0) < n_final and any(b > 0 for b in at_kill.values()):
+        killed = (kpath, kout, at_kill)
+        break
+    info(f"kill attempt {attempt}: too late (the sweep had finished), again")
+require(killed is not None, "kill -9 landed mid-rung in one of 3 attempts")
+kpath, kout, at_kill = killed
+n_ckpt = len(glob.glob(os.path.join(kout, "trials", "*.ckpt.h5")))
+info(f"killed with SIGKILL: {len(at_kill)} trial files (budgets {sorted(set(at_kill.values()))}), {n_ckpt} checkpoints")
+p = mpirun(2, [kpath])
+sweep_ok(p, "rerun after kill -9")
+n_runs = len(re.findall(r"^\[\s*\d+/\d+\]", p.stdout, re.M))
+full_runs = R.expected(job_dict(HALV, KF3), [dict(t, epochs=9) for t in j1_plan])[2]
+check(0 < n_runs < full_runs, f"the rerun trains only what is missing ({n_runs} trial runs of {full_runs})")
+compare_tables(j1, kout, "kill -9 + rerun against uninterrupted")
+compare_dirs(j1, kout, "kill -9 + rerun against uninterrupted")
+
+# a finished sweep, rerun: nothing trains, nothing changes
+before = {os.path.basename(q): open(q, "rb").read() for q in trial_files(j1)}
+p = mpirun(2, [j1_path])
+sweep_ok(p, "rerun of a finished halving sweep")
+n_runs = len(re.findall(r"^\[\s*\d+/\d+\]", p.stdout, re.M))
+after = {os.path.basename(q): open(q, "rb").read() for q in trial_files(j1)}
+check(n_runs == 0 and before == after, f"a finished sweep rerun trains nothing ({n_runs} runs) and leaves every "
+      f"trial file as it was ({sum(before[k] != after.get(k) for k in before)} changed)")
+compare_tables(kout, j1, "finished sweep rerun")
+
+# --reindex rebuilds the rung table, budgets and pruned flags from the trial files
+_, per_before, rows_before, _ = read_index(j1)
+os.remove(os.path.join(j1, "sweep.h5"))
+p = mpirun(1, ["--reindex", j1_path])
+sweep_ok(p, "--reindex of a halving sweep")
+_, per_after, rows_after, _ = read_index(j1)
+check(not rows_diff(rows_before, rows_after) and per_before == per_after,
+      f"--reindex rebuilds the same rung table, budgets and pruned flags {rows_diff(rows_before, rows_after)}")
+
+# a configuration promoted, then diverging at a later rung: its trial file
+# becomes a failed one; a rerun (no retries left) must still take the same
+# decisions from the metrics the earlier rungs had
+LATE = SIMPLE.format(name="late", model="fl,fc16,r,fc3", extra="optimizer = sgd\nmomentum = 0.9\n", lrs="2, 5, 10, 20")
+LATE_S = "mode = halving\nmin_epochs = 1\nmax_epochs = 8\neta = 2"
+lpath, lout = job("late", LATE, LATE_S, KF2, run="retries = 0")
+p = mpirun(2, ["--quiet", lpath])
+sweep_ok(p, "halving with a configuration diverging after its promotion")
+lrows = read_index(lout)[2]
+late_fail = any(r[9] in ("promoted", "top") and math.isinf(r[8]) and r[5] > 0 for r in lrows)
+info(f"late divergence: a promoted configuration failed at a later rung: {late_fail}")
+before = {os.path.basename(q): open(q, "rb").read() for q in trial_files(lout)}
+p = mpirun(2, [lpath])
+n_runs = len(re.findall(r"^\[\s*\d+/\d+\]", p.stdout, re.M))
+after = {os.path.basename(q): open(q, "rb").read() for q in trial_files(lout)}
+diff = rows_diff(lrows, read_index(lout)[2])
+check(n_runs == 0 and not diff and before == after,
+      f"late divergence: a rerun takes the same decisions and trains nothing ({n_runs} runs; {diff or 'same table'})")
+
+info(f"sections 1-5: {time.time() - T_START:.1f} s")
+# ============================================================================
+# 6. promoted through its rungs = trained straight through (grid mode)
+# ============================================================================
+
+top_cfg = [r[1] for r in j1_rows if r[9] == "top"]
+require(len(top_cfg) == 1, "halving: one configuration at the top")
+promoted_at = sorted(r[5] for r in j1_rows if r[1] == top_cfg[0] and r[9] == "promoted")
+check(promoted_at == [0, 1], f"the top configuration was paused and continued at rungs 0 and 1 ({promoted_at})")
+gpath, gout = job("straight", CNN.format(lrs=LRS[top_cfg[0]]) + "epochs = 9\n", "mode = grid", KF3)
+p = mpirun(2, ["--quiet", gpath])
+sweep_ok(p, "grid sweep of the top configuration to 9 epochs")
+top_files = sorted(os.path.basename(trial_path(j1, t)) for t in j1_plan if t["config"] == top_cfg[0])
+got = [os.path.basename(q) for q in trial_files(gout)]
+check(got == top_files, f"the grid trials have the halving trials' hashes ({got[:1]} against {top_files[:1]})")
+# the grid's one configuration is config 0: config, label and the checksum
+# over the attributes naming the trial differ; everything else must not
+NAMING = {"@config", "@label", "@predictions_sha256"}
+worst, named = [], set()
+for name in got:
+    if name in top_files:
+        diff = differences(os.path.join(j1, "trials", name), os.path.join(gout, "trials", name))
+        named |= set(diff) & NAMING
+        diff = [k for k in diff if k not in NAMING]
+        if diff:
+            worst.append(f"{name}: {diff[:4]}")
+check(not worst and got, "continued from rung checkpoints (1, 3, then 9 epochs) = trained straight to 9 epochs: "
+      f"weights, history, predictions and every attribute but wall times and the trial's naming ({worst[:2]})")
+check(named <= NAMING and ("@config" in named) == (top_cfg[0] != 0),
+      f"only the naming differs, as expected (config {top_cfg[0]} against 0: {sorted(named)})")
+with h5py.File(os.path.join(gout, "trials", got[0]), "r") as f:
+    check(len(f["history/val_loss"]) == 9, "the straight trial has 9 epochs of history")
+
+# ============================================================================
+# 7. --dry-run: brackets, rungs, epochs against the full grid
+# ============================================================================
+
+for what, path, out, search, cv in (("halving", j1_path, j1, HALV, KF3), ("hyperband", j2_path, j2, HYPER, KF2),
+                                    ("nested", j5_path, j5, NEST, NCV)):
+    p = mpirun(1, ["--dry-run", path])
+    check(p.returncode == 0, f"--dry-run of the {what} job exits 0")
+    plan = read_index(out)[0]
+    jd = job_dict(search, cv)
+    for t in plan:
+        t["epochs"] = jd["max_epochs"]
+    lines = p.stdout.splitlines()
+    line = next((ln for ln in lines if "epochs: at most" in ln), "")
+    check(line != "", f"--dry-run of the {what} job prints 'epochs: at most ...'")
+    plan_text_checks(jd, plan, lines, line, f"--dry-run ({what})")
+    check(not os.path.exists(os.path.join(ROOT, "dryonly")), "--dry-run writes nothing")
+
+info(f"sections 1-7: {time.time() - T_START:.1f} s")
+# ============================================================================
+# 8. job errors: one line, FILE:LINE: KEY, exit 2
+# ============================================================================
+
+BASE = (f"[job]\nname = bad\n[data]\npath = {DATA}\n[cv]\nscheme = kfold\nk = 3\nval_fraction = 0.2\n"
+        "[search]\nmode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3\n"
+        "[family f]\nmodel = fl,fc3\nbatch = 16\n"
+        f"[run]\noutput = {os.path.join(ROOT, 'bad')}\n")
+ERRORS = [
+    # (what, text, the key the message names, the keys whose later line the message names)
+    ("eta = 1", BASE.replace("eta = 3", "eta = 1"), "eta", ["eta"]),
+    ("min_epochs > max_epochs", BASE.replace("min_epochs = 1", "min_epochs = 10"), "min_epochs",
+     ["min_epochs", "max_epochs"]),
+    ("max_epochs missing", BASE.replace("max_epochs = 9\n", ""), "max_epochs", ["mode"]),
+    ("min_epochs with mode = grid", BASE.replace("mode = halving", "mode = grid").replace("max_epochs = 9\n", "")
+     .replace("eta = 3\n", "").replace("batch = 16", "batch = 16\nepochs = 2"), "min_epochs", ["min_epochs", "mode"]),
+    ("prune_alpha with prune = median", BASE.replace("eta = 3", "eta = 3\nprune = median\nprune_alpha = 0.1"),
+     "prune_alpha", ["prune_alpha", "prune"]),
+    ("prune_after with prune = none", BASE.replace("eta = 3", "eta = 3\nprune_after = 2"), "prune_after",
+     ["prune_after", "prune"]),
+    ("family epochs with mode = halving", BASE.replace("batch = 16", "batch = 16\nepochs = 5"), "epochs",
+     ["epochs", "max_epochs"]),
+    ("val_fraction = 0 with halving", BASE.replace("val_fraction = 0.2", "val_fraction = 0"), "val_fraction",
+     ["val_fraction", "mode"]),
+]
+for what, text, key, keys in ERRORS:
+    path = os.path.join(ROOT, "bad_" + re.sub(r"\W+", "_", what) + ".ini")
+    with open(path, "w") as f:
+        f.write(text)
+    lines_of = {}
+    for n, ln in enumerate(text.splitlines(), 1):
+        k = ln.split("=")[0].strip()
+        if "=" in ln:
+            lines_of.setdefault(k, n)
+    at = [lines_of[k] for k in keys if k in lines_of]
+    want_line, want_key = max((lines_of[k], k) for k in keys if k in lines_of) if at else (0, key)
+    p = testlib.run([HIPID, "sweep", path], timeout=60)
+    err = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    body = err[0].split(f"{path}:{want_line}: ", 1)[-1] if err else ""
+    ok = (p.returncode == 2 and len(err) == 1 and f"{path}:{want_line}: {want_key}:" in err[0] and key in body)
+    check(ok, f"{what}: exit 2 and one line '{path}:{want_line}: {want_key}: ...' naming {key} "
+          f"(exit {p.returncode}: {err[:2]})")
+    if os.environ.get("HALVING_SHOW_ERRORS"):
+        info(f"{what}: {err[:1]}")
+p = mpirun(2, ["--shard", "0/2", j1_path], timeout=60)
+err = [ln for ln in p.stderr.splitlines() if ln.startswith("hipid")]
+check(p.returncode == 2 and len(err) == 1 and "--shard" in err[0] and "halving" in err[0],
+      f"--shard 0/2 with mode = halving: every rank exits 2, one line ({p.returncode}: {err[:2]})")
+
+# ============================================================================
+# 9. the report reads a halving results folder
+# ============================================================================
+
+for what, out in (("halving", j1), ("nested", j5)):
+    r = testlib.run([HIPID, "report", out], timeout=300)
+    check(r.returncode == 0, f"hipid report on the {what} results exits 0 ({r.stderr[-300:]})")
+
+info(f"test_halving.py: {time.time() - T_START:.1f} s")
 done()
