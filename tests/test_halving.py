@@ -357,7 +357,7 @@ def job_dict(search, cv):
     return parse_job(search, cv)
 
 
-def recompute(out, search, cv, what, max_epochs=None):
+def recompute(out, search, cv, what):
     """halving_ref's decisions from the trial files' histories, against the
     rung table, budget and pruned columns of sweep.h5 and the files' budget
     attributes. Returns (plan, rows) for later comparisons."""
@@ -428,7 +428,7 @@ LRS = ["0.001", "0.003", "0.01", "0.03", "0.1", "0.3"][:4 if SAN else 6]
 CNN = (f"[family cnn]\nmodel = {MODEL}\nlr = {{lrs}}\nschedule = cosine\naugment = default\nbatch = 16\n"
        f"micro_batch = 4\n")
 HALV = "mode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3"
-KF3 = "scheme = kfold\nk = 3\nval_fraction = 0.2"
+KF3 = K3
 
 
 def sweep_ok(p, what):
@@ -450,7 +450,7 @@ check(len({r[1] for r in j1_rows if r[9] == "top"}) == 1 and len({r[1] for r in 
 # trials all fail (+inf: ties broken by configuration hash); no retries
 SIMPLE = "[family {name}]\nmodel = {model}\nlr = {lrs}\nbatch = 16\n{extra}"
 HYPER = "mode = hyperband\nmin_epochs = 1\nmax_epochs = 9\neta = 3"
-KF2 = "scheme = kfold\nk = 2\nval_fraction = 0.2"
+KF2 = K2
 n_hb = 5 if SAN else 9
 j2_path, j2 = job("hyper", SIMPLE.format(name="hb", model="c8,bn,r,mp2,fl,fc3", extra="",
                                          lrs=", ".join(f"{(k + 1) * 0.002:g}" for k in range(n_hb)))
@@ -682,7 +682,7 @@ p = mpirun(2, ["--quiet", lpath])
 sweep_ok(p, "halving with a configuration diverging after its promotion")
 lrows = read_index(lout)[2]
 late_fail = any(r[9] in ("promoted", "top") and math.isinf(r[8]) and r[5] > 0 for r in lrows)
-info(f"late divergence: a promoted configuration failed at a later rung: {late_fail}")
+check(late_fail, "late divergence (the setup): a configuration promoted at rung 0 fails at a later rung")
 before = {os.path.basename(q): open(q, "rb").read() for q in trial_files(lout)}
 p = mpirun(2, [lpath])
 n_runs = len(re.findall(r"^\[\s*\d+/\d+\]", p.stdout, re.M))

@@ -6,7 +6,8 @@
  * through halving_next / halving_done as a scheduler would.
  *
  * Run bare (tests/run.sh), it checks on its own:
- * - hand-computed cases: promotion by score, ties by configuration hash,
+ * - hand-computed cases: promotion by score, ties by configuration hash (the
+ *   hash of its first plan trial, in every nested outer fold alike),
  *   median and Wilcoxon pruning decisions, the epochs of --dry-run;
  * - exact signed-rank p-values of a few small tables worked out by hand;
  * - for halving, hyperband, prune = median | wilcoxon, grid with a prune,
@@ -596,6 +597,36 @@ static void hand_cases(void) {
     for (int u = 0; u < 6; u++)
         EXPECT(o.budget[trial_of(&w, 1, u)] == (u < 3 ? 0 : -1), "hand 4: pruned config 1 unit %d: budget %d", u,
                o.budget[trial_of(&w, 1, u)]);
+    outcome_free(&o);
+    world_free(&w);
+
+    /* 5. nested, every metric equal: in every outer fold's group the ties go
+     *    to the configurations with the smallest hash of their first plan
+     *    trial (halving.h: "the plan hash of the configuration's first
+     *    trial"), the same three in both outer folds */
+    path = write_job("hv_hand5.ini", HEAD "[cv]\nscheme = nested\nk = 2\ninner_k = 2\nval_fraction = 0.2\n"
+                     "[search]\nmode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3\n"
+                     "[family f]\nmodel = fl,fc3\nlr = 1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4, 7e-4, 8e-4, 9e-4\n");
+    REQUIRE(world_load(&w, path), "hand case 5 loads");
+    for (int i = 0; i < w.n; i++) world_const(&w, i, 0.5f);
+    for (int c = 0; c < 9; c++) by_hash[c] = c;
+    for (int a = 0; a < 9; a++)
+        for (int b = a + 1; b < 9; b++)
+            if (cfg_hash(&w, by_hash[b]) < cfg_hash(&w, by_hash[a])) {
+                int t = by_hash[a];
+                by_hash[a] = by_hash[b], by_hash[b] = t;
+            }
+    check_orders(&w, 7, "hand 5 (nested ties)", &o);
+    for (int outer = 0; outer < 2; outer++)
+        for (int k = 0; k < 9; k++) {
+            int got = -1;
+            for (int q = 0; q < o.n_rows; q++)
+                if (o.rows[q].outer == outer && o.rows[q].config == by_hash[k] && o.rows[q].rung == 0)
+                    got = o.rows[q].state;
+            EXPECT(got == (k < 3 ? RUNG_PROMOTED : RUNG_STOPPED),
+                   "hand 5: nested ties, outer fold %d: config %d (hash rank %d of its first trial) at rung 0: %s", outer,
+                   by_hash[k], k, got >= 0 ? rung_state_names[got] : "no row");
+        }
     outcome_free(&o);
     world_free(&w);
 }
