@@ -439,12 +439,27 @@ def sweep_ok(p, what):
 # J1: halving, k-fold, cosine schedule, augmentation, dropout (the main job)
 t0 = time.time()
 j1_path, j1 = job("halv_np2", CNN.format(lrs=", ".join(LRS)), HALV, KF3, run="checkpoint_every = 1")
-p = mpirun(2, ["--quiet", j1_path])
+p = mpirun(2, ["--verbose", j1_path])  # --verbose: a line per epoch trained
 sweep_ok(p, "halving sweep on 2 ranks")
 info(f"halving sweep ({len(LRS)} configurations x 3 folds, rungs 1 3 9) on 2 ranks: {time.time() - t0:.1f} s")
 j1_plan, j1_rows = recompute(j1, HALV, KF3, "halving")
 check(len({r[1] for r in j1_rows if r[9] == "top"}) == 1 and len({r[1] for r in j1_rows if r[5] == 1}) == len(LRS) // 3,
       f"halving: {len(LRS)} configurations, {len(LRS) // 3} at rung 1, one at the top (rows {len(j1_rows)})")
+# no retraining from scratch: epoch e is trained once per unit of every
+# configuration at the rung that covers it (E_r-1 < e <= E_r), never again
+trained = {}
+for m in re.finditer(r"^epoch\s+(\d+)/(\d+)", p.stdout, re.M):
+    trained[int(m.group(1))] = trained.get(int(m.group(1)), 0) + 1
+E = R.rung_epochs(job_dict(HALV, KF3))
+want = {}
+for r in range(len(E)):
+    at_rung = sum(r_[7] for r_ in j1_rows if r_[5] == r)  # units of the configurations at rung r
+    for e in range(E[r - 1] + 1 if r else 1, E[r] + 1):
+        want[e] = at_rung
+most = R.expected(job_dict(HALV, KF3), [dict(t, epochs=9) for t in j1_plan])[1]
+check(trained == want and sum(trained.values()) == most,
+      f"each epoch trained once per unit at its rung: {sum(trained.values())} epochs (reference {most}), "
+      f"per epoch {[trained.get(e, 0) for e in sorted(want)]} against {[want[e] for e in sorted(want)]}")
 
 # J2: Hyperband (9 configurations over brackets 5 3 1) and a family whose
 # trials all fail (+inf: ties broken by configuration hash); no retries
