@@ -664,6 +664,7 @@ p = mpirun(2, [kpath])
 sweep_ok(p, "rerun after kill -9")
 n_runs = len(re.findall(r"^\[\s*\d+/\d+\]", p.stdout, re.M))
 full_runs = R.expected(job_dict(HALV, KF3), [dict(t, epochs=9) for t in j1_plan])[2]
+info(f"rerun after the kill: {n_runs} trial runs of the {full_runs} of a whole sweep")
 check(0 < n_runs < full_runs, f"the rerun trains only what is missing ({n_runs} trial runs of {full_runs})")
 compare_tables(j1, kout, "kill -9 + rerun against uninterrupted")
 compare_dirs(j1, kout, "kill -9 + rerun against uninterrupted")
