@@ -307,7 +307,7 @@ def run(job, plan, metric_fn, shares=None):
                 row(c, g.n_units, sc[c], "promoted" if k < keep else "stopped")
             alive = ranked[:keep]
         for c in g.cfgs:
-            for i in g.units[c]:
+            for i in g.units[c] + g.follow[c]:  # an outer trial of a stopped configuration is never trained
                 pruned[i] = int(c not in top)
             if c in top:
                 for i in g.follow[c]:

@@ -389,7 +389,7 @@ static void check_structure(const World *w, const Outcome *o, const char *what) 
         }
         EXPECT(any, "%s: trial %d belongs to no group's rows", what, i);
         if (outer_trial) {
-            EXPECT(o->pruned[i] == 0 && o->budget[i] == (is_top ? 0 : -1),
+            EXPECT(o->pruned[i] == !is_top && o->budget[i] == (is_top ? 0 : -1),
                    "%s: outer trial %d: budget %d pruned %d (its configuration %s the top)", what, i, o->budget[i],
                    o->pruned[i], is_top ? "reached" : "did not reach");
         } else {

@@ -66,26 +66,30 @@ static int rung_epochs(const Job *j, int s_max, int r) {
     return e < 1 ? 1 : (int)e;
 }
 
-/* Configurations per bracket: Li et al.'s n_s for s = s_max - b. */
-static double bracket_weight(const Job *j, int s_max, int b) {
+/* Configurations per bracket: Li et al.'s n_s for s = s_max - b, an
+ * integer (s_max is at most log2 of 1e6). */
+static long long bracket_weight(const Job *j, int s_max, int b) {
     int s = s_max - b;
-    return ceil((double)(s_max + 1) / (s + 1)) * pow(j->eta, s);
+    long long w = (s_max + 1 + s) / (s + 1); /* ceil((s_max + 1) / (s + 1)) */
+    for (int k = 0; k < s; k++) w *= j->eta;
+    return w;
 }
 
-/* Largest-remainder share of n configurations over the brackets. */
+/* Largest-remainder share of n configurations over the brackets, in
+ * integers; equal remainders favour the lower bracket. */
 static void deal_brackets(int *count, const Job *j, int s_max, int n) {
     int nb = j->search == SEARCH_HYPERBAND ? s_max + 1 : 1;
     if (nb == 1) {
         count[0] = n;
         return;
     }
-    double tot = 0, *rem = malloc(sizeof(double) * nb);
+    long long tot = 0, rem[64];
     for (int b = 0; b < nb; b++) tot += bracket_weight(j, s_max, b);
     int given = 0;
     for (int b = 0; b < nb; b++) {
-        double q = n * bracket_weight(j, s_max, b) / tot;
-        count[b] = (int)floor(q);
-        rem[b] = q - count[b];
+        long long q = (long long)n * bracket_weight(j, s_max, b);
+        count[b] = (int)(q / tot);
+        rem[b] = q % tot;
         given += count[b];
     }
     while (given < n) {
@@ -96,7 +100,6 @@ static void deal_brackets(int *count, const Job *j, int s_max, int n) {
         rem[best] = -1;
         given++;
     }
-    free(rem);
 }
 
 /* ---- building the groups ---- */
@@ -156,7 +159,6 @@ static int build_group(Halving *h, Group *g, int fam, int bracket, int repeat, i
                 int k = u ? nu[slot] : nf[slot];
                 if (u && k < g->n_units) g->unit[slot * g->n_units + k] = phase[i];
                 if (!u && k < g->n_follow) g->follow[slot * g->n_follow + k] = phase[i];
-                if (u && k == 0) g->hash[slot] = t->hash;
                 h->grp_of[phase[i]] = (int)(g - h->g);
                 h->slot_of[phase[i]] = slot;
                 h->unit_of[phase[i]] = u ? k : -1 - k;
@@ -182,6 +184,14 @@ static int build_group(Halving *h, Group *g, int fam, int bracket, int repeat, i
     }
     free(nu);
     free(nf);
+    for (int c = 0; c < n_cfg; c++) { /* the plan hash of the configuration's first trial (halving.h) */
+        g->hash[c] = UINT64_MAX;
+        for (int i = 0; i < h->n_plan; i++)
+            if (h->plan[i].family == fam && h->plan[i].config == cfg[c]) {
+                g->hash[c] = h->plan[i].hash;
+                break;
+            }
+    }
     g->alive = malloc(sizeof(int) * n_cfg);
     g->top_reached = calloc(n_cfg, sizeof(int));
     g->budget_of = calloc(n_cfg, sizeof(int));
@@ -559,6 +569,17 @@ void halving_done(Halving *h, int idx, double metric) {
 
 /* ---- what it has decided ---- */
 
+static int row_cmp(const void *a, const void *b) {
+    const RungRow *x = a, *y = b;
+    int k[5][2] = {{x->family, y->family}, {x->bracket, y->bracket}, {x->repeat, y->repeat}, {x->outer, y->outer},
+                   {x->rung, y->rung}};
+    for (int i = 0; i < 5; i++)
+        if (k[i][0] != k[i][1]) return k[i][0] < k[i][1] ? -1 : 1;
+    double sx = isnan(x->score) ? INFINITY : x->score, sy = isnan(y->score) ? INFINITY : y->score;
+    if (sx != sy) return sx < sy ? -1 : 1;
+    return x->config - y->config;
+}
+
 int halving_table(const Halving *h, RungRow **rows) {
     int n = h->n_rows, cap = h->n_rows;
     for (int k = 0; k < h->n_groups; k++) cap += h->g[k].n_cfg;
@@ -577,6 +598,7 @@ int halving_table(const Halving *h, RungRow **rows) {
                                  rung_epochs(h->job, h->s_max, g->rung), done, done ? s / done : NAN, RUNG_OPEN};
         }
     }
+    qsort(out, n, sizeof(RungRow), row_cmp); /* the same table whatever order decisions came in */
     *rows = out;
     return n;
 }

@@ -704,9 +704,9 @@ static int load_search_section(Job *job, const Parser *p, ErrBuf *e) {
     if ((staged || job->prune != SEARCH_PRUNE_NONE) && !(val > 0)) {
         const Section *cv = &p->fixed[S_CV];
         int at = cv->at[job->scheme == CV_HOLDOUT ? K_FRACTIONS : K_VAL_FRACTION];
-        return pair_err(p, staged ? mode_at : sec->at[K_PRUNE], staged ? "mode" : "prune", at ? at : cv->line,
-                        job->scheme == CV_HOLDOUT ? "fractions" : "val_fraction", e,
-                        "expected a validation share > 0 in [cv] (%s compares validation %s), found none",
+        const char *vkey = job->scheme == CV_HOLDOUT ? "fractions" : "val_fraction";
+        return pair_err(p, staged ? mode_at : sec->at[K_PRUNE], staged ? "mode" : "prune", at ? at : cv->line, vkey, e,
+                        "expected a validation share > 0 in [cv] %s (%s compares validation %s), found 0", vkey,
                         staged ? mode : search_prune_names[job->prune], job->metric ? "accuracy" : "loss");
     }
     return HIPID_OK;

@@ -326,6 +326,7 @@ static TrialRecord trial_record(const TrialRun *x, const TrialParts *p, double s
 static void write_failed(const TrialRun *x, const TrialParts *p, double secs, const char *reason) {
     ErrBuf e = {{0}};
     TrialRecord rec = trial_record(x, p, secs);
+    rec.tr = p ? x->tr : NULL; /* the epochs it completed: a staged search scores its earlier rungs from them */
     rec.state = "failed";
     rec.reason = reason;
     rec.val_loss = rec.val_acc = rec.test_loss = rec.test_acc = NAN;
@@ -413,7 +414,9 @@ static int run_trial(Run *r, int idx, int budget) {
     study_trial_path(x.ckpt, sizeof x.ckpt, st, x.t, ".ckpt.h5");
     study_trial_path(x.path, sizeof x.path, st, x.t, ".h5");
     status_progress_path(x.progress, sizeof x.progress, st, x.t);
-    x.attempts = (r->sum[idx].state == TRIAL_FAILED ? r->sum[idx].attempts : 0) + 1;
+    TrialSummary cur; /* from the file, on every rank: a staged search may retry a trial within one run */
+    trialfile_summary(&cur, x.path, x.t->hash);
+    x.attempts = (cur.state == TRIAL_FAILED ? cur.attempts : 0) + 1;
     r->comm_seconds = 0.0;
     r->trial = idx;
     ErrBuf e = {{0}};

@@ -355,6 +355,7 @@ int trialfile_write_record(hid_t f, const TrialRecord *o) {
     if (g >= 0) H5Gclose(g);
     if (bad || !o->tr) return bad ? HIPID_ERR : HIPID_OK;
     bad = write_history(f, o->tr) != HIPID_OK;
+    if (strcmp(o->state, "failed") == 0) return bad ? HIPID_ERR : HIPID_OK; /* the epochs it completed only */
     g = H5Gcreate2(f, "predictions", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     bad = bad || g < 0 || write_predictions(g, "val", o->d, o->p->val, o->p->n_val, o->val_logits) ||
           write_predictions(g, "test", o->d, o->p->test, o->p->n_test, o->test_logits);
@@ -552,13 +553,14 @@ int trialfile_rung_metric(const char *path, uint64_t hash, int epochs, int metri
     TrialSummary s;
     trialfile_summary(&s, path, hash);
     if (s.state == TRIAL_FAILED && s.attempts > retries) {
-        *out = INFINITY;
-        return 1;
+        *out = INFINITY; /* unless it failed after the epochs asked for (a later rung): they score as before */
+        if (epochs <= 0 || s.epochs_run < epochs) return 1;
+    } else {
+        int final = s.budget == 0 || s.epochs_run < s.budget;
+        if (s.state != TRIAL_DONE || s.epochs_run < 1 || (!final && (epochs <= 0 || s.epochs_run < epochs))) return 0;
     }
-    int final = s.budget == 0 || s.epochs_run < s.budget;
-    if (s.state != TRIAL_DONE || s.epochs_run < 1 || (!final && (epochs <= 0 || s.epochs_run < epochs))) return 0;
     hid_t f = h5_open_versioned(path, TRIAL_FORMAT, TRIAL_FORMAT_VERSION, "trial file", "it is redone", NULL);
-    if (f < 0) return 0;
+    if (f < 0) return s.state == TRIAL_FAILED; /* failed: +inf */
     int n = s.epochs_run, use = epochs > 0 && epochs < n ? epochs : n;
     float *loss = xmalloc_f32((size_t)n), *acc = xmalloc_f32((size_t)n);
     hsize_t dim = (hsize_t)n;
@@ -573,7 +575,7 @@ int trialfile_rung_metric(const char *path, uint64_t hash, int epochs, int metri
     }
     free(loss);
     free(acc);
-    return ok;
+    return ok || s.state == TRIAL_FAILED;
 }
 
 int trialfile_is_trial(const char *path) {

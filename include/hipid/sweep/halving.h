@@ -13,9 +13,10 @@
  * Brackets. halving: one bracket, all of a family's configurations start at
  * rung 0. hyperband: brackets s = s_max..0 (bracket b = s_max - s starts at
  * rung b with E_b epochs); the family's configurations, in configuration
- * order, are dealt to the brackets in proportion to Li et al.'s
- * n_s = ceil((s_max + 1) / (s + 1)) * eta^s (largest remainders; a bracket
- * may get none). grid/random with a prune: one bracket of one rung, each
+ * hash order (of their first trials), are dealt to the brackets in
+ * proportion to Li et al.'s n_s = ceil((s_max + 1) / (s + 1)) * eta^s
+ * (largest remainders in integers, equal remainders to the lower bracket; a
+ * bracket may get none). grid/random with a prune: one bracket of one rung, each
  * configuration to its own epochs.
  *
  * Selection groups. A bracket's decisions are taken per selection group:
@@ -46,12 +47,16 @@
  * reference's) give an exact one-sided signed-rank p-value (H1: worse; zero
  * differences dropped, tied |d| average ranks, every sign pattern counted)
  * below prune_alpha is pruned. The reference is never pruned. Pruned
- * configurations run no further units and are not promoted.
+ * configurations run no further units and are not promoted. With
+ * prune_after at or above the number of units there is no first wave and no
+ * pruning.
  *
  * Resume. Before a unit is handed out, lookup() is asked whether a trial
  * file already holds it at that budget; if so it counts as done at once. As
  * decisions depend only on the metrics, a rerun after a kill takes the same
- * decisions and hands out only what is missing. */
+ * decisions and hands out only what is missing. A trial that fails at a later
+ * rung keeps the history it completed (trialfile.h), so its earlier rungs
+ * score the same on a rerun. */
 #ifndef HIPID_HALVING_H
 #define HIPID_HALVING_H
 
@@ -102,7 +107,8 @@ int halving_next(Halving *h, int *idx, int *budget);
  * given (+inf: failed). Decisions it completes are taken here. */
 void halving_done(Halving *h, int idx, double metric);
 
-/* The rung table so far; *rows malloc'd (caller frees). */
+/* The rung table so far, sorted by family, bracket, repeat, outer, rung,
+ * score, configuration; *rows malloc'd (caller frees). */
 int halving_table(const Halving *h, RungRow **rows);
 
 /* Per plan trial (n_plan): budget[i] the epochs it has been (or is being)
