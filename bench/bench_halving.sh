@@ -50,6 +50,7 @@ def trials(d):
             if st != "done":
                 continue
             out.append(dict(config=int(a["config"]), epochs_run=int(a["epochs_run"]),
+                            hist=np.array(f["history/val_loss"][:], dtype=float) if "history" in f else np.zeros(0),
                             val_loss=float(a["val_loss"]), test_acc=float(a["test_acc"]),
                             n_train=len(f["indices/train"]) + len(f["indices/val"]), n_test=len(f["indices/test"])))
     return out
@@ -77,4 +78,31 @@ print(f"bench halving configs={len(configs)} grid_epochs={g_ep} halving_epochs={
       f"grid_pick=c{g_pick} halving_pick=c{h_pick} same={'yes' if g_pick == h_pick else 'no'} "
       f"within_95={'yes' if lo <= ha <= hi else 'no'} (grid test acc of the halving pick {ha:.3f}, "
       f"grid pick {a.mean():.3f} [{lo:.3f}, {hi:.3f}] corrected)")
+# What other rungs would have picked, replayed from the grid's own histories:
+# a trial trained to E epochs and continued is bit-identical to the grid's
+# trial over its first E epochs (tests/test_halving.py), so each rung's metric
+# is the lowest validation loss over the grid trial's first E epochs.
+def whatif(min_ep, max_ep, eta):
+    s = 0
+    while eta ** (s + 1) <= max_ep / min_ep * (1 + 1e-12):
+        s += 1
+    E = [max(1, int(max_ep * eta ** (r - s) + 0.5)) for r in range(s + 1)]
+    alive, spent = list(configs), 0
+    for r, b in enumerate(E):
+        score = {}
+        for c in alive:
+            ts = [t for t in gt if t["config"] == c]
+            score[c] = np.mean([t["hist"][:b].min() if len(t["hist"]) else np.inf for t in ts])
+            spent += sum(min(b, t["epochs_run"]) - min(E[r - 1] if r else 0, t["epochs_run"]) for t in ts)
+        alive = sorted(alive, key=lambda c: (score[c], c))
+        if r < len(E) - 1:
+            alive = alive[:max(1, len(alive) // eta)]
+    pick = alive[0]
+    inside = lo <= acc(pick).mean() <= hi
+    print(f"bench halving what-if rungs={'/'.join(map(str, E))} eta={eta} epochs={spent} share={100 * spent / g_ep:.1f}% "
+          f"pick=c{pick} grid_test_acc={acc(pick).mean():.3f} within_95={'yes' if inside else 'no'}")
+
+
+for mn, eta in ((3, 3), (1, 3), (9, 3), (3, 2), (1, 2)):
+    whatif(mn, 27, eta)
 PYEOF

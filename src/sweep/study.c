@@ -466,7 +466,7 @@ void study_format_duration(char *buf, size_t cap, double s) {
 void study_print_summary(const Study *st, const TrialSummary *sum) {
     const Job *j = &st->job;
     printf("\n%-10s %6s %6s %6s %10s %8s %8s\n", "family", "done", "failed", "left", "test acc", "sd", "min");
-    int skipped = 0; /* halving: outer trials of configurations that stopped early are never trained */
+    int skipped = 0; /* staged: trials of configurations that stopped early are never trained */
     for (int f = 0; f < j->n_families; f++) {
         int done = 0, failed = 0, left = 0;
         double s = 0, s2 = 0, mn = 1;
@@ -488,7 +488,7 @@ void study_print_summary(const Study *st, const TrialSummary *sum) {
                done ? mn : NAN);
     }
     if (j->scheme == CV_NESTED) printf("(nested: outer-fold trials only; inner trials are for selection)\n");
-    if (skipped) printf("(%s: %d outer trial(s) of configurations stopped before the last rung are not trained)\n",
+    if (skipped) printf("(%s: %d trial(s) of configurations stopped before their last rung or pruned were not needed)\n",
                         search_mode_names[j->search], skipped);
     printf("results: %s (sweep.h5 indexes %d trial files)\n", st->out, st->n_plan);
 }
