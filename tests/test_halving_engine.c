@@ -58,18 +58,6 @@ typedef struct {
     int n_lookup_hits;
 } World;
 
-static const char *write_job(const char *name, const char *text) {
-    static char path[8][512];
-    static int slot;
-    char *p = path[slot++ % 8];
-    tu_tmp_path(p, 512, name);
-    FILE *f = fopen(p, "w");
-    REQUIRE(f != NULL, "cannot write %s", p);
-    fputs(text, f);
-    fclose(f);
-    return p;
-}
-
 static int own_epochs(const World *w, int i) {
     return w->job.families[w->plan[i].family].configs[w->plan[i].config].epochs;
 }
@@ -460,7 +448,7 @@ static void hand_cases(void) {
     /* 1. nine configurations, two units, eta 3, rungs 1 3 9: the best three
      *    then the best one go on; a configuration's metric is config + 1. */
     World w;
-    const char *path = write_job("hv_hand1.ini", HEAD "[cv]\nscheme = kfold\nk = 2\nval_fraction = 0.2\n"
+    const char *path = tu_write_text("hv_hand1.ini", HEAD "[cv]\nscheme = kfold\nk = 2\nval_fraction = 0.2\n"
                                  "[search]\nmode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3\n"
                                  "[family f]\nmodel = fl,fc3\nlr = 1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4, 7e-4, 8e-4, 9e-4\n");
     REQUIRE(world_load(&w, path), "hand case 1 loads");
@@ -524,7 +512,7 @@ static void hand_cases(void) {
      *    two; rungs 1 2 (eta 2). First-wave scores 1 2 3 4: the median is
      *    2.5, configs 2 and 3 are pruned; 0 and 1 are promoted (keep 2);
      *    at rung 1 the median of 1 and 2 is 1.5: config 1 pruned. */
-    path = write_job("hv_hand3.ini", HEAD "[cv]\nscheme = kfold\nk = 4\nval_fraction = 0.2\n"
+    path = tu_write_text("hv_hand3.ini", HEAD "[cv]\nscheme = kfold\nk = 4\nval_fraction = 0.2\n"
                      "[search]\nmode = halving\nmin_epochs = 1\nmax_epochs = 2\neta = 2\nprune = median\nprune_after = 2\n"
                      "[family f]\nmodel = fl,fc3\nlr = 1e-4, 2e-4, 3e-4, 4e-4\n");
     REQUIRE(world_load(&w, path), "hand case 3 loads");
@@ -550,7 +538,7 @@ static void hand_cases(void) {
      *     rungs 9/8 9/4 9/2 9 round to 1 2 5 9. First-wave scores: config 0
      *     1, config 1 2 (the median: kept), config 2 (1.5 + 4.5) / 2 = 3:
      *     pruned. A first wave of one unit would prune config 1 instead. */
-    path = write_job("hv_hand3b.ini", HEAD "[cv]\nscheme = kfold\nk = 3\nval_fraction = 0.2\n"
+    path = tu_write_text("hv_hand3b.ini", HEAD "[cv]\nscheme = kfold\nk = 3\nval_fraction = 0.2\n"
                      "[search]\nmode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 2\nprune = median\n"
                      "[family f]\nmodel = fl,fc3\nlr = 1e-4, 2e-4, 3e-4\n");
     REQUIRE(world_load(&w, path), "hand case 3b loads");
@@ -578,7 +566,7 @@ static void hand_cases(void) {
      *    (grid): config 1 is worse on all three (p = 1/8), pruned; config 2
      *    worse by 1 and 2, better by 2.5 (W+ = 3, p = 5/8), kept; config 3
      *    equal to the reference (no evidence, p = 1), kept. */
-    path = write_job("hv_hand4.ini", "[job]\nname = hv\nseeds = 1, 2\n[data]\npath = none.h5\n"
+    path = tu_write_text("hv_hand4.ini", "[job]\nname = hv\nseeds = 1, 2\n[data]\npath = none.h5\n"
                      "[cv]\nscheme = kfold\nk = 3\nval_fraction = 0.2\n"
                      "[search]\nprune = wilcoxon\nprune_alpha = 0.2\nprune_after = 3\n"
                      "[family f]\nmodel = fl,fc3\nepochs = 2\nlr = 1e-4, 2e-4, 3e-4, 4e-4\n");
@@ -604,7 +592,7 @@ static void hand_cases(void) {
      *    to the configurations with the smallest hash of their first plan
      *    trial (halving.h: "the plan hash of the configuration's first
      *    trial"), the same three in both outer folds */
-    path = write_job("hv_hand5.ini", HEAD "[cv]\nscheme = nested\nk = 2\ninner_k = 2\nval_fraction = 0.2\n"
+    path = tu_write_text("hv_hand5.ini", HEAD "[cv]\nscheme = nested\nk = 2\ninner_k = 2\nval_fraction = 0.2\n"
                      "[search]\nmode = halving\nmin_epochs = 1\nmax_epochs = 9\neta = 3\n"
                      "[family f]\nmodel = fl,fc3\nlr = 1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4, 7e-4, 8e-4, 9e-4\n");
     REQUIRE(world_load(&w, path), "hand case 5 loads");
@@ -684,7 +672,7 @@ static void random_cases(int reps) {
                      staged ? "" : "epochs = 2, 3\n", staged ? "" : "\nepochs = 4");
             snprintf(name, sizeof name, "hv_rand%d.ini", m);
             World w;
-            if (!world_load(&w, write_job(name, text))) {
+            if (!world_load(&w, tu_write_text(name, text))) {
                 EXPECT(0, "mode %d: job does not load", m);
                 continue;
             }

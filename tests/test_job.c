@@ -20,20 +20,8 @@
 #include "hipid/train/train.h"
 #include "testutil.h"
 
-static const char *write_job(const char *name, const char *text) {
-    static char path[4][512];
-    static int slot;
-    char *p = path[slot++ % 4];
-    tu_tmp_path(p, 512, name);
-    FILE *f = fopen(p, "w");
-    REQUIRE(f != NULL, "cannot write %s", p);
-    fputs(text, f);
-    fclose(f);
-    return p;
-}
-
 static int load(Job *job, const char *name, const char *text, ErrBuf *e) {
-    return job_load(job, write_job(name, text), e);
+    return job_load(job, tu_write_text(name, text), e);
 }
 
 /* ---- every key, non-default ---- */

@@ -12,7 +12,6 @@ import glob
 import json
 import os
 import shutil
-import struct
 import sys
 import xml.etree.ElementTree as ET
 
@@ -24,7 +23,7 @@ from sklearn.metrics import (accuracy_score, balanced_accuracy_score, f1_score, 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import trialsum  # noqa: E402
-from testlib import check, done, hipid, require, run, run_hipid, tmp_dir  # noqa: E402
+from testlib import check, done, hipid, png_size, read_csv, require, run, run_hipid, tmp_dir  # noqa: E402
 
 HIPID = hipid()
 ROOT = tmp_dir("report")
@@ -64,19 +63,6 @@ def sweep(name, cv, synth="classes=3,per_class=24,size=32,seed=3", families=FAMI
 
 def report(results, *args, env=None):
     return run_hipid("report", results, *args, timeout=120, env=env or ENV)
-
-
-def png_size(path):
-    with open(path, "rb") as f:
-        head = f.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return None
-    return struct.unpack(">II", head[16:24])
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def attr(f, k):

@@ -26,13 +26,11 @@ files' budget cleared as well, it is, so the selection check can fail.
 The nested sweep uses batch 8: with k 3 and inner_k 2 the inner training
 sets of these 72 images hold 15 images, fewer than a batch of 16.
 Runs with /usr/bin/python3; needs mpirun (Open MPI) and gnuplot."""
-import csv
 import glob
 import json
 import os
 import re
 import shutil
-import struct
 import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -42,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import trialsum  # noqa: E402
-from testlib import check, done, hipid, require, run, run_hipid, tmp_dir  # noqa: E402
+from testlib import check, done, hipid, png_size, read_csv, require, run, run_hipid, tmp_dir  # noqa: E402
 
 HIPID = hipid()
 ROOT = tmp_dir("report_halving")
@@ -104,19 +102,6 @@ def trial_files(results):
                             inner=int(a["inner"]), seed=int(a["seed"]), val_loss=float(a["val_loss"]),
                             epochs_run=int(a["epochs_run"]), budget=int(a["budget"]) if "budget" in a else 0))
     return out
-
-
-def png_size(path):
-    with open(path, "rb") as f:
-        head = f.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return None
-    return struct.unpack(">II", head[16:24])
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 class Page(HTMLParser):

@@ -16,7 +16,6 @@ import glob
 import os
 import re
 import shutil
-import struct
 import sys
 import xml.etree.ElementTree as ET
 
@@ -27,7 +26,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, r
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import trialsum  # noqa: E402
-from testlib import check, done, hipid, require, run, run_hipid, tmp_dir  # noqa: E402
+from testlib import check, done, hipid, png_size, require, run, run_hipid, tmp_dir  # noqa: E402
 
 HIPID = hipid()
 ROOT = tmp_dir("report_plots")
@@ -74,12 +73,6 @@ epochs = 8
 [run]
 output = {out}
 """
-
-
-def png_size(path):
-    with open(path, "rb") as f:
-        head = f.read(24)
-    return struct.unpack(">II", head[16:24]) if head[:8] == b"\x89PNG\r\n\x1a\n" else None
 
 
 def svg_size(path):

@@ -9,7 +9,6 @@ average ranks, the Nemenyi critical difference and Holm-adjusted rank z tests,
 verdicts that claim nothing Holm does not allow, bounds never rounded onto
 zero, and the error analysis ordered by the probability given to the true
 class. Runs with /usr/bin/python3; needs mpirun (Open MPI)."""
-import csv
 import glob
 import json
 import os
@@ -24,7 +23,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, hipid, require, run, run_hipid, tmp_dir  # noqa: E402
+from testlib import check, done, hipid, read_csv, require, run, run_hipid, tmp_dir  # noqa: E402
 
 HIPID = hipid()
 ROOT = tmp_dir("report-stats")
@@ -63,11 +62,6 @@ def sweep(name, cv, synth):
     p = run(["mpirun", "--oversubscribe", "-np", "2", HIPID, "sweep", "--quiet", path], timeout=300, env=SWEEP_ENV)
     require(p.returncode == 0, f"sweep {name} exits 0" + ("" if p.returncode == 0 else f": {p.stderr[-600:]}"))
     return out
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def load_trials(results):

@@ -10,8 +10,10 @@ Paths: project_root(), hipid() (the binary under test, $HIPID), test_bin(name)
 shipped with the clone), tmp_dir() (a fresh folder under $TEST_TMP). run() and run_hipid()
 run a command and capture its output as text.
 """
+import csv
 import inspect
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -67,6 +69,21 @@ def check(cond, msg):
         return True
     _report(msg, 2)
     return False
+
+
+def png_size(path):
+    """(width, height) of a PNG file from its IHDR chunk, or None if it is not a PNG."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", head[16:24])
+
+
+def read_csv(path):
+    """The rows of a CSV file with a header line, as dicts."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def require(cond, msg):

@@ -90,4 +90,21 @@ static inline const char *tu_tmp_path(char *buf, size_t cap, const char *name) {
     return buf;
 }
 
+/* Write text to a file of that name under the scratch folder; returns its
+ * path (one of 8 rotating buffers, so a few stay valid at once). */
+static inline const char *tu_write_text(const char *name, const char *text) {
+    static char path[8][512];
+    static int slot;
+    char *p = path[slot++ % 8];
+    tu_tmp_path(p, 512, name);
+    FILE *f = fopen(p, "w");
+    if (!f) {
+        fprintf(stderr, "cannot write %s\n", p);
+        exit(1);
+    }
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
 #endif
