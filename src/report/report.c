@@ -1237,7 +1237,7 @@ static int rung_cmp(const void *a, const void *b) {
 static void analyse_search(Report *r) {
     for (int i = 0; i < r->n_trials; i++)
         if (r->trials[i].done && r->trials[i].epochs_run > 0) r->epochs_spent += r->trials[i].epochs_run;
-    qsort(r->rungs, (size_t)r->n_rungs, sizeof(RungRow), rung_cmp);
+    if (r->n_rungs > 0) qsort(r->rungs, (size_t)r->n_rungs, sizeof(RungRow), rung_cmp); /* none without an index */
     for (int i = 0; i < r->n_rungs; i++) {
         const RungRow *g = &r->rungs[i];
         int new_cfg = 1, new_group = 1, top_before = 0;
