@@ -3,6 +3,7 @@
 #   WERROR=1    warnings are errors (CI sets it)
 #   FUZZ_S=N    seconds per harness for `make fuzz` (default 60); FUZZ_RUNS=N
 #               instead runs exactly N inputs each, repeatably (what CI does)
+#   PROFILE=1   `make bench` prints per-layer profiles instead (bench/run.sh)
 #   ARCH=...    code generation flags (default -march=native; set ARCH= for a
 #               portable binary when login and compute nodes differ)
 CC       := mpicc
@@ -17,6 +18,7 @@ ONNX_PROTO ?= /usr/lib/python3/dist-packages/onnx/onnx.proto
 ARCH     ?= -march=native
 SANITIZE ?= 0
 WERROR   ?= 0
+PROFILE  ?= 0
 
 BUILD := build
 BIN   := bin
@@ -157,7 +159,7 @@ fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_S) $(FUZZERS)
 
 bench: $(BIN)/hipid $(BENCH)
-	HIPID=$(BIN)/hipid BENCH_BIN=$(BENCH) bench/run.sh
+	HIPID=$(BIN)/hipid BENCH_BIN=$(BENCH) PROFILE=$(PROFILE) bench/run.sh
 
 # Train both presets on a small built-in data set and print their accuracies.
 demo: $(BIN)/hipid

@@ -5,11 +5,23 @@
 # better run of each counts) so that peak memory is the case's own.
 # Prints one line per case:
 #   bench model=M threads=T hipid_img_s= torch_img_s= ratio= gflops= peak_gflops= hipid_rss_mb= torch_rss_mb=
+# PROFILE=1 (make bench PROFILE=1) prints instead, for each preset at 1 and 2
+# threads, the per-layer profile of bench_train --profile (README "Where a
+# training step's time goes").
 set -eu
 cd "$(dirname "$0")/.."
-: "${BENCH_BIN:=build/bench/bench_train}" "${HIPID:=bin/hipid}"
+: "${BENCH_BIN:=build/bench/bench_train}" "${HIPID:=bin/hipid}" "${PROFILE:=0}"
 export HIPID
 PY=/usr/bin/python3
+if [ "$PROFILE" = 1 ]; then
+    for model in cnn-paper dnn-paper resnet-small; do
+        steps=10; [ "$model" = dnn-paper ] && steps=60
+        for threads in 1 2; do
+            OMP_NUM_THREADS=$threads "$BENCH_BIN" "$model" "$threads" 32 128 "$steps" --profile | grep '^profile'
+        done
+    done
+    exit 0
+fi
 field() { tr " " "\n" | sed -n "s/^$1=//p"; }
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 for model in cnn-paper dnn-paper resnet-small; do

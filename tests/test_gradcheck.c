@@ -252,6 +252,15 @@ static void kernel_conv(int K, int S, int C, int OC, int H, int W, int nt, int n
     EXPECT(memcmp(dx, dx2, sizeof(float) * nx) == 0, "%s: dinp differs between two identical calls", name);
     EXPECT(tu_norm_rel(dw2, dw3, nw, 1e-6) < 1e-5 && tu_norm_rel(db2, db3, c.OC, 1e-6) < 1e-5,
            "%s: dw/db do not accumulate (+=), or differ without dinp", name);
+    /* dw == NULL: the input gradient alone, bit for bit the fused one, and
+     * db untouched (a profiled backward makes the two calls apart) */
+    float *dx4 = fvec(nx), *db4 = fvec(c.OC);
+    fill_nan(dx4, nx);
+    memcpy(db4, db2, sizeof(float) * c.OC);
+    conv2d_backward(dx4, NULL, db4, c.R, c.x, c.w, c.col, c.dws, nt, c.N, C, c.H, c.W, c.OC, K, S, c.P);
+    EXPECT(memcmp(dx, dx4, sizeof(float) * nx) == 0 && memcmp(db4, db2, sizeof(float) * c.OC) == 0,
+           "%s: the input gradient alone (dw NULL) differs from the fused one, or touched db", name);
+    free(dx4), free(db4);
 
     if (negative_control) {
         /* the checker must notice a 1% error in a single coordinate */
@@ -312,6 +321,13 @@ static void kernel_dense(int nt) {
     for (int i = 0; i < c.O; i++) db[i] *= 2.0f;
     EXPECT(tu_norm_rel(dw2, dw, nw, 1e-6) < 1e-5 && tu_norm_rel(db2, db, c.O, 1e-6) < 1e-5,
            "%s: dw/db do not accumulate (+=) or differ without dinp", name);
+    float *dx4 = fvec(nx);
+    fill_nan(dx4, nx);
+    memcpy(db2, db, sizeof(float) * c.O);
+    dense_backward(dx4, NULL, db2, c.R, c.x, c.w, nt, c.N, c.I, c.O);
+    EXPECT(memcmp(dx, dx4, sizeof(float) * nx) == 0 && memcmp(db2, db, sizeof(float) * c.O) == 0,
+           "%s: the input gradient alone (dw NULL) differs from the fused one, or touched db", name);
+    free(dx4);
     free(ref), free(dx), free(dw), free(db), free(dw2), free(db2);
     free(c.x), free(c.w), free(c.b), free(c.out), free(c.R);
 }
@@ -798,6 +814,53 @@ static void model_case(const ModelCase *mc, int negative_control, const char *on
 
 /* usage: test_gradcheck [substring]: run only the cases whose name contains
  * it; GRADCHECK_VERBOSE=1 prints every tensor. */
+/* A profiled pass (model_profile) computes weight and input gradients in
+ * separate calls: the gradients must be bit for bit those of the fused pass,
+ * and the timers must add up (weight part within the backward, every layer
+ * timed once per pass). Also a layer below every parameter (dnn-paper's
+ * flatten) gets no input gradient, which must not change a parameter's. */
+static void profile_case(const char *spec, Shape in, int nt) {
+    ErrBuf e = {{0}};
+    Model *m = model_create(spec, in, 3, 4, nt, 9, &e);
+    EXPECT(m != NULL, "profile %s: %s", spec, e.msg);
+    if (!m) return;
+    long nx = 4 * shape_size(in);
+    float *x = fvec(nx), *dz = fvec(4 * 3), *g0 = fvec((long)m->n_params);
+    int y[4] = {0, 1, 2, 1};
+    Rng r = rng_stream(23, (uint64_t)nt, 0, 0);
+    tu_fill(x, nx, 0, 1, &r);
+    float *p0 = fvec((long)m->n_params), *b0 = fvec((long)m->n_buffers + 1);
+    memcpy(p0, m->params, sizeof(float) * m->n_params);
+    memcpy(b0, m->buffers, sizeof(float) * m->n_buffers);
+    for (int prof = 0; prof < 2; prof++) {
+        memcpy(m->params, p0, sizeof(float) * m->n_params);
+        memcpy(m->buffers, b0, sizeof(float) * m->n_buffers);
+        m->step = 0;
+        model_profile(m, prof);
+        model_zero_grads(m);
+        softmax_xent(dz, NULL, model_forward(m, x, 4, 1), y, NULL, 4, 3);
+        model_backward(m, dz, 4);
+        if (!prof) {
+            memcpy(g0, m->grads, sizeof(float) * m->n_params);
+            continue;
+        }
+        EXPECT(memcmp(g0, m->grads, sizeof(float) * m->n_params) == 0,
+               "profile %s threads=%d: gradients differ from the unprofiled pass", spec, nt);
+        int ok = 1;
+        for (int i = 0; i < m->n_layers; i++) {
+            const LayerTimes *t = &m->times[i];
+            ok &= t->n_fwd == 1 && t->fwd >= 0 && t->bwd >= t->bwd_w && t->bwd_w >= 0;
+            ok &= t->n_bwd <= 1;
+            if (model_layer_flops(m, i) > 0 && t->n_bwd) ok &= t->bwd_w > 0;
+        }
+        EXPECT(ok, "profile %s threads=%d: timers inconsistent", spec, nt);
+        if (m->layers[0]->n_tensors == 0)
+            EXPECT(m->times[0].n_bwd == 0, "profile %s: the parameter-free first layer ran a backward", spec);
+    }
+    model_free(m);
+    free(x), free(dz), free(g0), free(p0), free(b0);
+}
+
 int main(int argc, char **argv) {
     double t0 = now_seconds();
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -827,6 +890,11 @@ int main(int argc, char **argv) {
     kernel_xent(0);
     kernel_xent(1);
     printf("info kernels done in %.1f s\n", now_seconds() - t0);
+    for (int nt = 1; nt <= 2; nt++) {
+        profile_case("cnn-paper", (Shape){1, 16, 16}, nt);
+        profile_case("dnn-paper", (Shape){1, 16, 16}, nt);
+        profile_case("c4,bn,r,res4,res8s2,gap,do0.2", (Shape){1, 12, 12}, nt);
+    }
 models:;
 
     /* layers inside models; the layer under test is never first */

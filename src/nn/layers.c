@@ -12,8 +12,28 @@
 
 #include <string.h>
 
-#include "hipid/nn/ops.h"
+#include "hipid/base/common.h"
 #include "hipid/base/rng.h"
+#include "hipid/nn/ops.h"
+
+/* Backward of a convolution with t[0] = weight (OC,C,K,K), t[1] = bias,
+ * padding K/2: fused, or in two timed calls when profiling (cx->t_w). */
+static void conv_bwd_run(const TensorView *t, const LayerCtx *cx, const float *in, const float *dout, float *din,
+                         int N, Shape s, int stride) {
+    int oc = t[0].dims[0], k = t[0].dims[2];
+    if (!cx->t_w) {
+        conv2d_backward(din, t[0].grad, t[1].grad, dout, in, t[0].data, cx->col_scratch, cx->dw_scratch,
+                        cx->n_threads, N, s.c, s.h, s.w, oc, k, stride, k / 2);
+        return;
+    }
+    double t0 = now_seconds();
+    conv2d_backward(NULL, t[0].grad, t[1].grad, dout, in, t[0].data, cx->col_scratch, cx->dw_scratch,
+                    cx->n_threads, N, s.c, s.h, s.w, oc, k, stride, k / 2);
+    *cx->t_w += now_seconds() - t0;
+    if (din)
+        conv2d_backward(din, NULL, NULL, dout, in, t[0].data, cx->col_scratch, cx->dw_scratch, cx->n_threads, N,
+                        s.c, s.h, s.w, oc, k, stride, k / 2);
+}
 
 /* ---- conv2d ---- */
 static void conv_forward(Layer *l, const LayerCtx *cx, const float *in, float *out, int N, int train) {
@@ -25,10 +45,7 @@ static void conv_forward(Layer *l, const LayerCtx *cx, const float *in, float *o
 static void conv_backward(Layer *l, const LayerCtx *cx, const float *in, const float *out,
                           const float *dout, float *din, int N) {
     (void)out;
-    ConvLayer *c = (ConvLayer *)l;
-    conv2d_backward(din, l->tensors[0].grad, l->tensors[1].grad, dout, in, l->tensors[0].data,
-                    cx->col_scratch, cx->dw_scratch, cx->n_threads, N, l->in.c, l->in.h, l->in.w,
-                    l->out.c, c->k, c->stride, c->k / 2);
+    conv_bwd_run(l->tensors, cx, in, dout, din, N, l->in, ((ConvLayer *)l)->stride);
 }
 const LayerOps conv_ops = {"conv", conv_forward, conv_backward};
 
@@ -41,8 +58,16 @@ static void dense_fwd(Layer *l, const LayerCtx *cx, const float *in, float *out,
 static void dense_bwd(Layer *l, const LayerCtx *cx, const float *in, const float *out, const float *dout,
                       float *din, int N) {
     (void)out;
-    dense_backward(din, l->tensors[0].grad, l->tensors[1].grad, dout, in, l->tensors[0].data,
-                   cx->n_threads, N, (int)shape_size(l->in), l->out.c);
+    int n_in = (int)shape_size(l->in);
+    const TensorView *t = l->tensors;
+    if (!cx->t_w) {
+        dense_backward(din, t[0].grad, t[1].grad, dout, in, t[0].data, cx->n_threads, N, n_in, l->out.c);
+        return;
+    }
+    double t0 = now_seconds();
+    dense_backward(NULL, t[0].grad, t[1].grad, dout, in, t[0].data, cx->n_threads, N, n_in, l->out.c);
+    *cx->t_w += now_seconds() - t0;
+    if (din) dense_backward(din, NULL, NULL, dout, in, t[0].data, cx->n_threads, N, n_in, l->out.c);
 }
 const LayerOps dense_ops = {"dense", dense_fwd, dense_bwd};
 
@@ -172,12 +197,6 @@ static void res_conv_fwd(const TensorView *t, const LayerCtx *cx, const float *i
     conv2d_forward(out, in, t[0].data, t[1].data, cx->col_scratch, cx->n_threads, N, s.c, s.h, s.w, oc, k,
                    stride, k / 2);
 }
-static void res_conv_bwd(const TensorView *t, const LayerCtx *cx, const float *in, const float *dout, float *din,
-                         int N, Shape s, int stride) {
-    int oc = t[0].dims[0], k = t[0].dims[2];
-    conv2d_backward(din, t[0].grad, t[1].grad, dout, in, t[0].data, cx->col_scratch, cx->dw_scratch,
-                    cx->n_threads, N, s.c, s.h, s.w, oc, k, stride, k / 2);
-}
 
 static void res_fwd(Layer *l, const LayerCtx *cx, const float *in, float *out, int N, int train) {
     ResLayer *r = (ResLayer *)l;
@@ -212,19 +231,19 @@ static void res_bwd(Layer *l, const LayerCtx *cx, const float *in, const float *
     relu_backward(g, dout, out, n, cx->n_threads);
     if (r->proj) { /* shortcut first: its input gradient initialises din */
         bn_run_backward(&l->tensors[RES_PBN], r->mean[2], r->invstd[2], cx, r->ap, g, d1, N, o.c, hw);
-        res_conv_bwd(&l->tensors[RES_PCONV], cx, in, d1, din, N, l->in, r->stride);
+        conv_bwd_run(&l->tensors[RES_PCONV], cx, in, d1, din, N, l->in, r->stride);
     }
     bn_run_backward(&l->tensors[RES_BN2], r->mean[1], r->invstd[1], cx, r->a2, g, d1, N, o.c, hw);
-    res_conv_bwd(&l->tensors[RES_CONV2], cx, r->h1, d1, d2, N, o, 1);
+    conv_bwd_run(&l->tensors[RES_CONV2], cx, r->h1, d1, d2, N, o, 1);
     relu_backward(d2, d2, r->h1, n, cx->n_threads);
     bn_run_backward(&l->tensors[RES_BN1], r->mean[0], r->invstd[0], cx, r->a1, d2, d1, N, o.c, hw);
     if (!din) { /* first layer: parameter gradients only */
-        res_conv_bwd(&l->tensors[RES_CONV1], cx, in, d1, NULL, N, l->in, r->stride);
+        conv_bwd_run(&l->tensors[RES_CONV1], cx, in, d1, NULL, N, l->in, r->stride);
     } else if (r->proj) {
-        res_conv_bwd(&l->tensors[RES_CONV1], cx, in, d1, d2, N, l->in, r->stride);
+        conv_bwd_run(&l->tensors[RES_CONV1], cx, in, d1, d2, N, l->in, r->stride);
         add_inplace(din, d2, n_in, cx->n_threads);
     } else {
-        res_conv_bwd(&l->tensors[RES_CONV1], cx, in, d1, din, N, l->in, r->stride);
+        conv_bwd_run(&l->tensors[RES_CONV1], cx, in, d1, din, N, l->in, r->stride);
         add_inplace(din, g, n_in, cx->n_threads);
     }
 }

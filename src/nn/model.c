@@ -521,6 +521,7 @@ int model_check_memory(const char *spec_or_preset, Shape in, int n_classes, int 
 
 void model_free(Model *m) {
     if (!m) return;
+    free(m->times);
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = m->layers[i];
         if (l->ops == &bn_ops) {
@@ -599,11 +600,15 @@ const float *model_forward(Model *m, const float *x, int N, int train) {
         Layer *l = m->layers[i];
         float *out = l->in_place ? m->acts[i] : m->acts[i + 1];
         if (l->in_place) m->acts[i + 1] = out;
+        double t0 = m->times ? now_seconds() : 0.0;
         l->ops->forward(l, &cx, m->acts[i], out, N, train);
+        if (m->times) m->times[i].fwd += now_seconds() - t0, m->times[i].n_fwd++;
     }
     if (train) m->step++;
     return m->acts[m->n_layers];
 }
+
+static int has_params(const Layer *l) { return l->n_tensors > 0 && l->tensors[0].grad; }
 
 /* Backward through layers n_layers-1 down to stop+1 (stop >= -1); layer 0's
  * input gradient is computed only if stop == -1 and input_grad is set.
@@ -612,12 +617,21 @@ static int backward_range(Model *m, const float *dlogits, int N, int stop, int i
     HIPID_CHECK(N >= 1 && N <= m->max_batch && stop >= -1 && stop < m->n_layers);
     int cur = 0;
     memcpy(m->dbuf[0], dlogits, sizeof(float) * N * m->n_classes);
-    const LayerCtx cx = layer_ctx(m);
-    for (int i = m->n_layers - 1; i > stop; i--) {
+    LayerCtx cx = layer_ctx(m);
+    /* without an input gradient, nothing below the lowest layer with
+     * parameters needs one (dnn-paper's first dense layer sits on a flatten:
+     * its input gradient was a third of the step's multiply-adds) */
+    int lowest = stop;
+    if (stop == -1 && !input_grad)
+        while (lowest + 1 < m->n_layers && !has_params(m->layers[lowest + 1])) lowest++;
+    for (int i = m->n_layers - 1; i > lowest; i--) {
         Layer *l = m->layers[i];
         float *dout = m->dbuf[cur];
-        float *din = i == 0 && !input_grad ? NULL : l->in_place ? dout : m->dbuf[1 - cur];
+        float *din = i == lowest + 1 && stop == -1 && !input_grad ? NULL : l->in_place ? dout : m->dbuf[1 - cur];
+        double t0 = m->times ? now_seconds() : 0.0;
+        cx.t_w = m->times ? &m->times[i].bwd_w : NULL;
         l->ops->backward(l, &cx, m->acts[i], m->acts[i + 1], dout, din, N);
+        if (m->times) m->times[i].bwd += now_seconds() - t0, m->times[i].n_bwd++;
         if (din && din != dout) cur = 1 - cur;
     }
     return cur;
@@ -638,17 +652,26 @@ float *model_dropout_mask(Model *m, int i) {
     return ((DropLayer *)m->layers[i])->mask;
 }
 
+double model_layer_flops(const Model *m, int i) {
+    const Layer *l = m->layers[i];
+    double f = 0.0;
+    if (l->ops == &conv_ops || l->ops == &dense_ops)
+        f = 2.0 * (double)l->tensors[0].size * l->out.h * l->out.w;
+    else if (l->ops == &res_ops) /* every convolution of the block runs at its output size */
+        for (int j = 0; j < (((const ResLayer *)l)->proj ? 3 : 2); j++)
+            f += 2.0 * (double)l->tensors[res_convs[j]].size * l->out.h * l->out.w;
+    return f;
+}
+
 double model_forward_flops(const Model *m) {
     double f = 0.0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const Layer *l = m->layers[i];
-        if (l->ops == &conv_ops || l->ops == &dense_ops)
-            f += 2.0 * (double)l->tensors[0].size * l->out.h * l->out.w;
-        else if (l->ops == &res_ops) /* every convolution of the block runs at its output size */
-            for (int j = 0; j < (((const ResLayer *)l)->proj ? 3 : 2); j++)
-                f += 2.0 * (double)l->tensors[res_convs[j]].size * l->out.h * l->out.w;
-    }
+    for (int i = 0; i < m->n_layers; i++) f += model_layer_flops(m, i);
     return f;
+}
+
+void model_profile(Model *m, int on) {
+    free(m->times);
+    m->times = on ? xcalloc((size_t)m->n_layers, sizeof(LayerTimes)) : NULL;
 }
 
 /* ---- checkpoints ---- */

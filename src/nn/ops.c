@@ -257,15 +257,19 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
         split_range(N, t, nt, &lo, &hi);
         float *buf = work + (long)t * per_thread;
         /* thread 0 accumulates straight into dw/db, the others into scratch */
-        float *my_dw = t == 0 ? dw : dw_scratch + (long)t * (n_w + OC);
-        float *my_db = t == 0 ? db : my_dw + n_w;
-        if (t > 0) memset(my_dw, 0, sizeof(float) * (n_w + OC));
+        float *my_dw = t == 0 || !dw ? dw : dw_scratch + (long)t * (n_w + OC);
+        float *my_db = !dw ? NULL : t == 0 ? db : my_dw + n_w;
+        if (t > 0 && dw) memset(my_dw, 0, sizeof(float) * (n_w + OC));
         for (int n = lo; n < hi; n++) {
             const float *x = inp + (long)n * C * H * W;
             const float *dy = dout + (long)n * OC * ohw;
             /* the direct weight gradient wins for few channels on large images
-             * (measured: 16->16 at 128x128); sgemm wins from 16x32 channels up */
-            if (direct && K == 3 && OC % 8 == 0 && C * OC <= 256) {
+             * (measured: 16->16 at 128x128); sgemm wins from 16x32 channels up
+             * (measured again with bench/: a row-blocked direct kernel ran
+             * 30-45% below sgemm there) */
+            if (!dw) {
+                /* the input gradient only */
+            } else if (direct && K == 3 && OC % 8 == 0 && C * OC <= 256) {
                 direct_pad(buf, x, C, H, W, K);
                 direct_conv3_dw(my_dw, dy, buf, C, H, W, OC);
             } else {
@@ -296,7 +300,7 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
         }
 #pragma omp barrier
         /* deterministic reduction: fixed order over threads, split over elements */
-        if (nt > 1) {
+        if (nt > 1 && dw) {
             long lo_e = n_w * t / nt, hi_e = n_w * (t + 1) / nt;
             for (int u = 1; u < nt; u++) {
                 const float *src = dw_scratch + (long)u * (n_w + OC);
@@ -313,19 +317,20 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
     }
 }
 
+/* Dense layers split the weight matrix, not the batch, over the team: with
+ * batches of 32 and wide inputs (16384 x 512 in dnn-paper) the weights are
+ * the traffic, and splitting the batch made every thread stream all of them. */
 void dense_forward(float *out, const float *inp, const float *w, const float *b,
                    int n_threads, int N, int n_in, int n_out) {
-    int team = n_threads < N ? n_threads : N;
-    if (team < 1) team = 1;
-#pragma omp parallel num_threads(team)
+#pragma omp parallel num_threads(n_threads)
     {
-        int lo, hi;
-        split_range(N, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        int lo, hi; /* out[:, lo:hi] = inp @ w[lo:hi, :]^T + b[lo:hi] */
+        split_range(n_out, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
         if (hi > lo) {
-            for (int n = lo; n < hi; n++)
-                for (int o = 0; o < n_out; o++) out[(long)n * n_out + o] = b ? b[o] : 0.0f;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, n_out, n_in, 1.0f,
-                        inp + (long)lo * n_in, n_in, w, n_in, 1.0f, out + (long)lo * n_out, n_out);
+            for (int n = 0; n < N; n++)
+                for (int o = lo; o < hi; o++) out[(long)n * n_out + o] = b ? b[o] : 0.0f;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, hi - lo, n_in, 1.0f, inp, n_in,
+                        w + (long)lo * n_in, n_in, 1.0f, out + lo, n_out);
         }
     }
 }
@@ -337,7 +342,7 @@ void dense_backward(float *dinp, float *dw, float *db, const float *dout,
         int t = omp_get_thread_num(), nt = omp_get_num_threads(), lo, hi;
         /* dw rows [lo,hi) += dout[:,lo:hi]^T @ inp : each thread owns its rows */
         split_range(n_out, t, nt, &lo, &hi);
-        if (hi > lo) {
+        if (hi > lo && dw) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, n_in, N, 1.0f,
                         dout + lo, n_out, inp, n_in, 1.0f, dw + (long)lo * n_in, n_in);
             if (db) {
@@ -348,11 +353,11 @@ void dense_backward(float *dinp, float *dw, float *db, const float *dout,
                 }
             }
         }
-        if (dinp) {
-            split_range(N, t, nt, &lo, &hi);
+        if (dinp) { /* dinp[:, lo:hi] = dout @ w[:, lo:hi]: each thread reads its columns */
+            split_range(n_in, t, nt, &lo, &hi);
             if (hi > lo)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, n_in, n_out, 1.0f,
-                            dout + (long)lo * n_out, n_out, w, n_in, 0.0f, dinp + (long)lo * n_in, n_in);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, hi - lo, n_out, 1.0f,
+                            dout, n_out, w + lo, n_in, 0.0f, dinp + lo, n_in);
         }
     }
 }

@@ -23,6 +23,7 @@ Optim *optim_create(OptConfig cfg, size_t n_params) {
     Optim *o = xcalloc(1, sizeof *o);
     o->cfg = cfg;
     o->n = n_params;
+    o->n_threads = 1;
     o->m = xcalloc_f32(n_params);
     if (cfg.kind != OPT_SGD) o->v = xcalloc_f32(n_params);
     return o;
@@ -48,15 +49,22 @@ int optim_set_group(Optim *o, size_t lo, size_t hi, float factor) {
 static void step_range(Optim *o, float *p, const float *g, float lr, size_t lo, size_t hi) {
     const OptConfig *c = &o->cfg;
     float wd = c->weight_decay;
+    float *m = o->m, *v = o->v;
+    long n = (long)(hi - lo);
+    p += lo, g += lo, m += lo, v = v ? v + lo : NULL;
     if (c->kind == OPT_SGD) {
         float mu = c->momentum;
-        for (size_t i = lo; i < hi; i++) {
-            float d = g[i] + wd * p[i];
-            if (mu != 0.0f) {
-                o->m[i] = o->t == 1 ? d : mu * o->m[i] + d;
-                d = o->m[i];
+        int first = o->t == 1;
+        if (mu == 0.0f) {
+#pragma omp parallel for simd num_threads(o->n_threads) schedule(static)
+            for (long i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+        } else {
+#pragma omp parallel for simd num_threads(o->n_threads) schedule(static)
+            for (long i = 0; i < n; i++) {
+                float d = g[i] + wd * p[i];
+                m[i] = first ? d : mu * m[i] + d;
+                p[i] -= lr * m[i];
             }
-            p[i] -= lr * d;
         }
         return;
     }
@@ -64,13 +72,15 @@ static void step_range(Optim *o, float *p, const float *g, float lr, size_t lo, 
     float bc1 = 1.0f - powf(b1, (float)o->t), bc2 = 1.0f - powf(b2, (float)o->t);
     float step = lr / bc1, sq_bc2 = sqrtf(bc2);
     int decoupled = c->kind == OPT_ADAMW;
-    for (size_t i = lo; i < hi; i++) {
+    float eps = c->eps;
+#pragma omp parallel for simd num_threads(o->n_threads) schedule(static)
+    for (long i = 0; i < n; i++) {
         float gi = g[i];
         if (decoupled) p[i] *= 1.0f - lr * wd;
         else gi += wd * p[i];
-        o->m[i] = b1 * o->m[i] + (1.0f - b1) * gi;
-        o->v[i] = b2 * o->v[i] + (1.0f - b2) * gi * gi;
-        p[i] -= step * o->m[i] / (sqrtf(o->v[i]) / sq_bc2 + c->eps);
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        p[i] -= step * m[i] / (sqrtf(v[i]) / sq_bc2 + eps);
     }
 }
 

@@ -221,6 +221,7 @@ Trainer *trainer_create(const TrainConfig *cfg, const Dataset *d, const int *tra
     oc.epochs = cfg->epochs;
     t->cfg.opt = oc;
     t->opt = optim_create(oc, m->n_params);
+    t->opt->n_threads = cfg->threads;
     set_groups(t);
     t->best_val_loss = INFINITY;
     t->best_params = xmalloc_f32(m->n_params);

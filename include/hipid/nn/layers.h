@@ -47,6 +47,8 @@ typedef struct {
     long sample_base;     /* position of this pass's first sample in its global batch */
     int fixed_dropout;    /* tests: keep dropout masks set by hand */
     int last_train;       /* `train` of the last forward; backward follows that mode */
+    double *t_w;          /* profiling: seconds of weight gradients are added here, the
+                           * weight and input gradients computed apart; NULL: fused */
 } LayerCtx;
 
 typedef struct {

@@ -44,6 +44,15 @@
 
 typedef struct Model Model;
 
+/* Seconds one layer spent, summed over the passes since model_profile(m, 1):
+ * forward, backward in all, and the weight-gradient part of the backward
+ * (convolutions and dense layers, in residual blocks too; the rest of the
+ * backward is the input gradient). */
+typedef struct {
+    double fwd, bwd, bwd_w;
+    long n_fwd, n_bwd;
+} LayerTimes;
+
 struct Model {
     char spec[1024];      /* full spec, classifier included */
     Shape in;
@@ -68,6 +77,7 @@ struct Model {
     long sample_base;     /* position of this forward's first sample in its global batch */
     int fixed_dropout;    /* tests: keep dropout masks set by hand */
     int last_train;       /* `train` of the last model_forward; backward follows that mode */
+    LayerTimes *times;    /* (n_layers) while profiling (model_profile), else NULL */
 };
 
 #define MODEL_MAX_CHANNELS 65535
@@ -146,7 +156,16 @@ Model *model_load(const char *path, int max_batch, int n_threads, ErrBuf *e);
 int model_write_h5(const Model *m, hid_t loc);
 Model *model_read_h5(hid_t loc, const char *path, int max_batch, int n_threads, ErrBuf *e);
 
-/* Multiply-adds of one forward pass of one image (for GFLOP/s reports). */
+/* Floating-point operations (2 per multiply-add) of one forward pass of one
+ * image (for GFLOP/s reports); model_layer_flops: of layer i alone (0 for
+ * layers without convolutions or dense products). */
 double model_forward_flops(const Model *m);
+double model_layer_flops(const Model *m, int i);
+
+/* Profiling (hipid's bench, `make bench PROFILE=1`): on = 1 starts (or
+ * restarts) per-layer timers in m->times, on = 0 frees them. A profiled
+ * backward computes the weight and input gradients of a layer in two calls
+ * instead of one, so the parts can be timed; the results are bit-identical. */
+void model_profile(Model *m, int on);
 
 #endif

@@ -36,6 +36,8 @@ void conv2d_forward(float *out, const float *inp, const float *w, const float *b
                     float *scratch, int n_threads,
                     int N, int C, int H, int W, int OC, int K, int S, int P);
 /* dinp: (N,C,H,W) or NULL (not needed for the first layer); dw += , db += .
+ * dw NULL: the input gradient only (db is then ignored); a profiled pass
+ * times the two gradients apart this way, and the sum is bit-identical.
  * scratch as for the forward; dw_scratch: n_threads * (OC*C*K*K + OC). */
 void conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
                      const float *inp, const float *w, float *scratch,
@@ -45,7 +47,8 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
 /* out: (N,n_out); inp: (N,n_in); w: (n_out,n_in) as torch.nn.Linear; b: (n_out). */
 void dense_forward(float *out, const float *inp, const float *w, const float *b,
                    int n_threads, int N, int n_in, int n_out);
-/* dinp: (N,n_in) or NULL; dw: (n_out,n_in) +=; db: (n_out) +=. */
+/* dinp: (N,n_in) or NULL; dw: (n_out,n_in) +=; db: (n_out) +=; dw NULL: the
+ * input gradient only (db ignored). */
 void dense_backward(float *dinp, float *dw, float *db, const float *dout,
                     const float *inp, const float *w, int n_threads, int N, int n_in, int n_out);
 

@@ -42,6 +42,8 @@ typedef struct {
     float *m, *v;   /* (n) momentum / first moment, second moment */
     int n_groups;
     OptGroup groups[OPTIM_MAX_GROUPS];
+    int n_threads;  /* OpenMP threads of a step (1 from optim_create); the update is
+                     * elementwise, so the result does not depend on it */
 } Optim;
 
 /* Defaults: SGD, lr 0.01, momentum 0.9, Adam betas (0.9, 0.999), eps 1e-8. */
