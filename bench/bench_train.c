@@ -136,13 +136,11 @@ int main(int argc, char **argv) {
     double img_s = 0.0, t_zero = 0.0, t_loss = 0.0, t_opt = 0.0;
     for (int pass = 0; pass < 1 + profile; pass++) {
         double t0 = 0;
-        if (pass == 1) model_profile(m, 1);
         for (int s = -2; s < steps; s++) { /* two warm-up steps */
             if (s == 0) {
                 t0 = now_seconds();
                 if (pass == 1) model_profile(m, 1), t_zero = t_loss = t_opt = 0.0;
             }
-            double a = now_seconds();
             const float *z = model_forward(m, x, B, 1);
             double b = now_seconds();
             softmax_xent(dz, NULL, z, y, NULL, B, K);
@@ -153,7 +151,6 @@ int main(int argc, char **argv) {
             double f = now_seconds();
             optim_step(o, m->params, m->grads, 0.001f);
             double g = now_seconds();
-            (void)a, (void)b;
             t_loss += c - b, t_zero += d - c, t_opt += g - f;
         }
         if (pass == 0) img_s = (double)steps * B / (now_seconds() - t0);
