@@ -276,6 +276,7 @@ static const ErrCase err_cases[] = {
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nepochs = 0\n", ":5: epochs: expected"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ngradient_sum = fixed16\n", ":5: gradient_sum: expected fixed32 or fixed64"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nlabel_smoothing = 1\n", ":5: label_smoothing: expected a label smoothing in [0, 1)"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ntta = rotate\n", ":5: tta: expected none or flip"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nepochs = 5\nwarmup = 5\n", ":6: warmup: expected fewer warm-up epochs than epochs, found warmup = 5 with epochs = 5"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nfreeze = -1\n", ":5: freeze: expected a number of layers >= 0"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ninit = /nonexistent/pre.h5\n", ":5: init: expected a readable checkpoint"},
@@ -498,6 +499,32 @@ static void test_hashes(void) {
     } else {
         EXPECT(0, "preset/spec jobs: %s", e.msg);
     }
+
+    /* tta = none is the key of a job written before tta; flip is another trial */
+    const char *tta_jobs[3] = {"[data]\npath = d\n[family a]\nmodel = dnn-paper\n",
+                               "[data]\npath = d\n[family a]\nmodel = dnn-paper\ntta = none\n",
+                               "[data]\npath = d\n[family a]\nmodel = dnn-paper\ntta = flip\n"};
+    char keys[3][4096];
+    uint64_t h[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        Job j;
+        Trial *t = NULL;
+        int nt = 0;
+        keys[i][0] = '\0';
+        if (load(&j, "tta.ini", tta_jobs[i], &e) != HIPID_OK) {
+            EXPECT(0, "tta job %d: %s", i, e.msg);
+            continue;
+        }
+        job_expand(&t, &nt, &j, 0, &e);
+        if (nt > 0) {
+            job_trial_key(keys[i], sizeof keys[i], &j, &t[0], 0);
+            h[i] = t[0].hash;
+        }
+        free(t);
+        job_free(&j);
+    }
+    EXPECT(strcmp(keys[0], keys[1]) == 0 && h[0] == h[1], "tta = none changed the trial key");
+    EXPECT(strstr(keys[2], "\neval tta=flip\n") && h[2] != h[0], "tta = flip: key %s", keys[2]);
 }
 
 /* ---- random search ---- */

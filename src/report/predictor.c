@@ -20,6 +20,7 @@
 
 #include "hipid/report/saliency.h"
 #include "hipid/sweep/trialfile.h"
+#include "hipid/train/tta.h"
 
 void predictor_free(Predictor *p) {
     if (!p) return;
@@ -169,6 +170,50 @@ error:
     return rc;
 }
 
+int predictor_pick_members(char ***paths, int *n, const BestTrial *b, const char *dir, ErrBuf *e) {
+    char index[4096];
+    SweepIndex x = {0};
+    int rc = HIPID_ERR;
+    *paths = NULL;
+    *n = 0;
+    snprintf(index, sizeof index, "%s/sweep.h5", dir);
+    hid_t file = trialfile_open_index(index, "rerun the sweep to rebuild the index", e);
+    if (file < 0) return HIPID_ERR;
+    if (trialfile_read_index(&x, file, index, e) != HIPID_OK) goto error;
+    *paths = xmalloc(sizeof **paths * (size_t)(x.n ? x.n : 1));
+    for (int i = 0; i < x.n; i++) {
+        if (strcmp(x.family[i], b->family) != 0 || x.config[i] != b->config || strcmp(x.state[i], "done") != 0 ||
+            !isfinite(x.val_loss[i]) || x.pruned[i] || x.inner[i] >= 0)
+            continue;
+        char path[4096];
+        if (trialfile_path(path, sizeof path, dir, x.family[i], x.hash[i], ".h5") >= (int)sizeof path) {
+            hipid_err(e, "%s: path too long", dir);
+            goto error;
+        }
+        HIPID_CHECK(((*paths)[*n] = strdup(path)) != NULL);
+        (*n)++;
+    }
+    if (*n == 0) {
+        hipid_err(e, "%s: family '%s' config %d has no done trial outside inner folds", index, b->family, b->config);
+        goto error;
+    }
+    rc = HIPID_OK;
+error:
+    if (rc != HIPID_OK) {
+        predictor_free_paths(*paths, *n);
+        *paths = NULL;
+        *n = 0;
+    }
+    trialfile_index_free(&x);
+    H5Fclose(file);
+    return rc;
+}
+
+void predictor_free_paths(char **paths, int n) {
+    for (int i = 0; paths && i < n; i++) free(paths[i]);
+    free(paths);
+}
+
 /* Read and prepare one image file into px (S, S). */
 static int prepare_image(uint8_t *px, const char *path, const PrepConfig *c, ErrBuf *e) {
     uint8_t *bytes = NULL;
@@ -196,12 +241,14 @@ done:
 int predictor_classify(float *prob, Predictor *p, const char *image, ErrBuf *e) {
     int S = p->prep.size, row = 0;
     if (prepare_image(p->px, image, &p->prep, e) != HIPID_OK) return HIPID_ERR;
-    /* as the sweep: dataset_gather_f32's standardisation, an eval forward,
-     * the same softmax_rows */
+    /* as the sweep: dataset_gather_f32's standardisation, an eval forward
+     * under the trial's test-time augmentation, the same softmax_rows */
     Dataset one = {.n = 1, .size = S, .images = p->px};
     dataset_gather_f32(p->x, &one, &row, 1, p->m->input_mean, p->m->input_std);
-    const float *z = model_forward(p->m, p->x, 1, 0);
+    float *zt = xmalloc_f32((size_t)p->n_classes);
+    const float *z = tta_forward(zt, p->m, p->x, 1, p->info.tta);
     softmax_rows(prob, z, 1, p->n_classes);
+    free(zt);
     return HIPID_OK;
 }
 
@@ -227,8 +274,11 @@ int predictor_export_onnx(const Predictor *p, const char *trial, const char *out
     snprintf(config, sizeof config, "%d", t->config);
     snprintf(val_loss, sizeof val_loss, "%.9g", t->val_loss);
     const char *keys[] = {"hipid.trial_file", "hipid.family", "hipid.label", "hipid.config", "hipid.hash",
-                          "hipid.data", "hipid.data_checksum", "hipid.val_loss"};
-    const char *values[] = {trial, t->family, t->label, config, t->hash, t->data, t->data_checksum, val_loss};
+                          "hipid.data", "hipid.data_checksum", "hipid.val_loss", "hipid.tta"};
+    /* hipid.tta: the network is exported alone; a "flip" trial's stored and
+     * predicted probabilities average it over the image and its mirror */
+    const char *values[] = {trial, t->family, t->label, config, t->hash, t->data, t->data_checksum, val_loss,
+                            tta_names[t->tta]};
     OnnxInfo info = {.class_names = p->class_names, .n_classes = p->n_classes,
                      .preprocessing = t->preprocessing, .keys = keys, .values = values,
                      .n_extra = (int)(sizeof keys / sizeof keys[0])};

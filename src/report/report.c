@@ -118,7 +118,8 @@ static void hparams_text(char *buf, size_t cap, const TrialInfo *ti) {
         n += snprintf(buf + n, cap - n, " label_smoothing=%.3g", ti->label_smoothing);
     if (n < (int)cap && ti->init[0]) n += snprintf(buf + n, cap - n, " init=%.255s", ti->init);
     if (n < (int)cap && ti->freeze) n += snprintf(buf + n, cap - n, " freeze=%d", ti->freeze);
-    if (n < (int)cap && ti->head_lr > 0) snprintf(buf + n, cap - n, " head_lr=%.4g", ti->head_lr);
+    if (n < (int)cap && ti->head_lr > 0) n += snprintf(buf + n, cap - n, " head_lr=%.4g", ti->head_lr);
+    if (n < (int)cap && ti->tta != TTA_NONE) snprintf(buf + n, cap - n, " tta=%s", tta_names[ti->tta]);
 }
 
 /* The class names of a done trial: the first trial's become the report's,
@@ -827,6 +828,72 @@ static void baseline(Report *r, int f) {
     free(count);
 }
 
+/* F->ens: folds are the distinct (repeat, outer) of the selected trials; a
+ * fold's members are its selected trials (one per seed) on the same test
+ * set as the first. No ensemble when some fold has a single member. */
+static void ensemble(Report *r, int f) {
+    RFamily *F = &r->fam[f];
+    REnsemble *E = &F->ens;
+    int K = r->K, n = 0, fewest = r->n_units + 1;
+    memset(E, 0, sizeof *E);
+    E->learned = -1;
+    RTrial *folds = xcalloc((size_t)r->n_units + 1, sizeof(RTrial));
+    RTrial **ptr = xcalloc((size_t)r->n_units + 1, sizeof(RTrial *));
+    char *used = xcalloc((size_t)r->n_units + 1, 1);
+    for (int u = 0; u < r->n_units; u++) {
+        const RTrial *t = F->sel[u];
+        if (!t || used[u]) continue;
+        RTrial *e = &folds[n];
+        e->n_test = t->n_test;
+        e->test_index = t->test_index; /* borrowed */
+        e->test_label = t->test_label;
+        e->test_prob = xcalloc((size_t)t->n_test * K + 1, sizeof(double));
+        e->test_pred = xcalloc((size_t)t->n_test + 1, sizeof(int));
+        int members = 0;
+        for (int v = u; v < r->n_units; v++) {
+            const RTrial *o = F->sel[v];
+            if (!o || used[v] || r->units[v].repeat != r->units[u].repeat || r->units[v].outer != r->units[u].outer ||
+                !same_test_set(o, t))
+                continue;
+            used[v] = 1;
+            members++;
+            for (long i = 0; i < (long)t->n_test * K; i++) e->test_prob[i] += o->test_prob[i];
+        }
+        for (long i = 0; i < (long)t->n_test * K; i++) e->test_prob[i] /= members;
+        trial_metrics(e, K);
+        if (r->units[u].repeat == r->units[0].repeat) {
+            E->base_n += e->n_test;
+            for (int i = 0; i < e->n_test; i++) E->base_correct += e->test_pred[i] == e->test_label[i];
+        }
+        fewest = members < fewest ? members : fewest;
+        ptr[n] = e;
+        n++;
+    }
+    if (n > 0 && fewest >= 2) {
+        Summary *sens = xcalloc((size_t)K, sizeof(Summary)), *spec = xcalloc((size_t)K, sizeof(Summary));
+        summarise(E->m, sens, spec, ptr, n, K, summary_ratio(r));
+        free(sens);
+        free(spec);
+        E->seeds = fewest;
+        E->n_folds = n;
+        if (F->base_class >= 0 && E->base_n > 0) {
+            E->base_p = stats_binom_greater(E->base_correct, E->base_n, F->base_rate);
+            E->learned = E->base_p < 0.05 && E->m[M_ACC].mean > F->base_rate;
+        }
+    } else {
+        E->base_n = E->base_correct = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        free(folds[i].test_prob);
+        free(folds[i].test_pred);
+        free(folds[i].sens);
+        free(folds[i].spec);
+    }
+    free(folds);
+    free(ptr);
+    free(used);
+}
+
 void report_base_sentence(char *buf, size_t cap, const Report *r, int f) {
     const RFamily *F = &r->fam[f];
     char p[32];
@@ -1347,6 +1414,7 @@ static void analyse_family(Report *r, int f, int *by_test) {
     class_props(fa->sens_ci, fa->spec_ci, fa->prec_ci, fa->conf, K);
     family_pooled(r, fa);
     baseline(r, f);
+    ensemble(r, f);
 }
 
 void report_analyse(Report *r) {

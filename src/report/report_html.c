@@ -269,6 +269,33 @@ static void summary_row(FILE *f, const Report *r, int fa) {
     fputs("</td></tr>\n", f);
 }
 
+/* The family's ensemble over seeds (report.h), as report.md's row. */
+static void ensemble_row(FILE *f, const Report *r, int fa) {
+    const RFamily *F = &r->fam[fa];
+    const REnsemble *E = &F->ens;
+    if (E->seeds < 2) return;
+    fputs("<tr data-ensemble=\"", f);
+    esc(f, F->name);
+    fputs("\"><th scope=\"row\">", f);
+    esc(f, F->name);
+    fprintf(f, ", ensemble of %d seeds</th><td class=\"hp\">the selected trials above, probabilities averaged per test "
+               "fold</td><td class=\"n\" data-value=\"%d\">%d</td>", E->seeds, E->n_folds, E->n_folds);
+    td_summary(f, &E->m[M_ACC]);
+    if (E->learned < 0) fputs("<td>n/a</td><td>n/a</td>", f);
+    else {
+        fputs("<td class=\"n\" data-value=\"", f);
+        raw(f, F->base_rate);
+        fprintf(f, "\">%.3f (", F->base_rate);
+        esc(f, class_name(r, F->base_class));
+        fprintf(f, ")</td><td class=\"n\" data-value=\"%d\">%s, ", E->learned, E->learned ? "yes" : "<strong>no</strong>");
+        pval(f, E->base_p);
+        fputs("</td>", f);
+    }
+    static const int rest[] = {M_BACC, M_F1, M_AUC};
+    for (int i = 0; i < 3; i++) td_summary(f, &E->m[rest[i]]);
+    fputs("<td>n/a</td></tr>\n", f);
+}
+
 static void summary_table(FILE *f, const Report *r) {
     char iv[400];
     report_interval_text(iv, sizeof iv, r);
@@ -278,14 +305,23 @@ static void summary_table(FILE *f, const Report *r) {
           "<th scope=\"col\">majority class</th><th scope=\"col\">beats it?</th><th scope=\"col\">balanced accuracy</th>"
           "<th scope=\"col\">macro-F1</th><th scope=\"col\">ROC AUC, mean over folds</th><th scope=\"col\">ROC AUC, "
           "pooled out-of-fold</th></tr></thead>\n<tbody>\n", f);
-    for (int fa = 0; fa < r->n_fam; fa++) summary_row(f, r, fa);
+    int ens = 0;
+    for (int fa = 0; fa < r->n_fam; fa++) {
+        summary_row(f, r, fa);
+        ensemble_row(f, r, fa);
+        ens |= r->fam[fa].ens.seeds >= 2;
+    }
     fputs("</tbody></table></div>\n<p class=\"caption\">Cells: mean ± SD over the test folds (the plain SD, for "
           "reference) [", f);
     esc(f, iv);
     fputs("]. ROC AUC, pooled: one AUC of the out-of-fold predictions of every selected test fold together (what the "
           "roc plot shows); no interval. Majority class: the accuracy of always answering the most frequent class; "
           "beats it?: exact one-sided binomial test of the correct answers of one pass over the data (each image "
-          "tested once).</p>\n", f);
+          "tested once).", f);
+    if (ens)
+        fputs(" Ensemble rows: on each test fold, the mean of the class probabilities of that family's selected models "
+              "of every seed, scored as one model; beats it? on the first repeat's folds.", f);
+    fputs("</p>\n", f);
 }
 
 /* The leakage line, as report.md's. */

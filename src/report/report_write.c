@@ -206,6 +206,30 @@ static void summary_row(FILE *f, const Report *r, int fa) {
     else fprintf(f, " | n/a |\n");
 }
 
+/* The family's ensemble over seeds, as a row of its own below it. */
+static void ensemble_row(FILE *f, const Report *r, int fa) {
+    const RFamily *F = &r->fam[fa];
+    const REnsemble *E = &F->ens;
+    if (E->seeds < 2) return;
+    char p[32];
+    report_fmt_p(p, sizeof p, E->base_p);
+    fprintf(f, "| %s, ensemble of %d seeds | the selected trials above, probabilities averaged per test fold | %d | ",
+            F->name, E->seeds, E->n_folds);
+    md_summary(f, &E->m[M_ACC]);
+    if (E->learned < 0) fprintf(f, " | n/a | n/a");
+    else {
+        fprintf(f, " | %.3f (", F->base_rate);
+        md_cell(f, r->class_names ? r->class_names[F->base_class] : "?");
+        fprintf(f, ") | %s, %s", E->learned ? "yes" : "**no**", p);
+    }
+    static const int rest[] = {M_BACC, M_F1, M_AUC};
+    for (int i = 0; i < 3; i++) {
+        fprintf(f, " | ");
+        md_summary(f, &E->m[rest[i]]);
+    }
+    fprintf(f, " | n/a |\n");
+}
+
 /* Three or more families: one line per compared metric. */
 static void summary_friedman(FILE *f, const Report *r) {
     if (r->n_fam < 3) return;
@@ -239,12 +263,22 @@ static void summary_md(FILE *f, const Report *r, int level) {
     fprintf(f, "| family | selected configuration | test folds | accuracy | majority class | beats it? | balanced accuracy "
                "| macro-F1 | ROC AUC, mean over folds | ROC AUC, pooled out-of-fold |\n"
                "|---|---|---|---|---|---|---|---|---|---|\n");
-    for (int fa = 0; fa < r->n_fam; fa++) summary_row(f, r, fa);
+    int ens = 0;
+    for (int fa = 0; fa < r->n_fam; fa++) {
+        summary_row(f, r, fa);
+        ensemble_row(f, r, fa);
+        ens |= r->fam[fa].ens.seeds >= 2;
+    }
     fprintf(f, "\nCells: mean ± SD over the test folds (the plain SD, for reference) [%s]. ROC AUC, pooled: one AUC of "
                "the out-of-fold predictions of every selected test fold together (what the roc plot shows); no "
                "interval. Majority class: the accuracy of always answering the most frequent class; beats it?: exact "
                "one-sided binomial test of the correct answers of one pass over the data (each image tested once).\n\n",
             iv);
+    if (ens)
+        fprintf(f, "Ensemble rows: on each test fold, the mean of the class probabilities of that family's selected "
+                   "models of every seed (trained on the same data from other seeds), scored as one model; beats it? "
+                   "on the first repeat's folds. `hipid predict --best --ensemble` averages a configuration's models "
+                   "of every fold and seed.\n\n");
     for (int fa = 0; fa < r->n_fam; fa++) {
         char s[700];
         report_base_sentence(s, sizeof s, r, fa);
@@ -372,6 +406,16 @@ static void json_family(FILE *f, const Report *r, int fa) {
                 F->base_n, F->base_correct, F->base_p, F->learned ? "true" : "false");
     } else fprintf(f, ",\n     \"majority\": null");
     fprintf(f, ", \"stuck_trials\": %d", F->n_stuck);
+    if (F->ens.seeds >= 2) {
+        fprintf(f, ",\n     \"ensemble\": {\"seeds\": %d, \"folds\": %d", F->ens.seeds, F->ens.n_folds);
+        for (int m = 0; m < M_COUNT; m++) {
+            fprintf(f, ", \"%s\": ", report_metric_names[m]);
+            json_summary_obj(f, &F->ens.m[m]);
+        }
+        fprintf(f, ", \"n\": %ld, \"correct\": %ld, \"p\": ", F->ens.base_n, F->ens.base_correct);
+        json_num(f, F->ens.learned >= 0 ? F->ens.base_p : NAN);
+        fprintf(f, ", \"learned\": %s}", F->ens.learned < 0 ? "null" : F->ens.learned ? "true" : "false");
+    } else fprintf(f, ",\n     \"ensemble\": null");
     if (F->leak_group >= 0) fprintf(f, ", \"leaks\": {\"tested\": %ld, \"group\": %ld, \"duplicate\": ", F->base_n, F->leak_group);
     if (F->leak_group >= 0 && F->leak_dup >= 0) fprintf(f, "%ld}", F->leak_dup);
     else if (F->leak_group >= 0) fprintf(f, "null}");

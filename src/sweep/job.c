@@ -55,10 +55,10 @@ enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES, K_STALL };
 enum {
     F_MODEL, F_OPTIMIZER, F_LR, F_MOMENTUM, F_WEIGHT_DECAY, F_SCHEDULE, F_STEP_SIZE, F_GAMMA,
     F_BATCH, F_MICRO_BATCH, F_EPOCHS, F_PATIENCE, F_DROPOUT, F_AUGMENT, F_BALANCE, F_STANDARDIZE,
-    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_INIT, F_RANKS, N_FAMILY_KEYS
+    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_TTA, F_INIT, F_RANKS, N_FAMILY_KEYS
 };
 #define HP_FIRST F_OPTIMIZER
-#define N_HP (F_LABEL_SMOOTHING - F_OPTIMIZER + 1)
+#define N_HP (F_TTA - F_OPTIMIZER + 1)
 
 static const char *const section_keys[][MAX_KEYS] = {
     [S_JOB] = {"name", "seeds"},
@@ -69,8 +69,8 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries", "stall_timeout"},
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
-                  "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "init",
-                  "ranks_per_trial"},
+                  "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "tta",
+                  "init", "ranks_per_trial"},
 };
 
 typedef enum { V_REAL, V_INT, V_CHOICE, V_AUG } ValKind;
@@ -113,6 +113,7 @@ static const HpKey hp_keys[N_HP] = {
     [F_HEAD_LR - HP_FIRST] = {V_REAL, 0, TRAIN_MAX_LR, 0, 0, NULL, "0", "a learning rate >= 0 (0: lr)"},
     [F_WARMUP - HP_FIRST] = {V_INT, 0, 1e6, 0, 0, NULL, "0", "a number of warm-up epochs >= 0, below epochs"},
     [F_LABEL_SMOOTHING - HP_FIRST] = {V_REAL, 0, 1, 0, 1, NULL, "0", "a label smoothing in [0, 1)"},
+    [F_TTA - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, tta_names, "none", "none or flip"},
 };
 
 /* ---- pass 1: reading lines and filing raw values ---- */
@@ -926,6 +927,7 @@ static int make_config(HParams *h, const Axis *axes, const int *idx, const doubl
     h->head_lr = (float)HV(F_HEAD_LR);
     opt.warmup = (int)HV(F_WARMUP);
     h->label_smoothing = (float)HV(F_LABEL_SMOOTHING);
+    h->tta = (int)HV(F_TTA);
 #undef HV
     h->opt = opt;
     if (h->dropout < 0) {
@@ -1245,8 +1247,9 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
         at += (size_t)snprintf(tune, sizeof tune, "finetune init=%s freeze=%d head_lr=%.9g\n", h->init, h->freeze,
                                h->head_lr);
     if (h->opt.warmup || h->label_smoothing > 0)
-        snprintf(tune + at, sizeof tune - at, "recipe warmup=%d label_smoothing=%.9g\n", h->opt.warmup,
-                 h->label_smoothing);
+        at += (size_t)snprintf(tune + at, sizeof tune - at, "recipe warmup=%d label_smoothing=%.9g\n",
+                               h->opt.warmup, h->label_smoothing);
+    if (h->tta != TTA_NONE) snprintf(tune + at, sizeof tune - at, "eval tta=%s\n", tta_names[h->tta]);
     char aug[256];
     augment_format(aug, sizeof aug, &h->aug);
     const OptConfig *o = &h->opt;

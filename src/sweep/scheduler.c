@@ -382,8 +382,8 @@ static void finish_done(TrialRun *x, Trainer *tr, int paused) {
     trainer_use_best(tr);
     float *zv = xmalloc_f32((size_t)(p->n_val ? p->n_val : 1) * K), *zt = xmalloc_f32((size_t)(p->n_test ? p->n_test : 1) * K);
     TrainComm gc = group_comm(r);
-    train_logits(zv, tr->m, d, p->val, p->n_val, chunk, &gc);
-    train_logits(zt, tr->m, d, p->test, p->n_test, chunk, &gc);
+    train_logits(zv, tr->m, d, p->val, p->n_val, chunk, x->h->tta, &gc);
+    train_logits(zt, tr->m, d, p->test, p->n_test, chunk, x->h->tta, &gc);
     if (r->c.grank == 0) {
         TrialRecord o = trial_record(x, p, now_seconds() - x->t0);
         o.state = "done";

@@ -262,6 +262,7 @@ static int write_attrs(hid_t f, const TrialRecord *o) {
               h5_attr_write_double(f, "head_lr", h->head_lr) ||
               h5_attr_write_int(f, "warmup", &h->opt.warmup, 1) ||
               h5_attr_write_double(f, "label_smoothing", h->label_smoothing) ||
+              h5_attr_write_str(f, "tta", tta_names[h->tta]) ||
               h5_attr_write_str(f, "data", j->data) || h5_attr_write_str(f, "data_checksum", ck) ||
               h5_attr_write_str(f, "preprocessing", d->preprocessing) ||
               h5_attr_write_double(f, "lr", h->opt.lr) || h5_attr_write_double(f, "momentum", h->opt.momentum) ||
@@ -635,6 +636,10 @@ unsigned trialfile_read_info(TrialInfo *t, hid_t f) {
     no_int(f, "warmup", &t->warmup);
     no_dbl(f, "head_lr", &t->head_lr);
     no_dbl(f, "label_smoothing", &t->label_smoothing);
+    char tta[16] = "none";
+    no_str(f, "tta", tta, sizeof tta);
+    for (int a = 0; tta_names[a]; a++)
+        if (strcmp(tta, tta_names[a]) == 0) t->tta = a;
     return (id || k ? 0 : TRIALINFO_ID) | (prep ? 0 : TRIALINFO_PREP) | (size || k ? 0 : TRIALINFO_SHAPE);
 }
 

@@ -9,6 +9,7 @@
 #include "hipid/nn/ops.h"
 #include "hipid/base/rng.h"
 #include "hipid/train/sample.h"
+#include "hipid/train/tta.h"
 
 const char *const train_balance_names[] = {"none", "loss", "sampling", NULL};
 const char *const train_sum_names[] = {"fixed32", "fixed64", NULL};
@@ -58,19 +59,20 @@ static void fx_get(float *v, const int64_t *acc, long n, double scale) {
 static int comm_rank(const TrainComm *c) { return c ? c->rank : 0; }
 static int comm_size(const TrainComm *c) { return c ? c->size : 1; }
 
-void train_logits(float *logits, Model *m, const Dataset *d, const int *idx, int n, int chunk,
+void train_logits(float *logits, Model *m, const Dataset *d, const int *idx, int n, int chunk, int tta,
                   const TrainComm *c) {
     int K = m->n_classes, rank = comm_rank(c), size = comm_size(c);
     HIPID_CHECK(chunk >= 1 && chunk <= m->max_batch);
-    float *x = xmalloc_f32((size_t)chunk * shape_size(m->in));
+    float *x = xmalloc_f32((size_t)chunk * shape_size(m->in)), *zt = xmalloc_f32((size_t)chunk * K);
     memset(logits, 0, sizeof(float) * (size_t)n * K);
     for (int s = 0, ci = 0; s < n; s += chunk, ci++) {
         if (ci % size != rank) continue;
         int nb = n - s < chunk ? n - s : chunk;
         dataset_gather_f32(x, d, idx + s, nb, m->input_mean, m->input_std);
-        const float *z = model_forward(m, x, nb, 0);
+        const float *z = tta_forward(zt, m, x, nb, tta);
         memcpy(logits + (long)s * K, z, sizeof(float) * (size_t)nb * K);
     }
+    free(zt);
     free(x);
     /* every value comes from one rank, zeros from the rest: the sum is exact;
      * adding zero on a lone rank too makes -0 into +0 as the sum would */
@@ -101,7 +103,7 @@ void train_score(float *loss, float *acc, const float *logits, const int32_t *la
 void train_evaluate(float *loss, float *acc, Model *m, const Dataset *d, const int *idx, int n,
                     const float *class_w) {
     float *z = xmalloc_f32((size_t)(n ? n : 1) * m->n_classes);
-    train_logits(z, m, d, idx, n, m->max_batch, NULL);
+    train_logits(z, m, d, idx, n, m->max_batch, TTA_NONE, NULL);
     train_score(loss, acc, z, d->labels, idx, n, m->n_classes, class_w);
     free(z);
 }
@@ -449,7 +451,7 @@ static void epoch_end(Trainer *t, const TrainComm *c, float lr) {
     if (t->n_val > 0) {
         float *z = xmalloc_f32((size_t)t->n_val * K);
         int chunk = t->cfg.micro_batch > 0 ? t->cfg.micro_batch : t->cfg.batch;
-        train_logits(z, m, t->d, t->val_idx, t->n_val, chunk, c);
+        train_logits(z, m, t->d, t->val_idx, t->n_val, chunk, TTA_NONE, c);
         train_score(&r->val_loss, &r->val_acc, z, t->d->labels, t->val_idx, t->n_val, K, t->class_w);
         free(z);
         if (r->val_loss < t->best_val_loss) {

@@ -64,6 +64,15 @@ typedef struct {
  * empty or has no such trial, or the path does not fit. */
 int predictor_pick_best(BestTrial *b, const char *dir, const char *family, ErrBuf *e);
 
+/* The members of an ensemble of the configuration predictor_pick_best picks
+ * (b->family, b->config): every done trial of it with a finite validation
+ * loss, except a nested design's inner-fold models (trained on less data),
+ * in index order: one model per test fold and seed. *paths (n strings,
+ * DIR/trials/<family>-<hash>.h5) is the caller's to free with
+ * predictor_free_paths. Fails with one line in e naming the index. */
+int predictor_pick_members(char ***paths, int *n, const BestTrial *b, const char *dir, ErrBuf *e);
+void predictor_free_paths(char **paths, int n);
+
 /* Classify one image file: prob (K) gets the softmax of the trial's logits.
  * p->px and p->x keep the prepared image for predictor_saliency. Fails with
  * "IMAGE: why" in e when the file cannot be read or decoded or the

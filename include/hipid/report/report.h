@@ -46,6 +46,11 @@
  *  - 5x2cv: when the paired units are exactly 5 repeats x 2 folds x 1 seed.
  *  - More than two families: every pair is compared; the summary's first
  *    verdict is the first pair's (families in job order).
+ *  - Ensemble over seeds (RFamily.ens, a job with 2+ seeds): per test fold
+ *    (repeat, outer), the mean of the test probabilities of the family's
+ *    selected trials of every seed on that fold, scored as one model; its
+ *    intervals as RFamily.m's, its binomial test on the first repeat (each
+ *    image once) against the family's majority rate.
  */
 #ifndef HIPID_REPORT_H
 #define HIPID_REPORT_H
@@ -123,6 +128,16 @@ typedef struct {
                             * never selected (see Staged searches above) */
 } RConfig;
 
+/* The ensemble over seeds of a family's selected trials (see above). */
+typedef struct {
+    int seeds;             /* members per test fold (the fewest over the folds); 0: no ensemble */
+    int n_folds;
+    Summary m[M_COUNT];    /* over the folds; lo/hi corrected as RFamily.m */
+    long base_n, base_correct; /* first repeat's test images, correctly classified */
+    double base_p;         /* stats_binom_greater(base_correct, base_n, RFamily.base_rate) */
+    int learned;           /* as RFamily.learned; -1: no ensemble */
+} REnsemble;
+
 typedef struct {
     char name[32];
     int chosen;            /* not nested: the selected configuration; -1 nested or none */
@@ -155,6 +170,7 @@ typedef struct {
      * leakage group (groups: patients and near-duplicates) has a member in
      * the rows their model was fitted on. -1 when the data set is unreadable. */
     long leak_dup, leak_group;
+    REnsemble ens;
 } RFamily;
 
 typedef struct {

@@ -12,7 +12,7 @@
  *   [family NAME]  model, optimizer, lr, momentum, weight_decay, schedule,
  *              step_size, gamma, batch, micro_batch, epochs, patience, dropout,
  *              augment, balance, standardize, gradient_sum, freeze, head_lr, warmup,
- *              label_smoothing, init,
+ *              label_smoothing, tta, init,
  *              ranks_per_trial
  *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries, stall_timeout
  * Hyperparameter keys of a family take a comma-separated list (grid: the
@@ -51,6 +51,7 @@ typedef struct {
     int freeze;        /* fine-tuning: the first layers kept as init has them */
     float head_lr;     /* fine-tuning: the classifier's learning rate; 0 = opt.lr */
     float label_smoothing; /* of the training loss; warm-up epochs are opt.warmup */
+    int tta;           /* TTA_*: test-time augmentation of the stored predictions (tta.h) */
     char init[1024];   /* fine-tuning: a checkpoint (hipid train --save) to start from; "" = none */
 } HParams;
 

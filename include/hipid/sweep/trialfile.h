@@ -10,7 +10,8 @@
  *               model (spec), optimizer, lr, momentum, weight_decay, batch,
  *               micro_batch, epochs, patience, augment, balance, standardize,
  *               gradient_sum ("fixed32" | "fixed64"), init (path, "" = none),
- *               freeze, head_lr, warmup, label_smoothing,
+ *               freeze, head_lr, warmup, label_smoothing, tta ("none" | "flip":
+ *               the test-time augmentation of the stored predictions, tta.h),
  *               data (path), data_checksum (hex), image_size, n_classes,
  *               preprocessing, best_epoch, epochs_run, seconds, ranks, threads,
  *               budget (epochs this file was trained to under successive halving:
@@ -184,6 +185,7 @@ typedef struct {
     char init[1024];
     int freeze, warmup;
     double head_lr, label_smoothing;
+    int tta;                  /* TTA_*; TTA_NONE in files written before it */
 } TrialInfo;
 
 /* Groups of attributes, for what trialfile_read_info found complete. */

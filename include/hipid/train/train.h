@@ -37,6 +37,7 @@
 #include <stdio.h>
 
 #include "hipid/train/augment.h"
+#include "hipid/train/tta.h"
 #include "hipid/data/dataset.h"
 #include "hipid/nn/model.h"
 #include "hipid/nn/optim.h"
@@ -159,10 +160,10 @@ void trainer_free(Trainer *t);
 int trainer_run(Trainer *t, const TrainComm *c, TrainPoll poll, TrainCheckpoint ckpt, void *ctx,
                 int checkpoint_every, ErrBuf *e);
 
-/* Logits (n,K) of model m for images idx[0..n), eval mode, computed in
- * chunks of `chunk` images dealt round-robin over the group; the same on
- * every rank afterwards. */
-void train_logits(float *logits, Model *m, const Dataset *d, const int *idx, int n, int chunk,
+/* Logits (n,K) of model m for images idx[0..n), eval mode under test-time
+ * augmentation tta (TTA_*, tta.h), computed in chunks of `chunk` images
+ * dealt round-robin over the group; the same on every rank afterwards. */
+void train_logits(float *logits, Model *m, const Dataset *d, const int *idx, int n, int chunk, int tta,
                   const TrainComm *c);
 /* Mean (class_w-weighted) cross-entropy and accuracy from logits (n,K). */
 void train_score(float *loss, float *acc, const float *logits, const int32_t *labels, const int *idx,

@@ -1,0 +1,257 @@
+"""Test-time augmentation and ensembles (issue #11 item 3), on real shoulder films.
+
+Prepares 40 of the shoulder radiographs (10 per manufacturer) at 64x64 and runs
+one sweep of two families that differ only in `tta` (none / flip), 2-fold, two
+seeds, so every CV unit is trained twice with the same seed. Then, against
+PyTorch (the trial's weights loaded into tests/torch_ref.py's network) and
+numpy / scikit-learn / scipy on the trial files (h5py):
+- `tta` changes no weight: both families' best weights are equal, unit by unit;
+- the stored test probabilities are PyTorch's softmax of the image (tta none)
+  and the mean of the softmax of the image and of its mirror (tta flip), to
+  1e-5; the two differ (so the check can fail);
+- `hipid predict` on the raw JPEGs reproduces a flip trial's stored
+  probabilities; several --model files give the mean of the stored
+  probabilities of the trials of one test fold; --best --ensemble uses every
+  trial of the picked configuration (2 folds x 2 seeds) and gives the mean of
+  PyTorch's TTA probabilities over the four;
+- the report's ensemble row (summary.json): per test fold the mean of the two
+  seeds' probabilities, accuracy and balanced accuracy (scikit-learn) per fold,
+  their mean, and scipy's binomial test on the first repeat; report.md has the
+  row and names tta=flip in the configuration;
+- usage and input errors: --ensemble without --best, saliency of an
+  ensemble, --best with two folders (exit 2), and members whose classes
+  differ (exit 1, naming the file).
+Runs with /usr/bin/python3 (torch, h5py, numpy, scipy, sklearn); needs mpirun."""
+import glob
+import json
+import os
+import shutil
+import sys
+
+import h5py
+import numpy as np
+import torch
+from scipy import stats
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_ref  # noqa: E402
+import trialsum  # noqa: E402
+from testlib import check, data_dir, done, require, run, run_hipid, tmp_dir  # noqa: E402
+
+SRC = data_dir("shoulder-implants")
+TMP = tmp_dir("tta")
+HIPID = os.path.abspath(os.environ.get("HIPID", "bin/hipid"))
+
+
+def strs(a):
+    return [s.decode() if isinstance(s, bytes) else s for s in a]
+
+
+def attr(f, k):
+    v = f.attrs[k]
+    return v.decode() if isinstance(v, bytes) else v
+
+
+# ---- data set and sweep ----------------------------------------------------------------------
+classes = sorted(d for d in os.listdir(SRC) if os.path.isdir(os.path.join(SRC, d)))
+with open(os.path.join(TMP, "m.csv"), "w") as f:
+    f.write("path,label\n")
+    for c in classes:
+        for name in sorted(os.listdir(os.path.join(SRC, c)))[:10]:
+            f.write(f"{c}/{name},{c}\n")
+DATA = os.path.join(TMP, "d.h5")
+p = run_hipid("prep", SRC, "--manifest", os.path.join(TMP, "m.csv"), "--size", "64", "-o", DATA, "-q",
+              "--dup-threshold", "-1", timeout=300)
+require(p.returncode == 0, "prep of 40 shoulder radiographs at 64x64" + ("" if p.returncode == 0 else ": " + p.stderr))
+OUT = os.path.join(TMP, "res")
+FAMILY = """[family {name}]
+model = c8,r,bn,mp2,c8,r,mp2,do0.2
+optimizer = adam
+lr = 0.003
+batch = 8
+epochs = 3
+augment = flip
+tta = {tta}
+"""
+with open(os.path.join(TMP, "job.ini"), "w") as f:
+    f.write(f"""[job]
+name = tta
+seeds = 1, 2
+[data]
+path = {DATA}
+[cv]
+scheme = kfold
+k = 2
+val_fraction = 0.2
+[run]
+output = {OUT}
+""" + FAMILY.format(name="plain", tta="none") + FAMILY.format(name="flip", tta="flip"))
+env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+p = run(["mpirun", "--oversubscribe", "-np", "2", HIPID, "sweep", "--quiet", os.path.join(TMP, "job.ini")],
+        timeout=600, env=env)
+require(p.returncode == 0, "sweep exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-800:]))
+trials = {}
+for t in sorted(glob.glob(os.path.join(OUT, "trials", "*.h5"))):
+    with h5py.File(t) as f:
+        trials[(attr(f, "family"), int(f.attrs["outer"]), int(f.attrs["seed"]))] = t
+check(len(trials) == 8, f"8 trial files, one per family, fold and seed ({len(trials)})")
+with h5py.File(DATA) as d:
+    source_paths = strs(d["source_paths"][()])
+    images = d["images"][()]
+
+# ---- tta changes no weight; stored probabilities against PyTorch -----------------------------
+
+
+def weights(path):
+    out = {}
+    with h5py.File(path) as f:
+        f["weights/best"].visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+    return out
+
+
+def torch_net(path):
+    with h5py.File(path) as f:
+        g = f["weights/best"]
+        shape = tuple(int(v) for v in g.attrs["input_shape"])
+        net, _ = torch_ref.build(attr(g, "spec"), shape, int(g.attrs["n_classes"]))
+        for name, grp in g.items():
+            mod = net[int(name.split(".")[0])]
+            for tname, ds in grp.items():
+                getattr(mod, tname).data.copy_(torch.from_numpy(ds[()]))
+        mean, std = np.float32(g.attrs["input_mean"]), np.float32(g.attrs["input_std"])
+    return net.eval().double(), mean, std
+
+
+def torch_probs(path, rows, tta):
+    """PyTorch's probabilities of data-set rows under tta, in float64 from the float32 inputs hipid uses."""
+    net, mean, std = torch_net(path)
+    x = (images[rows].astype(np.float32) / np.float32(255.0) - mean) / std
+    xt = torch.from_numpy(x[:, None].astype(np.float64))
+    with torch.no_grad():
+        pr = torch.softmax(net(xt), 1)
+        if tta == "flip":
+            pr = 0.5 * (pr + torch.softmax(net(torch.flip(xt, dims=[3])), 1))
+    return pr.numpy()
+
+
+same = worst_plain = worst_flip = 0.0
+n_same = 0
+gap = 0.0
+for (fam, outer, seed), t in trials.items():
+    if fam != "flip":
+        continue
+    a, b = weights(trials[("plain", outer, seed)]), weights(t)
+    n_same += a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    with h5py.File(t) as f:
+        rows, stored = f["predictions/test_index"][()], f["predictions/test_prob"][()]
+        check(attr(f, "tta") == "flip", f"{os.path.basename(t)}: tta attribute 'flip'")
+    with h5py.File(trials[("plain", outer, seed)]) as f:
+        stored_plain = f["predictions/test_prob"][()]
+    worst_flip = max(worst_flip, float(np.abs(stored - torch_probs(t, rows, "flip")).max()))
+    worst_plain = max(worst_plain, float(np.abs(stored_plain - torch_probs(t, rows, "none")).max()))
+    gap = max(gap, float(np.abs(stored - stored_plain).max()))
+check(n_same == 4, f"tta = flip trains the same weights as tta = none, in all 4 units ({n_same})")
+check(worst_plain < 1e-5, f"tta none: stored test_prob = PyTorch's softmax (max diff {worst_plain:.2g})")
+check(worst_flip < 1e-5, f"tta flip: stored test_prob = mean of PyTorch's softmax of image and mirror "
+      f"(max diff {worst_flip:.2g})")
+check(gap > 1e-3, f"flip and plain probabilities differ, so the checks can fail (max diff {gap:.3g})")
+
+# ---- predict: raw files, several --model, --best --ensemble ----------------------------------
+
+
+def predict_json(args):
+    p = run_hipid("predict", "--format", "json", *args, timeout=300)
+    return p, (json.loads(p.stdout) if p.returncode == 0 else [])
+
+
+def probs_of(rows_json, names):
+    return np.array([[r["probs"][c] for c in names] for r in rows_json])
+
+
+t00, t01 = trials[("flip", 0, 1)], trials[("flip", 0, 2)]
+with h5py.File(t00) as f:
+    rows, stored0 = f["predictions/test_index"][()], f["predictions/test_prob"][()]
+    names = strs(f["class_names"][()])
+with h5py.File(t01) as f:
+    check(np.array_equal(f["predictions/test_index"][()], rows), "both seeds of fold 0 test the same images")
+    stored1 = f["predictions/test_prob"][()]
+raw = [os.path.join(SRC, source_paths[r]) for r in rows]
+p, out = predict_json(["--model", t00] + raw)
+check(p.returncode == 0 and len(out) == len(rows), f"predict with a flip trial: {len(out)} of {len(rows)} images"
+      + ("" if p.returncode == 0 else ": " + p.stderr))
+if out:
+    d = float(np.abs(probs_of(out, names) - stored0).max())
+    check(d < 1e-5, f"predict on the raw JPEGs reproduces the flip trial's stored probabilities (max diff {d:.2g})")
+p, out = predict_json(["--model", t00, "--model", t01] + raw)
+check(p.returncode == 0 and "ensemble of 2 trials" in p.stderr, "two --model files: an ensemble of 2 trials"
+      + ("" if p.returncode == 0 else ": " + p.stderr))
+if out:
+    d = float(np.abs(probs_of(out, names) - 0.5 * (stored0 + stored1)).max())
+    check(d < 1e-5, f"two --model files: the mean of the two trials' stored probabilities (max diff {d:.2g})")
+# every member of the picked configuration, on two images
+p = run_hipid("predict", "--model", OUT, "--best", raw[0], timeout=300)
+picked = next((fam for fam in ("plain", "flip") if f"(family {fam}, config 0" in p.stderr), None)
+check(picked is not None, f"--best names the picked family ({p.stderr.strip()[:200]})")
+two = [int(rows[0]), int(rows[1])]
+p, out = predict_json(["--model", OUT, "--best", "--ensemble"] + [os.path.join(SRC, source_paths[r]) for r in two])
+check(p.returncode == 0 and "ensemble of 4 trials" in p.stderr, "--best --ensemble: 4 members (2 folds x 2 seeds)"
+      + ("" if p.returncode == 0 else ": " + p.stderr))
+if out and picked:
+    tta = "flip" if picked == "flip" else "none"
+    want = np.mean([torch_probs(trials[(picked, o, s)], two, tta) for o in (0, 1) for s in (1, 2)], axis=0)
+    d = float(np.abs(probs_of(out, names) - want).max())
+    check(d < 1e-5, f"--best --ensemble = mean of PyTorch's probabilities of the 4 members (max diff {d:.2g})")
+
+# ---- usage and input errors --------------------------------------------------------------------
+for args, what in ((["--model", t00, "--ensemble"], "--ensemble without --best"),
+                   (["--model", t00, "--model", t01, "--saliency", os.path.join(TMP, "s.png")], "saliency of two"),
+                   (["--model", OUT, "--model", OUT, "--best"], "--best with two folders")):
+    p = run_hipid("predict", *args, raw[0], timeout=120)
+    check(p.returncode == 2 and p.stderr.count("\n") == 1, f"{what}: exit 2 with one line ({p.returncode}: "
+          f"{p.stderr.strip()[:160]})")
+other = os.path.join(TMP, "other-classes.h5")
+shutil.copy(t01, other)
+with h5py.File(other, "r+") as f:
+    cn = f["class_names"][()]
+    del f["class_names"]
+    f.create_dataset("class_names", data=cn[::-1])
+trialsum.reseal(other)
+p = run_hipid("predict", "--model", t00, "--model", other, raw[0], timeout=120)
+check(p.returncode == 1 and other in p.stderr and "classes differ" in p.stderr,
+      f"members with other classes: exit 1 naming the file ({p.returncode}: {p.stderr.strip()[:200]})")
+
+# ---- the report's ensemble row -----------------------------------------------------------------
+p = run_hipid("report", OUT, "--format", "json", timeout=300)
+require(p.returncode == 0, "report exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-600:]))
+fams = {f["name"]: f for f in json.loads(p.stdout)["families"]}
+md = open(os.path.join(OUT, "report", "report.md")).read()
+for fam in ("plain", "flip"):
+    e = fams[fam].get("ensemble")
+    check(e is not None and e["seeds"] == 2 and e["folds"] == 2, f"{fam}: an ensemble of 2 seeds on 2 folds")
+    if not e:
+        continue
+    accs, baccs, correct, n, ys = [], [], 0, 0, []
+    for o in (0, 1):
+        P = []
+        for s in (1, 2):
+            with h5py.File(trials[(fam, o, s)]) as f:
+                P.append(f["predictions/test_prob"][()])
+                y = f["predictions/test_label"][()]
+        pred = np.mean(P, axis=0).argmax(1)
+        accs.append(accuracy_score(y, pred))
+        baccs.append(balanced_accuracy_score(y, pred))
+        correct += int((pred == y).sum())
+        n += len(y)
+        ys.append(y)
+    y = np.concatenate(ys)
+    rate = np.bincount(y).max() / len(y)
+    pv = stats.binomtest(correct, n, rate, alternative="greater").pvalue
+    check(abs(e["accuracy"]["mean"] - np.mean(accs)) < 1e-12 and abs(e["balanced_accuracy"]["mean"] - np.mean(baccs)) < 1e-12,
+          f"{fam}: ensemble accuracy {e['accuracy']['mean']:.4f} / balanced {e['balanced_accuracy']['mean']:.4f} = "
+          f"scikit-learn's on the averaged probabilities ({np.mean(accs):.4f} / {np.mean(baccs):.4f})")
+    check(e["n"] == n and e["correct"] == correct and abs(e["p"] - pv) <= 1e-9 * pv + 1e-15,
+          f"{fam}: ensemble binomial test {e['correct']}/{e['n']}, p {e['p']:.4g} = scipy's {correct}/{n}, {pv:.4g}")
+    check(f"| {fam}, ensemble of 2 seeds |" in md, f"report.md has the {fam} ensemble row")
+check("tta=flip" in md, "report.md names tta=flip in the flip family's configuration")
+done()
