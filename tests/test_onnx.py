@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, hipid, require, run, run_hipid, data_dir, tmp_dir  # noqa: E402
+from testlib import check, done, hipid, prep_shoulder_subset, require, run, run_hipid, data_dir, tmp_dir  # noqa: E402
 
 SRC = data_dir("shoulder-implants")
 TMP = tmp_dir("onnx")
@@ -99,16 +99,7 @@ def dims(vi):
 
 
 # ---- data set and sweep -------------------------------------------------------------
-classes = sorted(d for d in os.listdir(SRC) if os.path.isdir(os.path.join(SRC, d)))
-with open(os.path.join(TMP, "m.csv"), "w") as f:
-    f.write("path,label\n")
-    for c in classes:
-        for name in sorted(os.listdir(os.path.join(SRC, c)))[:12]:
-            f.write(f"{c}/{name},{c}\n")
-DATA = os.path.join(TMP, "d.h5")
-p = run_hipid("prep", SRC, "--manifest", os.path.join(TMP, "m.csv"), "--size", S, "-o", DATA, "-q",
-              "--dup-threshold", "-1", timeout=300)
-require(p.returncode == 0, "prep of 48 shoulder radiographs" + ("" if p.returncode == 0 else ": " + p.stderr))
+DATA = prep_shoulder_subset(TMP, 12, S)
 OUT = os.path.join(TMP, "res")
 FAMILIES = {
     "cnn": "c8,bn,r,mp2,c8,r,mp2",
@@ -164,7 +155,7 @@ for t in trials:
     check(ok, f"{tag}: onnx.checker (full_check) and strict shape inference pass {why}")
     check([o.version for o in m.opset_import if o.domain in ("", "ai.onnx")] == [13], f"{tag}: opset 13")
     check(dims(m.graph.input[0]) == ["N", 1, S, S], f"{tag}: input [N,1,{S},{S}]: {dims(m.graph.input[0])}")
-    check(dims(inferred.graph.output[0]) == ["N", len(classes)], f"{tag}: output [N,K]: {dims(inferred.graph.output[0])}")
+    check(dims(inferred.graph.output[0]) == ["N", len(data_classes)], f"{tag}: output [N,K]: {dims(inferred.graph.output[0])}")
     check(not any(n.op_type == "Dropout" for n in m.graph.node), f"{tag}: no Dropout node")
     meta = {e.key: e.value for e in m.metadata_props}
     check(json.loads(meta.get("class_names", "null")) == data_classes, f"{tag}: class_names {meta.get('class_names')}")

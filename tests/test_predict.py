@@ -35,9 +35,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_ref  # noqa: E402
 import trialsum  # noqa: E402
-from testlib import check, done, hipid, require, run, run_hipid, data_dir, test_bin, tmp_dir  # noqa: E402
+from testlib import check, done, prep_shoulder_subset, require, run, run_hipid, data_dir, sweep_or_stop, test_bin, tmp_dir  # noqa: E402
 
-HIPID = hipid()
 SRC = data_dir("shoulder-implants")
 TMP = tmp_dir("predict")
 
@@ -57,19 +56,10 @@ def strs(a):
 
 
 # ---- data set and sweep -------------------------------------------------------
-classes = sorted(d for d in os.listdir(SRC) if os.path.isdir(os.path.join(SRC, d)))  # class folders only (README, LICENSE beside them)
-with open(os.path.join(TMP, "m.csv"), "w") as f:
-    f.write("path,label\n")
-    for c in classes:
-        for name in sorted(os.listdir(os.path.join(SRC, c)))[:20]:
-            f.write(f"{c}/{name},{c}\n")
-DATA = os.path.join(TMP, "d.h5")
 # no duplicate search: these 80 films hold two copies (Cofield 12/14, 13/15) whose
 # grouping changes the folds, and this test is about predict, not the audit; the
 # 3-epoch fixture's Grad-CAM maps are checked on the folds it had before
-p = run_hipid("prep", SRC, "--manifest", os.path.join(TMP, "m.csv"), "--size", "64", "-o", DATA, "-q",
-              "--dup-threshold", "-1", timeout=300)
-require(p.returncode == 0, "prep of 80 shoulder radiographs at 64x64" + ("" if p.returncode == 0 else ": " + p.stderr))
+DATA = prep_shoulder_subset(TMP, 20, 64)
 OUT = os.path.join(TMP, "res")
 with open(os.path.join(TMP, "job.ini"), "w") as f:
     f.write(f"""[job]
@@ -96,13 +86,7 @@ epochs = 3
 [run]
 output = {OUT}
 """)
-# the sweep only makes the trials here; under the sanitizer build Open MPI's
-# own allocations (never freed by MPI_Finalize) would fail it as leaks, so
-# leak detection is off for this one command (predict keeps it)
-env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-p = run(["mpirun", "--oversubscribe", "-np", "2", HIPID, "sweep", "--quiet", os.path.join(TMP, "job.ini")],
-        timeout=600, env=env)
-require(p.returncode == 0, "sweep exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-800:]))
+sweep_or_stop(os.path.join(TMP, "job.ini"))
 trials = sorted(glob.glob(os.path.join(OUT, "trials", "*.h5")))
 check(len(trials) == 6, f"6 trial files ({len(trials)})")
 with h5py.File(DATA) as d:

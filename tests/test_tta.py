@@ -37,11 +37,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_ref  # noqa: E402
 import trialsum  # noqa: E402
-from testlib import check, data_dir, done, require, run, run_hipid, tmp_dir  # noqa: E402
+from testlib import check, data_dir, done, prep_shoulder_subset, require, run_hipid, sweep_or_stop, tmp_dir  # noqa: E402
 
 SRC = data_dir("shoulder-implants")
 TMP = tmp_dir("tta")
-HIPID = os.path.abspath(os.environ.get("HIPID", "bin/hipid"))
 
 
 def strs(a):
@@ -54,16 +53,7 @@ def attr(f, k):
 
 
 # ---- data set and sweep ----------------------------------------------------------------------
-classes = sorted(d for d in os.listdir(SRC) if os.path.isdir(os.path.join(SRC, d)))
-with open(os.path.join(TMP, "m.csv"), "w") as f:
-    f.write("path,label\n")
-    for c in classes:
-        for name in sorted(os.listdir(os.path.join(SRC, c)))[:10]:
-            f.write(f"{c}/{name},{c}\n")
-DATA = os.path.join(TMP, "d.h5")
-p = run_hipid("prep", SRC, "--manifest", os.path.join(TMP, "m.csv"), "--size", "64", "-o", DATA, "-q",
-              "--dup-threshold", "-1", timeout=300)
-require(p.returncode == 0, "prep of 40 shoulder radiographs at 64x64" + ("" if p.returncode == 0 else ": " + p.stderr))
+DATA = prep_shoulder_subset(TMP, 10, 64)
 OUT = os.path.join(TMP, "res")
 FAMILY = """[family {name}]
 model = c8,r,bn,mp2,c8,r,mp2,do0.2
@@ -87,10 +77,7 @@ val_fraction = 0.2
 [run]
 output = {OUT}
 """ + FAMILY.format(name="plain", tta="none") + FAMILY.format(name="flip", tta="flip"))
-env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-p = run(["mpirun", "--oversubscribe", "-np", "2", HIPID, "sweep", "--quiet", os.path.join(TMP, "job.ini")],
-        timeout=600, env=env)
-require(p.returncode == 0, "sweep exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-800:]))
+sweep_or_stop(os.path.join(TMP, "job.ini"))
 trials = {}
 for t in sorted(glob.glob(os.path.join(OUT, "trials", "*.h5"))):
     with h5py.File(t) as f:

@@ -54,6 +54,36 @@ def run_hipid(*args, **kw):
     return run([hipid()] + [str(a) for a in args], **kw)
 
 
+def sweep_or_stop(job, ranks=2, timeout=600):
+    """Run `hipid sweep --quiet JOB` on `ranks` ranks; a failed sweep ends the test. Under the sanitizer
+    build Open MPI's own allocations (never freed by MPI_Finalize) would fail it as leaks, so leak
+    detection is off for this one command (the commands a test checks keep it)."""
+    env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+    p = run(["mpirun", "--oversubscribe", "-np", str(ranks), hipid(), "sweep", "--quiet", job], timeout=timeout,
+            env=env)
+    require(p.returncode == 0, "sweep exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-800:]))
+
+
+def prep_shoulder_subset(tmp, per_class, size):
+    """The first per_class shoulder films of each manufacturer (file-name order) prepared at size x size
+    into tmp/d.h5, without the duplicate search (these subsets hold two copies whose grouping would change
+    the folds); a failed prep ends the test. Returns the data-set path."""
+    src = data_dir("shoulder-implants")
+    classes = sorted(d for d in os.listdir(src) if os.path.isdir(os.path.join(src, d)))  # not README, LICENSE
+    manifest = os.path.join(tmp, "m.csv")
+    with open(manifest, "w") as f:
+        f.write("path,label\n")
+        for c in classes:
+            for name in sorted(os.listdir(os.path.join(src, c)))[:per_class]:
+                f.write(f"{c}/{name},{c}\n")
+    out = os.path.join(tmp, "d.h5")
+    p = run_hipid("prep", src, "--manifest", manifest, "--size", size, "-o", out, "-q", "--dup-threshold", "-1",
+                  timeout=300)
+    require(p.returncode == 0, f"prep of {per_class * len(classes)} shoulder radiographs at {size}x{size}"
+            + ("" if p.returncode == 0 else ": " + p.stderr))
+    return out
+
+
 def _report(msg, depth):
     frame = inspect.stack()[depth]
     line = "FAIL %s:%d: %s" % (os.path.basename(frame.filename), frame.lineno, msg)

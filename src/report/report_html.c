@@ -231,8 +231,10 @@ static void header(FILE *f, const Report *r) {
 
 /* ---- summary and verdicts ---- */
 
-static void summary_base(FILE *f, const Report *r, const RFamily *F) {
-    if (F->learned < 0) {
+/* The majority class and "beats it?" cells: F's rate, with learned and p of
+ * the family or of its ensemble. */
+static void summary_base(FILE *f, const Report *r, const RFamily *F, int learned, double p) {
+    if (learned < 0) {
         fputs("<td>n/a</td><td>n/a</td>", f);
         return;
     }
@@ -240,8 +242,8 @@ static void summary_base(FILE *f, const Report *r, const RFamily *F) {
     raw(f, F->base_rate);
     fprintf(f, "\">%.3f (", F->base_rate);
     esc(f, class_name(r, F->base_class));
-    fprintf(f, ")</td><td class=\"n\" data-value=\"%d\">%s, ", F->learned, F->learned ? "yes" : "<strong>no</strong>");
-    pval(f, F->base_p);
+    fprintf(f, ")</td><td class=\"n\" data-value=\"%d\">%s, ", learned, learned ? "yes" : "<strong>no</strong>");
+    pval(f, p);
     fputs("</td>", f);
 }
 
@@ -259,7 +261,7 @@ static void summary_row(FILE *f, const Report *r, int fa) {
     } else fputs("none (no finished trial)", f);
     fprintf(f, "</td><td class=\"n\" data-value=\"%d\">%d</td>", F->n_sel, F->n_sel);
     td_summary(f, &F->m[M_ACC]);
-    summary_base(f, r, F);
+    summary_base(f, r, F, F->learned, F->base_p);
     static const int rest[] = {M_BACC, M_F1, M_AUC};
     for (int i = 0; i < 3; i++) td_summary(f, &F->m[rest[i]]);
     fputs("<td class=\"n\" data-value=\"", f);
@@ -281,16 +283,7 @@ static void ensemble_row(FILE *f, const Report *r, int fa) {
     fprintf(f, ", ensemble of %d seeds</th><td class=\"hp\">the selected trials above, probabilities averaged per test "
                "fold</td><td class=\"n\" data-value=\"%d\">%d</td>", E->seeds, E->n_folds, E->n_folds);
     td_summary(f, &E->m[M_ACC]);
-    if (E->learned < 0) fputs("<td>n/a</td><td>n/a</td>", f);
-    else {
-        fputs("<td class=\"n\" data-value=\"", f);
-        raw(f, F->base_rate);
-        fprintf(f, "\">%.3f (", F->base_rate);
-        esc(f, class_name(r, F->base_class));
-        fprintf(f, ")</td><td class=\"n\" data-value=\"%d\">%s, ", E->learned, E->learned ? "yes" : "<strong>no</strong>");
-        pval(f, E->base_p);
-        fputs("</td>", f);
-    }
+    summary_base(f, r, F, E->learned, E->base_p);
     static const int rest[] = {M_BACC, M_F1, M_AUC};
     for (int i = 0; i < 3; i++) td_summary(f, &E->m[rest[i]]);
     fputs("<td>n/a</td></tr>\n", f);

@@ -152,17 +152,18 @@ static const RConfig *chosen_config(const Report *r, int f) {
     return NULL;
 }
 
-/* "0.492 (Depuy) | no, p = 0.71" cells of the summary table */
-static void md_base(FILE *f, const Report *r, const RFamily *F) {
+/* "0.492 (Depuy) | no, p = 0.71" cells of the summary table: F's majority
+ * rate, with learned and pv of the family or of its ensemble */
+static void md_base(FILE *f, const Report *r, const RFamily *F, int learned, double pv) {
     char p[32];
-    if (F->learned < 0) {
+    if (learned < 0) {
         fprintf(f, "n/a | n/a");
         return;
     }
-    report_fmt_p(p, sizeof p, F->base_p);
+    report_fmt_p(p, sizeof p, pv);
     fprintf(f, "%.3f (", F->base_rate);
     md_cell(f, r->class_names ? r->class_names[F->base_class] : "?");
-    fprintf(f, ") | %s, %s", F->learned ? "yes" : "**no**", p);
+    fprintf(f, ") | %s, %s", learned ? "yes" : "**no**", p);
 }
 
 /* The leakage check: test images with a near-duplicate or a leakage-group
@@ -196,7 +197,7 @@ static void summary_row(FILE *f, const Report *r, int fa) {
     fprintf(f, " | %d | ", F->n_sel);
     md_summary(f, &F->m[M_ACC]);
     fprintf(f, " | ");
-    md_base(f, r, F);
+    md_base(f, r, F, F->learned, F->base_p);
     static const int rest[] = {M_BACC, M_F1, M_AUC};
     for (int i = 0; i < 3; i++) {
         fprintf(f, " | ");
@@ -211,17 +212,11 @@ static void ensemble_row(FILE *f, const Report *r, int fa) {
     const RFamily *F = &r->fam[fa];
     const REnsemble *E = &F->ens;
     if (E->seeds < 2) return;
-    char p[32];
-    report_fmt_p(p, sizeof p, E->base_p);
     fprintf(f, "| %s, ensemble of %d seeds | the selected trials above, probabilities averaged per test fold | %d | ",
             F->name, E->seeds, E->n_folds);
     md_summary(f, &E->m[M_ACC]);
-    if (E->learned < 0) fprintf(f, " | n/a | n/a");
-    else {
-        fprintf(f, " | %.3f (", F->base_rate);
-        md_cell(f, r->class_names ? r->class_names[F->base_class] : "?");
-        fprintf(f, ") | %s, %s", E->learned ? "yes" : "**no**", p);
-    }
+    fprintf(f, " | ");
+    md_base(f, r, F, E->learned, E->base_p);
     static const int rest[] = {M_BACC, M_F1, M_AUC};
     for (int i = 0; i < 3; i++) {
         fprintf(f, " | ");
