@@ -22,7 +22,9 @@ numpy / scikit-learn / scipy on the trial files (h5py):
   ensemble, --best with two folders (exit 2), and members whose classes
   differ (exit 1, naming the file).
 Runs with /usr/bin/python3 (torch, h5py, numpy, scipy, sklearn); needs mpirun."""
+import csv
 import glob
+import io
 import json
 import os
 import shutil
@@ -241,4 +243,10 @@ for fam in ("plain", "flip"):
           f"{fam}: ensemble binomial test {e['correct']}/{e['n']}, p {e['p']:.4g} = scipy's {correct}/{n}, {pv:.4g}")
     check(f"| {fam}, ensemble of 2 seeds |" in md, f"report.md has the {fam} ensemble row")
 check("tta=flip" in md, "report.md names tta=flip in the flip family's configuration")
+p = run_hipid("report", OUT, "--format", "csv", timeout=300)
+ens_csv = {row["name"]: row for row in csv.DictReader(io.StringIO(p.stdout)) if row["kind"] == "ensemble"}
+check(set(ens_csv) == {"plain", "flip"} and all(
+      abs(float(ens_csv[n]["accuracy"]) - fams[n]["ensemble"]["accuracy"]["mean"]) < 1e-9
+      and abs(float(ens_csv[n]["p"]) - fams[n]["ensemble"]["p"]) < 1e-9 for n in ens_csv),
+      f"summary csv: an ensemble row per family with summary.json's accuracy and p ({sorted(ens_csv)})")
 done()

@@ -301,6 +301,16 @@ static void summary_csv(FILE *f, const Report *r) {
         fprintf(f, ",nan,nan,nan,nan,nan,");
         csv_str(f, r->nested ? "nested: selected per outer fold" : F->chosen >= 0 ? chosen_config(r, fa)->hparams : "");
         fputc('\n', f);
+        const REnsemble *E = &F->ens;
+        if (E->seeds < 2) continue;
+        fprintf(f, "ensemble,");
+        csv_str(f, F->name);
+        fprintf(f, ",%d,%d", r->nested ? -1 : F->chosen, E->n_folds);
+        double v[] = {E->m[M_ACC].mean, E->m[M_ACC].lo, E->m[M_ACC].hi, E->m[M_AUC].mean, E->m[M_AUC].lo,
+                      E->m[M_AUC].hi, E->learned >= 0 ? E->base_p : NAN};
+        for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) csv_num(f, v[j]);
+        fprintf(f, ",nan,nan,nan,nan,%d seeds: their probabilities averaged per test fold (p: binomial test against "
+                   "the majority class)\n", E->seeds);
     }
     for (int i = 0; i < r->n_cmp; i++) {
         const RCompare *c = &r->cmp[i];
