@@ -5,17 +5,24 @@ output for one seed whatever the thread count, different output for another
 seed, valid 8-bit grey PNGs of the asked size, patients that keep label and
 side, a bright elongated stem in every image, that a simple independent
 classifier beats chance on held-out patients, and the exit codes of bad
-options. Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID
+options. The same for --anatomy shoulder (random humeral-implant designs),
+plus: every design of --list-designs within its documented ranges and other
+designs for another seed, a classifier on pose-independent implant features
+(scikit-image, scikit-learn) far above chance on held-out patients, the
+drawn length differing between classes (Kruskal-Wallis, scipy), and hip
+phantoms unchanged by the shoulder code (a fixed set's SHA-256). Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID
 and TEST_TMP. Exits non-zero if any check failed.
 """
 import collections
 import csv
+import hashlib
 import os
 import sys
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+from scipy import ndimage, stats
+from skimage.measure import label, regionprops
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -167,15 +174,15 @@ def check_classifier(d, rows, names):
     check(acc >= chance + 0.2, f"classes hardly distinguishable: accuracy {acc:.3f}, chance {chance:.3f}")
 
 
-def check_determinism(a, args):
-    b = synth(os.path.join(TMP, "det-b"), *args, threads=1)
+def check_determinism(a, args, tag="det"):
+    b = synth(os.path.join(TMP, tag + "-b"), *args, threads=1)
     fa, fb = all_files(a), all_files(b)
     if check(fa.keys() == fb.keys(), "same seed, different file lists"):
         diff = [p for p in fa if fa[p] != fb[p]]
         check(not diff, f"same seed, different bytes in {len(diff)} files, e.g. {diff[:3]}")
     other = list(args)
     other[other.index("--seed") + 1] = "8"
-    c = synth(os.path.join(TMP, "det-c"), *other)
+    c = synth(os.path.join(TMP, tag + "-c"), *other)
     fc = all_files(c)
     same = [p for p in fa if p.endswith(".png") and fc.get(p) == fa[p]]
     check(not same, f"seeds 7 and 8 give identical images: {same[:3]}")
@@ -190,6 +197,8 @@ def check_errors():
         (["--out", os.path.join(TMP, "e3"), "--imbalance", "0.5"], "--imbalance"),
         (["--out", os.path.join(TMP, "e4"), "--size", "abc"], "--size"),
         (["--out", os.path.join(TMP, "e5"), "--no-such-option"], "--no-such-option"),
+        (["--out", os.path.join(TMP, "e6"), "--anatomy", "knee"], "--anatomy"),
+        (["--out", os.path.join(TMP, "e7"), "--anatomy", "shoulder", "--classes", "1001"], "--classes"),
     ]
     for args, word in cases:
         r = run(*args)
@@ -215,7 +224,105 @@ def check_errors():
     print("info bad options ok: exit 2 with one line; non-empty dir refused; I/O failure exit 1")
 
 
+# The ranges of synth_shoulder_design (include/hipid/data/synth_shoulder.h
+# documents the fields): column -> (lo, hi); 0 is allowed where a feature
+# is optional (collar, gap, slot).
+SHOULDER_RANGES = {"length": (0.26, 0.55), "w_prox": (0.030, 0.052), "w_dist": (0.009, 0.022),
+                   "incl": (125, 155), "head_r": (0.085, 0.12), "head_h": (0.45, 0.9),
+                   "offset": (-0.012, 0.018), "collar": (0.006, 0.016), "gap": (0.004, 0.012),
+                   "fins": (0, 3), "holes": (0, 4), "slot": (0.08, 0.22)}
+OPTIONAL = {"collar", "gap", "slot"}
+
+
+def shoulder_designs(k, seed):
+    r = run_hipid("synth", "--anatomy", "shoulder", "--list-designs", "--classes", str(k), "--seed", str(seed))
+    require(r.returncode == 0, r.stderr)
+    lines = r.stdout.splitlines()
+    cols = lines[0].split()
+    return {ln.split()[0]: dict(zip(cols[1:], map(float, ln.split()[1:]))) for ln in lines[1:] if ln.strip()}
+
+
+def check_shoulder_designs(k):
+    d7, d8 = shoulder_designs(k, 7), shoulder_designs(k, 8)
+    names = [f"shoulder-{i:03d}" for i in range(k)]
+    check(list(d7) == names, f"--list-designs names {list(d7)[:3]}..., expected {names[:3]}...")
+    for name, d in d7.items():
+        for col, (lo, hi) in SHOULDER_RANGES.items():
+            v = d[col]
+            ok = lo - 1e-3 <= v <= hi + 1e-3 or (col in OPTIONAL and v == 0)
+            check(ok, f"{name}: {col} = {v} outside [{lo}, {hi}]")
+    check(len({tuple(d.values()) for d in d7.values()}) == k, "two classes share one design")
+    check(all(d7[n] != d8[n] for n in names), "seeds 7 and 8 list the same designs")
+    print(f"info shoulder designs ok: {k} within their ranges, distinct, other designs for seed 8")
+    return d7
+
+
+def implant_features(a):
+    """Pose-independent features of the largest 8-connected metal region
+    (>= 250): area, axis lengths, solidity, eccentricity, Euler number
+    (holes), perimeter and the first four Hu moments."""
+    lab = label(a >= 250, connectivity=2)
+    if lab.max() == 0:
+        return np.zeros(11)
+    rp = max(regionprops(lab), key=lambda r: r.area)
+    return np.r_[rp.area, rp.major_axis_length, rp.minor_axis_length, rp.solidity, rp.eccentricity,
+                 rp.euler_number, rp.perimeter, rp.moments_hu[:4] * [1, 10, 100, 1000]]
+
+
+def check_shoulder_classes(d, rows):
+    """Each class is one design: a logistic regression on pose-independent
+    features of the implant, trained on half the patients, beats chance on
+    the other half by far, and the implant's drawn length differs between
+    classes far more than between views of one class (Kruskal-Wallis).
+    Poses cover +-110 degrees, so no upright profile is used."""
+    X = np.array([implant_features(load(d, row)) for row in rows])
+    y = np.array([row["label"] for row in rows])
+    g = np.array([row["patient_id"] for row in rows])
+    pats = sorted(set(g))
+    np.random.default_rng(0).shuffle(pats)
+    train = np.isin(g, pats[: len(pats) // 2])
+    sc = StandardScaler().fit(X[train])
+    clf = LogisticRegression(max_iter=5000).fit(sc.transform(X[train]), y[train])
+    acc = float(np.mean(clf.predict(sc.transform(X[~train])) == y[~train]))
+    chance = 1.0 / len(set(y))
+    kw = stats.kruskal(*[X[y == c, 1] for c in sorted(set(y))])
+    print(f"info shoulder classes: held-out accuracy {acc:.3f} (chance {chance:.3f}); drawn length "
+          f"Kruskal-Wallis p {kw.pvalue:.2g}")
+    check(acc >= chance + 0.12, f"shoulder designs hardly distinguishable: accuracy {acc:.3f}, chance {chance:.3f}")
+    check(kw.pvalue < 1e-6, f"classes hardly differ in drawn length: Kruskal-Wallis p {kw.pvalue:.3g}")
+
+
+# --per-class 6 --classes 8 --size 64 --seed 3, by the binary of commit e143dee
+HIP_FIXED_SHA256 = "7c5544abca6708b1951952a90dca5268eeee63400204b4dd4001b9722a08de3c"
+
+
+def check_hip_unchanged():
+    """A fixed hip set's bytes, recorded before the drawing code was shared
+    with the shoulder phantoms (commit e143dee)."""
+    d = synth(os.path.join(TMP, "hip-fixed"), "--per-class", "6", "--classes", "8", "--size", "64", "--seed", "3")
+    h = hashlib.sha256()
+    for p, b in sorted(all_files(d).items()):
+        h.update(p.encode() + b"\0" + hashlib.sha256(b).digest())
+    check(h.hexdigest() == HIP_FIXED_SHA256, f"hip phantoms changed: {h.hexdigest()}")
+
+
+def main_shoulder():
+    k = 16
+    check_shoulder_designs(k)
+    names = [f"shoulder-{i:03d}" for i in range(k)]
+    args = ["--anatomy", "shoulder", "--per-class", "24", "--classes", str(k), "--size", "96", "--seed", "7"]
+    a = synth(os.path.join(TMP, "sh-a"), *args)
+    rows = check_layout(a, 24, k, 1.0, 96, names)
+    check_patients(rows)
+    check_shoulder_classes(a, rows)
+    small = args[:]
+    small[small.index("--per-class") + 1] = "6"
+    check_determinism(synth(os.path.join(TMP, "sh-det-a"), *small), small, tag="sh-det")
+
+
 def main():
+    check_hip_unchanged()
+    main_shoulder()
     names = design_names()
     args = ["--per-class", "50", "--seed", "7"]
     a = synth(os.path.join(TMP, "det-a"), *args)

@@ -1,7 +1,8 @@
-/* cmd_synth.c: `hipid synth`: write a phantom data set of AP hip radiographs,
- * one folder per femoral-stem design, plus manifest.csv. Drawing is in
- * synth.c, writing in synth_set.c; this file parses options and guards the
- * output folder. */
+/* cmd_synth.c: `hipid synth`: write a phantom data set of AP hip radiographs
+ * (one folder per femoral-stem design) or of shoulder radiographs (one folder
+ * per random humeral-implant design), plus manifest.csv. Drawing is in
+ * synth.c and synth_shoulder.c, writing in synth_set.c; this file parses
+ * options and guards the output folder. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
@@ -17,23 +18,40 @@
 #include "hipid/cmd/cmd.h"
 #include "hipid/data/synth.h"
 #include "hipid/data/synth_set.h"
+#include "hipid/data/synth_shoulder.h"
 
 static void synth_usage(FILE *f) {
     fprintf(f,
         "usage: hipid synth --out DIR [options]\n"
         "  --out DIR            output folder, created if missing; must be empty;\n"
         "                       locked while written (DIR.lock beside it)        (required)\n"
+        "  --anatomy A          hip (AP hips, a table of %d stem designs) or shoulder\n"
+        "                       (shoulder films, random humeral-implant designs\n"
+        "                       drawn from the seed: shoulder-000, shoulder-001, ...)  [hip]\n"
         "  --per-class N        images of the first class                         [50]\n"
-        "  --classes K          number of stem designs, 1..%d                      [6]\n"
+        "  --classes K          number of designs: 1..%d hip, 1..%d shoulder       [6]\n"
         "  --size S             image side in pixels, 16..4096                    [128]\n"
         "  --seed X             same arguments and seed give identical files      [1]\n"
         "  --imbalance R        class sizes fall geometrically from N to N/R      [1]\n"
         "  --threads T          OpenMP threads (output does not depend on T)      [OMP_NUM_THREADS or all]\n"
         "  --force              write into a non-empty DIR (overwrites, deletes nothing)\n"
-        "  --list-designs       print the stem designs and exit\n"
+        "  --list-designs       print the designs (shoulder: of --seed and --classes) and exit\n"
         "writes DIR/<design>/pNNNN_vV.png (8-bit grey) and DIR/manifest.csv\n"
-        "(path,label,patient_id,side); each patient has 2-4 views of one hip.\n",
-        synth_n_designs());
+        "(path,label,patient_id,side); each patient has 2-4 views of one hip or shoulder.\n",
+        synth_n_designs(), synth_n_designs(), SYNTH_SHOULDER_MAX_CLASSES);
+}
+
+static void synth_list_shoulder(const SynthSetConfig *c) {
+    printf("%-13s %6s %6s %6s %5s %6s %6s %6s %6s %5s %4s %5s %6s\n", "design", "length", "w_prox", "w_dist", "incl",
+           "head_r", "head_h", "offset", "collar", "gap", "fins", "holes", "slot");
+    for (int k = 0; k < c->n_classes; k++) {
+        ShoulderDesign d;
+        char name[64];
+        synth_shoulder_design(&d, c->seed, k);
+        synth_class_name(name, sizeof name, SYNTH_SHOULDER, k);
+        printf("%-13s %6.3f %6.3f %6.3f %5.0f %6.3f %6.2f %6.3f %6.3f %5.3f %4d %5d %6.3f\n", name, d.length, d.w_prox,
+               d.w_dist, d.incl_deg, d.head_r, d.head_h, d.head_off, d.collar_t, d.gap, d.n_fins, d.n_holes, d.slot);
+    }
 }
 
 static void synth_list_designs(void) {
@@ -87,12 +105,15 @@ static const struct option synth_opts[] = {
     {"seed", required_argument, 0, 's'},    {"imbalance", required_argument, 0, 'r'},
     {"threads", required_argument, 0, 't'}, {"force", no_argument, 0, 'f'},
     {"list-designs", no_argument, 0, 'l'},  {"help", no_argument, 0, 'h'},
+    {"anatomy", required_argument, 0, 'a'},
     {0, 0, 0, 0}};
 
 /* Options into cfg, *force and *threads; -1 to go on, else the exit status
  * (0 after --help or --list-designs, 2 for a usage error, printed here). */
 static int synth_parse(SynthSetConfig *cfg, int *force, int *threads, int argc, char **argv) {
-    *cfg = (SynthSetConfig){.per_class = 50, .n_classes = 6, .size = 128, .seed = 1, .imbalance = 1.0};
+    *cfg = (SynthSetConfig){.per_class = 50, .n_classes = 6, .size = 128, .seed = 1, .imbalance = 1.0,
+                            .anatomy = SYNTH_HIP};
+    int list = 0;
     *force = 0;
     *threads = omp_get_max_threads();
     int c;
@@ -105,12 +126,20 @@ static int synth_parse(SynthSetConfig *cfg, int *force, int *threads, int argc, 
         case 'o': cfg->out_dir = optarg; break;
         case 'f': *force = 1; break;
         case 'n': bad = cli_num("synth", "per-class", optarg, 1, 1e7, 1, &v); cfg->per_class = (int)v; break;
-        case 'k': bad = cli_num("synth", "classes", optarg, 1, synth_n_designs(), 1, &v); cfg->n_classes = (int)v; break;
+        case 'k': bad = cli_num("synth", "classes", optarg, 1, SYNTH_SHOULDER_MAX_CLASSES, 1, &v); cfg->n_classes = (int)v; break;
         case 'S': bad = cli_num("synth", "size", optarg, 16, 4096, 1, &v); cfg->size = (int)v; break;
         case 'r': bad = cli_num("synth", "imbalance", optarg, 1, 1e6, 0, &v); cfg->imbalance = v; break;
         case 't': bad = cli_threads("synth", optarg, threads); break;
         case 's': bad = opt_seed(optarg, &cfg->seed); break;
-        case 'l': synth_list_designs(); return 0;
+        case 'l': list = 1; break;
+        case 'a':
+            if (strcmp(optarg, "hip") == 0) cfg->anatomy = SYNTH_HIP;
+            else if (strcmp(optarg, "shoulder") == 0) cfg->anatomy = SYNTH_SHOULDER;
+            else {
+                fprintf(stderr, "hipid synth: --anatomy expects hip or shoulder, found '%s'\n", optarg);
+                return HIPID_EXIT_USAGE;
+            }
+            break;
         case 'h': synth_usage(stdout); return 0;
         case ':':
             fprintf(stderr, "hipid synth: option '%s' needs a value (see hipid synth --help)\n", argv[optind - 1]);
@@ -120,6 +149,16 @@ static int synth_parse(SynthSetConfig *cfg, int *force, int *threads, int argc, 
             return HIPID_EXIT_USAGE;
         }
         if (bad) return HIPID_EXIT_USAGE;
+    }
+    if (cfg->n_classes > synth_max_classes(cfg->anatomy)) {
+        fprintf(stderr, "hipid synth: --classes expects at most %d for --anatomy %s, found %d\n",
+                synth_max_classes(cfg->anatomy), cfg->anatomy == SYNTH_SHOULDER ? "shoulder" : "hip", cfg->n_classes);
+        return HIPID_EXIT_USAGE;
+    }
+    if (list) {
+        if (cfg->anatomy == SYNTH_SHOULDER) synth_list_shoulder(cfg);
+        else synth_list_designs();
+        return 0;
     }
     if (optind < argc) {
         fprintf(stderr, "hipid synth: unexpected argument '%s' (see hipid synth --help)\n", argv[optind]);

@@ -15,12 +15,40 @@
 
 #include "hipid/base/fsafe.h"
 #include "hipid/data/synth.h"
+#include "hipid/data/synth_shoulder.h"
 #include "hipid/data/synth_set.h"
 
 typedef struct {
     int cls, patient, view; /* stream keys: patient counts within the class, views from 1 */
     int pid;                /* patient number across the set: p0001.. */
 } SynthItem;
+
+int synth_max_classes(int anatomy) {
+    return anatomy == SYNTH_SHOULDER ? SYNTH_SHOULDER_MAX_CLASSES : synth_n_designs();
+}
+
+void synth_class_name(char *buf, size_t cap, int anatomy, int k) {
+    if (anatomy == SYNTH_SHOULDER) snprintf(buf, cap, "shoulder-%03d", k);
+    else snprintf(buf, cap, "%s", synth_design(k)->name);
+}
+
+static int patient_views(const SynthSetConfig *c, int k, int p) {
+    return c->anatomy == SYNTH_SHOULDER ? synth_shoulder_views(c->seed, k, p) : synth_patient_views(c->seed, k, p);
+}
+
+/* Draw item (k, patient, view) into img; returns the side it shows. */
+static int draw_item(const SynthSetConfig *c, uint8_t *img, int k, int patient, int view) {
+    if (c->anatomy == SYNTH_SHOULDER) {
+        ShoulderParams p;
+        synth_shoulder_sample(&p, c->seed, k, patient, view);
+        synth_shoulder_draw(img, c->size, &p);
+        return p.side;
+    }
+    SynthParams p;
+    synth_params_sample(&p, c->seed, k, patient, view);
+    synth_draw(img, c->size, &p);
+    return p.side;
+}
 
 int synth_class_size(const SynthSetConfig *c, int k) {
     HIPID_CHECK(k >= 0 && k < c->n_classes && c->imbalance >= 1.0);
@@ -46,7 +74,7 @@ static SynthItem *plan_items(const SynthSetConfig *c, int *n_items) {
     for (int k = 0; k < c->n_classes; k++) {
         int left = synth_class_size(c, k);
         for (int p = 0; left > 0; p++) {
-            int v = plan_views(synth_patient_views(c->seed, k, p), left);
+            int v = plan_views(patient_views(c, k, p), left);
             pid++;
             for (int j = 1; j <= v; j++) it[n++] = (SynthItem){k, p, j, pid};
             left -= v;
@@ -80,7 +108,8 @@ static int write_manifest(const SynthSetConfig *c, const SynthItem *it, const in
     if (!f) return hipid_err(e, "cannot write %s: %s", tmp, strerror(errno));
     fprintf(f, "path,label,patient_id,side\n");
     for (int i = 0; i < n; i++) {
-        const char *name = synth_design(it[i].cls)->name;
+        char name[64];
+        synth_class_name(name, sizeof name, c->anatomy, it[i].cls);
         fprintf(f, "%s/p%04d_v%d.png,%s,p%04d,%s\n", name, it[i].pid, it[i].view, name, it[i].pid,
                 side_name(sides[i]));
     }
@@ -106,13 +135,10 @@ static int render_items(const SynthSetConfig *c, const SynthItem *it, int *sides
 #pragma omp atomic read
             stop = failed;
             if (stop) continue;
-            SynthParams p;
-            synth_params_sample(&p, c->seed, it[i].cls, it[i].patient, it[i].view);
-            sides[i] = p.side;
-            synth_draw(img, c->size, &p);
-            char path[4096];
-            int len = snprintf(path, sizeof path, "%s/%s/p%04d_v%d.png", c->out_dir, synth_design(it[i].cls)->name,
-                               it[i].pid, it[i].view);
+            sides[i] = draw_item(c, img, it[i].cls, it[i].patient, it[i].view);
+            char path[4096], name[64];
+            synth_class_name(name, sizeof name, c->anatomy, it[i].cls);
+            int len = snprintf(path, sizeof path, "%s/%s/p%04d_v%d.png", c->out_dir, name, it[i].pid, it[i].view);
             int rc = len >= (int)sizeof path ? hipid_err(&local, "output path under %s is too long", c->out_dir)
                                              : png_write(path, img, c->size, &local);
             if (rc != HIPID_OK) {
@@ -129,12 +155,14 @@ static int render_items(const SynthSetConfig *c, const SynthItem *it, int *sides
 }
 
 int synth_write_set(const SynthSetConfig *c, ErrBuf *e) {
-    HIPID_CHECK(c->n_classes >= 1 && c->n_classes <= synth_n_designs() && c->per_class >= 1 && c->size >= 16);
+    HIPID_CHECK(c->n_classes >= 1 && c->n_classes <= synth_max_classes(c->anatomy) && c->per_class >= 1 &&
+                c->size >= 16);
     if (VIPS_INIT("hipid")) return hipid_err(e, "cannot start libvips: %s", vips_error_buffer());
     if (mkdir_p(c->out_dir, e) != HIPID_OK) return HIPID_ERR;
     for (int k = 0; k < c->n_classes; k++) {
-        char dir[4096];
-        if (snprintf(dir, sizeof dir, "%s/%s", c->out_dir, synth_design(k)->name) >= (int)sizeof dir)
+        char dir[4096], name[64];
+        synth_class_name(name, sizeof name, c->anatomy, k);
+        if (snprintf(dir, sizeof dir, "%s/%s", c->out_dir, name) >= (int)sizeof dir)
             return hipid_err(e, "output path %s is too long", c->out_dir);
         if (mkdir_p(dir, e) != HIPID_OK) return HIPID_ERR;
     }

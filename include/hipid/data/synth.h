@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "hipid/base/common.h"
+#include "hipid/data/synth_canvas.h"
 
 /* One row of the design table. Lengths are in canonical units (1 = the image
  * width at zoom 1, about 260 mm), measured in the stem's own frame: v runs
@@ -59,7 +60,6 @@ const SynthDesign *synth_design(int i);
 
 #define SYNTH_RIGHT 0
 #define SYNTH_LEFT 1
-#define SYNTH_MAX_CABLES 2
 
 /* Everything one image depends on. Positions of the anatomy are canonical;
  * positions of the clutter are image fractions (the marker is not mirrored). */
@@ -79,21 +79,8 @@ typedef struct {
     /* view */
     float rot_deg, zoom, tx, ty;  /* pose about the image centre */
     float leg_rot;                /* cosine of the leg's rotation: foreshortens the stem's width */
-    float exposure, heel;         /* attenuation gain; its gradient top to bottom */
-    float win_lo, win_hi, gamma;  /* window on 1 - exp(-exposure * A) */
-    float blur_px, noise;         /* at 128 px; scaled with the image size */
-    int lowres;                   /* 0, or the factor of a downscale-then-upscale copy */
-    /* clutter */
-    int marker;                   /* 0 none, 1 L/R marker of the patient's side */
-    float marker_x, marker_y, marker_h, marker_rot_deg;
-    int ruler;
-    float ruler_x0, ruler_y0, ruler_x1, ruler_y1, ruler_w, ruler_step;
-    int n_cables;
-    float cable[SYNTH_MAX_CABLES][8]; /* cubic Bezier control points x0,y0..x3,y3 */
-    float cable_w[SYNTH_MAX_CABLES], cable_a[SYNTH_MAX_CABLES];
-    int sphere;
-    float sphere_x, sphere_y, sphere_r;
-    uint64_t noise_seed;
+    SynthFilm film;
+    SynthClutter clutter;
 } SynthParams;
 
 /* Stream keys: patient-level parameters use view 0, views are 1..n. */
@@ -111,10 +98,5 @@ int synth_patient_views(uint64_t seed, int design, int patient);
 /* Render p into img: (size, size) 8-bit grey, row-major. size >= 16. */
 void synth_draw(uint8_t *img, int size, const SynthParams *p);
 
-/* Add weight * coverage of the polygon (xy: n points x0,y0,x1,y1..., pixel
- * units, pixel (i,j) covers [i,i+1) x [j,j+1)) to canvas (size, size).
- * Coverage is anti-aliased (exact horizontally, 5 samples vertically), the
- * fill rule nonzero; parts outside the canvas are clipped. */
-void synth_raster_poly(float *canvas, int size, const float *xy, int n, float weight);
 
 #endif
