@@ -19,8 +19,9 @@ numpy / scikit-learn / scipy on the trial files (h5py):
   their mean, and scipy's binomial test on the first repeat; report.md has the
   row and names tta=flip in the configuration;
 - usage and input errors: --ensemble without --best, saliency of an
-  ensemble, --best with two folders (exit 2), and members whose classes
-  differ (exit 1, naming the file).
+  ensemble, --best with two folders (exit 2), members whose classes
+  differ, and a trial whose tta value this build does not know (predict and
+  export: exit 1, one line naming the file and the value).
 Runs with /usr/bin/python3 (torch, h5py, numpy, scipy, sklearn); needs mpirun."""
 import csv
 import glob
@@ -209,6 +210,20 @@ trialsum.reseal(other)
 p = run_hipid("predict", "--model", t00, "--model", other, raw[0], timeout=120)
 check(p.returncode == 1 and other in p.stderr and "classes differ" in p.stderr,
       f"members with other classes: exit 1 naming the file ({p.returncode}: {p.stderr.strip()[:200]})")
+odd = os.path.join(TMP, "unknown-tta.h5")
+shutil.copy(t01, odd)
+with h5py.File(odd, "r+") as f:
+    del f.attrs["tta"]
+    f.attrs.create("tta", np.bytes_("rot90"))
+trialsum.reseal(odd)
+for args in ((["--model", odd]), (["--model", t00, "--model", odd])):
+    p = run_hipid("predict", *args, raw[0], timeout=120)
+    check(p.returncode == 1 and p.stderr.count("\n") == 1 and odd in p.stderr and "rot90" in p.stderr,
+          f"a tta value this build does not know: exit 1, one line naming file and value ({p.returncode}: "
+          f"{p.stderr.strip()[:200]})")
+p = run_hipid("export", "--onnx", os.path.join(TMP, "odd.onnx"), "--model", odd, timeout=120)
+check(p.returncode == 1 and odd in p.stderr and "rot90" in p.stderr and not os.path.exists(os.path.join(TMP, "odd.onnx")),
+      f"export of an unknown tta: exit 1 naming it, nothing written ({p.returncode}: {p.stderr.strip()[:200]})")
 
 # ---- the report's ensemble row -----------------------------------------------------------------
 p = run_hipid("report", OUT, "--format", "json", timeout=300)

@@ -60,6 +60,9 @@ static int read_trial_info(Predictor *p, int *S, int *K, hid_t file, const char 
         return hipid_err(e, "%s: cannot re-apply the data set's preprocessing: %s", path, why);
     }
     if (!(have & TRIALINFO_SHAPE) || *K < 2) return hipid_err(e, "%s: the trial file lacks image_size or n_classes", path);
+    if (!(have & TRIALINFO_TTA))
+        return hipid_err(e, "%s: tta attribute is \"%s\", expected none or flip (written by another hipid version?)",
+                         path, t->tta_name);
     return HIPID_OK;
 }
 

@@ -636,11 +636,13 @@ unsigned trialfile_read_info(TrialInfo *t, hid_t f) {
     no_int(f, "warmup", &t->warmup);
     no_dbl(f, "head_lr", &t->head_lr);
     no_dbl(f, "label_smoothing", &t->label_smoothing);
-    char tta[16] = "none";
-    no_str(f, "tta", tta, sizeof tta);
+    snprintf(t->tta_name, sizeof t->tta_name, "none");
+    no_str(f, "tta", t->tta_name, sizeof t->tta_name);
+    int tta_known = 0;
     for (int a = 0; tta_names[a]; a++)
-        if (strcmp(tta, tta_names[a]) == 0) t->tta = a;
-    return (id || k ? 0 : TRIALINFO_ID) | (prep ? 0 : TRIALINFO_PREP) | (size || k ? 0 : TRIALINFO_SHAPE);
+        if (strcmp(t->tta_name, tta_names[a]) == 0) t->tta = a, tta_known = 1;
+    return (id || k ? 0 : TRIALINFO_ID) | (prep ? 0 : TRIALINFO_PREP) | (size || k ? 0 : TRIALINFO_SHAPE) |
+           (tta_known ? TRIALINFO_TTA : 0);
 }
 
 int trialfile_read_class_names(char ***names, int *n, hid_t f, const char *path, ErrBuf *e) {

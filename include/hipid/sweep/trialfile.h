@@ -186,6 +186,7 @@ typedef struct {
     int freeze, warmup;
     double head_lr, label_smoothing;
     int tta;                  /* TTA_*; TTA_NONE in files written before it */
+    char tta_name[16];        /* the attribute as stored ("none" when missing) */
 } TrialInfo;
 
 /* Groups of attributes, for what trialfile_read_info found complete. */
@@ -194,6 +195,7 @@ enum {
                                * n_classes, val_loss */
     TRIALINFO_PREP = 1 << 1,  /* preprocessing */
     TRIALINFO_SHAPE = 1 << 2, /* image_size, n_classes */
+    TRIALINFO_TTA = 1 << 3,   /* tta missing (none) or one this build knows; clear for an unknown value */
 };
 
 /* Read every attribute of TrialInfo from an open trial file; returns the
