@@ -56,7 +56,7 @@ TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH    := $(BUILD)/bench/bench_train
 
-.PHONY: all test test-slurm test-multinode bench demo clean fuzz fuzz-build
+.PHONY: all test test-slurm test-multinode bench demo pretrain-shoulder clean fuzz fuzz-build
 all: $(BIN)/hipid
 
 $(BIN)/hipid: $(BUILD)/cmd/main.o $(LIB_OBJ) | $(BIN)
@@ -164,6 +164,9 @@ bench: $(BIN)/hipid $(BENCH)
 # Train both presets on a small built-in data set and print their accuracies.
 demo: $(BIN)/hipid
 	scripts/demo.sh $(BIN)/hipid
+
+pretrain-shoulder: $(BIN)/hipid
+	scripts/pretrain-shoulder.sh $(BIN)/hipid
 
 clean:
 	rm -rf build bin

@@ -338,6 +338,17 @@ rep_md = os.path.join(ft_out, "report", "report.md")
 text = open(rep_md).read() if os.path.exists(rep_md) else ""
 check(r.returncode == 0 and f"init={pre}" in text and "freeze=3" in text and "head_lr=0.01" in text,
       "fine-tuning: the report's configuration names init, freeze and head_lr")
+# the checkpoint's SHA-256 is in the trial keys: run again, every trial is
+# reused; rewritten in place with other weights, every trial runs again
+if os.path.exists(pre):
+    p = mpirun(1, [ft_path])
+    check(p.returncode == 0 and "(3 done, 0 failed before)" in p.stdout,
+          f"fine-tuning: a rerun with the same checkpoint reuses its 3 trials ({p.stdout[:160]!r})")
+    with h5py.File(pre, "r+") as g:
+        g["tensors/00.conv.weight"][0, 0, 0, 0] += 0.5
+    p = mpirun(1, [ft_path])
+    check(p.returncode == 0 and "(0 done, 0 failed before)" in p.stdout,
+          f"fine-tuning: a checkpoint rewritten in place is not mistaken for the old one ({p.stdout[:160]!r})")
 bad_ft, _ = job("finetune_bad", f"[family ft]\nmodel = {FT_MODEL}\ninit = {ROOT}/missing.h5\n")
 p = mpirun(1, [bad_ft], timeout=60)
 check(p.returncode == 2 and "init: expected a readable checkpoint" in p.stderr,

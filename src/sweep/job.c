@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
+#include <glib.h>
 #include <ini.h>
 #include <math.h>
 #include <stdarg.h>
@@ -957,9 +958,29 @@ static void draw_config(int *idx, double *drawn, const Axis *axes, uint64_t seed
     }
 }
 
-/* A family's model (a preset or a spec that builds) and init (a readable
- * file, or "" when absent). */
-static int family_model(const char **model, const char **init, const Parser *p, const Section *sec, ErrBuf *e) {
+/* SHA-256 of a whole file as 64 hex digits; HIPID_ERR with errno set when it
+ * cannot be read. */
+static int file_sha256(char hex[65], const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return HIPID_ERR;
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) g_checksum_update(sum, buf, (gssize)n);
+    int bad = ferror(f);
+    fclose(f);
+    snprintf(hex, 65, "%s", g_checksum_get_string(sum));
+    g_checksum_free(sum);
+    if (bad) errno = EIO;
+    return bad ? HIPID_ERR : HIPID_OK;
+}
+
+/* A family's model (a preset or a spec that builds), init (a readable file,
+ * or "" when absent) and init's SHA-256 ("" without init), which goes into
+ * the trial keys so that a checkpoint rewritten in place is not mistaken for
+ * the one earlier trials started from. */
+static int family_model(const char **model, const char **init, char init_sha[65], const Parser *p,
+                        const Section *sec, ErrBuf *e) {
     *model = raw(sec, F_MODEL);
     if (!*model || !**model)
         return key_err(p, sec, S_FAMILY, F_MODEL, e, "expected a preset (cnn-paper, dnn-paper) or a layer "
@@ -976,7 +997,8 @@ static int family_model(const char **model, const char **init, const Parser *p, 
     if (strlen(*init) >= sizeof ((HParams *)0)->init)
         return key_err(p, sec, S_FAMILY, F_INIT, e, "expected a path shorter than %zu characters",
                        sizeof ((HParams *)0)->init);
-    if (**init && access(*init, R_OK) != 0)
+    init_sha[0] = 0;
+    if (**init && (access(*init, R_OK) != 0 || file_sha256(init_sha, *init) != HIPID_OK))
         return key_err(p, sec, S_FAMILY, F_INIT, e, "expected a readable checkpoint (hipid train --save), found "
                        "'%s' (%s)", *init, strerror(errno));
     return HIPID_OK;
@@ -1013,7 +1035,8 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
                        int run_ranks, int run_ranks_at, ErrBuf *e) {
     snprintf(fam->name, sizeof fam->name, "%s", sec->name);
     const char *model = NULL, *init = "";
-    if (family_model(&model, &init, p, sec, e)) return HIPID_ERR;
+    char init_sha[65];
+    if (family_model(&model, &init, init_sha, p, sec, e)) return HIPID_ERR;
 
     int ranks_at = sec->at[F_RANKS] ? sec->at[F_RANKS] : run_ranks_at;
     if (get_int(p, sec, S_FAMILY, F_RANKS, 1, 1 << 20, run_ranks, "a number of ranks >= 1",
@@ -1137,6 +1160,7 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
     }
     for (int c = 0; c < fam->n_configs; c++) {
         snprintf(fam->configs[c].init, sizeof fam->configs[c].init, "%s", init);
+        snprintf(fam->configs[c].init_sha256, sizeof fam->configs[c].init_sha256, "%s", init_sha);
         if (fam->configs[c].opt.warmup >= fam->configs[c].epochs) {
             key_err(p, sec, S_FAMILY, F_WARMUP, e, "expected fewer warm-up epochs than epochs, found warmup = %d "
                     "with epochs = %d", fam->configs[c].opt.warmup, fam->configs[c].epochs);
@@ -1244,8 +1268,8 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
     char tune[1200] = ""; /* absent without fine-tuning: other trials keep their keys */
     size_t at = 0;
     if (h->init[0] || h->freeze || h->head_lr > 0)
-        at += (size_t)snprintf(tune, sizeof tune, "finetune init=%s freeze=%d head_lr=%.9g\n", h->init, h->freeze,
-                               h->head_lr);
+        at += (size_t)snprintf(tune, sizeof tune, "finetune init=%s sha256=%s freeze=%d head_lr=%.9g\n", h->init,
+                               h->init_sha256, h->freeze, h->head_lr);
     if (h->opt.warmup || h->label_smoothing > 0)
         at += (size_t)snprintf(tune + at, sizeof tune - at, "recipe warmup=%d label_smoothing=%.9g\n",
                                h->opt.warmup, h->label_smoothing);

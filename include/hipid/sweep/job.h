@@ -53,6 +53,7 @@ typedef struct {
     float label_smoothing; /* of the training loss; warm-up epochs are opt.warmup */
     int tta;           /* TTA_*: test-time augmentation of the stored predictions (tta.h) */
     char init[1024];   /* fine-tuning: a checkpoint (hipid train --save) to start from; "" = none */
+    char init_sha256[65]; /* its SHA-256 when the job was read (in the trial key); "" = none */
 } HParams;
 
 typedef struct {

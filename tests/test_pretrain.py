@@ -1,0 +1,88 @@
+"""The pretraining job (scripts/pretrain-shoulder.sh, `make pretrain-shoulder`)
+end to end on a small set, checked with h5py:
+
+- it writes shoulder phantoms of the asked classes, a 64 px data set of them
+  and a hipid-model checkpoint of the job's network for those classes;
+- run again, every step is skipped and the checkpoint's bytes stay as they are;
+- fine-tuning on real shoulder films from that checkpoint with every layer but
+  the classifier frozen (`hipid train --init --freeze 7`) keeps those layers'
+  tensors bit for bit and gives the classifier the real set's 4 classes;
+- without --freeze the same fine-tuning moves the pretrained convolutions (so
+  the equality above can fail).
+Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
+import hashlib
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import check, done, hipid, prep_shoulder_subset, project_root, require, run_hipid, tmp_dir  # noqa: E402
+
+TMP = tmp_dir("pretrain")
+OUT = os.path.join(TMP, "pre")
+MODEL = "c32k5s2,bn,r,mp2,res32,res64s2,res128s2,gap"
+CKPT = os.path.join(OUT, "shoulder-res64.h5")
+
+
+def run_job():
+    env = dict(os.environ, PRETRAIN_DIR=OUT, PRETRAIN_CLASSES="5", PRETRAIN_PER_CLASS="24", PRETRAIN_EPOCHS="2")
+    p = subprocess.run([os.path.join(project_root(), "scripts", "pretrain-shoulder.sh"), hipid()], env=env,
+                       capture_output=True, text=True, timeout=600, cwd=project_root())
+    require(p.returncode == 0, f"pretrain-shoulder.sh exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-800:]))
+    return p
+
+
+def tensors(path):
+    with h5py.File(path, "r") as f:
+        out = {}
+        f["tensors"].visititems(lambda n, d: out.__setitem__(n, d[()]) if isinstance(d, h5py.Dataset) else None)
+        return out
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+first = run_job()
+with open(os.path.join(OUT, "shoulder-phantoms", "manifest.csv")) as f:
+    labels = sorted({line.split(",")[1] for line in f.read().splitlines()[1:]})
+check(labels == [f"shoulder-{k:03d}" for k in range(5)], f"phantom classes {labels}")
+with h5py.File(os.path.join(OUT, "shoulder-phantoms64.h5"), "r") as f:
+    check(f["images"].shape == (120, 64, 64), f"phantom data set images {f['images'].shape}, expected (120, 64, 64)")
+with h5py.File(CKPT, "r") as f:
+    a = dict(f.attrs)
+fmt, spec = a.get("format", b""), a.get("spec", b"")
+check(fmt in (b"hipid-model", "hipid-model") and spec in (MODEL.encode(), MODEL),
+      f"checkpoint format {fmt!r}, spec {spec!r}")
+check(int(a.get("n_classes", -1)) == 5 and list(a.get("input_shape", [])) == [1, 64, 64],
+      f"checkpoint for 5 classes of 1x64x64 ({a.get('n_classes')}, {a.get('input_shape')})")
+before = sha(CKPT)
+again = run_job()
+check(sha(CKPT) == before and "epoch" not in again.stdout and "synth:" not in again.stdout,
+      f"a second run skips every step ({again.stdout.strip()[-200:]!r})")
+
+data = prep_shoulder_subset(TMP, 8, 64)
+pre = tensors(CKPT)
+runs = {}
+for name, extra in (("frozen", ["--freeze", "7"]), ("free", [])):
+    path = os.path.join(TMP, name + ".h5")
+    p = run_hipid("train", "--data", data, "--model", MODEL, "--init", CKPT, *extra, "--epochs", "2", "--batch", "8",
+                  "--optimizer", "adamw", "--lr", "1e-3", "--save", path, timeout=300)
+    require(p.returncode == 0, f"fine-tune {name}" + ("" if p.returncode == 0 else ": " + p.stderr[-600:]))
+    runs[name] = tensors(path)
+body = [k for k in pre if int(k.split(".")[0]) <= 6]
+head = [k for k in runs["frozen"] if k not in pre or runs["frozen"][k].shape != pre[k].shape]
+check(len(body) >= 30, f"{len(body)} pretrained tensors below the classifier")
+moved = [k for k in body if not np.array_equal(runs["frozen"][k], pre[k])]
+check(not moved, f"frozen layers moved: {moved[:4]}")
+check(head and all(runs["frozen"][k].shape[0] == 4 for k in head if k.endswith("weight")),
+      f"the classifier is new and has the real set's 4 classes: {[(k, runs['frozen'][k].shape) for k in head]}")
+free_moved = [k for k in body if k.endswith("conv.weight") or k.endswith("conv1.weight")]
+check(all(not np.array_equal(runs["free"][k], pre[k]) for k in free_moved),
+      "without --freeze the pretrained convolutions move")
+print(f"info pretraining job: {len(body)} pretrained tensors, {len(moved)} moved when frozen; classifier {head}")
+done()
