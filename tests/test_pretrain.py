@@ -8,7 +8,10 @@ end to end on a small set, checked with h5py:
   the classifier frozen (`hipid train --init --freeze 7`) keeps those layers'
   tensors bit for bit and gives the classifier the real set's 4 classes;
 - without --freeze the same fine-tuning moves the pretrained convolutions (so
-  the equality above can fail).
+  the equality above can fail);
+- jobs/shoulder-pretrained.ini, pointed at that checkpoint and data set, is a
+  valid job (--dry-run: 60 trials), and without the checkpoint it is refused
+  with one line naming the init key.
 Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
 import hashlib
 import os
@@ -65,7 +68,7 @@ again = run_job()
 check(sha(CKPT) == before and "epoch" not in again.stdout and "synth:" not in again.stdout,
       f"a second run skips every step ({again.stdout.strip()[-200:]!r})")
 
-data = prep_shoulder_subset(TMP, 8, 64)
+data = prep_shoulder_subset(TMP, 12, 64)
 pre = tensors(CKPT)
 runs = {}
 for name, extra in (("frozen", ["--freeze", "7"]), ("free", [])):
@@ -84,5 +87,20 @@ check(head and all(runs["frozen"][k].shape[0] == 4 for k in head if k.endswith("
 free_moved = [k for k in body if k.endswith("conv.weight") or k.endswith("conv1.weight")]
 check(all(not np.array_equal(runs["free"][k], pre[k]) for k in free_moved),
       "without --freeze the pretrained convolutions move")
+with open(os.path.join(project_root(), "jobs", "shoulder-pretrained.ini")) as f:
+    text = f.read()
+check("init = results/pretrain/shoulder-res64.h5" in text, "the job starts from make pretrain-shoulder's checkpoint")
+for name, ckpt in (("ok", CKPT), ("missing", os.path.join(TMP, "missing.h5"))):
+    job = os.path.join(TMP, f"job-{name}.ini")
+    with open(job, "w") as f:
+        f.write(text.replace("results/pretrain/shoulder-res64.h5", ckpt).replace("results/data/shoulder64.h5", data)
+                + f"output = {os.path.join(TMP, 'res-' + name)}\n")
+    p = run_hipid("sweep", "--dry-run", job, timeout=120)
+    if name == "ok":
+        check(p.returncode == 0 and "60 trial(s) in all" in p.stdout,
+              f"jobs/shoulder-pretrained.ini is a valid job of 60 trials ({p.returncode}: {p.stderr.strip()[-200:]})")
+    else:
+        check(p.returncode == 2 and p.stderr.count("\n") == 1 and "init" in p.stderr and ckpt in p.stderr,
+              f"without the checkpoint: exit 2, one line naming init ({p.returncode}: {p.stderr.strip()[-200:]})")
 print(f"info pretraining job: {len(body)} pretrained tensors, {len(moved)} moved when frozen; classifier {head}")
 done()
