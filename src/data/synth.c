@@ -460,7 +460,6 @@ void synth_draw(uint8_t *img, int size, const SynthParams *p) {
 /* ---------------------------------------------------------------------------
  * Parameters
  * ------------------------------------------------------------------------- */
-#define LOWRES_P 0.12f
 
 int synth_patient_views(uint64_t seed, int design, int patient) {
     Rng r = rng_stream(seed, (uint64_t)design, (uint64_t)patient, SYNTH_PATIENT_VIEW);
@@ -502,9 +501,7 @@ static void sample_view(SynthParams *p, Rng *r) {
     p->tx = unif(r, -0.04f, 0.04f);
     p->ty = unif(r, -0.03f, 0.04f);
     p->leg_rot = cosf(unif(r, -15.0f, 15.0f) * DEG);
-    synth_film_sample(&p->film, r);
-    synth_clutter_sample(&p->clutter, r);
-    p->film.noise_seed = rng_u64(r);
+    synth_film_clutter_sample(&p->film, &p->clutter, r);
 }
 
 void synth_params_sample(SynthParams *p, uint64_t seed, int design, int patient, int view) {
@@ -513,12 +510,8 @@ void synth_params_sample(SynthParams *p, uint64_t seed, int design, int patient,
     p->design = design;
     Rng r = rng_stream(seed, (uint64_t)design, (uint64_t)patient, SYNTH_PATIENT_VIEW);
     sample_patient(p, &r);
-    Rng v = rng_stream(seed, (uint64_t)design, (uint64_t)patient, (uint64_t)view);
-    int lowres = 0;
-    if (view > 1 && rng_uniform(&v) < LOWRES_P) {
-        lowres = 2 + (int)rng_below(&v, 3);
-        v = rng_stream(seed, (uint64_t)design, (uint64_t)patient, 1);
-    }
+    int lowres;
+    Rng v = synth_view_stream(seed, (uint64_t)design, (uint64_t)patient, view, &lowres);
     sample_view(p, &v);
     p->film.lowres = lowres;
 }

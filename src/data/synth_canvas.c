@@ -371,6 +371,24 @@ void synth_film_sample(SynthFilm *f, Rng *r) {
     f->noise = unif(r, 0.008f, 0.035f);
 }
 
+void synth_film_clutter_sample(SynthFilm *f, SynthClutter *c, Rng *r) {
+    synth_film_sample(f, r);
+    synth_clutter_sample(c, r);
+    f->noise_seed = rng_u64(r);
+}
+
+#define LOWRES_P 0.12f
+
+Rng synth_view_stream(uint64_t seed, uint64_t a, uint64_t b, int view, int *lowres) {
+    Rng v = rng_stream(seed, a, b, (uint64_t)view);
+    *lowres = 0;
+    if (view > 1 && rng_uniform(&v) < LOWRES_P) {
+        *lowres = 2 + (int)rng_below(&v, 3);
+        v = rng_stream(seed, a, b, 1);
+    }
+    return v;
+}
+
 void synth_film_develop(uint8_t *img, const float *A, int size, const SynthFilm *f) {
     size_t nn = (size_t)size * size;
     float *v = xmalloc_f32(nn), *tmp = xmalloc_f32(nn);

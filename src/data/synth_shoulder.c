@@ -20,7 +20,6 @@
 #define KEY_DESIGN 0x73686f756c646572ull /* "shoulder" */
 #define KEY_PATIENT 0x68756d6572757300ull
 #define PATIENT_VIEW 0
-#define LOWRES_P 0.12f
 
 #define A_CORTEX 1.0f
 #define A_MARROW 0.35f /* what the canal keeps of the cortex value */
@@ -87,9 +86,7 @@ static void sample_view(ShoulderParams *p, Rng *r) {
     p->tx = unif(r, -0.08f, 0.08f);
     p->ty = unif(r, -0.08f, 0.08f);
     p->axial = cosf(unif(r, -30.0f, 30.0f) * DEG);
-    synth_film_sample(&p->film, r);
-    synth_clutter_sample(&p->clutter, r);
-    p->film.noise_seed = rng_u64(r);
+    synth_film_clutter_sample(&p->film, &p->clutter, r);
 }
 
 void synth_shoulder_sample(ShoulderParams *p, uint64_t seed, int k, int patient, int view) {
@@ -99,12 +96,8 @@ void synth_shoulder_sample(ShoulderParams *p, uint64_t seed, int k, int patient,
     synth_shoulder_design(&p->d, seed, k);
     Rng r = rng_stream(seed ^ KEY_PATIENT, (uint64_t)k, (uint64_t)patient, PATIENT_VIEW);
     sample_patient(p, &r);
-    Rng v = rng_stream(seed ^ KEY_PATIENT, (uint64_t)k, (uint64_t)patient, (uint64_t)view);
-    int lowres = 0;
-    if (view > 1 && rng_uniform(&v) < LOWRES_P) {
-        lowres = 2 + (int)rng_below(&v, 3);
-        v = rng_stream(seed ^ KEY_PATIENT, (uint64_t)k, (uint64_t)patient, 1);
-    }
+    int lowres;
+    Rng v = synth_view_stream(seed ^ KEY_PATIENT, (uint64_t)k, (uint64_t)patient, view, &lowres);
     sample_view(p, &v);
     p->film.lowres = lowres;
 }

@@ -125,6 +125,16 @@ typedef struct {
 
 /* Exposure, heel, window, gamma, blur and noise level (not noise_seed, not lowres). */
 void synth_film_sample(SynthFilm *f, Rng *r);
+
+/* A view's film and clutter, in the order every anatomy draws them: the film,
+ * the clutter, then the noise seed (not lowres). */
+void synth_film_clutter_sample(SynthFilm *f, SynthClutter *c, Rng *r);
+
+/* The stream of view `view` >= 1 of a patient, keyed (seed, a, b, view).
+ * Later views are low-resolution copies of view 1 with probability 0.12:
+ * then *lowres is the factor (2..4) and the stream is view 1's, so the copy
+ * repeats view 1's pose, film and clutter; else *lowres is 0. */
+Rng synth_view_stream(uint64_t seed, uint64_t a, uint64_t b, int view, int *lowres);
 /* Develop the canvas into img (size, size) 8-bit grey. */
 void synth_film_develop(uint8_t *img, const float *A, int size, const SynthFilm *f);
 
