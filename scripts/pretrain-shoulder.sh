@@ -8,7 +8,7 @@
 #      prepared (no copy search: phantom views never repeat a film);
 #   3. hipid train: 20 epochs, AdamW, cosine, label smoothing, default
 #      augmentation, 10% of the patients held out; --save writes the checkpoint.
-# About 12 minutes on 2 cores. Each step is skipped when its output exists, so a
+# About 10 minutes on 2 cores. Each step is skipped when its output exists, so a
 # killed run resumes at the step it was in. Writes under results/pretrain/
 # (PRETRAIN_DIR); PRETRAIN_CLASSES, PRETRAIN_PER_CLASS and PRETRAIN_EPOCHS
 # shrink it (tests/test_pretrain.py runs a small one).

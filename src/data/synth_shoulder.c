@@ -343,7 +343,7 @@ static Xform pose_xform(const ShoulderParams *p) {
     Vec2 pivot = v2(p->head_x - 0.12f * sinf(b), p->head_y + 0.12f * cosf(b));
     Xform to_pivot = {1, 0, -pivot.x, 0, 1, -pivot.y};
     Xform rot = {z * cosf(a), -z * sinf(a), 0.5f + p->tx, z * sinf(a), z * cosf(a), 0.42f + p->ty};
-    Xform mirror = {p->side == 1 ? -1.0f : 1.0f, 0, p->side == 1 ? 1.0f : 0.0f, 0, 1, 0};
+    Xform mirror = {p->side == SYNTH_LEFT ? -1.0f : 1.0f, 0, p->side == SYNTH_LEFT ? 1.0f : 0.0f, 0, 1, 0};
     Xform t = xf_mul(&rot, &to_pivot);
     return xf_mul(&mirror, &t);
 }
@@ -369,7 +369,7 @@ void synth_shoulder_draw(uint8_t *img, int size, const ShoulderParams *p) {
     draw_shoulder_girdle(&cv, p, v2(head_top.x + 0.015f, head_top.y), m.d.head_r);
     draw_humerus(&cv, &t, &m, p);
     draw_implant(&cv, &t, &m);
-    synth_clutter_draw(&cv, &p->clutter, p->side == 1);
+    synth_clutter_draw(&cv, &p->clutter, p->side == SYNTH_LEFT);
     synth_film_develop(img, A, size, &p->film);
     free(A);
 }

@@ -58,8 +58,6 @@ int synth_n_designs(void);
 /* Row i of the design table, 0 <= i < synth_n_designs(). */
 const SynthDesign *synth_design(int i);
 
-#define SYNTH_RIGHT 0
-#define SYNTH_LEFT 1
 
 /* Everything one image depends on. Positions of the anatomy are canonical;
  * positions of the clutter are image fractions (the marker is not mirrored). */

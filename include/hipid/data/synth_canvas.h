@@ -92,6 +92,10 @@ void fill_cubic_stroke(Canvas *cv, const Xform *t, const float *c, float hw, flo
 /* A flat bone: its outline (n points), with a denser cortical rim of width rim. */
 void fill_bone(Canvas *cv, const Xform *t, const float (*pts)[2], int n, float w, float rim);
 
+/* The side a film shows; a left one is the mirror image of the canonical right. */
+#define SYNTH_RIGHT 0
+#define SYNTH_LEFT 1
+
 #define SYNTH_MAX_CABLES 2
 
 /* The clutter of a film, in image fractions (the marker is never mirrored). */

@@ -61,7 +61,7 @@ void synth_shoulder_design(ShoulderDesign *d, uint64_t seed, int k);
 
 /* Everything one image depends on. */
 typedef struct {
-    int design, side;             /* side: SYNTH_RIGHT / SYNTH_LEFT of synth.h (0 / 1) */
+    int design, side;             /* side: SYNTH_RIGHT or SYNTH_LEFT */
     ShoulderDesign d;
     /* per patient */
     float implant_scale, head_scale;
