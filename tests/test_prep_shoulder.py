@@ -1,19 +1,22 @@
 """hipid prep on the real shoulder-implant X-rays: class counts as in the data
 folder's README (or every missing image named in a skip line), and the HDF5
 output read back with h5py against the documented layout (docs/data.md).
+Then --progress: lines that reach a pipe while prep still runs, counts that
+grow, none with --progress 0, a usage error for a negative value.
 
 Environment: HIPID (binary), TEST_TMP (scratch), HIPID_ROOT (project root).
 """
 import hashlib
 import os
 import re
+import subprocess
 import sys
 
 import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, require, run_hipid, data_dir, tmp_dir  # noqa: E402
+from testlib import check, done, hipid, require, run_hipid, data_dir, tmp_dir  # noqa: E402
 
 TMP = tmp_dir("shoulder")
 SRC = data_dir("shoulder-implants")
@@ -119,4 +122,29 @@ pv = skio.imread(preview)
 check(pv.shape[1] == 6 * 132 - 4 and pv.shape[0] == 24 + 8 * 132 - 4, "preview 8 rows x 6 tiles: %s" % (pv.shape,))
 
 print("info prep shoulder: %d images, %d skipped, %s" % (N, len(skips), m.group(0) if m else "?"))
+
+# --progress: flushed lines a tailed log sees while prep runs
+PROGRESS = re.compile(r"^prep: (\d+) of (\d+) files \((\d+) kept\), \d+ s, about [\d.]+ min left$")
+proc = subprocess.Popen([hipid(), "prep", SRC, "-o", os.path.join(TMP, "progress.h5"), "--size", "32",
+                         "--progress", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+seen, running_at_first = [], None
+for line in proc.stdout:
+    g = PROGRESS.match(line.rstrip("\n"))
+    if g:
+        if running_at_first is None:
+            running_at_first = proc.poll() is None
+        seen.append((int(g.group(1)), int(g.group(2)), int(g.group(3))))
+proc.wait(timeout=600)
+check(proc.returncode == 0 and len(seen) >= 2, "--progress 0.05: prep exits 0 with %d progress lines" % len(seen))
+check(running_at_first is True, "the first progress line reaches the pipe while prep still runs")
+check(all(b[0] > a[0] and b[2] >= a[2] for a, b in zip(seen, seen[1:])) and
+      all(t == seen[0][1] and t >= len(paths) and k <= d < t for d, t, k in seen),
+      "progress counts grow and stay below the files' total (at least the %d kept): %s" % (len(paths), seen[:3]))
+r = run_hipid("prep", SRC, "-o", os.path.join(TMP, "quiet.h5"), "--size", "32", "--progress", "0",
+              "--dup-threshold", "-1")
+check(r.returncode == 0 and not re.search(r"^prep: \d+ of \d+ files", r.stdout, re.M),
+      "--progress 0: no progress line")
+r = run_hipid("prep", SRC, "-o", os.path.join(TMP, "bad.h5"), "--progress", "-1")
+check(r.returncode == 2 and "progress" in r.stderr and not os.path.exists(os.path.join(TMP, "bad.h5")),
+      "--progress -1: usage error naming the option (%d: %s)" % (r.returncode, r.stderr.strip()[:120]))
 done()

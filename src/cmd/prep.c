@@ -36,6 +36,7 @@ static void prep_usage(FILE *f) {
         "  --preview-n N        images in the contact sheet                        [8]\n"
         "  --strict             any skipped file is an error (exit 1, nothing written)\n"
         "  -q, --quiet          list only the copy groups with conflicting labels\n"
+        "  --progress S         a progress line on stdout every S seconds (0: none)  [%g]\n"
         "DICOM files (.dcm, or any file with the DICM preamble) are decoded with DCMTK:\n"
         "first frame, Modality LUT, VOI step, MONOCHROME1 inverted, then 0..255.\n"
         "  --window V           VOI step: file (the file's VOI LUT or first window, else\n"
@@ -54,7 +55,7 @@ static void prep_usage(FILE *f) {
         "'skipped' dataset. OUT is never one of the inputs, a device, a FIFO or a folder, and\n"
         "is locked while written (OUT.lock beside it: a second prep to OUT exits 1 naming the\n"
         "holder). Exit status: 0 ok, 1 failure, 2 usage.\n",
-        c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, (int)DUP_DEFAULT_THRESHOLD, DICOM_AUTO_LO,
+        c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, (int)DUP_DEFAULT_THRESHOLD, PREPSET_PROGRESS_SECONDS, DICOM_AUTO_LO,
         DICOM_AUTO_HI);
 }
 
@@ -99,7 +100,7 @@ static int parse_options(PrepSetConfig *c, int argc, char **argv) {
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
         {"window", required_argument, 0, 'W'},     {"patient-from", required_argument, 0, 'P'},
         {"keep-ids", no_argument, 0, 'K'},         {"id-salt-file", required_argument, 0, 'F'},
-        {0, 0, 0, 0}};
+        {"progress", required_argument, 0, 'g'},   {0, 0, 0, 0}};
     PrepConfig *p = &c->prep;
     const char *steps = PREP_DEFAULT_STEPS;
     ErrBuf e = {{0}};
@@ -126,6 +127,7 @@ static int parse_options(PrepSetConfig *c, int argc, char **argv) {
         case 'r': bad = cli_num("prep", "bg-radius", optarg, 0.01, 1, 0, &v); p->bg_radius = v; break;
         case 'd': bad = cli_num("prep", "dup-threshold", optarg, -1, 2 * DUP_MAX_KP, 1, &v); c->dup_threshold = (int)v; break;
         case 'n': bad = cli_num("prep", "preview-n", optarg, 1, 64, 1, &v); c->preview_n = (int)v; break;
+        case 'g': bad = cli_num("prep", "progress", optarg, 0, 1e6, 0, &v); c->progress = v; break;
         case 'h': prep_usage(stdout); return -1;
         default: prep_usage(stderr); return HIPID_EXIT_USAGE;
         }

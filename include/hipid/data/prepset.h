@@ -32,6 +32,8 @@ typedef struct {
     int preview_n;        /* images in the contact sheet */
     int strict;           /* any skipped file is an error: nothing written */
     int quiet;            /* print only near-duplicate groups that mix labels */
+    double progress;      /* seconds between progress lines on stdout while images are
+                           * prepared (flushed, for logs); 0: none */
     int dup_threshold;    /* copies: at least this many verified feature matches to a group's
                            * medoid (dupdesc.h); -1 = no duplicate search */
     PrepConfig prep;      /* the per-image pipeline, output size included */
@@ -44,12 +46,15 @@ typedef struct {
 
 enum { PREPSET_IDS_PATIENT = 0, PREPSET_IDS_STUDY, PREPSET_IDS_NONE };
 
+#define PREPSET_PROGRESS_SECONDS 10.0
+
 /* Hashed DICOM ids: this many hex digits of HMAC-SHA256(salt, id). */
 #define PREPSET_ID_HEX 32
 
 /* The defaults of `hipid prep` for output size S: every step, the
  * prep_config_default limits, DUP_DEFAULT_THRESHOLD, 8 preview images, no
- * preview, not strict, not quiet; src and out still to be set. */
+ * preview, not strict, not quiet, a progress line every
+ * PREPSET_PROGRESS_SECONDS; src and out still to be set. */
 PrepSetConfig prepset_config_default(int size);
 
 /* What prepset_build made. Owns class_names and per_class (prepset_stats_free). */
