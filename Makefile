@@ -56,7 +56,7 @@ TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH    := $(BUILD)/bench/bench_train
 
-.PHONY: all test test-slurm test-multinode bench demo pretrain-shoulder clean fuzz fuzz-build
+.PHONY: all test test-slurm test-multinode bench demo pretrain-shoulder shoulder clean fuzz fuzz-build
 all: $(BIN)/hipid
 
 $(BIN)/hipid: $(BUILD)/cmd/main.o $(LIB_OBJ) | $(BIN)
@@ -167,6 +167,10 @@ demo: $(BIN)/hipid
 
 pretrain-shoulder: $(BIN)/hipid
 	scripts/pretrain-shoulder.sh $(BIN)/hipid
+
+# The real shoulder films: pretraining, jobs/shoulder.ini and its report.
+shoulder: $(BIN)/hipid
+	scripts/shoulder.sh $(BIN)/hipid
 
 clean:
 	rm -rf build bin

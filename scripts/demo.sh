@@ -8,13 +8,8 @@
 # Rerunning resumes: finished trials are skipped.
 set -eu
 HIPID=${1:-bin/hipid}
-NP=${NP:-2}
-mpi=(-np "$NP")
-# a demo convenience, not something to type on a cluster: Open MPI refuses
-# root without these, and more ranks than cores without --oversubscribe
-[ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
-[ "$(nproc)" -lt "$NP" ] && mpi+=(--oversubscribe)
-mpirun "${mpi[@]}" "$HIPID" sweep jobs/demo.ini
+. "$(dirname "$0")/local-mpi.sh"
+local_mpirun "${NP:-2}" "$HIPID" sweep jobs/demo.ini
 if "$HIPID" --help | grep -q '^  report'; then
     "$HIPID" report results/demo
     # last line: the page to open (copy results/demo/report/index.html to a laptop, or open it in place)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make pretrain-shoulder: the network of jobs/shoulder-pretrained.ini's `pre`
-# family pretrained on shoulder phantoms, for fine-tuning on the real films
+# make pretrain-shoulder: the network of jobs/shoulder.ini's `pre` family
+# pretrained on shoulder phantoms, for fine-tuning on the real films
 # (README, "Pretraining on shoulder phantoms"; issue #11 item 2):
 #   1. hipid synth --anatomy shoulder: 200 random humeral-implant designs x 100
 #      films (2-4 views per patient), 128 px, seed 12;

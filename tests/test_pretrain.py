@@ -9,12 +9,13 @@ end to end on a small set, checked with h5py:
   tensors bit for bit and gives the classifier the real set's 4 classes;
 - without --freeze the same fine-tuning moves the pretrained convolutions (so
   the equality above can fail);
-- jobs/shoulder-pretrained.ini, pointed at that checkpoint and data set, is a
-  valid job (--dry-run: 60 trials), and without the checkpoint it is refused
-  with one line naming the init key.
+- jobs/shoulder.ini, pointed at that checkpoint and data set, is a valid job
+  (--dry-run: 120 trials, cnn, dnn, res and pre), and without the checkpoint it
+  is refused with one line naming the init key.
 Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
 import hashlib
 import os
+import re
 import subprocess
 import sys
 
@@ -87,7 +88,7 @@ check(head and all(runs["frozen"][k].shape[0] == 4 for k in head if k.endswith("
 free_moved = [k for k in body if k.endswith("conv.weight") or k.endswith("conv1.weight")]
 check(all(not np.array_equal(runs["free"][k], pre[k]) for k in free_moved),
       "without --freeze the pretrained convolutions move")
-with open(os.path.join(project_root(), "jobs", "shoulder-pretrained.ini")) as f:
+with open(os.path.join(project_root(), "jobs", "shoulder.ini")) as f:
     text = f.read()
 check("init = results/pretrain/shoulder-res64.h5" in text, "the job starts from make pretrain-shoulder's checkpoint")
 for name, ckpt in (("ok", CKPT), ("missing", os.path.join(TMP, "missing.h5"))):
@@ -97,8 +98,10 @@ for name, ckpt in (("ok", CKPT), ("missing", os.path.join(TMP, "missing.h5"))):
                 + f"output = {os.path.join(TMP, 'res-' + name)}\n")
     p = run_hipid("sweep", "--dry-run", job, timeout=120)
     if name == "ok":
-        check(p.returncode == 0 and "60 trial(s) in all" in p.stdout,
-              f"jobs/shoulder-pretrained.ini is a valid job of 60 trials ({p.returncode}: {p.stderr.strip()[-200:]})")
+        fams = re.findall(r"^(\w+) +1 +30 ", p.stdout, re.M)  # family, configs, trials
+        check(p.returncode == 0 and "120 trial(s) in all" in p.stdout and fams == ["cnn", "dnn", "res", "pre"],
+              f"jobs/shoulder.ini is a valid job of 120 trials in cnn, dnn, res and pre ({p.returncode}: {fams}: "
+              f"{p.stderr.strip()[-200:]})")
     else:
         check(p.returncode == 2 and p.stderr.count("\n") == 1 and "init" in p.stderr and ckpt in p.stderr,
               f"without the checkpoint: exit 2, one line naming init ({p.returncode}: {p.stderr.strip()[-200:]})")

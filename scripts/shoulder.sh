@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make shoulder: the real shoulder films end to end (issue #11; README, "On the
+# real shoulder films"): the phantom-pretrained checkpoint (make
+# pretrain-shoulder, skipped when it exists), then jobs/shoulder.ini on NP MPI
+# ranks (cnn-paper, dnn-paper, the small ResNet from scratch and fine-tuned
+# from the phantoms; grouped 10-fold CV, seeds 1-3, 120 trials), then its
+# report. About 70 minutes on 2 cores. Rerunning resumes: finished trials are
+# skipped. The last line is the path of the report's page.
+set -eu
+HIPID=${1:-bin/hipid}
+. "$(dirname "$0")/local-mpi.sh"
+"$(dirname "$0")/pretrain-shoulder.sh" "$HIPID"
+local_mpirun "${NP:-2}" "$HIPID" sweep jobs/shoulder.ini
+"$HIPID" report results/shoulder
+echo "open in a browser: $(cd results/shoulder/report && pwd)/index.html"
