@@ -55,8 +55,8 @@ static void prep_usage(FILE *f) {
         "'skipped' dataset. OUT is never one of the inputs, a device, a FIFO or a folder, and\n"
         "is locked while written (OUT.lock beside it: a second prep to OUT exits 1 naming the\n"
         "holder). Exit status: 0 ok, 1 failure, 2 usage.\n",
-        c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, (int)DUP_DEFAULT_THRESHOLD, PREPSET_PROGRESS_SECONDS, DICOM_AUTO_LO,
-        DICOM_AUTO_HI);
+        c.size, PREP_DEFAULT_STEPS, c.min_size, c.min_mask, c.bg_radius, (int)DUP_DEFAULT_THRESHOLD,
+        PREPSET_PROGRESS_SECONDS, DICOM_AUTO_LO, DICOM_AUTO_HI);
 }
 
 /* --window file|auto|C,W into w; 0 or the usage exit status. */

@@ -223,8 +223,6 @@ static int describe(DupDesc *out, const GreyBuf *g, ErrBuf *e) {
     return HIPID_OK;
 }
 
-/* Prepare every listed image into d (rows 0..used), its hash into hashes;
- * unusable files go to skips. Returns the number of images kept. */
 /* "prep: 5000 of 20000 files (4990 kept), 61 s, about 3.1 min left", at most
  * one line per sc->progress seconds, flushed for logs that are tailed. */
 static void progress_line(double *last, double t0, int done, int kept, const ImageList *l, const PrepSetConfig *sc) {
@@ -236,6 +234,8 @@ static void progress_line(double *last, double t0, int done, int kept, const Ima
     *last = now;
 }
 
+/* Prepare every listed image into d (rows 0..used), its hash into hashes;
+ * unusable files go to skips. Returns the number of images kept. */
 static int prepare_all(Dataset *d, PHash *hashes, DupDesc *descs, int *per_class, int *n_dicom, Skips *skips,
                        Preview *pv, const ImageList *l, const PrepSetConfig *sc, const IdPolicy *ids) {
     const PrepConfig *c = &sc->prep;
