@@ -4,33 +4,40 @@
 # (README, "Pretraining on shoulder phantoms"; issue #11 item 2):
 #   1. hipid synth --anatomy shoulder: 200 random humeral-implant designs x 100
 #      films (2-4 views per patient), 128 px, seed 12;
-#   2. hipid prep: the study's steps down to 64 px, as the real films are
-#      prepared (no copy search: phantom views never repeat a film);
+#   2. hipid prep: the study's steps down to 64 px (PRETRAIN_SIZE), as the real
+#      films are prepared (no copy search: phantom views never repeat a film);
 #   3. hipid train: 20 epochs, AdamW, cosine, label smoothing, default
 #      augmentation, 10% of the patients held out; --save writes the checkpoint.
 # About 10 minutes on 2 cores. Each step is skipped when its output exists, so a
 # killed run resumes at the step it was in. Writes under results/pretrain/
 # (PRETRAIN_DIR); PRETRAIN_CLASSES, PRETRAIN_PER_CLASS and PRETRAIN_EPOCHS
-# shrink it (tests/test_pretrain.py runs a small one).
+# shrink it (tests/test_pretrain.py runs a small one). PRETRAIN_SIZE=128
+# pretrains for 128 px films from the same phantoms (shoulder-res128.h5, about
+# 25 minutes; README, "Pretraining on shoulder phantoms", has what it measured).
 set -eu
 HIPID=${1:-bin/hipid}
 OUT=${PRETRAIN_DIR:-results/pretrain}
 CLASSES=${PRETRAIN_CLASSES:-200}
 PER_CLASS=${PRETRAIN_PER_CLASS:-100}
 EPOCHS=${PRETRAIN_EPOCHS:-20}
+SIZE=${PRETRAIN_SIZE:-64}
+case "$SIZE" in
+    32 | 64 | 96 | 128) ;;
+    *) echo "pretrain-shoulder.sh: PRETRAIN_SIZE must be 32, 64, 96 or 128 (the phantoms are drawn at 128 px), not '$SIZE'" >&2; exit 2 ;;
+esac
 MODEL=c32k5s2,bn,r,mp2,res32,res64s2,res128s2,gap
 mkdir -p "$OUT"
 if [ ! -f "$OUT/shoulder-phantoms/manifest.csv" ]; then
     "$HIPID" synth --anatomy shoulder --out "$OUT/shoulder-phantoms" --force \
         --classes "$CLASSES" --per-class "$PER_CLASS" --size 128 --seed 12
 fi
-if [ ! -f "$OUT/shoulder-phantoms64.h5" ]; then
-    "$HIPID" prep "$OUT/shoulder-phantoms/manifest.csv" -o "$OUT/shoulder-phantoms64.h5" \
-        --size 64 --dup-threshold -1 -q
+if [ ! -f "$OUT/shoulder-phantoms$SIZE.h5" ]; then
+    "$HIPID" prep "$OUT/shoulder-phantoms/manifest.csv" -o "$OUT/shoulder-phantoms$SIZE.h5" \
+        --size "$SIZE" --dup-threshold -1 -q
 fi
-if [ ! -f "$OUT/shoulder-res64.h5" ]; then
-    "$HIPID" train --data "$OUT/shoulder-phantoms64.h5" --model "$MODEL" --epochs "$EPOCHS" --batch 64 \
+if [ ! -f "$OUT/shoulder-res$SIZE.h5" ]; then
+    "$HIPID" train --data "$OUT/shoulder-phantoms$SIZE.h5" --model "$MODEL" --epochs "$EPOCHS" --batch 64 \
         --lr 2e-3 --optimizer adamw --weight-decay 0.05 --schedule cosine --warmup 1 \
-        --label-smoothing 0.1 --augment default --val-fraction 0.1 --save "$OUT/shoulder-res64.h5"
+        --label-smoothing 0.1 --augment default --val-fraction 0.1 --save "$OUT/shoulder-res$SIZE.h5"
 fi
-echo "pretrained: $OUT/shoulder-res64.h5"
+echo "pretrained: $OUT/shoulder-res$SIZE.h5"

@@ -31,11 +31,11 @@ MODEL = "c32k5s2,bn,r,mp2,res32,res64s2,res128s2,gap"
 CKPT = os.path.join(OUT, "shoulder-res64.h5")
 
 
-def run_job():
-    env = dict(os.environ, PRETRAIN_DIR=OUT, PRETRAIN_CLASSES="5", PRETRAIN_PER_CLASS="24", PRETRAIN_EPOCHS="2")
+def run_job(rc=0, **extra):
+    env = dict(os.environ, PRETRAIN_DIR=OUT, PRETRAIN_CLASSES="5", PRETRAIN_PER_CLASS="24", PRETRAIN_EPOCHS="2", **extra)
     p = subprocess.run([os.path.join(project_root(), "scripts", "pretrain-shoulder.sh"), hipid()], env=env,
                        capture_output=True, text=True, timeout=600, cwd=project_root())
-    require(p.returncode == 0, f"pretrain-shoulder.sh exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-800:]))
+    require(p.returncode == rc, f"pretrain-shoulder.sh {extra} exits {rc}, not {p.returncode}: {p.stderr[-800:]}")
     return p
 
 
@@ -68,6 +68,16 @@ before = sha(CKPT)
 again = run_job()
 check(sha(CKPT) == before and "epoch" not in again.stdout and "synth:" not in again.stdout,
       f"a second run skips every step ({again.stdout.strip()[-200:]!r})")
+# PRETRAIN_SIZE: the same phantoms prepared and trained at another size, beside
+# the 64 px checkpoint; a size the 128 px phantoms cannot give is refused
+small = run_job(PRETRAIN_SIZE="32")
+with h5py.File(os.path.join(OUT, "shoulder-res32.h5"), "r") as f:
+    shape = list(f.attrs.get("input_shape", []))
+check(shape == [1, 32, 32] and "synth:" not in small.stdout and sha(CKPT) == before,
+      f"PRETRAIN_SIZE=32 trains on the same phantoms at 32 px ({shape}) and leaves the 64 px checkpoint")
+bad = run_job(rc=2, PRETRAIN_SIZE="100")
+check("PRETRAIN_SIZE must be" in bad.stderr and not os.path.exists(os.path.join(OUT, "shoulder-phantoms100.h5")),
+      f"PRETRAIN_SIZE=100 is refused in one line: {bad.stderr.strip()!r}")
 
 data = prep_shoulder_subset(TMP, 12, 64)
 pre = tensors(CKPT)
