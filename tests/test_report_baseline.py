@@ -3,8 +3,8 @@
 One small phantom sweep (3 classes x 60, 3-fold CV) with a family that learns (a small
 CNN; at 40 per class, Adam 3e-3 and 12 epochs it learned on one processor and stayed
 at 0.40 on another, so it now has the margin of 60 per class, 1e-3 and 25 epochs:
-0.59, binomial p < 1e-12, on an AMD EPYC) and one that cannot (the same dense net with a learning rate of 1e-12, so
-its weights stay where they started). From the trial files (h5py) this test
+0.59, binomial p < 1e-12, on an AMD EPYC) and one that cannot (the same dense net
+with a learning rate of 1e-12, so its weights stay where they started). From the trial files (h5py) this test
 recomputes, independently of hipid, the majority-class rate of the first pass
 over the data, the correct count and scipy's exact one-sided binomial test
 (scipy.stats.binomtest), and whether the training loss ever left the loss of
