@@ -6,10 +6,14 @@
 # from the phantoms; grouped 10-fold CV, seeds 1-3, 120 trials), then its
 # report. About 70 minutes on 2 cores. Rerunning resumes: finished trials are
 # skipped. The last line is the path of the report's page.
+# make shoulder128: the same with PRETRAIN_SIZE=128 and jobs/shoulder128.ini
+# (the fine-tuned ResNet alone at 128 px; about 95 minutes on 2 cores). A job
+# given as the second argument writes to results/<its file name without .ini>.
 set -eu
 HIPID=${1:-bin/hipid}
+JOB=${2:-jobs/shoulder.ini}
 . "$(dirname "$0")/local-mpi.sh"
 "$(dirname "$0")/pretrain-shoulder.sh" "$HIPID"
-local_mpirun "${NP:-2}" "$HIPID" sweep jobs/shoulder.ini
-"$HIPID" report results/shoulder
-echo "open in a browser: $(cd results/shoulder/report && pwd)/index.html"
+local_mpirun "${NP:-2}" "$HIPID" sweep "$JOB"
+"$HIPID" report "results/$(basename "$JOB" .ini)"
+echo "open in a browser: $(cd "results/$(basename "$JOB" .ini)/report" && pwd)/index.html"

@@ -11,7 +11,9 @@ end to end on a small set, checked with h5py:
   the equality above can fail);
 - jobs/shoulder.ini, pointed at that checkpoint and data set, is a valid job
   (--dry-run: 120 trials, cnn, dnn, res and pre), and without the checkpoint it
-  is refused with one line naming the init key.
+  is refused with one line naming the init key;
+- jobs/shoulder128.ini is jobs/shoulder.ini's pre family on 128 px films from
+  the 128 px checkpoint, and a valid job of 30 trials.
 Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
 import hashlib
 import os
@@ -115,5 +117,27 @@ for name, ckpt in (("ok", CKPT), ("missing", os.path.join(TMP, "missing.h5"))):
     else:
         check(p.returncode == 2 and p.stderr.count("\n") == 1 and "init" in p.stderr and ckpt in p.stderr,
               f"without the checkpoint: exit 2, one line naming init ({p.returncode}: {p.stderr.strip()[-200:]})")
+# jobs/shoulder128.ini (make shoulder128): the pre family alone at 128 px, from
+# PRETRAIN_SIZE=128's checkpoint; checked as a job with the 32 px checkpoint
+# and films at 32 px in their place (a 128 px pretraining is 25 minutes)
+with open(os.path.join(project_root(), "jobs", "shoulder128.ini")) as f:
+    text128 = f.read()
+check("init = results/pretrain/shoulder-res128.h5" in text128 and "\nsize = 128\n" in text128
+      and "path = results/data/shoulder128.h5" in text128,
+      "jobs/shoulder128.ini starts from PRETRAIN_SIZE=128's checkpoint on films at 128 px")
+fam_pre = lambda t: re.search(r"^\[family pre\]\n(.*?)\n\n", t, re.M | re.S).group(1)  # noqa: E731
+check(fam_pre(text128).replace("shoulder-res128", "shoulder-res64") == fam_pre(text),
+      "its pre family is jobs/shoulder.ini's but for the checkpoint")
+os.makedirs(os.path.join(TMP, "d32"), exist_ok=True)
+data32 = prep_shoulder_subset(os.path.join(TMP, "d32"), 12, 32)
+job = os.path.join(TMP, "job-128.ini")
+with open(job, "w") as f:
+    f.write(text128.replace("results/pretrain/shoulder-res128.h5", os.path.join(OUT, "shoulder-res32.h5"))
+            .replace("results/data/shoulder128.h5", data32).replace("\nsize = 128\n", "\nsize = 32\n")
+            + f"output = {os.path.join(TMP, 'res-128')}\n")
+p = run_hipid("sweep", "--dry-run", job, timeout=120)
+fams = re.findall(r"^(\w+) +1 +30 ", p.stdout, re.M)
+check(p.returncode == 0 and "30 trial(s) in all" in p.stdout and fams == ["pre"],
+      f"jobs/shoulder128.ini is a valid job of 30 trials in pre ({p.returncode}: {fams}: {p.stderr.strip()[-200:]})")
 print(f"info pretraining job: {len(body)} pretrained tensors, {len(moved)} moved when frozen; classifier {head}")
 done()
