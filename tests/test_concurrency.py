@@ -14,7 +14,8 @@ output locks, per-process temporary names, stale locks and temporary files.
   host's are kept.
 - Shards 0/2 and 1/2 run together; a whole sweep against a shard's shared
   lock, and a shard against the same shard's lock, are refused (the locks
-  are held here with flock, so nothing depends on timing).
+  are held here with flock, so nothing depends on timing); a shard waits out
+  a last shard's moment of holding the folder's lock exclusively.
 - A sweep whose data set is being built by another process (its DATA.lock
   held here) waits, then uses the file the other one put in place.
 
@@ -224,6 +225,31 @@ check(rc == 1 and ME in err, f"a shard is refused while a whole sweep holds the 
 rc, out, err = held(os.path.join(OUT, "sweep.lock"), fcntl.LOCK_SH, "sweep", "--quiet", "--no-status",
                     "--shard", "1/2", JOB)
 check(rc == 0, f"a shard runs beside another shard's shared lock: {rc}: {err.strip()[:300]}")
+
+
+def opened(pid, path):
+    """Does process pid have path open?"""
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+# The last shard out takes sweep.lock exclusively for a moment to empty it; a
+# shard starting then waits that out (a flaky failure of the shards above).
+# Held here, empty, until the shard has the file open and has tried, then let go.
+lock = os.path.join(OUT, "sweep.lock")
+with open(lock, "w") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    p = start("sweep", "--quiet", "--no-status", "--shard", "1/2", JOB)
+    t0 = time.monotonic()
+    while not opened(p.pid, lock) and p.poll() is None and time.monotonic() - t0 < 60:
+        time.sleep(0.002)
+    seen = opened(p.pid, lock)
+    time.sleep(0.3)
+    fcntl.flock(f, fcntl.LOCK_UN)
+rc, out, err = finish(p)
+check(seen and rc == 0, f"a shard waits out a last shard emptying the lock file (seen {seen}): {rc}: {err.strip()[:300]}")
 rc, out, err = held(os.path.join(OUT, "sweep.lock"), fcntl.LOCK_EX, "sweep", "--dry-run", JOB)
 check(rc == 0, f"--dry-run takes no lock: {rc}: {err.strip()[:300]}")
 

@@ -191,8 +191,16 @@ int fsafe_lock(FsafeLock *l, const char *lock_path, const char *what, int shared
             close(fd);
             return hipid_err(e, "%s: the lock file of the %s is not a regular file", lock_path, what);
         }
-        if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
-            int err = errno;
+        int rc = flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB), err = rc ? errno : 0;
+        /* The last shared holder out takes the file exclusively for a moment
+         * to empty it (the sweep's shards): a shared request waits that out,
+         * up to a second, before it calls the file in use. */
+        for (int i = 0; rc != 0 && err == EWOULDBLOCK && shared && i < 100; i++) {
+            usleep(10000);
+            rc = flock(fd, LOCK_SH | LOCK_NB);
+            err = rc ? errno : 0;
+        }
+        if (rc != 0) {
             if (err == EWOULDBLOCK) {
                 /* the holder writes its line just after taking the lock */
                 for (int i = 0; i < 20 && !old[0]; i++) {

@@ -71,7 +71,9 @@ typedef struct {
 
 /* Take the lock file lock_path (created if missing) without waiting:
  * exclusive, or shared if `shared` (several shared holders may coexist, an
- * exclusive one excludes all). If another process holds it, HIPID_ERR with
+ * exclusive one excludes all; a shared request waits up to a second for an
+ * exclusive holder, which may be the last shared holder emptying the file on
+ * its way out). If another process holds it, HIPID_ERR with
  * "<what> is in use by host=H pid=P since=T (lock file L); ..." On success the
  * holder line is written into the file (for a shared lock: this holder's line
  * replaces the previous one). If the file named a holder that is gone (a lock
