@@ -230,7 +230,8 @@ check(rc == 0, f"a shard runs beside another shard's shared lock: {rc}: {err.str
 def opened(pid, path):
     """Does process pid have path open?"""
     try:
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
+        real = os.path.realpath(path)
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == real for fd in os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return False
 
