@@ -13,7 +13,10 @@
 # (PRETRAIN_DIR); PRETRAIN_CLASSES, PRETRAIN_PER_CLASS and PRETRAIN_EPOCHS
 # shrink it (tests/test_pretrain.py runs a small one). PRETRAIN_SIZE=128
 # pretrains for 128 px films from the same phantoms (shoulder-res128.h5, about
-# 25 minutes; README, "Pretraining on shoulder phantoms", has what it measured).
+# 25 minutes); PRETRAIN_SIZE=192 (or 160, 224, 256) from phantoms of the same
+# synth command drawn at 256 px, in shoulder-phantoms256/ (shoulder-res192.h5,
+# about 55 minutes).
+# README, "Pretraining on shoulder phantoms", has what each measured.
 set -eu
 HIPID=${1:-bin/hipid}
 OUT=${PRETRAIN_DIR:-results/pretrain}
@@ -21,18 +24,20 @@ CLASSES=${PRETRAIN_CLASSES:-200}
 PER_CLASS=${PRETRAIN_PER_CLASS:-100}
 EPOCHS=${PRETRAIN_EPOCHS:-20}
 SIZE=${PRETRAIN_SIZE:-64}
+# the films are drawn at 128 px for sizes up to 128, at 256 px above
 case "$SIZE" in
-    32 | 64 | 96 | 128) ;;
-    *) echo "pretrain-shoulder.sh: PRETRAIN_SIZE must be 32, 64, 96 or 128 (the phantoms are drawn at 128 px), not '$SIZE'" >&2; exit 2 ;;
+    32 | 64 | 96 | 128) DRAW=128 PHANTOMS="$OUT/shoulder-phantoms" ;;
+    160 | 192 | 224 | 256) DRAW=256 PHANTOMS="$OUT/shoulder-phantoms256" ;;
+    *) echo "pretrain-shoulder.sh: PRETRAIN_SIZE must be 32, 64, 96 or 128 (phantoms drawn at 128 px) or 160, 192, 224 or 256 (drawn at 256 px), not '$SIZE'" >&2; exit 2 ;;
 esac
 MODEL=c32k5s2,bn,r,mp2,res32,res64s2,res128s2,gap
 mkdir -p "$OUT"
-if [ ! -f "$OUT/shoulder-phantoms/manifest.csv" ]; then
-    "$HIPID" synth --anatomy shoulder --out "$OUT/shoulder-phantoms" --force \
-        --classes "$CLASSES" --per-class "$PER_CLASS" --size 128 --seed 12
+if [ ! -f "$PHANTOMS/manifest.csv" ]; then
+    "$HIPID" synth --anatomy shoulder --out "$PHANTOMS" --force \
+        --classes "$CLASSES" --per-class "$PER_CLASS" --size "$DRAW" --seed 12
 fi
 if [ ! -f "$OUT/shoulder-phantoms$SIZE.h5" ]; then
-    "$HIPID" prep "$OUT/shoulder-phantoms/manifest.csv" -o "$OUT/shoulder-phantoms$SIZE.h5" \
+    "$HIPID" prep "$PHANTOMS/manifest.csv" -o "$OUT/shoulder-phantoms$SIZE.h5" \
         --size "$SIZE" --dup-threshold -1 -q
 fi
 if [ ! -f "$OUT/shoulder-res$SIZE.h5" ]; then

@@ -12,6 +12,8 @@ end to end on a small set, checked with h5py:
 - jobs/shoulder.ini, pointed at that checkpoint and data set, is a valid job
   (--dry-run: 120 trials, cnn, dnn, res and pre), and without the checkpoint it
   is refused with one line naming the init key;
+- PRETRAIN_SIZE picks the size: 32 from the same 128 px phantoms, 160 from
+  phantoms drawn at 256 px, 100 refused;
 - jobs/shoulder128.ini is jobs/shoulder.ini's pre family on 128 px films from
   the 128 px checkpoint, and a valid job of 30 trials.
 Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
@@ -23,6 +25,7 @@ import sys
 
 import h5py
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import check, done, hipid, prep_shoulder_subset, project_root, require, run_hipid, tmp_dir  # noqa: E402
@@ -77,6 +80,17 @@ with h5py.File(os.path.join(OUT, "shoulder-res32.h5"), "r") as f:
     shape = list(f.attrs.get("input_shape", []))
 check(shape == [1, 32, 32] and "synth:" not in small.stdout and sha(CKPT) == before,
       f"PRETRAIN_SIZE=32 trains on the same phantoms at 32 px ({shape}) and leaves the 64 px checkpoint")
+# above 128 px the phantoms are drawn again at 256 px, in a folder of their own
+large = run_job(PRETRAIN_SIZE="160")
+with open(os.path.join(OUT, "shoulder-phantoms256", "manifest.csv")) as f:
+    first_film = os.path.join(OUT, "shoulder-phantoms256", f.read().splitlines()[1].split(",")[0])
+with Image.open(first_film) as im:
+    drawn = im.size
+with h5py.File(os.path.join(OUT, "shoulder-res160.h5"), "r") as f:
+    shape = list(f.attrs.get("input_shape", []))
+check(drawn == (256, 256) and shape == [1, 160, 160] and "synth:" in large.stdout and sha(CKPT) == before,
+      f"PRETRAIN_SIZE=160 draws phantoms at 256 px ({drawn}), trains at 160 px ({shape}) and leaves the 64 px "
+      "checkpoint")
 bad = run_job(rc=2, PRETRAIN_SIZE="100")
 check("PRETRAIN_SIZE must be" in bad.stderr and not os.path.exists(os.path.join(OUT, "shoulder-phantoms100.h5")),
       f"PRETRAIN_SIZE=100 is refused in one line: {bad.stderr.strip()!r}")
