@@ -381,4 +381,38 @@ check(p.returncode == 1 and len(lines) == 1 and "gnuplot not found" in lines[0]
       and os.path.isfile(os.path.join(ROOT, "kf-nognuplot", "report.md")),
       f"gnuplot missing: one line, exit 1, report.md still written ({lines})")
 
+# val_fraction = 0: with two configurations per family the choice is made on
+# the test folds (the higher mean test accuracy, recomputed here), and the
+# report says the estimate is optimistic; with one, nothing is chosen and it
+# says neither that nor that a validation loss chose
+nv_trials = {}
+for name, fams in (("nv-two", FAMILIES), ("nv-one", FAMILIES.replace("0.003, 0.001", "0.003")
+                                           .replace("0.05, 0.01", "0.05"))):
+    res = sweep(name, "scheme = kfold\nk = 3\nval_fraction = 0", families=fams)
+    p = report(res, "--format", "json", "--no-plots")
+    require(p.returncode == 0, f"report {name}: {p.stderr[-300:]}")
+    md = open(os.path.join(res, "report", "report.md")).read()
+    sel = {fa["name"]: fa["configuration"] for fa in json.loads(p.stdout)["families"]}
+    nv_trials[name] = load_trials(res)
+    chosen = {}
+    for fam in ("cnn", "dnn"):
+        mean = {}
+        for t in nv_trials[name]:
+            if t["family"] == fam:
+                mean.setdefault(t["config"], []).append(t["accuracy"])
+        chosen[fam] = min(mean, key=lambda c: (-np.mean(mean[c]), c))
+    warned = "No validation loss was recorded" in md and "optimistic" in md
+    by_val = "lowest mean validation loss" in md
+    if name == "nv-two":
+        check(warned and not by_val and "highest mean test accuracy" in md,
+              f"{name}: the report says the test folds chose and warns ({'warned' if warned else ''} "
+              f"{'by_val' if by_val else ''})")
+        check(sel == chosen, f"{name}: the chosen configurations are those of the higher mean test accuracy "
+                             f"({sel} against {chosen})")
+    else:
+        check(not warned and not by_val and "nothing was selected" in md,
+              f"{name}: one configuration per family: no warning, no selection by validation loss, "
+              f"'nothing was selected' ({'warned' if warned else ''} {'by_val' if by_val else ''})")
+        check(sel == {"cnn": 0, "dnn": 0}, f"{name}: each family reports its one configuration ({sel})")
+
 done()

@@ -730,11 +730,16 @@ static void select_by_validation(Report *r, int f, int *by_test) {
     RFamily *fa = &r->fam[f];
     int best = -1;
     double best_v = INFINITY;
-    int any_val = 0;
-    for (int ci = 0; ci < r->n_configs; ci++)
-        any_val |= r->configs[ci].fam == f && r->configs[ci].n_done > 0 && !r->configs[ci].excluded &&
-                   isfinite(r->configs[ci].val_loss);
-    *by_test = !any_val;
+    int any_val = 0, n_cand = 0;
+    for (int ci = 0; ci < r->n_configs; ci++) {
+        const RConfig *c = &r->configs[ci];
+        if (c->fam != f || c->n_done == 0 || c->excluded) continue;
+        n_cand++;
+        any_val |= isfinite(c->val_loss);
+    }
+    /* one candidate: reported as it is, whatever the validation set */
+    *by_test = !any_val && n_cand > 1;
+    r->chose |= n_cand > 1;
     for (int ci = 0; ci < r->n_configs; ci++) {
         const RConfig *c = &r->configs[ci];
         if (c->fam != f || c->n_done == 0 || c->excluded) continue;
@@ -1452,6 +1457,7 @@ void report_analyse(Report *r) {
     build_units(r);
     int by_test = 0;
     for (int f = 0; f < r->n_fam; f++) analyse_family(r, f, &by_test);
+    r->by_test = by_test;
     if (by_test)
         add_line(&r->notes, &r->n_notes,
                  "No validation loss was recorded (val_fraction 0?): configurations were chosen by mean test accuracy, "

@@ -78,6 +78,15 @@ void report_selection_text(char *buf, size_t cap, const Report *r) {
                  "highest mean inner-fold test accuracy was selected (ties: the lower mean inner log loss, then the "
                  "lower configuration number); the family's estimate is that configuration's outer-fold result, "
                  "which played no part in the choice, so the estimate is unbiased.");
+    else if (!r->chose)
+        snprintf(buf, cap,
+                 "Not nested, one configuration per family: nothing was selected, and each family's test folds are "
+                 "reported as they are (they played no part in training).");
+    else if (r->by_test)
+        snprintf(buf, cap,
+                 "Not nested, without validation sets (val_fraction 0): per family, the configuration with the "
+                 "highest mean test accuracy (ties: the lower configuration number) was selected and its test folds "
+                 "are reported, so the estimate of the chosen configuration is optimistic.");
     else
         snprintf(buf, cap,
                  "Not nested: per family, the configuration with the lowest mean validation loss (the early-stopping "

@@ -20,7 +20,8 @@
  *    loss over its outer trials (the early-stopping carve of each training
  *    set; ties: lower configuration number); its test folds are reported.
  *    Without a validation set (val_fraction 0), by mean test accuracy, and the
- *    report says that this estimate is optimistic.
+ *    report says that this estimate is optimistic. A family with one
+ *    candidate configuration has no choice to make: nothing is optimistic.
  *  - Staged searches (halving, hyperband, a prune; halving.h): a trial is a
  *    candidate only if the index does not mark it pruned and its file was
  *    trained to its end (budget 0). Not nested, a configuration is a
@@ -218,6 +219,10 @@ typedef struct {
     char job[64], job_file[1024], study[512], data[1024], data_checksum[24];
     int have_index;        /* sweep.h5 was read */
     int nested, k, repeats, inner_k; /* design (from the study key, else from the trials) */
+    int chose;             /* not nested: some family had two or more candidate configurations
+                            * (a choice); 0: each family's one configuration is reported as is */
+    int by_test;           /* not nested, and a choice was made on mean test accuracy (no
+                            * validation loss: val_fraction 0) */
     int K;
     char **class_names;    /* (K) */
     int n_fam;
