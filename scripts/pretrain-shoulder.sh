@@ -24,7 +24,7 @@ CLASSES=${PRETRAIN_CLASSES:-200}
 PER_CLASS=${PRETRAIN_PER_CLASS:-100}
 EPOCHS=${PRETRAIN_EPOCHS:-20}
 SIZE=${PRETRAIN_SIZE:-64}
-# the films are drawn at 128 px for sizes up to 128, at 256 px above
+# the phantoms are drawn at 128 px for sizes up to 128, at 256 px above
 case "$SIZE" in
     32 | 64 | 96 | 128) DRAW=128 PHANTOMS="$OUT/shoulder-phantoms" ;;
     160 | 192 | 224 | 256) DRAW=256 PHANTOMS="$OUT/shoulder-phantoms256" ;;

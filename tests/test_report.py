@@ -1,5 +1,6 @@
 """hipid report on three tiny sweeps (3 classes repeated 3-fold; nested; binary
-5x2cv): files and plot sizes, every metric recomputed here with sklearn and
+5x2cv), and two 3-fold ones without validation sets (the selection then):
+files and plot sizes, every metric recomputed here with sklearn and
 scipy from the trial files (h5py), the selection rule, McNemar counts, the
 corrected t-test, DeLong's AUCs, 5x2cv, the JSON/CSV summaries (intervals of
 means Nadeau-Bengio corrected), and the partial, truncated, other-version,
@@ -385,7 +386,6 @@ check(p.returncode == 1 and len(lines) == 1 and "gnuplot not found" in lines[0]
 # the test folds (the higher mean test accuracy, recomputed here), and the
 # report says the estimate is optimistic; with one, nothing is chosen and it
 # says neither that nor that a validation loss chose
-nv_trials = {}
 for name, fams in (("nv-two", FAMILIES), ("nv-one", FAMILIES.replace("0.003, 0.001", "0.003")
                                            .replace("0.05, 0.01", "0.05"))):
     res = sweep(name, "scheme = kfold\nk = 3\nval_fraction = 0", families=fams)
@@ -393,11 +393,11 @@ for name, fams in (("nv-two", FAMILIES), ("nv-one", FAMILIES.replace("0.003, 0.0
     require(p.returncode == 0, f"report {name}: {p.stderr[-300:]}")
     md = open(os.path.join(res, "report", "report.md")).read()
     sel = {fa["name"]: fa["configuration"] for fa in json.loads(p.stdout)["families"]}
-    nv_trials[name] = load_trials(res)
+    nv_rows = load_trials(res)
     chosen = {}
     for fam in ("cnn", "dnn"):
         mean = {}
-        for t in nv_trials[name]:
+        for t in nv_rows:
             if t["family"] == fam:
                 mean.setdefault(t["config"], []).append(t["accuracy"])
         chosen[fam] = min(mean, key=lambda c: (-np.mean(mean[c]), c))
