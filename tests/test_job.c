@@ -8,6 +8,8 @@
  * - trial order (nested: inner folds, then the outer trial) and labels;
  * - hashes: the same job twice gives the same hashes, [run] keys and the job
  *   name leave them alone, lr and the data checksum change them;
+ * - [family] val_fraction: the family's own share (else [cv]'s), in its
+ *   trials' hashes only; a family without it keeps its hashes;
  * - two families with the same configuration fail to expand;
  * - random search is reproducible and stays within its ranges.
  * Job files are written to $TEST_TMP (else /tmp). */
@@ -323,6 +325,18 @@ static const ErrCase err_cases[] = {
      ":7: patience: expected val_fraction > 0 for early stopping"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\npatience = 5\n[cv]\nval_fraction = 0\n",
      ":7: val_fraction: expected val_fraction > 0 for early stopping"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nval_fraction = 0\npatience = 5\n",
+     ":6: patience: expected val_fraction > 0 for early stopping"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\npatience = 5\nval_fraction = 0\n",
+     ":6: val_fraction: expected val_fraction > 0 for early stopping"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nval_fraction = 0.7\n",
+     ":5: val_fraction: expected a share in [0, 0.5], found '0.7'"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nval_fraction = some\n",
+     ":5: val_fraction: expected a share in [0, 0.5], found 'some'"},
+    {"[data]\npath = d\n[cv]\nscheme = holdout\n[family a]\nmodel = dnn-paper\nval_fraction = 0.1\n",
+     ":7: val_fraction: expected val_fraction only with k-fold schemes"},
+    {"[data]\npath = d\n[search]\nmode = halving\nmax_epochs = 9\n[family a]\nmodel = dnn-paper\nval_fraction = 0\n",
+     ":8: val_fraction: expected a validation share > 0 in [family a] (halving compares validation loss), found 0"},
     {"[data]\npath = d\n[cv]\nscheme = holdout\nfractions = 0.7, 0, 0.3\n[family a]\nmodel = dnn-paper\npatience = 3\n",
      ":8: patience: expected a validation share > 0 in fractions"},
     {"[data]\npath = d\n[family a]\nmodel = c8,r,fl\ndropout = 0.2\n",
@@ -426,6 +440,60 @@ static void test_duplicate_families(void) {
                strstr(e.msg, "configuration 0 equal to [family a] configuration 1"), "dup: '%s'", e.msg);
     free(t);
     job_free(&j);
+}
+
+/* ---- a family's own validation share ---- */
+
+static void test_family_val(void) {
+    const char *base = "[data]\npath = d\n[cv]\nk = 3\nval_fraction = 0.15\n"
+                       "[family a]\nmodel = dnn-paper\npatience = 4\n"
+                       "[family b]\nmodel = fl,fc8,r\n";
+    char text[512];
+    snprintf(text, sizeof text, "%sval_fraction = 0\n", base);
+    ErrBuf e = {{0}};
+    Job j0, j1;
+    int r0 = load(&j0, "fv0.ini", base, &e);
+    EXPECT(r0 == HIPID_OK, "family val job without the key: %s", e.msg);
+    int r1 = load(&j1, "fv1.ini", text, &e);
+    EXPECT(r1 == HIPID_OK, "family val job: %s", e.msg);
+    if (r0 || r1) return;
+    EXPECT(j0.families[0].val_fraction == 0.15 && j0.families[1].val_fraction == 0.15,
+           "families without val_fraction take [cv]'s: %g %g", j0.families[0].val_fraction,
+           j0.families[1].val_fraction);
+    EXPECT(j1.val_fraction == 0.15 && j1.families[0].val_fraction == 0.15 && j1.families[1].val_fraction == 0,
+           "[family b] val_fraction = 0: cv %g, a %g, b %g", j1.val_fraction, j1.families[0].val_fraction,
+           j1.families[1].val_fraction);
+    Trial *t0 = NULL, *t1 = NULL;
+    int n0 = 0, n1 = 0;
+    EXPECT(job_expand(&t0, &n0, &j0, 5, &e) == HIPID_OK && job_expand(&t1, &n1, &j1, 5, &e) == HIPID_OK,
+           "expand: %s", e.msg);
+    EXPECT(n0 == 6 && n1 == 6, "trials %d %d, expected 6", n0, n1);
+    for (int i = 0; i < n0 && i < n1; i++) {
+        if (t0[i].family == 0)
+            EXPECT(t0[i].hash == t1[i].hash, "trial %d of the family without the key changed its hash", i);
+        else
+            EXPECT(t0[i].hash != t1[i].hash, "trial %d: val_fraction 0.15 and 0 hash alike", i);
+    }
+    char key[4096];
+    for (int i = 0; i < n1; i++)
+        if (t1[i].family == 1) {
+            job_trial_key(key, sizeof key, &j1, &t1[i], 5);
+            EXPECT(strstr(key, " val_fraction=0 "), "the trial key names the family's share: %s", key);
+            break;
+        }
+    free(t0);
+    free(t1);
+    job_free(&j0);
+    job_free(&j1);
+
+    /* [cv] val_fraction = 0 with a family that has its own share and early stopping */
+    int rc = load(&j0, "fv2.ini", "[data]\npath = d\n[cv]\nval_fraction = 0\n[family a]\nmodel = dnn-paper\n"
+                                  "val_fraction = 0.2\npatience = 3\n", &e);
+    EXPECT(rc == HIPID_OK, "a family's share with [cv] val_fraction = 0: %s", e.msg);
+    if (rc == HIPID_OK) {
+        EXPECT(j0.families[0].val_fraction == 0.2, "family share %g", j0.families[0].val_fraction);
+        job_free(&j0);
+    }
 }
 
 /* ---- hashes ---- */
@@ -590,6 +658,7 @@ int main(void) {
     test_order();
     test_errors();
     test_trials();
+    test_family_val();
     test_hashes();
     test_duplicate_families();
     test_random();

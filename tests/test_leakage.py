@@ -19,6 +19,10 @@ it puts no patient and no copy group in two of train, validation and test.
 The same job with `[cv] groups = no`: patients do straddle the splits, and the
 report's leakage count (summary.json) equals the count made here from the
 trial files; with groups the count is 0.
+A second family with its own `val_fraction = 0` ([family] overrides [cv]):
+its trials have no validation part, test the same folds as the first
+family's, and train on exactly the first family's training and validation
+images of the fold.
 """
 import json
 import os
@@ -56,6 +60,13 @@ optimizer = adam
 lr = 0.003
 batch = 8
 epochs = 2
+[family whole]
+model = fl,fc8,r
+val_fraction = 0
+optimizer = adam
+lr = 0.003
+batch = 8
+epochs = 2
 [run]
 output = {root}/{name}
 """
@@ -81,8 +92,16 @@ def trials(results):
         with h5py.File(os.path.join(results, "trials", name), "r") as f:
             if f.attrs["state"] not in (b"done", "done"):
                 continue
-            out.append({part: f["indices/" + part][()] for part in ("train", "val", "test")})
+            parts = {part: f["indices/" + part][()] for part in ("train", "val", "test")}
+            family = f.attrs["family"]
+            family = family.decode() if isinstance(family, bytes) else str(family)
+            out.append((family, int(np.ravel(f.attrs["outer"])[0]), parts))
     return out
+
+
+def of_family(ts, family):
+    """The parts of one family's trials, by test fold."""
+    return {outer: parts for fam, outer, parts in ts if fam == family}
 
 
 def straddling(parts, key):
@@ -99,6 +118,13 @@ def leaks(parts, grp):
     """Test rows whose group has a member in train or val."""
     fit = {grp[i] for i in np.concatenate([parts["train"], parts["val"]])}
     return sum(1 for i in parts["test"] if grp[i] in fit)
+
+
+def family_json(text, name):
+    """One family of the report's JSON."""
+    fams = [f for f in json.loads(text)["families"] if f.get("name") == name]
+    testlib.require(len(fams) == 1, f"the report's JSON has family {name}")
+    return fams[0]
 
 
 def dup_members(dups):
@@ -150,7 +176,7 @@ def demo_splits(data, pids, dups):
     testlib.require(r.returncode == 0, f"the demo's CV design exits 0: {r.stderr[-800:]}")
     ts = trials(out)
     check(len(ts) == 5, f"the demo's 5 folds ({len(ts)} trials)")
-    for k, parts in enumerate(ts):
+    for k, (_, _, parts) in enumerate(ts):
         check(not straddling(parts, pids), f"demo fold {k}: no patient in two of train, val, test")
         check(not straddling(parts, [int(g) for g in dups]), f"demo fold {k}: no copy group in two of train, val, test")
 
@@ -182,19 +208,30 @@ def main():
         check(largest <= MAX_VIEWS, f"no near-duplicate group is larger than one patient's views ({largest})")
     dup_key = [int(g) for g in dups] if dups is not None else [None] * n
     ts = trials(grouped)
-    check(len(ts) == 3, f"3 trials done ({len(ts)})")
-    for k, parts in enumerate(ts):
+    check(len(ts) == 6, f"6 trials done, 3 folds of 2 families ({len(ts)})")
+    for k, (_, _, parts) in enumerate(ts):
         check(not straddling(parts, pids), f"trial {k}: no patient in two of train, val, test")
         check(not straddling(parts, dup_key), f"trial {k}: no near-duplicate group in two of train, val, test")
+    carved, whole = of_family(ts, "dnn"), of_family(ts, "whole")
+    check(sorted(carved) == [0, 1, 2] and sorted(whole) == [0, 1, 2],
+          f"both families test folds 0-2 ({sorted(carved)}, {sorted(whole)})")
+    for k in sorted(set(carved) & set(whole)):
+        a, b = carved[k], whole[k]
+        check(len(a["val"]) > 0, f"fold {k}: [cv] val_fraction = 0.25 carves a validation part ({len(a['val'])})")
+        check(len(b["val"]) == 0, f"fold {k}: [family whole] val_fraction = 0 has no validation part ({len(b['val'])})")
+        check(sorted(b["test"]) == sorted(a["test"]), f"fold {k}: both families test the same images")
+        check(sorted(b["train"]) == sorted(np.concatenate([a["train"], a["val"]])),
+              f"fold {k}: [family whole] trains on the other family's training and validation images "
+              f"({len(b['train'])} against {len(a['train'])} + {len(a['val'])})")
     r = subprocess.run([HIPID, "report", grouped, "--no-plots", "--format", "json"], capture_output=True, text=True,
                        timeout=300, env=ENV)
     testlib.require(r.returncode == 0, "report exits 0: " + r.stderr[-400:])
-    fam = json.loads(r.stdout)["families"][0]
+    fam = family_json(r.stdout, "dnn")
     check(fam.get("leaks", {}).get("group") == 0, f"grouped CV: the report counts 0 leaks ({fam.get('leaks')})")
 
     # the negative control: the same job without groups must leak, and the report must say so
     loose = sweep("loose", "no")
-    ts = trials(loose)
+    ts = list(of_family(trials(loose), "dnn").values())
     expected = sum(leaks(p, list(groups)) for p in ts)
     straddle = sum(len(straddling(p, pids)) for p in ts)
     print(f"info groups = no: {expected} test images share a patient with their model's training data, "
@@ -203,7 +240,7 @@ def main():
     r = subprocess.run([HIPID, "report", loose, "--no-plots", "--format", "json"], capture_output=True, text=True,
                        timeout=300, env=ENV)
     testlib.require(r.returncode == 0, "report exits 0: " + r.stderr[-400:])
-    fam = json.loads(r.stdout)["families"][0]
+    fam = family_json(r.stdout, "dnn")
     check(fam.get("leaks", {}).get("group") == expected,
           f"the report's leak count {fam.get('leaks')} equals the trial files' {expected}")
     md = open(os.path.join(loose, "report", "report.md")).read()

@@ -178,7 +178,10 @@ void estimate_work(Estimate *est, const Job *j, const EstData *d, const Trial *p
             x->dp_step[i] = estimate_dp_step(h, &sz, x->step, estimate_dp_ranks[i], l, NULL);
             x->dp_eff[i] = x->dp_step[0] / (estimate_dp_ranks[i] * x->dp_step[i]);
         }
-        double steps = ceil(est->n_train / h->batch) * h->epochs;
+        /* the family's own validation share, if it has one */
+        double n_train = j->scheme == CV_HOLDOUT ? est->n_train
+                                                 : d->n_images * (1 - test_share) * (1 - fa->val_fraction);
+        double steps = ceil(n_train / h->batch) * h->epochs;
         x->per_trial = steps * at_rpt;
         est->total += x->per_trial * x->n_trials / x->groups;
     }

@@ -35,7 +35,7 @@
 #include "hipid/train/train.h"
 
 #define TAG_SEARCH 0x5EA7C4u
-#define MAX_KEYS 24
+#define MAX_KEYS 25
 #define MAX_VALUES 64     /* values in one hyperparameter list */
 #define MAX_CONFIGS 10000 /* configurations per family (grid product or samples) */
 
@@ -56,7 +56,8 @@ enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES, K_STALL };
 enum {
     F_MODEL, F_OPTIMIZER, F_LR, F_MOMENTUM, F_WEIGHT_DECAY, F_SCHEDULE, F_STEP_SIZE, F_GAMMA,
     F_BATCH, F_MICRO_BATCH, F_EPOCHS, F_PATIENCE, F_DROPOUT, F_AUGMENT, F_BALANCE, F_STANDARDIZE,
-    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_TTA, F_INIT, F_RANKS, N_FAMILY_KEYS
+    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_TTA, F_INIT, F_RANKS, F_VAL_FRACTION,
+    N_FAMILY_KEYS
 };
 #define HP_FIRST F_OPTIMIZER
 #define N_HP (F_TTA - F_OPTIMIZER + 1)
@@ -71,7 +72,7 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
                   "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "tta",
-                  "init", "ranks_per_trial"},
+                  "init", "ranks_per_trial", "val_fraction"},
 };
 
 typedef enum { V_REAL, V_INT, V_CHOICE, V_AUG } ValKind;
@@ -1043,6 +1044,26 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
                 &fam->ranks_per_trial, e))
         return HIPID_ERR;
 
+    /* the family's own validation share of each training set, else [cv]'s */
+    const Section *cv = &p->fixed[S_CV];
+    const char *vf = raw(sec, F_VAL_FRACTION);
+    fam->val_fraction = job->val_fraction;
+    int val_at = sec->at[F_VAL_FRACTION] ? sec->at[F_VAL_FRACTION] : cv->at[K_VAL_FRACTION];
+    if (vf && job->scheme == CV_HOLDOUT)
+        return pair_err(p, sec->at[F_VAL_FRACTION], "val_fraction", cv->at[K_SCHEME] ? cv->at[K_SCHEME] : cv->line,
+                        "scheme", e, "expected val_fraction only with k-fold schemes (holdout takes [cv] "
+                        "fractions), found scheme = holdout");
+    if (vf && (parse_double(vf, &fam->val_fraction) || fam->val_fraction < 0 || fam->val_fraction > 0.5))
+        return key_err(p, sec, S_FAMILY, F_VAL_FRACTION, e, "expected a share in [0, 0.5], found '%s'", vf);
+    if (JOB_STAGED(job) && job->scheme != CV_HOLDOUT && !(fam->val_fraction > 0)) {
+        int halving = job->search >= SEARCH_HALVING;
+        const Section *search = &p->fixed[S_SEARCH];
+        return pair_err(p, search->at[halving ? K_MODE : K_PRUNE], halving ? "mode" : "prune", val_at, "val_fraction",
+                        e, "expected a validation share > 0 in [family %s] (%s compares validation %s), found 0",
+                        sec->name, halving ? search_mode_names[job->search] : search_prune_names[job->prune],
+                        job->metric ? "accuracy" : "loss");
+    }
+
     if (job->search >= SEARCH_HALVING && sec->at[F_EPOCHS])
         return pair_err(p, sec->at[F_EPOCHS], "epochs", p->fixed[S_SEARCH].at[K_MAX_EPOCHS], "max_epochs", e,
                         "expected no epochs in a family with mode = %s ([search] max_epochs sets them), "
@@ -1066,15 +1087,14 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
     int any_patience = 0;
     for (int i = 0; i < pat->n; i++) any_patience |= pat->v[i] > 0;
     if (any_patience) {
-        const Section *cv = &p->fixed[S_CV];
         if (job->scheme == CV_HOLDOUT && job->fractions[1] == 0) {
             pair_err(p, cv->at[K_FRACTIONS], "fractions", pat->line, "patience", e,
                      "expected a validation share > 0 in fractions for early stopping (patience > 0), "
                      "found fractions[1] = 0");
             goto done;
         }
-        if (job->scheme != CV_HOLDOUT && job->val_fraction == 0) {
-            pair_err(p, cv->at[K_VAL_FRACTION], "val_fraction", pat->line, "patience", e,
+        if (job->scheme != CV_HOLDOUT && fam->val_fraction == 0) {
+            pair_err(p, val_at, "val_fraction", pat->line, "patience", e,
                      "expected val_fraction > 0 for early stopping (patience > 0), found val_fraction = 0");
             goto done;
         }
@@ -1291,7 +1311,8 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
              "standardize=%d%s\n"
              "augment %s\n%s",
              (unsigned long long)data_checksum, scheme_names[job->scheme], job->k, job->repeats,
-             job->inner_k, job->fractions[0], job->fractions[1], job->fractions[2], job->val_fraction,
+             job->inner_k, job->fractions[0], job->fractions[1], job->fractions[2],
+             job->families[t->family].val_fraction, /* the family's own, else [cv]'s */
              (unsigned long long)job->cv_seed, job->use_groups, t->repeat, t->outer, t->inner,
              (unsigned long long)t->seed, model, optim_kind_names[o->kind], o->lr, o->momentum,
              o->weight_decay, o->beta1, o->beta2, o->eps, optim_sched_names[o->sched], o->step_size,

@@ -254,8 +254,8 @@ static int carve_val(TrialParts *p, const Study *s, const Trial *t, const int *a
     }
     int ntr = 0, nva = 0;
     uint64_t seed = mix(mix(mix(j->cv_seed, (uint64_t)t->repeat), (uint64_t)t->outer), (uint64_t)(t->inner + 1));
-    int rc = split_holdout(tr, &ntr, va, &nva, lab, grp, n_all, d->n_classes, j->val_fraction, seed,
-                           d->class_names, e);
+    double share = j->families[t->family].val_fraction; /* [family] val_fraction, else [cv]'s */
+    int rc = split_holdout(tr, &ntr, va, &nva, lab, grp, n_all, d->n_classes, share, seed, d->class_names, e);
     for (int i = 0; i < ntr; i++) p->train[i] = all[tr[i]];
     for (int i = 0; i < nva; i++) p->val[i] = all[va[i]];
     p->n_train = ntr;
@@ -290,7 +290,7 @@ int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) 
     int n_all = 0, rc = HIPID_OK;
     int *all = xmalloc(sizeof(int) * (n ? n : 1));
     split_fold_indices(all, &n_all, p->test, &p->n_test, assign, n, fold);
-    if (j->val_fraction <= 0.0) {
+    if (j->families[t->family].val_fraction <= 0.0) {
         memcpy(p->train, all, sizeof(int) * n_all);
         p->n_train = n_all;
     } else {
@@ -332,11 +332,11 @@ int study_check_plan(const Study *s, ErrBuf *e) {
                 snprintf(why, sizeof why, "repeat %d, outer fold %d, inner fold %d: %d images in %d outer and %d "
                          "inner folds with val_fraction %g leave none for training (%d validation, %d test); use "
                          "fewer folds, a smaller val_fraction or more images", t->repeat, t->outer, t->inner,
-                         s->d.n, j->k, j->inner_k, j->val_fraction, p.n_val, p.n_test);
+                         s->d.n, j->k, j->inner_k, fa->val_fraction, p.n_val, p.n_test);
             else
                 snprintf(why, sizeof why, "repeat %d, fold %d: %d images in %d folds with val_fraction %g leave "
                          "none for training (%d validation, %d test); use fewer folds, a smaller val_fraction or "
-                         "more images", t->repeat, t->outer, s->d.n, j->k, j->val_fraction, p.n_val, p.n_test);
+                         "more images", t->repeat, t->outer, s->d.n, j->k, fa->val_fraction, p.n_val, p.n_test);
             rc = hipid_err(e, "%s: family %s: the training part is empty: %s", j->path, fa->name, why);
         } else if (rc == HIPID_OK && p.n_train < fa->configs[t->config].batch) {
             rc = hipid_err(e, "%s: family %s: batch %d is larger than a training set (%d images)", j->path,

@@ -13,7 +13,7 @@
  *              step_size, gamma, batch, micro_batch, epochs, patience, dropout,
  *              augment, balance, standardize, gradient_sum, freeze, head_lr, warmup,
  *              label_smoothing, tta, init,
- *              ranks_per_trial
+ *              ranks_per_trial, val_fraction (the family's own [cv] val_fraction)
  *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries, stall_timeout
  * Hyperparameter keys of a family take a comma-separated list (grid: the
  * cartesian product; random: a uniform choice) and, for real-valued keys in
@@ -59,6 +59,8 @@ typedef struct {
 typedef struct {
     char name[32];       /* the NAME of [family NAME] */
     int ranks_per_trial; /* ranks that train one trial together */
+    double val_fraction; /* k-fold schemes: the family's validation share of each training
+                          * set ([family] val_fraction, else [cv]'s); 0 = none */
     int n_configs;
     HParams *configs;    /* (n_configs), owned */
 } Family;
