@@ -4,7 +4,7 @@
 # pretrain-shoulder, skipped when it exists), then jobs/shoulder.ini on NP MPI
 # ranks (cnn-paper, dnn-paper, the small ResNet from scratch and fine-tuned
 # from the phantoms; grouped 10-fold CV, seeds 1-3, 120 trials), then its
-# report. About 70 minutes on 2 cores. Rerunning resumes: finished trials are
+# report. About 75 minutes on 2 cores. Rerunning resumes: finished trials are
 # skipped. The last line is the path of the report's page.
 # make shoulder128: the same with PRETRAIN_SIZE=128 and jobs/shoulder128.ini
 # (the fine-tuned ResNet alone at 128 px; about 110 minutes on 2 cores). A job
