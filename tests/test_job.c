@@ -171,6 +171,42 @@ static void test_defaults(void) {
     job_free(&j);
 }
 
+/* Two job texts loaded (as name a and b) and expanded with data checksum ck;
+ * HIPID_ERR (and a failed check naming what) if either fails. */
+typedef struct {
+    Job job[2];
+    Trial *t[2];
+    int n[2];
+} JobPair;
+
+static int load_pair(JobPair *p, const char *what, const char *a, const char *b, uint64_t ck) {
+    memset(p, 0, sizeof *p);
+    const char *text[2] = {a, b}, *name[2] = {"pair-a.ini", "pair-b.ini"};
+    for (int k = 0; k < 2; k++) {
+        ErrBuf e = {{0}};
+        if (load(&p->job[k], name[k], text[k], &e) != HIPID_OK) {
+            EXPECT(0, "%s %c: %s", what, 'a' + k, e.msg);
+            if (k) job_free(&p->job[0]);
+            free(p->t[0]);
+            return HIPID_ERR;
+        }
+        if (job_expand(&p->t[k], &p->n[k], &p->job[k], ck, &e) != HIPID_OK) {
+            EXPECT(0, "%s %c: expand: %s", what, 'a' + k, e.msg);
+            for (int i = 0; i <= k; i++) job_free(&p->job[i]);
+            free(p->t[0]);
+            return HIPID_ERR;
+        }
+    }
+    return HIPID_OK;
+}
+
+static void free_pair(JobPair *p) {
+    for (int k = 0; k < 2; k++) {
+        free(p->t[k]);
+        job_free(&p->job[k]);
+    }
+}
+
 /* ---- section order ---- */
 
 static void test_order(void) {
@@ -180,27 +216,16 @@ static void test_order(void) {
     const char *b = "[run]\nthreads = 2\nranks_per_trial = 2\n"
                     "[family x]\nbatch = 16, 32\nmicro_batch = 8\nlr = loguniform(1e-4, 1e-1)\nmodel = cnn-paper\n"
                     "[search]\nsamples = 4\nmode = random\n[cv]\nk = 3\n[data]\npath = d.h5\n[job]\nseeds = 1, 2\n";
-    ErrBuf e = {{0}};
-    Job ja, jb;
-    int ra = load(&ja, "order.ini", a, &e);
-    EXPECT(ra == HIPID_OK, "order a: %s", e.msg);
-    int rb = load(&jb, "order.ini", b, &e);
-    EXPECT(rb == HIPID_OK, "order b: %s", e.msg);
-    if (ra || rb) return;
-    Trial *ta = NULL, *tb = NULL;
-    int na = 0, nb = 0;
-    job_expand(&ta, &na, &ja, 7, &e);
-    job_expand(&tb, &nb, &jb, 7, &e);
+    JobPair p;
+    if (load_pair(&p, "order", a, b, 7) != HIPID_OK) return;
+    int na = p.n[0], nb = p.n[1];
     EXPECT(na == nb && na == 4 * 3 * 2, "order: %d vs %d trials, expected 24", na, nb);
     int same = na == nb;
-    for (int i = 0; same && i < na; i++) same = ta[i].hash == tb[i].hash;
+    for (int i = 0; same && i < na; i++) same = p.t[0][i].hash == p.t[1][i].hash;
     EXPECT(same, "section order changed the trial hashes");
-    EXPECT(ja.families[0].ranks_per_trial == 2 && jb.families[0].ranks_per_trial == 2,
+    EXPECT(p.job[0].families[0].ranks_per_trial == 2 && p.job[1].families[0].ranks_per_trial == 2,
            "[run] after [family] must still set the family's ranks_per_trial");
-    free(ta);
-    free(tb);
-    job_free(&ja);
-    job_free(&jb);
+    free_pair(&p);
 }
 
 /* ---- errors ---- */
@@ -450,23 +475,17 @@ static void test_family_val(void) {
                        "[family b]\nmodel = fl,fc8,r\n";
     char text[512];
     snprintf(text, sizeof text, "%sval_fraction = 0\n", base);
-    ErrBuf e = {{0}};
-    Job j0, j1;
-    int r0 = load(&j0, "fv0.ini", base, &e);
-    EXPECT(r0 == HIPID_OK, "family val job without the key: %s", e.msg);
-    int r1 = load(&j1, "fv1.ini", text, &e);
-    EXPECT(r1 == HIPID_OK, "family val job: %s", e.msg);
-    if (r0 || r1) return;
-    EXPECT(j0.families[0].val_fraction == 0.15 && j0.families[1].val_fraction == 0.15,
-           "families without val_fraction take [cv]'s: %g %g", j0.families[0].val_fraction,
-           j0.families[1].val_fraction);
-    EXPECT(j1.val_fraction == 0.15 && j1.families[0].val_fraction == 0.15 && j1.families[1].val_fraction == 0,
-           "[family b] val_fraction = 0: cv %g, a %g, b %g", j1.val_fraction, j1.families[0].val_fraction,
-           j1.families[1].val_fraction);
-    Trial *t0 = NULL, *t1 = NULL;
-    int n0 = 0, n1 = 0;
-    EXPECT(job_expand(&t0, &n0, &j0, 5, &e) == HIPID_OK && job_expand(&t1, &n1, &j1, 5, &e) == HIPID_OK,
-           "expand: %s", e.msg);
+    JobPair p;
+    if (load_pair(&p, "family val_fraction", base, text, 5) != HIPID_OK) return;
+    const Job *j0 = &p.job[0], *j1 = &p.job[1];
+    EXPECT(j0->families[0].val_fraction == 0.15 && j0->families[1].val_fraction == 0.15,
+           "families without val_fraction take [cv]'s: %g %g", j0->families[0].val_fraction,
+           j0->families[1].val_fraction);
+    EXPECT(j1->val_fraction == 0.15 && j1->families[0].val_fraction == 0.15 && j1->families[1].val_fraction == 0,
+           "[family b] val_fraction = 0: cv %g, a %g, b %g", j1->val_fraction, j1->families[0].val_fraction,
+           j1->families[1].val_fraction);
+    const Trial *t0 = p.t[0], *t1 = p.t[1];
+    int n0 = p.n[0], n1 = p.n[1];
     EXPECT(n0 == 6 && n1 == 6, "trials %d %d, expected 6", n0, n1);
     for (int i = 0; i < n0 && i < n1; i++) {
         if (t0[i].family == 0)
@@ -477,22 +496,21 @@ static void test_family_val(void) {
     char key[4096];
     for (int i = 0; i < n1; i++)
         if (t1[i].family == 1) {
-            job_trial_key(key, sizeof key, &j1, &t1[i], 5);
+            job_trial_key(key, sizeof key, j1, &t1[i], 5);
             EXPECT(strstr(key, " val_fraction=0 "), "the trial key names the family's share: %s", key);
             break;
         }
-    free(t0);
-    free(t1);
-    job_free(&j0);
-    job_free(&j1);
+    free_pair(&p);
 
     /* [cv] val_fraction = 0 with a family that has its own share and early stopping */
-    int rc = load(&j0, "fv2.ini", "[data]\npath = d\n[cv]\nval_fraction = 0\n[family a]\nmodel = dnn-paper\n"
-                                  "val_fraction = 0.2\npatience = 3\n", &e);
+    ErrBuf e = {{0}};
+    Job j;
+    int rc = load(&j, "fv2.ini", "[data]\npath = d\n[cv]\nval_fraction = 0\n[family a]\nmodel = dnn-paper\n"
+                                 "val_fraction = 0.2\npatience = 3\n", &e);
     EXPECT(rc == HIPID_OK, "a family's share with [cv] val_fraction = 0: %s", e.msg);
     if (rc == HIPID_OK) {
-        EXPECT(j0.families[0].val_fraction == 0.2, "family share %g", j0.families[0].val_fraction);
-        job_free(&j0);
+        EXPECT(j.families[0].val_fraction == 0.2, "family share %g", j.families[0].val_fraction);
+        job_free(&j);
     }
 }
 
