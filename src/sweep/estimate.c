@@ -159,8 +159,6 @@ void estimate_work(Estimate *est, const Job *j, const EstData *d, const Trial *p
     est->n_units = j->scheme == CV_HOLDOUT ? j->repeats
                  : j->scheme == CV_NESTED ? j->repeats * j->k * (j->inner_k + 1) : j->repeats * j->k;
     double test_share = j->scheme == CV_HOLDOUT ? j->fractions[2] : 1.0 / j->k;
-    double val_share = j->scheme == CV_HOLDOUT ? j->fractions[1] : (1 - test_share) * j->val_fraction;
-    est->n_train = d->n_images * (1 - test_share - val_share);
     for (int f = 0; f < j->n_families; f++) {
         const Family *fa = &j->families[f];
         EstFamily *x = &est->fam[f];
@@ -178,9 +176,9 @@ void estimate_work(Estimate *est, const Job *j, const EstData *d, const Trial *p
             x->dp_step[i] = estimate_dp_step(h, &sz, x->step, estimate_dp_ranks[i], l, NULL);
             x->dp_eff[i] = x->dp_step[0] / (estimate_dp_ranks[i] * x->dp_step[i]);
         }
-        /* the family's own validation share, if it has one */
-        double n_train = j->scheme == CV_HOLDOUT ? est->n_train
-                                                 : d->n_images * (1 - test_share) * (1 - fa->val_fraction);
+        /* training images of a trial: after the test part and the family's validation share */
+        double val_share = j->scheme == CV_HOLDOUT ? j->fractions[1] : (1 - test_share) * fa->val_fraction;
+        double n_train = d->n_images * (1 - test_share - val_share);
         double steps = ceil(n_train / h->batch) * h->epochs;
         x->per_trial = steps * at_rpt;
         est->total += x->per_trial * x->n_trials / x->groups;

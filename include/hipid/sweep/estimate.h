@@ -55,7 +55,6 @@ typedef struct {
 
 typedef struct {
     int n_units;         /* CV units per configuration and seed */
-    double n_train;      /* training images of a trial (after test and [cv]'s validation parts) */
     EstFamily fam[JOB_MAX_FAMILIES];
     double total;        /* s of wall time for the whole plan on the given ranks */
 } Estimate;
