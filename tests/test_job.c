@@ -64,6 +64,8 @@ static const char *FULL =
     "augment = flip,rot=5\n"
     "balance = sampling\n"
     "standardize = no\n"
+    "mixup = 0.3\n"
+    "cutmix = 1.5\n"
     "ranks_per_trial = 2\n"
     "[run]\n"
     "ranks_per_trial = 4\n"
@@ -106,6 +108,7 @@ static void test_full(void) {
            "batch %d micro %d epochs %d patience %d", h->batch, h->micro_batch, h->epochs, h->patience);
     EXPECT(h->dropout == 0.25f && strstr(h->model, "do0.25") && !strstr(h->model, "do0.5") &&
                strncmp(h->model, "c16,r,c16", 9) == 0, "dropout %g model '%s'", h->dropout, h->model);
+    EXPECT(h->mix.mixup == 0.3f && h->mix.cutmix == 1.5f, "mixup %g cutmix %g", h->mix.mixup, h->mix.cutmix);
     char aug[256];
     augment_format(aug, sizeof aug, &h->aug);
     EXPECT(strcmp(aug, "flip=0.5,rot=5") == 0, "augment '%s'", aug);
@@ -304,6 +307,8 @@ static const ErrCase err_cases[] = {
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ngradient_sum = fixed16\n", ":5: gradient_sum: expected fixed32 or fixed64"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nlabel_smoothing = 1\n", ":5: label_smoothing: expected a label smoothing in [0, 1)"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ntta = rotate\n", ":5: tta: expected none or flip"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nmixup = -0.2\n", ":5: mixup: expected a mixup alpha in [0, 100] (0: off)"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ncutmix = x\n", ":5: cutmix: expected a cutmix alpha in [0, 100] (0: off)"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nepochs = 5\nwarmup = 5\n", ":6: warmup: expected fewer warm-up epochs than epochs, found warmup = 5 with epochs = 5"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nfreeze = -1\n", ":5: freeze: expected a number of layers >= 0"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ninit = /nonexistent/pre.h5\n", ":5: init: expected a readable checkpoint"},
@@ -586,19 +591,24 @@ static void test_hashes(void) {
         EXPECT(0, "preset/spec jobs: %s", e.msg);
     }
 
-    /* tta = none is the key of a job written before tta; flip is another trial */
-    const char *tta_jobs[3] = {"[data]\npath = d\n[family a]\nmodel = dnn-paper\n",
-                               "[data]\npath = d\n[family a]\nmodel = dnn-paper\ntta = none\n",
-                               "[data]\npath = d\n[family a]\nmodel = dnn-paper\ntta = flip\n"};
-    char keys[3][4096];
-    uint64_t h[3] = {0};
-    for (int i = 0; i < 3; i++) {
+    /* tta = none is the key of a job written before tta; flip is another
+     * trial; so are mixup and cutmix at 0 and above */
+    const char *jobs[7] = {"[data]\npath = d\n[family a]\nmodel = dnn-paper\n",
+                           "[data]\npath = d\n[family a]\nmodel = dnn-paper\ntta = none\n",
+                           "[data]\npath = d\n[family a]\nmodel = dnn-paper\ntta = flip\n",
+                           "[data]\npath = d\n[family a]\nmodel = dnn-paper\nmixup = 0\ncutmix = 0\n",
+                           "[data]\npath = d\n[family a]\nmodel = dnn-paper\nmixup = 0.2\n",
+                           "[data]\npath = d\n[family a]\nmodel = dnn-paper\ncutmix = 1\n",
+                           "[data]\npath = d\n[family a]\nmodel = dnn-paper\nmixup = 0.2\ncutmix = 1\n"};
+    char keys[7][4096];
+    uint64_t h[7] = {0};
+    for (int i = 0; i < 7; i++) {
         Job j;
         Trial *t = NULL;
         int nt = 0;
         keys[i][0] = '\0';
-        if (load(&j, "tta.ini", tta_jobs[i], &e) != HIPID_OK) {
-            EXPECT(0, "tta job %d: %s", i, e.msg);
+        if (load(&j, "keys.ini", jobs[i], &e) != HIPID_OK) {
+            EXPECT(0, "key job %d: %s", i, e.msg);
             continue;
         }
         job_expand(&t, &nt, &j, 0, &e);
@@ -611,6 +621,11 @@ static void test_hashes(void) {
     }
     EXPECT(strcmp(keys[0], keys[1]) == 0 && h[0] == h[1], "tta = none changed the trial key");
     EXPECT(strstr(keys[2], "\neval tta=flip\n") && h[2] != h[0], "tta = flip: key %s", keys[2]);
+    EXPECT(strcmp(keys[0], keys[3]) == 0 && h[0] == h[3], "mixup = 0, cutmix = 0 changed the trial key");
+    EXPECT(strstr(keys[4], "\nmix mixup=0.200000003 cutmix=0\n") && h[4] != h[0], "mixup = 0.2: key %s", keys[4]);
+    EXPECT(strstr(keys[5], "\nmix mixup=0 cutmix=1\n") && h[5] != h[0] && h[5] != h[4], "cutmix = 1: key %s",
+           keys[5]);
+    EXPECT(h[6] != h[4] && h[6] != h[5] && h[6] != h[0], "mixup and cutmix: key %s", keys[6]);
 }
 
 /* ---- random search ---- */

@@ -78,4 +78,142 @@ for eps in (0.0, 0.1, 0.3):
         check(r.returncode == 0 and dl < 1e-6 and dg < 1e-6,
               f"xent eps {eps} weighted {weighted}: loss {vals[0]:.7f} vs {loss.item():.7f}, gradient off by {dg:.2e}")
 print(f"max label-smoothed loss: relative difference {worst_l:.2e}, gradient {worst_g:.2e} of its largest")
+
+# ---- mixup and cutmix (mix.h) -------------------------------------------------
+from scipy import stats  # noqa: E402
+
+
+def mixxent(z, y, yp, w, eps, lam, sa, sb):
+    N, K = z.shape
+    text = " ".join(f"{v:.9g}" for v in z.ravel()) + " " + " ".join(str(v) for v in list(y) + list(yp))
+    if w is not None:
+        text += " " + " ".join(f"{v:.9g}" for v in w)
+    r = testlib.run([CHECK, "mixxent", str(eps), str(N), str(K), str(int(w is not None)), f"{lam:.9g}", f"{sa:.9g}",
+                     f"{sb:.9g}"], input=text)
+    vals = np.array([float(x) for x in r.stdout.split()])
+    return r.returncode, vals[0], vals[1:].reshape(N, K)
+
+
+worst = 0.0
+for eps, weighted, lam in ((0.0, 0, 0.7), (0.1, 1, 0.35), (0.3, 1, 0.9), (0.1, 0, 0.05)):
+    N, K = 12, 4
+    z = rng.normal(0, 2, (N, K)).astype(np.float32)
+    y = rng.integers(0, K, N)
+    perm = rng.permutation(N)
+    yp = y[perm]
+    w = rng.uniform(0.3, 3.0, K).astype(np.float32) if weighted else None
+    zt = torch.tensor(z, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64) if weighted else None
+    F = torch.nn.functional
+    lam32 = float(np.float32(lam))
+    loss = lam32 * F.cross_entropy(zt, torch.tensor(y), weight=wt, label_smoothing=eps) + \
+        (1 - lam32) * F.cross_entropy(zt, torch.tensor(yp), weight=wt, label_smoothing=eps)
+    loss.backward()
+    ref = zt.grad.numpy()
+    # the whole batch at once
+    rc, l, g = mixxent(z, y, yp, w, eps, lam, 1.0, 1.0)
+    dl, dg = abs(l - loss.item()) / abs(loss.item()), float(np.max(np.abs(g - ref)) / np.max(np.abs(ref)))
+    check(rc == 0 and dl < 1e-6 and dg < 1e-6,
+          f"mixed loss eps {eps} weighted {weighted} lam {lam}: loss {l:.7f} vs PyTorch {loss.item():.7f}, "
+          f"gradient off by {dg:.2e}")
+    # three micro-batches (5, 4, 3 samples), each term scaled by its share of
+    # the batch's class weight as the trainer does: together PyTorch's gradient
+    wy = (w[y] if weighted else np.ones(N)).astype(np.float64)
+    wp = (w[yp] if weighted else np.ones(N)).astype(np.float64)
+    parts, lo = [], 0
+    for n in (5, 4, 3):
+        sl = slice(lo, lo + n)
+        rc2, _, gp = mixxent(z[sl], y[sl], yp[sl], w, eps, lam, wy[sl].sum() / wy.sum(), wp[sl].sum() / wp.sum())
+        parts.append(gp)
+        lo += n
+    dm = float(np.max(np.abs(np.concatenate(parts) - ref)) / np.max(np.abs(ref)))
+    worst = max(worst, dg, dm)
+    check(rc2 == 0 and dm < 1e-5, f"mixed loss in 3 micro-batches, eps {eps} weighted {weighted}: gradient off by "
+          f"{dm:.2e} of its largest from PyTorch's on the whole batch")
+print(f"max mixed loss gradient: relative difference {worst:.2e} from PyTorch")
+
+
+def draws(mixup, cutmix, S, nb, seed, trial, step0, steps):
+    r = testlib.run([CHECK, "mixdraw", str(mixup), str(cutmix), str(S), str(nb), str(seed), str(trial), str(step0),
+                     str(steps)])
+    rows = [line.split() for line in r.stdout.splitlines()]
+    return r.returncode, [(int(a[0]), float(a[1]), *map(int, a[2:6]), [int(v) for v in a[7:]], int(a[6])) for a in rows]
+
+
+STEPS, NB, S = 3000, 16, 64
+rc, off = draws(0, 0, S, NB, 1, 0, 0, 5)
+check(rc == 0 and all(d[0] == 0 and d[1] == 1.0 and d[6] == list(range(NB)) for d in off),
+      "mixing off: no mixing, lambda 1, every sample its own partner")
+for alpha in (0.4, 2.0):
+    rc, mx = draws(alpha, 0, S, NB, 7, 3, 0, STEPS)
+    lam = np.array([d[1] for d in mx])
+    ks = stats.kstest(lam, stats.beta(alpha, alpha).cdf)
+    other = 2.0 if alpha == 0.4 else 0.4
+    ks_other = stats.kstest(lam, stats.beta(other, other).cdf)
+    check(rc == 0 and len(mx) == STEPS and all(d[0] == 1 for d in mx), f"mixup {alpha}: every step mixes up")
+    check(ks.pvalue > 1e-3 and ks_other.pvalue < 1e-6,
+          f"mixup {alpha}: lambda ~ Beta({alpha}, {alpha}) (Kolmogorov-Smirnov p = {ks.pvalue:.3f}; against "
+          f"Beta({other}, {other}) p = {ks_other.pvalue:.1e})")
+    check(all(sorted(d[6]) == list(range(NB)) for d in mx), f"mixup {alpha}: partners are a permutation of the batch")
+    # every position is partnered with every other about equally often
+    pos = np.array([d[6][0] for d in mx])
+    chi = stats.chisquare(np.bincount(pos, minlength=NB))
+    check(chi.pvalue > 1e-3, f"mixup {alpha}: position 0's partner uniform over the batch (chi-square p = "
+          f"{chi.pvalue:.3f})")
+rc, cm = draws(0, 1.0, S, NB, 7, 3, 0, STEPS)
+bad = [d for d in cm if not (d[0] == 2 and 0 <= d[2] < d[3] <= S and 0 <= d[4] < d[5] <= S or d[2] == d[3])]
+check(rc == 0 and not bad, f"cutmix: every step cuts a box inside the image ({len(bad)} not)")
+area_ok = all(abs(d[1] - (1 - (d[3] - d[2]) * (d[5] - d[4]) / S ** 2)) < 1e-6 for d in cm)
+check(area_ok, "cutmix: lambda is 1 - box area / image area, the share of each image's own pixels")
+inner = [d for d in cm if 0 < d[2] and d[3] < S and 0 < d[4] and d[5] < S]
+check(len(inner) > 100 and all(d[3] - d[2] == d[5] - d[4] == d[7] for d in inner) and
+      all(d[3] - d[2] <= d[7] and d[5] - d[4] <= d[7] for d in cm),
+      f"cutmix: a box is its drawn square, clipped by the border ({len(inner)} not clipped)")
+# the square's side is floor(S sqrt(1 - l)), l ~ Beta(a, a): a chi-square of
+# the sides over bins [e_i, e_i+1) against their exact probabilities
+# P(1 - (e_i+1 / S)^2 < l <= 1 - (e_i / S)^2)
+for alpha in (1.0, 0.3):
+    SB = 512
+    rc, big = draws(0, alpha, SB, 4, 5, 1, 0, STEPS)
+    side = np.array([d[7] for d in big])
+    edges = np.unique(np.concatenate([[0, 1, 2, 3], np.geomspace(4, SB + 1, 16).astype(int)]))
+    cdf = stats.beta(alpha, alpha).cdf
+    expect = np.array([cdf(1 - (a / SB) ** 2) - cdf(1 - (b / SB) ** 2) for a, b in zip(edges[:-1], edges[1:])])
+    obs = np.histogram(side, edges)[0]
+    chi = stats.chisquare(obs, expect / expect.sum() * len(side))
+    check(rc == 0 and chi.pvalue > 1e-3 and obs.sum() == STEPS,
+          f"cutmix {alpha}: box sides as floor(S sqrt(1 - l)), l ~ Beta({alpha}, {alpha}) (chi-square p = "
+          f"{chi.pvalue:.3f} over {len(obs)} bins)")
+    if alpha == 1.0:  # negative control: the same sides are not those of Beta(0.3, 0.3)
+        c3 = stats.beta(0.3, 0.3).cdf
+        e3 = np.array([c3(1 - (a / SB) ** 2) - c3(1 - (b / SB) ** 2) for a, b in zip(edges[:-1], edges[1:])])
+        check(stats.chisquare(obs, e3 / e3.sum() * len(side)).pvalue < 1e-6,
+              "cutmix 1: the chi-square rejects Beta(0.3, 0.3) for its sides")
+rc, both = draws(0.4, 1.0, S, NB, 7, 3, 0, STEPS)
+kinds = np.array([d[0] for d in both])
+bt = stats.binomtest(int((kinds == 2).sum()), STEPS, 0.5)
+check(set(kinds.tolist()) == {1, 2} and bt.pvalue > 1e-3,
+      f"mixup and cutmix: {int((kinds == 2).sum())} of {STEPS} steps cutmix (binomial p = {bt.pvalue:.3f} for 1/2)")
+rc, again = draws(0.4, 1.0, S, NB, 7, 3, 0, STEPS)
+rc, one = draws(0.4, 1.0, S, NB, 7, 3, 1234, 1)
+rc, seed8 = draws(0.4, 1.0, S, NB, 8, 3, 0, 50)
+rc, trial4 = draws(0.4, 1.0, S, NB, 7, 4, 0, 50)
+check(again == both and one[0] == both[1234], "mix draws depend on (seed, trial, step) alone: step 1234 drawn by itself "
+      "equals step 1234 of a run")
+check(seed8 != both[:50] and trial4 != both[:50], "another seed or trial draws otherwise")
+
+N, S = 3, 9
+x = rng.uniform(0, 1, (N, S, S)).astype(np.float32)
+xp = rng.uniform(0, 1, (N, S, S)).astype(np.float32)
+text = " ".join(f"{v:.9g}" for v in np.concatenate([x.ravel(), xp.ravel()]))
+for kind, lam, box in ((1, 0.3, (0, 0, 0, 0)), (2, 1 - 12 / 81, (2, 5, 4, 8))):
+    r = testlib.run([CHECK, "mixapply", str(kind), f"{lam:.9g}", *map(str, box), str(S), str(N)], input=text)
+    got = np.array([float(v) for v in r.stdout.split()]).reshape(N, S, S)
+    if kind == 1:
+        want = np.float32(lam) * x + np.float32(1 - np.float32(lam)) * xp
+    else:
+        want = x.copy()
+        want[:, box[0]:box[1], box[2]:box[3]] = xp[:, box[0]:box[1], box[2]:box[3]]
+    check(r.returncode == 0 and np.allclose(got, want, atol=1e-6),
+          f"mix_images {'mixup' if kind == 1 else 'cutmix'}: off by {np.max(np.abs(got - want)):.1e}")
 done()

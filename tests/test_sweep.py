@@ -62,6 +62,8 @@ batch = 8
 micro_batch = 2
 epochs = 4
 augment = default
+mixup = 0.4
+cutmix = 1
 [family dnn]
 model = fl,fc32,r,do0.5
 optimizer = sgd
@@ -86,6 +88,8 @@ compare_dirs(outs[1], outs[4], "ranks_per_trial 1 vs 4")
 with h5py.File(glob.glob(os.path.join(outs[4], "trials", "cnn-*.h5"))[0]) as f:
     check(int(f.attrs["ranks"]) == 4, "ranks_per_trial 4: the trial was trained by 4 ranks")
     check(f.attrs["gradient_sum"] in (b"fixed32", "fixed32"), "cnn (default): 32-bit gradient sums")
+    check(abs(float(f.attrs["mixup"]) - 0.4) < 1e-6 and float(f.attrs["cutmix"]) == 1.0,
+          "cnn: its mixup and cutmix alphas recorded (the bit-identical trials above mixed every step)")
 with h5py.File(glob.glob(os.path.join(outs[4], "trials", "dnn-*.h5"))[0]) as f:
     check(f.attrs["gradient_sum"] in (b"fixed64", "fixed64"), "dnn: gradient_sum = fixed64 recorded")
 # the comparison can fail: another micro-batch size changes the weights

@@ -47,6 +47,9 @@ static void train_usage(FILE *f) {
         "  --head-lr L          the classifier's learning rate                 [--lr]\n"
         "  --warmup W           epochs of linear warm-up before the schedule  [0]\n"
         "  --label-smoothing E  of the training loss, in [0, 1)               [0]\n"
+        "  --mixup A            mixup of training batches, lambda ~ Beta(A, A) [0: off]\n"
+        "  --cutmix A           cutmix of training batches, lambda ~ Beta(A, A);\n"
+        "                       with --mixup, either per step, half and half  [0: off]\n"
         "spec strings: comma-separated c<N>[k<K>][s<S>], r, bn, mp[<K>], gap, do<P>, fl, fc<N>;\n"
         "the classifier fc<classes> is appended. cnn-paper is\n"
         "  %s\n", model_preset_spec("cnn-paper"));
@@ -65,7 +68,8 @@ static const struct option train_opts[] = {
     {"threads", required_argument, 0, 't'}, {"save", required_argument, 0, 'O'},
     {"init", required_argument, 0, 'I'},   {"freeze", required_argument, 0, 'Z'},
     {"head-lr", required_argument, 0, 'H'}, {"warmup", required_argument, 0, 'W'},
-    {"label-smoothing", required_argument, 0, 'L'},
+    {"label-smoothing", required_argument, 0, 'L'}, {"mixup", required_argument, 0, 'X'},
+    {"cutmix", required_argument, 0, 'C'},
     {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
 
 /* Options into o, *save and *init; -1 to go on, else the exit status (0
@@ -91,6 +95,8 @@ static int train_parse(FitOpts *o, const char **save, const char **init, int arg
         case 'H': bad = cli_num("train", "head-lr", optarg, 0, 1e3, 0, &v); cfg->head_lr = (float)v; break;
         case 'W': bad = cli_num("train", "warmup", optarg, 0, 1e6, 1, &v); cfg->opt.warmup = (int)v; break;
         case 'L': bad = cli_num("train", "label-smoothing", optarg, 0, 0.999, 0, &v); cfg->label_smoothing = (float)v; break;
+        case 'X': bad = cli_num("train", "mixup", optarg, 0, 100, 0, &v); cfg->mix.mixup = (float)v; break;
+        case 'C': bad = cli_num("train", "cutmix", optarg, 0, 100, 0, &v); cfg->mix.cutmix = (float)v; break;
         case 'B':
             if ((cfg->balance = names_index(train_balance_names, optarg)) < 0) {
                 fprintf(stderr, "hipid train: --balance expects none, loss or sampling, found '%s'\n", optarg);

@@ -35,7 +35,7 @@
 #include "hipid/train/train.h"
 
 #define TAG_SEARCH 0x5EA7C4u
-#define MAX_KEYS 25
+#define MAX_KEYS 27
 #define MAX_VALUES 64     /* values in one hyperparameter list */
 #define MAX_CONFIGS 10000 /* configurations per family (grid product or samples) */
 
@@ -56,7 +56,7 @@ enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES, K_STALL };
 enum {
     F_MODEL, F_OPTIMIZER, F_LR, F_MOMENTUM, F_WEIGHT_DECAY, F_SCHEDULE, F_STEP_SIZE, F_GAMMA,
     F_BATCH, F_MICRO_BATCH, F_EPOCHS, F_PATIENCE, F_DROPOUT, F_AUGMENT, F_BALANCE, F_STANDARDIZE,
-    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_TTA, F_INIT, F_RANKS, F_VAL_FRACTION,
+    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_MIXUP, F_CUTMIX, F_TTA, F_INIT, F_RANKS, F_VAL_FRACTION,
     N_FAMILY_KEYS
 };
 #define HP_FIRST F_OPTIMIZER
@@ -71,7 +71,7 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries", "stall_timeout"},
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
-                  "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "tta",
+                  "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "mixup", "cutmix", "tta",
                   "init", "ranks_per_trial", "val_fraction"},
 };
 
@@ -115,6 +115,8 @@ static const HpKey hp_keys[N_HP] = {
     [F_HEAD_LR - HP_FIRST] = {V_REAL, 0, TRAIN_MAX_LR, 0, 0, NULL, "0", "a learning rate >= 0 (0: lr)"},
     [F_WARMUP - HP_FIRST] = {V_INT, 0, 1e6, 0, 0, NULL, "0", "a number of warm-up epochs >= 0, below epochs"},
     [F_LABEL_SMOOTHING - HP_FIRST] = {V_REAL, 0, 1, 0, 1, NULL, "0", "a label smoothing in [0, 1)"},
+    [F_MIXUP - HP_FIRST] = {V_REAL, 0, 100, 0, 0, NULL, "0", "a mixup alpha in [0, 100] (0: off)"},
+    [F_CUTMIX - HP_FIRST] = {V_REAL, 0, 100, 0, 0, NULL, "0", "a cutmix alpha in [0, 100] (0: off)"},
     [F_TTA - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, tta_names, "none", "none or flip"},
 };
 
@@ -929,6 +931,8 @@ static int make_config(HParams *h, const Axis *axes, const int *idx, const doubl
     h->head_lr = (float)HV(F_HEAD_LR);
     opt.warmup = (int)HV(F_WARMUP);
     h->label_smoothing = (float)HV(F_LABEL_SMOOTHING);
+    h->mix.mixup = (float)HV(F_MIXUP);
+    h->mix.cutmix = (float)HV(F_CUTMIX);
     h->tta = (int)HV(F_TTA);
 #undef HV
     h->opt = opt;
@@ -1293,6 +1297,9 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
     if (h->opt.warmup || h->label_smoothing > 0)
         at += (size_t)snprintf(tune + at, sizeof tune - at, "recipe warmup=%d label_smoothing=%.9g\n",
                                h->opt.warmup, h->label_smoothing);
+    if (mix_enabled(&h->mix))
+        at += (size_t)snprintf(tune + at, sizeof tune - at, "mix mixup=%.9g cutmix=%.9g\n", h->mix.mixup,
+                               h->mix.cutmix);
     if (h->tta != TTA_NONE) snprintf(tune + at, sizeof tune - at, "eval tta=%s\n", tta_names[h->tta]);
     char aug[256];
     augment_format(aug, sizeof aug, &h->aug);

@@ -341,6 +341,7 @@ static TrainConfig train_config(const Run *r, const Trial *t, const HParams *h) 
                          .micro_batch = h->micro_batch, .gradient_sum = h->gradient_sum, .patience = h->patience, .opt = h->opt, .seed = t->seed,
                          .balance = h->balance, .aug = h->aug, .standardize = h->standardize,
                          .freeze = h->freeze, .head_lr = h->head_lr, .label_smoothing = h->label_smoothing,
+                         .mix = h->mix,
                          .trial = ((uint64_t)t->repeat << 32) | ((uint64_t)t->outer << 16) | (uint64_t)(t->inner + 1),
                          .log = r->o->verbose && r->c.grank == 0 ? stdout : NULL};
 }

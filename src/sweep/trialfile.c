@@ -262,6 +262,7 @@ static int write_attrs(hid_t f, const TrialRecord *o) {
               h5_attr_write_double(f, "head_lr", h->head_lr) ||
               h5_attr_write_int(f, "warmup", &h->opt.warmup, 1) ||
               h5_attr_write_double(f, "label_smoothing", h->label_smoothing) ||
+              h5_attr_write_double(f, "mixup", h->mix.mixup) || h5_attr_write_double(f, "cutmix", h->mix.cutmix) ||
               h5_attr_write_str(f, "tta", tta_names[h->tta]) ||
               h5_attr_write_str(f, "data", j->data) || h5_attr_write_str(f, "data_checksum", ck) ||
               h5_attr_write_str(f, "preprocessing", d->preprocessing) ||
@@ -636,6 +637,8 @@ unsigned trialfile_read_info(TrialInfo *t, hid_t f) {
     no_int(f, "warmup", &t->warmup);
     no_dbl(f, "head_lr", &t->head_lr);
     no_dbl(f, "label_smoothing", &t->label_smoothing);
+    no_dbl(f, "mixup", &t->mixup);
+    no_dbl(f, "cutmix", &t->cutmix);
     snprintf(t->tta_name, sizeof t->tta_name, "none");
     no_str(f, "tta", t->tta_name, sizeof t->tta_name);
     int tta_known = 0;

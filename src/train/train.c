@@ -269,6 +269,10 @@ static void epoch_order(int *order, const Trainer *t) {
 typedef struct {
     float *x, *dlogits, *buf0;
     int *y;
+    /* mixing (mix.h): the partners' images, labels, data-set indices, batch
+     * positions, and the second loss term's gradient; NULL without */
+    float *xp, *dtmp;
+    int *yp, *pidx, *partner;
     int64_t *acc;   /* micro-batches: [n_params if fixed64] + n_buffers + 3 (loss, correct, bad) */
     int64_t small[3];
     /* fixed32 (see train.h) */
@@ -372,6 +376,9 @@ static int train_step(Trainer *t, StepScratch *sc, const int *order, int nb, con
     int64_t *acc_loss = fixed ? sc->acc + ngrad + nbuf : sc->small, *acc_correct = acc_loss + 1,
             *acc_bad = acc_loss + 2;
     if (!fixed) memset(sc->small, 0, sizeof sc->small);
+    MixStep mx;
+    int mixing = mix_enabled(&cfg->mix);
+    if (mixing) mix_draw(&mx, sc->partner, nb, &cfg->mix, d->size, cfg->seed, cfg->trial, t->step);
     int bad = 0, n_local = 0;
     for (int j = 0; j < S; j++) {
         if (j % size != rank) continue;
@@ -382,8 +389,19 @@ static int train_step(Trainer *t, StepScratch *sc, const int *order, int nb, con
         dataset_gather_f32(sc->x, d, ord, n, 0.0f, 1.0f);
         augment_batch(sc->x, sc->x, ord, n, d->size, &cfg->aug, cfg->seed, cfg->trial,
                       (uint64_t)t->epoch, cfg->threads);
+        double Wj = 0.0, Wp = 0.0;
+        if (mixing) { /* the partners of this micro-batch's positions, augmented as their own */
+            for (int i = 0; i < n; i++) {
+                sc->pidx[i] = order[sc->partner[lo + i]];
+                sc->yp[i] = d->labels[sc->pidx[i]];
+                Wp += t->class_w ? t->class_w[sc->yp[i]] : 1.0;
+            }
+            dataset_gather_f32(sc->xp, d, sc->pidx, n, 0.0f, 1.0f);
+            augment_batch(sc->xp, sc->xp, sc->pidx, n, d->size, &cfg->aug, cfg->seed, cfg->trial,
+                          (uint64_t)t->epoch, cfg->threads);
+            mix_images(sc->x, sc->xp, n, d->size, &mx);
+        }
         for (long q = 0; q < (long)n * px; q++) sc->x[q] = (sc->x[q] - m->input_mean) / m->input_std;
-        double Wj = 0.0;
         for (int i = 0; i < n; i++) {
             sc->y[i] = d->labels[ord[i]];
             Wj += t->class_w ? t->class_w[sc->y[i]] : 1.0;
@@ -392,11 +410,15 @@ static int train_step(Trainer *t, StepScratch *sc, const int *order, int nb, con
         m->step = t->step;
         m->sample_base = lo;
         const float *z = model_forward(m, sc->x, n, 1);
-        float loss = softmax_xent_ls(sc->dlogits, NULL, z, sc->y, t->class_w, n, K, cfg->label_smoothing);
+        /* each term's share of the batch-mean gradient; the partners' labels
+         * are a permutation of the batch's, so both totals are W */
+        float loss = mixing ? mix_xent(sc->dlogits, sc->dtmp, z, sc->y, sc->yp, t->class_w, n, K,
+                                       cfg->label_smoothing, mx.lam, (float)(Wj / W), (float)(Wp / W))
+                            : softmax_xent_ls(sc->dlogits, NULL, z, sc->y, t->class_w, n, K, cfg->label_smoothing);
         int correct = 0;
         for (int i = 0; i < n; i++) correct += argmax_row(z + (long)i * K, K) == sc->y[i];
         if (!isfinite(loss)) bad = 1;
-        if (fixed) { /* the micro-batch's share of the batch-mean gradient */
+        if (fixed && !mixing) { /* the micro-batch's share of the batch-mean gradient */
             float share = (float)(Wj / W);
             for (long q = 0; q < (long)n * K; q++) sc->dlogits[q] *= share;
         }
@@ -489,6 +511,13 @@ int trainer_run(Trainer *t, const TrainComm *c, TrainPoll poll, TrainCheckpoint 
         .y = xmalloc(sizeof(int) * B),
         .acc = ms > 0 ? xmalloc(sizeof(int64_t) * ((sum32 ? 0 : np) + nbuf + 3)) : NULL,
     };
+    if (mix_enabled(&t->cfg.mix)) {
+        sc.xp = xmalloc_f32((size_t)B * shape_size(m->in));
+        sc.dtmp = xmalloc_f32((size_t)B * K);
+        sc.yp = xmalloc(sizeof(int) * B);
+        sc.pidx = xmalloc(sizeof(int) * B);
+        sc.partner = xmalloc(sizeof(int) * B);
+    }
     if (sum32) { /* a rank holds at most ceil(micro-batches per step / ranks) */
         int size = comm_size(c), per_rank = (B / ms + size - 1) / size;
         sc.mb = xmalloc_f32((size_t)per_rank * np);
@@ -539,6 +568,11 @@ done:
     free(sc.dlogits);
     free(sc.buf0);
     free(sc.y);
+    free(sc.xp);
+    free(sc.dtmp);
+    free(sc.yp);
+    free(sc.pidx);
+    free(sc.partner);
     free(sc.acc);
     free(sc.mb);
     free(sc.acc32);

@@ -12,7 +12,7 @@
  *   [family NAME]  model, optimizer, lr, momentum, weight_decay, schedule,
  *              step_size, gamma, batch, micro_batch, epochs, patience, dropout,
  *              augment, balance, standardize, gradient_sum, freeze, head_lr, warmup,
- *              label_smoothing, tta, init,
+ *              label_smoothing, mixup, cutmix, tta, init,
  *              ranks_per_trial, val_fraction (the family's own [cv] val_fraction)
  *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries, stall_timeout
  * Hyperparameter keys of a family take a comma-separated list (grid: the
@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "hipid/train/augment.h"
+#include "hipid/train/mix.h"
 #include "hipid/base/common.h"
 #include "hipid/nn/layers.h"
 #include "hipid/nn/optim.h"
@@ -51,6 +52,7 @@ typedef struct {
     int freeze;        /* fine-tuning: the first layers kept as init has them */
     float head_lr;     /* fine-tuning: the classifier's learning rate; 0 = opt.lr */
     float label_smoothing; /* of the training loss; warm-up epochs are opt.warmup */
+    MixConfig mix;     /* mixup / cutmix alphas of training batches (mix.h); 0 = off */
     int tta;           /* TTA_*: test-time augmentation of the stored predictions (tta.h) */
     char init[1024];   /* fine-tuning: a checkpoint (hipid train --save) to start from; "" = none */
     char init_sha256[65]; /* its SHA-256 when the job was read (in the trial key); "" = none */

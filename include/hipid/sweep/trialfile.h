@@ -10,7 +10,8 @@
  *               model (spec), optimizer, lr, momentum, weight_decay, batch,
  *               micro_batch, epochs, patience, augment, balance, standardize,
  *               gradient_sum ("fixed32" | "fixed64"), init (path, "" = none),
- *               freeze, head_lr, warmup, label_smoothing, tta ("none" | "flip":
+ *               freeze, head_lr, warmup, label_smoothing, mixup, cutmix (alphas,
+ *               0 = off), tta ("none" | "flip":
  *               the test-time augmentation of the stored predictions, tta.h),
  *               data (path), data_checksum (hex), image_size, n_classes,
  *               preprocessing, best_epoch, epochs_run, seconds, ranks, threads,
@@ -185,6 +186,7 @@ typedef struct {
     char init[1024];
     int freeze, warmup;
     double head_lr, label_smoothing;
+    double mixup, cutmix;     /* alphas (mix.h) */
     int tta;                  /* TTA_*; TTA_NONE in files written before it */
     char tta_name[16];        /* the attribute as stored ("none" when missing) */
 } TrialInfo;

@@ -25,6 +25,11 @@
  *   fixed64  each micro-batch rounded at the fixed scale 2^40 to 64 bits.
  * Running statistics and losses are always 64-bit (few values).
  *
+ * Mixup and cutmix (mix.h) draw per step, from (seed, trial, step), a
+ * partner for every position of the global batch; a rank gathers and
+ * augments the partners of its own micro-batches, and each loss term gets
+ * its share of the batch's class weight, so mixing keeps all of the above.
+ *
  * Evaluation runs in fixed chunks dealt round-robin too; each sample's logits
  * come from exactly one rank and are summed with zeros elsewhere (exact).
  * Validation is never augmented and uses batch-norm running statistics.
@@ -37,6 +42,7 @@
 #include <stdio.h>
 
 #include "hipid/train/augment.h"
+#include "hipid/train/mix.h"
 #include "hipid/train/tta.h"
 #include "hipid/data/dataset.h"
 #include "hipid/nn/model.h"
@@ -73,6 +79,7 @@ typedef struct {
                             * parameters and running statistics */
     float head_lr;         /* the classifier's learning rate (before the schedule); 0: lr */
     float label_smoothing; /* of the training loss (softmax_xent_ls); validation stays plain NLL */
+    MixConfig mix;         /* mixup / cutmix of training batches (mix.h); all zero = none */
     FILE *log;             /* per-epoch lines go here; NULL for silence */
 } TrainConfig;
 
