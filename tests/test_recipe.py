@@ -160,6 +160,18 @@ for alpha in (0.4, 2.0):
     chi = stats.chisquare(np.bincount(pos, minlength=NB))
     check(chi.pvalue > 1e-3, f"mixup {alpha}: position 0's partner uniform over the batch (chi-square p = "
           f"{chi.pvalue:.3f})")
+# a tiny alpha, where GSL's inverse CDF gave up and aborted the program: lambda
+# is then almost always within 1e-6 of 0 or 1 (float32 rounds most to 0 or 1),
+# half on each side; the share between 0.01 and 0.99 is Beta's
+rc, tiny = draws(0.01, 0, S, NB, 7, 3, 0, STEPS)
+lam = np.array([d[1] for d in tiny])
+mid = int(((lam > 0.01) & (lam < 0.99)).sum())
+p_mid = stats.beta(0.01, 0.01).cdf(0.99) - stats.beta(0.01, 0.01).cdf(0.01)
+check(rc == 0 and len(lam) == STEPS and np.all((lam >= 0) & (lam <= 1)) and
+      stats.binomtest(int((lam < 0.5).sum()), STEPS, 0.5).pvalue > 1e-3 and
+      stats.binomtest(mid, STEPS, p_mid).pvalue > 1e-3,
+      f"mixup 0.01: {STEPS} draws in [0, 1], {int((lam < 0.5).sum())} below 1/2, {mid} in (0.01, 0.99) "
+      f"(Beta: {p_mid * STEPS:.1f} expected)")
 rc, cm = draws(0, 1.0, S, NB, 7, 3, 0, STEPS)
 bad = [d for d in cm if not (d[0] == 2 and 0 <= d[2] < d[3] <= S and 0 <= d[4] < d[5] <= S or d[2] == d[3])]
 check(rc == 0 and not bad, f"cutmix: every step cuts a box inside the image ({len(bad)} not)")
@@ -216,4 +228,81 @@ for kind, lam, box in ((1, 0.3, (0, 0, 0, 0)), (2, 1 - 12 / 81, (2, 5, 4, 8))):
         want[:, box[0]:box[1], box[2]:box[3]] = xp[:, box[0]:box[1], box[2]:box[3]]
     check(r.returncode == 0 and np.allclose(got, want, atol=1e-6),
           f"mix_images {'mixup' if kind == 1 else 'cutmix'}: off by {np.max(np.abs(got - want)):.1e}")
+
+# ---- one mixed training step of the trainer against PyTorch ---------------------
+# hipid train, 4 phantom films of 2 designs at 16 px, a linear classifier (fl +
+# fc2), plain SGD, one step on the whole batch (batch 4, no validation, no
+# standardisation, label smoothing 0.1), from weights w0 saved by a step of lr
+# 1e-30. Its weights after a mixup, then a cutmix step must equal PyTorch's step
+# on the batch mixed with the lambda, partners and box check_recipe mixdraw
+# prints for (seed, trial 0, step 0). The epoch's shuffle decides which films
+# sit at which batch positions; it is drawn inside hipid, so every one of the 24
+# orders is tried: one must match, and the unmixed step must not.
+import itertools  # noqa: E402
+
+import h5py  # noqa: E402
+
+tmp = testlib.tmp_dir("mixstep")
+ph, dset = os.path.join(tmp, "ph"), os.path.join(tmp, "d.h5")
+r1 = testlib.run_hipid("synth", "--out", ph, "--classes", 2, "--per-class", 2, "--size", 32, "--seed", 3)
+r2 = testlib.run_hipid("prep", os.path.join(ph, "manifest.csv"), "-o", dset, "--size", 16, "--dup-threshold", -1,
+                       "-q", "--steps", "none")
+testlib.require(r1.returncode == 0 and r2.returncode == 0, f"4 phantom films prepared: {r1.stderr}{r2.stderr}")
+with h5py.File(dset) as f:
+    X = torch.tensor(f["images"][()].reshape(4, -1) / 255.0, dtype=torch.float64)
+    Y = torch.tensor(f["labels"][()].astype(np.int64))
+BASE = ["train", "--data", dset, "--model", "fl", "--epochs", 1, "--batch", 4, "--optimizer", "sgd",
+        "--momentum", 0, "--val-fraction", 0, "--no-standardize", "--threads", 1, "--label-smoothing", 0.1]
+w0p = os.path.join(tmp, "w0.h5")
+r = testlib.run_hipid(*BASE, "--lr", 1e-30, "--save", w0p)
+testlib.require(r.returncode == 0, f"hipid train wrote w0: {r.stderr}")
+
+
+def weights(path):
+    with h5py.File(path) as f:
+        return (torch.tensor(f["tensors/01.dense.weight"][()], dtype=torch.float64),
+                torch.tensor(f["tensors/01.dense.bias"][()], dtype=torch.float64))
+
+
+W0, B0 = weights(w0p)
+LR = 0.5
+
+
+def torch_step(xb, ya, yb, lam):
+    W, B = W0.clone().requires_grad_(True), B0.clone().requires_grad_(True)
+    z = xb @ W.T + B
+    F = torch.nn.functional
+    loss = lam * F.cross_entropy(z, ya, label_smoothing=0.1) + (1 - lam) * F.cross_entropy(z, yb, label_smoothing=0.1)
+    loss.backward()
+    return (W0 - LR * W.grad), (B0 - LR * B.grad)
+
+
+for kind, opts, seed in (("mixup", ["--mixup", 0.4], 2), ("cutmix", ["--cutmix", 1.0], 4)):
+    w1p = os.path.join(tmp, f"w1-{kind}.h5")
+    r = testlib.run_hipid(*BASE, "--lr", LR, "--init", w0p, "--seed", seed, "--save", w1p, *opts)
+    rc, d = draws(0.4 if kind == "mixup" else 0, 1.0 if kind == "cutmix" else 0, 16, 4, seed, 0, 0, 1)
+    if r.returncode != 0 or rc != 0:
+        check(False, f"{kind} step: hipid train exits 0 ({r.stderr.strip()[-300:]})")
+        continue
+    k, lam, y0, y1, x0, x1, partner = d[0][0], float(np.float32(d[0][1])), *d[0][2:7]
+    W1, B1 = weights(w1p)
+    best, best_plain = np.inf, np.inf
+    for order in itertools.permutations(range(4)):
+        o, po = list(order), [order[partner[i]] for i in range(4)]
+        if kind == "mixup":
+            xb = lam * X[o] + (1 - lam) * X[po]
+        else:
+            xb = X[o].reshape(4, 16, 16).clone()
+            xb[:, y0:y1, x0:x1] = X[po].reshape(4, 16, 16)[:, y0:y1, x0:x1]
+            xb = xb.reshape(4, -1)
+        Wt, Bt = torch_step(xb, Y[o], Y[po], lam)
+        err = float(max((W1 - Wt).abs().max(), (B1 - Bt).abs().max()) / (W1 - W0).abs().max())
+        Wp, Bp = torch_step(X[o], Y[o], Y[o], 1.0)
+        plain = float(max((W1 - Wp).abs().max(), (B1 - Bp).abs().max()) / (W1 - W0).abs().max())
+        best, best_plain = min(best, err), min(best_plain, plain)
+    mixes = k == (1 if kind == "mixup" else 2) and 0.05 < lam < 0.95 and partner != list(range(4))
+    check(mixes and best < 1e-4 and best_plain > 1e-2,
+          f"{kind} step (lambda {lam:.3f}, partners {partner}): hipid's weights equal PyTorch's mixed step to "
+          f"{best:.1e} of the update, the unmixed step's only to {best_plain:.1e}")
+    print(f"{kind} step: PyTorch's mixed step to {best:.1e} of the update, the unmixed one {best_plain:.1e}")
 done()

@@ -9,6 +9,7 @@
 #include <gsl/gsl_cdf.h>
 
 #include "hipid/base/common.h"
+#include "hipid/base/dist.h"
 
 /* ---- classification metrics -------------------------------------------- */
 
@@ -444,23 +445,6 @@ void stats_summary_corrected(Summary *s, const double *x, int J, double ratio, d
 
 static double clamp01(double v) { return v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v; }
 
-/* The x in (0,1) with P(X <= x) = P (upper: P(X > x) = P), X ~ Beta(a, b), by
- * bisection of GSL's CDF down to adjacent doubles (at most ~1100 halvings,
- * about 60 in practice). Not gsl_cdf_beta_Pinv/Qinv: GSL 2.7's aborts the
- * program ("inverse failed to converge") on ordinary inputs such as a = 2,
- * b = 332, P = 0.05. NaN where GSL's CDF gives up (a and b near 1e6). */
-static double beta_quantile(double P, double a, double b, int upper) {
-    double lo = 0.0, hi = 1.0;
-    for (;;) {
-        double mid = 0.5 * (lo + hi);
-        if (mid <= lo || mid >= hi) return mid;
-        double f = upper ? gsl_cdf_beta_Q(mid, a, b) : gsl_cdf_beta_P(mid, a, b);
-        if (isnan(f)) return NAN;
-        if (upper ? f > P : f < P) lo = mid; /* the root lies above mid */
-        else hi = mid;
-    }
-}
-
 void stats_prop_ci(double *lo, double *hi, long k, long n, double level, StatsPropMethod method) {
     HIPID_CHECK(n >= 0 && k >= 0 && k <= n && level > 0.0 && level < 1.0);
     HIPID_CHECK(method == STATS_CI_WILSON || method == STATS_CI_CLOPPER_PEARSON);
@@ -474,8 +458,8 @@ void stats_prop_ci(double *lo, double *hi, long k, long n, double level, StatsPr
         *lo = clamp01(center - dist);
         *hi = clamp01(center + dist);
     } else { /* beta quantiles: Beta(k, n-k+1) and Beta(k+1, n-k) */
-        *lo = k ? beta_quantile(alpha2, (double)k, (double)(n - k + 1), 0) : 0.0;
-        *hi = k < n ? beta_quantile(alpha2, (double)(k + 1), (double)(n - k), 1) : 1.0;
+        *lo = k ? dist_beta_quantile(alpha2, (double)k, (double)(n - k + 1), 0) : 0.0;
+        *hi = k < n ? dist_beta_quantile(alpha2, (double)(k + 1), (double)(n - k), 1) : 1.0;
     }
     if (k == 0) *lo = 0.0; /* exact in both methods; rounding could leave 1e-17 */
     if (k == n) *hi = 1.0;

@@ -51,16 +51,18 @@ enum { K_SCHEME, K_K, K_REPEATS, K_INNER_K, K_FRACTIONS, K_VAL_FRACTION, K_CV_SE
 enum { K_MODE, K_SAMPLES, K_SEARCH_SEED, K_MIN_EPOCHS, K_MAX_EPOCHS, K_ETA, K_METRIC, K_PRUNE, K_PRUNE_AFTER,
        K_PRUNE_ALPHA };
 enum { K_RUN_RANKS, K_THREADS, K_CHECKPOINT, K_OUTPUT, K_RETRIES, K_STALL };
-/* family keys; F_OPTIMIZER..F_LABEL_SMOOTHING are the hyperparameters, in grid
- * order (the first varies slowest) */
+/* family keys; F_OPTIMIZER..F_CUTMIX are the hyperparameters, in grid order
+ * (the first varies slowest; keys added later come last, so that the random
+ * draws of the older ones, one stream per axis, stay as they were) */
 enum {
     F_MODEL, F_OPTIMIZER, F_LR, F_MOMENTUM, F_WEIGHT_DECAY, F_SCHEDULE, F_STEP_SIZE, F_GAMMA,
     F_BATCH, F_MICRO_BATCH, F_EPOCHS, F_PATIENCE, F_DROPOUT, F_AUGMENT, F_BALANCE, F_STANDARDIZE,
-    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_MIXUP, F_CUTMIX, F_TTA, F_INIT, F_RANKS, F_VAL_FRACTION,
+    F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_TTA, F_MIXUP, F_CUTMIX, F_INIT, F_RANKS, F_VAL_FRACTION,
     N_FAMILY_KEYS
 };
 #define HP_FIRST F_OPTIMIZER
-#define N_HP (F_TTA - F_OPTIMIZER + 1)
+#define N_HP (F_CUTMIX - F_OPTIMIZER + 1)
+_Static_assert(N_FAMILY_KEYS <= MAX_KEYS, "a family's keys must fit Section's arrays");
 
 static const char *const section_keys[][MAX_KEYS] = {
     [S_JOB] = {"name", "seeds"},
@@ -71,7 +73,7 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_RUN] = {"ranks_per_trial", "threads", "checkpoint_every", "output", "retries", "stall_timeout"},
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
-                  "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "mixup", "cutmix", "tta",
+                  "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "tta", "mixup", "cutmix",
                   "init", "ranks_per_trial", "val_fraction"},
 };
 
@@ -115,9 +117,9 @@ static const HpKey hp_keys[N_HP] = {
     [F_HEAD_LR - HP_FIRST] = {V_REAL, 0, TRAIN_MAX_LR, 0, 0, NULL, "0", "a learning rate >= 0 (0: lr)"},
     [F_WARMUP - HP_FIRST] = {V_INT, 0, 1e6, 0, 0, NULL, "0", "a number of warm-up epochs >= 0, below epochs"},
     [F_LABEL_SMOOTHING - HP_FIRST] = {V_REAL, 0, 1, 0, 1, NULL, "0", "a label smoothing in [0, 1)"},
+    [F_TTA - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, tta_names, "none", "none or flip"},
     [F_MIXUP - HP_FIRST] = {V_REAL, 0, 100, 0, 0, NULL, "0", "a mixup alpha in [0, 100] (0: off)"},
     [F_CUTMIX - HP_FIRST] = {V_REAL, 0, 100, 0, 0, NULL, "0", "a cutmix alpha in [0, 100] (0: off)"},
-    [F_TTA - HP_FIRST] = {V_CHOICE, 0, 0, 0, 0, tta_names, "none", "none or flip"},
 };
 
 /* ---- pass 1: reading lines and filing raw values ---- */
@@ -1289,7 +1291,7 @@ static uint64_t fnv1a64(const char *s) {
 
 void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64_t data_checksum) {
     const HParams *h = &job->families[t->family].configs[t->config];
-    char tune[1200] = ""; /* absent without fine-tuning: other trials keep their keys */
+    char tune[1600] = ""; /* absent without fine-tuning: other trials keep their keys; init < 1024 */
     size_t at = 0;
     if (h->init[0] || h->freeze || h->head_lr > 0)
         at += (size_t)snprintf(tune, sizeof tune, "finetune init=%s sha256=%s freeze=%d head_lr=%.9g\n", h->init,

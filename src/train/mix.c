@@ -1,10 +1,10 @@
 /* mix.c: mixup and cutmix of training batches (mix.h). */
 #include "hipid/train/mix.h"
 
-#include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stddef.h>
 
+#include "hipid/base/dist.h"
 #include "hipid/base/rng.h"
 #include "hipid/nn/ops.h"
 
@@ -22,7 +22,7 @@ void mix_draw(MixStep *s, int *partner, int nb, const MixConfig *c, int S, uint6
               : c->cutmix > 0               ? MIX_CUTMIX
                                             : MIX_MIXUP;
     double a = s->kind == MIX_CUTMIX ? c->cutmix : c->mixup;
-    double lam = gsl_cdf_beta_Pinv((double)rng_uniform(&r), a, a);
+    double lam = dist_beta_quantile((double)rng_uniform(&r), a, a, 0);
     rng_shuffle(&r, partner, nb);
     if (s->kind == MIX_MIXUP) {
         s->lam = (float)lam;

@@ -3,8 +3,8 @@
  *
  * For each step a stream keyed by (seed, trial, step) draws, in this order:
  * which of the two (both enabled: cutmix with probability 1/2, as timm's
- * default switch), lambda ~ Beta(alpha, alpha) (GSL's inverse CDF of a
- * uniform), a partner for every position of the global batch (a uniform
+ * default switch), lambda ~ Beta(alpha, alpha) (the quantile of a uniform,
+ * dist.h), a partner for every position of the global batch (a uniform
  * permutation of the positions; a sample may be its own partner), and for
  * cutmix a box: side floor(S * sqrt(1 - lambda)), centre uniform over the
  * pixels, clipped to the image. Everything depends on the step alone, never
