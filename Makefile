@@ -56,7 +56,7 @@ TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH    := $(BUILD)/bench/bench_train
 
-.PHONY: all test test-slurm test-multinode bench demo pretrain-shoulder shoulder shoulder128 clean fuzz fuzz-build
+.PHONY: all test test-slurm test-multinode bench demo pretrain-shoulder shoulder shoulder128 shoulder128-ensemble clean fuzz fuzz-build
 all: $(BIN)/hipid
 
 $(BIN)/hipid: $(BUILD)/cmd/main.o $(LIB_OBJ) | $(BIN)
@@ -175,6 +175,9 @@ shoulder: $(BIN)/hipid
 # The best model measured on them: pretraining and fine-tuning at 128 px.
 shoulder128: $(BIN)/hipid
 	PRETRAIN_SIZE=128 scripts/shoulder.sh $(BIN)/hipid jobs/shoulder128.ini
+
+shoulder128-ensemble: $(BIN)/hipid
+	PRETRAIN_SIZE=128 scripts/shoulder.sh $(BIN)/hipid jobs/shoulder128-ensemble.ini
 
 clean:
 	rm -rf build bin

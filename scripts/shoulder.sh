@@ -7,7 +7,8 @@
 # report. About 75 minutes on 2 cores. Rerunning resumes: finished trials are
 # skipped. The last line is the path of the report's page.
 # make shoulder128: the same with PRETRAIN_SIZE=128 and jobs/shoulder128.ini
-# (the fine-tuned ResNet alone at 128 px; about 110 minutes on 2 cores). A job
+# (the fine-tuned ResNet alone at 128 px; about 110 minutes on 2 cores); make
+# shoulder128-ensemble: jobs/shoulder128-ensemble.ini the same way. A job
 # given as the second argument writes to results/<its file name without .ini>.
 set -eu
 HIPID=${1:-bin/hipid}

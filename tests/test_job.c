@@ -75,6 +75,22 @@ static const char *FULL =
     "retries = 0\n"
     "stall_timeout = 45\n";
 
+/* [job] ensemble: the named families, in the order given; none by default. */
+static void test_ensemble(void) {
+    ErrBuf e = {{0}};
+    Job j;
+    int rc = load(&j, "ens.ini", "[job]\nensemble = c , a\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n"
+                  "[family b]\nmodel = cnn-paper\n[family c]\nmodel = resnet-small\n", &e);
+    EXPECT(rc == HIPID_OK, "ensemble job: %s", e.msg);
+    if (rc) return;
+    EXPECT(j.n_ensemble == 2 && j.ensemble[0] == 2 && j.ensemble[1] == 0, "ensemble %d: %d %d", j.n_ensemble,
+           j.ensemble[0], j.ensemble[1]);
+    job_free(&j);
+    rc = load(&j, "noens.ini", "[data]\npath = d\n[family a]\nmodel = dnn-paper\n[family b]\nmodel = cnn-paper\n", &e);
+    EXPECT(rc == HIPID_OK && j.n_ensemble == 0, "no ensemble by default (%d)", rc ? -1 : j.n_ensemble);
+    if (rc == HIPID_OK) job_free(&j);
+}
+
 static void test_full(void) {
     ErrBuf e = {{0}};
     Job j;
@@ -263,6 +279,14 @@ static const ErrCase err_cases[] = {
     {"[job]\nname = my job\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n", ":2: name: expected a name"},
     {"[job]\nseeds = 1, -2\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n", ":2: seeds: expected"},
     {"[job]\nseeds = 1, 1\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n", ":2: seeds: expected distinct seeds"},
+    {"[job]\nensemble = a, c\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n[family b]\nmodel = cnn-paper\n",
+     ":2: ensemble: expected families of this job (a, b), found 'c'"},
+    {"[job]\nensemble = a, b, a\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n[family b]\nmodel = cnn-paper\n",
+     ":2: ensemble: expected distinct families, found a twice"},
+    {"[job]\nensemble = a\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n[family b]\nmodel = cnn-paper\n",
+     ":2: ensemble: expected a comma-separated list of two or more families, found 'a'"},
+    {"[job]\nensemble = a, b,\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n[family b]\nmodel = cnn-paper\n",
+     ":2: ensemble: expected a comma-separated list of two or more families"},
     {"[data]\npath = d\nsynth = classes=9\n[family a]\nmodel = dnn-paper\n", ":3: synth: expected classes="},
     {"[data]\npath = d\nsynth = size=8\n[family a]\nmodel = dnn-paper\n", ":3: synth: expected size="},
     {"[data]\npath = d\nsynth = colour=1\n[family a]\nmodel = dnn-paper\n", ":3: synth: expected keys classes"},
@@ -687,6 +711,7 @@ static void test_random(void) {
 
 int main(void) {
     test_full();
+    test_ensemble();
     test_defaults();
     test_order();
     test_errors();

@@ -11,13 +11,20 @@ numpy / scikit-learn / scipy on the trial files (h5py):
   1e-5; the two differ (so the check can fail);
 - `hipid predict` on the raw JPEGs reproduces a flip trial's stored
   probabilities; several --model files give the mean of the stored
-  probabilities of the trials of one test fold; --best --ensemble uses every
-  trial of the picked configuration (2 folds x 2 seeds) and gives the mean of
-  PyTorch's TTA probabilities over the four;
+  probabilities of the trials of one test fold; --best --family F --ensemble
+  uses every trial of the picked configuration (2 folds x 2 seeds) and gives
+  the mean of PyTorch's TTA probabilities over the four, and --best --ensemble
+  the mean over the 8 models of the job's ensemble (`[job] ensemble = plain,
+  flip`);
 - the report's ensemble row (summary.json): per test fold the mean of the two
   seeds' probabilities, accuracy and balanced accuracy (scikit-learn) per fold,
   their mean, and scipy's binomial test on the first repeat; report.md has the
   row and names tta=flip in the configuration;
+- the job's ensemble over families (summary.json, csv, report.md, index.html):
+  per fold the mean of the 4 models, its accuracy, balanced accuracy and
+  binomial test (scikit-learn, scipy), and per member family the corrected
+  resampled t-test of the ensemble minus the family's seed ensemble (scipy's
+  t); an index without the key has no such row;
 - an ensemble that beats the majority class where its single models do not
   (probabilities edited with h5py so that each seed is right on a quarter of
   the films and their mean on half): the warning and the verdict say so, with
@@ -75,6 +82,7 @@ with open(os.path.join(TMP, "job.ini"), "w") as f:
     f.write(f"""[job]
 name = tta
 seeds = 1, 2
+ensemble = plain, flip
 [data]
 path = {DATA}
 [cv]
@@ -188,14 +196,25 @@ p = run_hipid("predict", "--model", OUT, "--best", raw[0], timeout=300)
 picked = next((fam for fam in ("plain", "flip") if f"(family {fam}, config 0" in p.stderr), None)
 check(picked is not None, f"--best names the picked family ({p.stderr.strip()[:200]})")
 two = [int(rows[0]), int(rows[1])]
-p, out = predict_json(["--model", OUT, "--best", "--ensemble"] + [os.path.join(SRC, source_paths[r]) for r in two])
-check(p.returncode == 0 and "ensemble of 4 trials" in p.stderr, "--best --ensemble: 4 members (2 folds x 2 seeds)"
-      + ("" if p.returncode == 0 else ": " + p.stderr))
+p, out = predict_json(["--model", OUT, "--best", "--family", picked or "plain", "--ensemble"]
+                      + [os.path.join(SRC, source_paths[r]) for r in two])
+check(p.returncode == 0 and "ensemble of 4 trials" in p.stderr, "--best --family F --ensemble: 4 members (2 folds x "
+      "2 seeds)" + ("" if p.returncode == 0 else ": " + p.stderr))
 if out and picked:
     tta = "flip" if picked == "flip" else "none"
     want = np.mean([torch_probs(trials[(picked, o, s)], two, tta) for o in (0, 1) for s in (1, 2)], axis=0)
     d = float(np.abs(probs_of(out, names) - want).max())
-    check(d < 1e-5, f"--best --ensemble = mean of PyTorch's probabilities of the 4 members (max diff {d:.2g})")
+    check(d < 1e-5, f"--best --family F --ensemble = mean of PyTorch's probabilities of the 4 members (max diff {d:.2g})")
+# the job names an ensemble ([job] ensemble = plain, flip): --best --ensemble takes both families' models
+p, out = predict_json(["--model", OUT, "--best", "--ensemble"] + [os.path.join(SRC, source_paths[r]) for r in two])
+check(p.returncode == 0 and "ensemble of 8 trials" in p.stderr and "plain config 0 (4 trials), flip config 0 (4 trials)"
+      in p.stderr, "--best --ensemble with [job] ensemble: the 8 models of plain and flip"
+      + ("" if p.returncode == 0 else ": " + p.stderr))
+if out:
+    want = np.mean([torch_probs(trials[(fam, o, s)], two, "flip" if fam == "flip" else "none")
+                    for fam in ("plain", "flip") for o in (0, 1) for s in (1, 2)], axis=0)
+    d = float(np.abs(probs_of(out, names) - want).max())
+    check(d < 1e-5, f"--best --ensemble = mean of PyTorch's probabilities of the job's 8 models (max diff {d:.2g})")
 
 # ---- usage and input errors --------------------------------------------------------------------
 for args, what in ((["--model", t00, "--ensemble"], "--ensemble without --best"),
@@ -268,6 +287,88 @@ check(set(ens_csv) == {"plain", "flip"} and all(
       abs(float(ens_csv[n]["accuracy"]) - fams[n]["ensemble"]["accuracy"]["mean"]) < 1e-9
       and abs(float(ens_csv[n]["p"]) - fams[n]["ensemble"]["p"]) < 1e-9 for n in ens_csv),
       f"summary csv: an ensemble row per family with summary.json's accuracy and p ({sorted(ens_csv)})")
+
+# ---- the job's ensemble over families ([job] ensemble) ---------------------------------------
+# Per test fold the mean of the 4 models (2 families x 2 seeds); against each
+# family, per fold, the ensemble's accuracy minus that of the family's 2 seeds
+# averaged, by the corrected resampled t-test (Nadeau and Bengio) with scipy's t.
+J = json.loads(run_hipid("report", OUT, "--format", "json", timeout=300).stdout).get("job_ensemble")
+require(J is not None, "summary.json has the job's ensemble")
+check(J["families"] == ["plain", "flip"] and J["models"] == 4 and J["folds"] == 2,
+      f"job ensemble: plain + flip, 4 models on each of 2 folds ({J['families']}, {J['models']}, {J['folds']})")
+
+
+def fold_mean(fams, o):
+    P = []
+    for fam in fams:
+        for s in (1, 2):
+            with h5py.File(trials[(fam, o, s)]) as f:
+                P.append(f["predictions/test_prob"][()])
+                y = f["predictions/test_label"][()]
+    return y, np.mean(P, axis=0).argmax(1)
+
+
+ratios = []
+for t in trials.values():
+    with h5py.File(t) as f:
+        ratios.append(len(f["indices/test"]) / (len(f["indices/train"]) + len(f["indices/val"])))
+ratio = float(np.mean(ratios))
+ens = {o: fold_mean(["plain", "flip"], o) for o in (0, 1)}
+acc_e = [accuracy_score(*ens[o]) for o in (0, 1)]
+bacc_e = [balanced_accuracy_score(*ens[o]) for o in (0, 1)]
+k = sum(int((ens[o][0] == ens[o][1]).sum()) for o in (0, 1))
+n = sum(len(ens[o][0]) for o in (0, 1))
+y = np.concatenate([ens[o][0] for o in (0, 1)])
+pv = stats.binomtest(k, n, np.bincount(y).max() / n, alternative="greater").pvalue
+check(abs(J["accuracy"]["mean"] - np.mean(acc_e)) < 1e-12 and abs(J["balanced_accuracy"]["mean"] - np.mean(bacc_e)) < 1e-12
+      and J["correct"] == k and J["n"] == n and abs(J["p"] - pv) <= 1e-9 * pv + 1e-15,
+      f"job ensemble: accuracy {J['accuracy']['mean']:.4f}, balanced {J['balanced_accuracy']['mean']:.4f}, "
+      f"{J['correct']}/{J['n']}, p {J['p']:.4g} = scikit-learn's and scipy's ({np.mean(acc_e):.4f}, "
+      f"{np.mean(bacc_e):.4f}, {k}/{n}, {pv:.4g})")
+
+
+def corrected(d):
+    d = np.asarray(d, float)
+    se = np.sqrt((1 / len(d) + ratio) * d.var(ddof=1))
+    if se == 0:
+        return float(d.mean()), float("nan")
+    return float(d.mean()), float(2 * stats.t.sf(abs(d.mean() / se), len(d) - 1))
+
+
+worst = 0.0
+for a in J["against"]:
+    own = {o: fold_mean([a["family"]], o) for o in (0, 1)}
+    for key, fn, mine in (("accuracy", accuracy_score, acc_e), ("balanced_accuracy", balanced_accuracy_score, bacc_e)):
+        est, p_ = corrected([mine[o] - fn(*own[o]) for o in (0, 1)])
+        got = a[key]
+        worst = max(worst, abs(got["estimate"] - est))
+        if np.isfinite(p_):
+            worst = max(worst, abs(got["p"] - p_))
+        else:
+            check(got["p"] is None or not np.isfinite(got["p"]), f"{a['family']} {key}: no p when the differences "
+                  f"do not vary ({got['p']})")
+check([a["family"] for a in J["against"]] == ["plain", "flip"] and all(a["models"] == 2 and a["pairs"] == 2
+      for a in J["against"]) and worst < 1e-9,
+      f"job ensemble against each family: corrected t-test estimates and p = scipy's (max diff {worst:.2g})")
+md = open(os.path.join(OUT, "report", "report.md")).read()
+html = open(os.path.join(OUT, "report", "index.html")).read()
+check("| ensemble of plain + flip |" in md and "**The job's ensemble** (plain, flip;" in md
+      and "data-job-ensemble" in html and "The job's ensemble</strong> (plain, flip;" in html,
+      "report.md and report.html have the job's ensemble row and sentence")
+p = run_hipid("report", OUT, "--format", "csv", timeout=300)
+rows = [row for row in csv.DictReader(io.StringIO(p.stdout)) if row["kind"].startswith("job-ensemble")]
+check([(row["kind"], row["name"]) for row in rows] == [("job-ensemble", "plain+flip"), ("job-ensemble-vs", "plain"),
+      ("job-ensemble-vs", "flip")] and abs(float(rows[0]["accuracy"]) - J["accuracy"]["mean"]) < 1e-9,
+      f"summary csv: the job's ensemble and a row per member ({[(r['kind'], r['name']) for r in rows]})")
+# an index without the ensemble attribute (a job without the key): no such row
+OUT3 = os.path.join(TMP, "res-noens")
+shutil.copytree(OUT, OUT3, ignore=shutil.ignore_patterns("report"))
+with h5py.File(os.path.join(OUT3, "sweep.h5"), "r+") as f:
+    del f.attrs["ensemble"]
+p = run_hipid("report", OUT3, "--format", "json", timeout=300)
+check(p.returncode == 0 and json.loads(p.stdout)["job_ensemble"] is None
+      and "ensemble of plain + flip" not in open(os.path.join(OUT3, "report", "report.md")).read(),
+      "without [job] ensemble: job_ensemble null and no row")
 
 # ---- single models at the class frequencies, their ensemble above them ----------------------
 # Each seed is confidently right on its own quarter of the films, weakly wrong on

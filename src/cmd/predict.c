@@ -162,13 +162,13 @@ static void predict_one(int *n_ok, int *n_bad, Predictor *p, int n, const Predic
 }
 
 /* The trial files to open: the --model files, --best's pick, or with
- * --ensemble every member of the picked configuration (*paths, n of them,
+ * --ensemble every member of the picked configuration, or of the job's
+ * ensemble's families (predictor_pick_ensemble; *paths, n of them,
  * the caller frees with predictor_free_paths). 0 or an exit status after one
  * line on stderr. */
 static int choose_members(char ***paths, int *n, const PredictArgs *a) {
     char trial[4096];
     ErrBuf e = {{0}};
-    BestTrial b;
     *paths = NULL;
     *n = 0;
     if (a->n_models > 1) {
@@ -184,11 +184,12 @@ static int choose_members(char ***paths, int *n, const PredictArgs *a) {
         *n = 1;
         return 0;
     }
-    if (predictor_pick_best(&b, a->model, a->family, &e) != HIPID_OK ||
-        predictor_pick_members(paths, n, &b, a->model, &e) != HIPID_OK) {
+    char what[1024];
+    if (predictor_pick_ensemble(paths, n, what, sizeof what, a->model, a->family, &e) != HIPID_OK) {
         fprintf(stderr, "hipid predict: %s\n", e.msg);
         return HIPID_EXIT_FAIL;
     }
+    fprintf(stderr, "predict: --best --ensemble: %s\n", what);
     return 0;
 }
 

@@ -173,33 +173,60 @@ error:
     return rc;
 }
 
-int predictor_pick_members(char ***paths, int *n, const BestTrial *b, const char *dir, ErrBuf *e) {
-    char index[4096];
+/* Append to paths every done outer trial of (family, config) with a finite
+ * validation loss, in index order. */
+static int add_members(char **paths, int *n, const SweepIndex *x, const char *family, int config, const char *dir,
+                       ErrBuf *e) {
+    for (int i = 0; i < x->n; i++) {
+        if (strcmp(x->family[i], family) != 0 || x->config[i] != config || strcmp(x->state[i], "done") != 0 ||
+            !isfinite(x->val_loss[i]) || x->pruned[i] || x->inner[i] >= 0)
+            continue;
+        char path[4096];
+        if (trialfile_path(path, sizeof path, dir, x->family[i], x->hash[i], ".h5") >= (int)sizeof path)
+            return hipid_err(e, "%s: path too long", dir);
+        HIPID_CHECK((paths[*n] = strdup(path)) != NULL);
+        (*n)++;
+    }
+    return HIPID_OK;
+}
+
+int predictor_pick_ensemble(char ***paths, int *n, char *what, size_t cap, const char *dir, const char *family,
+                            ErrBuf *e) {
+    char index[4096], names[sizeof ((SweepIndex *)0)->ensemble];
     SweepIndex x = {0};
     int rc = HIPID_ERR;
+    size_t at = 0;
     *paths = NULL;
     *n = 0;
+    what[0] = '\0';
     snprintf(index, sizeof index, "%s/sweep.h5", dir);
     hid_t file = trialfile_open_index(index, "rerun the sweep to rebuild the index", e);
     if (file < 0) return HIPID_ERR;
     if (trialfile_read_index(&x, file, index, e) != HIPID_OK) goto error;
     *paths = xmalloc(sizeof **paths * (size_t)(x.n ? x.n : 1));
-    for (int i = 0; i < x.n; i++) {
-        if (strcmp(x.family[i], b->family) != 0 || x.config[i] != b->config || strcmp(x.state[i], "done") != 0 ||
-            !isfinite(x.val_loss[i]) || x.pruned[i] || x.inner[i] >= 0)
-            continue;
-        char path[4096];
-        if (trialfile_path(path, sizeof path, dir, x.family[i], x.hash[i], ".h5") >= (int)sizeof path) {
-            hipid_err(e, "%s: path too long", dir);
+    /* the job's ensemble unless --family narrows the pick; else one pick */
+    int job = !family && x.ensemble[0];
+    snprintf(names, sizeof names, "%s", job ? x.ensemble : "");
+    char *save = NULL, *tok = job ? strtok_r(names, ",", &save) : NULL;
+    do {
+        double mean;
+        int n_done, before = *n, row = best_row(&x, tok ? tok : family, &mean, &n_done);
+        if (row < 0) {
+            const char *f = tok ? tok : family;
+            hipid_err(e, "%s: no done trial%s%s%s with a finite validation loss", index, f ? " of family '" : "",
+                      f ? f : "", f ? "'" : "");
             goto error;
         }
-        HIPID_CHECK(((*paths)[*n] = strdup(path)) != NULL);
-        (*n)++;
-    }
-    if (*n == 0) {
-        hipid_err(e, "%s: family '%s' config %d has no done trial outside inner folds", index, b->family, b->config);
-        goto error;
-    }
+        if (add_members(*paths, n, &x, x.family[row], x.config[row], dir, e) != HIPID_OK) goto error;
+        if (*n == before) {
+            hipid_err(e, "%s: family '%s' config %d has no done trial outside inner folds", index, x.family[row],
+                      x.config[row]);
+            goto error;
+        }
+        if (at < cap)
+            at += (size_t)snprintf(what + at, cap - at, "%s%s config %d (%d trials)", at ? ", " : "", x.family[row],
+                                   x.config[row], *n - before);
+    } while (tok && (tok = strtok_r(NULL, ",", &save)));
     rc = HIPID_OK;
 error:
     if (rc != HIPID_OK) {

@@ -269,6 +269,7 @@ static void read_index(Report *r, SweepIndex *x, FILE *warn) {
     snprintf(r->job, sizeof r->job, "%s", x->job);
     snprintf(r->job_file, sizeof r->job_file, "%s", x->job_file);
     snprintf(r->study, sizeof r->study, "%s", x->study);
+    snprintf(r->ensemble_names, sizeof r->ensemble_names, "%s", x->ensemble);
     if (bad) {
         add_line(&r->notes, &r->n_notes, "The sweep index %s is unreadable (%s): missing trials cannot be listed.", path,
                  e.msg);
@@ -835,61 +836,48 @@ static void baseline(Report *r, int f) {
     free(count);
 }
 
-/* F->ens: folds are the distinct (repeat, outer) of the selected trials; a
- * fold's members are its selected trials (one per seed) on the same test
- * set as the first. No ensemble when some fold has a single member. */
-static void ensemble(Report *r, int f) {
-    RFamily *F = &r->fam[f];
-    REnsemble *E = &F->ens;
-    int K = r->K, n = 0, fewest = r->n_units + 1;
-    memset(E, 0, sizeof *E);
-    E->learned = -1;
-    RTrial *folds = xcalloc((size_t)r->n_units + 1, sizeof(RTrial));
-    RTrial **ptr = xcalloc((size_t)r->n_units + 1, sizeof(RTrial *));
-    char *used = xcalloc((size_t)r->n_units + 1, 1);
-    for (int u = 0; u < r->n_units; u++) {
-        const RTrial *t = F->sel[u];
-        if (!t || used[u]) continue;
-        RTrial *e = &folds[n];
+/* One averaged model per test fold: folds are the distinct (repeat, outer)
+ * of the selected trials of families fams[0..nf); a fold's members are those
+ * trials (every seed of every listed family) on the same test set as the
+ * first. Returns the folds (repeat, outer, test_prob, test_pred and metrics
+ * their own; index and labels borrowed), their count in *n and the fewest
+ * members of a fold in *fewest. */
+static RTrial *fold_ensembles(const Report *r, const int *fams, int nf, int *n, int *fewest) {
+    int K = r->K, total = r->n_units * nf;
+    RTrial *folds = xcalloc((size_t)total + 1, sizeof(RTrial));
+    char *used = xcalloc((size_t)total + 1, 1);
+    *n = 0;
+    *fewest = total + 1;
+    for (int x = 0; x < total; x++) {
+        const RTrial *t = r->fam[fams[x / r->n_units]].sel[x % r->n_units];
+        if (!t || used[x]) continue;
+        const RUnit *ux = &r->units[x % r->n_units];
+        RTrial *e = &folds[(*n)++];
+        e->repeat = ux->repeat;
+        e->outer = ux->outer;
         e->n_test = t->n_test;
         e->test_index = t->test_index; /* borrowed */
         e->test_label = t->test_label;
         e->test_prob = xcalloc((size_t)t->n_test * K + 1, sizeof(double));
         e->test_pred = xcalloc((size_t)t->n_test + 1, sizeof(int));
         int members = 0;
-        for (int v = u; v < r->n_units; v++) {
-            const RTrial *o = F->sel[v];
-            if (!o || used[v] || r->units[v].repeat != r->units[u].repeat || r->units[v].outer != r->units[u].outer ||
-                !same_test_set(o, t))
-                continue;
-            used[v] = 1;
+        for (int y = x; y < total; y++) {
+            const RTrial *o = r->fam[fams[y / r->n_units]].sel[y % r->n_units];
+            const RUnit *uy = &r->units[y % r->n_units];
+            if (!o || used[y] || uy->repeat != ux->repeat || uy->outer != ux->outer || !same_test_set(o, t)) continue;
+            used[y] = 1;
             members++;
             for (long i = 0; i < (long)t->n_test * K; i++) e->test_prob[i] += o->test_prob[i];
         }
         for (long i = 0; i < (long)t->n_test * K; i++) e->test_prob[i] /= members;
         trial_metrics(e, K);
-        if (r->units[u].repeat == r->units[0].repeat) {
-            E->base_n += e->n_test;
-            for (int i = 0; i < e->n_test; i++) E->base_correct += e->test_pred[i] == e->test_label[i];
-        }
-        fewest = members < fewest ? members : fewest;
-        ptr[n] = e;
-        n++;
+        *fewest = members < *fewest ? members : *fewest;
     }
-    if (n > 0 && fewest >= 2) {
-        Summary *sens = xcalloc((size_t)K, sizeof(Summary)), *spec = xcalloc((size_t)K, sizeof(Summary));
-        summarise(E->m, sens, spec, ptr, n, K, summary_ratio(r));
-        free(sens);
-        free(spec);
-        E->seeds = fewest;
-        E->n_folds = n;
-        if (F->base_class >= 0 && E->base_n > 0) {
-            E->base_p = stats_binom_greater(E->base_correct, E->base_n, F->base_rate);
-            E->learned = E->base_p < 0.05 && E->m[M_ACC].mean > F->base_rate;
-        }
-    } else {
-        E->base_n = E->base_correct = 0;
-    }
+    free(used);
+    return folds;
+}
+
+static void fold_ensembles_free(RTrial *folds, int n) {
     for (int i = 0; i < n; i++) {
         free(folds[i].test_prob);
         free(folds[i].test_pred);
@@ -897,8 +885,93 @@ static void ensemble(Report *r, int f) {
         free(folds[i].spec);
     }
     free(folds);
-    free(ptr);
-    free(used);
+}
+
+/* E from the fold ensembles of families fams[0..nf), scored when every fold
+ * has at least `least` members; the binomial test on the first repeat against
+ * the first family's majority rate. */
+static void score_ensemble(Report *r, REnsemble *E, const int *fams, int nf, int least) {
+    const RFamily *base = &r->fam[fams[0]];
+    int K = r->K, n, fewest;
+    memset(E, 0, sizeof *E);
+    E->learned = -1;
+    RTrial *folds = fold_ensembles(r, fams, nf, &n, &fewest);
+    if (n > 0 && fewest >= least) {
+        RTrial **ptr = xcalloc((size_t)n, sizeof(RTrial *));
+        for (int i = 0; i < n; i++) {
+            ptr[i] = &folds[i];
+            if (folds[i].repeat != r->units[0].repeat) continue;
+            E->base_n += folds[i].n_test;
+            for (int j = 0; j < folds[i].n_test; j++) E->base_correct += folds[i].test_pred[j] == folds[i].test_label[j];
+        }
+        Summary *sens = xcalloc((size_t)K, sizeof(Summary)), *spec = xcalloc((size_t)K, sizeof(Summary));
+        summarise(E->m, sens, spec, ptr, n, K, summary_ratio(r));
+        free(sens);
+        free(spec);
+        free(ptr);
+        E->seeds = fewest;
+        E->n_folds = n;
+        if (base->base_class >= 0 && E->base_n > 0) {
+            E->base_p = stats_binom_greater(E->base_correct, E->base_n, base->base_rate);
+            E->learned = E->base_p < 0.05 && E->m[M_ACC].mean > base->base_rate;
+        }
+    }
+    fold_ensembles_free(folds, n);
+}
+
+/* F->ens: the family's seeds; none when some fold has a single member. */
+static void ensemble(Report *r, int f) { score_ensemble(r, &r->fam[f].ens, &f, 1, 2); }
+
+/* r->fens from the index's [job] ensemble names: the ensemble over those
+ * families and, per member, the corrected t-test over the shared folds of
+ * the ensemble minus the member's own fold ensemble (its seeds averaged; its
+ * single model with one seed). A named family without selected trials
+ * leaves the ensemble out, with a note. */
+static void family_ensemble(Report *r, const char *names) {
+    RFamEnsemble *X = &r->fens;
+    char buf[sizeof X->names];
+    snprintf(buf, sizeof buf, "%s", names);
+    snprintf(X->names, sizeof X->names, "%s", names);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int f = -1;
+        for (int i = 0; i < r->n_fam; i++)
+            if (strcmp(r->fam[i].name, tok) == 0) f = i;
+        if (f < 0 || r->fam[f].n_sel == 0 || X->n_fam == REPORT_MAX_FAMILIES) {
+            add_line(&r->notes, &r->n_notes, "The job's ensemble (%s) is not reported: family %s has no selected "
+                     "trial.", names, tok);
+            X->n_fam = 0;
+            return;
+        }
+        X->fam[X->n_fam++] = f;
+    }
+    if (X->n_fam < 2) {
+        X->n_fam = 0;
+        return;
+    }
+    score_ensemble(r, &X->e, X->fam, X->n_fam, 1);
+    int n, fewest;
+    RTrial *all = fold_ensembles(r, X->fam, X->n_fam, &n, &fewest);
+    double *d = xcalloc((size_t)2 * n + 1, sizeof(double));
+    for (int m = 0; m < X->n_fam; m++) {
+        int nm, fm, J = 0;
+        RTrial *own = fold_ensembles(r, &X->fam[m], 1, &nm, &fm);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < nm; j++) {
+                if (own[j].repeat != all[i].repeat || own[j].outer != all[i].outer) continue;
+                d[J] = all[i].m[M_ACC] - own[j].m[M_ACC];
+                d[n + J++] = all[i].m[M_BACC] - own[j].m[M_BACC];
+                break;
+            }
+        X->member_models[m] = fm;
+        X->n_pairs[m] = J;
+        double ratio = summary_ratio(r);
+        stats_ttest_corrected(&X->vs[m][0], d, J, ratio, 0.95);
+        stats_ttest_corrected(&X->vs[m][1], d + n, J, ratio, 0.95);
+        fold_ensembles_free(own, nm);
+    }
+    free(d);
+    fold_ensembles_free(all, n);
 }
 
 /* "; the ensemble of its 3 seeds did: 318 of 597 right (0.533), p = 0.027"
@@ -912,6 +985,48 @@ static void ensemble_clause(char *buf, size_t cap, const RFamily *F, int named) 
     snprintf(whose, sizeof whose, "%s%s", named ? F->name : "its", named ? "'s" : "");
     snprintf(buf, cap, "; the ensemble of %s %d seeds did: %ld of %ld right (%.3f), %s", whose, F->ens.seeds,
              F->ens.base_correct, F->ens.base_n, (double)F->ens.base_correct / F->ens.base_n, p);
+}
+
+/* x in points to one decimal, without a "-0.0" */
+static double points(double x) {
+    double v = round(1000 * x) / 10;
+    return v == 0 ? 0.0 : v;
+}
+
+/* "+3.7 points [-1.7, +9.1], p = 0.16" at buf + *at. */
+static void points_text(char *buf, size_t cap, size_t *at, const TTest *t) {
+    char p[32];
+    report_fmt_p(p, sizeof p, t->p);
+    if (*at >= cap) return;
+    if (!isfinite(t->estimate)) *at += (size_t)snprintf(buf + *at, cap - *at, "n/a");
+    else if (!isfinite(t->lo)) *at += (size_t)snprintf(buf + *at, cap - *at, "%+.1f points", points(t->estimate));
+    else
+        *at += (size_t)snprintf(buf + *at, cap - *at, "%+.1f points [%+.1f, %+.1f], %s", points(t->estimate),
+                                points(t->lo), points(t->hi), p);
+}
+
+void report_fens_text(char *buf, size_t cap, const Report *r) {
+    const RFamEnsemble *X = &r->fens;
+    size_t at = 0;
+    buf[0] = '\0';
+    if (X->n_fam == 0 || X->e.n_folds == 0) return;
+    at += (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < X->n_fam && at < cap; i++)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%s", i ? ", " : "", r->fam[X->fam[i]].name);
+    if (at < cap)
+        at += (size_t)snprintf(buf + at, cap - at, "; [job] ensemble, named before any result): %ld of %ld test "
+                               "images right on the first repeat (%.3f). Against each member's own models (their "
+                               "seeds averaged per fold), ensemble minus member over the test folds they share, "
+                               "corrected t-test:", X->e.base_correct, X->e.base_n,
+                               X->e.base_n ? (double)X->e.base_correct / X->e.base_n : NAN);
+    for (int i = 0; i < X->n_fam && at < cap; i++) {
+        at += (size_t)snprintf(buf + at, cap - at, "%s %s (%d model%s per fold, %d folds): accuracy ", i ? ";" : "",
+                               r->fam[X->fam[i]].name, X->member_models[i], X->member_models[i] == 1 ? "" : "s",
+                               X->n_pairs[i]);
+        points_text(buf, cap, &at, &X->vs[i][0]);
+        if (at < cap) at += (size_t)snprintf(buf + at, cap - at, ", balanced accuracy ");
+        points_text(buf, cap, &at, &X->vs[i][1]);
+    }
 }
 
 void report_base_sentence(char *buf, size_t cap, const Report *r, int f) {
@@ -1474,6 +1589,7 @@ void report_analyse(Report *r) {
         }
     holm_pairs(r);
     friedman(r);
+    if (r->ensemble_names[0]) family_ensemble(r, r->ensemble_names);
     for (int i = 0; i < r->n_cmp; i++) verdict(&r->cmp[i], r);
     flag_images(r);
 }

@@ -289,6 +289,25 @@ static void ensemble_row(FILE *f, const Report *r, int fa) {
     fputs("<td>n/a</td></tr>\n", f);
 }
 
+/* The job's ensemble over families (report.h), as report.md's row. */
+static void fens_row(FILE *f, const Report *r) {
+    const RFamEnsemble *X = &r->fens;
+    if (X->n_fam == 0 || X->e.n_folds == 0) return;
+    fputs("<tr data-job-ensemble=\"1\"><th scope=\"row\">ensemble of ", f);
+    for (int i = 0; i < X->n_fam; i++) {
+        if (i) fputs(" + ", f);
+        esc(f, r->fam[X->fam[i]].name);
+    }
+    fprintf(f, "</th><td class=\"hp\">the job's ensemble: the selected models of these families, probabilities "
+               "averaged per test fold (%d per fold)</td><td class=\"n\" data-value=\"%d\">%d</td>", X->e.seeds,
+            X->e.n_folds, X->e.n_folds);
+    td_summary(f, &X->e.m[M_ACC]);
+    summary_base(f, r, &r->fam[X->fam[0]], X->e.learned, X->e.base_p);
+    static const int rest[] = {M_BACC, M_F1, M_AUC};
+    for (int i = 0; i < 3; i++) td_summary(f, &X->e.m[rest[i]]);
+    fputs("<td>n/a</td></tr>\n", f);
+}
+
 static void summary_table(FILE *f, const Report *r) {
     char iv[400];
     report_interval_text(iv, sizeof iv, r);
@@ -304,6 +323,7 @@ static void summary_table(FILE *f, const Report *r) {
         ensemble_row(f, r, fa);
         ens |= r->fam[fa].ens.seeds >= 2;
     }
+    fens_row(f, r);
     fputs("</tbody></table></div>\n<p class=\"caption\">Cells: mean ± SD over the test folds (the plain SD, for "
           "reference) [", f);
     esc(f, iv);
@@ -315,6 +335,13 @@ static void summary_table(FILE *f, const Report *r) {
         fputs(" Ensemble rows: on each test fold, the mean of the class probabilities of that family's selected models "
               "of every seed, scored as one model; beats it? on the first repeat's folds.", f);
     fputs("</p>\n", f);
+    char text[2400];
+    report_fens_text(text, sizeof text, r);
+    if (text[0]) {
+        fputs("<p id=\"job-ensemble\"><strong>The job's ensemble</strong> ", f);
+        esc(f, text);
+        fputs(".</p>\n", f);
+    }
 }
 
 /* The leakage line, as report.md's. */

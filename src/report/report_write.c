@@ -234,6 +234,41 @@ static void ensemble_row(FILE *f, const Report *r, int fa) {
     fprintf(f, " | n/a |\n");
 }
 
+/* "pre + nb + do": the members of the job's ensemble. */
+static void fens_name(char *buf, size_t cap, const Report *r, const char *sep) {
+    const RFamEnsemble *X = &r->fens;
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < X->n_fam && at < cap; i++)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%s", i ? sep : "", r->fam[X->fam[i]].name);
+}
+
+/* The job's ensemble over families, as a row below the families. */
+static void fens_row(FILE *f, const Report *r) {
+    const RFamEnsemble *X = &r->fens;
+    char name[300];
+    if (X->n_fam == 0 || X->e.n_folds == 0) return;
+    fens_name(name, sizeof name, r, " + ");
+    fprintf(f, "| ensemble of %s | the job's ensemble: the selected models of these families, probabilities averaged "
+               "per test fold (%d per fold) | %d | ", name, X->e.seeds, X->e.n_folds);
+    md_summary(f, &X->e.m[M_ACC]);
+    fprintf(f, " | ");
+    md_base(f, r, &r->fam[X->fam[0]], X->e.learned, X->e.base_p);
+    static const int rest[] = {M_BACC, M_F1, M_AUC};
+    for (int i = 0; i < 3; i++) {
+        fprintf(f, " | ");
+        md_summary(f, &X->e.m[rest[i]]);
+    }
+    fprintf(f, " | n/a |\n");
+}
+
+/* The job's ensemble against each member. */
+static void fens_md(FILE *f, const Report *r) {
+    char text[2400];
+    report_fens_text(text, sizeof text, r);
+    if (text[0]) fprintf(f, "**The job's ensemble** %s.\n\n", text);
+}
+
 /* Three or more families: one line per compared metric. */
 static void summary_friedman(FILE *f, const Report *r) {
     if (r->n_fam < 3) return;
@@ -273,6 +308,7 @@ static void summary_md(FILE *f, const Report *r, int level) {
         ensemble_row(f, r, fa);
         ens |= r->fam[fa].ens.seeds >= 2;
     }
+    fens_row(f, r);
     fprintf(f, "\nCells: mean ± SD over the test folds (the plain SD, for reference) [%s]. ROC AUC, pooled: one AUC of "
                "the out-of-fold predictions of every selected test fold together (what the roc plot shows); no "
                "interval. Majority class: the accuracy of always answering the most frequent class; beats it?: exact "
@@ -288,6 +324,7 @@ static void summary_md(FILE *f, const Report *r, int level) {
         report_base_sentence(s, sizeof s, r, fa);
         if (s[0]) fprintf(f, "**Warning:** %s.\n\n", s);
     }
+    fens_md(f, r);
     md_leaks(f, r);
     for (int i = 0; i < r->n_cmp; i++) fprintf(f, "**Verdict%s:** %s.\n\n", i == 0 ? "" : " (further pair)", r->cmp[i].verdict);
     summary_friedman(f, r);
@@ -320,6 +357,29 @@ static void summary_csv(FILE *f, const Report *r) {
         for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) csv_num(f, v[j]);
         fprintf(f, ",nan,nan,nan,nan,%d seeds: their probabilities averaged per test fold (p: binomial test against "
                    "the majority class)\n", E->seeds);
+    }
+    const RFamEnsemble *X = &r->fens;
+    if (X->n_fam > 0 && X->e.n_folds > 0) {
+        char name[300];
+        fens_name(name, sizeof name, r, "+");
+        fprintf(f, "job-ensemble,");
+        csv_str(f, name);
+        fprintf(f, ",-1,%d", X->e.n_folds);
+        double v[] = {X->e.m[M_ACC].mean, X->e.m[M_ACC].lo, X->e.m[M_ACC].hi, X->e.m[M_AUC].mean, X->e.m[M_AUC].lo,
+                      X->e.m[M_AUC].hi, X->e.learned >= 0 ? X->e.base_p : NAN};
+        for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) csv_num(f, v[j]);
+        fprintf(f, ",nan,nan,nan,nan,%d models per test fold: their probabilities averaged (p: binomial test against "
+                   "the majority class)\n", X->e.seeds);
+        for (int i = 0; i < X->n_fam; i++) {
+            const TTest *t = &X->vs[i][0];
+            fprintf(f, "job-ensemble-vs,");
+            csv_str(f, r->fam[X->fam[i]].name);
+            fprintf(f, ",-1,%d", X->n_pairs[i]);
+            double w[] = {t->estimate, t->lo, t->hi, NAN, NAN, NAN, t->p};
+            for (size_t j = 0; j < sizeof w / sizeof w[0]; j++) csv_num(f, w[j]);
+            fprintf(f, ",nan,nan,nan,nan,accuracy of the job's ensemble minus this family's (its seeds averaged), "
+                       "corrected t-test\n");
+        }
     }
     for (int i = 0; i < r->n_cmp; i++) {
         const RCompare *c = &r->cmp[i];
@@ -434,6 +494,38 @@ static void json_family(FILE *f, const Report *r, int fa) {
     if (F->leak_group >= 0 && F->leak_dup >= 0) fprintf(f, "%ld}", F->leak_dup);
     else if (F->leak_group >= 0) fprintf(f, "null}");
     fputc('}', f);
+}
+
+/* The job's ensemble over families, or null. */
+static void json_fens(FILE *f, const Report *r) {
+    const RFamEnsemble *X = &r->fens;
+    if (X->n_fam == 0 || X->e.n_folds == 0) {
+        fprintf(f, "null");
+        return;
+    }
+    fprintf(f, "{\"families\": [");
+    for (int i = 0; i < X->n_fam; i++) {
+        fprintf(f, "%s", i ? ", " : "");
+        json_write_string(f, r->fam[X->fam[i]].name);
+    }
+    fprintf(f, "], \"models\": %d, \"folds\": %d", X->e.seeds, X->e.n_folds);
+    for (int m = 0; m < M_COUNT; m++) {
+        fprintf(f, ", \"%s\": ", report_metric_names[m]);
+        json_summary_obj(f, &X->e.m[m]);
+    }
+    fprintf(f, ", \"n\": %ld, \"correct\": %ld, \"p\": ", X->e.base_n, X->e.base_correct);
+    json_num(f, X->e.learned >= 0 ? X->e.base_p : NAN);
+    fprintf(f, ", \"learned\": %s,\n   \"against\": [", X->e.learned < 0 ? "null" : X->e.learned ? "true" : "false");
+    for (int i = 0; i < X->n_fam; i++) {
+        fprintf(f, "%s\n    {\"family\": ", i ? "," : "");
+        json_write_string(f, r->fam[X->fam[i]].name);
+        fprintf(f, ", \"models\": %d, \"pairs\": %d, \"accuracy\": ", X->member_models[i], X->n_pairs[i]);
+        json_ttest(f, &X->vs[i][0]);
+        fprintf(f, ", \"balanced_accuracy\": ");
+        json_ttest(f, &X->vs[i][1]);
+        fputc('}', f);
+    }
+    fprintf(f, "]}");
 }
 
 /* "tests": per compared metric, the corrected t-test with its Holm-adjusted
@@ -562,7 +654,9 @@ static void summary_json(FILE *f, const Report *r) {
     json_num(f, r->rope);
     fprintf(f, ",\n  \"families\": [");
     for (int fa = 0; fa < r->n_fam; fa++) json_family(f, r, fa);
-    fprintf(f, "\n  ],\n  \"comparisons\": [");
+    fprintf(f, "\n  ],\n  \"job_ensemble\": ");
+    json_fens(f, r);
+    fprintf(f, ",\n  \"comparisons\": [");
     for (int i = 0; i < r->n_cmp; i++) json_compare(f, r, i);
     fprintf(f, "\n  ]");
     json_friedman(f, r);

@@ -45,7 +45,7 @@ enum { S_JOB, S_DATA, S_CV, S_SEARCH, S_RUN, N_FIXED, S_FAMILY = N_FIXED };
 
 static const char *const section_names[] = {"job", "data", "cv", "search", "run", "family"};
 
-enum { K_NAME, K_SEEDS };
+enum { K_NAME, K_SEEDS, K_ENSEMBLE };
 enum { K_PATH, K_SYNTH, K_SOURCE, K_SIZE };
 enum { K_SCHEME, K_K, K_REPEATS, K_INNER_K, K_FRACTIONS, K_VAL_FRACTION, K_CV_SEED, K_GROUPS };
 enum { K_MODE, K_SAMPLES, K_SEARCH_SEED, K_MIN_EPOCHS, K_MAX_EPOCHS, K_ETA, K_METRIC, K_PRUNE, K_PRUNE_AFTER,
@@ -65,7 +65,7 @@ enum {
 _Static_assert(N_FAMILY_KEYS <= MAX_KEYS, "a family's keys must fit Section's arrays");
 
 static const char *const section_keys[][MAX_KEYS] = {
-    [S_JOB] = {"name", "seeds"},
+    [S_JOB] = {"name", "seeds", "ensemble"},
     [S_DATA] = {"path", "synth", "source", "size"},
     [S_CV] = {"scheme", "k", "repeats", "inner_k", "fractions", "val_fraction", "seed", "groups"},
     [S_SEARCH] = {"mode", "samples", "seed", "min_epochs", "max_epochs", "eta", "metric", "prune", "prune_after",
@@ -508,6 +508,41 @@ static int load_job_section(Job *job, const Parser *p, ErrBuf *e) {
     if (job->n_seeds == 0 || v[strlen(v) - 1] == ',' || v[0] == ',' || strstr(v, ",,"))
         return key_err(p, sec, S_JOB, K_SEEDS, e, "expected a comma-separated list of seeds "
                        "(whole numbers >= 0), found '%s'", v);
+    return HIPID_OK;
+}
+
+/* [job] ensemble = FAMILY, FAMILY, ...: two or more distinct families of the
+ * job, read once the families are known. */
+static int load_ensemble(Job *job, const Parser *p, ErrBuf *e) {
+    const Section *sec = &p->fixed[S_JOB];
+    const char *v = raw(sec, K_ENSEMBLE);
+    job->n_ensemble = 0;
+    if (!v) return HIPID_OK;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", v);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        tok = trim(tok);
+        int f = -1;
+        for (int i = 0; i < job->n_families; i++)
+            if (strcmp(job->families[i].name, tok) == 0) f = i;
+        if (f < 0) {
+            char names[JOB_MAX_FAMILIES * 34] = "";
+            for (int i = 0; i < job->n_families; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                         job->families[i].name);
+            return key_err(p, sec, S_JOB, K_ENSEMBLE, e, "expected families of this job (%s), found '%s'", names,
+                           tok);
+        }
+        for (int i = 0; i < job->n_ensemble; i++)
+            if (job->ensemble[i] == f)
+                return key_err(p, sec, S_JOB, K_ENSEMBLE, e, "expected distinct families, found %s twice in '%s'",
+                               tok, v);
+        job->ensemble[job->n_ensemble++] = f;
+    }
+    if (job->n_ensemble < 2 || v[strlen(v) - 1] == ',' || v[0] == ',' || strstr(v, ",,"))
+        return key_err(p, sec, S_JOB, K_ENSEMBLE, e, "expected a comma-separated list of two or more families, "
+                       "found '%s'", v);
     return HIPID_OK;
 }
 
@@ -1260,6 +1295,7 @@ int job_load(Job *job, const char *path, ErrBuf *e) {
         if (load_family(&job->families[f], &p, &p.fam[f], f, job, run_ranks, p.fixed[S_RUN].at[K_RUN_RANKS], e))
             goto error;
     }
+    if (load_ensemble(job, &p, e)) goto error;
     parser_free(&p);
     return HIPID_OK;
 error:

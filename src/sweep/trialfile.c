@@ -484,6 +484,13 @@ int trialfile_write_index(const char *results, const Job *job, const Trial *plan
               h5_write_strings(f, "hash", c.hash, n) || h5_write_strings(f, "reason", c.reason, n);
     for (int k = 0; !bad && k < N_INDEX_INT; k++) bad = h5_write_i32(f, index_int_names[k], c.iv + k * n, n);
     if (!bad) bad = write_search(f, job, plan, n, rungs, n_rungs);
+    if (!bad && job->n_ensemble > 0) {
+        char ens[JOB_MAX_FAMILIES * 34] = "";
+        for (int i = 0; i < job->n_ensemble; i++)
+            snprintf(ens + strlen(ens), sizeof ens - strlen(ens), "%s%s", i ? "," : "",
+                     job->families[job->ensemble[i]].name);
+        bad = h5_attr_write_str(f, "ensemble", ens);
+    }
     for (int k = 0; !bad && k < 5; k++)
         bad = h5_write(f, index_dbl_names[k], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, c.dv + k * n, 1, &dim, 0);
     if (!bad && busy) {
@@ -808,6 +815,7 @@ int trialfile_read_index(SweepIndex *x, hid_t f, const char *path, ErrBuf *e) {
     memset(x, 0, sizeof *x);
     h5_attr_read_str(f, "job", x->job, sizeof x->job);
     h5_attr_read_str(f, "job_file", x->job_file, sizeof x->job_file);
+    h5_attr_read_str(f, "ensemble", x->ensemble, sizeof x->ensemble);
     trialfile_index_study(f, x->study, sizeof x->study);
     int nf = 0, ns = 0, nh = 0, nl = 0;
     int bad = h5_read_strings(f, "family", &x->family, &nf, path, e) ||

@@ -64,13 +64,18 @@ typedef struct {
  * empty or has no such trial, or the path does not fit. */
 int predictor_pick_best(BestTrial *b, const char *dir, const char *family, ErrBuf *e);
 
-/* The members of an ensemble of the configuration predictor_pick_best picks
- * (b->family, b->config): every done trial of it with a finite validation
- * loss, except a nested design's inner-fold models (trained on less data),
- * in index order: one model per test fold and seed. *paths (n strings,
+/* The members of `hipid predict --best --ensemble`: without `family`, when
+ * the index names a job ensemble ([job] ensemble), for each of its families
+ * the configuration predictor_pick_best would pick within that family;
+ * otherwise the one configuration it picks (of `family` if not NULL). Of each
+ * configuration, every done trial with a finite validation loss, except a
+ * nested design's inner-fold models (trained on less data), in index order:
+ * one model per test fold and seed. *paths (n strings,
  * DIR/trials/<family>-<hash>.h5) is the caller's to free with
- * predictor_free_paths. Fails with one line in e naming the index. */
-int predictor_pick_members(char ***paths, int *n, const BestTrial *b, const char *dir, ErrBuf *e);
+ * predictor_free_paths; `what` gets "pre config 0 (30 trials), nb config 0
+ * (30 trials)". Fails with one line in e naming the index. */
+int predictor_pick_ensemble(char ***paths, int *n, char *what, size_t cap, const char *dir, const char *family,
+                            ErrBuf *e);
 void predictor_free_paths(char **paths, int n);
 
 /* Classify one image file: prob (K) gets the softmax of the trial's logits.

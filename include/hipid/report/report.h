@@ -139,6 +139,25 @@ typedef struct {
     int learned;           /* as RFamily.learned; -1: no ensemble */
 } REnsemble;
 
+/* The ensemble over families named by the job ([job] ensemble, sweep.h5's
+ * `ensemble` attribute), fixed before any result: per test fold (repeat,
+ * outer), the mean of the test probabilities of every selected trial of the
+ * named families (all seeds) on that fold, scored as one model (e; e.seeds =
+ * the fewest models on a fold), its binomial test against the first named
+ * family's majority rate. Against each member: per shared fold, the
+ * ensemble's accuracy and balanced accuracy minus those of the member's own
+ * fold ensemble (its seeds averaged; its single model with one seed), by the
+ * corrected resampled t-test. */
+typedef struct {
+    char names[300];       /* as the index gives them: "fam,fam,..." */
+    int n_fam;             /* 0: no ensemble (none named, or a named family has no selected trial) */
+    int fam[REPORT_MAX_FAMILIES];
+    REnsemble e;
+    int member_models[REPORT_MAX_FAMILIES]; /* models per fold of each member's own ensemble */
+    int n_pairs[REPORT_MAX_FAMILIES];
+    TTest vs[REPORT_MAX_FAMILIES][2]; /* [member][0 accuracy, 1 balanced accuracy]: ensemble - member */
+} RFamEnsemble;
+
 typedef struct {
     char name[32];
     int chosen;            /* not nested: the selected configuration; -1 nested or none */
@@ -283,6 +302,8 @@ typedef struct {
     int n_lines;
     char **notes;          /* caveats the report must mention */
     int n_notes;
+    char ensemble_names[300]; /* the index's [job] ensemble, "" if none */
+    RFamEnsemble fens;
 } Report;
 
 /* Read dir/sweep.h5 (optional) and every dir/trials/ *.h5. An unreadable
@@ -308,6 +329,13 @@ int report_trial_stuck(const RTrial *t, int K);
 /* The sentence "F did not learn more than the class frequencies: ..." for a
  * family with learned == 0 (buf gets "" otherwise). */
 void report_base_sentence(char *buf, size_t cap, const Report *r, int f);
+
+/* The job's ensemble against its members, one sentence without its subject
+ * and final period: "(pre, nb; [job] ensemble, named before any result): 392
+ * of 597 test images right ... nb (1 model per fold, 10 folds): accuracy
+ * +3.7 points [-1.7, +9.1], p = 0.160, balanced accuracy ..."; "" without
+ * one. */
+void report_fens_text(char *buf, size_t cap, const Report *r);
 
 /* The leakage line's totals over the families: *worst the largest leak_group,
  * *dup_only the largest leak_dup. Returns 1 if some family has a leakage

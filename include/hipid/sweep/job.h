@@ -111,6 +111,10 @@ typedef struct {
     /* families */
     int n_families;
     Family families[JOB_MAX_FAMILIES];
+    /* [job] ensemble: families whose selected models the report averages
+     * (report.h, "Ensemble over families"); decided before any result */
+    int n_ensemble;
+    int ensemble[JOB_MAX_FAMILIES]; /* indices into families, in the order given */
     /* [run]: how, not what; not part of any trial's hash */
     int threads;              /* per rank */
     int checkpoint_every;     /* epochs between mid-trial checkpoints; 0 = never */

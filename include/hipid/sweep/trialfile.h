@@ -233,6 +233,7 @@ int trialfile_index_study(hid_t f, char *buf, size_t cap);
 /* The columns of the index the readers use. Owned: trialfile_index_free. */
 typedef struct {
     char job[64], job_file[1024], study[512]; /* "" if missing */
+    char ensemble[300];                       /* [job] ensemble: "fam,fam,..."; "" if none */
     int n;
     char **family, **state, **hash, **label;  /* (n) */
     int *config, *inner;                      /* (n + 1) */
