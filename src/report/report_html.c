@@ -271,6 +271,15 @@ static void summary_row(FILE *f, const Report *r, int fa) {
     fputs("</td></tr>\n", f);
 }
 
+/* An ensemble row's cells from accuracy on (its baseline is F's). */
+static void ensemble_cells(FILE *f, const Report *r, const RFamily *F, const REnsemble *E) {
+    td_summary(f, &E->m[M_ACC]);
+    summary_base(f, r, F, E->learned, E->base_p);
+    static const int rest[] = {M_BACC, M_F1, M_AUC};
+    for (int i = 0; i < 3; i++) td_summary(f, &E->m[rest[i]]);
+    fputs("<td>n/a</td></tr>\n", f);
+}
+
 /* The family's ensemble over seeds (report.h), as report.md's row. */
 static void ensemble_row(FILE *f, const Report *r, int fa) {
     const RFamily *F = &r->fam[fa];
@@ -282,11 +291,7 @@ static void ensemble_row(FILE *f, const Report *r, int fa) {
     esc(f, F->name);
     fprintf(f, ", ensemble of %d seeds</th><td class=\"hp\">the selected trials above, probabilities averaged per test "
                "fold</td><td class=\"n\" data-value=\"%d\">%d</td>", E->seeds, E->n_folds, E->n_folds);
-    td_summary(f, &E->m[M_ACC]);
-    summary_base(f, r, F, E->learned, E->base_p);
-    static const int rest[] = {M_BACC, M_F1, M_AUC};
-    for (int i = 0; i < 3; i++) td_summary(f, &E->m[rest[i]]);
-    fputs("<td>n/a</td></tr>\n", f);
+    ensemble_cells(f, r, F, E);
 }
 
 /* The job's ensemble over families (report.h), as report.md's row. */
@@ -301,11 +306,7 @@ static void fens_row(FILE *f, const Report *r) {
     fprintf(f, "</th><td class=\"hp\">the job's ensemble: the selected models of these families, probabilities "
                "averaged per test fold (%d per fold)</td><td class=\"n\" data-value=\"%d\">%d</td>", X->e.seeds,
             X->e.n_folds, X->e.n_folds);
-    td_summary(f, &X->e.m[M_ACC]);
-    summary_base(f, r, &r->fam[X->fam[0]], X->e.learned, X->e.base_p);
-    static const int rest[] = {M_BACC, M_F1, M_AUC};
-    for (int i = 0; i < 3; i++) td_summary(f, &X->e.m[rest[i]]);
-    fputs("<td>n/a</td></tr>\n", f);
+    ensemble_cells(f, r, &r->fam[X->fam[0]], &X->e);
 }
 
 static void summary_table(FILE *f, const Report *r) {

@@ -216,13 +216,8 @@ static void summary_row(FILE *f, const Report *r, int fa) {
     else fprintf(f, " | n/a |\n");
 }
 
-/* The family's ensemble over seeds, as a row of its own below it. */
-static void ensemble_row(FILE *f, const Report *r, int fa) {
-    const RFamily *F = &r->fam[fa];
-    const REnsemble *E = &F->ens;
-    if (E->seeds < 2) return;
-    fprintf(f, "| %s, ensemble of %d seeds | the selected trials above, probabilities averaged per test fold | %d | ",
-            F->name, E->seeds, E->n_folds);
+/* An ensemble row's cells from accuracy on (its baseline is F's). */
+static void md_ensemble_cells(FILE *f, const Report *r, const RFamily *F, const REnsemble *E) {
     md_summary(f, &E->m[M_ACC]);
     fprintf(f, " | ");
     md_base(f, r, F, E->learned, E->base_p);
@@ -232,6 +227,16 @@ static void ensemble_row(FILE *f, const Report *r, int fa) {
         md_summary(f, &E->m[rest[i]]);
     }
     fprintf(f, " | n/a |\n");
+}
+
+/* The family's ensemble over seeds, as a row of its own below it. */
+static void ensemble_row(FILE *f, const Report *r, int fa) {
+    const RFamily *F = &r->fam[fa];
+    const REnsemble *E = &F->ens;
+    if (E->seeds < 2) return;
+    fprintf(f, "| %s, ensemble of %d seeds | the selected trials above, probabilities averaged per test fold | %d | ",
+            F->name, E->seeds, E->n_folds);
+    md_ensemble_cells(f, r, F, E);
 }
 
 /* "pre + nb + do": the members of the job's ensemble. */
@@ -251,15 +256,7 @@ static void fens_row(FILE *f, const Report *r) {
     fens_name(name, sizeof name, r, " + ");
     fprintf(f, "| ensemble of %s | the job's ensemble: the selected models of these families, probabilities averaged "
                "per test fold (%d per fold) | %d | ", name, X->e.seeds, X->e.n_folds);
-    md_summary(f, &X->e.m[M_ACC]);
-    fprintf(f, " | ");
-    md_base(f, r, &r->fam[X->fam[0]], X->e.learned, X->e.base_p);
-    static const int rest[] = {M_BACC, M_F1, M_AUC};
-    for (int i = 0; i < 3; i++) {
-        fprintf(f, " | ");
-        md_summary(f, &X->e.m[rest[i]]);
-    }
-    fprintf(f, " | n/a |\n");
+    md_ensemble_cells(f, r, &r->fam[X->fam[0]], &X->e);
 }
 
 /* The job's ensemble against each member. */
@@ -457,6 +454,17 @@ static void json_classes(FILE *f, const Report *r, const RFamily *F) {
     fputc(']', f);
 }
 
+/* An ensemble's metrics and binomial test, as fields of an open object. */
+static void json_ensemble_fields(FILE *f, const REnsemble *E) {
+    for (int m = 0; m < M_COUNT; m++) {
+        fprintf(f, ", \"%s\": ", report_metric_names[m]);
+        json_summary_obj(f, &E->m[m]);
+    }
+    fprintf(f, ", \"n\": %ld, \"correct\": %ld, \"p\": ", E->base_n, E->base_correct);
+    json_num(f, E->learned >= 0 ? E->base_p : NAN);
+    fprintf(f, ", \"learned\": %s", E->learned < 0 ? "null" : E->learned ? "true" : "false");
+}
+
 static void json_family(FILE *f, const Report *r, int fa) {
     const RFamily *F = &r->fam[fa];
     fprintf(f, "%s\n    {\"name\": ", fa ? "," : "");
@@ -482,13 +490,8 @@ static void json_family(FILE *f, const Report *r, int fa) {
     fprintf(f, ", \"stuck_trials\": %d", F->n_stuck);
     if (F->ens.seeds >= 2) {
         fprintf(f, ",\n     \"ensemble\": {\"seeds\": %d, \"folds\": %d", F->ens.seeds, F->ens.n_folds);
-        for (int m = 0; m < M_COUNT; m++) {
-            fprintf(f, ", \"%s\": ", report_metric_names[m]);
-            json_summary_obj(f, &F->ens.m[m]);
-        }
-        fprintf(f, ", \"n\": %ld, \"correct\": %ld, \"p\": ", F->ens.base_n, F->ens.base_correct);
-        json_num(f, F->ens.learned >= 0 ? F->ens.base_p : NAN);
-        fprintf(f, ", \"learned\": %s}", F->ens.learned < 0 ? "null" : F->ens.learned ? "true" : "false");
+        json_ensemble_fields(f, &F->ens);
+        fputc('}', f);
     } else fprintf(f, ",\n     \"ensemble\": null");
     if (F->leak_group >= 0) fprintf(f, ", \"leaks\": {\"tested\": %ld, \"group\": %ld, \"duplicate\": ", F->base_n, F->leak_group);
     if (F->leak_group >= 0 && F->leak_dup >= 0) fprintf(f, "%ld}", F->leak_dup);
@@ -509,13 +512,8 @@ static void json_fens(FILE *f, const Report *r) {
         json_write_string(f, r->fam[X->fam[i]].name);
     }
     fprintf(f, "], \"models\": %d, \"folds\": %d", X->e.seeds, X->e.n_folds);
-    for (int m = 0; m < M_COUNT; m++) {
-        fprintf(f, ", \"%s\": ", report_metric_names[m]);
-        json_summary_obj(f, &X->e.m[m]);
-    }
-    fprintf(f, ", \"n\": %ld, \"correct\": %ld, \"p\": ", X->e.base_n, X->e.base_correct);
-    json_num(f, X->e.learned >= 0 ? X->e.base_p : NAN);
-    fprintf(f, ", \"learned\": %s,\n   \"against\": [", X->e.learned < 0 ? "null" : X->e.learned ? "true" : "false");
+    json_ensemble_fields(f, &X->e);
+    fprintf(f, ",\n   \"against\": [");
     for (int i = 0; i < X->n_fam; i++) {
         fprintf(f, "%s\n    {\"family\": ", i ? "," : "");
         json_write_string(f, r->fam[X->fam[i]].name);
