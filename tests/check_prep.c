@@ -6,6 +6,9 @@
  *       OUT.bin holds one record per image: int32 w, h, threshold,
  *       n_components, then four uint8 planes (h, w): the grey image, the Otsu
  *       input, the Otsu mask (0/1) and the largest component (0/1).
+ *   check_prep cropbox DUMP.bin MARGIN
+ *       for each record of a dump: prep_crop_box of its largest component at
+ *       MARGIN; prints "x0 y0 side" per record ("none" for an empty mask).
  *   check_prep hash FILE...
  *       prints "<hash> <mirror-hash> <flip> <file>" (hex) for each image: the
  *       perceptual hash prep computes (after decode and working-size shrink).
@@ -69,6 +72,31 @@ static int dump(const char *out_path, double radius, char **files, int n_files) 
         grey_free(&g);
     }
     return fclose(out) == 0 ? 0 : 1;
+}
+
+static int crop_boxes(const char *path, double margin) {
+    FILE *in = fopen(path, "rb");
+    if (!in) {
+        fprintf(stderr, "check_prep: cannot read %s\n", path);
+        return 1;
+    }
+    int32_t head[4];
+    while (fread(head, sizeof head, 1, in) == 1) {
+        size_t n = (size_t)head[0] * head[1];
+        uint8_t *planes = xmalloc(4 * n);
+        if (fread(planes, 1, 4 * n, in) != 4 * n) {
+            fprintf(stderr, "check_prep: %s: truncated record\n", path);
+            free(planes);
+            fclose(in);
+            return 1;
+        }
+        int x0, y0, side;
+        if (prep_crop_box(planes + 3 * n, head[0], head[1], margin, &x0, &y0, &side)) printf("%d %d %d\n", x0, y0, side);
+        else printf("none\n");
+        free(planes);
+    }
+    fclose(in);
+    return 0;
 }
 
 static int hash_files(char **files, int n_files) {
@@ -147,10 +175,11 @@ int main(int argc, char **argv) {
     if (VIPS_INIT(argv[0])) return 1;
     vips_cache_set_max(0);
     if (argc >= 4 && strcmp(argv[1], "dump") == 0) rc = dump(argv[2], atof(argv[3]), argv + 4, argc - 4);
+    else if (argc == 4 && strcmp(argv[1], "cropbox") == 0) rc = crop_boxes(argv[2], atof(argv[3]));
     else if (argc >= 2 && strcmp(argv[1], "hash") == 0) rc = hash_files(argv + 2, argc - 2);
     else if (argc == 2 && strcmp(argv[1], "otsu") == 0) rc = otsu_lines();
     else if (argc == 4 && strcmp(argv[1], "split") == 0) rc = split_check(argv[2], atoi(argv[3]));
-    else fprintf(stderr, "usage: check_prep dump OUT.bin RADIUS FILE... | hash FILE... | otsu < HISTS | split DATA.h5 N\n");
+    else fprintf(stderr, "usage: check_prep dump OUT.bin RADIUS FILE... | cropbox DUMP.bin MARGIN | hash FILE... | otsu < HISTS | split DATA.h5 N\n");
     vips_shutdown();
     return rc;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hipid/data/prep.h"
 #include "hipid/sweep/job.h"
 #include "hipid/train/train.h"
 #include "testutil.h"
@@ -88,6 +89,20 @@ static void test_ensemble(void) {
     job_free(&j);
     rc = load(&j, "noens.ini", "[data]\npath = d\n[family a]\nmodel = dnn-paper\n[family b]\nmodel = cnn-paper\n", &e);
     EXPECT(rc == HIPID_OK && j.n_ensemble == 0, "no ensemble by default (%d)", rc ? -1 : j.n_ensemble);
+    if (rc == HIPID_OK) job_free(&j);
+}
+
+/* [data] steps: the study's by default, else the listed ones (spaces allowed). */
+static void test_data_steps(void) {
+    ErrBuf e = {{0}};
+    Job j;
+    int rc = load(&j, "steps.ini", "[data]\npath = d\nsource = s\nsteps = background, otsu, largest, invert, crop\n"
+                  "[family a]\nmodel = dnn-paper\n", &e);
+    EXPECT(rc == HIPID_OK && j.prep_steps == (PREP_ALL_STEPS | PREP_CROP), "steps with crop: %s (%u)", e.msg,
+           rc ? 0u : j.prep_steps);
+    if (rc == HIPID_OK) job_free(&j);
+    rc = load(&j, "nosteps.ini", "[data]\npath = d\nsource = s\n[family a]\nmodel = dnn-paper\n", &e);
+    EXPECT(rc == HIPID_OK && j.prep_steps == PREP_ALL_STEPS, "default steps: %s (%u)", e.msg, rc ? 0u : j.prep_steps);
     if (rc == HIPID_OK) job_free(&j);
 }
 
@@ -279,6 +294,11 @@ static const ErrCase err_cases[] = {
     {"[job]\nname = my job\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n", ":2: name: expected a name"},
     {"[job]\nseeds = 1, -2\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n", ":2: seeds: expected"},
     {"[job]\nseeds = 1, 1\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n", ":2: seeds: expected distinct seeds"},
+    {"[data]\npath = d\nsteps = otsu\n[family a]\nmodel = dnn-paper\n", ":3: steps: expected steps only with source"},
+    {"[data]\npath = d\nsource = s\nsteps = otsu, sharpen\n[family a]\nmodel = dnn-paper\n",
+     ":4: steps: unknown step 'sharpen'"},
+    {"[data]\npath = d\nsource = s\nsteps = invert, crop\n[family a]\nmodel = dnn-paper\n",
+     ":4: steps: crop cuts to the kept mask's box, so it needs otsu or largest"},
     {"[job]\nensemble = a, c\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n[family b]\nmodel = cnn-paper\n",
      ":2: ensemble: expected families of this job (a, b), found 'c'"},
     {"[job]\nensemble = a, b, a\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n[family b]\nmodel = cnn-paper\n",
@@ -712,6 +732,7 @@ static void test_random(void) {
 int main(void) {
     test_full();
     test_ensemble();
+    test_data_steps();
     test_defaults();
     test_order();
     test_errors();

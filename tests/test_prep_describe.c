@@ -52,7 +52,8 @@ int main(void) {
     int n_ok = 0;
     for (int t = 0; t < 2000; t++) {
         PrepConfig a = prep_config_default(8 + (int)rng_below(&r, 1017)), b;
-        a.steps = (unsigned)rng_below(&r, 16);
+        a.steps = (unsigned)rng_below(&r, 32); /* every subset of the five steps that prep allows */
+        if ((a.steps & PREP_CROP) && !(a.steps & (PREP_OTSU | PREP_LARGEST))) a.steps |= PREP_LARGEST;
         a.min_size = 1 + (int)rng_below(&r, 500);
         a.work_max = 1 + (int)rng_below(&r, 4096);
         /* short decimals (as typed) and full-precision doubles */
@@ -117,5 +118,13 @@ int main(void) {
                   "min_size=32x", "unknown item 'min_size=32x'");
     expect_reject("grey8(autorot,alpha-on-black),work<=256,resize=64(aspect,pad=0,lanczos3),minmax(0..255),"
                   "min_size=32,min_size=32", "not in the form");
+    /* crop: this hipid's margin only, after invert, and with a mask */
+    expect_reject("grey8(autorot,alpha-on-black),work<=256,invert,crop(mask-bbox,square,margin=0.04),"
+                  "resize=64(aspect,pad=255,lanczos3),minmax(0..255),min_size=32", "crop without otsu or largest");
+    expect_reject("grey8(autorot,alpha-on-black),work<=256,otsu(mask),invert,crop(mask-bbox,square,margin=0.05),"
+                  "resize=64(aspect,pad=255,lanczos3),minmax(0..255),min_mask=0.005,min_size=32",
+                  "unknown item 'crop(mask-bbox,square,margin=0.05)'");
+    expect_reject("grey8(autorot,alpha-on-black),work<=256,otsu(mask),crop(mask-bbox,square,margin=0.04),invert,"
+                  "resize=64(aspect,pad=255,lanczos3),minmax(0..255),min_mask=0.005,min_size=32", "not in the form");
     return tu_exit_status();
 }

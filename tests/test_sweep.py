@@ -310,6 +310,28 @@ if os.path.exists(src_data):
         pids = [x.decode() for x in f["patient_ids"][()]]
         check(f["images"].shape[1:] == (24, 24) and len(pids) >= 10 and all(pids),
               f"the data set is prepared at size 24 with the manifest's patient ids ({f['images'].shape}, {pids[:3]})")
+# [data] steps: the same path asked for with other steps is refused, naming it; a new path is built with them
+crop_job = os.path.join(ROOT, "source-crop.ini")
+crop_data = os.path.join(ROOT, "from-source-crop.h5")
+for path in (src_data, crop_data):
+    with open(crop_job, "w") as f:
+        f.write(f"[job]\nname = source-crop\n[data]\npath = {path}\nsource = {tree}/manifest.csv\nsize = 24\n"
+                f"steps = background, otsu, largest, invert, crop\n[cv]\nscheme = kfold\nk = 2\n"
+                f"[family dnn]\nmodel = fl,fc8\nepochs = 1\nbatch = 4\n[run]\noutput = {os.path.join(ROOT, 'source-crop')}\n")
+    p = mpirun(1, [crop_job])
+    if path == src_data:
+        err = [l for l in p.stderr.splitlines() if "prepared with steps" in l]
+        check(p.returncode != 0 and len(err) == 1 and src_data in err[0]
+              and "background,otsu,largest,invert,crop" in err[0],
+              f"[data] steps other than the existing data set's: refused, naming it ({p.returncode}: {p.stderr[-300:]})")
+    else:
+        check(p.returncode == 0 and os.path.exists(crop_data), f"[data] steps with a new path builds and runs "
+              f"({p.returncode}: {p.stderr[-300:]})")
+if os.path.exists(crop_data):
+    with h5py.File(crop_data) as f:
+        pre_s = f.attrs["preprocessing"]
+        pre_s = pre_s.decode() if isinstance(pre_s, bytes) else pre_s
+        check(",invert,crop(mask-bbox,square,margin=0.04)," in pre_s, f"prepared with the crop step ({pre_s})")
 
 # ---- fine-tuning: [family] init, freeze, head_lr ------------------------------
 # pretrain with hipid train on the sweep's own data (a stand-in for phantoms),

@@ -19,7 +19,7 @@ static void prep_usage(FILE *f) {
         "                       header row required; paths relative to the CSV's folder)\n"
         "  -o, --output PATH    the data set to write (HDF5, see docs/data.md)     (required)\n"
         "  --size S             output images are S x S                          [%d]\n"
-        "  --steps LIST         comma list of background, otsu, largest, invert,\n"
+        "  --steps LIST         comma list of background, otsu, largest, invert, crop,\n"
         "                       run in that order, or none                       [%s]\n"
         "  --manifest CSV       take the image list from CSV; its paths are relative to SRC\n"
         "  --min-size PX        skip images smaller than this on either side       [%d]\n"

@@ -34,6 +34,7 @@ static const struct {
     {"otsu", PREP_OTSU},
     {"largest", PREP_LARGEST},
     {"invert", PREP_INVERT},
+    {"crop", PREP_CROP},
 };
 #define N_STEP_NAMES (int)(sizeof step_names / sizeof step_names[0])
 
@@ -57,12 +58,29 @@ int prep_parse_steps(unsigned *steps, const char *list, ErrBuf *e) {
             }
         if (!found)
             return hipid_err(e, "--steps: unknown step '%.*s', expected a comma list of "
-                                "background, otsu, largest, invert (or none)", (int)len, p);
+                                "background, otsu, largest, invert, crop (or none)", (int)len, p);
         p += len;
         if (*p == ',') p++;
     }
+    if ((bits & PREP_CROP) && !(bits & (PREP_OTSU | PREP_LARGEST)))
+        return hipid_err(e, "--steps: crop cuts to the kept mask's box, so it needs otsu or largest; found '%.200s'",
+                         list);
     *steps = bits;
     return HIPID_OK;
+}
+
+const char *prep_step_name(int b) {
+    for (int i = 0; i < N_STEP_NAMES; i++)
+        if (step_names[i].bit == 1u << b) return step_names[i].name;
+    return NULL;
+}
+
+void prep_steps_text(char *buf, size_t cap, unsigned steps) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < N_STEP_NAMES && n < cap; i++)
+        if (steps & step_names[i].bit) n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", step_names[i].name);
+    if (n == 0) snprintf(buf, cap, "none");
 }
 
 /* Shortest %.Ng form of v that reads back as exactly v: "0.35" stays
@@ -125,6 +143,7 @@ void prep_describe(char *buf, size_t cap, const PrepConfig *c) {
     if (c->steps & PREP_OTSU) ADD(",otsu(%s)", c->binary ? "binary" : "mask");
     if (c->steps & PREP_LARGEST) ADD(",largest(8-conn)");
     if (c->steps & PREP_INVERT) ADD(",invert");
+    if (c->steps & PREP_CROP) ADD(",crop(mask-bbox,square,margin=%g)", PREP_CROP_MARGIN);
     ADD(",resize=%d(aspect,pad=%d,lanczos3),minmax(0..255)", c->size, c->steps & PREP_INVERT ? 255 : 0);
     if (c->steps & (PREP_OTSU | PREP_LARGEST)) ADD(",min_mask=%s", m);
     ADD(",min_size=%d", c->min_size);
@@ -156,7 +175,7 @@ int prep_parse_describe(PrepConfig *out, const char *text, ErrBuf *e) {
     char tok[256], again[1024], mode[16];
     const char *p = text;
     int end, grid = 0, pad = 0, item = 0, have_size = 0, have_work = 0;
-    double trim = 0.0;
+    double trim = 0.0, margin = 0.0;
     c.steps = 0;
     c.work_max = c.size = 0;
     while (next_item(tok, sizeof tok, &p)) {
@@ -179,6 +198,8 @@ int prep_parse_describe(PrepConfig *out, const char *text, ErrBuf *e) {
             c.steps |= PREP_LARGEST;
         } else if (strcmp(tok, "invert") == 0) {
             c.steps |= PREP_INVERT;
+        } else if (SCAN_ALL(tok, "crop(mask-bbox,square,margin=%lf)", &margin) && margin == PREP_CROP_MARGIN) {
+            c.steps |= PREP_CROP;
         } else if (SCAN_ALL(tok, "resize=%d(aspect,pad=%d,lanczos3)", &c.size, &pad)) {
             have_size = 1;
         } else if (strcmp(tok, "minmax(0..255)") == 0) {
@@ -189,6 +210,9 @@ int prep_parse_describe(PrepConfig *out, const char *text, ErrBuf *e) {
         }
     }
     if (item == 0) return hipid_err(e, "preprocessing is empty: not made by hipid prep (a synthetic data set?)");
+    if ((c.steps & PREP_CROP) && !(c.steps & (PREP_OTSU | PREP_LARGEST)))
+        return hipid_err(e, "preprocessing \"%.200s\": crop without otsu or largest, which hipid prep never writes",
+                         text);
     if (!have_work || !have_size || c.size < 1 || c.work_max < 1)
         return hipid_err(e, "preprocessing \"%.200s\": lacks work<=N or resize=S", text);
     /* anything else (order, repeats, a pad that does not follow from invert,
@@ -306,6 +330,44 @@ static void stretch_minmax(uint8_t *px, size_t n) {
     for (size_t i = 0; i < n; i++) px[i] = (uint8_t)lround((px[i] - lo) * a);
 }
 
+int prep_crop_box(const uint8_t *mask, int w, int h, double margin, int *x0, int *y0, int *side) {
+    int bx0 = w, by0 = h, bx1 = 0, by1 = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (mask[(size_t)y * w + x]) {
+                if (x < bx0) bx0 = x;
+                if (x + 1 > bx1) bx1 = x + 1;
+                if (y < by0) by0 = y;
+                if (y + 1 > by1) by1 = y + 1;
+            }
+    if (bx1 <= bx0) return 0;
+    int longer = bx1 - bx0 > by1 - by0 ? bx1 - bx0 : by1 - by0;
+    *side = (int)floor(longer * (1.0 + 2.0 * margin) + 0.5);
+    *x0 = (int)floor((bx0 + bx1 - *side) / 2.0 + 0.5);
+    *y0 = (int)floor((by0 + by1 - *side) / 2.0 + 0.5);
+    return 1;
+}
+
+/* The crop step, in place: g becomes the square of prep_crop_box, pad
+ * outside the image. Nothing happens for an empty mask. */
+static void crop_square(GreyBuf *g, const uint8_t *mask, int pad) {
+    int x0, y0, side;
+    if (!prep_crop_box(mask, g->w, g->h, PREP_CROP_MARGIN, &x0, &y0, &side)) return;
+    uint8_t *sq = xmalloc((size_t)side * side);
+    memset(sq, pad, (size_t)side * side);
+    for (int y = 0; y < side; y++) {
+        int sy = y0 + y;
+        if (sy < 0 || sy >= g->h) continue;
+        for (int x = 0; x < side; x++) {
+            int sx = x0 + x;
+            if (sx >= 0 && sx < g->w) sq[(size_t)y * side + x] = g->px[(size_t)sy * g->w + sx];
+        }
+    }
+    free(g->px);
+    g->px = sq;
+    g->w = g->h = side;
+}
+
 /* Append a display tile of g (contrast-stretched) to the preview tiles. */
 static int add_tile(uint8_t *tiles, int tile, PrepInfo *info, const GreyBuf *g, int pad, ErrBuf *e) {
     if (!tiles || info->n_tiles >= PREP_MAX_TILES) return HIPID_OK;
@@ -377,13 +439,21 @@ PrepReject prep_image(uint8_t *out, PrepInfo *info, uint8_t *tiles, int tile, Gr
             rc = PREP_REJECT_EMPTY_MASK;
             goto error;
         }
-        free(mask);
-        mask = NULL;
+        if (!(c->steps & PREP_CROP)) {
+            free(mask);
+            mask = NULL;
+        }
     }
     int pad = 0;
     if (c->steps & PREP_INVERT) {
         for (size_t i = 0; i < n_px; i++) g->px[i] = (uint8_t)(255 - g->px[i]);
         pad = 255;
+        if (add_tile(tiles, tile, info, g, pad, e) != HIPID_OK) goto error;
+    }
+    if ((c->steps & PREP_CROP) && mask) { /* prep_parse_steps makes crop need a mask */
+        crop_square(g, mask, pad);
+        free(mask);
+        mask = NULL;
         if (add_tile(tiles, tile, info, g, pad, e) != HIPID_OK) goto error;
     }
     if (image_resize_pad(out, c->size, g, pad, e) != HIPID_OK) goto error;

@@ -54,12 +54,11 @@ typedef struct {
 } Skips;
 
 static const char *step_label(unsigned steps, int col, int n_cols) {
-    static const char *names[] = {"background", "otsu", "largest", "invert"};
     if (col == 0) return "original";
     if (col == n_cols - 1) return "final";
     int k = 0;
-    for (int b = 0; b < 4; b++)
-        if (steps & (1u << b) && ++k == col) return names[b];
+    for (int b = 0; prep_step_name(b); b++)
+        if (steps & (1u << b) && ++k == col) return prep_step_name(b);
     return "?";
 }
 

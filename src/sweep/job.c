@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "hipid/base/fsafe.h"
+#include "hipid/data/prep.h"
 #include "hipid/nn/model.h"
 #include "hipid/base/rng.h"
 #include "hipid/train/train.h"
@@ -46,7 +47,7 @@ enum { S_JOB, S_DATA, S_CV, S_SEARCH, S_RUN, N_FIXED, S_FAMILY = N_FIXED };
 static const char *const section_names[] = {"job", "data", "cv", "search", "run", "family"};
 
 enum { K_NAME, K_SEEDS, K_ENSEMBLE };
-enum { K_PATH, K_SYNTH, K_SOURCE, K_SIZE };
+enum { K_PATH, K_SYNTH, K_SOURCE, K_SIZE, K_STEPS };
 enum { K_SCHEME, K_K, K_REPEATS, K_INNER_K, K_FRACTIONS, K_VAL_FRACTION, K_CV_SEED, K_GROUPS };
 enum { K_MODE, K_SAMPLES, K_SEARCH_SEED, K_MIN_EPOCHS, K_MAX_EPOCHS, K_ETA, K_METRIC, K_PRUNE, K_PRUNE_AFTER,
        K_PRUNE_ALPHA };
@@ -66,7 +67,7 @@ _Static_assert(N_FAMILY_KEYS <= MAX_KEYS, "a family's keys must fit Section's ar
 
 static const char *const section_keys[][MAX_KEYS] = {
     [S_JOB] = {"name", "seeds", "ensemble"},
-    [S_DATA] = {"path", "synth", "source", "size"},
+    [S_DATA] = {"path", "synth", "source", "size", "steps"},
     [S_CV] = {"scheme", "k", "repeats", "inner_k", "fractions", "val_fraction", "seed", "groups"},
     [S_SEARCH] = {"mode", "samples", "seed", "min_epochs", "max_epochs", "eta", "metric", "prune", "prune_after",
                   "prune_alpha"},
@@ -615,6 +616,20 @@ static int load_data_section(Job *job, const Parser *p, ErrBuf *e) {
         if (parse_long(v, &x) || x < 8 || x > 4096)
             return key_err(p, sec, S_DATA, K_SIZE, e, "expected an image side in [8, 4096] px, found '%s'", v);
         job->prep_size = (int)x;
+    }
+    v = raw(sec, K_STEPS);
+    job->prep_steps = PREP_ALL_STEPS;
+    if (v) {
+        ErrBuf pe = {{0}};
+        if (!job->source[0])
+            return key_err(p, sec, S_DATA, K_STEPS, e, "expected steps only with source, found no source");
+        char list[256];
+        size_t n = 0;
+        for (const char *c = v; *c && n + 1 < sizeof list; c++)
+            if (!isspace((unsigned char)*c)) list[n++] = *c;
+        list[n] = '\0';
+        if (prep_parse_steps(&job->prep_steps, list, &pe) != HIPID_OK)
+            return key_err(p, sec, S_DATA, K_STEPS, e, "%s", pe.msg + strlen("--steps: "));
     }
     return HIPID_OK;
 }

@@ -49,8 +49,9 @@ void study_free(Study *s) {
  * manifest, its manifest (synth's keeps every view's patient id, so that the
  * views of one patient share a leakage group). 0 or an exit status, errors
  * printed. */
-static int prep_images(const char *dir, const char *manifest, const char *out, int size) {
+static int prep_images(const char *dir, const char *manifest, const char *out, int size, unsigned steps) {
     PrepSetConfig c = prepset_config_default(size);
+    c.prep.steps = steps;
     c.src = dir;
     c.manifest = manifest;
     c.out = out;
@@ -158,7 +159,7 @@ static int build_synth(const Job *j, ErrBuf *e) {
     if (synth_write_set(&sc, e) >= 0) {
         char manifest[1500];
         snprintf(manifest, sizeof manifest, "%s/manifest.csv", dir);
-        rc = prep_images(dir, manifest, j->data, atoi(size)) == 0
+        rc = prep_images(dir, manifest, j->data, atoi(size), PREP_ALL_STEPS) == 0
                  ? HIPID_OK
                  : hipid_err(e, "%s: building the phantom data set failed (see above)", j->data);
     }
@@ -178,10 +179,10 @@ static int build_source(const Job *j, ErrBuf *e) {
     if (fsafe_output(j->data, "data set", in, 2, e) != HIPID_OK) return HIPID_ERR;
     if (lock_data(&lk, j->data, &ready, e) != HIPID_OK) return HIPID_ERR;
     if (!ready) {
-        printf("data %s is missing: building it from [data] source = %s at %d px (hipid prep)\n", j->data,
-               j->source, j->prep_size);
+        printf("data %s is missing: building it from [data] source = %s at %d px (hipid prep%s)\n", j->data,
+               j->source, j->prep_size, j->prep_steps == PREP_ALL_STEPS ? "" : ", [data] steps");
         fflush(stdout);
-        if (prep_images(j->source, NULL, j->data, j->prep_size) != 0)
+        if (prep_images(j->source, NULL, j->data, j->prep_size, j->prep_steps) != 0)
             rc = hipid_err(e, "%s: building the data set from %s failed (see above)", j->data, j->source);
     }
     fsafe_unlock(&lk);
@@ -229,6 +230,18 @@ static int make_splits(Study *s, ErrBuf *e) {
 int study_load_data(Study *s, ErrBuf *e) {
     if (dataset_load(&s->d, s->job.data, e) != HIPID_OK) return HIPID_ERR;
     s->have_data = 1;
+    /* a data set built from [data] source by other steps than [data] steps
+     * would be used silently otherwise */
+    PrepConfig pc;
+    ErrBuf pe = {{0}};
+    if (s->job.source[0] && prep_parse_describe(&pc, s->d.preprocessing, &pe) == HIPID_OK &&
+        pc.steps != s->job.prep_steps) {
+        char have[128], want[128];
+        prep_steps_text(have, sizeof have, pc.steps);
+        prep_steps_text(want, sizeof want, s->job.prep_steps);
+        return hipid_err(e, "%s: prepared with steps %s, but %s asks for %s ([data] steps); give another [data] path "
+                         "or remove this data set to rebuild it", s->job.data, have, s->job.path, want);
+    }
     s->checksum = dataset_identity(&s->d); /* pixels and preprocessing too, not only labels and groups */
     return make_splits(s, e);
 }

@@ -6,6 +6,8 @@
  *   otsu        keep pixels above the Otsu threshold (skimage's threshold_otsu)
  *   largest     keep the largest 8-connected component of the Otsu mask
  *   invert      255 - v
+ *   crop        cut to a square around the kept mask's bounding box (needs
+ *               otsu or largest): prep_crop_box
  * and always an aspect-preserving resize with padding to S x S and a min-max
  * stretch to 0..255. Every function works on a GreyBuf in memory; none keeps
  * state between images. Nothing here lists folders, hashes files or writes
@@ -30,10 +32,14 @@ enum {
     PREP_OTSU = 1 << 1,
     PREP_LARGEST = 1 << 2,
     PREP_INVERT = 1 << 3,
+    PREP_CROP = 1 << 4,
 };
+/* the study's steps: the default (crop is not one of them) */
 #define PREP_ALL_STEPS (PREP_BACKGROUND | PREP_OTSU | PREP_LARGEST | PREP_INVERT)
 #define PREP_DEFAULT_STEPS "background,otsu,largest,invert"
-#define PREP_MAX_TILES 6 /* original, 4 steps, final */
+#define PREP_MAX_TILES 7 /* original, 5 steps, final */
+/* crop: the square's margin on each side, as a fraction of the box's longer side */
+#define PREP_CROP_MARGIN 0.04
 
 /* Background estimate: the trimmed content is shrunk so its longer side is
  * PREP_BG_GRID pixels, median-filtered there, and scaled back up. */
@@ -52,12 +58,27 @@ typedef struct {
                          * records the DICOM display pipeline and its VOI step */
 } PrepConfig;
 
+/* The crop step's square for a mask (w x h, nonzero = kept): the bounding
+ * box of the kept pixels, x in [bx0, bx1) and y in [by0, by1), and L its
+ * longer side; side = floor(L (1 + 2 margin) + 0.5), and the top-left
+ * corner x0 = floor((bx0 + bx1 - side) / 2 + 0.5), likewise y0, so that the
+ * square is centred on the box. x0, y0 may be negative and the square may
+ * reach past the image: the step fills what lies outside with the padding
+ * value. Returns 0 (and leaves the outputs alone) for an empty mask. */
+int prep_crop_box(const uint8_t *mask, int w, int h, double margin, int *x0, int *y0, int *side);
+
 /* Defaults for output size S (work_max = max(2S, 256)). */
 PrepConfig prep_config_default(int size);
 
 /* Parse a comma list of step names ("background,otsu,largest,invert", "none")
  * into PREP_* bits. Fails naming an unknown word or a step given twice. */
 int prep_parse_steps(unsigned *steps, const char *list, ErrBuf *e);
+
+/* The name of step bit 1 << b ("background" for b = 0, ...); NULL past the last. */
+const char *prep_step_name(int b);
+
+/* steps as prep_parse_steps reads them: "background,otsu,largest,invert", "none" */
+void prep_steps_text(char *buf, size_t cap, unsigned steps);
 
 /* The `preprocessing` attribute: steps with parameters, e.g.
  * "grey8,work<=256,background(median,r=0.2,grid=64),otsu(mask),largest(8-conn),invert,

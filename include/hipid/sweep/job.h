@@ -89,6 +89,7 @@ typedef struct {
     char synth[256];          /* if set and data is missing: "classes=K,per_class=N,size=S,seed=X" */
     char source[1024];        /* if set and data is missing: hipid prep SOURCE --size prep_size */
     int prep_size;            /* [data] size, with source */
+    unsigned prep_steps;      /* [data] steps, with source: PREP_* bits (prep.h), default the study's */
     /* [cv] */
     CvScheme scheme;
     int k, repeats, inner_k;
