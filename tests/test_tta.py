@@ -24,7 +24,11 @@ numpy / scikit-learn / scipy on the trial files (h5py):
   per fold the mean of the 4 models, its accuracy, balanced accuracy and
   binomial test (scikit-learn, scipy), and per member family the corrected
   resampled t-test of the ensemble minus the family's seed ensemble (scipy's
-  t); an index without the key has no such row;
+  t); an index without the key has no such row; a fold without one of the
+  named families is left out, with a note;
+- --best without validation losses (val_fraction 0: NaN in the index): the
+  highest mean test accuracy among several configurations (said on stderr),
+  the only one otherwise, and --best --ensemble still averages every model;
 - an ensemble that beats the majority class where its single models do not
   (probabilities edited with h5py so that each seed is right on a quarter of
   the films and their mean on half): the warning and the verdict say so, with
@@ -369,6 +373,44 @@ p = run_hipid("report", OUT3, "--format", "json", timeout=300)
 check(p.returncode == 0 and json.loads(p.stdout)["job_ensemble"] is None
       and "ensemble of plain + flip" not in open(os.path.join(OUT3, "report", "report.md")).read(),
       "without [job] ensemble: job_ensemble null and no row")
+
+# a fold without one of the named families is left out of the job's ensemble, with a note
+OUT4 = os.path.join(TMP, "res-partial")
+shutil.copytree(OUT, OUT4, ignore=shutil.ignore_patterns("report"))
+for s_ in (1, 2):
+    os.remove(os.path.join(OUT4, "trials", os.path.basename(trials[("flip", 0, s_)])))
+p = run_hipid("report", OUT4, "--format", "json", timeout=300)
+J4 = json.loads(p.stdout)["job_ensemble"] if p.returncode == 0 else None
+md4 = open(os.path.join(OUT4, "report", "report.md")).read() if p.returncode == 0 else ""
+y1, pred1 = fold_mean(["plain", "flip"], 1)
+check(J4 is not None and J4["folds"] == 1 and J4["models"] == 4
+      and abs(J4["accuracy"]["mean"] - accuracy_score(y1, pred1)) < 1e-12
+      and "leaves out 1 test fold(s) on which some of its families" in md4,
+      f"flip missing on fold 0: the job's ensemble is fold 1 alone, with a note ({J4 and (J4['folds'], J4['models'])})")
+
+# trained without a validation share (val_loss NaN in the index, as with val_fraction = 0): --best picks by
+# mean test accuracy among several configurations, says so, and --best --ensemble still takes every model
+OUT5 = os.path.join(TMP, "res-noval")
+shutil.copytree(OUT, OUT5, ignore=shutil.ignore_patterns("report"))
+with h5py.File(os.path.join(OUT5, "sweep.h5"), "r+") as f:
+    f["val_loss"][...] = np.nan
+    fam_col = strs(f["family"][()])
+    acc_col = f["test_acc"][()]
+    hash_col = strs(f["hash"][()])
+    done_col = [s_ == "done" for s_ in strs(f["state"][()])]
+means = {fam: np.mean([a for a, ff, d in zip(acc_col, fam_col, done_col) if ff == fam and d]) for fam in ("plain", "flip")}
+top = max(means, key=lambda k: (means[k], -fam_col.index(k)))
+first = next(h for h, ff, d in zip(hash_col, fam_col, done_col) if ff == top and d)
+p = run_hipid("predict", "--model", OUT5, "--best", raw[0], timeout=300)
+check(p.returncode == 0 and f"{top}-{first}.h5" in p.stderr and "highest mean test accuracy" in p.stderr,
+      f"no validation loss: --best takes the highest mean test accuracy ({top}), its first trial, and says so "
+      f"({p.returncode}: {p.stderr.strip()[:300]})")
+p = run_hipid("predict", "--model", OUT5, "--best", "--family", "plain", raw[0], timeout=300)
+check(p.returncode == 0 and "the only configuration" in p.stderr,
+      f"no validation loss, one configuration: --best takes it ({p.returncode}: {p.stderr.strip()[:300]})")
+p = run_hipid("predict", "--model", OUT5, "--best", "--ensemble", raw[0], timeout=300)
+check(p.returncode == 0 and "ensemble of 8 trials" in p.stderr,
+      f"no validation loss: --best --ensemble takes the job's 8 models ({p.returncode}: {p.stderr.strip()[:300]})")
 
 # ---- single models at the class frequencies, their ensemble above them ----------------------
 # Each seed is confidently right on its own quarter of the films, weakly wrong on

@@ -24,6 +24,8 @@ static void export_usage(FILE *f) {
         "  --best               pick the trial hipid predict --best picks: among the done trials\n"
         "                       (of --family F if given) the configuration with the lowest mean\n"
         "                       validation loss, then its trial with the lowest validation loss\n"
+        "                       (without validation losses: the only configuration, or the one\n"
+        "                       with the highest mean test accuracy, and its first trial)\n"
         "  --family F           restrict --best to family F\n"
         "The file holds the trial's best weights as an opset-13 inference graph: input \"image\"\n"
         "[N,1,S,S] float (the prepared image's pixels, 0..255), the trial's standardisation as\n"

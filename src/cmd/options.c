@@ -34,8 +34,15 @@ int cmd_choose_trial(char *trial, size_t cap, const char *cmd, const char *model
         fprintf(stderr, "hipid %s: %s\n", cmd, e.msg);
         return HIPID_EXIT_FAIL;
     }
-    fprintf(stderr, "%s: best of %d done trial(s): %s (family %s, config %d: mean val_loss %.6g; "
-                    "this trial %.6g)\n", cmd, b.n_done, b.path, b.family, b.config, b.mean_val_loss, b.val_loss);
+    if (b.rule == PICK_VAL_LOSS)
+        fprintf(stderr, "%s: best of %d done trial(s): %s (family %s, config %d: mean val_loss %.6g; "
+                        "this trial %.6g)\n", cmd, b.n_done, b.path, b.family, b.config, b.mean_val_loss, b.val_loss);
+    else
+        fprintf(stderr, "%s: of %d done trial(s): %s (family %s, config %d: %s; its first trial)\n", cmd, b.n_done,
+                b.path, b.family, b.config,
+                b.rule == PICK_ONLY ? "the only configuration, no validation loss"
+                                    : "no validation loss (val_fraction 0): the highest mean test accuracy, "
+                                      "which is optimistic");
     snprintf(trial, cap, "%s", b.path);
     return 0;
 }

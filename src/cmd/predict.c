@@ -38,9 +38,12 @@ static void predict_usage(FILE *f) {
         "  --best               pick a trial from RESULTS_DIR/sweep.h5: among the done trials\n"
         "                       (of --family F if given) the configuration with the lowest mean\n"
         "                       validation loss, then its trial with the lowest validation loss\n"
+        "                       (without validation losses: the only configuration, or the one\n"
+        "                       with the highest mean test accuracy, and its first trial)\n"
         "  --family F           restrict --best to family F\n"
         "  --ensemble           with --best: average every done trial of the picked configuration\n"
-        "                       (one model per test fold and seed; a nested design's outer models)\n"
+        "                       (one model per test fold and seed; a nested design's outer models);\n"
+        "                       a job with [job] ensemble and no --family: of each of its families\n"
         "  --format FMT         text, tsv or json                                   [text]\n"
         "  --saliency PNG       (one IMAGE) write its saliency map for the predicted class\n"
         "  --saliency-dir DIR   (any number) write DIR/<image name>.png for each IMAGE\n"
@@ -176,7 +179,12 @@ static int choose_members(char ***paths, int *n, const PredictArgs *a) {
         for (; *n < a->n_models; (*n)++) HIPID_CHECK(((*paths)[*n] = strdup(a->models[*n])) != NULL);
         return 0;
     }
-    int status = cmd_choose_trial(trial, sizeof trial, "predict", a->model, a->best, a->family);
+    struct stat st;
+    if (a->ensemble && !(stat(a->model, &st) == 0 && S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "hipid predict: --best needs a sweep's results folder as --model, found %s\n", a->model);
+        return HIPID_EXIT_USAGE;
+    }
+    int status = a->ensemble ? 0 : cmd_choose_trial(trial, sizeof trial, "predict", a->model, a->best, a->family);
     if (status != 0) return status;
     if (!a->ensemble) {
         *paths = xmalloc(sizeof **paths);

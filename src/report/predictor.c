@@ -102,40 +102,50 @@ error:
     return rc;
 }
 
-/* The configuration (family, config) with the lowest mean val_loss over its
- * done trials (of family, if not NULL), ties to the first in index order,
- * and its trial with the lowest val_loss: the index row, or -1 if none;
- * *mean and *n_done for the message. */
-static int best_row(const SweepIndex *x, const char *family, double *mean, int *n_done) {
-    int n = x->n, best_first = -1, best = -1;
-    double best_mean = INFINITY;
+static int row_usable(const SweepIndex *x, int i, const char *family) {
+    return (!family || strcmp(x->family[i], family) == 0) && strcmp(x->state[i], "done") == 0 && !x->pruned[i];
+}
+
+static int same_config(const SweepIndex *x, int i, int j) {
+    return strcmp(x->family[i], x->family[j]) == 0 && x->config[i] == x->config[j];
+}
+
+/* predictor_pick_best's choice among the index rows (of family, if not
+ * NULL): the chosen trial's row or -1; *mean (the configuration's mean
+ * validation loss, NaN without one), *rule and *n_done for the message. */
+static int best_row(const SweepIndex *x, const char *family, double *mean, int *rule, int *n_done) {
+    int n = x->n, best_first = -1, best = -1, any_val = 0, n_configs = 0;
+    double best_score = INFINITY;
     *n_done = 0;
+    for (int i = 0; i < n; i++)
+        if (row_usable(x, i, family)) {
+            (*n_done)++;
+            any_val |= isfinite(x->val_loss[i]);
+        }
     for (int i = 0; i < n; i++) {
-        int usable = (!family || strcmp(x->family[i], family) == 0) && strcmp(x->state[i], "done") == 0 &&
-                     isfinite(x->val_loss[i]) && !x->pruned[i]; /* halving: never a stopped configuration's */
-        if (!usable) continue;
-        (*n_done)++;
+        if (!row_usable(x, i, family)) continue;
         int first = 1;
-        for (int j = 0; j < i && first; j++)
-            if (strcmp(x->family[j], x->family[i]) == 0 && x->config[j] == x->config[i]) first = 0;
-        if (!first) continue; /* each configuration once, at its first row */
+        for (int j = 0; j < i && first; j++) first = !(row_usable(x, j, family) && same_config(x, i, j));
+        if (!first) continue; /* each configuration once, at its first usable row */
+        n_configs++;
         double sum = 0.0;
         int cnt = 0;
-        for (int j = i; j < n; j++)
-            if (strcmp(x->family[j], x->family[i]) == 0 && x->config[j] == x->config[i] &&
-                strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]) && !x->pruned[j])
-                sum += x->val_loss[j], cnt++;
-        if (sum / cnt < best_mean) {
-            best_mean = sum / cnt;
+        for (int j = i; j < n; j++) {
+            if (!row_usable(x, j, family) || !same_config(x, i, j)) continue;
+            double v = any_val ? x->val_loss[j] : -x->test_acc[j]; /* lower is better */
+            if (isfinite(v)) sum += v, cnt++;
+        }
+        if (cnt > 0 && sum / cnt < best_score) {
+            best_score = sum / cnt;
             best_first = i;
         }
     }
     for (int j = best_first; best_first >= 0 && j < n; j++)
-        if (strcmp(x->family[j], x->family[best_first]) == 0 && x->config[j] == x->config[best_first] &&
-            strcmp(x->state[j], "done") == 0 && isfinite(x->val_loss[j]) && !x->pruned[j] &&
-            (best < 0 || x->val_loss[j] < x->val_loss[best]))
+        if (row_usable(x, j, family) && same_config(x, j, best_first) &&
+            (best < 0 || (any_val && isfinite(x->val_loss[j]) && !(x->val_loss[j] >= x->val_loss[best]))))
             best = j;
-    *mean = best_mean;
+    *rule = any_val ? PICK_VAL_LOSS : n_configs == 1 ? PICK_ONLY : PICK_TEST_ACC;
+    *mean = any_val ? best_score : NAN;
     return best;
 }
 
@@ -153,10 +163,10 @@ int predictor_pick_best(BestTrial *b, const char *dir, const char *family, ErrBu
         hipid_err(e, "%s: no trials indexed", index);
         goto error;
     }
-    int row = best_row(&x, family, &b->mean_val_loss, &b->n_done);
+    int row = best_row(&x, family, &b->mean_val_loss, &b->rule, &b->n_done);
     if (row < 0) {
-        hipid_err(e, "%s: no done trial%s%s%s with a finite validation loss", index, family ? " of family '" : "",
-                  family ? family : "", family ? "'" : "");
+        hipid_err(e, "%s: no done trial%s%s%s", index, family ? " of family '" : "", family ? family : "",
+                  family ? "'" : "");
         goto error;
     }
     if (trialfile_path(b->path, sizeof b->path, dir, x.family[row], x.hash[row], ".h5") >= (int)sizeof b->path) {
@@ -165,7 +175,7 @@ int predictor_pick_best(BestTrial *b, const char *dir, const char *family, ErrBu
     }
     snprintf(b->family, sizeof b->family, "%s", x.family[row]);
     b->config = x.config[row];
-    b->val_loss = x.val_loss[row];
+    b->val_loss = b->rule == PICK_VAL_LOSS ? x.val_loss[row] : NAN;
     rc = HIPID_OK;
 error:
     trialfile_index_free(&x);
@@ -178,9 +188,7 @@ error:
 static int add_members(char **paths, int *n, const SweepIndex *x, const char *family, int config, const char *dir,
                        ErrBuf *e) {
     for (int i = 0; i < x->n; i++) {
-        if (strcmp(x->family[i], family) != 0 || x->config[i] != config || strcmp(x->state[i], "done") != 0 ||
-            !isfinite(x->val_loss[i]) || x->pruned[i] || x->inner[i] >= 0)
-            continue;
+        if (!row_usable(x, i, family) || x->config[i] != config || x->inner[i] >= 0) continue;
         char path[4096];
         if (trialfile_path(path, sizeof path, dir, x->family[i], x->hash[i], ".h5") >= (int)sizeof path)
             return hipid_err(e, "%s: path too long", dir);
@@ -208,15 +216,20 @@ int predictor_pick_ensemble(char ***paths, int *n, char *what, size_t cap, const
     int job = !family && x.ensemble[0];
     snprintf(names, sizeof names, "%s", job ? x.ensemble : "");
     char *save = NULL, *tok = job ? strtok_r(names, ",", &save) : NULL;
+    const char *named[64];
+    int n_named = 0;
     do {
         double mean;
-        int n_done, before = *n, row = best_row(&x, tok ? tok : family, &mean, &n_done);
+        int n_done, rule, before = *n, row = best_row(&x, tok ? tok : family, &mean, &rule, &n_done);
         if (row < 0) {
             const char *f = tok ? tok : family;
-            hipid_err(e, "%s: no done trial%s%s%s with a finite validation loss", index, f ? " of family '" : "",
-                      f ? f : "", f ? "'" : "");
+            hipid_err(e, "%s: no done trial%s%s%s", index, f ? " of family '" : "", f ? f : "", f ? "'" : "");
             goto error;
         }
+        int seen = 0; /* a hand-edited index could name a family twice */
+        for (int i = 0; i < n_named && !seen; i++) seen = strcmp(named[i], x.family[row]) == 0;
+        if (seen || n_named == (int)(sizeof named / sizeof named[0])) continue;
+        named[n_named++] = x.family[row];
         if (add_members(*paths, n, &x, x.family[row], x.config[row], dir, e) != HIPID_OK) goto error;
         if (*n == before) {
             hipid_err(e, "%s: family '%s' config %d has no done trial outside inner folds", index, x.family[row],
@@ -224,8 +237,10 @@ int predictor_pick_ensemble(char ***paths, int *n, char *what, size_t cap, const
             goto error;
         }
         if (at < cap)
-            at += (size_t)snprintf(what + at, cap - at, "%s%s config %d (%d trials)", at ? ", " : "", x.family[row],
-                                   x.config[row], *n - before);
+            at += (size_t)snprintf(what + at, cap - at, "%s%s config %d (%d trials%s)", at ? ", " : "", x.family[row],
+                                   x.config[row], *n - before,
+                                   rule == PICK_TEST_ACC ? "; no validation loss: by mean test accuracy, optimistic"
+                                                         : "");
     } while (tok && (tok = strtok_r(NULL, ",", &save)));
     rc = HIPID_OK;
 error:

@@ -839,15 +839,18 @@ static void baseline(Report *r, int f) {
 /* One averaged model per test fold: folds are the distinct (repeat, outer)
  * of the selected trials of families fams[0..nf); a fold's members are those
  * trials (every seed of every listed family) on the same test set as the
- * first. Returns the folds (repeat, outer, test_prob, test_pred and metrics
- * their own; index and labels borrowed), their count in *n and the fewest
- * members of a fold in *fewest. */
-static RTrial *fold_ensembles(const Report *r, const int *fams, int nf, int *n, int *fewest) {
+ * first. A fold on which some listed family has no member is left out and
+ * counted in *incomplete. Returns the folds (repeat, outer, test_prob,
+ * test_pred and metrics their own; index and labels borrowed), their count in
+ * *n and the fewest members of a kept fold in *fewest. */
+static RTrial *fold_ensembles(const Report *r, const int *fams, int nf, int *n, int *fewest, int *incomplete) {
     int K = r->K, total = r->n_units * nf;
     RTrial *folds = xcalloc((size_t)total + 1, sizeof(RTrial));
     char *used = xcalloc((size_t)total + 1, 1);
+    char *present = xcalloc((size_t)nf + 1, 1);
     *n = 0;
     *fewest = total + 1;
+    *incomplete = 0;
     for (int x = 0; x < total; x++) {
         const RTrial *t = r->fam[fams[x / r->n_units]].sel[x % r->n_units];
         if (!t || used[x]) continue;
@@ -860,19 +863,31 @@ static RTrial *fold_ensembles(const Report *r, const int *fams, int nf, int *n, 
         e->test_label = t->test_label;
         e->test_prob = xcalloc((size_t)t->n_test * K + 1, sizeof(double));
         e->test_pred = xcalloc((size_t)t->n_test + 1, sizeof(int));
-        int members = 0;
+        int members = 0, complete = 1;
+        memset(present, 0, (size_t)nf);
         for (int y = x; y < total; y++) {
             const RTrial *o = r->fam[fams[y / r->n_units]].sel[y % r->n_units];
             const RUnit *uy = &r->units[y % r->n_units];
             if (!o || used[y] || uy->repeat != ux->repeat || uy->outer != ux->outer || !same_test_set(o, t)) continue;
             used[y] = 1;
             members++;
+            present[y / r->n_units] = 1;
             for (long i = 0; i < (long)t->n_test * K; i++) e->test_prob[i] += o->test_prob[i];
+        }
+        for (int f = 0; f < nf; f++) complete &= present[f];
+        if (!complete) {
+            free(e->test_prob);
+            free(e->test_pred);
+            memset(e, 0, sizeof *e);
+            (*n)--;
+            (*incomplete)++;
+            continue;
         }
         for (long i = 0; i < (long)t->n_test * K; i++) e->test_prob[i] /= members;
         trial_metrics(e, K);
         *fewest = members < *fewest ? members : *fewest;
     }
+    free(present);
     free(used);
     return folds;
 }
@@ -892,10 +907,10 @@ static void fold_ensembles_free(RTrial *folds, int n) {
  * the first family's majority rate. */
 static void score_ensemble(Report *r, REnsemble *E, const int *fams, int nf, int least) {
     const RFamily *base = &r->fam[fams[0]];
-    int K = r->K, n, fewest;
+    int K = r->K, n, fewest, incomplete;
     memset(E, 0, sizeof *E);
     E->learned = -1;
-    RTrial *folds = fold_ensembles(r, fams, nf, &n, &fewest);
+    RTrial *folds = fold_ensembles(r, fams, nf, &n, &fewest, &incomplete);
     if (n > 0 && fewest >= least) {
         RTrial **ptr = xcalloc((size_t)n, sizeof(RTrial *));
         for (int i = 0; i < n; i++) {
@@ -938,8 +953,8 @@ static void family_ensemble(Report *r, const char *names) {
         for (int i = 0; i < r->n_fam; i++)
             if (strcmp(r->fam[i].name, tok) == 0) f = i;
         if (f < 0 || r->fam[f].n_sel == 0 || X->n_fam == REPORT_MAX_FAMILIES) {
-            add_line(&r->notes, &r->n_notes, "The job's ensemble (%s) is not reported: family %s has no selected "
-                     "trial.", names, tok);
+            add_line(&r->notes, &r->n_notes, "The job's ensemble (%s) is not reported: family %s %s.", names, tok,
+                     f < 0 ? "has no trial file in this results folder" : "has no selected trial");
             X->n_fam = 0;
             return;
         }
@@ -950,15 +965,19 @@ static void family_ensemble(Report *r, const char *names) {
         return;
     }
     score_ensemble(r, &X->e, X->fam, X->n_fam, 1);
-    int n, fewest;
-    RTrial *all = fold_ensembles(r, X->fam, X->n_fam, &n, &fewest);
+    int n, fewest, incomplete, none;
+    RTrial *all = fold_ensembles(r, X->fam, X->n_fam, &n, &fewest, &incomplete);
+    if (incomplete)
+        add_line(&r->notes, &r->n_notes, "The job's ensemble leaves out %d test fold(s) on which some of its families "
+                 "(%s) have no selected trial.", incomplete, names);
     double *d = xcalloc((size_t)2 * n + 1, sizeof(double));
     for (int m = 0; m < X->n_fam; m++) {
         int nm, fm, J = 0;
-        RTrial *own = fold_ensembles(r, &X->fam[m], 1, &nm, &fm);
+        RTrial *own = fold_ensembles(r, &X->fam[m], 1, &nm, &fm, &none);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < nm; j++) {
-                if (own[j].repeat != all[i].repeat || own[j].outer != all[i].outer) continue;
+                if (own[j].repeat != all[i].repeat || own[j].outer != all[i].outer || !same_test_set(&own[j], &all[i]))
+                    continue;
                 d[J] = all[i].m[M_ACC] - own[j].m[M_ACC];
                 d[n + J++] = all[i].m[M_BACC] - own[j].m[M_BACC];
                 break;

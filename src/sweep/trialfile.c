@@ -748,6 +748,7 @@ void trialfile_index_free(SweepIndex *x) {
     free(x->config);
     free(x->inner);
     free(x->val_loss);
+    free(x->test_acc);
     free(x->budget);
     free(x->pruned);
     free(x->rungs);
@@ -759,6 +760,7 @@ void trialfile_index_free(SweepIndex *x) {
     x->family = x->state = x->hash = x->label = NULL;
     x->config = x->inner = NULL;
     x->val_loss = NULL;
+    x->test_acc = NULL;
     x->n = 0;
 }
 
@@ -828,12 +830,14 @@ int trialfile_read_index(SweepIndex *x, hid_t f, const char *path, ErrBuf *e) {
     x->config = xcalloc((size_t)n + 1, sizeof(int));
     x->inner = xcalloc((size_t)n + 1, sizeof(int));
     x->val_loss = xcalloc((size_t)n + 1, sizeof(double));
+    x->test_acc = xcalloc((size_t)n + 1, sizeof(double));
     hsize_t dim = (hsize_t)n;
     x->budget = xcalloc((size_t)n + 1, sizeof(int));
     x->pruned = xcalloc((size_t)n + 1, sizeof(int));
     bad = bad || h5_read(f, "config", H5T_NATIVE_INT, x->config, 1, &dim, path, e) ||
           h5_read(f, "inner", H5T_NATIVE_INT, x->inner, 1, &dim, path, e) ||
-          h5_read(f, "val_loss", H5T_NATIVE_DOUBLE, x->val_loss, 1, &dim, path, e);
+          h5_read(f, "val_loss", H5T_NATIVE_DOUBLE, x->val_loss, 1, &dim, path, e) ||
+          h5_read(f, "test_acc", H5T_NATIVE_DOUBLE, x->test_acc, 1, &dim, path, e);
     if (!bad && H5Lexists(f, "pruned", H5P_DEFAULT) > 0) /* an index written before halving has neither */
         bad = h5_read(f, "budget", H5T_NATIVE_INT, x->budget, 1, &dim, path, e) ||
               h5_read(f, "pruned", H5T_NATIVE_INT, x->pruned, 1, &dim, path, e);

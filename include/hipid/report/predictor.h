@@ -47,29 +47,41 @@ int predictor_open(Predictor *p, const char *path, int threads, ErrBuf *e);
 /* Free everything p owns and zero it; NULL or a zeroed Predictor is fine. */
 void predictor_free(Predictor *p);
 
+/* How --best chose a configuration. */
+enum {
+    PICK_VAL_LOSS,  /* the lowest mean validation loss */
+    PICK_ONLY,      /* no validation loss anywhere (val_fraction 0), and one configuration */
+    PICK_TEST_ACC,  /* no validation loss, several configurations: the highest mean test
+                     * accuracy, which is optimistic for that configuration */
+};
+
 /* The trial --best picks from a sweep's results folder. */
 typedef struct {
     char path[4096];      /* DIR/trials/<family>-<hash>.h5 */
     char family[256];
     int config;
-    double mean_val_loss; /* of the chosen configuration's done trials */
-    double val_loss;      /* of the chosen trial */
-    int n_done;           /* done trials (of the family, if given) with a finite val_loss */
+    int rule;             /* PICK_* */
+    double mean_val_loss; /* of the chosen configuration's done trials (NaN unless PICK_VAL_LOSS) */
+    double val_loss;      /* of the chosen trial (NaN unless PICK_VAL_LOSS) */
+    int n_done;           /* done trials considered (of the family, if given) */
 } BestTrial;
 
-/* Among the done trials of DIR/sweep.h5 with a finite validation loss (of
- * `family` if not NULL): the configuration (family, config) with the lowest
- * mean val_loss, ties to the first in index order, then its trial with the
- * lowest val_loss. Fails with one line in e when the index is unreadable,
- * empty or has no such trial, or the path does not fit. */
+/* Among the done, not pruned trials of DIR/sweep.h5 (of `family` if not
+ * NULL): the configuration (family, config) with the lowest mean validation
+ * loss over its trials with one, ties to the first in index order, and its
+ * trial with the lowest validation loss. Trained without a validation share
+ * (val_fraction 0: no trial has one), the only configuration, or with
+ * several the one with the highest mean test accuracy (b->rule says which);
+ * its first trial in index order. Fails with one line in e when the index
+ * is unreadable, empty or has no such trial, or the path does not fit. */
 int predictor_pick_best(BestTrial *b, const char *dir, const char *family, ErrBuf *e);
 
 /* The members of `hipid predict --best --ensemble`: without `family`, when
  * the index names a job ensemble ([job] ensemble), for each of its families
  * the configuration predictor_pick_best would pick within that family;
  * otherwise the one configuration it picks (of `family` if not NULL). Of each
- * configuration, every done trial with a finite validation loss, except a
- * nested design's inner-fold models (trained on less data), in index order:
+ * configuration, every done, not pruned trial, except a nested design's
+ * inner-fold models (trained on less data), in index order:
  * one model per test fold and seed. *paths (n strings,
  * DIR/trials/<family>-<hash>.h5) is the caller's to free with
  * predictor_free_paths; `what` gets "pre config 0 (30 trials), nb config 0

@@ -238,7 +238,8 @@ typedef struct {
     char **family, **state, **hash, **label;  /* (n) */
     int *config, *inner;                      /* (n + 1) */
     int *budget, *pruned;                     /* (n + 1); zeros in an index written before halving */
-    double *val_loss;                         /* (n + 1) */
+    double *val_loss;                         /* (n + 1); NaN for a trial without a validation share */
+    double *test_acc;                         /* (n + 1) */
     char search[16], metric[16], prune[16];   /* "" if missing */
     int eta, min_epochs, max_epochs;
     double grid_epochs;                       /* NaN if missing */
