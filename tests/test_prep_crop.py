@@ -32,7 +32,7 @@ from PIL import Image
 from skimage.measure import regionprops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, data_dir, done, require, run, run_hipid, test_bin, tmp_dir  # noqa: E402
+from testlib import check, data_dir, done, prep_dump_records, require, run, run_hipid, test_bin, tmp_dir  # noqa: E402
 
 BIN = test_bin("check_prep")
 TMP = tmp_dir("crop")
@@ -48,18 +48,6 @@ for c in classes:  # 12 films per manufacturer, spread over the file-name order
 require(len(films) == 48, f"48 films, 12 per class ({len(films)})")
 
 
-def records(path):
-    b = open(path, "rb").read()
-    o = 0
-    while o < len(b):
-        w, h, t, nc = np.frombuffer(b, np.int32, 4, o)
-        o += 16
-        n = int(w) * int(h)
-        planes = [np.frombuffer(b, np.uint8, n, o + k * n).reshape(h, w) for k in range(4)]
-        o += 4 * n
-        yield planes
-
-
 def square(keep, m):
     """(x0, y0, side) from skimage's bounding box of the component."""
     r0, c0, r1, c1 = regionprops(keep.astype(np.uint8))[0].bbox
@@ -71,7 +59,7 @@ def square(keep, m):
 dump = os.path.join(TMP, "dump.bin")
 r = run([BIN, "dump", dump, "0.35"] + [os.path.join(SRC, f) for f in films])
 require(r.returncode == 0, "check_prep dump exited %d: %s" % (r.returncode, r.stderr.strip()))
-recs = list(records(dump))
+recs = [planes for (_, _, planes) in prep_dump_records(dump)]
 require(len(recs) == len(films), f"a record per film ({len(recs)})")
 boxes = {}
 for m in (MARGIN, 0.0):

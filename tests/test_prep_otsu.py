@@ -21,7 +21,7 @@ from skimage.filters import threshold_otsu
 from skimage.measure import label
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, done, require, run, data_dir, test_bin, tmp_dir  # noqa: E402
+from testlib import check, done, prep_dump_records, require, run, data_dir, test_bin, tmp_dir  # noqa: E402
 
 BIN = test_bin("check_prep")
 TMP = tmp_dir("otsu")
@@ -34,25 +34,13 @@ big = [f for f in files if max(Image.open(f).size) > 250]
 sample = sorted(set(files[::2]) | set(big))
 
 
-def records(path):
-    b = open(path, "rb").read()
-    o = 0
-    while o < len(b):
-        w, h, t, nc = np.frombuffer(b, np.int32, 4, o)
-        o += 16
-        n = int(w) * int(h)
-        planes = [np.frombuffer(b, np.uint8, n, o + k * n).reshape(h, w) for k in range(4)]
-        o += 4 * n
-        yield int(t), int(nc), planes
-
-
 n_img = 0
 max_dt = 0
 for radius in ("0", "0.35"):  # the grey image itself, and after the background step
     out = os.path.join(TMP, "otsu_dump_%s.bin" % radius)
     r = run([BIN, "dump", out, radius] + sample)
     require(r.returncode == 0, "check_prep dump exited %d: %s" % (r.returncode, r.stderr.strip()))
-    recs = list(records(out))
+    recs = list(prep_dump_records(out))
     require(len(recs) == len(sample), "check_prep wrote %d records for %d images" % (len(recs), len(sample)))
     for f, (t, nc, (grey, otsu_in, mask, keep)) in zip(sample, recs):
         n_img += 1

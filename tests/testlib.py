@@ -64,6 +64,21 @@ def sweep_or_stop(job, ranks=2, timeout=600):
     require(p.returncode == 0, "sweep exits 0" + ("" if p.returncode == 0 else ": " + p.stderr[-800:]))
 
 
+def prep_dump_records(path):
+    """The records of `check_prep dump` (tests/check_prep.c): per image (threshold, n_components, [grey,
+    otsu input, otsu mask, largest component]), the planes as (h, w) uint8 arrays."""
+    import numpy as np
+    b = open(path, "rb").read()
+    o = 0
+    while o < len(b):
+        w, h, t, nc = np.frombuffer(b, np.int32, 4, o)
+        o += 16
+        n = int(w) * int(h)
+        planes = [np.frombuffer(b, np.uint8, n, o + k * n).reshape(h, w) for k in range(4)]
+        o += 4 * n
+        yield int(t), int(nc), planes
+
+
 def prep_shoulder_subset(tmp, per_class, size):
     """The first per_class shoulder films of each manufacturer (file-name order) prepared at size x size
     into tmp/d.h5, without the duplicate search (these subsets hold two copies whose grouping would change
