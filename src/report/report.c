@@ -902,15 +902,13 @@ static void fold_ensembles_free(RTrial *folds, int n) {
     free(folds);
 }
 
-/* E from the fold ensembles of families fams[0..nf), scored when every fold
- * has at least `least` members; the binomial test on the first repeat against
- * the first family's majority rate. */
-static void score_ensemble(Report *r, REnsemble *E, const int *fams, int nf, int least) {
-    const RFamily *base = &r->fam[fams[0]];
-    int K = r->K, n, fewest, incomplete;
+/* E from n fold ensembles (fold_ensembles; fewest members on a fold),
+ * scored when every fold has at least `least` members; the binomial test on
+ * the first repeat against base's majority rate. */
+static void score_ensemble(Report *r, REnsemble *E, RTrial *folds, int n, int fewest, int least, const RFamily *base) {
+    int K = r->K;
     memset(E, 0, sizeof *E);
     E->learned = -1;
-    RTrial *folds = fold_ensembles(r, fams, nf, &n, &fewest, &incomplete);
     if (n > 0 && fewest >= least) {
         RTrial **ptr = xcalloc((size_t)n, sizeof(RTrial *));
         for (int i = 0; i < n; i++) {
@@ -931,11 +929,15 @@ static void score_ensemble(Report *r, REnsemble *E, const int *fams, int nf, int
             E->learned = E->base_p < 0.05 && E->m[M_ACC].mean > base->base_rate;
         }
     }
-    fold_ensembles_free(folds, n);
 }
 
 /* F->ens: the family's seeds; none when some fold has a single member. */
-static void ensemble(Report *r, int f) { score_ensemble(r, &r->fam[f].ens, &f, 1, 2); }
+static void ensemble(Report *r, int f) {
+    int n, fewest, incomplete;
+    RTrial *folds = fold_ensembles(r, &f, 1, &n, &fewest, &incomplete);
+    score_ensemble(r, &r->fam[f].ens, folds, n, fewest, 2, &r->fam[f]);
+    fold_ensembles_free(folds, n);
+}
 
 /* r->fens from the index's [job] ensemble names: the ensemble over those
  * families and, per member, the corrected t-test over the shared folds of
@@ -964,9 +966,9 @@ static void family_ensemble(Report *r, const char *names) {
         X->n_fam = 0;
         return;
     }
-    score_ensemble(r, &X->e, X->fam, X->n_fam, 1);
     int n, fewest, incomplete, none;
     RTrial *all = fold_ensembles(r, X->fam, X->n_fam, &n, &fewest, &incomplete);
+    score_ensemble(r, &X->e, all, n, fewest, 1, &r->fam[X->fam[0]]);
     if (incomplete)
         add_line(&r->notes, &r->n_notes, "The job's ensemble leaves out %d test fold(s) on which some of its families "
                  "(%s) have no selected trial.", incomplete, names);
