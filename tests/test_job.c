@@ -106,6 +106,62 @@ static void test_data_steps(void) {
     if (rc == HIPID_OK) job_free(&j);
 }
 
+/* [family] data and steps: a family's own preparation of the job's films,
+ * its file named after [data] path and the steps unless given; its trials'
+ * hashes follow its own data set, and a family without one keeps the keys
+ * it has in a job without such families. */
+static void test_family_data(void) {
+    ErrBuf e = {{0}};
+    Job j;
+    const char *text = "[data]\npath = r/d.h5\nsource = s\n[cv]\nk = 2\n"
+                       "[family a]\nmodel = dnn-paper\n"
+                       "[family b]\nmodel = dnn-paper\nsteps = background, otsu, largest, invert, crop\n"
+                       "[family c]\nmodel = cnn-paper\ndata = other.h5\n"
+                       "[family d]\nmodel = cnn-paper\nlr = 0.01\nsteps = none\n"
+                       "[family e]\nmodel = cnn-paper\nlr = 0.02\ndata = x/own.h5\nsteps = background, otsu\n";
+    int rc = load(&j, "famdata.ini", text, &e);
+    EXPECT(rc == HIPID_OK, "family data job: %s", e.msg);
+    if (rc) return;
+    const Family *f = j.families;
+    EXPECT(!f[0].data[0] && strcmp(job_family_data(&j, 0), "r/d.h5") == 0, "a: the job's data (%s)", f[0].data);
+    EXPECT(strcmp(f[1].data, "r/d-background-otsu-largest-invert-crop.h5") == 0 && f[1].prep_from_source &&
+           f[1].prep_steps == (PREP_ALL_STEPS | PREP_CROP), "b: %s from source %d steps %u", f[1].data,
+           f[1].prep_from_source, f[1].prep_steps);
+    EXPECT(strcmp(f[2].data, "other.h5") == 0 && !f[2].prep_from_source && strcmp(job_family_data(&j, 2), "other.h5") == 0,
+           "c: %s from source %d", f[2].data, f[2].prep_from_source);
+    EXPECT(strcmp(f[3].data, "r/d-none.h5") == 0 && f[3].prep_from_source && f[3].prep_steps == 0, "d: %s steps %u",
+           f[3].data, f[3].prep_steps);
+    EXPECT(strcmp(f[4].data, "x/own.h5") == 0 && f[4].prep_from_source && f[4].prep_steps == (PREP_BACKGROUND | PREP_OTSU),
+           "e: %s steps %u", f[4].data, f[4].prep_steps);
+    /* a and b differ only in their data: distinct trials, as long as the
+     * data sets are not loaded (stand-ins) and once they are */
+    Trial *t = NULL, *t2 = NULL, *t3 = NULL;
+    int n = 0, n2 = 0, n3 = 0;
+    rc = job_expand(&t, &n, &j, 0x1234, &e);
+    EXPECT(rc == HIPID_OK && n == 10 && t[0].hash != t[2].hash, "expand with stand-ins: %s (%d)", e.msg, n);
+    j.families[1].data_checksum = 0x1234; /* b's data set loaded, as identical as a's */
+    j.families[2].data_checksum = 0x99;
+    rc = job_expand(&t2, &n2, &j, 0x1234, &e);
+    EXPECT(rc == HIPID_ERR && strstr(e.msg, "[family b]: expected configurations distinct"),
+           "the same data set twice is the same trial: %s", e.msg);
+    j.families[1].data_checksum = 0x5678;
+    rc = job_expand(&t2, &n2, &j, 0x1234, &e);
+    EXPECT(rc == HIPID_OK && t2[0].hash == t[0].hash && t2[2].hash != t[2].hash && t2[4].hash != t[4].hash,
+           "a keeps its hash, b and c follow their data sets: %s", e.msg);
+    Job one;
+    rc = load(&one, "famdata1.ini", "[data]\npath = r/d.h5\nsource = s\n[cv]\nk = 2\n[family a]\nmodel = dnn-paper\n", &e);
+    if (rc == HIPID_OK && job_expand(&t3, &n3, &one, 0x1234, &e) == HIPID_OK)
+        EXPECT(n3 == 2 && t3[0].hash == t[0].hash && t3[1].hash == t[1].hash,
+               "a's trials are those of a job without family data sets");
+    else
+        EXPECT(0, "one-family job: %s", e.msg);
+    if (rc == HIPID_OK) job_free(&one);
+    free(t);
+    free(t2);
+    free(t3);
+    job_free(&j);
+}
+
 static void test_full(void) {
     ErrBuf e = {{0}};
     Job j;
@@ -307,6 +363,17 @@ static const ErrCase err_cases[] = {
      ":2: ensemble: expected a comma-separated list of two or more families, found 'a'"},
     {"[job]\nensemble = a, b,\n[data]\npath = d\n[family a]\nmodel = dnn-paper\n[family b]\nmodel = cnn-paper\n",
      ":2: ensemble: expected a comma-separated list of two or more families"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nsteps = otsu, largest\n",
+     ":5: steps: expected steps only with [data] source"},
+    {"[data]\npath = d\nsource = s\n[family a]\nmodel = dnn-paper\nsteps = background, otsu, largest, invert\n",
+     ":6: steps: expected steps other than the job's own ([data] steps), found the same"},
+    {"[data]\npath = d\nsource = s\n[family a]\nmodel = dnn-paper\nsteps = otsu, sharpen\n",
+     ":6: steps: unknown step 'sharpen'"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\ndata = d\n",
+     ":5: data: expected a data set other than [data] path"},
+    {"[data]\npath = d\nsource = s\n[family a]\nmodel = dnn-paper\ndata = x.h5\nsteps = none\n[family b]\n"
+     "model = cnn-paper\ndata = x.h5\nsteps = otsu\n",
+     ":11: steps: expected the steps of [family a], which trains on the same data set x.h5"},
     {"[data]\npath = d\nsynth = classes=9\n[family a]\nmodel = dnn-paper\n", ":3: synth: expected classes="},
     {"[data]\npath = d\nsynth = size=8\n[family a]\nmodel = dnn-paper\n", ":3: synth: expected size="},
     {"[data]\npath = d\nsynth = colour=1\n[family a]\nmodel = dnn-paper\n", ":3: synth: expected keys classes"},
@@ -732,6 +799,7 @@ static void test_random(void) {
 int main(void) {
     test_full();
     test_ensemble();
+    test_family_data();
     test_data_steps();
     test_defaults();
     test_order();

@@ -212,9 +212,11 @@ static int read_trial(Report *r, RTrial *t, const char *path, ErrBuf *e) {
         goto error;
     }
     t->done = strcmp(ti.state, "done") == 0;
-    if (!r->data[0]) {
-        snprintf(r->data, sizeof r->data, "%s", ti.data);
-        snprintf(r->data_checksum, sizeof r->data_checksum, "%s", ti.data_checksum);
+    RFamily *fm = &r->fam[t->fam];
+    if (!fm->data[0]) {
+        snprintf(fm->data, sizeof fm->data, "%s", ti.data);
+        snprintf(fm->data_checksum, sizeof fm->data_checksum, "%s", ti.data_checksum);
+        snprintf(fm->preprocessing, sizeof fm->preprocessing, "%s", ti.preprocessing);
     }
     if (!t->done) {
         rc = HIPID_OK;
@@ -270,6 +272,7 @@ static void read_index(Report *r, SweepIndex *x, FILE *warn) {
     snprintf(r->job_file, sizeof r->job_file, "%s", x->job_file);
     snprintf(r->study, sizeof r->study, "%s", x->study);
     snprintf(r->ensemble_names, sizeof r->ensemble_names, "%s", x->ensemble);
+    snprintf(r->data, sizeof r->data, "%s", x->data); /* its checksum comes with its trials (pick_data) */
     if (bad) {
         add_line(&r->notes, &r->n_notes, "The sweep index %s is unreadable (%s): missing trials cannot be listed.", path,
                  e.msg);
@@ -384,6 +387,26 @@ static void match_index(Report *r, const SweepIndex *x) {
         add_line(&r->lines, &r->n_lines, "the search is unfinished: %d rung decision(s) still open", r->n_open);
 }
 
+/* The job's data set (sweep.h5's data attribute, else the first family's)
+ * and its checksum from a family trained on it; a note for each family
+ * trained on its own preparation of the films ([family] data / steps). */
+static void pick_data(Report *r) {
+    int pick = -1;
+    for (int f = 0; f < r->n_fam && pick < 0; f++)
+        if (r->fam[f].data[0] && strcmp(r->fam[f].data, r->data) == 0) pick = f;
+    for (int f = 0; f < r->n_fam && pick < 0 && !r->data[0]; f++) /* an index of an older sweep, or none */
+        if (r->fam[f].data[0]) pick = f;
+    if (pick >= 0) {
+        snprintf(r->data, sizeof r->data, "%s", r->fam[pick].data);
+        snprintf(r->data_checksum, sizeof r->data_checksum, "%s", r->fam[pick].data_checksum);
+    }
+    for (int f = 0; f < r->n_fam && r->data[0]; f++)
+        if (r->fam[f].data[0] && strcmp(r->fam[f].data, r->data) != 0)
+            add_line(&r->notes, &r->n_notes, "Family %s was trained on its own preparation of the films, %s "
+                     "(preprocessing: %s), with the same films, labels, groups and folds as the job's data set %s.",
+                     r->fam[f].name, r->fam[f].data, r->fam[f].preprocessing, r->data);
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The data set's source paths and groups, checked against the trials'
@@ -480,6 +503,7 @@ int report_load(Report *r, const char *dir, FILE *warn, ErrBuf *e) {
             if (r->trials[i].repeat + 1 > r->repeats) r->repeats = r->trials[i].repeat + 1;
         }
     }
+    pick_data(r);
     read_data(r, warn);
     return HIPID_OK;
 }

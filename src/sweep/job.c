@@ -36,7 +36,7 @@
 #include "hipid/train/train.h"
 
 #define TAG_SEARCH 0x5EA7C4u
-#define MAX_KEYS 27
+#define MAX_KEYS 29
 #define MAX_VALUES 64     /* values in one hyperparameter list */
 #define MAX_CONFIGS 10000 /* configurations per family (grid product or samples) */
 
@@ -59,7 +59,7 @@ enum {
     F_MODEL, F_OPTIMIZER, F_LR, F_MOMENTUM, F_WEIGHT_DECAY, F_SCHEDULE, F_STEP_SIZE, F_GAMMA,
     F_BATCH, F_MICRO_BATCH, F_EPOCHS, F_PATIENCE, F_DROPOUT, F_AUGMENT, F_BALANCE, F_STANDARDIZE,
     F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_TTA, F_MIXUP, F_CUTMIX, F_INIT, F_RANKS, F_VAL_FRACTION,
-    N_FAMILY_KEYS
+    F_DATA, F_STEPS, N_FAMILY_KEYS
 };
 #define HP_FIRST F_OPTIMIZER
 #define N_HP (F_CUTMIX - F_OPTIMIZER + 1)
@@ -75,7 +75,7 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
                   "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "tta", "mixup", "cutmix",
-                  "init", "ranks_per_trial", "val_fraction"},
+                  "init", "ranks_per_trial", "val_fraction", "data", "steps"},
 };
 
 typedef enum { V_REAL, V_INT, V_CHOICE, V_AUG } ValKind;
@@ -587,6 +587,21 @@ static int check_synth(const Parser *p, const Section *sec, const char *v, ErrBu
     return HIPID_OK;
 }
 
+/* A steps value ("background, otsu, largest, invert", "none"; blanks
+ * ignored) into PREP_* bits; key kind/key of section sec for the error. */
+static int parse_steps(unsigned *steps, const Parser *p, const Section *sec, int kind, int key, const char *v,
+                       ErrBuf *e) {
+    ErrBuf pe = {{0}};
+    char list[256];
+    size_t n = 0;
+    for (const char *c = v; *c && n + 1 < sizeof list; c++)
+        if (!isspace((unsigned char)*c)) list[n++] = *c;
+    list[n] = '\0';
+    if (prep_parse_steps(steps, list, &pe) != HIPID_OK)
+        return key_err(p, sec, kind, key, e, "%s", pe.msg + strlen("--steps: "));
+    return HIPID_OK;
+}
+
 static int load_data_section(Job *job, const Parser *p, ErrBuf *e) {
     const Section *sec = &p->fixed[S_DATA];
     const char *v = raw(sec, K_PATH);
@@ -620,16 +635,9 @@ static int load_data_section(Job *job, const Parser *p, ErrBuf *e) {
     v = raw(sec, K_STEPS);
     job->prep_steps = PREP_ALL_STEPS;
     if (v) {
-        ErrBuf pe = {{0}};
         if (!job->source[0])
             return key_err(p, sec, S_DATA, K_STEPS, e, "expected steps only with source, found no source");
-        char list[256];
-        size_t n = 0;
-        for (const char *c = v; *c && n + 1 < sizeof list; c++)
-            if (!isspace((unsigned char)*c)) list[n++] = *c;
-        list[n] = '\0';
-        if (prep_parse_steps(&job->prep_steps, list, &pe) != HIPID_OK)
-            return key_err(p, sec, S_DATA, K_STEPS, e, "%s", pe.msg + strlen("--steps: "));
+        if (parse_steps(&job->prep_steps, p, sec, S_DATA, K_STEPS, v, e)) return HIPID_ERR;
     }
     return HIPID_OK;
 }
@@ -1088,12 +1096,66 @@ static int check_batching(const Axis *batch, const Axis *micro, int ranks, int r
     return HIPID_OK;
 }
 
+/* [family] data and steps: the family's own preparation of the job's
+ * films. steps needs [data] source (the films are prepared again from it,
+ * at [data] size) and, without data, names the file after [data] path and
+ * the steps: results/data/sh.h5 with steps background, crop is
+ * results/data/sh-background-crop.h5. data alone names a data set made by
+ * hipid prep. Families f_index shares a data path with agree on its steps. */
+static int family_data(Family *fam, const Parser *p, const Section *sec, int f_index, const Job *job, ErrBuf *e) {
+    const char *d = raw(sec, F_DATA), *st = raw(sec, F_STEPS);
+    fam->data[0] = '\0';
+    fam->prep_from_source = 0;
+    fam->prep_steps = 0;
+    fam->data_checksum = 0;
+    if (!d && !st) return HIPID_OK;
+    if (st) {
+        if (!job->source[0])
+            return key_err(p, sec, S_FAMILY, F_STEPS, e, "expected steps only with [data] source (the family's "
+                           "images are prepared from it), found no source");
+        if (parse_steps(&fam->prep_steps, p, sec, S_FAMILY, F_STEPS, st, e)) return HIPID_ERR;
+        if (fam->prep_steps == job->prep_steps)
+            return key_err(p, sec, S_FAMILY, F_STEPS, e, "expected steps other than the job's own ([data] steps), "
+                           "found the same: leave steps out to train on [data] path");
+        fam->prep_from_source = 1;
+    }
+    if (d) {
+        if (!*d || strlen(d) >= sizeof fam->data)
+            return key_err(p, sec, S_FAMILY, F_DATA, e, "expected a data set path shorter than %zu characters, "
+                           "found '%s'", sizeof fam->data, d);
+        if (strcmp(d, job->data) == 0)
+            return key_err(p, sec, S_FAMILY, F_DATA, e, "expected a data set other than [data] path (leave data "
+                           "out to train on it), found '%s'", d);
+        snprintf(fam->data, sizeof fam->data, "%s", d);
+    } else {
+        char tag[256];
+        prep_steps_text(tag, sizeof tag, fam->prep_steps);
+        for (char *c = tag; *c; c++)
+            if (*c == ',') *c = '-';
+        size_t n = strlen(job->data);
+        if (n > 3 && strcmp(job->data + n - 3, ".h5") == 0) n -= 3;
+        if (n + strlen(tag) + 4 >= sizeof fam->data)
+            return key_err(p, sec, S_FAMILY, F_STEPS, e, "expected a [data] path short enough to name the "
+                           "family's data set after it, found %zu characters", strlen(job->data));
+        snprintf(fam->data, sizeof fam->data, "%.*s-%s.h5", (int)n, job->data, tag);
+    }
+    for (int g = 0; g < f_index; g++) {
+        const Family *o = &job->families[g];
+        if (strcmp(o->data, fam->data) == 0 &&
+            (o->prep_from_source != fam->prep_from_source || o->prep_steps != fam->prep_steps))
+            return key_err(p, sec, S_FAMILY, st ? F_STEPS : F_DATA, e, "expected the steps of [family %s], which "
+                           "trains on the same data set %s, found other steps", o->name, fam->data);
+    }
+    return HIPID_OK;
+}
+
 static int load_family(Family *fam, const Parser *p, const Section *sec, int f_index, const Job *job,
                        int run_ranks, int run_ranks_at, ErrBuf *e) {
     snprintf(fam->name, sizeof fam->name, "%s", sec->name);
     const char *model = NULL, *init = "";
     char init_sha[65];
-    if (family_model(&model, &init, init_sha, p, sec, e)) return HIPID_ERR;
+    if (family_model(&model, &init, init_sha, p, sec, e) || family_data(fam, p, sec, f_index, job, e))
+        return HIPID_ERR;
 
     int ranks_at = sec->at[F_RANKS] ? sec->at[F_RANKS] : run_ranks_at;
     if (get_int(p, sec, S_FAMILY, F_RANKS, 1, 1 << 20, run_ranks, "a number of ranks >= 1",
@@ -1340,8 +1402,15 @@ static uint64_t fnv1a64(const char *s) {
     return h;
 }
 
+const char *job_family_data(const Job *job, int f) {
+    return job->families[f].data[0] ? job->families[f].data : job->data;
+}
+
 void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64_t data_checksum) {
     const HParams *h = &job->families[t->family].configs[t->config];
+    const Family *fa = &job->families[t->family];
+    if (fa->data[0]) /* the family's own data set: its identity, or a stand-in until it is loaded */
+        data_checksum = fa->data_checksum ? fa->data_checksum : fnv1a64(fa->data) ^ data_checksum;
     char tune[1600] = ""; /* absent without fine-tuning: other trials keep their keys; init < 1024 */
     size_t at = 0;
     if (h->init[0] || h->freeze || h->head_lr > 0)

@@ -317,7 +317,8 @@ static int ckpt_cb(void *ctx, const Trainer *t, ErrBuf *e) {
 /* The record of the trial so far; the caller adds what it has. */
 static TrialRecord trial_record(const TrialRun *x, const TrialParts *p, double secs) {
     const Run *r = x->r;
-    return (TrialRecord){.job = &r->st.job, .t = x->t, .data_checksum = r->st.checksum, .d = &r->st.d,
+    return (TrialRecord){.job = &r->st.job, .t = x->t, .data_checksum = study_data_checksum(&r->st, x->t->family),
+                         .d = study_data(&r->st, x->t->family),
                          .attempts = x->attempts, .ranks = r->c.gsize, .threads = r->st.threads, .seconds = secs,
                          .allreduce_seconds = r->comm_seconds, .p = p};
 }
@@ -361,7 +362,7 @@ static Trainer *resume(TrialRun *x, Trainer *tr, const TrainConfig *cfg, ErrBuf 
     if (r->c.grank == 0)
         fprintf(stderr, "hipid sweep: %s; restarting the trial\n", ok ? "checkpoint unreadable on a peer" : ce.msg);
     trainer_free(tr);
-    return trainer_create(cfg, &r->st.d, x->p.train, x->p.n_train, x->p.val, x->p.n_val, e);
+    return trainer_create(cfg, study_data(&r->st, x->t->family), x->p.train, x->p.n_train, x->p.val, x->p.n_val, e);
 }
 
 /* A trained trial: last weights first, then the best (by validation loss)
@@ -369,7 +370,7 @@ static Trainer *resume(TrialRun *x, Trainer *tr, const TrainConfig *cfg, ErrBuf 
  * A trial paused at a rung (paused) keeps its checkpoint for the next rung. */
 static void finish_done(TrialRun *x, Trainer *tr, int paused) {
     Run *r = x->r;
-    const Dataset *d = &r->st.d;
+    const Dataset *d = study_data(&r->st, x->t->family);
     const TrialParts *p = &x->p;
     int K = d->n_classes, chunk = x->h->micro_batch > 0 ? x->h->micro_batch : x->h->batch;
     char tmp[1500];
@@ -430,7 +431,7 @@ static int run_trial(Run *r, int idx, int budget) {
     Model *start = NULL; /* fine-tuning: the weights to start from, read by every rank */
     if (x.h->init[0]) start = model_load(x.h->init, 1, 1, &e); /* its errors name the file */
     cfg.init = start;
-    Trainer *tr = start || !x.h->init[0] ? trainer_create(&cfg, &st->d, x.p.train, x.p.n_train, x.p.val, x.p.n_val, &e)
+    Trainer *tr = start || !x.h->init[0] ? trainer_create(&cfg, study_data(st, x.t->family), x.p.train, x.p.n_train, x.p.val, x.p.n_val, &e)
                                          : NULL;
     int status = RUN_FAILED;
     if (!tr) {
@@ -914,15 +915,17 @@ static void unlock_results(Run *r) {
 static int prepare(Run *r, ErrBuf *e) {
     Study *st = &r->st;
     int root = r->c.rank == 0, dry = r->o->dry_run;
-    /* 2. the data: built by rank 0 if the job says how, then read by all */
-    int exists = access(st->job.data, F_OK) == 0;
+    /* 2. the data (the job's and the families' own): built by rank 0 if the
+     * job says how, then read by all */
+    int exists = !study_data_missing(st);
+    st->dry_run = dry;
     int rc = root && !exists && !dry ? study_build_data(st, e) : HIPID_OK;
     if (bcast_status(rc, e, MPI_COMM_WORLD) != HIPID_OK) {
         if (root) fprintf(stderr, "hipid sweep: %s\n", e->msg);
         return HIPID_EXIT_FAIL;
     }
     int ok = 1, all_ok;
-    if (!dry || exists) ok = study_load_data(st, e) == HIPID_OK;
+    if (!dry || access(st->job.data, F_OK) == 0) ok = study_load_data(st, e) == HIPID_OK;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (!all_ok) {
         if (!ok) fprintf(stderr, "hipid sweep: %s\n", e->msg);

@@ -39,6 +39,7 @@ void study_free(Study *s) {
     free(s->hold);
     split_free(&s->sp);
     dataset_free(&s->d);
+    for (int i = 0; i < s->n_fdata; i++) dataset_free(&s->fdata[i]);
     job_free(&s->job);
     memset(s, 0, sizeof *s);
 }
@@ -59,13 +60,14 @@ static int prep_images(const char *dir, const char *manifest, const char *out, i
     ErrBuf e = {{0}};
     PrepSetStats s = {0};
     int status = HIPID_EXIT_FAIL;
+    /* libvips stays up (it cannot start twice in one process):
+     * study_build_data shuts it down after the last data set */
     if (prepset_start_vips("prep", &e) == HIPID_OK) {
         if (prepset_build(&s, &c, &e) == HIPID_OK) {
             prepset_print_summary(stdout, &c, &s);
             status = 0;
         }
         prepset_stats_free(&s);
-        prepset_stop_vips();
     }
     if (status) fprintf(stderr, "hipid sweep: %s\n", e.msg);
     return status;
@@ -170,30 +172,61 @@ static int build_synth(const Job *j, ErrBuf *e) {
     return rc;
 }
 
-/* The job's [data] source: hipid prep of that folder or manifest, under
+/* Data set out from the job's [data] source by hipid prep with steps
+ * (whose = "[data] steps" or the family's section, for the message), under
  * lock_data. */
-static int build_source(const Job *j, ErrBuf *e) {
+static int build_source(const Job *j, const char *out, unsigned steps, const char *whose, ErrBuf *e) {
     FsafeLock lk;
     int ready, rc = HIPID_OK;
     const char *const in[] = {j->source, j->path};
-    if (fsafe_output(j->data, "data set", in, 2, e) != HIPID_OK) return HIPID_ERR;
-    if (lock_data(&lk, j->data, &ready, e) != HIPID_OK) return HIPID_ERR;
+    if (fsafe_output(out, "data set", in, 2, e) != HIPID_OK) return HIPID_ERR;
+    if (lock_data(&lk, out, &ready, e) != HIPID_OK) return HIPID_ERR;
     if (!ready) {
-        printf("data %s is missing: building it from [data] source = %s at %d px (hipid prep%s)\n", j->data,
-               j->source, j->prep_size, j->prep_steps == PREP_ALL_STEPS ? "" : ", [data] steps");
+        char st[128] = "";
+        if (steps != PREP_ALL_STEPS) {
+            snprintf(st, sizeof st, ", steps ");
+            prep_steps_text(st + strlen(st), sizeof st - strlen(st), steps);
+        }
+        printf("data %s is missing: building it from [data] source = %s at %d px (hipid prep%s%s%s)\n", out,
+               j->source, j->prep_size, st, st[0] ? " of " : "", st[0] ? whose : "");
         fflush(stdout);
-        if (prep_images(j->source, NULL, j->data, j->prep_size, j->prep_steps) != 0)
-            rc = hipid_err(e, "%s: building the data set from %s failed (see above)", j->data, j->source);
+        if (prep_images(j->source, NULL, out, j->prep_size, steps) != 0)
+            rc = hipid_err(e, "%s: building the data set from %s failed (see above)", out, j->source);
     }
     fsafe_unlock(&lk);
     return rc;
 }
 
+int study_data_missing(const Study *s) {
+    if (access(s->job.data, F_OK) != 0) return 1;
+    for (int f = 0; f < s->job.n_families; f++)
+        if (s->job.families[f].data[0] && access(s->job.families[f].data, F_OK) != 0) return 1;
+    return 0;
+}
+
 int study_build_data(const Study *s, ErrBuf *e) {
-    if (s->job.synth[0]) return build_synth(&s->job, e);
-    if (s->job.source[0]) return build_source(&s->job, e);
-    return hipid_err(e, "%s: data set not found ([data] path in %s); make it with hipid prep, or give [data] source or synth",
-                     s->job.data, s->job.path);
+    const Job *j = &s->job;
+    int rc = HIPID_OK, built = 0;
+    if (access(j->data, F_OK) != 0) {
+        built = j->synth[0] || j->source[0];
+        if (j->synth[0]) rc = build_synth(j, e);
+        else if (j->source[0]) rc = build_source(j, j->data, j->prep_steps, "[data] steps", e);
+        else rc = hipid_err(e, "%s: data set not found ([data] path in %s); make it with hipid prep, or give [data] "
+                            "source or synth", j->data, j->path);
+    }
+    for (int f = 0; f < j->n_families && rc == HIPID_OK; f++) {
+        const Family *fa = &j->families[f];
+        if (!fa->data[0] || access(fa->data, F_OK) == 0) continue;
+        char whose[64];
+        snprintf(whose, sizeof whose, "[family %s]", fa->name);
+        built |= fa->prep_from_source;
+        if (fa->prep_from_source) rc = build_source(j, fa->data, fa->prep_steps, whose, e);
+        else rc = hipid_err(e, "%s: data set not found ([family %s] data in %s); make it with hipid prep from the "
+                            "films of %s, or give the family steps to prepare it from [data] source", fa->data,
+                            fa->name, j->path, j->data);
+    }
+    if (built) prepset_stop_vips(); /* after the last data set: libvips cannot start again in this process */
+    return rc;
 }
 
 /* ---- data and splits ---- */
@@ -227,23 +260,95 @@ static int make_splits(Study *s, ErrBuf *e) {
     return split_make(&s->sp, d->labels, d->groups, d->n, d->n_classes, j->use_groups, d->class_names, e);
 }
 
+/* A data set built from [data] source by other steps than the job asks
+ * for (whose: "[data] steps" or "[family NAME] steps") would be used
+ * silently otherwise. */
+static int check_steps(const Dataset *d, const char *path, unsigned want_steps, const char *whose, const Job *j,
+                       ErrBuf *e) {
+    PrepConfig pc;
+    ErrBuf pe = {{0}};
+    if (prep_parse_describe(&pc, d->preprocessing, &pe) != HIPID_OK || pc.steps == want_steps) return HIPID_OK;
+    char have[128], want[128];
+    prep_steps_text(have, sizeof have, pc.steps);
+    prep_steps_text(want, sizeof want, want_steps);
+    return hipid_err(e, "%s: prepared with steps %s, but %s asks for %s (%s); give another path or remove this "
+                     "data set to rebuild it", path, have, j->path, want, whose);
+}
+
+static int same_str(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
+
+/* A family's own data set o (path, family name) against the job's d: the
+ * same films in the same order, labels, groups, classes and image size, so
+ * that the job's folds hold for it. */
+static int check_same_films(const Dataset *o, const Dataset *d, const char *path, const char *fam, const Job *j,
+                            ErrBuf *e) {
+    const char *head = "expected the films of";
+    if (o->n != d->n)
+        return hipid_err(e, "%s: [family %s] data: %s %s in the same order, found %d images against its %d", path,
+                         fam, head, j->data, o->n, d->n);
+    if (o->size != d->size)
+        return hipid_err(e, "%s: [family %s] data: expected %dx%d images as %s has, found %dx%d", path, fam, d->size,
+                         d->size, j->data, o->size, o->size);
+    int same = o->n_classes == d->n_classes;
+    for (int k = 0; same && k < d->n_classes; k++) same = same_str(o->class_names[k], d->class_names[k]);
+    if (!same)
+        return hipid_err(e, "%s: [family %s] data: expected the classes of %s, found other class names", path, fam,
+                         j->data);
+    for (int i = 0; i < d->n; i++) {
+        const char *what = !same_str(o->source_paths ? o->source_paths[i] : "", d->source_paths ? d->source_paths[i] : "")
+                               ? "film"
+                           : o->labels[i] != d->labels[i] ? "label"
+                           : o->groups[i] != d->groups[i] ? "leakage group"
+                                                          : NULL;
+        if (what)
+            return hipid_err(e, "%s: [family %s] data: %s %s in the same order, found another %s in row %d (%s, "
+                             "%s has %s)", path, fam, head, j->data, what, i,
+                             o->source_paths && o->source_paths[i] ? o->source_paths[i] : "?", j->data,
+                             d->source_paths && d->source_paths[i] ? d->source_paths[i] : "?");
+    }
+    return HIPID_OK;
+}
+
+/* The families' own data sets, each distinct path loaded once. */
+static int load_family_data(Study *s, ErrBuf *e) {
+    Job *j = &s->job;
+    for (int f = 0; f < j->n_families; f++) {
+        Family *fa = &j->families[f];
+        s->fdata_of[f] = -1;
+        if (!fa->data[0] || (s->dry_run && access(fa->data, F_OK) != 0)) continue;
+        for (int g = 0; g < f; g++)
+            if (s->fdata_of[g] >= 0 && strcmp(j->families[g].data, fa->data) == 0) s->fdata_of[f] = s->fdata_of[g];
+        if (s->fdata_of[f] < 0) {
+            Dataset *o = &s->fdata[s->n_fdata];
+            if (dataset_load(o, fa->data, e) != HIPID_OK) return HIPID_ERR;
+            s->fdata_of[f] = s->n_fdata++;
+            char whose[64];
+            snprintf(whose, sizeof whose, "[family %s] steps", fa->name);
+            if ((fa->prep_from_source && check_steps(o, fa->data, fa->prep_steps, whose, j, e) != HIPID_OK) ||
+                check_same_films(o, &s->d, fa->data, fa->name, j, e) != HIPID_OK)
+                return HIPID_ERR;
+        }
+        fa->data_checksum = dataset_identity(&s->fdata[s->fdata_of[f]]);
+    }
+    return HIPID_OK;
+}
+
 int study_load_data(Study *s, ErrBuf *e) {
     if (dataset_load(&s->d, s->job.data, e) != HIPID_OK) return HIPID_ERR;
     s->have_data = 1;
-    /* a data set built from [data] source by other steps than [data] steps
-     * would be used silently otherwise */
-    PrepConfig pc;
-    ErrBuf pe = {{0}};
-    if (s->job.source[0] && prep_parse_describe(&pc, s->d.preprocessing, &pe) == HIPID_OK &&
-        pc.steps != s->job.prep_steps) {
-        char have[128], want[128];
-        prep_steps_text(have, sizeof have, pc.steps);
-        prep_steps_text(want, sizeof want, s->job.prep_steps);
-        return hipid_err(e, "%s: prepared with steps %s, but %s asks for %s ([data] steps); give another [data] path "
-                         "or remove this data set to rebuild it", s->job.data, have, s->job.path, want);
-    }
+    if (s->job.source[0] && check_steps(&s->d, s->job.data, s->job.prep_steps, "[data] steps", &s->job, e) != HIPID_OK)
+        return HIPID_ERR;
     s->checksum = dataset_identity(&s->d); /* pixels and preprocessing too, not only labels and groups */
+    if (load_family_data(s, e) != HIPID_OK) return HIPID_ERR;
     return make_splits(s, e);
+}
+
+const Dataset *study_data(const Study *s, int f) {
+    return s->fdata_of[f] >= 0 && s->n_fdata > 0 ? &s->fdata[s->fdata_of[f]] : &s->d;
+}
+
+uint64_t study_data_checksum(const Study *s, int f) {
+    return s->job.families[f].data[0] ? s->job.families[f].data_checksum : s->checksum;
 }
 
 int study_expand(Study *s, ErrBuf *e) { return job_expand(&s->plan, &s->n_plan, &s->job, s->checksum, e); }
@@ -533,6 +638,10 @@ void study_print_estimate(const Study *s, int n_todo, int n_ranks, const EstLink
     Estimate est;
     estimate_work(&est, j, &d, s->plan, s->n_plan, n_ranks, s->threads, link);
     printf("job %s (%s): data %s%s\n", j->name, j->path, j->data, s->have_data ? "" : " (not built yet: sizes assumed)");
+    for (int f = 0; f < j->n_families; f++)
+        if (j->families[f].data[0])
+            printf("  [family %s] data %s%s\n", j->families[f].name, j->families[f].data,
+                   access(j->families[f].data, F_OK) == 0 ? "" : " (not built yet)");
     printf("design: %d CV unit(s) x %d seed(s) per configuration; %s search\n", est.n_units, j->n_seeds,
            j->random ? "random" : "grid");
     printf("%-10s %7s %7s %6s %7s %11s %11s %11s\n", "family", "configs", "trials", "ranks", "groups",

@@ -264,7 +264,7 @@ static int write_attrs(hid_t f, const TrialRecord *o) {
               h5_attr_write_double(f, "label_smoothing", h->label_smoothing) ||
               h5_attr_write_double(f, "mixup", h->mix.mixup) || h5_attr_write_double(f, "cutmix", h->mix.cutmix) ||
               h5_attr_write_str(f, "tta", tta_names[h->tta]) ||
-              h5_attr_write_str(f, "data", j->data) || h5_attr_write_str(f, "data_checksum", ck) ||
+              h5_attr_write_str(f, "data", job_family_data(j, t->family)) || h5_attr_write_str(f, "data_checksum", ck) ||
               h5_attr_write_str(f, "preprocessing", d->preprocessing) ||
               h5_attr_write_double(f, "lr", h->opt.lr) || h5_attr_write_double(f, "momentum", h->opt.momentum) ||
               h5_attr_write_double(f, "weight_decay", h->opt.weight_decay) ||
@@ -479,7 +479,7 @@ int trialfile_write_index(const char *results, const Job *job, const Trial *plan
     index_columns(&c, job, plan, sum, n);
     hsize_t dim = (hsize_t)n;
     int bad = h5_attr_write_str(f, "job", job->name) || h5_attr_write_str(f, "job_file", job->path) ||
-              h5_attr_write_str(f, "study", study) || h5_write_strings(f, "label", c.lab, n) ||
+              h5_attr_write_str(f, "data", job->data) || h5_attr_write_str(f, "study", study) || h5_write_strings(f, "label", c.lab, n) ||
               h5_write_strings(f, "family", c.fam, n) || h5_write_strings(f, "state", c.state, n) ||
               h5_write_strings(f, "hash", c.hash, n) || h5_write_strings(f, "reason", c.reason, n);
     for (int k = 0; !bad && k < N_INDEX_INT; k++) bad = h5_write_i32(f, index_int_names[k], c.iv + k * n, n);
@@ -818,6 +818,7 @@ int trialfile_read_index(SweepIndex *x, hid_t f, const char *path, ErrBuf *e) {
     h5_attr_read_str(f, "job", x->job, sizeof x->job);
     h5_attr_read_str(f, "job_file", x->job_file, sizeof x->job_file);
     h5_attr_read_str(f, "ensemble", x->ensemble, sizeof x->ensemble);
+    h5_attr_read_str(f, "data", x->data, sizeof x->data);
     trialfile_index_study(f, x->study, sizeof x->study);
     int nf = 0, ns = 0, nh = 0, nl = 0;
     int bad = h5_read_strings(f, "family", &x->family, &nf, path, e) ||

@@ -191,6 +191,9 @@ typedef struct {
      * the rows their model was fitted on. -1 when the data set is unreadable. */
     long leak_dup, leak_group;
     REnsemble ens;
+    /* the data set its trials name ([family] data, else [data] path), with
+     * their data_checksum and preprocessing: from its first trial file */
+    char data[1024], data_checksum[24], preprocessing[1024];
 } RFamily;
 
 typedef struct {
@@ -235,7 +238,9 @@ typedef struct {
 
 typedef struct {
     char dir[1024];
-    char job[64], job_file[1024], study[512], data[1024], data_checksum[24];
+    char job[64], job_file[1024], study[512];
+    char data[1024], data_checksum[24]; /* the job's data set ([data] path, from sweep.h5; else the
+                                         * first family's): source paths, groups, contact sheet */
     int have_index;        /* sweep.h5 was read */
     int nested, k, repeats, inner_k; /* design (from the study key, else from the trials) */
     int chose;             /* not nested: some family had two or more candidate configurations

@@ -13,7 +13,8 @@
  *              step_size, gamma, batch, micro_batch, epochs, patience, dropout,
  *              augment, balance, standardize, gradient_sum, freeze, head_lr, warmup,
  *              label_smoothing, mixup, cutmix, tta, init,
- *              ranks_per_trial, val_fraction (the family's own [cv] val_fraction)
+ *              ranks_per_trial, val_fraction (the family's own [cv] val_fraction),
+ *              data, steps (the family's own preparation of the job's films)
  *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries, stall_timeout
  * Hyperparameter keys of a family take a comma-separated list (grid: the
  * cartesian product; random: a uniform choice) and, for real-valued keys in
@@ -65,6 +66,15 @@ typedef struct {
                           * set ([family] val_fraction, else [cv]'s); 0 = none */
     int n_configs;
     HParams *configs;    /* (n_configs), owned */
+    /* [family] data / steps: the family trains on its own preparation of the
+     * job's films (same films, order, labels and groups as [data] path, so the
+     * same folds; other preprocessing). "" = the job's data set. */
+    char data[1024];
+    int prep_from_source; /* 1 ([family] steps): data is prepared from [data] source at [data]
+                           * size with prep_steps when missing; 0: data must exist */
+    unsigned prep_steps;  /* PREP_* bits, with prep_from_source */
+    uint64_t data_checksum; /* dataset_identity of data, filled by the study once it is loaded
+                             * (study_load_data); 0 = not known yet */
 } Family;
 
 typedef enum { CV_HOLDOUT, CV_KFOLD, CV_REPEATED, CV_GROUP, CV_NESTED } CvScheme;
@@ -124,6 +134,9 @@ typedef struct {
     char output[1024];        /* default results/<name> */
 } Job;
 
+/* The data set family f trains on: its own [family] data, else [data] path. */
+const char *job_family_data(const Job *job, int f);
+
 /* Parse and validate a job file. On error returns HIPID_ERR with e holding
  * "FILE:LINE: KEY: expected ..., found ..." and job owning nothing. */
 int job_load(Job *job, const char *path, ErrBuf *e);
@@ -153,7 +166,9 @@ typedef struct {
 
 /* Expand into trials, ordered family, config, repeat, outer, inner (-1
  * last), seed; data_checksum (dataset_identity of the data set, 0 when not
- * known yet) enters every hash. *trials is malloc'd (caller frees). */
+ * known yet) enters every hash, but for a family with its own data set,
+ * whose data_checksum does (or, while that is 0, a stand-in made from its
+ * path). *trials is malloc'd (caller frees). */
 int job_expand(Trial **trials, int *n_trials, const Job *job, uint64_t data_checksum, ErrBuf *e);
 
 /* The canonical text of everything that determines trial t's result (data

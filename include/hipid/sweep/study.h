@@ -28,8 +28,14 @@ typedef struct {
     char out[1024];               /* [run] output: sweep.h5 and trials/ */
     Dataset d;
     int have_data;                /* d is loaded (a dry run may go without) */
+    int dry_run;                  /* a family's data set not built yet is left out (study_load_data) */
     uint64_t checksum;            /* dataset_identity of d (labels, groups, pixels,
                                    * preprocessing); 0 without data */
+    /* families with their own data set ([family] data / steps): the distinct
+     * ones, same films, order, labels and groups as d (checked on load) */
+    int n_fdata;
+    Dataset fdata[JOB_MAX_FAMILIES];
+    int fdata_of[JOB_MAX_FAMILIES]; /* per family: index into fdata, -1 = d */
     Splits sp;                    /* k-fold schemes: folds of every repeat (and inner folds) */
     int8_t *hold;                 /* holdout: (repeats, n) SPLIT_* parts */
     Trial *plan;                  /* (n_plan), job_expand's order */
@@ -41,16 +47,28 @@ typedef struct {
  * and the study owns nothing. */
 int study_load_job(Study *s, const char *path, ErrBuf *e);
 
-/* The job's data set is missing: build it from [data] synth or [data]
- * source under an exclusive lock on DATA.lock (written under a per-process
- * temporary name and renamed into place); a second sweep finding the lock
- * held waits for the builder (at most an hour) and then uses its file. Fails
- * saying how to make the data when neither key is given. Prints what it does
- * on stdout. */
+/* Build the job's missing data sets: [data] path from [data] synth or
+ * [data] source, a family's from [data] source with its steps, each under an
+ * exclusive lock on DATA.lock (written under a per-process temporary name and
+ * renamed into place); a second sweep finding the lock held waits for the
+ * builder (at most an hour) and then uses its file. Fails saying how to make
+ * a data set the job cannot build. Prints what it does on stdout. */
 int study_build_data(const Study *s, ErrBuf *e);
 
-/* Load the data set, its checksum and the splits of the job's CV design. */
+/* Is a data set of the job missing: [data] path or a family's own? */
+int study_data_missing(const Study *s);
+
+/* Load the data set, its checksum and the splits of the job's CV design,
+ * and each family's own data set, which must hold the same films in the
+ * same order with the same labels, groups and image size (else e names the
+ * file, the family and the first difference); its identity goes into the
+ * family's data_checksum. In a dry run a family's data set that does not
+ * exist yet is left out: the family keeps the stand-in key. */
 int study_load_data(Study *s, ErrBuf *e);
+
+/* The data set family f trains on (its own, else d), and its identity. */
+const Dataset *study_data(const Study *s, int f);
+uint64_t study_data_checksum(const Study *s, int f);
 
 /* The plan (job_expand with the data checksum in every hash). */
 int study_expand(Study *s, ErrBuf *e);

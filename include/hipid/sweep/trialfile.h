@@ -13,7 +13,8 @@
  *               freeze, head_lr, warmup, label_smoothing, mixup, cutmix (alphas,
  *               0 = off), tta ("none" | "flip":
  *               the test-time augmentation of the stored predictions, tta.h),
- *               data (path), data_checksum (hex), image_size, n_classes,
+ *               data (path: the family's own data set, [family] data, or
+ *               [data] path), data_checksum (hex), image_size, n_classes,
  *               preprocessing, best_epoch, epochs_run, seconds, ranks, threads,
  *               budget (epochs this file was trained to under successive halving:
  *               its rung's; 0 = to the trial's epochs; halving.h),
@@ -119,8 +120,9 @@ typedef struct {
  * (todo, partial, done, failed, bad), hash, reason (strings), config, repeat,
  * outer, inner, seed, attempts, best_epoch, ranks, budget, pruned (int32),
  * test_acc, test_loss, val_acc, val_loss, seconds (float64); attributes job,
- * job_file and study (the data checksum and CV design: a results folder holds
- * one study), search ("grid", "random", "halving", "hyperband"), metric
+ * job_file, data (the job's [data] path) and study (its data checksum and the
+ * CV design: a results folder holds one study), ensemble ([job] ensemble,
+ * when given), search ("grid", "random", "halving", "hyperband"), metric
  * ("val_loss" | "val_acc"), prune ("none" | "median" | "wilcoxon"), eta,
  * min_epochs, max_epochs (int; 0 when not halving) and grid_epochs (float64:
  * the epochs every planned trial would train to its end, a full grid's
@@ -234,6 +236,7 @@ int trialfile_index_study(hid_t f, char *buf, size_t cap);
 typedef struct {
     char job[64], job_file[1024], study[512]; /* "" if missing */
     char ensemble[300];                       /* [job] ensemble: "fam,fam,..."; "" if none */
+    char data[1024];                          /* the job's [data] path; "" in an older index */
     int n;
     char **family, **state, **hash, **label;  /* (n) */
     int *config, *inner;                      /* (n + 1) */
