@@ -156,6 +156,18 @@ static void test_family_data(void) {
     else
         EXPECT(0, "one-family job: %s", e.msg);
     if (rc == HIPID_OK) job_free(&one);
+    free(t3);
+    t3 = NULL;
+    /* b's trials are those of a job whose [data] path is b's data set: the
+     * trials of an earlier sweep on that data set count as done */
+    rc = load(&one, "famdata2.ini", "[data]\npath = r/d-crop.h5\nsource = s\nsteps = background, otsu, largest, "
+              "invert, crop\n[cv]\nk = 2\n[family b]\nmodel = dnn-paper\n", &e);
+    if (rc == HIPID_OK && job_expand(&t3, &n3, &one, 0x5678, &e) == HIPID_OK)
+        EXPECT(n3 == 2 && t3[0].hash == t2[2].hash && t3[1].hash == t2[3].hash,
+               "b's trials are those of a job on its data set");
+    else
+        EXPECT(0, "job on b's data set: %s", e.msg);
+    if (rc == HIPID_OK) job_free(&one);
     free(t);
     free(t2);
     free(t3);

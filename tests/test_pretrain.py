@@ -15,7 +15,8 @@ end to end on a small set, checked with h5py:
 - PRETRAIN_SIZE picks the size: 32 from the same 128 px phantoms, 160 from
   phantoms drawn at 256 px, 100 refused;
 - jobs/shoulder128.ini is jobs/shoulder.ini's pre family on 128 px films from
-  the 128 px checkpoint, and a valid job of 30 trials.
+  the 128 px checkpoint, and a valid job of 30 trials; jobs/shoulder128-ensemble.ini
+  a valid job of 50 trials in five families, crop on its own data set.
 Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
 import hashlib
 import os
@@ -153,5 +154,26 @@ p = run_hipid("sweep", "--dry-run", job, timeout=120)
 fams = re.findall(r"^(\w+) +1 +30 ", p.stdout, re.M)
 check(p.returncode == 0 and "30 trial(s) in all" in p.stdout and fams == ["pre"],
       f"jobs/shoulder128.ini is a valid job of 30 trials in pre ({p.returncode}: {fams}: {p.stderr.strip()[-200:]})")
+# jobs/shoulder128-ensemble.ini (make shoulder128-ensemble): five families of
+# the same recipe, crop on its own preparation of the films ([family] steps),
+# and their ensemble; checked the same way, both checkpoints the 32 px one
+with open(os.path.join(project_root(), "jobs", "shoulder128-ensemble.ini")) as f:
+    text_ens = f.read()
+crop_ckpt = "results/pretrain/shoulder-res128-background-otsu-largest-invert-crop.h5"
+check("ensemble = ref, nb, aug, do, crop" in text_ens and "steps = background, otsu, largest, invert, crop" in text_ens
+      and crop_ckpt in text_ens, "jobs/shoulder128-ensemble.ini: crop with its own steps and phantom checkpoint")
+job = os.path.join(TMP, "job-ens.ini")
+with open(job, "w") as f:
+    f.write(text_ens.replace("results/pretrain/shoulder-res128.h5", os.path.join(OUT, "shoulder-res32.h5"))
+            .replace(crop_ckpt, os.path.join(OUT, "shoulder-res32.h5"))
+            .replace("results/data/shoulder128.h5", data32).replace("\nsize = 128\n", "\nsize = 32\n")
+            + f"output = {os.path.join(TMP, 'res-ens')}\n")
+p = run_hipid("sweep", "--dry-run", job, timeout=120)
+fams = re.findall(r"^(\w+) +1 +10 ", p.stdout, re.M)
+own = data32[:-3] + "-background-otsu-largest-invert-crop.h5"
+check(p.returncode == 0 and "50 trial(s) in all" in p.stdout and fams == ["ref", "nb", "aug", "do", "crop"]
+      and f"[family crop] data {own} (not built yet)" in p.stdout,
+      f"jobs/shoulder128-ensemble.ini is a valid job of 50 trials, crop's data set named after [data] path "
+      f"({p.returncode}: {fams}: {p.stdout[:300]} {p.stderr.strip()[-200:]})")
 print(f"info pretraining job: {len(body)} pretrained tensors, {len(moved)} moved when frozen; classifier {head}")
 done()
