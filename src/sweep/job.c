@@ -304,11 +304,11 @@ static int job_ini_handler(void *user, const char *section, const char *name, co
     if (p->cur_kind == S_FAMILY) snprintf(label, sizeof label, "[family %s]", p->cur->name);
     else snprintf(label, sizeof label, "[%s]", section_names[p->cur_kind]);
     if (k < 0) {
-        char list[256] = "";
+        char list[512] = ""; /* every key of the section; a family has about 300 characters of them */
         size_t len = 0;
-        for (int i = 0; i < MAX_KEYS && section_keys[p->cur_kind][i]; i++)
-            len += snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
-                            section_keys[p->cur_kind][i]);
+        for (int i = 0; i < MAX_KEYS && section_keys[p->cur_kind][i] && len < sizeof list; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+                                    section_keys[p->cur_kind][i]);
         parse_fail(p, "%s:%d: %s: expected a key of %s (%s), found unknown key '%s'", p->path, p->line,
                    name, label, list, name);
         return 1;
