@@ -50,7 +50,7 @@ void study_free(Study *s) {
  * manifest, its manifest (synth's keeps every view's patient id, so that the
  * views of one patient share a leakage group). 0 or an exit status, errors
  * printed. */
-static int prep_images(const char *dir, const char *manifest, const char *out, int size, unsigned steps) {
+static int prep_images(const char *dir, const char *manifest, const char *out, int size, unsigned steps, int *vips) {
     PrepSetConfig c = prepset_config_default(size);
     c.prep.steps = steps;
     c.src = dir;
@@ -60,9 +60,10 @@ static int prep_images(const char *dir, const char *manifest, const char *out, i
     ErrBuf e = {{0}};
     PrepSetStats s = {0};
     int status = HIPID_EXIT_FAIL;
-    /* libvips stays up (it cannot start twice in one process):
-     * study_build_data shuts it down after the last data set */
+    /* libvips stays up (it cannot start twice in one process): *vips
+     * tells study_build_data to shut it down after the last data set */
     if (prepset_start_vips("prep", &e) == HIPID_OK) {
+        *vips = 1;
         if (prepset_build(&s, &c, &e) == HIPID_OK) {
             prepset_print_summary(stdout, &c, &s);
             status = 0;
@@ -132,7 +133,7 @@ static int lock_data(FsafeLock *lk, const char *data, int *ready, ErrBuf *e) {
 /* The job's [data] synth recipe: the PNGs of synth_write_set (in a folder
  * of this process, removed afterwards), prepared into the data set (written
  * to a temporary name and renamed), under lock_data. */
-static int build_synth(const Job *j, ErrBuf *e) {
+static int build_synth(const Job *j, int *vips, ErrBuf *e) {
     char classes[16] = "6", per[16] = "80", size[16] = "64", seed[16] = "1", dir[1400], spec[256], images[1100];
     snprintf(spec, sizeof spec, "%s", j->synth);
     for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
@@ -159,9 +160,10 @@ static int build_synth(const Job *j, ErrBuf *e) {
     SynthSetConfig sc = {.out_dir = dir, .per_class = atoi(per), .n_classes = atoi(classes), .size = atoi(size),
                          .seed = (uint64_t)strtoull(seed, NULL, 10), .imbalance = 1.0};
     if (synth_write_set(&sc, e) >= 0) {
+        *vips = 1; /* started by synth_write_set */
         char manifest[1500];
         snprintf(manifest, sizeof manifest, "%s/manifest.csv", dir);
-        rc = prep_images(dir, manifest, j->data, atoi(size), PREP_ALL_STEPS) == 0
+        rc = prep_images(dir, manifest, j->data, atoi(size), PREP_ALL_STEPS, vips) == 0
                  ? HIPID_OK
                  : hipid_err(e, "%s: building the phantom data set failed (see above)", j->data);
     }
@@ -175,7 +177,7 @@ static int build_synth(const Job *j, ErrBuf *e) {
 /* Data set out from the job's [data] source by hipid prep with steps
  * (whose = "[data] steps" or the family's section, for the message), under
  * lock_data. */
-static int build_source(const Job *j, const char *out, unsigned steps, const char *whose, ErrBuf *e) {
+static int build_source(const Job *j, const char *out, unsigned steps, const char *whose, int *vips, ErrBuf *e) {
     FsafeLock lk;
     int ready, rc = HIPID_OK;
     const char *const in[] = {j->source, j->path};
@@ -190,7 +192,7 @@ static int build_source(const Job *j, const char *out, unsigned steps, const cha
         printf("data %s is missing: building it from [data] source = %s at %d px (hipid prep%s%s%s)\n", out,
                j->source, j->prep_size, st, st[0] ? " of " : "", st[0] ? whose : "");
         fflush(stdout);
-        if (prep_images(j->source, NULL, out, j->prep_size, steps) != 0)
+        if (prep_images(j->source, NULL, out, j->prep_size, steps, vips) != 0)
             rc = hipid_err(e, "%s: building the data set from %s failed (see above)", out, j->source);
     }
     fsafe_unlock(&lk);
@@ -206,11 +208,10 @@ int study_data_missing(const Study *s) {
 
 int study_build_data(const Study *s, ErrBuf *e) {
     const Job *j = &s->job;
-    int rc = HIPID_OK, built = 0;
+    int rc = HIPID_OK, vips = 0; /* libvips started (a run that found a data set built meanwhile did not) */
     if (access(j->data, F_OK) != 0) {
-        built = j->synth[0] || j->source[0];
-        if (j->synth[0]) rc = build_synth(j, e);
-        else if (j->source[0]) rc = build_source(j, j->data, j->prep_steps, "[data] steps", e);
+        if (j->synth[0]) rc = build_synth(j, &vips, e);
+        else if (j->source[0]) rc = build_source(j, j->data, j->prep_steps, "[data] steps", &vips, e);
         else rc = hipid_err(e, "%s: data set not found ([data] path in %s); make it with hipid prep, or give [data] "
                             "source or synth", j->data, j->path);
     }
@@ -219,13 +220,12 @@ int study_build_data(const Study *s, ErrBuf *e) {
         if (!fa->data[0] || access(fa->data, F_OK) == 0) continue;
         char whose[64];
         snprintf(whose, sizeof whose, "[family %s]", fa->name);
-        built |= fa->prep_from_source;
-        if (fa->prep_from_source) rc = build_source(j, fa->data, fa->prep_steps, whose, e);
+        if (fa->prep_from_source) rc = build_source(j, fa->data, fa->prep_steps, whose, &vips, e);
         else rc = hipid_err(e, "%s: data set not found ([family %s] data in %s); make it with hipid prep from the "
                             "films of %s, or give the family steps to prepare it from [data] source", fa->data,
                             fa->name, j->path, j->data);
     }
-    if (built) prepset_stop_vips(); /* after the last data set: libvips cannot start again in this process */
+    if (vips) prepset_stop_vips(); /* after the last data set: libvips cannot start again in this process */
     return rc;
 }
 
