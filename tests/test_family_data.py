@@ -4,11 +4,12 @@ radiographs (data/shoulder-implants), checked with h5py and hipid predict:
   same films, labels and groups as the job's data set, in the same order, and other pixels;
 - its trials record that data set (path, checksum, preprocessing), train and test on the same rows as the
   other family's trials of the same fold, and their stored test probabilities are what hipid predict gives
-  on the raw films with the recorded (cropping) preprocessing;
+  on the raw films with the recorded (cropping) preprocessing; each trial's key names its own data set's
+  identity (recomputed with hashlib) and hashes to its name (FNV-1a in Python);
 - a rerun trains nothing; the report names the family's data set and scores the job's ensemble of both;
 - predict --best --ensemble is the mean of its members' own predictions, each with its own preprocessing;
-- refused, in one line naming the file: a family data set of other films, a missing one without steps, and
-  one prepared with other steps than the family's.
+- refused, in one line naming the file: a family data set of other films, one with another leakage group,
+  a missing one without steps, and one prepared with other steps than the family's.
 Runs with /usr/bin/python3; needs mpirun (Open MPI)."""
 import glob
 import json
@@ -20,6 +21,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import trialsum  # noqa: E402
 from testlib import check, data_dir, done, require, run, run_hipid, sweep_or_stop, tmp_dir  # noqa: E402
 
 TMP = tmp_dir("famdata")
@@ -62,6 +64,13 @@ def family(name, extra=""):
             f"epochs = 2\n{extra}\n")
 
 
+def fnv1a64(text):
+    h = 0xcbf29ce484222325
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
 def sweep_np1(job):
     return run(["mpirun", "-np", "1", os.environ.get("HIPID", "bin/hipid"), "sweep", "--quiet", job], timeout=300)
 
@@ -98,6 +107,12 @@ for fold in (0, 1):
               f"fold {fold}: each trial names its data set ({attr(r, 'data')}, {attr(c, 'data')})")
         check(attr(c, "preprocessing") == own_pre and attr(r, "data_checksum") != attr(c, "data_checksum"),
               f"fold {fold}: the crop trial records its data set's preprocessing and another checksum")
+        for f, path in ((r, DATA), (c, OWN)):
+            key, ident = attr(f, "key"), trialsum.data_identity(path)
+            check(attr(f, "data_checksum") == ident and f"\ndata {ident}\n" in key
+                  and fnv1a64(key) == int(attr(f, "hash"), 16),
+                  f"fold {fold}, {attr(f, 'family')}: data_checksum and key name {os.path.basename(path)}'s identity "
+                  f"({ident}, hashlib) and the key hashes to the trial's name")
         rows_same = all(np.array_equal(r[k][()], c[k][()]) for k in ("indices/train", "indices/test"))
         check(rows_same, f"fold {fold}: both families train and test on the same rows (the job's folds)")
 
@@ -159,12 +174,20 @@ require(p.returncode == 0, "prep of 32 other films: " + p.stderr[-300:])
 cases = [
     ("other-films", family("x", f"data = {other}"), f"{other}: [family x] data: expected the films of {DATA} in the "
      "same order, found another film in row 0"),
+    ("other-groups", family("x", f"data = {os.path.join(TMP, 'groups.h5')}"),
+     f"{os.path.join(TMP, 'groups.h5')}: [family x] data: expected the films of {DATA} in the same order, found "
+     "another leakage group in row 0"),
     ("missing", family("x", f"data = {os.path.join(TMP, 'missing.h5')}"),
      f"{os.path.join(TMP, 'missing.h5')}: data set not found ([family x] data in"),
     ("other-steps", family("x", "steps = background, otsu"),
      f"{os.path.join(TMP, 'sh-background-otsu.h5')}: prepared with steps background,otsu,largest,invert, but"),
 ]
 shutil.copy(DATA, os.path.join(TMP, "sh-background-otsu.h5"))  # in place of what steps = background, otsu makes
+shutil.copy(OWN, os.path.join(TMP, "groups.h5"))  # the crop set with row 0 moved to another leakage group
+with h5py.File(os.path.join(TMP, "groups.h5"), "r+") as f:
+    g = f["groups"][()]
+    g[0] = next(v for v in g if v != g[0])
+    f["groups"][...] = g
 for name, fams, want in cases:
     p = sweep_np1(write_job(name, family("ref") + fams))
     err = [ln for ln in p.stderr.splitlines() if ln.startswith("hipid")]  # not mpirun's own box

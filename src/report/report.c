@@ -391,20 +391,31 @@ static void match_index(Report *r, const SweepIndex *x) {
  * and its checksum from a family trained on it; a note for each family
  * trained on its own preparation of the films ([family] data / steps). */
 static void pick_data(Report *r) {
-    int pick = -1;
+    int pick = -1, indexed = r->data[0] != 0;
     for (int f = 0; f < r->n_fam && pick < 0; f++)
         if (r->fam[f].data[0] && strcmp(r->fam[f].data, r->data) == 0) pick = f;
-    for (int f = 0; f < r->n_fam && pick < 0 && !r->data[0]; f++) /* an index of an older sweep, or none */
-        if (r->fam[f].data[0]) pick = f;
+    /* an index of an older sweep, or none: the data set most families name
+     * (families come in trial-file name order, so the first is no guide) */
+    for (int f = 0, most = 0; f < r->n_fam && !indexed; f++) {
+        int n = 0;
+        for (int g = 0; g < r->n_fam; g++) n += r->fam[f].data[0] && strcmp(r->fam[g].data, r->fam[f].data) == 0;
+        if (n > most) most = n, pick = f;
+    }
     if (pick >= 0) {
         snprintf(r->data, sizeof r->data, "%s", r->fam[pick].data);
         snprintf(r->data_checksum, sizeof r->data_checksum, "%s", r->fam[pick].data_checksum);
     }
-    for (int f = 0; f < r->n_fam && r->data[0]; f++)
-        if (r->fam[f].data[0] && strcmp(r->fam[f].data, r->data) != 0)
+    for (int f = 0; f < r->n_fam && r->data[0]; f++) {
+        if (!r->fam[f].data[0] || strcmp(r->fam[f].data, r->data) == 0) continue;
+        if (indexed)
             add_line(&r->notes, &r->n_notes, "Family %s was trained on its own preparation of the films, %s "
                      "(preprocessing: %s), with the same films, labels, groups and folds as the job's data set %s.",
                      r->fam[f].name, r->fam[f].data, r->fam[f].preprocessing, r->data);
+        else /* without the index's data attribute, which data set is the job's is not known */
+            add_line(&r->notes, &r->n_notes, "Family %s was trained on %s (preprocessing: %s), other families on "
+                     "%s (the sweep index does not say which is the job's [data] path).", r->fam[f].name,
+                     r->fam[f].data, r->fam[f].preprocessing, r->data);
+    }
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

@@ -215,6 +215,17 @@ static double fixed_bytes(const HParams *h, double np, double nb, int rpt) {
     return (double)mine * np * 4.0 + np * 4.0 + (nb + 3) * 8.0;
 }
 
+/* Data sets a rank loads: [data] path and each distinct [family] data. */
+static int data_sets(const Job *j) {
+    int n = 1;
+    for (int f = 0; f < j->n_families; f++) {
+        int seen = !j->families[f].data[0];
+        for (int g = 0; g < f && !seen; g++) seen = strcmp(j->families[g].data, j->families[f].data) == 0;
+        n += !seen;
+    }
+    return n;
+}
+
 int estimate_memory(EstMemory *m, const Job *j, const EstData *d, int threads, ErrBuf *e) {
     memset(m, 0, sizeof *m);
     int built = 0;
@@ -234,7 +245,7 @@ int estimate_memory(EstMemory *m, const Job *j, const EstData *d, int threads, E
                 .best = (np + nb) * sizeof(float),
                 .fixed = fixed_bytes(h, np, nb, j->families[f].ranks_per_trial),
                 .batch = (double)h->batch * d->size * d->size * sizeof(float),
-                .data = d->n_images * d->size * d->size,
+                .data = (double)data_sets(j) * d->n_images * d->size * d->size,
             };
             x.total = x.model + x.optim + x.best + x.fixed + x.batch + x.data;
             if (x.total > m->total) {

@@ -68,7 +68,7 @@ typedef struct {
     double fixed;        /* micro-batched steps: fixed64's 64-bit accumulator, or fixed32's
                           * stored micro-batch gradients and 32-bit accumulator */
     double batch;        /* the batch as float input */
-    double data;         /* the whole data set (every rank loads it), uint8 images */
+    double data;         /* the whole data set, and each family's own (every rank loads them), uint8 images */
     double total;        /* sum of the above */
     char which[96];      /* "family F config C (model M, batch B)" of the largest */
 } EstMemory;
