@@ -1101,7 +1101,8 @@ static int check_batching(const Axis *batch, const Axis *micro, int ranks, int r
  * at [data] size) and, without data, names the file after [data] path and
  * the steps: results/data/sh.h5 with steps background, crop is
  * results/data/sh-background-crop.h5. data alone names a data set made by
- * hipid prep. Families f_index shares a data path with agree on its steps. */
+ * hipid prep. A family sharing its data path with an earlier one (of the
+ * f_index before it) must ask for the same steps. */
 static int family_data(Family *fam, const Parser *p, const Section *sec, int f_index, const Job *job, ErrBuf *e) {
     const char *d = raw(sec, F_DATA), *st = raw(sec, F_STEPS);
     fam->data[0] = '\0';
