@@ -1,5 +1,6 @@
 # hipid Makefile. Toggles:
 #   SANITIZE=1  AddressSanitizer + UndefinedBehaviorSanitizer build in build/san
+#   COVERAGE=1  gcov line-coverage build in build/cov (`make coverage` uses it)
 #   WERROR=1    warnings are errors (CI sets it)
 #   FUZZ_S=N    seconds per harness for `make fuzz` (default 60); FUZZ_RUNS=N
 #               instead runs exactly N inputs each, repeatably (what CI does)
@@ -17,6 +18,7 @@ DCMTK_LIBS := -ldcmjpls -ldcmjpeg -ldcmimage -ldcmimgle -ldcmdata -loflog -lofst
 ONNX_PROTO ?= /usr/lib/python3/dist-packages/onnx/onnx.proto
 ARCH     ?= -march=native
 SANITIZE ?= 0
+COVERAGE ?= 0
 WERROR   ?= 0
 PROFILE  ?= 0
 
@@ -30,6 +32,11 @@ ifeq ($(SANITIZE),1)
   # sweep-and-report test from 122 to 87 s (measured) with the same checks
   OPT   := -O2 -g $(ARCH) -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
+ifeq ($(COVERAGE),1)
+  BUILD := build/cov
+  BIN   := build/cov/bin
+  OPT   := -O1 -g $(ARCH) --coverage
+endif
 
 CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-psabi \
            -Iinclude $(shell pkg-config --cflags $(PKGS))
@@ -39,7 +46,7 @@ ifeq ($(WERROR),1)
   CFLAGS += -Werror
   CXXFLAGS += -Werror
 endif
-LDFLAGS := $(filter -fsanitize% -fopenmp,$(OPT) -fopenmp)
+LDFLAGS := $(filter -fsanitize% --coverage -fopenmp,$(OPT) -fopenmp)
 # GSL's own CBLAS is left out: OpenBLAS provides those symbols, once
 LDLIBS  := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS))) $(DCMTK_LIBS) -lstdc++ -lm
 
@@ -56,7 +63,7 @@ TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH    := $(BUILD)/bench/bench_train
 
-.PHONY: all test test-slurm test-multinode bench demo pretrain-shoulder shoulder shoulder128 shoulder128-ensemble clean fuzz fuzz-build
+.PHONY: all test coverage coverage-run test-slurm test-multinode bench demo pretrain-shoulder shoulder shoulder128 shoulder128-ensemble clean fuzz fuzz-build
 all: $(BIN)/hipid
 
 $(BIN)/hipid: $(BUILD)/cmd/main.o $(LIB_OBJ) | $(BIN)
@@ -118,6 +125,19 @@ $(BIN):
 # Every test program and script; fails if any fails.
 test: $(BIN)/hipid $(TESTS) $(FUZZ_REGRESS)
 	HIPID=$(BIN)/hipid TEST_BIN=$(BUILD)/tests SANITIZE=$(SANITIZE) tests/run.sh
+
+# Line coverage of src/ and include/, per test (scripts/coverage.py): every
+# test, run from a gcov build, writes its counts under build/cov/runs/<test>.
+# With SAN_LOG=LOG, the output of a sanitized run (make test SANITIZE=1), it
+# also rewrites tests/sanitize-skip.txt: the tests whose lines all run in
+# other tests, which the sanitized pass leaves out.
+coverage:
+	$(MAKE) COVERAGE=1 coverage-run
+
+coverage-run: $(BIN)/hipid $(TESTS) $(FUZZ_REGRESS)
+	rm -rf $(BUILD)/runs
+	HIPID=$(BIN)/hipid TEST_BIN=$(BUILD)/tests HIPID_COVERAGE_DIR=$(CURDIR)/$(BUILD)/runs tests/run.sh
+	scripts/coverage.py $(BUILD)/runs $(if $(SAN_LOG),--times $(SAN_LOG) --write tests/sanitize-skip.txt)
 
 # The slurm/ scripts on a throwaway single-node Slurm cluster with the real
 # binary (root; scripts/install-slurm-deps.sh first). Not part of `test`.

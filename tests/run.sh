@@ -6,7 +6,8 @@
 # Prints one line per test and a closing "N passed, N failed"; exits 1 if any
 # failed, if a tests/test_*.c has no executable binary (counted as a failed
 # test), or if no test ran at all.
-# Environment: HIPID (the binary), TEST_BIN (compiled tests), SANITIZE (0/1).
+# Environment: HIPID (the binary), TEST_BIN (compiled tests), SANITIZE (0/1),
+# HIPID_COVERAGE_DIR (make coverage: each test's gcov counts go to DIR/<test>).
 set -u
 cd "$(dirname "$0")/.."
 : "${HIPID:=bin/hipid}" "${TEST_BIN:=build/tests}" "${SANITIZE:=0}"
@@ -35,6 +36,14 @@ declare -A SAN_SKIP=(
     [test_torch.sh]="the PyTorch cross-check is about numerics; the same kernels run sanitized in test_gradcheck, test_layers, test_train"
     [test_prep_shoulder.py]="597 real films through prep; the same readers and steps run sanitized in test_prep_formats.py, test_prep_otsu.py, test_prep_errors.sh"
 )
+# and those of tests/sanitize-skip.txt (make coverage): every line of src/ and
+# include/ that one of them runs also runs in a test that the pass keeps
+while read -r name _; do
+    case "$name" in '' | '#'*) continue ;; esac
+    [ -e "tests/$name" ] || [ -e "tests/$name.c" ] ||
+        echo "note: tests/sanitize-skip.txt names $name, which is no test any more (make coverage rewrites the list)"
+    SAN_SKIP[$name]=${SAN_SKIP[$name]:-"its lines all run sanitized in other tests (tests/sanitize-skip.txt)"}
+done < tests/sanitize-skip.txt
 skipped=0
 passed=0 failed=0 failures=()
 run_one() {  # name, command...
@@ -44,7 +53,9 @@ run_one() {  # name, command...
         return
     fi
     local log="$TMP_ROOT/$(basename "$name").log" t0=$SECONDS
-    if "$@" >"$log" 2>&1; then
+    local pre=()
+    [ -n "${HIPID_COVERAGE_DIR:-}" ] && pre=(env "GCOV_PREFIX=$HIPID_COVERAGE_DIR/$name")
+    if "${pre[@]}" "$@" >"$log" 2>&1; then
         passed=$((passed + 1)); printf 'PASS %-28s %3ds\n' "$name" $((SECONDS - t0))
     else
         failed=$((failed + 1)); failures+=("$name")
