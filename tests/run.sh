@@ -33,7 +33,7 @@ export TEST_TMP="$TMP_ROOT"
 # reason: their C paths run sanitized in the tests named, and together they
 # were a fifth of the sanitized suite's time (CI is kept well under 90 min).
 declare -A SAN_SKIP=(
-    [test_torch.sh]="the PyTorch cross-check is about numerics; the same kernels run sanitized in test_gradcheck, test_layers, test_train"
+    [test_torch.sh]="the PyTorch cross-check is about numerics; the same kernels run sanitized in test_gradcheck, test_backward_to, test_finetune"
     [test_prep_shoulder.py]="597 real films through prep; the same readers and steps run sanitized in test_prep_formats.py, test_prep_errors.sh, test_family_data.py"
 )
 # and those of tests/sanitize-skip.txt (make coverage): every line of src/ and
