@@ -127,7 +127,9 @@ test: $(BIN)/hipid $(TESTS) $(FUZZ_REGRESS)
 	HIPID=$(BIN)/hipid TEST_BIN=$(BUILD)/tests SANITIZE=$(SANITIZE) tests/run.sh
 
 # Line coverage of src/ and include/, per test (scripts/coverage.py): every
-# test, run from a gcov build, writes its counts under build/cov/runs/<test>.
+# test, run from a gcov build, writes its counts under build/cov/runs/<test>;
+# with SANITIZE=1, so that tests that shrink under the sanitizers (test_halving,
+# test_audit, test_bounds, ...) run the lines they run in that pass.
 # With SAN_LOG=LOG, the output of a sanitized run (make test SANITIZE=1), it
 # also rewrites tests/sanitize-skip.txt: the tests whose lines all run in
 # other tests, which the sanitized pass leaves out.
@@ -136,7 +138,7 @@ coverage:
 
 coverage-run: $(BIN)/hipid $(TESTS) $(FUZZ_REGRESS)
 	rm -rf $(BUILD)/runs
-	HIPID=$(BIN)/hipid TEST_BIN=$(BUILD)/tests HIPID_COVERAGE_DIR=$(CURDIR)/$(BUILD)/runs tests/run.sh
+	HIPID=$(BIN)/hipid TEST_BIN=$(BUILD)/tests SANITIZE=1 HIPID_COVERAGE_DIR=$(CURDIR)/$(BUILD)/runs tests/run.sh
 	scripts/coverage.py $(BUILD)/runs $(if $(SAN_LOG),--times $(SAN_LOG) --write tests/sanitize-skip.txt)
 
 # The slurm/ scripts on a throwaway single-node Slurm cluster with the real

@@ -8,7 +8,7 @@ with GCOV_PREFIX=DIR/<test>), and the build directory holding the .gcno files.
 gcov (-j -t) turns each test's counts into the lines of src/ and include/ it
 ran.
 
-Prints the suite's line coverage per layer and file. Given --times LOG (a
+Prints the suite's line coverage per layer. Given --times LOG (a
 sanitized run of tests/run.sh: lines "PASS name  Ns"), it also chooses the
 tests that the sanitized pass runs: greedily the one adding most
 not-yet-run lines per second, until every line the whole suite runs is run,
