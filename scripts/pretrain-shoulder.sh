@@ -9,7 +9,8 @@
 #   3. hipid train: 20 epochs, AdamW, cosine, label smoothing, default
 #      augmentation, 10% of the patients held out; --save writes the checkpoint.
 # About 10 minutes on 2 cores. Each step is skipped when its output exists, so a
-# killed run resumes at the step it was in. Writes under results/pretrain/
+# killed run resumes at the step it was in, and the training within it at its
+# last epoch (hipid train's state file, shoulder-res*.state.h5). Writes under results/pretrain/
 # (PRETRAIN_DIR); PRETRAIN_CLASSES, PRETRAIN_PER_CLASS and PRETRAIN_EPOCHS
 # shrink it (tests/test_pretrain.py runs a small one). PRETRAIN_SIZE=128
 # pretrains for 128 px films from the same phantoms (shoulder-res128.h5, about

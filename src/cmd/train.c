@@ -2,10 +2,13 @@
  * split from `hipid split`). This file parses the options and prints; the
  * data, the split and the training are train/fit.c. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <getopt.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hipid/base/outclaim.h"
 #include "hipid/cmd/cmd.h"
@@ -39,7 +42,11 @@ static void train_usage(FILE *f) {
         "  --no-standardize     feed pixel/255 as is; by default inputs are\n"
         "                       (v - mean) / std with training-set statistics\n"
         "  --threads T          OpenMP threads (OpenBLAS runs inside them)  [OMP_NUM_THREADS or all]\n"
-        "  --save PATH          write the trained model (HDF5 checkpoint; PATH.lock held meanwhile)\n"
+        "  --save PATH          write the trained model (HDF5 checkpoint; PATH.lock held meanwhile).\n"
+        "                       The run's state goes to PATH's name with .state.h5 every\n"
+        "                       --checkpoint-every epochs and on SIGTERM or SIGUSR1 (exit 3);\n"
+        "                       the same command continues from it, to the same weights\n"
+        "  --checkpoint-every N  epochs between state files; 0: only on a signal [1]\n"
         "  --init PATH          start from a checkpoint's weights (--save of a pretraining run)\n"
         "                       in every layer whose token and shapes match   [the seed's]\n"
         "  --freeze N           the first N spec tokens keep their weights and\n"
@@ -69,12 +76,13 @@ static const struct option train_opts[] = {
     {"init", required_argument, 0, 'I'},   {"freeze", required_argument, 0, 'Z'},
     {"head-lr", required_argument, 0, 'H'}, {"warmup", required_argument, 0, 'W'},
     {"label-smoothing", required_argument, 0, 'L'}, {"mixup", required_argument, 0, 'X'},
-    {"cutmix", required_argument, 0, 'C'},
+    {"cutmix", required_argument, 0, 'C'}, {"checkpoint-every", required_argument, 0, 'K'},
     {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
 
 /* Options into o, *save and *init; -1 to go on, else the exit status (0
  * after --help, 2 for a usage error, printed here). */
 static int train_parse(FitOpts *o, const char **save, const char **init, int argc, char **argv) {
+    int every = -1;
     *o = (FitOpts){.val_fraction = 0.2,
                    .cfg = {.model = "cnn-paper", .epochs = 10, .batch = 32, .opt = optim_defaults(),
                            .standardize = 1, .seed = 1, .threads = omp_get_max_threads(), .log = stdout}};
@@ -97,6 +105,7 @@ static int train_parse(FitOpts *o, const char **save, const char **init, int arg
         case 'L': bad = cli_num("train", "label-smoothing", optarg, 0, 0.999, 0, &v); cfg->label_smoothing = (float)v; break;
         case 'X': bad = cli_num("train", "mixup", optarg, 0, 100, 0, &v); cfg->mix.mixup = (float)v; break;
         case 'C': bad = cli_num("train", "cutmix", optarg, 0, 100, 0, &v); cfg->mix.cutmix = (float)v; break;
+        case 'K': bad = cli_num("train", "checkpoint-every", optarg, 0, 1e6, 1, &v); every = (int)v; break;
         case 'B':
             if ((cfg->balance = names_index(train_balance_names, optarg)) < 0) {
                 fprintf(stderr, "hipid train: --balance expects none, loss or sampling, found '%s'\n", optarg);
@@ -148,11 +157,27 @@ static int train_parse(FitOpts *o, const char **save, const char **init, int arg
         fprintf(stderr, "hipid train: --data is required (see hipid train --help)\n");
         return HIPID_EXIT_USAGE;
     }
+    if (every >= 0 && !*save) {
+        fprintf(stderr, "hipid train: --checkpoint-every needs --save (the state file is named after it)\n");
+        return HIPID_EXIT_USAGE;
+    }
+    o->state_every = every >= 0 ? every : 1;
     return -1;
 }
 
 /* exit status of a fit.h error */
 static int train_status(int rc) { return rc == FIT_ERR_OPTION ? HIPID_EXIT_USAGE : HIPID_EXIT_FAIL; }
+
+static volatile sig_atomic_t g_stop;
+static void on_stop(int sig) { g_stop = sig; }
+
+/* --save's state file: PATH with .h5 replaced by (or without it, followed
+ * by) .state.h5; 0 if it does not fit. */
+static int state_path(char *out, size_t cap, const char *save) {
+    size_t n = strlen(save);
+    if (n > 3 && strcmp(save + n - 3, ".h5") == 0) n -= 3;
+    return snprintf(out, cap, "%.*s.state.h5", (int)n, save) < (int)cap;
+}
 
 int cmd_train(int argc, char **argv) {
     FitOpts o;
@@ -163,9 +188,13 @@ int cmd_train(int argc, char **argv) {
     FitResult r;
     Model *m = NULL, *start = NULL;
     ErrBuf e = {{0}};
-    char aug[256], stale[256];
+    char aug[256], stale[256], state[4096];
     FsafeLock lk = {.fd = -1};
     const char *const in[] = {o.data, o.splits, init};
+    if (save && !state_path(state, sizeof state, save)) {
+        fprintf(stderr, "hipid train: --save: path too long (%zu characters)\n", strlen(save));
+        return HIPID_EXIT_USAGE;
+    }
     if (save && outclaim_take(&lk, save, "checkpoint", in, 3, stale, &e) != HIPID_OK) {
         fprintf(stderr, "hipid train: --save: %s\n", e.msg);
         return HIPID_EXIT_FAIL;
@@ -187,16 +216,33 @@ int cmd_train(int argc, char **argv) {
     printf("data %s: %d images %dx%d, %d classes; train %d, validation %d%s; model %s, %d thread(s), augment %s\n",
            o.data, f.d.n, f.d.size, f.d.size, f.d.n_classes, f.n_train, f.n_val, f.n_test ? ", test held out" : "",
            o.cfg.model, o.cfg.threads, aug);
-    if ((rc = fit_train(&m, &r, &f, &o, &e)) != HIPID_OK) {
+    if (save) { /* Slurm's time limit sends SIGTERM (or --signal's SIGUSR1) first: save the run and go */
+        o.state = state;
+        o.stop = &g_stop;
+        signal(SIGTERM, on_stop);
+        signal(SIGUSR1, on_stop);
+    }
+    if ((rc = fit_train(&m, &r, &f, &o, &e)) == FIT_STOPPED) {
+        printf("stopped by signal %d: the run so far is in %s; the same command continues it\n", (int)g_stop, state);
+        status = HIPID_EXIT_INTERRUPTED;
+        goto done;
+    }
+    if (rc != HIPID_OK) {
         status = train_status(rc);
+        fprintf(stderr, "hipid train: %s\n", e.msg);
         goto done;
     }
     printf("final train_acc %.4f val_acc %.4f", r.last.train_acc, r.last.val_acc);
     if (f.n_test > 0) printf(" test_acc %.4f (%d images)", r.test_acc, f.n_test);
     printf("\n");
-    status = save && model_save(m, save, &e) != HIPID_OK ? HIPID_EXIT_FAIL : 0;
+    status = 0;
+    if (save && model_save(m, save, &e) != HIPID_OK) {
+        fprintf(stderr, "hipid train: %s\n", e.msg);
+        status = HIPID_EXIT_FAIL;
+    } else if (save && remove(state) != 0 && errno != ENOENT) {
+        fprintf(stderr, "hipid train: note: could not remove the finished run's %s (%s)\n", state, strerror(errno));
+    }
 done:
-    if (status) fprintf(stderr, "hipid train: %s\n", e.msg);
     model_free(m);
     model_free(start);
     fit_data_free(&f);

@@ -1,8 +1,12 @@
 /* fit.c: one model on one data set file (`hipid train`). See fit.h. */
+#define _POSIX_C_SOURCE 200809L
 #include "hipid/train/fit.h"
 
+#include <glib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hipid/data/split.h"
 
@@ -78,14 +82,99 @@ void fit_data_free(FitData *f) {
     memset(f, 0, sizeof *f);
 }
 
+/* SHA-256 (hex) of n bytes at p, with a second block q of m bytes */
+static void sha256_hex(char hex[65], const void *p, size_t n, const void *q, size_t m) {
+    GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+    if (n) g_checksum_update(sum, p, (gssize)n);
+    if (m) g_checksum_update(sum, q, (gssize)m);
+    snprintf(hex, 65, "%s", g_checksum_get_string(sum));
+    g_checksum_free(sum);
+}
+
+void fit_state_key(char *buf, size_t cap, const FitData *f, const FitOpts *o) {
+    const TrainConfig *c = &o->cfg;
+    const OptConfig *p = &c->opt;
+    char train[65], val[65], init[65] = "none", aug[256];
+    sha256_hex(train, f->train, sizeof(int) * (size_t)f->n_train, NULL, 0);
+    sha256_hex(val, f->val, sizeof(int) * (size_t)f->n_val, NULL, 0);
+    if (c->init)
+        sha256_hex(init, c->init->params, sizeof(float) * c->init->n_params, c->init->buffers,
+                   sizeof(float) * c->init->n_buffers);
+    augment_format(aug, sizeof aug, &c->aug);
+    snprintf(buf, cap,
+             "hipid-train 1\n"
+             "data %016llx\n"
+             "images train=%s val=%s trial=%llu\n"
+             "init %s freeze=%d head_lr=%.9g\n"
+             "model %s\n"
+             "opt kind=%s lr=%.9g momentum=%.9g weight_decay=%.9g beta1=%.9g beta2=%.9g eps=%.9g "
+             "sched=%s step_size=%d gamma=%.9g warmup=%d\n"
+             "train epochs=%d batch=%d seed=%llu balance=%s standardize=%d label_smoothing=%.9g "
+             "mixup=%.9g cutmix=%.9g\n"
+             "augment %s\n",
+             (unsigned long long)dataset_identity(&f->d), train, val, (unsigned long long)f->trial, init, c->freeze,
+             c->head_lr, c->model, optim_kind_names[p->kind], p->lr, p->momentum, p->weight_decay, p->beta1,
+             p->beta2, p->eps, optim_sched_names[p->sched], p->step_size, p->gamma, p->warmup, c->epochs, c->batch,
+             (unsigned long long)c->seed, train_balance_names[c->balance], c->standardize, c->label_smoothing,
+             c->mix.mixup, c->mix.cutmix, aug);
+}
+
+typedef struct {
+    const char *path, *key;
+    volatile sig_atomic_t *stop;
+} StateCtx;
+
+static int poll_stop(void *ctx) { return *((StateCtx *)ctx)->stop != 0; }
+
+static int save_state(void *ctx, const Trainer *t, ErrBuf *e) {
+    const StateCtx *s = ctx;
+    return trainer_save_state(t, s->path, s->key, e);
+}
+
+/* trainer_create's checks of --batch and --epochs are the options' fault */
+static int option_fault(const TrainConfig *c, const FitData *f) {
+    return c->batch < 1 || c->epochs < 1 || c->batch > f->n_train || !(c->opt.lr > 0.0f) ||
+           !(c->opt.lr <= (float)TRAIN_MAX_LR);
+}
+
 int fit_train(Model **m, FitResult *r, const FitData *f, const FitOpts *o, ErrBuf *e) {
     TrainConfig cfg = o->cfg;
     cfg.trial = f->trial;
     memset(r, 0, sizeof *r);
-    if (train_run(m, &r->last, &f->d, f->train, f->n_train, f->val, f->n_val, &cfg, e) != HIPID_OK)
-        /* trainer_create's checks of --batch and --epochs are the options' fault */
-        return cfg.batch < 1 || cfg.epochs < 1 || cfg.batch > f->n_train || !(cfg.opt.lr > 0.0f) ||
-                       !(cfg.opt.lr <= (float)TRAIN_MAX_LR) ? FIT_ERR_OPTION : HIPID_ERR;
+    *m = NULL;
+    Trainer *t = trainer_create(&cfg, &f->d, f->train, f->n_train, f->val, f->n_val, e);
+    if (!t) return option_fault(&cfg, f) ? FIT_ERR_OPTION : HIPID_ERR;
+    char key[4096];
+    StateCtx sc = {.path = o->state, .key = key, .stop = o->stop};
+    int rc = HIPID_OK;
+    if (o->state) {
+        fit_state_key(key, sizeof key, f, o);
+        if (access(o->state, F_OK) == 0) {
+            if (trainer_load_state(t, o->state, key, e) != HIPID_OK) {
+                rc = HIPID_ERR;
+                goto done;
+            }
+            if (cfg.log)
+                fprintf(cfg.log, "continuing from %s: epoch %d of %d, %d of %d training images done\n", o->state,
+                        t->epoch + 1, cfg.epochs, t->pos, f->n_train);
+        }
+    }
+    rc = trainer_run(t, NULL, o->state && o->stop ? poll_stop : NULL, o->state ? save_state : NULL, &sc,
+                     o->state ? o->state_every : 0, e);
+    if (rc != TRAIN_DONE) {
+        rc = rc == TRAIN_STOPPED ? FIT_STOPPED : HIPID_ERR;
+        goto done;
+    }
+    if (t->n_hist > 0) {
+        const EpochRecord *h = &t->hist[t->n_hist - 1];
+        double secs = h->seconds > 0 ? h->seconds : 1e-9;
+        r->last = (EpochStats){h->train_loss, h->train_acc, h->val_loss, h->val_acc, (float)(f->n_train / secs)};
+    }
+    *m = t->m;
+    t->m = NULL;
     if (f->n_test > 0) train_evaluate(&r->test_loss, &r->test_acc, *m, &f->d, f->test, f->n_test, NULL);
-    return HIPID_OK;
+    rc = HIPID_OK;
+done:
+    trainer_free(t);
+    return rc;
 }

@@ -636,7 +636,7 @@ int trainer_save_state(const Trainer *t, const char *path, const char *key, ErrB
                (t->opt->v && h5_write_f32(f, "opt_v", t->opt->v, 1, &np)) ||
                h5_write(f, "history", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, h, 2, hd, 0));
     free(h);
-    return h5_finish_versioned(f, ok, tmp, path, "trial checkpoint", e);
+    return h5_finish_versioned(f, ok, tmp, path, "training checkpoint", e);
 }
 
 int trainer_load_state(Trainer *t, const char *path, const char *key, ErrBuf *e) {
@@ -646,23 +646,24 @@ int trainer_load_state(Trainer *t, const char *path, const char *key, ErrBuf *e)
     double real[2], mean = 0, std = 1;
     double *h = NULL;
     int rc = HIPID_ERR;
-    hid_t f = h5_open_versioned(path, STATE_FORMAT, STATE_VERSION, "trial checkpoint",
-                                "delete it to restart the trial", e);
+    hid_t f = h5_open_versioned(path, STATE_FORMAT, STATE_VERSION, "training checkpoint",
+                                "delete it to start the training afresh", e);
     if (f < 0) return HIPID_ERR;
     if (h5_attr_read_str(f, "key", fkey, sizeof fkey) || strcmp(fkey, key) != 0) {
-        hipid_err(e, "%s: checkpoint of another trial configuration; delete it to restart the trial", path);
+        hipid_err(e, "%s: checkpoint of another training configuration (options, data, split or initial weights); "
+                     "delete it to start afresh", path);
         goto error;
     }
     if (h5_attr_read(f, "progress", H5T_NATIVE_INT64, prog, 9) ||
         h5_attr_read(f, "sizes", H5T_NATIVE_INT64, sizes, 3) ||
         h5_attr_read(f, "real", H5T_NATIVE_DOUBLE, real, 2) || h5_attr_read_double(f, "input_mean", &mean) ||
         h5_attr_read_double(f, "input_std", &std)) {
-        hipid_err(e, "%s: trial checkpoint lacks its progress attributes", path);
+        hipid_err(e, "%s: training checkpoint lacks its progress attributes", path);
         goto error;
     }
     if (sizes[0] != (int64_t)m->n_params || sizes[1] != (int64_t)m->n_buffers || prog[0] < 0 ||
         prog[0] > t->cfg.epochs || prog[1] < 0 || prog[1] > t->n_train) {
-        hipid_err(e, "%s: trial checkpoint does not fit this model (%lld parameters, expected %zu)", path,
+        hipid_err(e, "%s: training checkpoint does not fit this model (%lld parameters, expected %zu)", path,
                   (long long)sizes[0], m->n_params);
         goto error;
     }

@@ -20,6 +20,8 @@
 /* Exit statuses of the command line. */
 #define HIPID_EXIT_FAIL 1
 #define HIPID_EXIT_USAGE 2
+/* stopped by SIGTERM / SIGUSR1 with its progress saved: run it again to continue */
+#define HIPID_EXIT_INTERRUPTED 3
 
 typedef struct {
     char msg[512];

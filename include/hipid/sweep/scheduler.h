@@ -27,7 +27,9 @@
 #ifndef HIPID_SCHEDULER_H
 #define HIPID_SCHEDULER_H
 
-#define SWEEP_EXIT_INTERRUPTED 3
+#include "hipid/base/common.h"
+
+#define SWEEP_EXIT_INTERRUPTED HIPID_EXIT_INTERRUPTED
 
 typedef struct {
     const char *job_path;

@@ -3,11 +3,22 @@
  * (`hipid split`: its hold-out parts, or fold F of repeat R of a k-fold) or a
  * fresh stratified, group-aware hold-out carve; then train_run on one rank
  * and the test part scored.
- * Does not do: MPI, printing (per-epoch lines go to cfg.log), saving the
- * model (model_save). */
+ *
+ * With a state file (FitOpts.state) the run survives a kill: every
+ * state_every epochs, and when *stop turns nonzero between two steps, the
+ * trainer's whole state goes to that file (trainer_save_state: weights,
+ * optimiser moments, progress within the epoch); a run that finds the file
+ * continues from it and ends with the weights an uninterrupted run ends
+ * with, bit for bit at the same thread count. The file's key (fit_state_key)
+ * holds everything that decides those weights, so a file of other options,
+ * data, split or --init checkpoint is refused rather than continued.
+ * Does not do: MPI, signals (the caller owns *stop), printing (per-epoch and
+ * resume lines go to cfg.log), saving the model (model_save) or removing
+ * the state file after it. */
 #ifndef HIPID_FIT_H
 #define HIPID_FIT_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "hipid/base/common.h"
@@ -18,6 +29,8 @@
 /* A return value besides HIPID_OK and HIPID_ERR: an option does not fit the
  * data (the user's to fix; `hipid train` exits 2). */
 #define FIT_ERR_OPTION (-2)
+/* fit_train: *stop asked to stop; the state file holds the run so far. */
+#define FIT_STOPPED 1
 
 typedef struct {
     const char *data;       /* hipid data set (HDF5) */
@@ -25,6 +38,9 @@ typedef struct {
     int fold, repeat;       /* k-fold splits: validate on fold `fold` of repeat `repeat` */
     double val_fraction;    /* without splits: the hold-out's share of each class */
     TrainConfig cfg;        /* cfg.trial is replaced by FitData.trial */
+    const char *state;      /* the run's state file (continued if present); NULL: none */
+    int state_every;        /* epochs between state files; 0: only on a stop */
+    volatile sig_atomic_t *stop; /* nonzero: write the state file and stop (with state) */
 } FitOpts;
 
 typedef struct {
@@ -47,9 +63,17 @@ int fit_data_load(FitData *f, const FitOpts *o, ErrBuf *e);
 void fit_data_free(FitData *f); /* a zeroed FitData is a no-op */
 
 /* Train o->cfg (with trial f->trial) on f's training images, validated on
- * its validation images, and score the test images. *m gets the trained
- * model (caller frees; NULL on error). FIT_ERR_OPTION when the batch is
- * larger than the training set, HIPID_ERR when training fails. */
+ * its validation images, and score the test images; continue from o->state
+ * if that file exists. *m gets the trained model (caller frees; NULL
+ * otherwise). FIT_ERR_OPTION when the batch is larger than the training
+ * set, FIT_STOPPED when *stop ended the run (its state written), HIPID_ERR
+ * when training fails or the state file cannot be continued (e names it). */
 int fit_train(Model **m, FitResult *r, const FitData *f, const FitOpts *o, ErrBuf *e);
+
+/* The key a state file of this run carries: the data set's identity, the
+ * training and validation images, the --init weights (SHA-256 of their
+ * tensors) and every option that changes the weights (not the thread count,
+ * the log or the state file's own settings). */
+void fit_state_key(char *buf, size_t cap, const FitData *f, const FitOpts *o);
 
 #endif

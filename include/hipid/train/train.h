@@ -187,8 +187,9 @@ void trainer_use_best(Trainer *t);
 int trainer_save_state(const Trainer *t, const char *path, const char *key, ErrBuf *e);
 int trainer_load_state(Trainer *t, const char *path, const char *key, ErrBuf *e);
 
-/* Single rank, whole-batch convenience for `hipid train` and tests: train
- * and return the model (caller frees) and the last epoch's statistics. */
+/* Single rank, whole-batch convenience for tests: train and return the
+ * model (caller frees) and the last epoch's statistics. (`hipid train`, which
+ * can also continue a run, is fit.h.) */
 int train_run(Model **out_model, EpochStats *last, const Dataset *d, const int *train_idx,
               int n_train, const int *val_idx, int n_val, const TrainConfig *cfg, ErrBuf *e);
 
