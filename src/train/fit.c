@@ -165,11 +165,7 @@ int fit_train(Model **m, FitResult *r, const FitData *f, const FitOpts *o, ErrBu
         rc = rc == TRAIN_STOPPED ? FIT_STOPPED : HIPID_ERR;
         goto done;
     }
-    if (t->n_hist > 0) {
-        const EpochRecord *h = &t->hist[t->n_hist - 1];
-        double secs = h->seconds > 0 ? h->seconds : 1e-9;
-        r->last = (EpochStats){h->train_loss, h->train_acc, h->val_loss, h->val_acc, (float)(f->n_train / secs)};
-    }
+    trainer_last_stats(t, &r->last);
     *m = t->m;
     t->m = NULL;
     if (f->n_test > 0) train_evaluate(&r->test_loss, &r->test_acc, *m, &f->d, f->test, f->n_test, NULL);

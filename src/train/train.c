@@ -584,6 +584,14 @@ done:
     return rc;
 }
 
+void trainer_last_stats(const Trainer *t, EpochStats *last) {
+    memset(last, 0, sizeof *last);
+    if (t->n_hist == 0) return;
+    const EpochRecord *r = &t->hist[t->n_hist - 1];
+    double secs = r->seconds > 0 ? r->seconds : 1e-9;
+    *last = (EpochStats){r->train_loss, r->train_acc, r->val_loss, r->val_acc, (float)(t->n_train / secs)};
+}
+
 int train_run(Model **out_model, EpochStats *last, const Dataset *d, const int *train_idx,
               int n_train, const int *val_idx, int n_val, const TrainConfig *cfg, ErrBuf *e) {
     *out_model = NULL;
@@ -593,11 +601,7 @@ int train_run(Model **out_model, EpochStats *last, const Dataset *d, const int *
         trainer_free(t);
         return HIPID_ERR;
     }
-    if (last && t->n_hist > 0) {
-        const EpochRecord *r = &t->hist[t->n_hist - 1];
-        double secs = r->seconds > 0 ? r->seconds : 1e-9;
-        *last = (EpochStats){r->train_loss, r->train_acc, r->val_loss, r->val_acc, (float)(n_train / secs)};
-    }
+    if (last) trainer_last_stats(t, last);
     *out_model = t->m;
     t->m = NULL;
     trainer_free(t);

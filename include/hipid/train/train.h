@@ -176,6 +176,10 @@ void train_logits(float *logits, Model *m, const Dataset *d, const int *idx, int
 void train_score(float *loss, float *acc, const float *logits, const int32_t *labels, const int *idx,
                  int n, int K, const float *class_w);
 
+/* The last finished epoch's losses, accuracies and images/s (zeros before
+ * the first). */
+void trainer_last_stats(const Trainer *t, EpochStats *last);
+
 /* Put the best (lowest validation loss) weights into t->m; a no-op without a
  * validation set, where the last weights count as the best. */
 void trainer_use_best(Trainer *t);
