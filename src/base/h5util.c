@@ -11,6 +11,30 @@
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+/* set once a written file could not be closed (h5util.h, h5_unclosable) */
+static int g_unclosable;
+
+int h5_unclosable(void) { return g_unclosable; }
+
+/* Close a file being written; 0 if HDF5 could not (its last flush failed).
+ * errno is what the failed write left. */
+static int close_written(hid_t file) {
+    errno = 0;
+    if (H5Fclose(file) >= 0) return 1;
+    int err = errno;
+    g_unclosable = 1;
+    errno = err;
+    return 0;
+}
+
+/* ": No space left on device" for a full disk or quota, else " (disk full?)",
+ * after a write failed with errno err */
+static const char *why_write_failed(char *buf, size_t cap, int err) {
+    if (err == ENOSPC || err == EDQUOT) snprintf(buf, cap, ": %s", strerror(err));
+    else snprintf(buf, cap, " (disk full?)");
+    return buf;
+}
+
 hid_t h5_open_versioned(const char *path, const char *format, int version, const char *kind,
                         const char *hint, ErrBuf *e) {
     char fmt[64] = "";
@@ -48,14 +72,24 @@ hid_t h5_create_versioned(char *tmp, size_t cap, const char *path, const char *f
     /* per process: two writers of one path never share a temporary file */
     if (fsafe_tmp_name(tmp, cap, path, e) != HIPID_OK) return H5I_INVALID_HID;
     h5_quiet();
+    errno = 0;
     if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
-        hipid_err(e, "%s: cannot create file (does the folder exist and is it writable?)", tmp);
+        int err = errno;
+        remove(tmp); /* HDF5 may have made it before a write failed; the name is this process's own */
+        if (err == ENOSPC || err == EDQUOT)
+            hipid_err(e, "%s: cannot create file: %s (the previous %s, if any, is untouched)", tmp, strerror(err),
+                      path);
+        else
+            hipid_err(e, "%s: cannot create file (does the folder exist and is it writable?%s%s)", tmp,
+                      err ? " " : "", err ? strerror(err) : "");
         return H5I_INVALID_HID;
     }
     if (h5_attr_write_str(file, "format", format) || h5_attr_write_int(file, "format_version", &version, 1)) {
-        H5Fclose(file);
+        char why[96];
+        int err = errno;
+        if (!close_written(file)) err = errno;
         remove(tmp);
-        hipid_err(e, "%s: cannot write attributes (disk full?)", tmp);
+        hipid_err(e, "%s: cannot write attributes%s", tmp, why_write_failed(why, sizeof why, err));
         return H5I_INVALID_HID;
     }
     return file;
@@ -63,10 +97,15 @@ hid_t h5_create_versioned(char *tmp, size_t cap, const char *path, const char *f
 
 int h5_finish_versioned(hid_t file, int ok, const char *tmp, const char *path, const char *what,
                         ErrBuf *e) {
-    if (H5Fclose(file) < 0) ok = 0;
+    int err = errno;
+    if (!close_written(file)) {
+        ok = 0;
+        err = errno;
+    }
     if (!ok) {
+        char why[96];
         remove(tmp);
-        return hipid_err(e, "%s: writing the %s failed (disk full?)", tmp, what);
+        return hipid_err(e, "%s: writing the %s failed%s", tmp, what, why_write_failed(why, sizeof why, err));
     }
     /* the last look before rename: it would replace a device or a FIFO */
     if (fsafe_output(path, what, NULL, 0, e) != HIPID_OK) {
@@ -74,7 +113,7 @@ int h5_finish_versioned(hid_t file, int ok, const char *tmp, const char *path, c
         return HIPID_ERR;
     }
     if (rename(tmp, path) != 0) {
-        int err = errno;
+        err = errno;
         remove(tmp);
         return hipid_err(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(err));
     }

@@ -1,9 +1,11 @@
 /* main.c: dispatch to a subcommand. Kept short on purpose. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "hipid/cmd/cmd.h"
 #include "hipid/base/common.h"
+#include "hipid/base/h5util.h"
+#include "hipid/cmd/cmd.h"
 
 static const struct {
     const char *name;
@@ -44,7 +46,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int status = commands[i].run(argc - 1, argv + 1);
+            if (h5_unclosable()) { /* HDF5's exit handler would crash on the file (h5util.h) */
+                fflush(NULL);
+                _exit(status);
+            }
+            return status;
+        }
     fprintf(stderr, "hipid: unknown command '%s'; expected one of:", argv[1]);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(stderr, " %s", commands[i].name);
     fprintf(stderr, "\n");

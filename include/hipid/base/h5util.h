@@ -34,6 +34,13 @@ hid_t h5_create_versioned(char *tmp, size_t cap, const char *path, const char *f
 int h5_finish_versioned(hid_t file, int ok, const char *tmp, const char *path, const char *what,
                         ErrBuf *e);
 
+/* Nonzero once a file written through the two functions above could not be
+ * closed (its last flush failed: a full disk). HDF5 1.10, Debian 12's,
+ * leaves such a file half destroyed in its table of open files, and its exit
+ * handler then crashes on it (HDFGroup/hdf5 #2291, fixed in 1.14): a process
+ * that sees this set leaves with _exit after flushing its streams. */
+int h5_unclosable(void);
+
 int h5_attr_write_str(hid_t obj, const char *name, const char *value);
 int h5_attr_write_int(hid_t obj, const char *name, const int *values, int n);
 int h5_attr_write_double(hid_t obj, const char *name, double value);
