@@ -13,7 +13,10 @@ mount is not permitted), checked with os.stat, file bytes and h5py:
 - hipid sweep with its results folder on a nearly full disk: a nonzero exit
   with a line naming a file under the results folder and the full disk;
   with room again the rerun exits 0 and sweep.h5 indexes every trial, and no
-  temporary file is left.
+  temporary file is left;
+- hipid report over an earlier report on a full disk: exit 1, each of its
+  lines naming a file and the full disk; every file of the earlier report
+  (text, plots, contact sheet) byte-equal, no temporary file left.
 Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
 import glob
 import hashlib
@@ -140,6 +143,23 @@ try:
     trial_files = glob.glob(os.path.join(res, "trials", "*[0-9a-f].h5"))
     check(len(trial_files) == 3, f"the rerun holds the 3 trials' files ({len(trial_files)})")
     check(not temporaries(), f"the sweep left no temporary file: {temporaries()}")
+
+    # report over an earlier report
+    rep = os.path.join(MNT, "rep")
+    p = run_hipid("report", res, "--out", rep, timeout=600)
+    require(p.returncode == 0, f"report with room: {p.stderr[-400:]}")
+    files = sorted(os.path.relpath(q, rep) for q in glob.glob(os.path.join(rep, "**", "*"), recursive=True)
+                   if os.path.isfile(q))
+    before = {q: sha(os.path.join(rep, q)) for q in files}
+    leave_free(4 << 10)
+    p = run_hipid("report", res, "--out", rep, timeout=600)
+    said = [ln for ln in p.stderr.splitlines() if ln.startswith("hipid ")]
+    check(p.returncode == 1 and said and all("No space left on device" in ln and rep in ln for ln in said),
+          f"report on a full disk: exit 1, each of its lines naming a file and the full disk ({p.returncode}: "
+          f"{p.stderr!r})")
+    changed = [q for q in files if sha(os.path.join(rep, q)) != before[q]]
+    check(not changed, f"the earlier report's {len(files)} files are byte-equal ({changed} changed)")
+    check(not temporaries(), f"report left no temporary file: {temporaries()}")
 finally:
     subprocess.run(["umount", MNT])
 done()

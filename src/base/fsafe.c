@@ -133,6 +133,36 @@ int fsafe_tmp_name(char *buf, size_t cap, const char *path, ErrBuf *e) {
     return HIPID_OK;
 }
 
+int fsafe_commit(const char *tmp, const char *path, int ok, int err, const char *what, ErrBuf *e) {
+    if (!ok) {
+        remove(tmp);
+        if (err == ENOSPC || err == EDQUOT) return hipid_err(e, "%s: writing the %s failed: %s", tmp, what, strerror(err));
+        return hipid_err(e, "%s: writing the %s failed%s%s", tmp, what, err ? ": " : " (disk full?)",
+                         err ? strerror(err) : "");
+    }
+    /* the last look before rename: it would replace a device or a FIFO */
+    if (fsafe_output(path, what, NULL, 0, e) != HIPID_OK) {
+        remove(tmp);
+        return HIPID_ERR;
+    }
+    if (rename(tmp, path) != 0) {
+        err = errno;
+        remove(tmp);
+        return hipid_err(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(err));
+    }
+    return HIPID_OK;
+}
+
+int fsafe_fclose_commit(FILE *f, const char *tmp, const char *path, const char *what, ErrBuf *e) {
+    int ok = !ferror(f), err = ok ? 0 : errno;
+    errno = 0;
+    if (fclose(f) != 0) {
+        ok = 0;
+        if (errno) err = errno;
+    }
+    return fsafe_commit(tmp, path, ok, err, what, e);
+}
+
 int fsafe_tmp_is_stale(const char *name) {
     char host[256];
     const char *t = strstr(name, ".tmp."), *next;

@@ -102,22 +102,7 @@ int h5_finish_versioned(hid_t file, int ok, const char *tmp, const char *path, c
         ok = 0;
         err = errno;
     }
-    if (!ok) {
-        char why[96];
-        remove(tmp);
-        return hipid_err(e, "%s: writing the %s failed%s", tmp, what, why_write_failed(why, sizeof why, err));
-    }
-    /* the last look before rename: it would replace a device or a FIFO */
-    if (fsafe_output(path, what, NULL, 0, e) != HIPID_OK) {
-        remove(tmp);
-        return HIPID_ERR;
-    }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        remove(tmp);
-        return hipid_err(e, "%s: cannot rename %s into place: %s", path, tmp, strerror(err));
-    }
-    return HIPID_OK;
+    return fsafe_commit(tmp, path, ok, ok ? 0 : err, what, e);
 }
 
 int h5_attr_write_str(hid_t obj, const char *name, const char *value) {

@@ -10,10 +10,13 @@
  */
 #include "hipid/data/image.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hipid/base/fsafe.h"
 
 void grey_free(GreyBuf *g) {
     if (!g) return;
@@ -306,14 +309,21 @@ done:
 }
 
 int image_save_png(const char *path, const uint8_t *pix, int w, int h, int bands, const char *what, ErrBuf *e) {
+    char tmp[4200], msg[300];
+    if (fsafe_tmp_name(tmp, sizeof tmp, path, e) != HIPID_OK) return HIPID_ERR;
     VipsImage *im = vips_image_new_from_memory(pix, (size_t)w * h * bands, w, h, bands, VIPS_FORMAT_UCHAR);
-    int rc = HIPID_OK;
-    if (!im || vips_pngsave(im, path, "compression", 9, NULL)) {
-        rc = hipid_err(e, "%s: cannot write the %s PNG (libvips: %.200s)", path, what, vips_error_buffer());
-        vips_error_clear();
-    }
+    errno = 0;
+    int ok = im && vips_pngsave(im, tmp, "compression", 9, NULL) == 0, err = errno;
     if (im) g_object_unref(im);
-    return rc;
+    if (ok) return fsafe_commit(tmp, path, 1, 0, what, e);
+    remove(tmp);
+    snprintf(msg, sizeof msg, "%s: cannot write the %s PNG", path, what);
+    if (err != ENOSPC && err != EDQUOT && strstr(vips_error_buffer(), strerror(ENOSPC))) err = ENOSPC;
+    if (err == ENOSPC || err == EDQUOT) { /* libvips' own text is five lines saying so */
+        vips_error_clear();
+        return hipid_err(e, "%s: %s", msg, strerror(err));
+    }
+    return image_vips_fail(e, msg);
 }
 
 #define SHEET_LINE 20 /* pixels per caption line */

@@ -1406,15 +1406,5 @@ int report_write_html(const Report *r, const char *out, int plots, const char *p
     section_plots(f, r, out, plots, plot_note);
     section_errors(f, r, out, sheet, sheet_note);
     footer(f, plots, sheet);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        remove(tmp);
-        return hipid_err(e, "%s: write failed (disk full?)", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        int err = errno;
-        remove(tmp);
-        return hipid_err(e, "%s: cannot rename %s into place (%s)", path, tmp, strerror(err));
-    }
-    return HIPID_OK;
+    return fsafe_fclose_commit(f, tmp, path, "report page", e);
 }

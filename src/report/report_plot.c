@@ -250,7 +250,7 @@ static double fold_x(int i, int u, int n_units) {
 static int data_fold_points(const Report *r, const char *out, const int *fams, int n, ErrBuf *e) {
     FILE *d = report_open_file(out, "plotdata", "folds.dat", e), *p = NULL;
     if (!d || !(p = report_open_file(out, "plotdata", "pairs.dat", e))) {
-        if (d) fclose(d);
+        if (d) report_abandon_file(d, out, "plotdata", "folds.dat");
         return HIPID_ERR;
     }
     fprintf(d, "# x slot unit colour accuracy balanced_accuracy macro_f1 auc\n");
@@ -283,7 +283,7 @@ static int data_fold_points(const Report *r, const char *out, const int *fams, i
 static int data_fold_means(const Report *r, const char *out, const int *fams, int n, ErrBuf *e) {
     FILE *d = report_open_file(out, "plotdata", "means.dat", e), *c = NULL;
     if (!d || !(c = report_open_file(out, "plotdata", "chance.dat", e))) {
-        if (d) fclose(d);
+        if (d) report_abandon_file(d, out, "plotdata", "means.dat");
         return HIPID_ERR;
     }
     fprintf(d, "# x, then mean lo hi of accuracy, balanced_accuracy, macro_f1, auc (95%% %s interval)\n",
@@ -919,15 +919,14 @@ static int write_data(const Report *r, const char *out, ErrBuf *e) {
 }
 
 int report_plots(const Report *r, const char *out, ErrBuf *e) {
-    char dir[1300], path[1400];
+    char dir[1300];
     snprintf(dir, sizeof dir, "%s/plotdata", out);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return hipid_err(e, "%s: cannot create (%s)", dir, strerror(errno));
     int fams[REPORT_MAX_FAMILIES];
     if (drawn(r, fams) == 0) return hipid_err(e, "no family has a selected trial: nothing to plot");
     if (write_data(r, out, e)) return HIPID_ERR;
-    snprintf(path, sizeof path, "%s/plots.gp", out);
-    FILE *g = fopen(path, "w");
-    if (!g) return hipid_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    FILE *g = report_open_file(out, NULL, "plots.gp", e);
+    if (!g) return HIPID_ERR;
     fprintf(g, "# plots.gp: written by hipid report; run in this folder: gnuplot plots.gp\n"
                "# Each plot twice: PNG (pngcairo) and SVG, same size in pixels.\n\n");
     for (int svg = 0; svg < 2; svg++) {
@@ -939,8 +938,7 @@ int report_plots(const Report *r, const char *out, ErrBuf *e) {
         if (have_cd(r)) gp_cd(g, r, svg);
         if (r->staged) gp_rungs(g, r, svg);
     }
-    int bad = ferror(g);
-    if (fclose(g) != 0 || bad) return hipid_err(e, "%s: write failed", path);
+    if (report_close_file(g, out, NULL, "plots.gp", e) != HIPID_OK) return HIPID_ERR;
     return run_gnuplot(out, e);
 }
 

@@ -11,6 +11,8 @@
 
 #include "hipid/report/report_write.h"
 
+#include "hipid/base/fsafe.h"
+
 const char *const report_metric_titles[M_COUNT] = {"accuracy", "balanced accuracy", "macro-F1", "ROC AUC", "log loss"};
 
 /* ---- small formatters ---- */
@@ -1364,17 +1366,32 @@ int report_write_files(const Report *r, const char *out, int plots, const char *
     return report_close_file(f, out, NULL, "report.md", e);
 }
 
+/* OUT/NAME or OUT/SUB/NAME, and its temporary name (fsafe_tmp_name) */
+static int report_paths(char *path, char *tmp, const char *out, const char *sub, const char *name, ErrBuf *e) {
+    if (snprintf(path, 1400, "%s/%s%s%s", out, sub ? sub : "", sub ? "/" : "", name) >= 1400)
+        return hipid_err(e, "%s: path too long", out);
+    return fsafe_tmp_name(tmp, 1500, path, e);
+}
+
 FILE *report_open_file(const char *out, const char *sub, const char *name, ErrBuf *e) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s%s%s", out, sub ? sub : "", sub ? "/" : "", name);
-    FILE *f = fopen(path, "w");
-    if (!f) hipid_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    char path[1400], tmp[1500];
+    if (report_paths(path, tmp, out, sub, name, e) != HIPID_OK) return NULL;
+    FILE *f = fopen(tmp, "w");
+    if (!f) hipid_err(e, "%s: cannot write (%s)", tmp, strerror(errno));
     return f;
 }
 
 int report_close_file(FILE *f, const char *out, const char *sub, const char *name, ErrBuf *e) {
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    return bad ? hipid_err(e, "%s/%s%s%s: write failed (disk full?)", out, sub ? sub : "", sub ? "/" : "", name)
-               : HIPID_OK;
+    char path[1400], tmp[1500];
+    if (report_paths(path, tmp, out, sub, name, e) != HIPID_OK) {
+        fclose(f);
+        return HIPID_ERR;
+    }
+    return fsafe_fclose_commit(f, tmp, path, name, e);
+}
+
+void report_abandon_file(FILE *f, const char *out, const char *sub, const char *name) {
+    char path[1400], tmp[1500];
+    fclose(f);
+    if (report_paths(path, tmp, out, sub, name, NULL) == HIPID_OK) remove(tmp);
 }

@@ -24,6 +24,7 @@
 #define HIPID_FSAFE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "hipid/base/common.h"
@@ -57,6 +58,17 @@ int fsafe_output(const char *path, const char *what, const char *const *inputs, 
 
 /* "<path>.tmp.<host>.<pid>" into buf (cap bytes); an error if it does not fit. */
 int fsafe_tmp_name(char *buf, size_t cap, const char *path, ErrBuf *e);
+
+/* Finish a file written under tmp (fsafe_tmp_name of path) and closed: if
+ * ok, rename it onto path, refused (fsafe_output) if path has meanwhile
+ * become anything but a regular file; otherwise, or if that fails, remove
+ * tmp, so path keeps what it held. err is the errno of the failed write or
+ * close (0: unknown); a full disk or quota is named ("No space left on
+ * device"). The message names tmp and what was written. */
+int fsafe_commit(const char *tmp, const char *path, int ok, int err, const char *what, ErrBuf *e);
+/* The same for a stdio stream f open on tmp: closes it (any write error of
+ * the stream counts) and commits. */
+int fsafe_fclose_commit(FILE *f, const char *tmp, const char *path, const char *what, ErrBuf *e);
 
 /* True (1) if name (a base name or a path) is a temporary file of fsafe_tmp_name
  * written by a process of this host that no longer exists; 0 otherwise

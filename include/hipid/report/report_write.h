@@ -40,8 +40,12 @@ const char *report_search_title(const Report *r);
 double report_rung_shown(const Report *r, double score);
 
 /* Files of the report folder: OUT/NAME, or OUT/SUB/NAME when sub is not
- * NULL; errors name the path. report_close_file reports write errors. */
+ * NULL, written under a temporary name (fsafe_tmp_name) that
+ * report_close_file renames into place, so that a failed write (a full
+ * disk) leaves an earlier report's file as it was; errors name the file.
+ * report_abandon_file closes one without keeping it. */
 FILE *report_open_file(const char *out, const char *sub, const char *name, ErrBuf *e);
 int report_close_file(FILE *f, const char *out, const char *sub, const char *name, ErrBuf *e);
+void report_abandon_file(FILE *f, const char *out, const char *sub, const char *name);
 
 #endif
