@@ -21,6 +21,9 @@
 # films prepared with `[data] steps` that crop; the files then carry the steps
 # in their names (shoulder-res128-background-otsu-largest-invert-crop.h5).
 # README, "Pretraining on shoulder phantoms", has what each measured.
+# The braces make bash read the whole script before running it: editing or
+# pulling it during an hour-long run cannot change what the run does next.
+{
 set -eu
 HIPID=${1:-bin/hipid}
 OUT=${PRETRAIN_DIR:-results/pretrain}
@@ -54,3 +57,5 @@ if [ ! -f "$OUT/shoulder-res$SIZE$TAG.h5" ]; then
         --label-smoothing 0.1 --augment default --val-fraction 0.1 --save "$OUT/shoulder-res$SIZE$TAG.h5"
 fi
 echo "pretrained: $OUT/shoulder-res$SIZE$TAG.h5"
+exit
+}

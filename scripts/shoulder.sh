@@ -10,6 +10,9 @@
 # (the fine-tuned ResNet alone at 128 px; about 110 minutes on 2 cores); make
 # shoulder128-ensemble: jobs/shoulder128-ensemble.ini the same way. A job
 # given as the second argument writes to results/<its file name without .ini>.
+# The braces make bash read the whole script before running it: editing or
+# pulling it during an hour-long run cannot change what the run does next.
+{
 set -eu
 HIPID=${1:-bin/hipid}
 JOB=${2:-jobs/shoulder.ini}
@@ -18,3 +21,5 @@ JOB=${2:-jobs/shoulder.ini}
 local_mpirun "${NP:-2}" "$HIPID" sweep "$JOB"
 "$HIPID" report "results/$(basename "$JOB" .ini)"
 echo "open in a browser: $(cd "results/$(basename "$JOB" .ini)/report" && pwd)/index.html"
+exit
+}
