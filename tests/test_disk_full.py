@@ -5,7 +5,7 @@ mount is not permitted), checked with os.stat, file bytes and h5py:
 - hipid prep -o over an existing data set on a full disk: exit 1, one line
   naming the output and the full disk, the old data set byte-equal, no
   temporary file left;
-- hipid train --save continuing a killed run's state file on a full disk:
+- hipid train --save continuing a stopped run's state file on a full disk:
   exit 1 with one line naming the state file and "No space left on device",
   the state file byte-equal and whole (h5py reads its progress), no model
   and no temporary file; with room again the same command continues from
@@ -15,12 +15,15 @@ mount is not permitted), checked with os.stat, file bytes and h5py:
   with room again the rerun exits 0 and sweep.h5 indexes every trial, and no
   temporary file is left;
 - hipid report over an earlier report on a full disk: exit 1, each of its
-  lines naming a file and the full disk; every file of the earlier report
-  (text, plots, contact sheet) byte-equal, no temporary file left.
+  lines naming a file and the full disk; every file of the report folder is
+  either the earlier one (each made 8 bytes beforehand, so that a rewrite in
+  place needs more room than it frees) or a whole new one, and each file
+  whose write failed is the earlier one, byte-equal; no temporary file left.
 Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
 import glob
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -89,7 +92,7 @@ try:
     check(not temporaries(), f"prep left no temporary file: {temporaries()}")
     os.remove(keep)
 
-    # train --save: a state file from a killed run, then a disk too full for the next one
+    # train --save: a state file from a stopped run, then a disk too full for the next one
     args = ["train", "--data", data, "--model", "c8,bn,r,mp2,res16s2,gap", "--epochs", 100, "--batch", 16,
             "--optimizer", "adam", "--lr", "1e-3", "--threads", 1]
     model = os.path.join(MNT, "m.h5")
@@ -98,16 +101,15 @@ try:
                           stderr=subprocess.DEVNULL)
     while not os.path.exists(state) and pr.poll() is None:
         time.sleep(0.002)
-    pr.kill()
-    pr.wait()
-    require(os.path.exists(state), "the killed run left a state file")
+    pr.send_signal(signal.SIGTERM)  # a clean stop: SIGKILL could land in a save and leave its temporary file
+    require(pr.wait() == 3 and os.path.exists(state), "the stopped run left a state file")
     before = sha(state)
     leave_free(4 << 10)
     p = run_hipid(*args, "--save", model, timeout=300)
-    lines = [ln for ln in p.stderr.strip().splitlines() if "note: took over the lock" not in ln]  # of the killed run
+    lines = p.stderr.strip().splitlines()
     check(p.returncode == 1 and len(lines) == 1 and full_line(p.stderr, state),
           f"train --save with no room for its next state: exit 1, one line naming it ({p.returncode}: {p.stderr!r})")
-    check("continuing from" in p.stdout, "it had continued the killed run")
+    check("continuing from" in p.stdout, "it had continued the stopped run")
     check(sha(state) == before and not os.path.exists(model), "the state file is byte-equal, no model written")
     with h5py.File(state, "r") as f:
         check(int(f.attrs["progress"][0]) >= 1, "the kept state is whole (h5py reads its progress)")
@@ -150,6 +152,10 @@ try:
     require(p.returncode == 0, f"report with room: {p.stderr[-400:]}")
     files = sorted(os.path.relpath(q, rep) for q in glob.glob(os.path.join(rep, "**", "*"), recursive=True)
                    if os.path.isfile(q))
+    written = {q: sha(os.path.join(rep, q)) for q in files}  # what a whole new report file holds (the same results)
+    for q in files:  # an earlier, smaller report: rewriting a file in place needs more room than it frees
+        with open(os.path.join(rep, q), "wb") as f:
+            f.write(b"earlier\n")
     before = {q: sha(os.path.join(rep, q)) for q in files}
     leave_free(4 << 10)
     p = run_hipid("report", res, "--out", rep, timeout=600)
@@ -157,8 +163,12 @@ try:
     check(p.returncode == 1 and said and all("No space left on device" in ln and rep in ln for ln in said),
           f"report on a full disk: exit 1, each of its lines naming a file and the full disk ({p.returncode}: "
           f"{p.stderr!r})")
-    changed = [q for q in files if sha(os.path.join(rep, q)) != before[q]]
-    check(not changed, f"the earlier report's {len(files)} files are byte-equal ({changed} changed)")
+    now = {q: sha(os.path.join(rep, q)) for q in files}
+    broken = [q for q in files if now[q] not in (before[q], written[q])]
+    check(not broken, f"each of the {len(files)} files is the earlier one or a whole new one ({broken} are neither)")
+    failed = [q for q in files if os.path.join(rep, q) in p.stderr]
+    check(failed and all(now[q] == before[q] for q in failed),
+          f"each file whose write failed ({failed}) is the earlier one, byte-equal")
     check(not temporaries(), f"report left no temporary file: {temporaries()}")
 finally:
     subprocess.run(["umount", MNT])

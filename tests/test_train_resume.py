@@ -8,7 +8,8 @@ partition with a time limit, a kill -9), checked with h5py:
   an epoch) and continued each time, it ends with the tensors and
   standardisation of the uninterrupted run bit for bit;
 - killed with SIGKILL after its state file appeared, the same command
-  continues it, also to the same tensors;
+  continues it, also to the same tensors, and removes the temporary state
+  file a kill in the middle of a save leaves (one of a dead pid);
 - --checkpoint-every 0 writes no state file while it trains, yet SIGUSR1
   still saves the run;
 - a state file of other options (another learning rate) or of another
@@ -19,6 +20,7 @@ Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -139,7 +141,13 @@ proc, log = start("kill")
 wait_for(lambda: os.path.exists(state) and progress(state)[0] >= 2, proc, "a state file of 2 epochs")
 proc.kill()
 proc.wait()
+# what a kill in the middle of a save leaves: its temporary file, named by fsafe_tmp_name for a dead pid
+dead = subprocess.Popen(["true"])
+dead.wait()
+leftover = f"{state}.tmp.{socket.gethostname()}.{dead.pid}"
+open(leftover, "wb").close()
 p = run_hipid(*ARGS, "--save", path, timeout=600)
+check(not os.path.exists(leftover), "the continuing run removes the killed run's temporary state file")
 check(p.returncode == 0, "the run after kill -9 exits 0: " + p.stderr[-400:])
 check("continuing from" in p.stdout, "the run after kill -9 continues the killed one")
 check(same_model(path, ref), "killed and continued, the model equals the uninterrupted run's bit for bit")

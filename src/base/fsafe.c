@@ -1,6 +1,7 @@
 /* fsafe.c: see fsafe.h. */
 #include "hipid/base/fsafe.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -133,12 +134,29 @@ int fsafe_tmp_name(char *buf, size_t cap, const char *path, ErrBuf *e) {
     return HIPID_OK;
 }
 
+int fsafe_remove_stale_tmp(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    size_t np = prefix ? strlen(prefix) : 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        char path[4200];
+        if ((np && strncmp(ent->d_name, prefix, np) != 0) || !fsafe_tmp_is_stale(ent->d_name) ||
+            snprintf(path, sizeof path, "%s/%s", dir, ent->d_name) >= (int)sizeof path)
+            continue;
+        n += remove(path) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
 int fsafe_commit(const char *tmp, const char *path, int ok, int err, const char *what, ErrBuf *e) {
     if (!ok) {
         remove(tmp);
+        /* errno is named only when it can only be the write's: it may be left over from an earlier call */
         if (err == ENOSPC || err == EDQUOT) return hipid_err(e, "%s: writing the %s failed: %s", tmp, what, strerror(err));
-        return hipid_err(e, "%s: writing the %s failed%s%s", tmp, what, err ? ": " : " (disk full?)",
-                         err ? strerror(err) : "");
+        return hipid_err(e, "%s: writing the %s failed (disk full?)", tmp, what);
     }
     /* the last look before rename: it would replace a device or a FIFO */
     if (fsafe_output(path, what, NULL, 0, e) != HIPID_OK) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hipid/base/fsafe.h"
 #include "hipid/base/outclaim.h"
 #include "hipid/cmd/cmd.h"
 #include "hipid/train/fit.h"
@@ -179,6 +180,19 @@ static int state_path(char *out, size_t cap, const char *save) {
     return snprintf(out, cap, "%.*s.state.h5", (int)n, save) < (int)cap;
 }
 
+/* A killed run's temporary files of the model and of the state file (a kill
+ * in the middle of a save), removed now that this run holds the lock. */
+static void remove_killed_tmp(const char *save, const char *state) {
+    const char *paths[2] = {save, state};
+    for (int i = 0; i < 2; i++) {
+        char dir[4096] = ".", prefix[4200];
+        const char *slash = strrchr(paths[i], '/');
+        if (slash) snprintf(dir, sizeof dir, "%.*s", slash == paths[i] ? 1 : (int)(slash - paths[i]), paths[i]);
+        snprintf(prefix, sizeof prefix, "%s.tmp.", slash ? slash + 1 : paths[i]);
+        fsafe_remove_stale_tmp(dir, prefix);
+    }
+}
+
 int cmd_train(int argc, char **argv) {
     FitOpts o;
     const char *save, *init;
@@ -200,6 +214,7 @@ int cmd_train(int argc, char **argv) {
         return HIPID_EXIT_FAIL;
     }
     if (save && stale[0]) fprintf(stderr, "hipid train: note: took over the lock of %s from %s (no longer running)\n", save, stale);
+    if (save) remove_killed_tmp(save, state);
     if (init && !(start = model_load(init, 1, 1, &e))) {
         fprintf(stderr, "hipid train: --init: %s\n", e.msg);
         fsafe_unlock(&lk);

@@ -481,23 +481,6 @@ void study_key(char *buf, size_t cap, const Study *s) {
              j->fractions[2], j->val_fraction, j->cv_seed, j->use_groups);
 }
 
-/* Temporary files of dead processes of this host (fsafe_tmp_is_stale: a
- * kill -9'd run's leftovers) in folder dir, removed; how many. */
-static int remove_stale_tmp(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    struct dirent *ent;
-    while ((ent = readdir(d)) != NULL) {
-        char path[1400];
-        if (!fsafe_tmp_is_stale(ent->d_name) || snprintf(path, sizeof path, "%s/%s", dir, ent->d_name) >= (int)sizeof path)
-            continue;
-        n += remove(path) == 0;
-    }
-    closedir(d);
-    return n;
-}
-
 int study_check_output(const Study *s, ErrBuf *e) {
     char trials[1100];
     snprintf(trials, sizeof trials, "%s/trials", s->out);
@@ -511,7 +494,8 @@ int study_check_output(const Study *s, ErrBuf *e) {
     snprintf(progress, sizeof progress, "%s/progress", s->out);
     /* the caller holds the folder's lock: no live run of ours writes here,
      * and another host's or a live process's files are never called stale */
-    int gone = remove_stale_tmp(s->out) + remove_stale_tmp(trials) + remove_stale_tmp(progress);
+    int gone = fsafe_remove_stale_tmp(s->out, NULL) + fsafe_remove_stale_tmp(trials, NULL) +
+               fsafe_remove_stale_tmp(progress, NULL);
     if (gone) fprintf(stderr, "hipid sweep: note: removed %d temporary file(s) left in %s by runs that were stopped\n", gone, s->out);
     study_key(want, sizeof want, s);
     if (access(path, F_OK) != 0) return HIPID_OK;

@@ -109,13 +109,13 @@ void fit_state_key(char *buf, size_t cap, const FitData *f, const FitOpts *o) {
              "model %s\n"
              "opt kind=%s lr=%.9g momentum=%.9g weight_decay=%.9g beta1=%.9g beta2=%.9g eps=%.9g "
              "sched=%s step_size=%d gamma=%.9g warmup=%d\n"
-             "train epochs=%d batch=%d seed=%llu balance=%s standardize=%d label_smoothing=%.9g "
-             "mixup=%.9g cutmix=%.9g\n"
+             "train epochs=%d batch=%d micro_batch=%d gradient_sum=%d patience=%d seed=%llu balance=%s "
+             "standardize=%d label_smoothing=%.9g mixup=%.9g cutmix=%.9g\n"
              "augment %s\n",
              (unsigned long long)dataset_identity(&f->d), train, val, (unsigned long long)f->trial, init, c->freeze,
              c->head_lr, c->model, optim_kind_names[p->kind], p->lr, p->momentum, p->weight_decay, p->beta1,
              p->beta2, p->eps, optim_sched_names[p->sched], p->step_size, p->gamma, p->warmup, c->epochs, c->batch,
-             (unsigned long long)c->seed, train_balance_names[c->balance], c->standardize, c->label_smoothing,
+             c->micro_batch, c->gradient_sum, c->patience, (unsigned long long)c->seed, train_balance_names[c->balance], c->standardize, c->label_smoothing,
              c->mix.mixup, c->mix.cutmix, aug);
 }
 

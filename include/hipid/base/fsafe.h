@@ -75,6 +75,11 @@ int fsafe_fclose_commit(FILE *f, const char *tmp, const char *path, const char *
  * (another host's, a live process's, or not a temporary name at all). */
 int fsafe_tmp_is_stale(const char *name);
 
+/* Remove the temporary files of dead processes of this host
+ * (fsafe_tmp_is_stale: a killed run's leftovers) in folder dir whose names
+ * start with prefix (NULL: any); returns how many. */
+int fsafe_remove_stale_tmp(const char *dir, const char *prefix);
+
 typedef struct {
     int fd; /* -1 when not held */
     int shared;
