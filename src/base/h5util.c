@@ -11,7 +11,7 @@
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
-/* set once a written file could not be closed (h5util.h, h5_unclosable) */
+/* set once a file could not be created or closed for writing (h5util.h, h5_unclosable) */
 static int g_unclosable;
 
 int h5_unclosable(void) { return g_unclosable; }
@@ -75,6 +75,7 @@ hid_t h5_create_versioned(char *tmp, size_t cap, const char *path, const char *f
     errno = 0;
     if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
         int err = errno;
+        g_unclosable = 1; /* a create that failed writing its superblock leaves HDF5's cache of it behind */
         remove(tmp); /* HDF5 may have made it before a write failed; the name is this process's own */
         if (err == ENOSPC || err == EDQUOT)
             hipid_err(e, "%s: cannot create file: %s (the previous %s, if any, is untouched)", tmp, strerror(err),

@@ -35,10 +35,11 @@ int h5_finish_versioned(hid_t file, int ok, const char *tmp, const char *path, c
                         ErrBuf *e);
 
 /* Nonzero once a file written through the two functions above could not be
- * closed (its last flush failed: a full disk). HDF5 1.10, Debian 12's,
- * leaves such a file half destroyed in its table of open files, and its exit
- * handler then crashes on it (HDFGroup/hdf5 #2291, fixed in 1.14): a process
- * that sees this set leaves with _exit after flushing its streams. */
+ * created or closed (a write of HDF5's own failed: a full disk). HDF5 1.10,
+ * Debian 12's, leaves such a file half destroyed in its tables, and its exit
+ * handler then crashes on it (HDFGroup/hdf5 #2291, fixed in 1.14) or leaks
+ * its cache: a process that sees this set leaves with _exit after flushing
+ * its streams. */
 int h5_unclosable(void);
 
 int h5_attr_write_str(hid_t obj, const char *name, const char *value);
