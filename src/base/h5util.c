@@ -75,8 +75,9 @@ hid_t h5_create_versioned(char *tmp, size_t cap, const char *path, const char *f
     errno = 0;
     if ((file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
         int err = errno;
-        g_unclosable = 1; /* a create that failed writing its superblock leaves HDF5's cache of it behind */
-        remove(tmp); /* HDF5 may have made it before a write failed; the name is this process's own */
+        /* HDF5 made the file, then failed writing its superblock: its cache of it stays behind */
+        if (access(tmp, F_OK) == 0) g_unclosable = 1;
+        remove(tmp); /* the name is this process's own */
         if (err == ENOSPC || err == EDQUOT)
             hipid_err(e, "%s: cannot create file: %s (the previous %s, if any, is untouched)", tmp, strerror(err),
                       path);
