@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make pretrain-shoulder: the network of jobs/shoulder.ini's `pre` family
 # pretrained on shoulder phantoms, for fine-tuning on the real films
-# (README, "Pretraining on shoulder phantoms"; issue #11 item 2):
+# (docs/shoulder.md, "Pretraining on shoulder phantoms"; issue #11 item 2):
 #   1. hipid synth --anatomy shoulder: 200 random humeral-implant designs x 100
 #      films (2-4 views per patient), 128 px, seed 12;
 #   2. hipid prep: the study's steps down to 64 px (PRETRAIN_SIZE), as the real
@@ -20,7 +20,7 @@
 # phantoms with other prep steps, e.g. background,otsu,largest,invert,crop for
 # films prepared with `[data] steps` that crop; the files then carry the steps
 # in their names (shoulder-res128-background-otsu-largest-invert-crop.h5).
-# README, "Pretraining on shoulder phantoms", has what each measured.
+# docs/shoulder.md, "Pretraining on shoulder phantoms", has what each measured.
 # The braces make bash read the whole script before running it: editing or
 # pulling it during an hour-long run cannot change what the run does next.
 {
