@@ -198,10 +198,11 @@ shoulder: $(BIN)/hipid
 shoulder128: $(BIN)/hipid
 	PRETRAIN_SIZE=128 scripts/shoulder.sh $(BIN)/hipid jobs/shoulder128.ini
 
-# Five recipes of it and their ensemble; the crop family's checkpoint is
-# pretrained on phantoms cropped as its films are.
+# Six recipes of it and their ensemble; the crop and grey families' checkpoints
+# are pretrained on phantoms prepared as their films are.
 shoulder128-ensemble: $(BIN)/hipid
 	PRETRAIN_SIZE=128 PRETRAIN_STEPS=background,otsu,largest,invert,crop scripts/pretrain-shoulder.sh $(BIN)/hipid
+	PRETRAIN_SIZE=128 PRETRAIN_STEPS=none scripts/pretrain-shoulder.sh $(BIN)/hipid
 	PRETRAIN_SIZE=128 scripts/shoulder.sh $(BIN)/hipid jobs/shoulder128-ensemble.ini
 
 clean:

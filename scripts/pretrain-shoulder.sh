@@ -18,8 +18,8 @@
 # synth command drawn at 256 px, in shoulder-phantoms256/ (shoulder-res192.h5,
 # about 55 minutes). PRETRAIN_STEPS (default the study's four) prepares the
 # phantoms with other prep steps, e.g. background,otsu,largest,invert,crop for
-# films prepared with `[data] steps` that crop; the files then carry the steps
-# in their names (shoulder-res128-background-otsu-largest-invert-crop.h5).
+# films prepared with `[data] steps` that crop, or none for the grey film; the
+# files then carry the steps in their names (shoulder-res128-none.h5).
 # docs/shoulder.md, "Pretraining on shoulder phantoms", has what each measured.
 # The braces make bash read the whole script before running it: editing or
 # pulling it during an hour-long run cannot change what the run does next.

@@ -16,7 +16,7 @@ end to end on a small set, checked with h5py:
   phantoms drawn at 256 px, 100 refused;
 - jobs/shoulder128.ini is jobs/shoulder.ini's pre family on 128 px films from
   the 128 px checkpoint, and a valid job of 30 trials; jobs/shoulder128-ensemble.ini
-  a valid job of 50 trials in five families, crop on its own data set.
+  a valid job of 60 trials in six families, crop and grey on their own data sets.
 Run by tests/run.sh with Debian's /usr/bin/python3; needs HIPID, TEST_TMP."""
 import hashlib
 import os
@@ -154,26 +154,33 @@ p = run_hipid("sweep", "--dry-run", job, timeout=120)
 fams = re.findall(r"^(\w+) +1 +30 ", p.stdout, re.M)
 check(p.returncode == 0 and "30 trial(s) in all" in p.stdout and fams == ["pre"],
       f"jobs/shoulder128.ini is a valid job of 30 trials in pre ({p.returncode}: {fams}: {p.stderr.strip()[-200:]})")
-# jobs/shoulder128-ensemble.ini (make shoulder128-ensemble): five families of
-# the same recipe, crop on its own preparation of the films ([family] steps),
-# and their ensemble; checked the same way, both checkpoints the 32 px one
+# jobs/shoulder128-ensemble.ini (make shoulder128-ensemble): six families of
+# the same recipe, crop and grey on their own preparations of the films
+# ([family] steps), and their ensemble; checked the same way, the three
+# checkpoints the 32 px one
 with open(os.path.join(project_root(), "jobs", "shoulder128-ensemble.ini")) as f:
     text_ens = f.read()
 crop_ckpt = "results/pretrain/shoulder-res128-background-otsu-largest-invert-crop.h5"
-check("ensemble = ref, nb, aug, do, crop" in text_ens and "steps = background, otsu, largest, invert, crop" in text_ens
-      and crop_ckpt in text_ens, "jobs/shoulder128-ensemble.ini: crop with its own steps and phantom checkpoint")
+grey_ckpt = "results/pretrain/shoulder-res128-none.h5"  # PRETRAIN_STEPS=none's name
+check("ensemble = ref, nb, aug, do, crop, grey" in text_ens
+      and "steps = background, otsu, largest, invert, crop" in text_ens and crop_ckpt in text_ens
+      and "steps = none" in text_ens and grey_ckpt in text_ens,
+      "jobs/shoulder128-ensemble.ini: crop and grey with their own steps and phantom checkpoints")
 job = os.path.join(TMP, "job-ens.ini")
 with open(job, "w") as f:
     f.write(text_ens.replace("results/pretrain/shoulder-res128.h5", os.path.join(OUT, "shoulder-res32.h5"))
             .replace(crop_ckpt, os.path.join(OUT, "shoulder-res32.h5"))
+            .replace(grey_ckpt, os.path.join(OUT, "shoulder-res32.h5"))
             .replace("results/data/shoulder128.h5", data32).replace("\nsize = 128\n", "\nsize = 32\n")
             + f"output = {os.path.join(TMP, 'res-ens')}\n")
 p = run_hipid("sweep", "--dry-run", job, timeout=120)
 fams = re.findall(r"^(\w+) +1 +10 ", p.stdout, re.M)
 own = data32[:-3] + "-background-otsu-largest-invert-crop.h5"
-check(p.returncode == 0 and "50 trial(s) in all" in p.stdout and fams == ["ref", "nb", "aug", "do", "crop"]
-      and f"[family crop] data {own} (not built yet)" in p.stdout,
-      f"jobs/shoulder128-ensemble.ini is a valid job of 50 trials, crop's data set named after [data] path "
+own_grey = data32[:-3] + "-none.h5"
+check(p.returncode == 0 and "60 trial(s) in all" in p.stdout and fams == ["ref", "nb", "aug", "do", "crop", "grey"]
+      and f"[family crop] data {own} (not built yet)" in p.stdout
+      and f"[family grey] data {own_grey} (not built yet)" in p.stdout,
+      f"jobs/shoulder128-ensemble.ini is a valid job of 60 trials, crop's and grey's data sets named after [data] path "
       f"({p.returncode}: {fams}: {p.stdout[:300]} {p.stderr.strip()[-200:]})")
 print(f"info pretraining job: {len(body)} pretrained tensors, {len(moved)} moved when frozen; classifier {head}")
 done()
