@@ -162,9 +162,10 @@ with open(os.path.join(project_root(), "jobs", "shoulder128-ensemble.ini")) as f
     text_ens = f.read()
 crop_ckpt = "results/pretrain/shoulder-res128-background-otsu-largest-invert-crop.h5"
 grey_ckpt = "results/pretrain/shoulder-res128-none.h5"  # PRETRAIN_STEPS=none's name
+grey_sec = text_ens.split("[family grey]")[1].split("\n[")[0] if "[family grey]" in text_ens else ""
 check("ensemble = ref, nb, aug, do, crop, grey" in text_ens
       and "steps = background, otsu, largest, invert, crop" in text_ens and crop_ckpt in text_ens
-      and "steps = none" in text_ens and grey_ckpt in text_ens,
+      and "steps = none" in grey_sec and grey_ckpt in grey_sec,
       "jobs/shoulder128-ensemble.ini: crop and grey with their own steps and phantom checkpoints")
 job = os.path.join(TMP, "job-ens.ini")
 with open(job, "w") as f:
