@@ -10,6 +10,8 @@
  *   name leave them alone, lr and the data checksum change them;
  * - [family] val_fraction: the family's own share (else [cv]'s), in its
  *   trials' hashes only; a family without it keeps its hashes;
+ * - [family] subsample: in its trials' keys and hashes only, = 1 the same
+ *   trials as without it, outside [0.5, 1] an error;
  * - two families with the same configuration fail to expand;
  * - random search is reproducible and stays within its ranges.
  * Job files are written to $TEST_TMP (else /tmp). */
@@ -67,6 +69,7 @@ static const char *FULL =
     "standardize = no\n"
     "mixup = 0.3\n"
     "cutmix = 1.5\n"
+    "subsample = 0.75\n"
     "ranks_per_trial = 2\n"
     "[run]\n"
     "ranks_per_trial = 4\n"
@@ -195,8 +198,8 @@ static void test_full(void) {
     EXPECT(strcmp(j.output, "out/full") == 0, "output '%s'", j.output);
     EXPECT(j.n_families == 1, "n_families %d", j.n_families);
     const Family *f = &j.families[0];
-    EXPECT(strcmp(f->name, "cnn_a-1") == 0 && f->ranks_per_trial == 2 && f->n_configs == 1,
-           "family '%s' ranks %d configs %d", f->name, f->ranks_per_trial, f->n_configs);
+    EXPECT(strcmp(f->name, "cnn_a-1") == 0 && f->ranks_per_trial == 2 && f->n_configs == 1 && f->subsample == 0.75,
+           "family '%s' ranks %d configs %d subsample %g", f->name, f->ranks_per_trial, f->n_configs, f->subsample);
     const HParams *h = &f->configs[0];
     EXPECT(h->opt.kind == OPT_SGD && h->opt.lr == 0.05f && h->opt.momentum == 0.8f &&
                h->opt.weight_decay == 1e-4f, "optimizer %d lr %g momentum %g wd %g", h->opt.kind, h->opt.lr,
@@ -242,7 +245,7 @@ static void test_defaults(void) {
            "default run %d %d %d %d", j.threads, j.checkpoint_every, j.retries, j.stall_timeout);
     EXPECT(strcmp(j.output, "results/mini-job") == 0, "default output '%s'", j.output);
     const Family *f = &j.families[0];
-    EXPECT(f->n_configs == 1 && f->ranks_per_trial == 1, "default family");
+    EXPECT(f->n_configs == 1 && f->ranks_per_trial == 1 && f->subsample == 1, "default family");
     const HParams *h = &f->configs[0];
     EXPECT(strcmp(h->model, "dnn-paper") == 0 && h->dropout < 0, "default model '%s' dropout %g", h->model,
            h->dropout);
@@ -353,7 +356,8 @@ static const ErrCase err_cases[] = {
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nfolds = 3\n",
      ":5: folds: expected a key of [family a] (model, optimizer, lr, momentum, weight_decay, schedule, step_size, "
      "gamma, batch, micro_batch, epochs, patience, dropout, augment, balance, standardize, gradient_sum, freeze, "
-     "head_lr, warmup, label_smoothing, tta, mixup, cutmix, init, ranks_per_trial, val_fraction, data, steps), "
+     "head_lr, warmup, label_smoothing, tta, mixup, cutmix, init, ranks_per_trial, val_fraction, subsample, data, "
+     "steps), "
      "found unknown key 'folds'"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nlr = 0.1\nlr = 0.2\n",
      ":6: lr: expected lr once in [family a], found it again (first at line 5)"},
@@ -490,6 +494,12 @@ static const ErrCase err_cases[] = {
      ":6: val_fraction: expected val_fraction > 0 for early stopping"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nval_fraction = 0.7\n",
      ":5: val_fraction: expected a share in [0, 0.5], found '0.7'"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nsubsample = 0.3\n",
+     ":5: subsample: expected a share of the training part in [0.5, 1], found '0.3'"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nsubsample = 1.2\n",
+     ":5: subsample: expected a share of the training part in [0.5, 1], found '1.2'"},
+    {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nsubsample = most\n",
+     ":5: subsample: expected a share of the training part in [0.5, 1], found 'most'"},
     {"[data]\npath = d\n[family a]\nmodel = dnn-paper\nval_fraction = some\n",
      ":5: val_fraction: expected a share in [0, 0.5], found 'some'"},
     {"[data]\npath = d\n[cv]\nscheme = holdout\n[family a]\nmodel = dnn-paper\nval_fraction = 0.1\n",
@@ -646,6 +656,42 @@ static void test_family_val(void) {
         EXPECT(j.families[0].val_fraction == 0.2, "family share %g", j.families[0].val_fraction);
         job_free(&j);
     }
+}
+
+/* ---- a family's subsample (subagging) ---- */
+
+static void test_family_subsample(void) {
+    const char *base = "[data]\npath = d\n[cv]\nk = 3\n"
+                       "[family a]\nmodel = dnn-paper\n"
+                       "[family b]\nmodel = fl,fc8,r\n";
+    char text[512], whole[512];
+    snprintf(text, sizeof text, "%ssubsample = 0.8\n", base);
+    snprintf(whole, sizeof whole, "%ssubsample = 1\n", base);
+    JobPair p, q;
+    if (load_pair(&p, "family subsample", base, text, 5) != HIPID_OK) return;
+    const Job *j0 = &p.job[0], *j1 = &p.job[1];
+    EXPECT(j0->families[0].subsample == 1 && j0->families[1].subsample == 1 && j1->families[0].subsample == 1 &&
+           j1->families[1].subsample == 0.8, "subsample: a %g b %g, then a %g b %g", j0->families[0].subsample,
+           j0->families[1].subsample, j1->families[0].subsample, j1->families[1].subsample);
+    for (int i = 0; i < p.n[0] && i < p.n[1]; i++) {
+        if (p.t[0][i].family == 0)
+            EXPECT(p.t[0][i].hash == p.t[1][i].hash, "trial %d of the family without subsample changed its hash", i);
+        else
+            EXPECT(p.t[0][i].hash != p.t[1][i].hash, "trial %d: subsample 0.8 and none hash alike", i);
+    }
+    char key[4096];
+    for (int i = 0; i < p.n[1]; i++)
+        if (p.t[1][i].family == 1) {
+            job_trial_key(key, sizeof key, j1, &p.t[1][i], 5);
+            EXPECT(strstr(key, "\nsubsample share=0.8\n"), "the trial key names the family's subsample: %s", key);
+            break;
+        }
+    free_pair(&p);
+    /* subsample = 1 is the whole training part: the same trials as without the key */
+    if (load_pair(&q, "family subsample 1", base, whole, 5) != HIPID_OK) return;
+    for (int i = 0; i < q.n[0] && i < q.n[1]; i++)
+        EXPECT(q.t[0][i].hash == q.t[1][i].hash, "trial %d: subsample = 1 changed its hash", i);
+    free_pair(&q);
 }
 
 /* ---- hashes ---- */
@@ -824,6 +870,7 @@ int main(void) {
     test_errors();
     test_trials();
     test_family_val();
+    test_family_subsample();
     test_hashes();
     test_duplicate_families();
     test_random();

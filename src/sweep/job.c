@@ -36,7 +36,7 @@
 #include "hipid/train/train.h"
 
 #define TAG_SEARCH 0x5EA7C4u
-#define MAX_KEYS 29
+#define MAX_KEYS 30
 #define MAX_VALUES 64     /* values in one hyperparameter list */
 #define MAX_CONFIGS 10000 /* configurations per family (grid product or samples) */
 
@@ -59,7 +59,7 @@ enum {
     F_MODEL, F_OPTIMIZER, F_LR, F_MOMENTUM, F_WEIGHT_DECAY, F_SCHEDULE, F_STEP_SIZE, F_GAMMA,
     F_BATCH, F_MICRO_BATCH, F_EPOCHS, F_PATIENCE, F_DROPOUT, F_AUGMENT, F_BALANCE, F_STANDARDIZE,
     F_GRADIENT_SUM, F_FREEZE, F_HEAD_LR, F_WARMUP, F_LABEL_SMOOTHING, F_TTA, F_MIXUP, F_CUTMIX, F_INIT, F_RANKS, F_VAL_FRACTION,
-    F_DATA, F_STEPS, N_FAMILY_KEYS
+    F_SUBSAMPLE, F_DATA, F_STEPS, N_FAMILY_KEYS
 };
 #define HP_FIRST F_OPTIMIZER
 #define N_HP (F_CUTMIX - F_OPTIMIZER + 1)
@@ -75,7 +75,7 @@ static const char *const section_keys[][MAX_KEYS] = {
     [S_FAMILY] = {"model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "step_size",
                   "gamma", "batch", "micro_batch", "epochs", "patience", "dropout", "augment",
                   "balance", "standardize", "gradient_sum", "freeze", "head_lr", "warmup", "label_smoothing", "tta", "mixup", "cutmix",
-                  "init", "ranks_per_trial", "val_fraction", "data", "steps"},
+                  "init", "ranks_per_trial", "val_fraction", "subsample", "data", "steps"},
 };
 
 typedef enum { V_REAL, V_INT, V_CHOICE, V_AUG } ValKind;
@@ -1174,6 +1174,12 @@ static int load_family(Family *fam, const Parser *p, const Section *sec, int f_i
                         "fractions), found scheme = holdout");
     if (vf && (parse_double(vf, &fam->val_fraction) || fam->val_fraction < 0 || fam->val_fraction > 0.5))
         return key_err(p, sec, S_FAMILY, F_VAL_FRACTION, e, "expected a share in [0, 0.5], found '%s'", vf);
+    /* subagging: each trial trains on its seed's own share of the training part */
+    const char *ss = raw(sec, F_SUBSAMPLE);
+    fam->subsample = 1.0;
+    if (ss && (parse_double(ss, &fam->subsample) || !(fam->subsample >= 0.5 && fam->subsample <= 1.0)))
+        return key_err(p, sec, S_FAMILY, F_SUBSAMPLE, e, "expected a share of the training part in [0.5, 1], found "
+                       "'%s'", ss);
     if (JOB_STAGED(job) && job->scheme != CV_HOLDOUT && !(fam->val_fraction > 0)) {
         int halving = job->search >= SEARCH_HALVING;
         const Section *search = &p->fixed[S_SEARCH];
@@ -1423,6 +1429,8 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
     if (mix_enabled(&h->mix))
         at += (size_t)snprintf(tune + at, sizeof tune - at, "mix mixup=%.9g cutmix=%.9g\n", h->mix.mixup,
                                h->mix.cutmix);
+    if (fa->subsample > 0 && fa->subsample < 1.0) /* absent for the whole training part: other trials keep their keys */
+        at += (size_t)snprintf(tune + at, sizeof tune - at, "subsample share=%.9g\n", fa->subsample);
     if (h->tta != TTA_NONE) snprintf(tune + at, sizeof tune - at, "eval tta=%s\n", tta_names[h->tta]);
     char aug[256];
     augment_format(aug, sizeof aug, &h->aug);

@@ -385,9 +385,44 @@ static int carve_val(TrialParts *p, const Study *s, const Trial *t, const int *a
     return rc;
 }
 
+/* [family] subsample: keep the share of p's training rows that the trial's
+ * seed draws, stratified by class and by whole leakage groups (the draw of
+ * split_holdout, the rest dropped, not used for validation). Each seed of a
+ * family trains on its own subset of the same training part, so that its
+ * seeds' ensemble is subagging; the draw depends on the CV unit and the seed
+ * only, never on the ranks. */
+static int subsample_train(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) {
+    const Job *j = &s->job;
+    const Dataset *d = &s->d;
+    int n = p->n_train ? p->n_train : 1;
+    int32_t *lab = xmalloc(sizeof(int32_t) * n), *grp = xmalloc(sizeof(int32_t) * n);
+    int *keep = xmalloc(sizeof(int) * n), *drop = xmalloc(sizeof(int) * n);
+    for (int i = 0; i < p->n_train; i++) {
+        lab[i] = d->labels[p->train[i]];
+        grp[i] = j->use_groups ? d->groups[p->train[i]] : p->train[i];
+    }
+    int nk = 0, nd = 0;
+    uint64_t unit = mix(mix(mix(j->cv_seed, (uint64_t)t->repeat), (uint64_t)t->outer), (uint64_t)(t->inner + 1));
+    uint64_t seed = mix(mix(unit, 0x5B5Au), t->seed); /* apart from carve_val's draw of the same unit */
+    int rc = split_holdout(keep, &nk, drop, &nd, lab, grp, p->n_train, d->n_classes, 1.0 - j->families[t->family].subsample,
+                           seed, d->class_names, e);
+    if (rc == HIPID_OK) {
+        for (int i = 0; i < nk; i++) keep[i] = p->train[keep[i]];
+        memcpy(p->train, keep, sizeof(int) * nk);
+        p->n_train = nk;
+    }
+    free(lab);
+    free(grp);
+    free(keep);
+    free(drop);
+    return rc;
+}
+
 int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) {
     const Job *j = &s->job;
     int n = s->d.n;
+    double sub = j->families[t->family].subsample;
+    sub = sub > 0 ? sub : 1.0;
     memset(p, 0, sizeof *p);
     p->train = xmalloc(sizeof(int) * (n ? n : 1));
     p->val = xmalloc(sizeof(int) * (n ? n : 1));
@@ -397,7 +432,7 @@ int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) 
         p->n_train = split_part_indices(p->train, part, n, SPLIT_TRAIN);
         p->n_val = split_part_indices(p->val, part, n, SPLIT_VAL);
         p->n_test = split_part_indices(p->test, part, n, SPLIT_TEST);
-        return HIPID_OK;
+        return sub < 1.0 ? subsample_train(p, s, t, e) : HIPID_OK;
     }
     const int *assign = s->sp.fold_of + (size_t)t->repeat * n;
     int fold = t->outer;
@@ -415,6 +450,7 @@ int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) 
         rc = carve_val(p, s, t, all, n_all, e);
     }
     free(all);
+    if (rc == HIPID_OK && sub < 1.0) rc = subsample_train(p, s, t, e);
     return rc;
 }
 

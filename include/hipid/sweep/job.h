@@ -14,6 +14,7 @@
  *              augment, balance, standardize, gradient_sum, freeze, head_lr, warmup,
  *              label_smoothing, mixup, cutmix, tta, init,
  *              ranks_per_trial, val_fraction (the family's own [cv] val_fraction),
+ *              subsample (each seed's share of the training part: subagging),
  *              data, steps (the family's own preparation of the job's films)
  *   [run]      ranks_per_trial, threads, checkpoint_every, output, retries, stall_timeout
  * Hyperparameter keys of a family take a comma-separated list (grid: the
@@ -64,6 +65,9 @@ typedef struct {
     int ranks_per_trial; /* ranks that train one trial together */
     double val_fraction; /* k-fold schemes: the family's validation share of each training
                           * set ([family] val_fraction, else [cv]'s); 0 = none */
+    double subsample;    /* [family] subsample: the share of the training part (after the
+                          * validation carve) that each trial trains on, drawn per trial
+                          * seed, stratified and by leakage group (subagging); 1 = all */
     int n_configs;
     HParams *configs;    /* (n_configs), owned */
     /* [family] data / steps: the family trains on its own preparation of the

@@ -11,7 +11,8 @@
  *               micro_batch, epochs, patience, augment, balance, standardize,
  *               gradient_sum ("fixed32" | "fixed64"), init (path, "" = none),
  *               freeze, head_lr, warmup, label_smoothing, mixup, cutmix (alphas,
- *               0 = off), tta ("none" | "flip":
+ *               0 = off), subsample (the share of the training part this seed
+ *               drew, [family] subsample; 1 = all), tta ("none" | "flip":
  *               the test-time augmentation of the stored predictions, tta.h),
  *               data (path: the family's own data set, [family] data, or
  *               [data] path), data_checksum (hex), image_size, n_classes,
@@ -189,6 +190,7 @@ typedef struct {
     int freeze, warmup;
     double head_lr, label_smoothing;
     double mixup, cutmix;     /* alphas (mix.h) */
+    double subsample;         /* [family] subsample; 1 in files written before it */
     int tta;                  /* TTA_*; TTA_NONE in files written before it */
     char tta_name[16];        /* the attribute as stored ("none" when missing) */
 } TrialInfo;
