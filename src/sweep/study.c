@@ -360,60 +360,49 @@ void study_free_parts(TrialParts *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* The validation share of the CV unit's training rows all[0..n_all). */
-static int carve_val(TrialParts *p, const Study *s, const Trial *t, const int *all, int n_all, ErrBuf *e) {
+/* Rows rows[0..n) split by split_holdout (stratified, by whole leakage
+ * groups unless [cv] groups = no): a share of them into out[0..*n_out),
+ * the rest into rest[0..*n_rest); dataset row numbers, rows may be one of
+ * the outputs' own buffers. */
+static int draw_rows(int *rest, int *n_rest, int *out, int *n_out, const Study *s, const int *rows, int n,
+                     double share, uint64_t seed, ErrBuf *e) {
     const Job *j = &s->job;
     const Dataset *d = &s->d;
-    int32_t *lab = xmalloc(sizeof(int32_t) * (n_all ? n_all : 1)), *grp = xmalloc(sizeof(int32_t) * (n_all ? n_all : 1));
-    int *tr = xmalloc(sizeof(int) * (n_all ? n_all : 1)), *va = xmalloc(sizeof(int) * (n_all ? n_all : 1));
-    for (int i = 0; i < n_all; i++) {
-        lab[i] = d->labels[all[i]];
-        grp[i] = j->use_groups ? d->groups[all[i]] : all[i];
+    size_t cap = (size_t)(n ? n : 1);
+    int32_t *lab = xmalloc(sizeof(int32_t) * cap), *grp = xmalloc(sizeof(int32_t) * cap);
+    int *a = xmalloc(sizeof(int) * cap), *b = xmalloc(sizeof(int) * cap), na = 0, nb = 0;
+    for (int i = 0; i < n; i++) {
+        lab[i] = d->labels[rows[i]];
+        grp[i] = j->use_groups ? d->groups[rows[i]] : rows[i];
     }
-    int ntr = 0, nva = 0;
-    uint64_t seed = mix(mix(mix(j->cv_seed, (uint64_t)t->repeat), (uint64_t)t->outer), (uint64_t)(t->inner + 1));
-    double share = j->families[t->family].val_fraction; /* [family] val_fraction, else [cv]'s */
-    int rc = split_holdout(tr, &ntr, va, &nva, lab, grp, n_all, d->n_classes, share, seed, d->class_names, e);
-    for (int i = 0; i < ntr; i++) p->train[i] = all[tr[i]];
-    for (int i = 0; i < nva; i++) p->val[i] = all[va[i]];
-    p->n_train = ntr;
-    p->n_val = nva;
+    int rc = split_holdout(a, &na, b, &nb, lab, grp, n, d->n_classes, share, seed, d->class_names, e);
+    for (int i = 0; i < na; i++) a[i] = rows[a[i]];
+    for (int i = 0; i < nb; i++) b[i] = rows[b[i]];
+    memcpy(rest, a, sizeof(int) * na);
+    memcpy(out, b, sizeof(int) * nb);
+    *n_rest = na;
+    *n_out = nb;
     free(lab);
     free(grp);
-    free(tr);
-    free(va);
+    free(a);
+    free(b);
     return rc;
 }
 
+/* The CV unit's own seed: its draws do not depend on the ranks. */
+static uint64_t unit_seed(const Job *j, const Trial *t) {
+    return mix(mix(mix(j->cv_seed, (uint64_t)t->repeat), (uint64_t)t->outer), (uint64_t)(t->inner + 1));
+}
+
 /* [family] subsample: keep the share of p's training rows that the trial's
- * seed draws, stratified by class and by whole leakage groups (the draw of
- * split_holdout, the rest dropped, not used for validation). Each seed of a
+ * seed draws (the rest is dropped, not used for validation). Each seed of a
  * family trains on its own subset of the same training part, so that its
  * seeds' ensemble is subagging; the draw depends on the CV unit and the seed
- * only, never on the ranks. */
-static int subsample_train(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) {
-    const Job *j = &s->job;
-    const Dataset *d = &s->d;
-    int n = p->n_train ? p->n_train : 1;
-    int32_t *lab = xmalloc(sizeof(int32_t) * n), *grp = xmalloc(sizeof(int32_t) * n);
-    int *keep = xmalloc(sizeof(int) * n), *drop = xmalloc(sizeof(int) * n);
-    for (int i = 0; i < p->n_train; i++) {
-        lab[i] = d->labels[p->train[i]];
-        grp[i] = j->use_groups ? d->groups[p->train[i]] : p->train[i];
-    }
-    int nk = 0, nd = 0;
-    uint64_t unit = mix(mix(mix(j->cv_seed, (uint64_t)t->repeat), (uint64_t)t->outer), (uint64_t)(t->inner + 1));
-    uint64_t seed = mix(mix(unit, 0x5B5Au), t->seed); /* apart from carve_val's draw of the same unit */
-    int rc = split_holdout(keep, &nk, drop, &nd, lab, grp, p->n_train, d->n_classes, 1.0 - j->families[t->family].subsample,
-                           seed, d->class_names, e);
-    if (rc == HIPID_OK) {
-        for (int i = 0; i < nk; i++) keep[i] = p->train[keep[i]];
-        memcpy(p->train, keep, sizeof(int) * nk);
-        p->n_train = nk;
-    }
-    free(lab);
-    free(grp);
-    free(keep);
+ * only. */
+static int subsample_train(TrialParts *p, const Study *s, const Trial *t, double sub, ErrBuf *e) {
+    int *drop = xmalloc(sizeof(int) * (size_t)(p->n_train ? p->n_train : 1)), n_drop;
+    uint64_t seed = mix(mix(unit_seed(&s->job, t), 0x5B5Au), t->seed); /* apart from the carve's draw */
+    int rc = draw_rows(p->train, &p->n_train, drop, &n_drop, s, p->train, p->n_train, 1.0 - sub, seed, e);
     free(drop);
     return rc;
 }
@@ -432,7 +421,7 @@ int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) 
         p->n_train = split_part_indices(p->train, part, n, SPLIT_TRAIN);
         p->n_val = split_part_indices(p->val, part, n, SPLIT_VAL);
         p->n_test = split_part_indices(p->test, part, n, SPLIT_TEST);
-        return sub < 1.0 ? subsample_train(p, s, t, e) : HIPID_OK;
+        return sub < 1.0 ? subsample_train(p, s, t, sub, e) : HIPID_OK;
     }
     const int *assign = s->sp.fold_of + (size_t)t->repeat * n;
     int fold = t->outer;
@@ -447,10 +436,12 @@ int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) 
         memcpy(p->train, all, sizeof(int) * n_all);
         p->n_train = n_all;
     } else {
-        rc = carve_val(p, s, t, all, n_all, e);
+        /* the validation share of the CV unit's training rows */
+        rc = draw_rows(p->train, &p->n_train, p->val, &p->n_val, s, all, n_all,
+                       j->families[t->family].val_fraction, unit_seed(j, t), e);
     }
     free(all);
-    if (rc == HIPID_OK && sub < 1.0) rc = subsample_train(p, s, t, e);
+    if (rc == HIPID_OK && sub < 1.0) rc = subsample_train(p, s, t, sub, e);
     return rc;
 }
 
