@@ -63,7 +63,7 @@ TEST_SRC := $(wildcard tests/test_*.c tests/check_*.c)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCH    := $(BUILD)/bench/bench_train
 
-.PHONY: all test coverage coverage-run test-slurm test-multinode bench demo pretrain-shoulder shoulder shoulder128 shoulder128-ensemble shoulder128-bagged clean fuzz fuzz-build
+.PHONY: all test coverage coverage-run test-slurm test-multinode bench demo pretrain-shoulder shoulder shoulder128 shoulder128-ensemble shoulder128-bagged shoulder-bagged clean fuzz fuzz-build
 all: $(BIN)/hipid
 
 $(BIN)/hipid: $(BUILD)/cmd/main.o $(LIB_OBJ) | $(BIN)
@@ -205,7 +205,11 @@ shoulder128-ensemble: $(BIN)/hipid
 	PRETRAIN_SIZE=128 PRETRAIN_STEPS=none scripts/pretrain-shoulder.sh $(BIN)/hipid
 	PRETRAIN_SIZE=128 scripts/shoulder.sh $(BIN)/hipid jobs/shoulder128-ensemble.ini
 
-# Subagging against seeds (jobs/shoulder128-bagged.ini; not yet run).
+# Subagging against seeds: at 64 px (jobs/shoulder-bagged.ini) and at 128 px
+# (jobs/shoulder128-bagged.ini; not yet run).
+shoulder-bagged: $(BIN)/hipid
+	scripts/shoulder.sh $(BIN)/hipid jobs/shoulder-bagged.ini
+
 shoulder128-bagged: $(BIN)/hipid
 	PRETRAIN_SIZE=128 scripts/shoulder.sh $(BIN)/hipid jobs/shoulder128-bagged.ini
 
