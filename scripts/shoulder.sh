@@ -9,8 +9,8 @@
 # make shoulder128: the same with PRETRAIN_SIZE=128 and jobs/shoulder128.ini
 # (the fine-tuned ResNet alone at 128 px; about 110 minutes on 2 cores); make
 # shoulder128-ensemble, make shoulder-bagged and make shoulder128-bagged: their
-# jobs the same way. A job
-# given as the second argument writes to results/<its file name without .ini>.
+# jobs the same way. A job given as the second argument writes to
+# results/<its file name without .ini>.
 # The braces make bash read the whole script before running it: editing or
 # pulling it during an hour-long run cannot change what the run does next.
 {
