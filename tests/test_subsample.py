@@ -20,7 +20,10 @@ Read independently from the trial files with h5py and counted with numpy:
     draws exactly the same rows (the draw depends on the fold and the seed,
     not on the ranks or the other families);
   - the report names the subsample in bag's configuration and scores the
-    ensemble of its two seeds.
+    ensemble of its two seeds;
+  - a draw that would leave a class without training images (two tiny
+    classes, subsample = 0.5) stops the sweep before any trial with one
+    line naming the job file, the family, the key and the fold.
 """
 import json
 import os
@@ -161,6 +164,21 @@ def main():
     check(ens.get("seeds") == 2 and ens.get("folds") == 3, f"the report scores bag's ensemble of 2 seeds ({ens})")
     md = open(os.path.join(res, "report", "report.md")).read()
     check("subsample=0.6" in md and "subsample=0.7" in md, "report.md names the subsample of bag and bagval")
+
+    tiny = os.path.join(ROOT, "tiny.ini")
+    with open(tiny, "w") as f:
+        f.write(f"[data]\npath = {ROOT}/tiny.h5\nsynth = classes=2,per_class=5,size=32,seed=3\n[cv]\nk = 2\n"
+                f"val_fraction = 0\n[family bag]\nmodel = fl,fc8,r\nbatch = 2\nepochs = 1\nsubsample = 0.5\n"
+                f"[run]\noutput = {ROOT}/tiny\n")
+    r = subprocess.run(["mpirun", "--oversubscribe", "-np", "2", HIPID, "sweep", "--quiet", tiny],
+                       capture_output=True, text=True, timeout=300, env=SWEEP_ENV)
+    errs = [ln for ln in r.stderr.splitlines() if ln.startswith("hipid sweep:")]
+    check(r.returncode != 0 and len(errs) >= 1 and len(set(errs)) == 1
+          and f"{tiny}: [family bag] subsample = 0.5, repeat 0, fold " in errs[0] and "too few" in errs[0],
+          f"an impossible draw stops the sweep in one line naming the file, family, key and fold: "
+          f"{r.returncode}, {errs[:2]}")
+    trials_dir = os.path.join(ROOT, "tiny", "trials")
+    check(not os.path.isdir(trials_dir) or not os.listdir(trials_dir), "no trial ran")
     testlib.done()
 
 

@@ -118,7 +118,7 @@ static void hparams_text(char *buf, size_t cap, const TrialInfo *ti) {
         n += snprintf(buf + n, cap - n, " label_smoothing=%.3g", ti->label_smoothing);
     if (n < (int)cap && ti->mixup > 0) n += snprintf(buf + n, cap - n, " mixup=%.3g", ti->mixup);
     if (n < (int)cap && ti->cutmix > 0) n += snprintf(buf + n, cap - n, " cutmix=%.3g", ti->cutmix);
-    if (n < (int)cap && ti->subsample > 0 && ti->subsample < 1)
+    if (n < (int)cap && ti->subsample < 1)
         n += snprintf(buf + n, cap - n, " subsample=%.3g", ti->subsample);
     if (n < (int)cap && ti->init[0]) n += snprintf(buf + n, cap - n, " init=%.255s", ti->init);
     if (n < (int)cap && ti->freeze) n += snprintf(buf + n, cap - n, " freeze=%d", ti->freeze);

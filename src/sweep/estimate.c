@@ -179,7 +179,7 @@ void estimate_work(Estimate *est, const Job *j, const EstData *d, const Trial *p
         /* training images of a trial: after the test part and the family's validation share,
          * the family's subsample of the rest */
         double val_share = j->scheme == CV_HOLDOUT ? j->fractions[1] : (1 - test_share) * fa->val_fraction;
-        double n_train = d->n_images * (1 - test_share - val_share) * (fa->subsample > 0 ? fa->subsample : 1.0);
+        double n_train = d->n_images * (1 - test_share - val_share) * fa->subsample;
         double steps = ceil(n_train / h->batch) * h->epochs;
         x->per_trial = steps * at_rpt;
         est->total += x->per_trial * x->n_trials / x->groups;

@@ -1429,7 +1429,7 @@ void job_trial_key(char *buf, size_t cap, const Job *job, const Trial *t, uint64
     if (mix_enabled(&h->mix))
         at += (size_t)snprintf(tune + at, sizeof tune - at, "mix mixup=%.9g cutmix=%.9g\n", h->mix.mixup,
                                h->mix.cutmix);
-    if (fa->subsample > 0 && fa->subsample < 1.0) /* absent for the whole training part: other trials keep their keys */
+    if (fa->subsample < 1.0) /* absent for the whole training part: other trials keep their keys */
         at += (size_t)snprintf(tune + at, sizeof tune - at, "subsample share=%.9g\n", fa->subsample);
     if (h->tta != TTA_NONE) snprintf(tune + at, sizeof tune - at, "eval tta=%s\n", tta_names[h->tta]);
     char aug[256];

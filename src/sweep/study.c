@@ -394,6 +394,15 @@ static uint64_t unit_seed(const Job *j, const Trial *t) {
     return mix(mix(mix(j->cv_seed, (uint64_t)t->repeat), (uint64_t)t->outer), (uint64_t)(t->inner + 1));
 }
 
+/* A failed draw of the family's key = value for trial t, said with where
+ * it failed (split_holdout's message names only the class). */
+static int draw_err(const Study *s, const Trial *t, const char *key, double value, ErrBuf *e) {
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e->msg);
+    return hipid_err(e, "%s: [family %s] %s = %g, repeat %d, fold %d: %s", s->job.path,
+                     s->job.families[t->family].name, key, value, t->repeat, t->outer, why);
+}
+
 /* [family] subsample: keep the share of p's training rows that the trial's
  * seed draws (the rest is dropped, not used for validation). Each seed of a
  * family trains on its own subset of the same training part, so that its
@@ -404,14 +413,13 @@ static int subsample_train(TrialParts *p, const Study *s, const Trial *t, double
     uint64_t seed = mix(mix(unit_seed(&s->job, t), 0x5B5Au), t->seed); /* apart from the carve's draw */
     int rc = draw_rows(p->train, &p->n_train, drop, &n_drop, s, p->train, p->n_train, 1.0 - sub, seed, e);
     free(drop);
-    return rc;
+    return rc == HIPID_OK ? rc : draw_err(s, t, "subsample", sub, e);
 }
 
 int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) {
     const Job *j = &s->job;
     int n = s->d.n;
     double sub = j->families[t->family].subsample;
-    sub = sub > 0 ? sub : 1.0;
     memset(p, 0, sizeof *p);
     p->train = xmalloc(sizeof(int) * (n ? n : 1));
     p->val = xmalloc(sizeof(int) * (n ? n : 1));
@@ -437,8 +445,9 @@ int study_trial_parts(TrialParts *p, const Study *s, const Trial *t, ErrBuf *e) 
         p->n_train = n_all;
     } else {
         /* the validation share of the CV unit's training rows */
-        rc = draw_rows(p->train, &p->n_train, p->val, &p->n_val, s, all, n_all,
-                       j->families[t->family].val_fraction, unit_seed(j, t), e);
+        double vf = j->families[t->family].val_fraction;
+        rc = draw_rows(p->train, &p->n_train, p->val, &p->n_val, s, all, n_all, vf, unit_seed(j, t), e);
+        if (rc != HIPID_OK) draw_err(s, t, "val_fraction", vf, e);
     }
     free(all);
     if (rc == HIPID_OK && sub < 1.0) rc = subsample_train(p, s, t, sub, e);

@@ -263,7 +263,7 @@ static int write_attrs(hid_t f, const TrialRecord *o) {
               h5_attr_write_int(f, "warmup", &h->opt.warmup, 1) ||
               h5_attr_write_double(f, "label_smoothing", h->label_smoothing) ||
               h5_attr_write_double(f, "mixup", h->mix.mixup) || h5_attr_write_double(f, "cutmix", h->mix.cutmix) ||
-              h5_attr_write_double(f, "subsample", j->families[t->family].subsample > 0 ? j->families[t->family].subsample : 1.0) ||
+              h5_attr_write_double(f, "subsample", j->families[t->family].subsample) ||
               h5_attr_write_str(f, "tta", tta_names[h->tta]) ||
               h5_attr_write_str(f, "data", job_family_data(j, t->family)) || h5_attr_write_str(f, "data_checksum", ck) ||
               h5_attr_write_str(f, "preprocessing", d->preprocessing) ||
